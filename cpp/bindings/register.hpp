@@ -1,0 +1,10 @@
+// One register_<concept> function per translation unit; module.cpp only wires them.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace dagcore::bindings {
+
+void register_cache(pybind11::module_& m);
+
+}  // namespace dagcore::bindings

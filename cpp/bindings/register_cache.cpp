@@ -1,0 +1,513 @@
+// Python binding of VersionCache: keys are exact str/int objects hashed by Python, values any
+// object.
+//
+// Locking and the GIL: every call holds the GIL and takes the cache mutex only around C++ work
+// that runs no Python code (hashing and comparing exact str/int keys, reference-count changes
+// of live objects). Everything that can run Python code happens outside the mutex: the clock
+// and the loader are called before or after it, removed entries are handed to on_evict and
+// released after it (the template guarantees this), and new Python objects (lists, dicts) are
+// built after it, so the collector can never run while this thread holds the mutex. A thread
+// waiting for another thread's load releases the GIL while it waits and re-acquires it only
+// after it has dropped the mutex, so the two locks are never taken in opposite orders.
+//
+// `get` is the hot path (an API server asks for DAG versions on every request), so it is a
+// METH_FASTCALL function rather than a pybind11 overload: pybind11's dispatcher costs more than
+// the whole lookup.
+#include <pybind11/pybind11.h>
+
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "dagcore/version_cache.hpp"
+#include "register.hpp"
+
+namespace py = pybind11;
+
+namespace dagcore::bindings {
+namespace {
+
+/// A borrowed exact str or int with its Python hash, for lookups.
+struct py_key_view {
+  PyObject* obj;
+  std::size_t hash;
+};
+
+/// An owned exact str or int with its Python hash: what the cache stores as a key or a tag.
+struct py_key {
+  py_key(py::object o, std::size_t h) : obj(std::move(o)), hash(h) {}
+  explicit py_key(const py_key_view& v) : obj(py::reinterpret_borrow<py::object>(v.obj)), hash(v.hash) {}
+  py::object obj;
+  std::size_t hash;
+};
+
+// Keys are restricted to exact str and int, whose hash and equality are C code: comparing them
+// under the mutex runs no Python code. Different types never compare equal (1 != "1").
+bool same_value(PyObject* a, PyObject* b) noexcept {
+  if (a == b) return true;
+  if (Py_TYPE(a) != Py_TYPE(b)) return false;
+  if (PyUnicode_CheckExact(a)) return PyUnicode_Compare(a, b) == 0;
+  const int equal = PyObject_RichCompareBool(a, b, Py_EQ);
+  if (equal < 0) PyErr_Clear();
+  return equal == 1;
+}
+
+struct py_key_hash {
+  using is_transparent = void;
+  std::size_t operator()(const py_key& k) const noexcept { return k.hash; }
+  std::size_t operator()(const py_key_view& k) const noexcept { return k.hash; }
+};
+
+struct py_key_equal {
+  using is_transparent = void;
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const noexcept {
+    return a.hash == b.hash && same_value(ptr(a), ptr(b));
+  }
+
+ private:
+  static PyObject* ptr(const py_key& k) noexcept { return k.obj.ptr(); }
+  static PyObject* ptr(const py_key_view& k) noexcept { return k.obj; }
+};
+
+/// Seconds as a double: the unit of Python clocks (time.monotonic and friends).
+struct seconds_clock {
+  using rep = double;
+  using period = std::ratio<1>;
+  using duration = std::chrono::duration<double>;
+  using time_point = std::chrono::time_point<seconds_clock, duration>;
+  static constexpr bool is_steady = true;
+  static time_point now() noexcept {
+    return time_point(std::chrono::duration_cast<duration>(
+        std::chrono::steady_clock::now().time_since_epoch()));
+  }
+};
+
+struct py_traits {
+  using hasher = py_key_hash;
+  using key_equal = py_key_equal;
+  using tag_type = py_key;
+  using tag_hasher = py_key_hash;
+  using tag_equal = py_key_equal;
+  using failure_type = py::object;  // the exception instance
+};
+
+using cache_type = VersionCache<py_key, py::object, seconds_clock, py_traits>;
+using time_point = cache_type::time_point;
+
+std::string type_name(PyObject* o) { return Py_TYPE(o)->tp_name; }
+
+std::size_t hash_of(PyObject* o) {
+  const Py_hash_t h = PyObject_Hash(o);
+  if (h == -1) throw py::error_already_set();
+  return static_cast<std::size_t>(h);
+}
+
+/// A key or tag as the cache stores it: exact str and int pass through; subclasses of str and
+/// int (enums, say) are converted to the plain value first, outside any lock, because their
+/// __hash__/__eq__ may be Python code; bool and everything else is rejected.
+class key_arg {
+ public:
+  key_arg(PyObject* o, const char* what, bool allow_int = true) {
+    if (PyUnicode_CheckExact(o) || (allow_int && PyLong_CheckExact(o))) {
+      m_view = {o, hash_of(o)};
+      return;
+    }
+    if (PyUnicode_Check(o)) {
+      m_holder = py::reinterpret_steal<py::object>(PyUnicode_FromObject(o));
+    } else if (allow_int && PyLong_Check(o) && !PyBool_Check(o)) {
+      m_holder = py::reinterpret_steal<py::object>(PyNumber_Index(o));
+    } else {
+      throw py::type_error(std::string(what) + (allow_int ? " must be str or int, got " : " must be str or None, got ") +
+                           type_name(o));
+    }
+    if (!m_holder) throw py::error_already_set();
+    m_view = {m_holder.ptr(), hash_of(m_holder.ptr())};
+  }
+
+  [[nodiscard]] const py_key_view& view() const noexcept { return m_view; }
+  [[nodiscard]] py_key owned() const { return py_key(m_view); }
+
+ private:
+  py::object m_holder;
+  py_key_view m_view{};
+};
+
+std::optional<py_key> tag_arg(const py::object& tag) {
+  if (tag.is_none()) return std::nullopt;
+  return key_arg(tag.ptr(), "tag", /*allow_int=*/false).owned();
+}
+
+std::optional<std::uint64_t> limit_arg(const py::object& v, const char* name,
+                                       std::uint64_t largest) {
+  if (v.is_none()) return std::nullopt;
+  if (PyBool_Check(v.ptr()) || !PyLong_Check(v.ptr())) {
+    throw py::type_error(std::string(name) + " must be an int or None, got " + type_name(v.ptr()));
+  }
+  int overflow = 0;
+  const long long n = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+  if (overflow > 0 || (overflow == 0 && n > 0 && static_cast<unsigned long long>(n) > largest)) {
+    throw py::value_error(std::string(name) + " is too large: " + py::repr(v).cast<std::string>());
+  }
+  if (overflow < 0 || n <= 0) {
+    throw py::value_error(std::string(name) + " must be a positive integer or None, got " +
+                          py::repr(v).cast<std::string>());
+  }
+  return static_cast<std::uint64_t>(n);
+}
+
+double seconds_arg(PyObject* v, const char* what) {
+  if (PyBool_Check(v) || !(PyFloat_Check(v) || PyLong_Check(v))) {
+    throw py::type_error(std::string(what) + " must be a number of seconds, got " + type_name(v));
+  }
+  const double d = PyFloat_AsDouble(v);
+  if (d == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+  return d;
+}
+
+std::optional<seconds_clock::duration> ttl_arg(const py::object& v) {
+  if (v.is_none()) return std::nullopt;
+  const double d = seconds_arg(v.ptr(), "ttl");
+  if (std::isnan(d) || d <= 0) {
+    throw py::value_error("ttl must be a positive number of seconds or None (no expiry), got " +
+                          py::repr(v).cast<std::string>());
+  }
+  return seconds_clock::duration(d);
+}
+
+cache_policy policy_arg(const py::object& v) {
+  if (!PyUnicode_Check(v.ptr())) {
+    throw py::type_error("policy must be 'lru' or 'tinylfu', got " + type_name(v.ptr()));
+  }
+  const auto parsed = parse_cache_policy(v.cast<std::string>());
+  if (!parsed) {
+    throw py::value_error("policy must be 'lru' or 'tinylfu', got " +
+                          py::repr(v).cast<std::string>());
+  }
+  return *parsed;
+}
+
+py::object callable_arg(py::object v, const char* name) {
+  if (!v.is_none() && !PyCallable_Check(v.ptr())) {
+    throw py::type_error(std::string(name) + " must be callable or None, got " +
+                         type_name(v.ptr()));
+  }
+  return v;
+}
+
+std::uint64_t weight_arg(PyObject* v) {
+  if (PyBool_Check(v) || !PyLong_Check(v)) {
+    throw py::type_error(std::string("weight must be an int, got ") + type_name(v));
+  }
+  int overflow = 0;
+  const long long n = PyLong_AsLongLongAndOverflow(v, &overflow);
+  if (overflow > 0) throw py::value_error("weight is too large");
+  if (overflow < 0 || n < 1) {
+    throw py::value_error("weight must be an int >= 1, got " +
+                          py::repr(py::handle(v)).cast<std::string>());
+  }
+  return static_cast<std::uint64_t>(n);
+}
+
+class PyVersionCache {
+ public:
+  PyVersionCache(const py::object& max_entries, const py::object& max_bytes, const py::object& ttl,
+                 const py::object& policy, py::object clock, py::object on_evict)
+      : m_clock(callable_arg(std::move(clock), "clock")),
+        m_on_evict(callable_arg(std::move(on_evict), "on_evict")),
+        m_cache(
+            cache_type::options{
+                limit_arg(max_entries, "max_entries", detail::nil_slot - 2),
+                limit_arg(max_bytes, "max_bytes", std::uint64_t{1} << 62), ttl_arg(ttl),
+                policy_arg(policy)},
+            seconds_clock{}, [this](cache_type::removed_entry& e) noexcept { on_removed(e); }) {}
+
+  py::object get(PyObject* key, PyObject* fallback) {
+    const key_arg k(key, "key");
+    auto value = m_cache.get_at(now(), k.view());
+    if (value) return std::move(*value);
+    return py::reinterpret_borrow<py::object>(fallback);
+  }
+
+  void put(const py::handle& key, py::object value, const py::handle& weight,
+           const py::object& tag) {
+    const key_arg k(key.ptr(), "key");
+    const std::uint64_t w = weight_arg(weight.ptr());
+    auto t = tag_arg(tag);
+    m_cache.put_at(now(), k.owned(), std::move(value), w, std::move(t));
+  }
+
+  py::object get_or_load(const py::handle& key, const py::object& loader,
+                         const py::object& weight, const py::object& tag) {
+    const key_arg k(key.ptr(), "key");
+    if (!PyCallable_Check(loader.ptr())) {
+      throw py::type_error("loader must be callable, got " + type_name(loader.ptr()));
+    }
+    std::optional<std::uint64_t> fixed_weight;
+    if (weight.is_none()) {
+      fixed_weight = 1;
+    } else if (!PyCallable_Check(weight.ptr())) {
+      fixed_weight = weight_arg(weight.ptr());
+    }
+    auto t = tag_arg(tag);
+
+    cache_type::load_ticket ticket;
+    try {
+      ticket = m_cache.begin_load_at(now(), k.view(), std::move(t));
+    } catch (const recursive_load_error&) {
+      PyErr_Format(PyExc_RuntimeError,
+                   "get_or_load(%R): the loader asked for its own key while loading it", key.ptr());
+      throw py::error_already_set();
+    }
+    switch (ticket.kind()) {
+      case cache_type::load_ticket::role::hit:
+        return *ticket.value();
+      case cache_type::load_ticket::role::follower: {
+        {
+          py::gil_scoped_release nogil;
+          m_cache.wait(ticket);
+        }
+        if (const py::object* failure = ticket.failure()) {
+          PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(failure->ptr())), failure->ptr());
+          throw py::error_already_set();
+        }
+        return *ticket.value();
+      }
+      case cache_type::load_ticket::role::leader:
+        break;
+    }
+    py::object value;
+    std::uint64_t w = 0;
+    try {
+      value = loader();
+      w = fixed_weight ? *fixed_weight : weight_arg(weight(value).ptr());
+    } catch (py::error_already_set& e) {
+      m_cache.fail_load(ticket, e.value());
+      throw;
+    } catch (py::builtin_exception& e) {
+      e.set_error();
+      py::error_already_set err;
+      m_cache.fail_load(ticket, err.value());
+      throw err;
+    } catch (...) {
+      m_cache.fail_load(ticket, py::reinterpret_steal<py::object>(PyObject_CallFunction(
+                                    PyExc_RuntimeError, "s", "loader failed in C++")));
+      throw;
+    }
+    m_cache.complete_load_at(now(), ticket, value, w);
+    return value;
+  }
+
+  bool invalidate(const py::handle& key) {
+    const key_arg k(key.ptr(), "key");
+    return m_cache.invalidate_at(now(), k.view());
+  }
+
+  std::size_t invalidate_tag(const py::object& tag) {
+    if (tag.is_none()) throw py::type_error("tag must be str, got NoneType");
+    return m_cache.invalidate_tag_at(now(), *tag_arg(tag));
+  }
+
+  std::size_t clear() { return m_cache.clear_at(now()); }
+  std::size_t purge_expired() { return m_cache.purge_expired_at(now()); }
+
+  bool contains(const py::handle& key) {
+    const key_arg k(key.ptr(), "key");
+    return m_cache.contains_at(now(), k.view());
+  }
+
+  std::size_t size() { return m_cache.size_at(now()); }
+
+  py::list keys() {
+    const std::vector<py_key> snapshot = m_cache.keys_at(now());
+    py::list out(snapshot.size());
+    for (std::size_t i = 0; i < snapshot.size(); ++i) {
+      out[i] = snapshot[i].obj;
+    }
+    return out;
+  }
+
+  py::dict stats() {
+    const cache_stats s = m_cache.stats_at(now());
+    auto opt = [](const std::optional<std::uint64_t>& v) -> py::object {
+      return v ? py::object(py::int_(*v)) : py::object(py::none());
+    };
+    py::dict d;
+    d["hits"] = s.hits;
+    d["misses"] = s.misses;
+    d["loads"] = s.loads;
+    d["load_failures"] = s.load_failures;
+    d["evictions"] = s.evictions;
+    d["expirations"] = s.expirations;
+    d["invalidations"] = s.invalidations;
+    d["rejections"] = s.rejections;
+    d["size"] = s.size;
+    d["weight"] = s.weight;
+    d["max_entries"] = opt(s.max_entries);
+    d["max_bytes"] = opt(s.max_weight);
+    return d;
+  }
+
+  py::object max_entries() const { return optional_int(m_cache.config().max_entries); }
+  py::object max_bytes() const { return optional_int(m_cache.config().max_weight); }
+  py::object ttl() const {
+    const auto& ttl = m_cache.config().ttl;
+    return ttl ? py::object(py::float_(ttl->count())) : py::object(py::none());
+  }
+  std::string policy() const { return std::string(to_string(m_cache.config().policy)); }
+
+  /// tp_traverse: everything this object keeps alive.
+  int traverse(visitproc visit, void* arg) {
+    Py_VISIT(m_clock.ptr());
+    Py_VISIT(m_on_evict.ptr());
+    const int r = m_cache.try_visit([&](const auto& held) -> int {
+      if constexpr (std::is_same_v<std::decay_t<decltype(held)>, py_key>) {
+        Py_VISIT(held.obj.ptr());
+      } else {
+        Py_VISIT(held.ptr());
+      }
+      return 0;
+    });
+    return r < 0 ? 0 : r;
+  }
+
+  /// tp_clear: drop every reference (entries are released after the cache lock is dropped).
+  void clear_references() {
+    auto removed = m_cache.drain();
+    m_on_evict = py::none();
+    m_clock = py::none();
+  }
+
+ private:
+  static py::object optional_int(const std::optional<std::uint64_t>& v) {
+    return v ? py::object(py::int_(*v)) : py::object(py::none());
+  }
+
+  time_point now() {
+    if (!m_cache.config().ttl) return time_point{};
+    if (m_clock.is_none()) return seconds_clock::now();
+    const py::object t = m_clock();
+    const double seconds = seconds_arg(t.ptr(), "clock()");
+    if (std::isnan(seconds)) throw py::value_error("clock() returned nan");
+    return time_point(seconds_clock::duration(seconds));
+  }
+
+  void on_removed(cache_type::removed_entry& e) noexcept {
+    if (m_on_evict.is_none()) return;
+    try {
+      m_on_evict(e.key.obj, e.value, py::str(std::string(to_string(e.cause))));
+    } catch (py::error_already_set& err) {
+      err.discard_as_unraisable(m_on_evict);
+    } catch (...) {
+      PyErr_SetString(PyExc_RuntimeError, "on_evict failed");
+      PyErr_WriteUnraisable(m_on_evict.ptr());
+    }
+  }
+
+  py::object m_clock;
+  py::object m_on_evict;
+  cache_type m_cache;
+};
+
+PyVersionCache* cache_of(PyObject* self) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  const auto vh = inst->get_value_and_holder(nullptr, false);
+  if (!vh || !vh.holder_constructed()) return nullptr;
+  return vh.value_ptr<PyVersionCache>();
+}
+
+// get(key, default=None), as a vectorcall method.
+PyObject* fast_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  PyObject* fallback = Py_None;
+  if (nargs < 1 || nargs + nkw > 2) {
+    PyErr_Format(PyExc_TypeError, "get() takes a key and an optional default (%zd given)",
+                 nargs + nkw);
+    return nullptr;
+  }
+  if (nkw == 1) {
+    PyObject* name = PyTuple_GET_ITEM(kwnames, 0);
+    if (PyUnicode_CompareWithASCIIString(name, "default") != 0) {
+      PyErr_Format(PyExc_TypeError, "get() got an unexpected keyword argument %R", name);
+      return nullptr;
+    }
+    fallback = args[nargs];
+  } else if (nargs == 2) {
+    fallback = args[1];
+  }
+  PyVersionCache* cache = cache_of(self);
+  if (!cache) {
+    PyErr_SetString(PyExc_TypeError, "VersionCache.__init__ was not called");
+    return nullptr;
+  }
+  try {
+    return cache->get(args[0], fallback).release().ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const py::builtin_exception& e) {
+    e.set_error();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+PyMethodDef fast_get_def = {
+    "get", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_get)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "get(key, default=None)\n--\n\nThe value cached under `key`, or `default` on a miss "
+    "(absent or expired).\nA hit promotes the entry (lru) or counts its use (tinylfu)."};
+
+}  // namespace
+
+void register_cache(py::module_& m) {
+  py::class_<PyVersionCache> cls(
+      m, "VersionCache", py::custom_type_setup([](PyHeapTypeObject* heap_type) {
+        PyTypeObject* type = &heap_type->ht_type;
+        type->tp_flags |= Py_TPFLAGS_HAVE_GC;
+        type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) -> int {
+          Py_VISIT(Py_TYPE(self));
+          PyVersionCache* cache = cache_of(self);
+          return cache ? cache->traverse(visit, arg) : 0;
+        };
+        type->tp_clear = [](PyObject* self) -> int {
+          if (PyVersionCache* cache = cache_of(self)) cache->clear_references();
+          return 0;
+        };
+      }));
+  cls.doc() = "Bounded, thread-safe cache of DAG versions (see dagcore.cache.VersionCache).";
+  cls.def(py::init<const py::object&, const py::object&, const py::object&, const py::object&,
+                   py::object, py::object>(),
+          py::arg("max_entries") = 4096, py::arg("max_bytes") = py::none(),
+          py::arg("ttl") = py::none(), py::arg("policy") = "lru", py::arg("clock") = py::none(),
+          py::arg("on_evict") = py::none())
+      .def("put", &PyVersionCache::put, py::arg("key"), py::arg("value"), py::kw_only(),
+           py::arg("weight") = 1, py::arg("tag") = py::none(),
+           "Cache `value` under `key` with a weight (bytes, say) and an optional tag (dag_id).")
+      .def("get_or_load", &PyVersionCache::get_or_load, py::arg("key"), py::arg("loader"),
+           py::kw_only(), py::arg("weight") = py::none(), py::arg("tag") = py::none(),
+           "The cached value, or loader() run once for all concurrent callers and cached.")
+      .def("invalidate", &PyVersionCache::invalidate, py::arg("key"),
+           "Remove `key`; True if it was cached.")
+      .def("invalidate_tag", &PyVersionCache::invalidate_tag, py::arg("tag"),
+           "Remove every entry put with this tag; returns how many.")
+      .def("clear", &PyVersionCache::clear, "Remove every entry; returns how many.")
+      .def("purge_expired", &PyVersionCache::purge_expired,
+           "Drop entries older than the TTL now; returns how many.")
+      .def("keys", &PyVersionCache::keys, "A snapshot list of the live keys.")
+      .def("__len__", &PyVersionCache::size)
+      .def("__contains__", &PyVersionCache::contains, py::arg("key"))
+      .def("_stats", &PyVersionCache::stats)
+      .def_property_readonly("max_entries", &PyVersionCache::max_entries)
+      .def_property_readonly("max_bytes", &PyVersionCache::max_bytes)
+      .def_property_readonly("ttl", &PyVersionCache::ttl)
+      .def_property_readonly("policy", &PyVersionCache::policy);
+
+  PyObject* get = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &fast_get_def);
+  if (!get) throw py::error_already_set();
+  cls.attr("get") = py::reinterpret_steal<py::object>(get);
+}
+
+}  // namespace dagcore::bindings

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Bootstrap a dagcore checkout on Debian 12: system packages, .venv, editable install.
+#
+#   bash scripts/bootstrap.sh               # packages + venv + `pip install -e .`
+#   bash scripts/bootstrap.sh --no-install  # only the Debian packages
+#
+# Idempotent and quick when nothing is missing: the CMake build behind `pip install -e .` is
+# incremental (build/release). Works without a terminal (CI=true, no stdin).
+set -euo pipefail
+
+# Debian packages the project needs. Add new ones here.
+PACKAGES=(
+  cmake
+  ninja-build
+  g++
+  python3-dev
+  python3-venv
+  python3-pip
+  python3-setuptools
+  python3-wheel
+  pybind11-dev
+  python3-pybind11
+  robin-map-dev
+  libgtest-dev
+  libgmock-dev
+  python3-pytest
+  python3-hypothesis
+  python3-cachetools
+)
+
+VENV_DIR=.venv
+SYSTEM_PYTHON=/usr/bin/python3
+
+usage() {
+  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+install_python=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-install) install_python=0 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "bootstrap: unknown argument: $arg" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { echo "bootstrap: $*"; }
+
+# --- (a) Debian packages ------------------------------------------------------------------
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status="$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)"
+  if [[ "$status" != ii* ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]})); then
+  install_cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+  if [[ "$(id -u)" -ne 0 ]]; then
+    echo "bootstrap: missing Debian packages: ${missing[*]}" >&2
+    echo "bootstrap: install them as root with:" >&2
+    echo "  $install_cmd" >&2
+    exit 1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update </dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+if ((!install_python)); then
+  exit 0
+fi
+
+# --- (b) virtual environment --------------------------------------------------------------
+# Debian's interpreter with --system-site-packages: pybind11, pytest, hypothesis, ... come from
+# Debian packages (there is no PyPI here). A .venv made another way is recreated.
+venv_ok=0
+if [[ -x "$VENV_DIR/bin/python" && -f "$VENV_DIR/pyvenv.cfg" ]] &&
+  grep -Eq '^include-system-site-packages *= *true' "$VENV_DIR/pyvenv.cfg" &&
+  grep -Eq '^home *= */usr/bin$' "$VENV_DIR/pyvenv.cfg" &&
+  "$VENV_DIR/bin/python" -c '' 2>/dev/null; then
+  venv_ok=1
+fi
+if ((!venv_ok)); then
+  if [[ -e "$VENV_DIR" ]]; then
+    log "recreating $VENV_DIR (not a --system-site-packages venv of $SYSTEM_PYTHON)"
+  else
+    log "creating $VENV_DIR"
+  fi
+  "$SYSTEM_PYTHON" -m venv --clear --system-site-packages "$VENV_DIR"
+fi
+
+# --- (c) editable install (runs the incremental CMake build) ------------------------------
+log "pip install -e . (CMake build dir: ${DAGCORE_BUILD_DIR:-build/release})"
+PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 \
+  "$VENV_DIR/bin/python" -m pip install --no-build-isolation --no-deps --no-index -q -e . </dev/null
