@@ -6,7 +6,8 @@
 namespace dagcore::detail {
 namespace {
 
-constexpr std::uint64_t counters_per_word = 16;
+constexpr unsigned doorkeeper_probes = 3;
+constexpr std::uint64_t min_entries = 64;
 
 // splitmix64's finaliser: callers hand us hashes of varying quality (Python's hash of a small
 // int is the int itself), so spread them before indexing.
@@ -17,6 +18,11 @@ constexpr std::uint64_t mix(std::uint64_t x) noexcept {
   return x ^ (x >> 31);
 }
 
+constexpr std::uint64_t doorkeeper_bit(std::uint64_t mixed, std::uint64_t step, unsigned i,
+                                       std::uint64_t mask) noexcept {
+  return ((mixed >> 32) + (i + 1) * (step >> 7)) & mask;
+}
+
 }  // namespace
 
 frequency_sketch::frequency_sketch(std::uint64_t expected_entries) {
@@ -24,55 +30,87 @@ frequency_sketch::frequency_sketch(std::uint64_t expected_entries) {
 }
 
 void frequency_sketch::ensure_capacity(std::uint64_t expected_entries) {
-  // Twice the expected entries keeps the over-estimate rate near 1% at full load.
-  const std::uint64_t wanted = std::bit_ceil(2 * std::max<std::uint64_t>(expected_entries, 64));
+  const std::uint64_t entries = std::max(expected_entries, min_entries);
+  const std::uint64_t wanted = std::bit_ceil(4 * entries);
   if (wanted <= m_width) return;
   m_width = wanted;
-  m_table.assign(rows * m_width / counters_per_word, 0);
-  m_sample_size = 10 * std::max<std::uint64_t>(expected_entries, 64);
+  m_counters.assign(rows * m_width, 0);
+  m_sample_size = 64 * entries;
+  m_doorkeeper_period = 10 * entries;
+  // At most doorkeeper_period keys between two resets; 4 bits each keeps the false-positive
+  // rate of 3 probes near 1%.
+  m_doorkeeper.assign(std::bit_ceil(4 * m_doorkeeper_period) / 64, 0);
   m_additions = 0;
+  m_doorkeeper_additions = 0;
 }
 
-unsigned frequency_sketch::counter(unsigned row, std::uint64_t index) const noexcept {
-  const std::uint64_t flat = row * m_width + index;
-  const std::uint64_t word = m_table[flat / counters_per_word];
-  return static_cast<unsigned>((word >> ((flat % counters_per_word) * 4)) & 0xfU);
+frequency_sketch::probe frequency_sketch::probe_of(std::uint64_t hash) noexcept {
+  const std::uint64_t mixed = mix(hash);
+  return {mixed, mix(mixed) | 1U};
+}
+
+bool frequency_sketch::doorkeeper_contains(const probe& p) const noexcept {
+  const std::uint64_t mask = m_doorkeeper.size() * 64 - 1;
+  for (unsigned i = 0; i < doorkeeper_probes; ++i) {
+    const std::uint64_t bit = doorkeeper_bit(p.mixed, p.step, i, mask);
+    if ((m_doorkeeper[bit / 64] & (std::uint64_t{1} << (bit % 64))) == 0) return false;
+  }
+  return true;
+}
+
+bool frequency_sketch::doorkeeper_insert(const probe& p) noexcept {
+  const std::uint64_t mask = m_doorkeeper.size() * 64 - 1;
+  bool present = true;
+  for (unsigned i = 0; i < doorkeeper_probes; ++i) {
+    const std::uint64_t bit = doorkeeper_bit(p.mixed, p.step, i, mask);
+    std::uint64_t& word = m_doorkeeper[bit / 64];
+    const std::uint64_t flag = std::uint64_t{1} << (bit % 64);
+    present = present && (word & flag) != 0;
+    word |= flag;
+  }
+  return present;
 }
 
 void frequency_sketch::increment(std::uint64_t hash) noexcept {
-  const std::uint64_t mixed = mix(hash);
-  const std::uint64_t step = mix(mixed) | 1U;
-  bool added = false;
-  for (unsigned row = 0; row < rows; ++row) {
-    const std::uint64_t flat = row * m_width + index_of(mixed, step, row);
-    std::uint64_t& word = m_table[flat / counters_per_word];
-    const unsigned shift = static_cast<unsigned>((flat % counters_per_word) * 4);
-    if (((word >> shift) & 0xfU) < max_count) {
-      word += std::uint64_t{1} << shift;
-      added = true;
+  const probe p = probe_of(hash);
+  if (doorkeeper_insert(p)) {
+    unsigned least = max_count;
+    for (unsigned row = 0; row < rows; ++row) {
+      least = std::min<unsigned>(least, m_counters[index_of(p, row)]);
+    }
+    if (least < max_count) {
+      for (unsigned row = 0; row < rows; ++row) {
+        std::uint8_t& c = m_counters[index_of(p, row)];
+        if (c == least) ++c;
+      }
     }
   }
-  if (added && ++m_additions >= m_sample_size) age();
+  if (++m_doorkeeper_additions >= m_doorkeeper_period) {
+    std::fill(m_doorkeeper.begin(), m_doorkeeper.end(), 0);
+    m_doorkeeper_additions = 0;
+  }
+  if (++m_additions >= m_sample_size) age();
 }
 
 unsigned frequency_sketch::frequency(std::uint64_t hash) const noexcept {
-  const std::uint64_t mixed = mix(hash);
-  const std::uint64_t step = mix(mixed) | 1U;
+  const probe p = probe_of(hash);
   unsigned result = max_count;
   for (unsigned row = 0; row < rows; ++row) {
-    result = std::min(result, counter(row, index_of(mixed, step, row)));
+    result = std::min<unsigned>(result, m_counters[index_of(p, row)]);
   }
-  return result;
+  return result + (doorkeeper_contains(p) ? 1U : 0U);
 }
 
 void frequency_sketch::age() noexcept {
-  for (std::uint64_t& word : m_table) word = (word >> 1) & 0x7777777777777777ULL;
+  for (std::uint8_t& c : m_counters) c = static_cast<std::uint8_t>(c >> 1);
   m_additions /= 2;
 }
 
 void frequency_sketch::clear() noexcept {
-  std::fill(m_table.begin(), m_table.end(), 0);
+  std::fill(m_counters.begin(), m_counters.end(), 0);
+  std::fill(m_doorkeeper.begin(), m_doorkeeper.end(), 0);
   m_additions = 0;
+  m_doorkeeper_additions = 0;
 }
 
 }  // namespace dagcore::detail

@@ -595,7 +595,6 @@ class VersionCache {
 
   bool store_locked(time_point now, Key key, std::size_t h, Value value, std::uint64_t weight,
                     std::optional<tag_type> tag, std::vector<removed_entry>& removed) {
-    m_policy->record(h);
     const auto it = m_index.find(key, h);
     if (m_options.max_weight && weight > *m_options.max_weight) {
       ++m_stats.rejections;

@@ -528,6 +528,24 @@ def test_uncaught_reentry_fails_the_outer_load(policy: str, call_without_hanging
     assert (cache.stats.loads, cache.stats.load_failures) == (0, 1)
 
 
+def test_indirect_reentry_through_another_key_gets_runtime_error(policy: str, call_without_hanging) -> None:
+    """a's loader loads b, whose loader asks for a again: a cycle, which must fail, not hang."""
+    cache = VersionCache(policy=policy)
+    inner_errors: list[BaseException] = []
+
+    def load_b() -> Blob:
+        try:
+            cache.get_or_load("a", lambda: Blob("a via b"))
+        except RuntimeError as exc:
+            inner_errors.append(exc)
+        return Blob("b")
+
+    value = call_without_hanging(cache.get_or_load, "a", lambda: Blob(f"a needs {cache.get_or_load('b', load_b).name}"))
+    assert [type(e) for e in inner_errors] == [RuntimeError]
+    assert value.name == "a needs b"
+    assert sorted(cache.keys()) == ["a", "b"]
+
+
 INVALIDATIONS = {
     "invalidate": lambda cache: cache.invalidate("k"),
     "invalidate_tag": lambda cache: cache.invalidate_tag("dag"),

@@ -6,6 +6,7 @@ Every row of the method tables also checks that the rejected call left the cache
 
 from __future__ import annotations
 
+import enum
 import math
 import re
 from typing import Any
@@ -47,6 +48,37 @@ def test_constructor_rejects_bad_arguments(kwargs: dict[str, Any], error: type[E
 
 # --- methods -----------------------------------------------------------------------------------------
 
+class Version(enum.IntEnum):
+    V1 = 1
+
+
+class DagId(str):
+    """A str subclass whose own hash and equality would be Python code."""
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("key", "plain"), [(Version.V1, 1), (DagId("dag"), "dag")], ids=["int-subclass", "str-subclass"]
+)
+def test_subclass_keys_are_stored_as_their_plain_value(policy: str, key: Any, plain: Any) -> None:
+    # Enum members and str subclasses are converted to the exact str/int first (outside the
+    # lock), so their Python-level __hash__/__eq__ never run and they find the plain key.
+    cache = VersionCache(policy=policy)
+    cache.put(key, "v", tag=DagId("tag"))
+    assert cache.get(plain) == "v"
+    assert key in cache and plain in cache
+    assert cache.keys() == [plain] and type(cache.keys()[0]) is type(plain)
+    assert cache.get_or_load(key, lambda: pytest.fail("loaded a cached key")) == "v"
+    assert cache.invalidate_tag("tag") == 1
+    cache.put(plain, "w")
+    assert cache.invalidate(key) is True
+
+
 BAD_KEYS = {
     "float": (1.5, "float"),
     "bytes": (b"k", "bytes"),
@@ -85,6 +117,8 @@ METHOD_ERRORS = {
     "get_or_load-weight-negative": (lambda cache: cache.get_or_load("k", loader, weight=-1), ValueError, "weight"),
     "get_or_load-weight-str": (lambda cache: cache.get_or_load("k", loader, weight="1"), TypeError, None),
     "get_or_load-weight-float": (lambda cache: cache.get_or_load("k", loader, weight=1.5), TypeError, None),
+    "put-weight-positional": (lambda cache: cache.put("k", "v", 3), TypeError, None),
+    "get_or_load-weight-positional": (lambda cache: cache.get_or_load("k", loader, 3), TypeError, None),
     "put-tag-int": (lambda cache: cache.put("k", "v", tag=5), TypeError, None),
     "get_or_load-tag-int": (lambda cache: cache.get_or_load("k", loader, tag=5), TypeError, None),
     "invalidate_tag-int": (lambda cache: cache.invalidate_tag(5), TypeError, None),
@@ -155,3 +189,21 @@ def test_constructor_accepts_valid_arguments(kwargs: dict[str, Any]) -> None:
     cache = VersionCache(**kwargs)
     cache.put("k", "v")
     assert cache.get("k") == "v"
+
+
+def test_constructor_takes_its_arguments_positionally_too() -> None:
+    cache = VersionCache(10, 100, 5.0, "tinylfu")
+    assert (cache.max_entries, cache.max_bytes, cache.ttl, cache.policy) == (10, 100, 5.0, "tinylfu")
+
+
+@pytest.mark.parametrize(
+    ("weigh", "error"),
+    [(lambda v: 0, ValueError), (lambda v: -2, ValueError), (lambda v: "1", TypeError), (lambda v: 1.5, TypeError)],
+    ids=["zero", "negative", "str", "float"],
+)
+def test_an_invalid_weight_from_the_weight_callable_fails_the_call(policy: str, weigh, error: type[Exception]) -> None:
+    cache = VersionCache(max_bytes=100, policy=policy)
+    with pytest.raises(error):
+        cache.get_or_load("k", lambda: "v", weight=weigh)
+    assert "k" not in cache
+    assert (cache.stats.size, cache.stats.weight) == (0, 0)

@@ -50,7 +50,8 @@ class eviction_policy {
   virtual void on_update(slot_t s, std::uint64_t weight) = 0;
   /// The entry in slot `s` left the cache.
   virtual void on_erase(slot_t s) = 0;
-  /// Any lookup or write of a key with this hash, present or not (popularity signal).
+  /// A lookup of a key with this hash, present or not (the popularity signal; writes are not
+  /// counted, so a miss followed by its put counts once).
   virtual void record(std::uint64_t hash) noexcept = 0;
   /// The slot to evict next. Precondition: the cache holds at least one entry.
   virtual slot_t select_victim() = 0;
