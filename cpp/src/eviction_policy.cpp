@@ -5,7 +5,7 @@
 // a protected segment of 80% of main). If main has room the candidate simply moves in; if not,
 // it must beat main's victim on estimated popularity (frequency_sketch), else it is evicted.
 // Two choices differ from Caffeine, both measured on the benchmark's scan trace:
-// - the victim is the least popular of the 8 least recent probation entries, not simply the
+// - the victim is the least popular of the 16 least recent probation entries, not simply the
 //   least recent one, so a warm entry that was not touched lately is not the first to go;
 // - a candidate seen only once lately (estimate 1: the doorkeeper bit) is never admitted over a
 //   resident: a scan through history only churns the window and the hot set stays in main.
@@ -177,7 +177,7 @@ class tinylfu_policy final : public eviction_policy {
 
  private:
   enum class area : std::uint8_t { window, probation, protected_ };
-  static constexpr unsigned victim_sample = 8;
+  static constexpr unsigned victim_sample = 16;
   static constexpr unsigned min_admission_frequency = 2;
 
   static void split(std::uint64_t total, std::optional<std::uint64_t>& window,

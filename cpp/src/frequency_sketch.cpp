@@ -31,15 +31,15 @@ frequency_sketch::frequency_sketch(std::uint64_t expected_entries) {
 
 void frequency_sketch::ensure_capacity(std::uint64_t expected_entries) {
   const std::uint64_t entries = std::max(expected_entries, min_entries);
-  const std::uint64_t wanted = std::bit_ceil(4 * entries);
+  const std::uint64_t wanted = std::bit_ceil(16 * entries);
   if (wanted <= m_width) return;
   m_width = wanted;
   m_counters.assign(rows * m_width, 0);
-  m_sample_size = 64 * entries;
-  m_doorkeeper_period = 10 * entries;
-  // At most doorkeeper_period keys between two resets; 4 bits each keeps the false-positive
-  // rate of 3 probes near 1%.
-  m_doorkeeper.assign(std::bit_ceil(4 * m_doorkeeper_period) / 64, 0);
+  m_sample_size = 128 * entries;
+  m_doorkeeper_period = 20 * entries;
+  // At most doorkeeper_period keys between two resets; 16 bits each keeps the false-positive
+  // rate of 3 probes under 0.5%: every false positive is a scanned-once key that looks warm.
+  m_doorkeeper.assign(std::bit_ceil(16 * m_doorkeeper_period) / 64, 0);
   m_additions = 0;
   m_doorkeeper_additions = 0;
 }

@@ -81,11 +81,11 @@ TEST(FrequencySketch, AgesByItselfAfterItsSampleSize) {
 TEST(FrequencySketch, GrowsButNeverShrinks) {
   frequency_sketch sketch(100);
   const auto width = sketch.width();
-  EXPECT_EQ(width, 512U);  // four times the expected entries, rounded up to a power of two
+  EXPECT_EQ(width, 2048U);  // sixteen times the expected entries, rounded up to a power of two
   sketch.ensure_capacity(50);
   EXPECT_EQ(sketch.width(), width);
   sketch.ensure_capacity(5000);
-  EXPECT_EQ(sketch.width(), 32768U);
+  EXPECT_EQ(sketch.width(), 131072U);
   sketch.clear();
   EXPECT_EQ(sketch.frequency(1), 0U);
 }
