@@ -324,6 +324,7 @@ class VersionCache {
   load_ticket begin_load_at(time_point now, const K& key, std::optional<tag_type> tag = {}) {
     std::vector<removed_entry> removed;
     load_ticket ticket;
+    bool recursive = false;
     {
       std::lock_guard lock(m_mutex);
       const std::size_t h = m_hash(key);
@@ -331,9 +332,7 @@ class VersionCache {
       if (!ticket.m_value) {
         const auto it = m_flights.find(key, h);
         if (it != m_flights.end()) {
-          if (it->second->leader == std::this_thread::get_id()) {
-            throw recursive_load_error("a loader asked for its own key while loading it");
-          }
+          recursive = it->second->leader == std::this_thread::get_id();
           ticket.m_role = load_ticket::role::follower;
           ticket.m_flight = it->second;
         } else {
@@ -345,6 +344,7 @@ class VersionCache {
       }
     }
     dispatch(removed);
+    if (recursive) throw recursive_load_error("a loader asked for its own key while loading it");
     return ticket;
   }
 
