@@ -292,12 +292,7 @@ class VersionCache {
     std::vector<removed_entry> removed;
     {
       std::lock_guard lock(m_mutex);
-      for (auto& [key, f] : m_flights) f->detached = true;
-      m_flights.clear();
-      std::vector<detail::slot_t> slots;
-      m_policy->snapshot(slots);
-      removed.reserve(slots.size());
-      for (const detail::slot_t s : slots) remove_live_or_expired_locked(now, s, removed);
+      remove_everything_locked(now, removed);
     }
     dispatch(removed);
     return count_invalidated(removed);
@@ -494,14 +489,10 @@ class VersionCache {
   /// Removes every entry without telling the listener and hands them to the caller (to be
   /// destroyed after the call returns, outside the lock). For a collector's clear hook.
   std::vector<removed_entry> drain() {
+    const time_point at = now();
     std::vector<removed_entry> removed;
     std::lock_guard lock(m_mutex);
-    for (auto& [key, f] : m_flights) f->detached = true;
-    m_flights.clear();
-    std::vector<detail::slot_t> slots;
-    m_policy->snapshot(slots);
-    removed.reserve(slots.size());
-    for (const detail::slot_t s : slots) remove_locked(s, removal_cause::invalidated, removed);
+    remove_everything_locked(at, removed);
     return removed;
   }
 
@@ -704,6 +695,15 @@ class VersionCache {
       case removal_cause::replaced:
         break;
     }
+  }
+
+  void remove_everything_locked(time_point now, std::vector<removed_entry>& removed) {
+    for (auto& [key, f] : m_flights) f->detached = true;
+    m_flights.clear();
+    std::vector<detail::slot_t> slots;
+    m_policy->snapshot(slots);
+    removed.reserve(slots.size());
+    for (const detail::slot_t s : slots) remove_live_or_expired_locked(now, s, removed);
   }
 
   void remove_live_or_expired_locked(time_point now, detail::slot_t s,
