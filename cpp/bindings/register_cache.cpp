@@ -38,7 +38,8 @@ struct py_key_view {
 /// An owned exact str or int with its Python hash: what the cache stores as a key or a tag.
 struct py_key {
   py_key(py::object o, std::size_t h) : obj(std::move(o)), hash(h) {}
-  explicit py_key(const py_key_view& v) : obj(py::reinterpret_borrow<py::object>(v.obj)), hash(v.hash) {}
+  explicit py_key(const py_key_view& v)
+      : obj(py::reinterpret_borrow<py::object>(v.obj)), hash(v.hash) {}
   py::object obj;
   std::size_t hash;
 };
@@ -80,8 +81,8 @@ struct seconds_clock {
   using time_point = std::chrono::time_point<seconds_clock, duration>;
   static constexpr bool is_steady = true;
   static time_point now() noexcept {
-    return time_point(std::chrono::duration_cast<duration>(
-        std::chrono::steady_clock::now().time_since_epoch()));
+    return time_point(
+        std::chrono::duration_cast<duration>(std::chrono::steady_clock::now().time_since_epoch()));
   }
 };
 
@@ -120,8 +121,9 @@ class key_arg {
     } else if (allow_int && PyLong_Check(o) && !PyBool_Check(o)) {
       m_holder = py::reinterpret_steal<py::object>(PyNumber_Index(o));
     } else {
-      throw py::type_error(std::string(what) + (allow_int ? " must be str or int, got " : " must be str or None, got ") +
-                           type_name(o));
+      throw py::type_error(
+          std::string(what) +
+          (allow_int ? " must be str or int, got " : " must be str or None, got ") + type_name(o));
     }
     if (!m_holder) throw py::error_already_set();
     m_view = {m_holder.ptr(), hash_of(m_holder.ptr())};
@@ -217,12 +219,11 @@ class PyVersionCache {
                  const py::object& policy, py::object clock, py::object on_evict)
       : m_clock(callable_arg(std::move(clock), "clock")),
         m_on_evict(callable_arg(std::move(on_evict), "on_evict")),
-        m_cache(
-            cache_type::options{
-                limit_arg(max_entries, "max_entries", detail::nil_slot - 2),
-                limit_arg(max_bytes, "max_bytes", std::uint64_t{1} << 62), ttl_arg(ttl),
-                policy_arg(policy)},
-            seconds_clock{}, [this](cache_type::removed_entry& e) noexcept { on_removed(e); }) {}
+        m_cache(cache_type::options{limit_arg(max_entries, "max_entries", detail::nil_slot - 2),
+                                    limit_arg(max_bytes, "max_bytes", std::uint64_t{1} << 62),
+                                    ttl_arg(ttl), policy_arg(policy)},
+                seconds_clock{}, [this](cache_type::removed_entry& e) noexcept { on_removed(e); }) {
+  }
 
   py::object get(PyObject* key, PyObject* fallback) {
     const key_arg k(key, "key");
@@ -239,8 +240,8 @@ class PyVersionCache {
     m_cache.put_at(now(), k.owned(), std::move(value), w, std::move(t));
   }
 
-  py::object get_or_load(const py::handle& key, const py::object& loader,
-                         const py::object& weight, const py::object& tag) {
+  py::object get_or_load(const py::handle& key, const py::object& loader, const py::object& weight,
+                         const py::object& tag) {
     const key_arg k(key.ptr(), "key");
     if (!PyCallable_Check(loader.ptr())) {
       throw py::type_error("loader must be callable, got " + type_name(loader.ptr()));

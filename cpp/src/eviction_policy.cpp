@@ -78,10 +78,12 @@ class tinylfu_policy final : public eviction_policy {
  public:
   explicit tinylfu_policy(const cache_bounds& bounds)
       : m_sketch(bounds.max_entries.value_or(0)), m_sketch_capacity(m_sketch.width()) {
-    if (bounds.max_entries) split(*bounds.max_entries, m_window_share.entries,
-                                  m_main_share.entries, m_protected_share.entries);
-    if (bounds.max_weight) split(*bounds.max_weight, m_window_share.weight,
-                                 m_main_share.weight, m_protected_share.weight);
+    if (bounds.max_entries)
+      split(*bounds.max_entries, m_window_share.entries, m_main_share.entries,
+            m_protected_share.entries);
+    if (bounds.max_weight)
+      split(*bounds.max_weight, m_window_share.weight, m_main_share.weight,
+            m_protected_share.weight);
     m_count_bounded = bounds.max_entries.has_value();
   }
 

@@ -1,9 +1,9 @@
 // The popularity estimate behind W-TinyLFU: counts, saturation, aging, and growth.
-#include "dagcore/detail/frequency_sketch.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cstdint>
+
+#include "dagcore/detail/frequency_sketch.hpp"
 
 namespace dagcore::detail {
 namespace {
@@ -47,8 +47,8 @@ TEST(FrequencySketch, NeverUnderestimatesAndRarelyConfusesKeys) {
 
 TEST(FrequencySketch, AgingHalvesEveryCounter) {
   frequency_sketch sketch(1024);
-  for (int i = 0; i < 9; ++i) sketch.increment(7);    // doorkeeper + 8
-  for (int i = 0; i < 21; ++i) sketch.increment(8);   // doorkeeper + 20
+  for (int i = 0; i < 9; ++i) sketch.increment(7);   // doorkeeper + 8
+  for (int i = 0; i < 21; ++i) sketch.increment(8);  // doorkeeper + 20
   sketch.age();
   EXPECT_EQ(sketch.frequency(7), 4U + 1U);  // the doorkeeper has its own period
   EXPECT_EQ(sketch.frequency(8), 10U + 1U);

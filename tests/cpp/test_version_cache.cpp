@@ -1,7 +1,5 @@
 // Contract tests for VersionCache: one suite run against every eviction policy, then what is
 // specific to each policy, TTL with a fake clock, weights, single flight and thread stress.
-#include "dagcore/version_cache.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +13,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "dagcore/version_cache.hpp"
 
 namespace dagcore {
 namespace {
@@ -320,10 +320,10 @@ TEST_P(CacheContract, LoaderMayUseTheCacheButNotItsOwnKey) {
   });
   EXPECT_EQ(v, "inner+outer");
   EXPECT_EQ(cache.get(key(2)), "inner");
-  EXPECT_THROW(cache.get_or_load(key(3), [&] { return cache.get_or_load(key(3), [] {
-                                                  return std::string("never");
-                                                }); }),
-               recursive_load_error);
+  EXPECT_THROW(
+      cache.get_or_load(
+          key(3), [&] { return cache.get_or_load(key(3), [] { return std::string("never"); }); }),
+      recursive_load_error);
   EXPECT_FALSE(cache.contains(key(3)));
 }
 
@@ -333,7 +333,7 @@ TEST_P(CacheContract, InvalidationOrPutDuringLoadWins) {
     cache.invalidate(key(1));  // e.g. the DAG file changed while it was being read
     return std::string("stale");
   });
-  EXPECT_EQ(a, "stale");  // the caller still gets its value ...
+  EXPECT_EQ(a, "stale");                 // the caller still gets its value ...
   EXPECT_FALSE(cache.contains(key(1)));  // ... but it is not cached
   const std::string b = cache.get_or_load(key(2), [&] {
     cache.put(key(2), "written");
@@ -341,10 +341,13 @@ TEST_P(CacheContract, InvalidationOrPutDuringLoadWins) {
   });
   EXPECT_EQ(b, "loaded");
   EXPECT_EQ(cache.get(key(2)), "written");
-  cache.get_or_load(key(3), [&] {
-    cache.invalidate_tag("t");
-    return std::string("x");
-  }, 1, "t");
+  cache.get_or_load(
+      key(3),
+      [&] {
+        cache.invalidate_tag("t");
+        return std::string("x");
+      },
+      1, "t");
   EXPECT_FALSE(cache.contains(key(3)));
   cache.get_or_load(key(4), [&] {
     cache.clear();
@@ -428,10 +431,11 @@ TEST_P(CacheContract, ThreadStressKeepsInvariants) {
           cache.get(k);
           ++lookups;
         } else if (o < 85) {
-          cache.put(k, "v", weight(rng), k.back() == '7' ? std::optional<std::string>("seven")
-                                                         : std::nullopt);
+          cache.put(k, "v", weight(rng),
+                    k.back() == '7' ? std::optional<std::string>("seven") : std::nullopt);
         } else if (o < 95) {
-          cache.get_or_load(k, [] { return std::string("loaded"); }, weight(rng));
+          cache.get_or_load(
+              k, [] { return std::string("loaded"); }, weight(rng));
           ++lookups;
         } else if (o < 98) {
           cache.invalidate(k);
@@ -468,8 +472,8 @@ TEST(LruPolicy, EvictsLeastRecentlyUsedAndAHitPromotes) {
   EXPECT_EQ(cache.keys(), (std::vector<std::string>{"b", "c", "a"}));
   cache.contains("b");  // no promotion
   cache.put("d", "4");
-  EXPECT_EQ(rec.events.back(), std::make_tuple(std::string("b"), std::string("2"),
-                                                removal_cause::size));
+  EXPECT_EQ(rec.events.back(),
+            std::make_tuple(std::string("b"), std::string("2"), removal_cause::size));
   EXPECT_EQ(cache.keys(), (std::vector<std::string>{"c", "a", "d"}));
 }
 

@@ -28,6 +28,8 @@
 // Python callable that must not be called under the lock) computes it first.
 #pragma once
 
+#include <tsl/robin_map.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -44,8 +46,6 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <tsl/robin_map.h>
 
 #include "dagcore/detail/eviction_policy.hpp"
 #include "dagcore/detail/slot_list.hpp"
@@ -183,9 +183,7 @@ class VersionCache {
   [[nodiscard]] const options& config() const noexcept { return m_options; }
 
   /// The clock's time if a TTL is set, else a constant (the cache then ignores time).
-  [[nodiscard]] time_point now() const {
-    return m_options.ttl ? m_clock.now() : time_point{};
-  }
+  [[nodiscard]] time_point now() const { return m_options.ttl ? m_clock.now() : time_point{}; }
 
   // --- lookups -------------------------------------------------------------------------------
 
@@ -234,8 +232,8 @@ class VersionCache {
       std::lock_guard lock(m_mutex);
       const std::size_t h = m_hash(key);
       detach_flight_locked(key, h);
-      stored = store_locked(now, std::move(key), h, std::move(value), weight, std::move(tag),
-                            removed);
+      stored =
+          store_locked(now, std::move(key), h, std::move(value), weight, std::move(tag), removed);
     }
     dispatch(removed);
     return stored;
@@ -713,10 +711,9 @@ class VersionCache {
   }
 
   static std::size_t count_invalidated(const std::vector<removed_entry>& removed) noexcept {
-    return static_cast<std::size_t>(
-        std::count_if(removed.begin(), removed.end(), [](const removed_entry& e) {
-          return e.cause == removal_cause::invalidated;
-        }));
+    return static_cast<std::size_t>(std::count_if(
+        removed.begin(), removed.end(),
+        [](const removed_entry& e) { return e.cause == removal_cause::invalidated; }));
   }
 
   void purge_locked(time_point now, std::vector<removed_entry>& removed) {
