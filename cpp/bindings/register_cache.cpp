@@ -37,7 +37,6 @@ struct py_key_view {
 
 /// An owned exact str or int with its Python hash: what the cache stores as a key or a tag.
 struct py_key {
-  py_key(py::object o, std::size_t h) : obj(std::move(o)), hash(h) {}
   explicit py_key(const py_key_view& v)
       : obj(py::reinterpret_borrow<py::object>(v.obj)), hash(v.hash) {}
   py::object obj;
