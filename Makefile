@@ -1,4 +1,4 @@
-# dagcore developer entry points. CI runs `make test` then `make sanitize` (see .ci/run).
+# dagcore developer entry points. CI runs `make test`, `make sanitize`, then `make fuzz` (see .ci/run).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -12,6 +12,10 @@ JOBS ?= 2
 # The CMake build directory shared by `pip install -e .` (setup.py) and `make test`.
 BUILD_DIR ?= $(or $(DAGCORE_BUILD_DIR),build/release)
 SANITIZE_DIR ?= build/sanitize
+FUZZ_DIR ?= build/fuzz
+FUZZ_SECONDS ?= 60
+# Extra libFuzzer flags, e.g. FUZZ_FLAGS=-jobs=2 or -runs=0 (replay the corpus only).
+FUZZ_FLAGS ?=
 
 export DAGCORE_BUILD_DIR := $(BUILD_DIR)
 export DAGCORE_BUILD_JOBS := $(JOBS)
@@ -25,7 +29,7 @@ CLANG_FORMAT ?= clang-format
 FORMAT_DIRS := cpp tests/cpp
 
 .DEFAULT_GOAL := test
-.PHONY: bootstrap test demo bench sanitize format clean
+.PHONY: bootstrap test demo bench sanitize fuzz format clean
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -65,6 +69,32 @@ sanitize:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(SANITIZE_DIR) -C Debug --output-on-failure --no-tests=error -j$(JOBS)
+
+# libFuzzer on the cron parser and schedule engine (tests/fuzz/cron_fuzz.cpp) for FUZZ_SECONDS, with
+# ASan/UBSan and asserts live. New inputs go to a throwaway copy of the seed corpus; a crash, a
+# sanitizer report, a leak or a unit slower than 30 s fails the target and leaves the input in
+# $(FUZZ_DIR)/ (crash-*, timeout-*, ...): replay it with `$(FUZZ_DIR)/cron_fuzz <file>`.
+fuzz:
+	bash scripts/bootstrap.sh --no-install
+	@generator=(); \
+	if [[ ! -f $(FUZZ_DIR)/CMakeCache.txt ]] && [[ -z "$${CMAKE_GENERATOR:-}" ]] && command -v ninja >/dev/null; then \
+	  generator=(-G Ninja); \
+	fi; \
+	set -x; \
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) "$${generator[@]}" \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+	  -DDAGCORE_FUZZ=ON \
+	  -DDAGCORE_BUILD_PYTHON=OFF \
+	  -DDAGCORE_BUILD_TESTS=OFF
+	cmake --build $(FUZZ_DIR) --config RelWithDebInfo --target cron_fuzz -j$(JOBS)
+	@corpus=$$(mktemp -d); trap 'rm -rf "$$corpus"' EXIT; \
+	cp tests/fuzz/corpus/* "$$corpus"/; \
+	set -x; \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(FUZZ_DIR)/cron_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=30 \
+	    -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_FLAGS) "$$corpus" tests/fuzz/corpus
 
 format:
 	@command -v $(CLANG_FORMAT) >/dev/null || { echo "format: $(CLANG_FORMAT) not found (apt-get install clang-format)" >&2; exit 1; }

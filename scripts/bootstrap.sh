@@ -26,6 +26,12 @@ PACKAGES=(
   python3-pytest
   python3-hypothesis
   python3-cachetools
+  libcctz-dev
+  tzdata
+  python3-dateutil
+  python3-croniter
+  clang
+  libclang-rt-14-dev
 )
 
 VENV_DIR=.venv

@@ -6,5 +6,7 @@
 namespace dagcore::bindings {
 
 void register_cache(pybind11::module_& m);
+void register_cron(pybind11::module_& m);
+void register_timetable(pybind11::module_& m);
 
 }  // namespace dagcore::bindings

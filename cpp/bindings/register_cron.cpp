@@ -1,0 +1,84 @@
+// Python binding of the cron engine: _core.CronSchedule (an expression in a time zone) and
+// _core.CronError (a ValueError). Datetimes cross as aware datetimes; results are aware UTC.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dagcore/cron.hpp"
+#include "datetime_convert.hpp"
+#include "register.hpp"
+
+namespace py = pybind11;
+
+namespace dagcore::bindings {
+namespace {
+
+cron_schedule make_schedule(const std::string& expression, const std::string& timezone,
+                            const std::optional<std::string>& hash_key) {
+  time_zone zone = time_zone::load(timezone);
+  return cron_schedule(cron_expression(expression, hash_key.value_or("")), std::move(zone));
+}
+
+}  // namespace
+
+void register_cron(py::module_& m) {
+  static py::exception<cron_error> cron_error_type(m, "CronError", PyExc_ValueError);
+  cron_error_type.doc() = "A cron expression that cannot be parsed (a ValueError).";
+
+  py::class_<cron_schedule>(m, "CronSchedule",
+                            "A cron expression in a time zone, with Airflow's DST rules.")
+      .def(py::init(&make_schedule), py::arg("expression"), py::arg("timezone"),
+           py::arg("hash_key") = py::none())
+      .def_property_readonly("resolved",
+                             [](const cron_schedule& s) { return s.expression().resolved(); })
+      .def_property_readonly("fires_at_least_hourly", [](const cron_schedule& s) {
+        return s.expression().fires_at_least_hourly();
+      })
+      .def_property_readonly("timezone", [](const cron_schedule& s) { return s.zone().name(); })
+      .def(
+          "next",
+          [](const cron_schedule& s, py::handle after) {
+            return to_optional_datetime(s.next(to_instant(after, "after")));
+          },
+          py::arg("after"), "The first fire strictly after `after` (aware UTC), or None.")
+      .def(
+          "prev",
+          [](const cron_schedule& s, py::handle before) {
+            return to_optional_datetime(s.prev(to_instant(before, "before")));
+          },
+          py::arg("before"), "The last fire strictly before `before` (aware UTC), or None.")
+      .def(
+          "matches",
+          [](const cron_schedule& s, py::handle when) { return s.matches(to_instant(when, "dt")); },
+          py::arg("dt"))
+      .def(
+          "between",
+          [](const cron_schedule& s, py::handle start, py::handle end, std::uint64_t max_runs) {
+            const instant a = to_instant(start, "start");
+            const instant b = to_instant(end, "end");
+            std::vector<instant> fires;
+            {
+              py::gil_scoped_release nogil;
+              fires = s.between(a, b, max_runs);
+            }
+            return to_datetime_list(fires.data(), fires.size());
+          },
+          py::arg("start"), py::arg("end"), py::arg("max_runs") = 1'000'000,
+          "Every fire in [start, end] as aware UTC datetimes.")
+      .def(
+          "count_between",
+          [](const cron_schedule& s, py::handle start, py::handle end) {
+            const instant a = to_instant(start, "start");
+            const instant b = to_instant(end, "end");
+            py::gil_scoped_release nogil;
+            return s.count_between(a, b);
+          },
+          py::arg("start"), py::arg("end"),
+          "How many fires [start, end] holds (the engine alone: nothing is materialized).");
+
+}
+
+}  // namespace dagcore::bindings

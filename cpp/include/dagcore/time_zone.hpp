@@ -1,0 +1,102 @@
+// Instants and time zones as the schedule engine sees them.
+//
+// An instant is an int64 count of microseconds since the Unix epoch, UTC: that is how times
+// cross the Python boundary (DESIGN.md) and how run infos are stored in bulk. Local ("wall",
+// "civil") times are cctz civil times plus a microsecond part. Zone rules come from the system
+// database through cctz, which is correct for gaps, folds and dates after 2037.
+//
+// Thread safety: a time_zone is an immutable value; copies share cctz's cached rules.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <cctz/civil_time.h>
+#include <cctz/time_zone.h>
+
+namespace dagcore {
+
+/// Microseconds since 1970-01-01T00:00:00Z.
+using instant = std::int64_t;
+
+inline constexpr instant micros_per_second = 1'000'000;
+inline constexpr instant micros_per_minute = 60 * micros_per_second;
+inline constexpr instant micros_per_hour = 60 * micros_per_minute;
+inline constexpr instant micros_per_day = 24 * micros_per_hour;
+
+/// A local wall time to the microsecond.
+struct local_time {
+  cctz::civil_second civil;
+  std::int64_t micros = 0;  // 0..999'999
+
+  friend bool operator==(const local_time&, const local_time&) = default;
+};
+
+/// Wall-clock difference in microseconds (no time zone involved).
+constexpr std::int64_t wall_delta(const local_time& later, const local_time& earlier) {
+  return (later.civil - earlier.civil) * micros_per_second + (later.micros - earlier.micros);
+}
+
+/// How an instant that a wall time names is chosen when the wall time is ambiguous or absent.
+/// Airflow's rule (pendulum's default): a repeated time takes its second occurrence (fold=1),
+/// and a skipped time is moved forward by the length of the gap.
+enum class wall_time_rule : std::uint8_t { airflow };
+
+/// A stretch of time with one UTC offset: [start, end). Offsets are in microseconds.
+struct zone_segment {
+  instant start;
+  instant end;
+  std::int64_t offset;
+  std::int64_t offset_before;  // the offset just before `start` (== offset if none)
+  std::int64_t offset_after;   // the offset from `end` on (== offset if none)
+};
+
+/// Far-away bounds used for "no transition" (kept well inside int64 so sums cannot overflow).
+inline constexpr instant instant_min = -(instant{1} << 61);
+inline constexpr instant instant_max = instant{1} << 61;
+
+/// A time zone from the system database (or a fixed offset such as UTC).
+class time_zone {
+ public:
+  /// UTC.
+  time_zone();
+
+  /// Loads `name` ("UTC", "Europe/Amsterdam", "+05:30" style fixed offsets are not accepted).
+  /// Throws std::invalid_argument naming the zone if the database does not know it.
+  static time_zone load(std::string_view name);
+
+  [[nodiscard]] const std::string& name() const noexcept { return m_name; }
+  [[nodiscard]] const cctz::time_zone& impl() const noexcept { return m_zone; }
+  /// True when the zone never changes its offset (UTC, Asia/Kolkata today is not: history).
+  [[nodiscard]] bool is_fixed() const noexcept { return m_fixed; }
+  [[nodiscard]] std::int64_t fixed_offset_seconds() const noexcept { return m_offset; }
+
+  [[nodiscard]] local_time to_local(instant t) const;
+  /// The instant a wall time names, by Airflow's rule for folds and gaps.
+  [[nodiscard]] instant to_instant(const cctz::civil_second& wall,
+                                   wall_time_rule rule = wall_time_rule::airflow) const;
+  /// The UTC offset in force at `t`, in seconds.
+  [[nodiscard]] std::int64_t offset_at(instant t) const;
+  /// The segment of constant offset that contains `t`.
+  [[nodiscard]] zone_segment segment_at(instant t) const;
+
+  friend bool operator==(const time_zone& a, const time_zone& b) noexcept {
+    return a.m_name == b.m_name;
+  }
+
+ private:
+  time_zone(std::string name, cctz::time_zone zone);
+
+  std::string m_name;
+  cctz::time_zone m_zone;
+  bool m_fixed = true;
+  std::int64_t m_offset = 0;
+};
+
+/// UTC civil time of an instant (fast path without cctz).
+local_time utc_local(instant t) noexcept;
+/// The instant of a UTC civil time.
+instant utc_instant(const cctz::civil_second& wall) noexcept;
+
+}  // namespace dagcore

@@ -1,0 +1,133 @@
+#include "dagcore/time_zone.hpp"
+
+#include <chrono>
+#include <stdexcept>
+#include <utility>
+
+namespace dagcore {
+namespace {
+
+using seconds_point = cctz::time_point<cctz::seconds>;
+
+// Days from 1970-01-01 to y-m-d and back (proleptic Gregorian; Howard Hinnant's algorithms).
+constexpr std::int64_t days_from_civil(std::int64_t y, std::int64_t m, std::int64_t d) noexcept {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const std::int64_t yoe = y - era * 400;
+  const std::int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+constexpr void civil_from_days(std::int64_t z, std::int64_t& y, int& m, int& d) noexcept {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  y = yoe + era * 400 + (m <= 2);
+}
+
+constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+seconds_point to_seconds_point(std::int64_t seconds) {
+  return seconds_point(cctz::seconds(seconds));
+}
+
+std::int64_t seconds_of(const seconds_point& tp) noexcept {
+  return tp.time_since_epoch().count();
+}
+
+instant clamp_instant(std::int64_t seconds) noexcept {
+  constexpr std::int64_t limit = instant_max / micros_per_second;
+  if (seconds >= limit) return instant_max;
+  if (seconds <= -limit) return instant_min;
+  return seconds * micros_per_second;
+}
+
+}  // namespace
+
+local_time utc_local(instant t) noexcept {
+  const std::int64_t days = floor_div(t, micros_per_day);
+  std::int64_t rest = t - days * micros_per_day;
+  std::int64_t y = 0;
+  int m = 0;
+  int d = 0;
+  civil_from_days(days, y, m, d);
+  const auto hour = static_cast<int>(rest / micros_per_hour);
+  rest %= micros_per_hour;
+  const auto minute = static_cast<int>(rest / micros_per_minute);
+  rest %= micros_per_minute;
+  const auto second = static_cast<int>(rest / micros_per_second);
+  return {cctz::civil_second(y, m, d, hour, minute, second), rest % micros_per_second};
+}
+
+instant utc_instant(const cctz::civil_second& wall) noexcept {
+  return days_from_civil(wall.year(), wall.month(), wall.day()) * micros_per_day +
+         wall.hour() * micros_per_hour + wall.minute() * micros_per_minute +
+         wall.second() * micros_per_second;
+}
+
+time_zone::time_zone() : time_zone("UTC", cctz::utc_time_zone()) {}
+
+time_zone::time_zone(std::string name, cctz::time_zone zone)
+    : m_name(std::move(name)), m_zone(zone) {
+  cctz::time_zone::civil_transition trans;
+  m_fixed = !m_zone.next_transition(seconds_point::min(), &trans);
+  m_offset = m_zone.lookup(to_seconds_point(0)).offset;
+}
+
+time_zone time_zone::load(std::string_view name) {
+  cctz::time_zone zone;
+  if (name.empty() || !cctz::load_time_zone(std::string(name), &zone)) {
+    throw std::invalid_argument("unknown time zone '" + std::string(name) + "'");
+  }
+  return time_zone(std::string(name), zone);
+}
+
+local_time time_zone::to_local(instant t) const {
+  if (m_fixed) return utc_local(t + m_offset * micros_per_second);
+  const std::int64_t seconds = floor_div(t, micros_per_second);
+  return {cctz::convert(to_seconds_point(seconds), m_zone), t - seconds * micros_per_second};
+}
+
+instant time_zone::to_instant(const cctz::civil_second& wall, wall_time_rule /*rule*/) const {
+  if (m_fixed) return utc_instant(wall) - m_offset * micros_per_second;
+  const cctz::time_zone::civil_lookup found = m_zone.lookup(wall);
+  // Airflow (pendulum): a repeated wall time takes its second occurrence, which is the one with
+  // the post-transition offset; a skipped one keeps the pre-transition offset, which moves it
+  // forward by the length of the gap.
+  const seconds_point& chosen =
+      found.kind == cctz::time_zone::civil_lookup::REPEATED ? found.post : found.pre;
+  return clamp_instant(seconds_of(chosen));
+}
+
+std::int64_t time_zone::offset_at(instant t) const {
+  if (m_fixed) return m_offset;
+  return m_zone.lookup(to_seconds_point(floor_div(t, micros_per_second))).offset;
+}
+
+zone_segment time_zone::segment_at(instant t) const {
+  const std::int64_t here = offset_at(t) * micros_per_second;
+  zone_segment seg{instant_min, instant_max, here, here, here};
+  if (m_fixed) return seg;
+  const std::int64_t seconds = floor_div(t, micros_per_second);
+  cctz::time_zone::civil_transition trans;
+  // Transitions fall on whole seconds: the last one at or before t, the first one after t.
+  if (m_zone.prev_transition(to_seconds_point(seconds + 1), &trans)) {
+    seg.start = clamp_instant(seconds_of(m_zone.lookup(trans.to).trans));
+    if (seg.start > instant_min) seg.offset_before = offset_at(seg.start - 1) * micros_per_second;
+  }
+  if (m_zone.next_transition(to_seconds_point(seconds), &trans)) {
+    seg.end = clamp_instant(seconds_of(m_zone.lookup(trans.to).trans));
+    if (seg.end < instant_max) seg.offset_after = offset_at(seg.end) * micros_per_second;
+  }
+  return seg;
+}
+
+}  // namespace dagcore
