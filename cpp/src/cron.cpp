@@ -665,55 +665,74 @@ std::optional<instant> last_wall_before(const cron_expression& expr, instant to)
 
 }  // namespace
 
-std::optional<instant> cron_schedule::next(instant t) const {
+std::optional<instant> cron_schedule::next_in_segment(const zone_segment& seg, instant t,
+                                                     bool& exhausted) const {
   const bool every_wall = m_expr.fires_at_least_hourly();
-  zone_segment seg = m_zone.segment_at(t);
+  std::optional<instant> best;
+  const instant lower = std::max(t + 1, seg.start);  // instants considered: [lower, seg.end)
+  const segment_edges edges = every_wall ? segment_edges{} : edges_of(seg);
+  // Regular walls of this segment.
+  std::optional<instant> w = first_wall_at_or_after(m_expr, lower + seg.offset);
+  while (w && *w >= edges.excluded_from && *w < edges.excluded_to) {
+    w = first_wall_at_or_after(m_expr, edges.excluded_to);
+  }
+  if (w && *w - seg.offset < seg.end) best = *w - seg.offset;
+  // Skipped walls placed at the start of this segment.
+  if (edges.gap_from < instant_max) {
+    const auto g =
+        first_wall_at_or_after(m_expr, std::max(edges.gap_from, lower + seg.offset_before));
+    if (g && *g < edges.gap_to) {
+      const instant c = *g - seg.offset_before;
+      if (!best || c < *best) best = c;
+    }
+  }
+  exhausted = !w;
+  return best;
+}
+
+std::optional<instant> cron_schedule::prev_in_segment(const zone_segment& seg, instant t,
+                                                     bool& exhausted) const {
+  const bool every_wall = m_expr.fires_at_least_hourly();
+  std::optional<instant> best;
+  const instant upper = std::min(t, seg.end);  // instants considered: [seg.start, upper)
+  const segment_edges edges = every_wall ? segment_edges{} : edges_of(seg);
+  std::optional<instant> w = last_wall_before(m_expr, upper + seg.offset);
+  while (w && *w >= edges.excluded_from && *w < edges.excluded_to) {
+    w = last_wall_before(m_expr, edges.excluded_from);
+  }
+  if (w && *w - seg.offset >= seg.start) best = *w - seg.offset;
+  if (edges.gap_from < instant_max) {
+    const auto g = last_wall_before(m_expr, std::min(edges.gap_to, upper + seg.offset_before));
+    if (g && *g >= edges.gap_from) {
+      const instant c = *g - seg.offset_before;
+      if (!best || c > *best) best = c;
+    }
+  }
+  exhausted = !w;
+  return best;
+}
+
+std::optional<instant> cron_schedule::next_from(zone_segment& seg, instant t) const {
   for (int hops = 0; hops < 4 * search_years; ++hops) {
-    std::optional<instant> best;
-    const instant lower = std::max(t + 1, seg.start);  // instants considered: [lower, seg.end)
-    const segment_edges edges = every_wall ? segment_edges{} : edges_of(seg);
-    // Regular walls of this segment.
-    std::optional<instant> w = first_wall_at_or_after(m_expr, lower + seg.offset);
-    while (w && *w >= edges.excluded_from && *w < edges.excluded_to) {
-      w = first_wall_at_or_after(m_expr, edges.excluded_to);
-    }
-    if (w && *w - seg.offset < seg.end) best = *w - seg.offset;
-    // Skipped walls placed at the start of this segment.
-    if (edges.gap_from < instant_max) {
-      const auto g = first_wall_at_or_after(m_expr, std::max(edges.gap_from, lower + seg.offset_before));
-      if (g && *g < edges.gap_to) {
-        const instant c = *g - seg.offset_before;
-        if (!best || c < *best) best = c;
-      }
-    }
-    if (best) return best;
-    if (!w || seg.end >= instant_max) return std::nullopt;
+    bool exhausted = false;
+    if (auto found = next_in_segment(seg, t, exhausted)) return found;
+    if (exhausted || seg.end >= instant_max) return std::nullopt;
     seg = m_zone.segment_at(seg.end);
   }
   return std::nullopt;
 }
 
+std::optional<instant> cron_schedule::next(instant t) const {
+  zone_segment seg = m_zone.segment_at(t);
+  return next_from(seg, t);
+}
+
 std::optional<instant> cron_schedule::prev(instant t) const {
-  const bool every_wall = m_expr.fires_at_least_hourly();
   zone_segment seg = m_zone.segment_at(t - 1);
   for (int hops = 0; hops < 4 * search_years; ++hops) {
-    std::optional<instant> best;
-    const instant upper = std::min(t, seg.end);  // instants considered: [seg.start, upper)
-    const segment_edges edges = every_wall ? segment_edges{} : edges_of(seg);
-    std::optional<instant> w = last_wall_before(m_expr, upper + seg.offset);
-    while (w && *w >= edges.excluded_from && *w < edges.excluded_to) {
-      w = last_wall_before(m_expr, edges.excluded_from);
-    }
-    if (w && *w - seg.offset >= seg.start) best = *w - seg.offset;
-    if (edges.gap_from < instant_max) {
-      const auto g = last_wall_before(m_expr, std::min(edges.gap_to, upper + seg.offset_before));
-      if (g && *g >= edges.gap_from) {
-        const instant c = *g - seg.offset_before;
-        if (!best || c > *best) best = c;
-      }
-    }
-    if (best) return best;
-    if (!w || seg.start <= instant_min) return std::nullopt;
+    bool exhausted = false;
+    if (auto found = prev_in_segment(seg, t, exhausted)) return found;
+    if (exhausted || seg.start <= instant_min) return std::nullopt;
     seg = m_zone.segment_at(seg.start - 1);
   }
   return std::nullopt;
@@ -741,9 +760,11 @@ void cron_schedule::for_each_between(instant start, instant end, Sink&& sink) co
     for (instant v = t ? *t : end + 1; v <= end; v += m_stride) sink(v);
     return;
   }
+  // One segment lookup per offset change, not per fire.
+  zone_segment seg = m_zone.segment_at(t ? *t : end);
   while (t && *t <= end) {
     sink(*t);
-    t = next(*t);
+    t = next_from(seg, *t);
   }
 }
 

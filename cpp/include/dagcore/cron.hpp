@@ -129,6 +129,11 @@ class cron_schedule {
  private:
   template <class Sink>
   void for_each_between(instant start, instant end, Sink&& sink) const;
+  // The search inside one segment of constant offset; `exhausted` says no later wall exists.
+  std::optional<instant> next_in_segment(const zone_segment& seg, instant t, bool& exhausted) const;
+  std::optional<instant> prev_in_segment(const zone_segment& seg, instant t, bool& exhausted) const;
+  // next(t) starting from the segment `seg` (which must contain t), advancing it as it goes.
+  std::optional<instant> next_from(zone_segment& seg, instant t) const;
 
   cron_expression m_expr;
   time_zone m_zone;

@@ -338,9 +338,6 @@ class cron_data_interval_timetable final : public timetable {
                                                 std::uint64_t max_runs) const override;
 
  private:
-  [[nodiscard]] std::optional<instant> skip_to_latest(const std::optional<instant>& earliest,
-                                                      instant now) const;
-
   cron_schedule m_schedule;
 };
 
@@ -398,9 +395,6 @@ class delta_data_interval_timetable final : public timetable {
                                                 std::uint64_t max_runs) const override;
 
  private:
-  [[nodiscard]] instant skip_to_latest(const std::optional<instant>& earliest,
-                                       instant now) const;
-
   calendar_delta m_delta;
 };
 
