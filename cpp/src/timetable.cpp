@@ -46,6 +46,10 @@ instant add_months(instant t, std::int64_t months) {
   const local_time l = utc_local(t);
   const std::int64_t index = l.civil.year() * 12 + (l.civil.month() - 1) + months;
   const std::int64_t year = floor_div(index, 12);
+  // int64 microseconds span about +-292,000 years; refuse before the civil arithmetic overflows.
+  if (year > 290'000 || year < -290'000) {
+    throw std::overflow_error("date value out of range: year " + std::to_string(year));
+  }
   const auto month = static_cast<int>(index - year * 12 + 1);
   const int day = std::min(l.civil.day(), days_in_month(year, month));
   const cctz::civil_second moved(year, month, day, l.civil.hour(), l.civil.minute(),
@@ -54,8 +58,8 @@ instant add_months(instant t, std::int64_t months) {
 }
 
 std::string length_message(std::uint64_t count, std::uint64_t max_runs) {
-  return "the range holds " + std::to_string(count) + " runs, more than max_runs=" +
-         std::to_string(max_runs);
+  return "the range holds " + std::to_string(count) +
+         " runs, more than max_runs=" + std::to_string(max_runs);
 }
 
 void check_count(std::uint64_t count, std::uint64_t max_runs) {
@@ -128,9 +132,7 @@ run_info_batch drive(Next&& next, std::uint64_t max_runs) {
     }
   };
   std::uint64_t count = 0;
-  walk([&](const run_info&) {
-    ++count;
-  });
+  walk([&](const run_info&) { ++count; });
   check_count(count, max_runs);
   run_info_batch out;
   out.reserve(count);
@@ -179,17 +181,17 @@ std::vector<instant> trigger_starts(const std::vector<instant>& fires,
 
 void check_non_negative_interval(const calendar_delta& interval) {
   if (!interval.is_non_negative()) {
-    throw std::invalid_argument("interval must not be negative (months=" +
-                                std::to_string(interval.months) +
-                                ", microseconds=" + std::to_string(interval.micros) + ")");
+    throw std::invalid_argument(
+        "interval must not be negative (months=" + std::to_string(interval.months) +
+        ", microseconds=" + std::to_string(interval.micros) + ")");
   }
 }
 
 void check_positive_delta(const calendar_delta& delta) {
   if (!delta.is_positive()) {
-    throw std::invalid_argument("schedule interval must be positive, not months=" +
-                                std::to_string(delta.months) +
-                                ", microseconds=" + std::to_string(delta.micros));
+    throw std::invalid_argument(
+        "schedule interval must be positive, not months=" + std::to_string(delta.months) +
+        ", microseconds=" + std::to_string(delta.micros));
   }
 }
 
@@ -262,7 +264,8 @@ std::optional<instant> delta_primitives::skip_to_latest(const std::optional<inst
   // without a start date counts a year as 365 days and a month as 30), then one period back.
   std::int64_t period = delta.micros;
   if (!delta.is_fixed()) {
-    period += (delta.months / 12) * 365 * micros_per_day + (delta.months % 12) * 30 * micros_per_day;
+    period +=
+        (delta.months / 12) * 365 * micros_per_day + (delta.months % 12) * 30 * micros_per_day;
   }
   const instant rounded = floor_div(now, period) * period;
   const instant new_start = subtract(rounded, delta);
@@ -293,10 +296,9 @@ run_info_batch::run_info_batch(std::vector<instant> run_afters, std::vector<inst
                                std::vector<instant> ends)
     : m_run_after(std::move(run_afters)), m_start(std::move(starts)), m_end(std::move(ends)) {
   if (m_run_after.size() != m_start.size() || m_run_after.size() != m_end.size()) {
-    throw std::invalid_argument("run_info_batch columns differ in length: " +
-                                std::to_string(m_run_after.size()) + ", " +
-                                std::to_string(m_start.size()) + ", " +
-                                std::to_string(m_end.size()));
+    throw std::invalid_argument(
+        "run_info_batch columns differ in length: " + std::to_string(m_run_after.size()) + ", " +
+        std::to_string(m_start.size()) + ", " + std::to_string(m_end.size()));
   }
 }
 
@@ -363,8 +365,7 @@ run_info_batch timetable::do_infos_between(instant earliest, instant latest, ins
 // null, once, continuous
 
 std::optional<run_info> null_timetable::next_dagrun_info(const std::optional<data_interval>&,
-                                                         const time_restriction&,
-                                                         instant) const {
+                                                         const time_restriction&, instant) const {
   return std::nullopt;
 }
 
@@ -407,8 +408,7 @@ std::optional<run_info> continuous_timetable::next_dagrun_info(
   return run_info::of_interval(start, end);
 }
 
-data_interval continuous_timetable::infer_manual_data_interval(instant run_after,
-                                                               instant) const {
+data_interval continuous_timetable::infer_manual_data_interval(instant run_after, instant) const {
   return data_interval::exact(run_after);
 }
 
@@ -424,9 +424,7 @@ run_info_batch continuous_timetable::do_infos_between(instant, instant, instant,
 
 cron_trigger_timetable::cron_trigger_timetable(cron_schedule schedule, calendar_delta interval,
                                                run_immediately_policy run_immediately)
-    : m_schedule(std::move(schedule)),
-      m_interval(interval),
-      m_run_immediately(run_immediately) {
+    : m_schedule(std::move(schedule)), m_interval(interval), m_run_immediately(run_immediately) {
   check_non_negative_interval(m_interval);
   if (m_run_immediately.how == run_immediately_policy::mode::within &&
       m_run_immediately.window < 0) {
@@ -477,13 +475,12 @@ std::optional<run_info> cron_trigger_timetable::next_dagrun_info(
   return trigger_info(*fire, m_interval);
 }
 
-data_interval cron_trigger_timetable::infer_manual_data_interval(instant run_after,
-                                                                 instant) const {
+data_interval cron_trigger_timetable::infer_manual_data_interval(instant run_after, instant) const {
   return trigger_info(run_after, m_interval).interval;
 }
 
-run_info_batch cron_trigger_timetable::do_infos_between(instant earliest, instant latest,
-                                                        instant, std::uint64_t max_runs) const {
+run_info_batch cron_trigger_timetable::do_infos_between(instant earliest, instant latest, instant,
+                                                        std::uint64_t max_runs) const {
   // catchup=true with a start: align_to_next(earliest), then next() until past latest, which
   // is exactly the cron walk of between() (it counts before allocating).
   if (latest < earliest) return {};
@@ -540,8 +537,8 @@ data_interval multiple_cron_trigger_timetable::infer_manual_data_interval(instan
   return best;
 }
 
-run_info_batch multiple_cron_trigger_timetable::do_infos_between(instant earliest,
-                                                                 instant latest, instant,
+run_info_batch multiple_cron_trigger_timetable::do_infos_between(instant earliest, instant latest,
+                                                                 instant,
                                                                  std::uint64_t max_runs) const {
   // Repeated next_dagrun_info with catchup: each part proposes its first fire after the last
   // chosen fire F (align_to_next(earliest) at first); the smallest logical date wins, ties to
@@ -594,8 +591,7 @@ cron_data_interval_timetable::cron_data_interval_timetable(cron_schedule schedul
 std::optional<run_info> cron_data_interval_timetable::next_dagrun_info(
     const std::optional<data_interval>& last, const time_restriction& restriction,
     instant now) const {
-  return next_interval_info(cron_primitives{m_schedule}, last, restriction,
-                            now);
+  return next_interval_info(cron_primitives{m_schedule}, last, restriction, now);
 }
 
 data_interval cron_data_interval_timetable::infer_manual_data_interval(instant run_after,
@@ -662,8 +658,8 @@ data_interval delta_trigger_timetable::infer_manual_data_interval(instant run_af
   return trigger_info(run_after, m_interval).interval;
 }
 
-run_info_batch delta_trigger_timetable::do_infos_between(instant earliest, instant latest,
-                                                         instant, std::uint64_t max_runs) const {
+run_info_batch delta_trigger_timetable::do_infos_between(instant earliest, instant latest, instant,
+                                                         std::uint64_t max_runs) const {
   const std::uint64_t count = count_delta(m_delta, earliest, latest);
   check_count(count, max_runs);
   std::vector<instant> fires;

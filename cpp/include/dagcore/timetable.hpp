@@ -180,8 +180,7 @@ class timetable {
 
   /// The bulk implementation; the default drives next_dagrun_info twice (count, then fill).
   [[nodiscard]] virtual run_info_batch do_infos_between(instant earliest, instant latest,
-                                                        instant now,
-                                                        std::uint64_t max_runs) const;
+                                                        instant now, std::uint64_t max_runs) const;
 };
 
 /// Never schedules (`schedule=None`); manual runs only.
@@ -212,9 +211,7 @@ class once_timetable final : public timetable {
 /// A new run as soon as the previous one ends (`schedule="@continuous"`): [last end, now].
 class continuous_timetable final : public timetable {
  public:
-  [[nodiscard]] timetable_kind kind() const noexcept override {
-    return timetable_kind::continuous;
-  }
+  [[nodiscard]] timetable_kind kind() const noexcept override { return timetable_kind::continuous; }
   [[nodiscard]] bool periodic() const noexcept override { return false; }
   [[nodiscard]] std::optional<run_info> next_dagrun_info(const std::optional<data_interval>& last,
                                                          const time_restriction& restriction,

@@ -1,0 +1,1 @@
+"""Small shared helpers of the dagcore package (no side effects at import)."""
