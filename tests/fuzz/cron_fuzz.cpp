@@ -49,8 +49,8 @@ using dagcore::micros_per_day;
 using dagcore::micros_per_second;
 using dagcore::time_zone;
 
-#define DAGCORE_FUZZ_CHECK(cond) \
-  do {                           \
+#define DAGCORE_FUZZ_CHECK(cond)   \
+  do {                             \
     if (!(cond)) __builtin_trap(); \
   } while (false)
 
@@ -133,8 +133,7 @@ bool same_fields(const dagcore::cron_fields& a, const dagcore::cron_fields& b) {
          a.last_day_of_month == b.last_day_of_month && a.last_weekdays == b.last_weekdays &&
          a.nth_weekdays == b.nth_weekdays &&
          a.day_of_month_restricted == b.day_of_month_restricted &&
-         a.day_of_week_restricted == b.day_of_week_restricted &&
-         a.hour_wildcard == b.hour_wildcard;
+         a.day_of_week_restricted == b.day_of_week_restricted && a.hour_wildcard == b.hour_wildcard;
 }
 
 void check_wall(const cron_expression& expr, const local_time& w) {
@@ -253,9 +252,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t tail_at = size;
   if (first_nl != std::string_view::npos) {
     const std::size_t second_nl = input.find('\n', first_nl + 1);
-    key = input.substr(first_nl + 1, second_nl == std::string_view::npos
-                                         ? std::string_view::npos
-                                         : second_nl - first_nl - 1);
+    key =
+        input.substr(first_nl + 1, second_nl == std::string_view::npos ? std::string_view::npos
+                                                                       : second_nl - first_nl - 1);
     if (second_nl != std::string_view::npos) tail_at = second_nl + 1;
   }
 
@@ -287,9 +286,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_wall(expr, z.zurich.to_local(t));
   }
 
-  const std::array<cron_schedule, 3> schedules = {cron_schedule(expr, z.utc),
-                                                  cron_schedule(expr, z.zurich),
-                                                  cron_schedule(expr, z.lord_howe)};
+  const std::array<cron_schedule, 3> schedules = {
+      cron_schedule(expr, z.utc), cron_schedule(expr, z.zurich), cron_schedule(expr, z.lord_howe)};
   for (std::size_t i = 0; i < times.size(); ++i) {
     for (const cron_schedule& s : schedules) {
       check_schedule(s, times[i], /*with_between=*/i == 0);
