@@ -53,11 +53,12 @@ import threading
 import time
 import tracemalloc
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from common import format_table, gc_paused
 
 try:
     import dagcore
@@ -249,19 +250,6 @@ def static_top_hit_ratio(requests: Sequence[str], ranked: Sequence[str], capacit
             else:
                 seen.add(k)
     return hits / len(requests) if requests else 0.0
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Collect, then keep the cyclic GC out of the timed region."""
-    gc.collect()
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # --------------------------------------------------------------------------- timed loops
@@ -540,19 +528,6 @@ def bench_threads(cfg: Settings, keys: Sequence[str],
 
 
 # --------------------------------------------------------------------------- output
-
-
-def format_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Render an aligned plain-text table; the first column left-aligned, the rest right."""
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [str(cells[0]).ljust(widths[0])]
-        parts += [str(c).rjust(w) for c, w in zip(cells[1:], widths[1:])]
-        return "  ".join(parts).rstrip()
-
-    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
-    return "\n".join([title, line(headers), rule, *(line(r) for r in rows), ""])
 
 
 def mib(n: int | None) -> str:

@@ -65,17 +65,17 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import gc
 import json
 import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from common import format_table, gc_paused
 from zoneinfo import ZoneInfo
 
 try:
@@ -252,19 +252,6 @@ def dagcore_between_dates(w: Workload, start: datetime, end: datetime) -> list[d
 # --------------------------------------------------------------------------- timing
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Collect, then keep the cyclic GC out of the timed region."""
-    gc.collect()
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def timed(fn: Callable[[], Any]) -> tuple[int, Any]:
     """Return (ns elapsed, result) of one call."""
     t0 = time.perf_counter_ns()
@@ -381,19 +368,6 @@ def bench_workload(cfg: Settings, w: Workload, notes: list[str]) -> Result:
 
 
 # --------------------------------------------------------------------------- output
-
-
-def format_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Render an aligned plain-text table; the first column left-aligned, the rest right."""
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [str(cells[0]).ljust(widths[0])]
-        parts += [str(c).rjust(w) for c, w in zip(cells[1:], widths[1:])]
-        return "  ".join(parts).rstrip()
-
-    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
-    return "\n".join([title, line(headers), rule, *(line(r) for r in rows), ""])
 
 
 def fmt_ns(x: float | None) -> str:
