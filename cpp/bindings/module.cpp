@@ -7,4 +7,6 @@ PYBIND11_MODULE(_core, m) {
   dagcore::bindings::register_cache(m);
   dagcore::bindings::register_cron(m);
   dagcore::bindings::register_timetable(m);
+  dagcore::bindings::register_run_state(m);
+  dagcore::bindings::register_backfill(m);
 }

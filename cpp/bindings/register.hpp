@@ -8,5 +8,7 @@ namespace dagcore::bindings {
 void register_cache(pybind11::module_& m);
 void register_cron(pybind11::module_& m);
 void register_timetable(pybind11::module_& m);
+void register_run_state(pybind11::module_& m);
+void register_backfill(pybind11::module_& m);
 
 }  // namespace dagcore::bindings
