@@ -10,9 +10,9 @@
 // waiting for another thread's load releases the GIL while it waits and re-acquires it only
 // after it has dropped the mutex, so the two locks are never taken in opposite orders.
 //
-// `get` is the hot path (an API server asks for DAG versions on every request), so it is a
-// METH_FASTCALL function rather than a pybind11 overload: pybind11's dispatcher costs more than
-// the whole lookup.
+// `get` and `put` are the hot paths (an API server asks for DAG versions on every request; every
+// miss ends in a put), so they are METH_FASTCALL functions rather than pybind11 overloads:
+// pybind11's dispatcher costs more than the whole lookup.
 #include <pybind11/pybind11.h>
 
 #include <chrono>
@@ -231,12 +231,12 @@ class PyVersionCache {
     return py::reinterpret_borrow<py::object>(fallback);
   }
 
-  void put(const py::handle& key, py::object value, const py::handle& weight,
-           const py::object& tag) {
-    const key_arg k(key.ptr(), "key");
-    const std::uint64_t w = weight_arg(weight.ptr());
-    auto t = tag_arg(tag);
-    m_cache.put_at(now(), k.owned(), std::move(value), w, std::move(t));
+  /// put(key, value, *, weight=1, tag=None); `weight` may be null (the default).
+  void put(PyObject* key, PyObject* value, PyObject* weight, PyObject* tag) {
+    const key_arg k(key, "key");
+    const std::uint64_t w = weight ? weight_arg(weight) : 1;
+    auto t = tag_arg(py::reinterpret_borrow<py::object>(tag));
+    m_cache.put_at(now(), k.owned(), py::reinterpret_borrow<py::object>(value), w, std::move(t));
   }
 
   py::object get_or_load(const py::handle& key, const py::object& loader, const py::object& weight,
@@ -418,6 +418,29 @@ PyVersionCache* cache_of(PyObject* self) {
   return vh.value_ptr<PyVersionCache>();
 }
 
+/// Runs `f`, turning C++ exceptions into a set Python error and a null result.
+template <class F>
+PyObject* translated(F&& f) noexcept {
+  try {
+    return f();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const py::builtin_exception& e) {
+    e.set_error();
+  } catch (const std::invalid_argument& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+PyVersionCache* initialised_cache_of(PyObject* self) {
+  PyVersionCache* cache = cache_of(self);
+  if (!cache) PyErr_SetString(PyExc_TypeError, "VersionCache.__init__ was not called");
+  return cache;
+}
+
 // get(key, default=None), as a vectorcall method.
 PyObject* fast_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
@@ -437,21 +460,41 @@ PyObject* fast_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyOb
   } else if (nargs == 2) {
     fallback = args[1];
   }
-  PyVersionCache* cache = cache_of(self);
-  if (!cache) {
-    PyErr_SetString(PyExc_TypeError, "VersionCache.__init__ was not called");
+  PyVersionCache* cache = initialised_cache_of(self);
+  if (!cache) return nullptr;
+  return translated([&] { return cache->get(args[0], fallback).release().ptr(); });
+}
+
+// put(key, value, *, weight=1, tag=None), as a vectorcall method: the write half of every
+// miss, so it skips pybind11's dispatcher too.
+PyObject* fast_put(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (nargs != 2) {
+    PyErr_Format(PyExc_TypeError,
+                 "put() takes a key and a value (%zd positional arguments given); weight and tag "
+                 "are keyword-only",
+                 nargs);
     return nullptr;
   }
-  try {
-    return cache->get(args[0], fallback).release().ptr();
-  } catch (py::error_already_set& e) {
-    e.restore();
-  } catch (const py::builtin_exception& e) {
-    e.set_error();
-  } catch (const std::exception& e) {
-    PyErr_SetString(PyExc_RuntimeError, e.what());
+  PyObject* weight = nullptr;
+  PyObject* tag = Py_None;
+  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  for (Py_ssize_t i = 0; i < nkw; ++i) {
+    PyObject* name = PyTuple_GET_ITEM(kwnames, i);
+    if (PyUnicode_CompareWithASCIIString(name, "weight") == 0) {
+      weight = args[nargs + i];
+    } else if (PyUnicode_CompareWithASCIIString(name, "tag") == 0) {
+      tag = args[nargs + i];
+    } else {
+      PyErr_Format(PyExc_TypeError, "put() got an unexpected keyword argument %R", name);
+      return nullptr;
+    }
   }
-  return nullptr;
+  PyVersionCache* cache = initialised_cache_of(self);
+  if (!cache) return nullptr;
+  return translated([&]() -> PyObject* {
+    cache->put(args[0], args[1], weight, tag);
+    Py_RETURN_NONE;
+  });
 }
 
 PyMethodDef fast_get_def = {
@@ -459,6 +502,12 @@ PyMethodDef fast_get_def = {
     METH_FASTCALL | METH_KEYWORDS,
     "get(key, default=None)\n--\n\nThe value cached under `key`, or `default` on a miss "
     "(absent or expired).\nA hit promotes the entry (lru) or counts its use (tinylfu)."};
+
+PyMethodDef fast_put_def = {
+    "put", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_put)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "put(key, value, *, weight=1, tag=None)\n--\n\nCache `value` under `key` with a weight "
+    "(bytes, say) and an optional tag (dag_id)."};
 
 }  // namespace
 
@@ -483,9 +532,6 @@ void register_cache(py::module_& m) {
           py::arg("max_entries") = 4096, py::arg("max_bytes") = py::none(),
           py::arg("ttl") = py::none(), py::arg("policy") = "lru", py::arg("clock") = py::none(),
           py::arg("on_evict") = py::none())
-      .def("put", &PyVersionCache::put, py::arg("key"), py::arg("value"), py::kw_only(),
-           py::arg("weight") = 1, py::arg("tag") = py::none(),
-           "Cache `value` under `key` with a weight (bytes, say) and an optional tag (dag_id).")
       .def("get_or_load", &PyVersionCache::get_or_load, py::arg("key"), py::arg("loader"),
            py::kw_only(), py::arg("weight") = py::none(), py::arg("tag") = py::none(),
            "The cached value, or loader() run once for all concurrent callers and cached.")
@@ -505,9 +551,11 @@ void register_cache(py::module_& m) {
       .def_property_readonly("ttl", &PyVersionCache::ttl)
       .def_property_readonly("policy", &PyVersionCache::policy);
 
-  PyObject* get = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &fast_get_def);
-  if (!get) throw py::error_already_set();
-  cls.attr("get") = py::reinterpret_steal<py::object>(get);
+  for (PyMethodDef* def : {&fast_get_def, &fast_put_def}) {
+    PyObject* method = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), def);
+    if (!method) throw py::error_already_set();
+    cls.attr(def->ml_name) = py::reinterpret_steal<py::object>(method);
+  }
 }
 
 }  // namespace dagcore::bindings

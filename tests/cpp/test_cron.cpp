@@ -341,6 +341,7 @@ TEST(TimeZone, UnknownZonesAreRejectedByName) {
     EXPECT_NE(std::string(e.what()).find("Mars/Olympus_Mons"), std::string::npos);
   }
   EXPECT_TRUE(time_zone::load("UTC").is_fixed());
+  EXPECT_EQ(time_zone::load("utc").name(), "UTC");  // Airflow's default_timezone spelling
   EXPECT_FALSE(time_zone::load("Europe/Zurich").is_fixed());
 }
 
