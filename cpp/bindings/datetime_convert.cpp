@@ -85,6 +85,13 @@ py::object to_optional_datetime(const std::optional<instant>& t) {
   return t ? to_datetime(*t) : py::object(py::none());
 }
 
+py::object to_datetime_or_none(const std::optional<instant>& t) {
+  static const instant first = days_from_civil(1, 1, 1) * micros_per_day;
+  static const instant last = days_from_civil(10000, 1, 1) * micros_per_day - 1;
+  if (!t || *t < first || *t > last) return py::none();
+  return to_datetime(*t);
+}
+
 py::list to_datetime_list(const instant* first, std::size_t count, std::ptrdiff_t stride) {
   py::list out(count);
   for (std::size_t i = 0; i < count; ++i) {

@@ -25,6 +25,9 @@ std::optional<instant> to_optional_instant(pybind11::handle value, const char* w
 /// An aware UTC datetime (tzinfo = datetime.timezone.utc).
 pybind11::object to_datetime(instant t);
 pybind11::object to_optional_datetime(const std::optional<instant>& t);
+/// Like to_optional_datetime, but None also for an instant no datetime can hold (before
+/// 0001-01-01 or after 9999-12-31 UTC): "no such time" rather than an error.
+pybind11::object to_datetime_or_none(const std::optional<instant>& t);
 /// A list of aware UTC datetimes, built in one pass.
 pybind11::list to_datetime_list(const instant* first, std::size_t count, std::ptrdiff_t stride = 1);
 

@@ -41,13 +41,13 @@ void register_cron(py::module_& m) {
       .def(
           "next",
           [](const cron_schedule& s, py::handle after) {
-            return to_optional_datetime(s.next(to_instant(after, "after")));
+            return to_datetime_or_none(s.next(to_instant(after, "after")));
           },
           py::arg("after"), "The first fire strictly after `after` (aware UTC), or None.")
       .def(
           "prev",
           [](const cron_schedule& s, py::handle before) {
-            return to_optional_datetime(s.prev(to_instant(before, "before")));
+            return to_datetime_or_none(s.prev(to_instant(before, "before")));
           },
           py::arg("before"), "The last fire strictly before `before` (aware UTC), or None.")
       .def(

@@ -81,11 +81,11 @@ class CronExpression:
         return self._schedule.fires_at_least_hourly
 
     def next(self, after: datetime) -> datetime | None:
-        """The first fire strictly after ``after``, or None if the cron never fires again."""
+        """The first fire strictly after ``after``; None if there is none a datetime can hold."""
         return self._schedule.next(after)
 
     def prev(self, before: datetime) -> datetime | None:
-        """The last fire strictly before ``before``, or None."""
+        """The last fire strictly before ``before``; None if there is none a datetime can hold."""
         return self._schedule.prev(before)
 
     def between(self, start: datetime, end: datetime) -> list[datetime]:

@@ -560,3 +560,27 @@ def test_expression_must_be_a_string() -> None:
         CronExpression(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         CronExpression(5)  # type: ignore[arg-type]
+
+
+# --- the ends of the datetime range ------------------------------------------------------------------
+
+
+def test_fires_near_the_ends_of_the_datetime_range() -> None:
+    hourly = CronExpression("0 * * * *", timezone="UTC")
+    first, last = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    assert hourly.between(last - timedelta(hours=2), last) == [utc("9999-12-31T22:00"), utc("9999-12-31T23:00")]
+    assert hourly.between(first, first + timedelta(hours=1)) == [utc("0001-01-01T00:00"), utc("0001-01-01T01:00")]
+    assert hourly.prev(first + timedelta(minutes=30)) == first
+    assert hourly.next(last - timedelta(hours=1)) == utc("9999-12-31T23:00")
+
+
+def test_no_fire_inside_the_datetime_range_is_none() -> None:
+    # next() returns None "if it never fires again". A valid cron always has a later fire in its
+    # calendar, so the only time there is none is when it would fall after datetime.max (or, for
+    # prev, before datetime.min) and no datetime can hold it. That is not bad input, so it should
+    # not raise ValueError (the error for naive datetimes and bad expressions).
+    yearly = CronExpression("0 0 1 1 *", timezone="UTC")
+    first = datetime.min.replace(tzinfo=UTC)  # 0001-01-01T00:00, itself a fire
+    assert yearly.prev(first + timedelta(days=1)) == first
+    assert yearly.next(utc("9999-06-01T00:00")) is None
+    assert yearly.prev(first) is None
