@@ -32,6 +32,12 @@ PACKAGES=(
   python3-croniter
   clang
   libclang-rt-14-dev
+  python3-jinja2
+  python3-sqlalchemy
+  python3-alembic
+  python3-psycopg2
+  python3-statsd
+  postgresql
 )
 
 VENV_DIR=.venv
