@@ -1,0 +1,333 @@
+"""dagcore's configuration: defaults, ``$DAGCORE_HOME/dagcore.cfg`` and ``DAGCORE__SECTION__KEY``.
+
+Design note. Options are looked up in this order, first hit wins (as Airflow's
+``AIRFLOW__SECTION__KEY`` scheme):
+
+1. overrides installed by :meth:`DagcoreConfigParser.overridden` / :func:`conf_vars` (tests);
+2. the environment variable ``DAGCORE__{SECTION}__{KEY}`` (upper case);
+3. ``$DAGCORE_HOME/dagcore.cfg`` (INI syntax, no interpolation);
+4. the built-in :data:`DEFAULTS`, where ``{DAGCORE_HOME}`` expands to the home directory.
+
+``DAGCORE_HOME`` (default ``~/dagcore``) and the file are read at lookup time, not at import, so
+a process (or a test) that changes ``DAGCORE_HOME`` sees the new home at once; the file is parsed
+again only when its path or modification time changes. Section and key names are
+case-insensitive. Values are strings; the typed getters convert and raise :class:`ConfigError`
+(a ``ValueError``) naming section, key and value when a value does not convert.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = [
+    "DEFAULTS",
+    "ConfigError",
+    "ConfigOptionNotFound",
+    "DagcoreConfigParser",
+    "conf",
+    "conf_vars",
+    "config_file",
+    "dagcore_home",
+    "env_var_name",
+]
+
+HOME_ENV_VAR: Final = "DAGCORE_HOME"
+CONFIG_FILE_NAME: Final = "dagcore.cfg"
+ENV_PREFIX: Final = "DAGCORE__"
+
+# Built-in defaults. Strings, as they would be written in dagcore.cfg; "{DAGCORE_HOME}" expands.
+DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
+    "core": {
+        "dags_folder": "{DAGCORE_HOME}/dags",
+        "dagbag_import_timeout": "30.0",
+        "dags_are_paused_at_creation": "True",
+        "default_timezone": "utc",
+        "min_serialized_dag_update_interval": "30",
+        "dag_ignore_file_syntax": "glob",
+        "load_examples": "False",
+        "compress_serialized_dags": "False",
+        "default_task_retries": "0",
+    },
+    "database": {
+        "sql_alchemy_conn": "sqlite:///{DAGCORE_HOME}/dagcore.db",
+        # dagcore's own: how long a SQLite connection waits for a lock before SQLITE_BUSY.
+        "sqlite_busy_timeout": "30.0",
+        "sql_alchemy_pool_pre_ping": "True",
+    },
+    "scheduler": {
+        "create_cron_data_intervals": "False",
+        "catchup_by_default": "False",
+        "dag_version_cache_bytes": str(1 << 30),
+    },
+    "api": {
+        "dag_version_cache_size": "4096",
+        "dag_version_cache_bytes": str(512 << 20),
+        "dag_version_cache_policy": "tinylfu",
+    },
+    "metrics": {
+        "statsd_on": "False",
+        "statsd_host": "localhost",
+        "statsd_port": "8125",
+        "statsd_prefix": "dagcore",
+    },
+}
+
+_BOOLEANS: Final = {
+    "true": True, "t": True, "1": True, "yes": True, "y": True, "on": True,
+    "false": False, "f": False, "0": False, "no": False, "n": False, "off": False,
+}
+
+# Binary (KiB = 1024) and decimal (KB = 1000) units for :meth:`DagcoreConfigParser.getbytes`.
+_BYTE_UNITS: Final = {
+    "": 1, "b": 1,
+    "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20,
+    "g": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tib": 1 << 40,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+}
+_BYTES_RE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or does not have the type its option needs."""
+
+
+class ConfigOptionNotFound(ConfigError, LookupError):
+    """An option is set nowhere: not overridden, not in the environment, file or defaults."""
+
+
+_NOT_SET: Final[Any] = object()
+
+
+def dagcore_home() -> Path:
+    """The directory that holds ``dagcore.cfg``, the SQLite database and ``dags/``.
+
+    Returns:
+        ``$DAGCORE_HOME`` with ``~`` expanded, or ``~/dagcore`` when the variable is unset or empty.
+    """
+    return Path(os.environ.get(HOME_ENV_VAR) or "~/dagcore").expanduser()
+
+
+def config_file() -> Path:
+    """The path of ``dagcore.cfg`` in :func:`dagcore_home` (which need not exist)."""
+    return dagcore_home() / CONFIG_FILE_NAME
+
+
+def env_var_name(section: str, key: str) -> str:
+    """The environment variable that overrides ``[section] key``: ``DAGCORE__SECTION__KEY``."""
+    return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+
+
+def _norm(section: str, key: str) -> tuple[str, str]:
+    return section.strip().lower(), key.strip().lower()
+
+
+class DagcoreConfigParser:
+    """Layered, typed access to dagcore's options (see the module docstring for the layers).
+
+    Thread-safe: lookups may run from several threads; overrides are process-wide.
+
+    Args:
+        defaults: the built-in layer (default :data:`DEFAULTS`).
+    """
+
+    def __init__(self, defaults: Mapping[str, Mapping[str, str]] = DEFAULTS) -> None:
+        self._defaults = {s.lower(): {k.lower(): v for k, v in opts.items()} for s, opts in defaults.items()}
+        self._overrides: dict[tuple[str, str], str | None] = {}
+        self._lock = threading.Lock()
+        self._file_key: tuple[Path, int] | None = None
+        self._file_values: dict[str, dict[str, str]] = {}
+
+    # -- layers ------------------------------------------------------------------------------
+
+    def _file(self) -> dict[str, dict[str, str]]:
+        """The parsed ``dagcore.cfg`` (empty if absent), re-read when path or mtime changes."""
+        path = config_file()
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        with self._lock:
+            if self._file_key == (path, mtime):
+                return self._file_values
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read(path, encoding="utf-8")
+            except configparser.Error as exc:
+                raise ConfigError(f"cannot parse configuration file {path}: {exc}") from exc
+            values = {s.lower(): dict(parser.items(s, raw=True)) for s in parser.sections()}
+            self._file_key, self._file_values = (path, mtime), values
+            return values
+
+    def _lookup(self, section: str, key: str) -> str | None:
+        section, key = _norm(section, key)
+        with self._lock:
+            if (section, key) in self._overrides:
+                value = self._overrides[(section, key)]
+                if value is not None:
+                    return value
+                masked = True  # conf_vars(None): as if neither env nor file set it
+            else:
+                masked = False
+        if not masked:
+            env = os.environ.get(env_var_name(section, key))
+            if env is not None:
+                return env
+            file_value = self._file().get(section, {}).get(key)
+            if file_value is not None:
+                return file_value
+        default = self._defaults.get(section, {}).get(key)
+        if default is None:
+            return None
+        return default.replace("{DAGCORE_HOME}", str(dagcore_home()))
+
+    # -- getters -----------------------------------------------------------------------------
+
+    def has_option(self, section: str, key: str) -> bool:
+        """Whether ``[section] key`` is set in any layer."""
+        return self._lookup(section, key) is not None
+
+    def get(self, section: str, key: str, fallback: Any = _NOT_SET) -> Any:
+        """The value of ``[section] key`` as a string.
+
+        Args:
+            section: the section name (case-insensitive).
+            key: the option name (case-insensitive).
+            fallback: returned when the option is set nowhere; without it that raises.
+
+        Raises:
+            ConfigOptionNotFound: the option is set nowhere and no ``fallback`` was given.
+        """
+        value = self._lookup(section, key)
+        if value is None:
+            if fallback is _NOT_SET:
+                raise ConfigOptionNotFound(
+                    f"section/key [{section}/{key}] not found in config "
+                    f"(set it in {config_file()} or ${env_var_name(section, key)})"
+                )
+            return fallback
+        return value
+
+    def _convert(self, section: str, key: str, fallback: Any, kind: str, convert: Any) -> Any:
+        value = self._lookup(section, key)
+        if value is None:
+            if fallback is _NOT_SET:
+                return self.get(section, key)  # raises ConfigOptionNotFound
+            return fallback
+        try:
+            return convert(value.strip())
+        except (ValueError, KeyError, OverflowError):
+            raise ConfigError(
+                f'Failed to convert value to {kind}. Please check "{key}" key in "{section}" '
+                f'section. Current value: "{value}".'
+            ) from None
+
+    def getint(self, section: str, key: str, fallback: Any = _NOT_SET) -> int:
+        """``[section] key`` as an ``int`` (base 10, surrounding spaces ignored).
+
+        Raises:
+            ConfigError: the value is not an integer; the message names section, key and value.
+            ConfigOptionNotFound: the option is set nowhere and no ``fallback`` was given.
+        """
+        return self._convert(section, key, fallback, "int", int)
+
+    def getfloat(self, section: str, key: str, fallback: Any = _NOT_SET) -> float:
+        """``[section] key`` as a finite ``float``.
+
+        Raises:
+            ConfigError: the value is not a finite number (``nan`` and ``inf`` are rejected).
+            ConfigOptionNotFound: the option is set nowhere and no ``fallback`` was given.
+        """
+
+        def to_float(text: str) -> float:
+            number = float(text)
+            if number != number or number in (float("inf"), float("-inf")):
+                raise ValueError(text)
+            return number
+
+        return self._convert(section, key, fallback, "float", to_float)
+
+    def getboolean(self, section: str, key: str, fallback: Any = _NOT_SET) -> bool:
+        """``[section] key`` as a ``bool``: true/false, t/f, yes/no, y/n, on/off, 1/0, any case.
+
+        Raises:
+            ConfigError: the value is none of those spellings.
+            ConfigOptionNotFound: the option is set nowhere and no ``fallback`` was given.
+        """
+        return self._convert(section, key, fallback, "bool", lambda text: _BOOLEANS[text.lower()])
+
+    def getbytes(self, section: str, key: str, fallback: Any = _NOT_SET) -> int:
+        """``[section] key`` as a byte count: ``1073741824``, ``512 MiB``, ``1GiB``, ``10 MB``.
+
+        ``K``/``M``/``G``/``T`` and ``KiB``... are powers of 1024; ``KB``/``MB``... powers of 1000.
+
+        Raises:
+            ConfigError: the value is not a non-negative size with a known unit.
+        """
+
+        def to_bytes(text: str) -> int:
+            match = _BYTES_RE.match(text)
+            if match is None:
+                raise ValueError(text)
+            number, unit = match.groups()
+            return int(float(number) * _BYTE_UNITS[unit.lower()])
+
+        return self._convert(section, key, fallback, "a byte size", to_bytes)
+
+    def getsection(self, section: str) -> dict[str, str]:
+        """Every option of ``section`` known to any layer, with its effective value."""
+        name = section.strip().lower()
+        keys = set(self._defaults.get(name, {})) | set(self._file().get(name, {}))
+        prefix = f"{ENV_PREFIX}{name.upper()}__"
+        keys |= {var[len(prefix):].lower() for var in os.environ if var.startswith(prefix)}
+        with self._lock:
+            keys |= {k for (s, k), v in self._overrides.items() if s == name and v is not None}
+        return {key: value for key in sorted(keys) if (value := self._lookup(name, key)) is not None}
+
+    def as_dict(self) -> dict[str, dict[str, str]]:
+        """Every section known to the defaults or the file, as :meth:`getsection` returns it."""
+        sections = set(self._defaults) | set(self._file())
+        return {section: self.getsection(section) for section in sorted(sections)}
+
+    # -- test support ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def overridden(self, values: Mapping[tuple[str, str], Any]) -> Iterator[None]:
+        """Sets options for the duration of a ``with`` block, above every other layer.
+
+        Args:
+            values: ``{(section, key): value}``; a value is stored as ``str(value)`` (``True``
+                becomes ``"True"``), and ``None`` makes the option fall back to its default as if
+                neither the environment nor the file set it.
+        """
+        normalized = {_norm(s, k): (None if v is None else str(v)) for (s, k), v in values.items()}
+        with self._lock:
+            saved = {key: self._overrides.get(key, _NOT_SET) for key in normalized}
+            self._overrides.update(normalized)
+        try:
+            yield
+        finally:
+            with self._lock:
+                for key, previous in saved.items():
+                    if previous is _NOT_SET:
+                        self._overrides.pop(key, None)
+                    else:
+                        self._overrides[key] = previous
+
+
+conf = DagcoreConfigParser()
+"""The process-wide configuration."""
+
+
+def conf_vars(values: Mapping[tuple[str, str], Any]) -> contextlib.AbstractContextManager[None]:
+    """Airflow's ``conf_vars`` for tests: ``with conf_vars({("core", "load_examples"): True}):``.
+
+    See :meth:`DagcoreConfigParser.overridden`.
+    """
+    return conf.overridden(values)

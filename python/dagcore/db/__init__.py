@@ -1,0 +1,15 @@
+"""The metadata database: engines, transactions and migrations.
+
+* :func:`create_engine` -- an engine for ``[database] sql_alchemy_conn`` (SQLite by default);
+* :func:`transaction` -- one state change, one transaction;
+* :func:`migrate` / :func:`reset` / :func:`check` -- the schema (``dagcore db migrate|reset``).
+
+The tables themselves are in :mod:`dagcore.models`.
+"""
+
+from __future__ import annotations
+
+from dagcore.db.engine import create_engine, transaction
+from dagcore.db.migrate import MigrationStatus, check, head_revision, migrate, reset
+
+__all__ = ["MigrationStatus", "check", "create_engine", "head_revision", "migrate", "reset", "transaction"]
