@@ -1,0 +1,207 @@
+"""TaskFlow: ``@task`` turns a function into a task factory; results are XCom references.
+
+Calling a decorated function inside a DAG creates a task and returns an :class:`XComArg`, a
+reference to the task's future return value. Passing references to another decorated call (or
+to an operator's templated ``op_args``/``op_kwargs``) makes the producing tasks upstream and,
+when the consumer runs, each reference is replaced by the value pulled from XCom. Calling the
+same function twice in one DAG gives ids ``name``, ``name__1``, ``name__2`` as Airflow does.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dagcore.operators.base import BaseOperator, DependencyMixin
+from dagcore.operators.python import PythonOperator
+from dagcore.xcom import XCOM_RETURN_KEY
+
+__all__ = ["XComArg", "resolve_xcom_args", "task"]
+
+
+class XComArg(DependencyMixin):
+    """A reference to an XCom value a task will push (by default its return value).
+
+    ``ref["key"]`` refers to one key of a ``multiple_outputs`` task; references take part in
+    ``>>``/``<<`` like the task itself.
+    """
+
+    __slots__ = ("key", "operator")
+
+    def __init__(self, operator: BaseOperator, key: str = XCOM_RETURN_KEY) -> None:
+        self.operator = operator
+        self.key = key
+
+    def __getitem__(self, key: str) -> XComArg:
+        return XComArg(self.operator, key)
+
+    def _dependency_tasks(self) -> list[BaseOperator]:
+        return [self.operator]
+
+    def as_setup(self) -> XComArg:
+        """Mark the producing task as a setup; returns this reference."""
+        self.operator.as_setup()
+        return self
+
+    def as_teardown(self, *, setups: Any = None,
+                    on_failure_fail_dagrun: bool | None = None) -> XComArg:
+        """Mark the producing task as a teardown (see ``BaseOperator.as_teardown``)."""
+        self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
+        return self
+
+    def resolve(self, context: Mapping[str, Any]) -> Any:
+        """The value, pulled from XCom through ``context["ti"]``.
+
+        Raises:
+            LookupError: nothing was pushed (the upstream task did not run or returned None
+                without ``do_xcom_push``); the message names the task and key.
+        """
+        marker = object()
+        value = context["ti"].xcom_pull(task_ids=self.operator.task_id, key=self.key,
+                                        default=marker)
+        if value is marker:
+            raise LookupError(f"XComArg result from {self.operator.task_id} at "
+                              f"{self.operator.dag_id} with key={self.key!r} is not found!")
+        return value
+
+    def __iter__(self) -> Any:
+        raise TypeError("'XComArg' object is not iterable (its value exists only at run time)")
+
+    def __repr__(self) -> str:
+        if self.key == XCOM_RETURN_KEY:
+            return f"XComArg({self.operator!r})"
+        return f"XComArg({self.operator!r}, {self.key!r})"
+
+
+def _references(value: Any) -> list[XComArg]:
+    if isinstance(value, XComArg):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [r for v in value for r in _references(v)]
+    if isinstance(value, Mapping):
+        return [r for v in value.values() for r in _references(v)]
+    return []
+
+
+def resolve_xcom_args(value: Any, context: Mapping[str, Any]) -> Any:
+    """``value`` with every :class:`XComArg` in it (nested in lists, tuples, dicts) resolved."""
+    if isinstance(value, XComArg):
+        return value.resolve(context)
+    if isinstance(value, tuple):
+        return tuple(resolve_xcom_args(v, context) for v in value)
+    if isinstance(value, list):
+        return [resolve_xcom_args(v, context) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return type(value)(resolve_xcom_args(v, context) for v in value)
+    if isinstance(value, dict):
+        return {k: resolve_xcom_args(v, context) for k, v in value.items()}
+    return value
+
+
+class DecoratedPythonOperator(PythonOperator):
+    """The task a ``@task`` function creates: a PythonOperator whose arguments may be
+    references, resolved before the call."""
+
+    custom_operator_name = "@task"
+
+    def __init__(self, task_id: str, *, python_callable: Callable[..., Any],
+                 op_args: Any = None, op_kwargs: Any = None, **kwargs: Any) -> None:
+        super().__init__(task_id, python_callable=python_callable, op_args=op_args,
+                         op_kwargs=op_kwargs, **kwargs)
+        # Bind now so a wrong call fails at definition time, as in Airflow; parameters named
+        # like context keys are filled at run time.
+        signature = inspect.signature(python_callable)
+        try:
+            bound = signature.bind_partial(*self.op_args, **self.op_kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{task_id}: {exc}") from None
+        missing = [name for name, p in signature.parameters.items()
+                   if p.default is p.empty and name not in bound.arguments
+                   and name not in _CONTEXT_NAMES
+                   and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if missing:
+            raise TypeError(f"{task_id}: missing required argument(s): {', '.join(missing)}")
+        for ref in _references(self.op_args) + _references(self.op_kwargs):
+            self.set_upstream(ref.operator)
+
+    def execute_callable(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return self.python_callable(*args, **kwargs)
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        self.op_args = resolve_xcom_args(self.op_args, context)
+        self.op_kwargs = resolve_xcom_args(self.op_kwargs, context)
+        return super().execute(context)
+
+
+_CONTEXT_NAMES = frozenset({
+    "dag", "task", "ti", "task_instance", "dag_run", "run_id", "logical_date", "ds",
+    "ds_nodash", "ts", "ts_nodash", "ts_nodash_with_tz", "data_interval_start",
+    "data_interval_end", "params", "macros", "templates_dict", "task_instance_key_str",
+    "test_mode", "inlets", "outlets", "var", "conn"})
+
+
+def _infers_multiple_outputs(func: Callable[..., Any]) -> bool:
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: no inference, as Airflow
+        return False
+    ret = hints.get("return")
+    origin = typing.get_origin(ret) or ret
+    return origin in (dict, typing.Dict, Mapping)  # noqa: UP006
+
+
+class _TaskDecorator:
+    """A ``@task``-decorated function: call it to add a task; ``.function`` is the original."""
+
+    def __init__(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+        self.function = function
+        self.kwargs = kwargs
+        functools.update_wrapper(self, function)
+
+    def override(self, **kwargs: Any) -> _TaskDecorator:
+        """The same decorator with other operator arguments (``task_id=``, ``retries=``...)."""
+        return _TaskDecorator(self.function, {**self.kwargs, **kwargs})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
+        from dagcore.dag import DagContext
+
+        op_kwargs = dict(self.kwargs)
+        dag = op_kwargs.get("dag") or DagContext.get_current_dag()
+        task_id = _unique_task_id(op_kwargs.pop("task_id", None) or self.function.__name__, dag)
+        multiple_outputs = op_kwargs.pop("multiple_outputs", None)
+        if multiple_outputs is None:
+            multiple_outputs = _infers_multiple_outputs(self.function)
+        if "doc_md" not in op_kwargs and self.function.__doc__:
+            op_kwargs["doc_md"] = inspect.cleandoc(self.function.__doc__)
+        operator = DecoratedPythonOperator(task_id, python_callable=self.function,
+                                           op_args=list(args), op_kwargs=kwargs,
+                                           multiple_outputs=multiple_outputs, **op_kwargs)
+        return XComArg(operator)
+
+
+def _unique_task_id(task_id: str, dag: Any) -> str:
+    if dag is None or task_id not in dag.task_dict:
+        return task_id
+    base = re.split(r"__\d+$", task_id)[0]
+    suffixes = [int(m.group(1)) for t in dag.task_dict
+                if (m := re.match(rf"^{re.escape(base)}__(\d+)$", t))]
+    return f"{base}__{max(suffixes, default=0) + 1}"
+
+
+def task(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+    """Airflow's ``@task``: usable as ``@task`` or ``@task(task_id=..., retries=...)``.
+
+    Args:
+        python_callable: the function (when used without parentheses).
+        **kwargs: operator arguments; ``multiple_outputs`` defaults to whether the function is
+            annotated to return a dict.
+    """
+    if python_callable is not None:
+        if not callable(python_callable):
+            raise TypeError(f"@task needs a callable, got {type(python_callable).__name__}")
+        return _TaskDecorator(python_callable, kwargs)
+    return lambda func: _TaskDecorator(func, kwargs)

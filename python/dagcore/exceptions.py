@@ -1,0 +1,73 @@
+"""The exceptions of dagcore's authoring API.
+
+Names follow Airflow's where Airflow has one (``AirflowSkipException`` is :class:`TaskSkipped`,
+``AirflowException`` is :class:`DagcoreException`). Errors a caller would catch as a built-in
+subclass it too: a cycle, a duplicate task id or an invalid param value is a ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "AirflowSkipException",
+    "DagCycleError",
+    "DagRunTriggerException",
+    "DagcoreException",
+    "DuplicateTaskIdFound",
+    "ParamValidationError",
+    "TaskSkipped",
+]
+
+
+class DagcoreException(Exception):
+    """The base of dagcore's exceptions; raised as is where Airflow raises ``AirflowException``
+    (a Bash command that exits non-zero, a missing working directory)."""
+
+
+class TaskSkipped(DagcoreException):
+    """Raised by a task to end in the ``skipped`` state instead of ``success`` or ``failed``."""
+
+
+AirflowSkipException = TaskSkipped
+"""Airflow's name for :class:`TaskSkipped`, so ported code keeps working."""
+
+
+class DagCycleError(DagcoreException, ValueError):
+    """A dependency would make the DAG cyclic; the message names the cycle."""
+
+
+class DuplicateTaskIdFound(DagcoreException, ValueError):
+    """A task id is used twice in one DAG."""
+
+
+class ParamValidationError(DagcoreException, ValueError):
+    """A param's value does not match its schema, or a required param has no value."""
+
+
+class DagRunTriggerException(DagcoreException):
+    """Raised by ``TriggerDagRunOperator.execute``: the task runner creates the run it describes.
+
+    As in Airflow 3, the operator does not write to the database itself; whoever runs the task
+    (the scheduler's task runner) catches this, triggers the run and applies ``reset_dag_run``,
+    ``skip_when_already_exists`` and ``wait_for_completion``.
+    """
+
+    def __init__(self, *, trigger_dag_id: str, dag_run_id: str, conf: dict[str, Any],
+                 logical_date: datetime | None, reset_dag_run: bool,
+                 skip_when_already_exists: bool, wait_for_completion: bool,
+                 allowed_states: list[str], failed_states: list[str], poke_interval: float,
+                 deferrable: bool) -> None:
+        super().__init__(f"trigger Dag {trigger_dag_id!r} with run_id {dag_run_id!r}")
+        self.trigger_dag_id = trigger_dag_id
+        self.dag_run_id = dag_run_id
+        self.conf = conf
+        self.logical_date = logical_date
+        self.reset_dag_run = reset_dag_run
+        self.skip_when_already_exists = skip_when_already_exists
+        self.wait_for_completion = wait_for_completion
+        self.allowed_states = allowed_states
+        self.failed_states = failed_states
+        self.poke_interval = poke_interval
+        self.deferrable = deferrable

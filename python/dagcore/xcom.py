@@ -1,0 +1,64 @@
+"""XCom storage as an interface: :class:`XComBackend` and an in-memory implementation.
+
+Tasks exchange small values through XCom, keyed by ``(dag_id, run_id, task_id, map_index, key)``.
+The authoring API only needs push and pull; the database layer provides its own backend with the
+same two methods, so the operators and TaskFlow never know where values live.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["XCOM_RETURN_KEY", "InMemoryXComBackend", "XComBackend"]
+
+XCOM_RETURN_KEY = "return_value"
+"""The key under which a task's return value is pushed (Airflow's)."""
+
+
+@runtime_checkable
+class XComBackend(Protocol):
+    """Where XCom values live."""
+
+    def push(self, *, dag_id: str, run_id: str, task_id: str, key: str, value: Any,
+             map_index: int = -1) -> None:
+        """Store ``value`` (replacing an earlier value under the same key)."""
+
+    def pull(self, *, dag_id: str, run_id: str, task_id: str, key: str = XCOM_RETURN_KEY,
+             map_index: int = -1, default: Any = None) -> Any:
+        """The stored value, or ``default`` when there is none."""
+
+
+class InMemoryXComBackend:
+    """An :class:`XComBackend` in a dict (thread-safe; values are deep-copied in and out, so a
+    task never sees another task's later mutation, as with serialized storage)."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, str, str, int, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def push(self, *, dag_id: str, run_id: str, task_id: str, key: str, value: Any,
+             map_index: int = -1) -> None:
+        stored = copy.deepcopy(value)
+        with self._lock:
+            self._values[(dag_id, run_id, task_id, map_index, key)] = stored
+
+    def pull(self, *, dag_id: str, run_id: str, task_id: str, key: str = XCOM_RETURN_KEY,
+             map_index: int = -1, default: Any = None) -> Any:
+        marker = object()
+        with self._lock:
+            value = self._values.get((dag_id, run_id, task_id, map_index, key), marker)
+        return default if value is marker else copy.deepcopy(value)
+
+    def clear(self, *, dag_id: str | None = None, run_id: str | None = None) -> int:
+        """Drop the values of one run, one DAG or all; returns how many were dropped."""
+        with self._lock:
+            doomed = [k for k in self._values
+                      if (dag_id is None or k[0] == dag_id) and (run_id is None or k[1] == run_id)]
+            for k in doomed:
+                del self._values[k]
+        return len(doomed)
+
+    def __len__(self) -> int:
+        return len(self._values)
