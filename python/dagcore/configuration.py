@@ -54,6 +54,12 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         "load_examples": "False",
         "compress_serialized_dags": "False",
         "default_task_retries": "0",
+        # DAG files (dagcore.dagbag.DagBag, reference 1.2).
+        "dag_discovery_safe_mode": "True",
+        "dagbag_import_error_tracebacks": "True",
+        "dagbag_import_error_traceback_depth": "2",
+        # Unchanged Airflow DAG files: `import airflow...` resolves to dagcore while parsing.
+        "dagbag_compat_airflow": "True",
     },
     "database": {
         "sql_alchemy_conn": "sqlite:///{DAGCORE_HOME}/dagcore.db",
@@ -70,6 +76,8 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         "dag_version_cache_size": "4096",
         "dag_version_cache_bytes": str(512 << 20),
         "dag_version_cache_policy": "tinylfu",
+        # Seconds from load after which a cached DAG version is reloaded; 0: no TTL.
+        "dag_version_cache_ttl": "0",
     },
     "metrics": {
         "statsd_on": "False",

@@ -1,0 +1,341 @@
+"""From parsed DAG files to the database: serialized versions, import errors, stale DAGs.
+
+Design note. :func:`sync_dags` parses a folder with :class:`dagcore.dagbag.DagBag` and hands the
+result to :func:`sync_parsed`, which needs no parser (tests and other bundles call it directly).
+Each DAG is written in its own transaction (:func:`write_dag` plus its ``dag`` row), so one bad
+DAG cannot roll back the others; import errors and stale marking are one more transaction.
+
+Versioning follows Airflow's ``SerializedDagModel.write_dag`` (reference 1.3): throttled by
+``min_update_interval``; no write when the hash and bundle are unchanged; an in-place update of
+the latest version while no task instance uses it; otherwise a new version, number + 1.
+
+Stale marking: a DAG is marked stale when its file was parsed without error and no longer defines
+it. Unlike Airflow, a DAG whose file *failed* to import is not marked stale (the file may still
+define it; a syntax error mid-edit must not stop its running backfills, reference 1.7); its
+``has_import_errors`` is set instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+import zlib
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from dagcore.configuration import conf
+from dagcore.db import create_engine, transaction
+from dagcore.models import tables as t
+from dagcore.models.types import uuid7
+from dagcore.serialization import dag_hash, serialize_dag
+from dagcore.utils import timezone
+
+if TYPE_CHECKING:
+    from dagcore.dag import DAG
+
+__all__ = ["SyncResult", "sync_dags", "sync_parsed", "write_dag"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncResult:
+    """What one sync did.
+
+    Attributes:
+        written: DAG ids whose serialized version was created or updated.
+        unchanged: DAG ids found but not written (same hash, or throttled).
+        created: DAG ids that got a new ``dag`` row.
+        stale: DAG ids newly marked stale.
+        import_errors: the import errors recorded, by file (relative path).
+    """
+
+    written: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    created: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
+    import_errors: Mapping[str, str] = ()  # type: ignore[assignment]
+
+
+def _source_code(fileloc: str | None) -> str:
+    if not fileloc:
+        return ""
+    try:
+        return Path(fileloc).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    """An INSERT that can ``on_conflict_do_nothing`` on both supported backends."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _paused_at_creation(dag: Any) -> bool:
+    flag = getattr(dag, "is_paused_upon_creation", None)
+    if flag is not None:
+        return bool(flag)
+    return conf.getboolean("core", "dags_are_paused_at_creation", fallback=True)
+
+
+def _dag_row_values(dag: Any, *, bundle_name: str, bundle_version: str | None,
+                    now: datetime) -> dict[str, Any]:
+    owners = sorted({str(getattr(task, "owner", "")) for task in dag.task_dict.values()} - {""})
+    return {
+        "is_stale": False,
+        "last_parsed_time": now,
+        "fileloc": dag.fileloc,
+        "relative_fileloc": getattr(dag, "relative_fileloc", None),
+        "bundle_name": bundle_name,
+        "bundle_version": bundle_version,
+        "owners": ", ".join(owners) or None,
+        "dag_display_name": getattr(dag, "dag_display_name", dag.dag_id),
+        "description": dag.description,
+        "timetable_summary": dag.timetable.summary,
+        "timetable_description": dag.timetable.description or None,
+        "max_active_tasks": dag.max_active_tasks,
+        "max_active_runs": dag.max_active_runs,
+        "max_consecutive_failed_dag_runs": dag.max_consecutive_failed_dag_runs,
+        "has_task_concurrency_limits": any(
+            task.max_active_tis_per_dag is not None or task.max_active_tis_per_dagrun is not None
+            for task in dag.task_dict.values()),
+        "has_import_errors": False,
+    }
+
+
+def _upsert_dag_row(conn: Connection, dag: Any, *, bundle_name: str, bundle_version: str | None,
+                    now: datetime) -> bool:
+    """Insert (paused per the creation rule) or update the ``dag`` row; True if inserted."""
+    values = _dag_row_values(dag, bundle_name=bundle_name, bundle_version=bundle_version, now=now)
+    inserted = conn.execute(
+        _insert(conn, t.dag)
+        .values(dag_id=dag.dag_id, is_paused=_paused_at_creation(dag), **values)
+        .on_conflict_do_nothing(index_elements=["dag_id"])
+    ).rowcount
+    if not inserted:
+        conn.execute(t.dag.update().where(t.dag.c.dag_id == dag.dag_id).values(**values))
+    return bool(inserted)
+
+
+def _ensure_dag_row(conn: Connection, dag: Any, now: datetime) -> None:
+    conn.execute(
+        _insert(conn, t.dag)
+        .values(dag_id=dag.dag_id, is_paused=_paused_at_creation(dag), last_parsed_time=now,
+                fileloc=dag.fileloc)
+        .on_conflict_do_nothing(index_elements=["dag_id"])
+    )
+
+
+def _data_columns(data: dict[str, Any]) -> dict[str, Any]:
+    if conf.getboolean("core", "compress_serialized_dags", fallback=False):
+        text = json.dumps(data, sort_keys=True)
+        return {"data": None, "data_compressed": zlib.compress(text.encode("utf-8"))}
+    return {"data": data, "data_compressed": None}
+
+
+def _write_code(conn: Connection, *, dag_id: str, version_id: uuid.UUID, fileloc: str,
+                source: str, now: datetime) -> None:
+    values = {"fileloc": fileloc, "source_code": source, "source_code_hash": _md5(source),
+              "last_updated": now}
+    updated = conn.execute(
+        t.dag_code.update().where(t.dag_code.c.dag_version_id == version_id).values(**values)
+    ).rowcount
+    if not updated:
+        conn.execute(t.dag_code.insert().values(id=uuid7(), dag_id=dag_id,
+                                                dag_version_id=version_id, created_at=now,
+                                                **values))
+
+
+def _write_dag(conn: Connection, dag: DAG, *, bundle_name: str, bundle_version: str | None,
+               min_update_interval: timedelta | None, now: datetime,
+               source_code: str | None) -> bool:
+    _ensure_dag_row(conn, dag, now)
+    data = serialize_dag(dag)
+    new_hash = dag_hash(data)
+    dv, sd = t.dag_version, t.serialized_dag
+    query = (
+        sa.select(dv.c.id, dv.c.version_number, dv.c.bundle_name, dv.c.bundle_version,
+                  sd.c.dag_hash, sd.c.last_updated)
+        .select_from(dv.outerjoin(sd, sd.c.dag_version_id == dv.c.id))
+        .where(dv.c.dag_id == dag.dag_id)
+        .order_by(dv.c.version_number.desc())
+        .limit(1)
+        # Two processors writing the same DAG: the second waits, then sees the first's version.
+        .with_for_update(of=dv)
+    )
+    latest = conn.execute(query).one_or_none()
+    if (latest is not None and min_update_interval is not None
+            and latest.last_updated is not None
+            and latest.last_updated > now - min_update_interval):
+        return False
+    if latest is not None and latest.dag_hash == new_hash and latest.bundle_name == bundle_name:
+        return False
+    source = _source_code(dag.fileloc) if source_code is None else source_code
+    fileloc = dag.fileloc or ""
+    if latest is not None and latest.dag_hash is not None:
+        used = conn.execute(sa.select(
+            sa.exists().where(t.task_instance.c.dag_version_id == latest.id)
+            | sa.exists().where(t.task_instance_history.c.dag_version_id == latest.id)
+        )).scalar()
+        if not used:
+            conn.execute(sd.update().where(sd.c.dag_version_id == latest.id).values(
+                dag_hash=new_hash, last_updated=now, **_data_columns(data)))
+            conn.execute(dv.update().where(dv.c.id == latest.id).values(
+                bundle_name=bundle_name, bundle_version=bundle_version, last_updated=now))
+            _write_code(conn, dag_id=dag.dag_id, version_id=latest.id, fileloc=fileloc,
+                        source=source, now=now)
+            log.info("DAG %s: version %d updated in place", dag.dag_id, latest.version_number)
+            return True
+    number = 1 if latest is None else latest.version_number + 1
+    version_id = uuid7()
+    conn.execute(dv.insert().values(id=version_id, version_number=number, dag_id=dag.dag_id,
+                                    bundle_name=bundle_name, bundle_version=bundle_version,
+                                    created_at=now, last_updated=now))
+    conn.execute(sd.insert().values(id=uuid7(), dag_id=dag.dag_id, dag_version_id=version_id,
+                                    dag_hash=new_hash, created_at=now, last_updated=now,
+                                    **_data_columns(data)))
+    _write_code(conn, dag_id=dag.dag_id, version_id=version_id, fileloc=fileloc, source=source,
+                now=now)
+    log.info("DAG %s: new version %d", dag.dag_id, number)
+    return True
+
+
+def write_dag(target: Engine | Connection, dag: DAG, *, bundle_name: str = "dags-folder",
+              bundle_version: str | None = None, min_update_interval: timedelta | None = None,
+              now: datetime | None = None, source_code: str | None = None) -> bool:
+    """Store a DAG's serialized form with Airflow's versioning rules (reference 1.3).
+
+    Args:
+        target: an engine (one transaction is opened) or a connection inside the caller's
+            transaction.
+        dag: the DAG; its ``dag`` row is created (paused per the creation rule) if missing.
+        bundle_name, bundle_version: recorded on the version.
+        min_update_interval: skip the write when the latest serialized row was updated less
+            than this long before ``now``.
+        now: the time to record (default :func:`dagcore.utils.timezone.utcnow`).
+        source_code: the file's source for ``dag_code`` (default: read ``dag.fileloc``).
+
+    Returns:
+        True if a version was created or updated in place, False if nothing was written.
+    """
+    now = now if now is not None else timezone.utcnow()
+    if isinstance(target, Engine):
+        with transaction(target) as conn:
+            return _write_dag(conn, dag, bundle_name=bundle_name, bundle_version=bundle_version,
+                              min_update_interval=min_update_interval, now=now,
+                              source_code=source_code)
+    return _write_dag(target, dag, bundle_name=bundle_name, bundle_version=bundle_version,
+                      min_update_interval=min_update_interval, now=now, source_code=source_code)
+
+
+def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str, str], *,
+                bundle_name: str = "dags-folder", bundle_version: str | None = None,
+                parsed_files: Collection[str] | None = None,
+                min_update_interval: timedelta | None = None,
+                now: datetime | None = None) -> SyncResult:
+    """Write the result of parsing (DAGs and import errors) to the database.
+
+    Args:
+        engine: the metadata database.
+        dags: the DAGs found (each with ``fileloc`` and, ideally, ``relative_fileloc``).
+        import_errors: relative file path -> error message, for files that failed.
+        bundle_name, bundle_version: the bundle the files belong to.
+        parsed_files: the relative paths that were parsed; ``None`` means the whole bundle, so
+            import errors of other files are cleared and every DAG of the bundle not found (and
+            not in a failed file) is marked stale.
+        min_update_interval: passed to :func:`write_dag`.
+        now: the time to record (default ``utcnow()``).
+    """
+    now = now if now is not None else timezone.utcnow()
+    dags = list(dags)
+    written: list[str] = []
+    unchanged: list[str] = []
+    created: list[str] = []
+    for dag in dags:
+        with transaction(engine) as conn:
+            if _upsert_dag_row(conn, dag, bundle_name=bundle_name,
+                               bundle_version=bundle_version, now=now):
+                created.append(dag.dag_id)
+            changed = _write_dag(conn, dag, bundle_name=bundle_name,
+                                 bundle_version=bundle_version,
+                                 min_update_interval=min_update_interval, now=now,
+                                 source_code=None)
+        (written if changed else unchanged).append(dag.dag_id)
+
+    found = {dag.dag_id for dag in dags}
+    failed = set(import_errors)
+    stale: list[str] = []
+    with transaction(engine) as conn:
+        ie = t.import_error
+        scope = ie.c.bundle_name == bundle_name
+        if parsed_files is not None:
+            scope = scope & ie.c.filename.in_(set(parsed_files) | failed)
+        conn.execute(ie.delete().where(scope))
+        if import_errors:
+            conn.execute(ie.insert(), [
+                {"timestamp": now, "filename": name, "bundle_name": bundle_name,
+                 "stacktrace": message} for name, message in sorted(import_errors.items())])
+            conn.execute(t.dag.update()
+                         .where(t.dag.c.bundle_name == bundle_name,
+                                t.dag.c.relative_fileloc.in_(failed))
+                         .values(has_import_errors=True))
+        candidates = sa.select(t.dag.c.dag_id, t.dag.c.relative_fileloc).where(
+            t.dag.c.bundle_name == bundle_name, t.dag.c.is_stale == sa.false(),
+            t.dag.c.relative_fileloc.is_not(None))
+        for row in conn.execute(candidates):
+            if row.dag_id in found or row.relative_fileloc in failed:
+                continue
+            if parsed_files is not None and row.relative_fileloc not in parsed_files:
+                continue
+            stale.append(row.dag_id)
+        if stale:
+            conn.execute(t.dag.update().where(t.dag.c.dag_id.in_(stale))
+                         .values(is_stale=True))
+    for dag_id in stale:
+        log.info("DAG %s is no longer defined by its file: marked stale", dag_id)
+    return SyncResult(written=tuple(written), unchanged=tuple(unchanged), created=tuple(created),
+                      stale=tuple(sorted(stale)), import_errors=dict(import_errors))
+
+
+def sync_dags(dag_folder: str | Path | None = None, *, engine: Engine | None = None,
+              bundle_name: str = "dags-folder", now: datetime | None = None,
+              min_update_interval: timedelta | None = None) -> SyncResult:
+    """Parse a DAG folder and sync it to the database (what ``dagcore dag-processor`` does).
+
+    Args:
+        dag_folder: the folder (default ``[core] dags_folder``).
+        engine: the metadata database (default: from the configuration); it must be migrated.
+        bundle_name: the bundle the folder is (default ``"dags-folder"``, unversioned).
+        now: the time to record (default ``utcnow()``).
+        min_update_interval: the write throttle (default
+            ``[core] min_serialized_dag_update_interval`` seconds).
+    """
+    from dagcore.dagbag import DagBag
+
+    folder = dag_folder if dag_folder is not None else conf.get("core", "dags_folder")
+    if min_update_interval is None:
+        min_update_interval = timedelta(seconds=conf.getfloat(
+            "core", "min_serialized_dag_update_interval", fallback=30.0))
+    bag = DagBag(str(folder))
+    own_engine = engine is None
+    engine = engine if engine is not None else create_engine()
+    try:
+        return sync_parsed(engine, bag.dags.values(), bag.import_errors, bundle_name=bundle_name,
+                           min_update_interval=min_update_interval or None, now=now)
+    finally:
+        if own_engine:
+            engine.dispose()

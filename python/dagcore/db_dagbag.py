@@ -1,0 +1,396 @@
+"""DBDagBag: serialized DAG versions read from the database, cached in a :class:`VersionCache`.
+
+Design note (reference 1.4, 1.5). Entries are keyed by ``dag_version_id`` (as a string), tagged
+with the ``dag_id`` and weighted by the serialized size in bytes. A version's content can change
+in place until a task instance uses it (reference 1.3), so an entry remembers the ``dag_hash`` it
+was built from and, once ``revalidation_interval`` has passed since it was last checked, one
+single-column query (``SELECT dag_hash ... WHERE dag_version_id = ?``) decides whether it is
+still good. Within the interval a hit costs no query. Revalidation does not re-arm the cache's
+TTL (Airflow's write-back did, so a hot version never aged out).
+
+Differences from Airflow, on purpose:
+
+* bounded by count and bytes, with W-TinyLFU on request (scan resistant);
+* :meth:`DBDagBag.get_latest_version_of_dag` reuses the cached object while the latest version id
+  and hash are unchanged (Airflow deserializes on every call; its open PR #69815);
+* loads are single flight: N threads missing the same version run one query and one
+  deserialization;
+* metrics ``<prefix>.cache.hits/misses/evictions`` (counters) and ``.size/.bytes`` (gauges).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from dagcore.cache import CacheStats, VersionCache
+from dagcore.configuration import conf
+from dagcore.models import tables as t
+from dagcore.serialization import SerializedDAG
+
+__all__ = ["DBDagBag", "StatsClient"]
+
+log = logging.getLogger(__name__)
+
+API_SERVER_STATS_PREFIX = "api_server.dag_bag"
+SCHEDULER_STATS_PREFIX = "scheduler.dag_bag"
+
+
+class StatsClient(Protocol):
+    """The part of ``statsd.StatsClient`` the bag uses."""
+
+    def incr(self, stat: str, count: int = 1, rate: float = 1) -> None: ...
+    def gauge(self, stat: str, value: float, rate: float = 1, delta: bool = False) -> None: ...
+
+
+class _Entry:
+    """A cached version: the DAG, the hash it was built from, when that hash was last checked."""
+
+    __slots__ = ("dag", "dag_hash", "validated_at", "weight")
+
+    def __init__(self, dag: SerializedDAG, dag_hash: str, validated_at: float, weight: int):
+        self.dag = dag
+        self.dag_hash = dag_hash
+        self.validated_at = validated_at
+        self.weight = weight
+
+
+class _VersionGone(LookupError):
+    """Raised by a loader when the version (or its serialized row) does not exist."""
+
+
+def _non_negative(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number or None, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be greater than or equal to 0, got {value!r}")
+    return value or None  # 0 means "no limit", as Airflow's 0
+
+
+def _decode_data(data: Any, compressed: bytes | None) -> tuple[dict[str, Any], int]:
+    """The serialized dict and its size in bytes (the JSON text's length)."""
+    if data is None and compressed is not None:
+        text = zlib.decompress(compressed)
+        return json.loads(text), len(text)
+    if isinstance(data, (str, bytes)):
+        return json.loads(data), len(data)
+    return data, len(json.dumps(data, separators=(",", ":")).encode("utf-8"))
+
+
+def _default_stats_client() -> StatsClient | None:
+    if not conf.getboolean("metrics", "statsd_on", fallback=False):
+        return None
+    import statsd
+
+    return statsd.StatsClient(
+        host=conf.get("metrics", "statsd_host", fallback="localhost"),
+        port=conf.getint("metrics", "statsd_port", fallback=8125),
+        prefix=conf.get("metrics", "statsd_prefix", fallback="dagcore") or None,
+    )
+
+
+class DBDagBag:
+    """Serialized DAGs from the database, cached by version id (Airflow's ``DBDagBag``).
+
+    Args:
+        cache_size: the most versions kept (None or 0: no count limit).
+        cache_bytes: the most total serialized bytes kept (None or 0: no byte limit).
+        cache_ttl: seconds after which a cached version is dropped regardless of use (None or 0:
+            none).
+        policy: ``"lru"`` or ``"tinylfu"`` (see :class:`~dagcore.cache.VersionCache`).
+        revalidation_interval: seconds a cached version is served without checking its hash.
+        stats_prefix: metric namespace (``api_server.dag_bag``); None: no metrics.
+        engine: the metadata database (default: one from the configuration, made on first use).
+        stats_client: a StatsD client (default: ``statsd.StatsClient`` from ``[metrics]`` when
+            ``statsd_on``, else none).
+        clock: monotonic seconds, for revalidation and the TTL (tests pass a fake).
+
+    Raises:
+        ValueError: a negative size, byte limit, TTL or revalidation interval; unknown policy.
+    """
+
+    def __init__(self, *, cache_size: int | None = None, cache_bytes: int | None = None,
+                 cache_ttl: float | None = None, policy: str = "lru",
+                 revalidation_interval: float = 30.0, stats_prefix: str | None = None,
+                 engine: Engine | None = None, stats_client: StatsClient | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        size = _non_negative("cache_size", cache_size)
+        max_bytes = _non_negative("cache_bytes", cache_bytes)
+        ttl = _non_negative("cache_ttl", cache_ttl)
+        interval = _non_negative("revalidation_interval", revalidation_interval)
+        if stats_prefix is not None and not stats_prefix:
+            raise ValueError("stats_prefix must be a non-empty string or None")
+        self._revalidation_interval = float(interval or 0.0)
+        self._clock = clock
+        self._engine = engine
+        self._engine_lock = threading.Lock()
+        self._stats_prefix = stats_prefix
+        self._stats: StatsClient | None = None
+        self._counts_lock = threading.Lock()
+        self._hits = 0
+        self._misses = 0
+        if stats_prefix is not None:
+            self._stats = stats_client if stats_client is not None else _default_stats_client()
+        self._cache = VersionCache(
+            max_entries=None if size is None else int(size),
+            max_bytes=None if max_bytes is None else int(max_bytes),
+            ttl=ttl, policy=policy, clock=clock, on_evict=self._on_evict)
+
+    # -- factories ------------------------------------------------------------------------------
+
+    @classmethod
+    def for_api_server(cls, *, engine: Engine | None = None,
+                       stats_client: StatsClient | None = None) -> DBDagBag:
+        """The API server's bag: ``[api] dag_version_cache_size/_bytes/_policy`` (and
+        ``dag_version_cache_ttl``, default none), revalidated every
+        ``[core] min_serialized_dag_update_interval`` seconds."""
+        ttl = conf.getfloat("api", "dag_version_cache_ttl", fallback=0.0)
+        return cls(
+            cache_size=conf.getint("api", "dag_version_cache_size", fallback=4096),
+            cache_bytes=conf.getbytes("api", "dag_version_cache_bytes", fallback=512 << 20),
+            cache_ttl=ttl or None,
+            policy=conf.get("api", "dag_version_cache_policy", fallback="tinylfu"),
+            revalidation_interval=_revalidation_interval(),
+            stats_prefix=API_SERVER_STATS_PREFIX, engine=engine, stats_client=stats_client)
+
+    @classmethod
+    def for_scheduler(cls, *, engine: Engine | None = None,
+                      stats_client: StatsClient | None = None) -> DBDagBag:
+        """The scheduler's bag: bounded by ``[scheduler] dag_version_cache_bytes`` only, so a
+        count cap never cuts its round-robin working set (reference 1.5), LRU."""
+        return cls(
+            cache_size=None,
+            cache_bytes=conf.getbytes("scheduler", "dag_version_cache_bytes", fallback=1 << 30),
+            cache_ttl=None, policy="lru", revalidation_interval=_revalidation_interval(),
+            stats_prefix=SCHEDULER_STATS_PREFIX, engine=engine, stats_client=stats_client)
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    from dagcore.db import create_engine
+
+                    self._engine = create_engine()
+        return self._engine
+
+    @property
+    def revalidation_interval(self) -> float:
+        return self._revalidation_interval
+
+    @property
+    def cache(self) -> VersionCache:
+        """The underlying cache (for inspection; entries are internal records)."""
+        return self._cache
+
+    @property
+    def cache_stats(self) -> CacheStats:
+        """The cache's counters and occupancy (the figures the metrics report).
+
+        ``hits`` and ``misses`` count bag lookups (``get_dag``, ``get_dag_for_run``,
+        ``get_latest_version_of_dag``): a hit is a version served from the cache (after a
+        revalidation, if one was due), a miss one read from the database or not found. The other
+        figures are the cache's own.
+        """
+        with self._counts_lock:
+            hits, misses = self._hits, self._misses
+        return dataclasses.replace(self._cache.stats, hits=hits, misses=misses)
+
+    def _incr(self, name: str) -> None:
+        if self._stats is not None:
+            try:
+                self._stats.incr(f"{self._stats_prefix}.cache.{name}")
+            except Exception:  # metrics must never break a lookup
+                log.debug("statsd incr failed", exc_info=True)
+
+    def _gauges(self) -> None:
+        if self._stats is not None:
+            stats = self._cache.stats
+            try:
+                self._stats.gauge(f"{self._stats_prefix}.cache.size", stats.size)
+                self._stats.gauge(f"{self._stats_prefix}.cache.bytes", stats.weight)
+            except Exception:
+                log.debug("statsd gauge failed", exc_info=True)
+
+    def _on_evict(self, key: Any, value: Any, reason: str) -> None:
+        if reason == "size":
+            self._incr("evictions")
+            self._gauges()
+
+    def _load_entry(self, version_id: str) -> _Entry:
+        sd = t.serialized_dag
+        query = sa.select(sd.c.data, sd.c.data_compressed, sd.c.dag_hash).where(
+            sd.c.dag_version_id == uuid.UUID(version_id))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        if row is None:
+            raise _VersionGone(version_id)
+        data, size = _decode_data(row.data, row.data_compressed)
+        return _Entry(SerializedDAG(data), row.dag_hash, self._clock(), size)
+
+    def _count(self, hit: bool) -> None:
+        with self._counts_lock:
+            if hit:
+                self._hits += 1
+            else:
+                self._misses += 1
+        self._incr("hits" if hit else "misses")
+
+    def _load(self, key: str, dag_id: str | None) -> SerializedDAG | None:
+        """Single-flight load; None if the version does not exist.
+
+        Counted as a miss by the thread whose loader ran, and as a hit by threads that waited
+        for it or found it already loaded (a lookup is never counted twice, as in Airflow).
+        """
+        if dag_id is None:
+            with self.engine.connect() as conn:
+                dag_id = conn.execute(sa.select(t.dag_version.c.dag_id).where(
+                    t.dag_version.c.id == uuid.UUID(key))).scalar_one_or_none()
+            if dag_id is None:
+                self._count(hit=False)
+                return None
+        loaded = False
+
+        def loader() -> _Entry:
+            nonlocal loaded
+            loaded = True
+            return self._load_entry(key)
+
+        try:
+            entry = self._cache.get_or_load(key, loader, weight=lambda e: e.weight, tag=dag_id)
+        except _VersionGone:
+            self._count(hit=False)
+            return None
+        self._count(hit=not loaded)
+        if loaded:
+            self._gauges()
+        return entry.dag
+
+    # -- lookups --------------------------------------------------------------------------------
+
+    def get_dag(self, version_id: uuid.UUID | str, dag_id: str | None = None
+                ) -> SerializedDAG | None:
+        """The DAG of a version, or None if the version (or its serialized row) does not exist.
+
+        Within ``revalidation_interval`` of the last check a cached version is returned without
+        a query; after it, the stored ``dag_hash`` is compared and an in-place update (or a
+        deleted version) is picked up.
+
+        Args:
+            version_id: the ``dag_version.id``.
+            dag_id: the DAG's id if known (saves a query on a miss; used as the cache tag).
+        """
+        key = str(uuid.UUID(str(version_id)))
+        entry: _Entry | None = self._cache.get(key)
+        if entry is not None:
+            now = self._clock()
+            if now - entry.validated_at < self._revalidation_interval:
+                self._count(hit=True)
+                return entry.dag
+            with self.engine.connect() as conn:
+                stored = conn.execute(sa.select(t.serialized_dag.c.dag_hash).where(
+                    t.serialized_dag.c.dag_version_id == uuid.UUID(key))).scalar_one_or_none()
+            if stored == entry.dag_hash:
+                entry.validated_at = now
+                self._count(hit=True)
+                return entry.dag
+            self._cache.invalidate(key)
+            self._gauges()
+            if stored is None:
+                log.debug("DAG version %s is gone: dropped from the cache", key)
+                self._count(hit=False)
+                return None
+            dag_id = dag_id or entry.dag.dag_id
+        return self._load(key, dag_id)
+
+    def get_dag_for_run(self, dag_run: Any) -> SerializedDAG | None:
+        """The DAG a run executes: its ``created_dag_version_id``, or the latest version when the
+        run has no ``bundle_version`` or no version id (unversioned bundles, reference 1.4).
+
+        ``dag_run`` is a row or an object with ``dag_id``, ``created_dag_version_id`` and
+        ``bundle_version``.
+        """
+        version_id = _field(dag_run, "created_dag_version_id")
+        if version_id is None or _field(dag_run, "bundle_version") is None:
+            return self.get_latest_version_of_dag(_field(dag_run, "dag_id"))
+        return self.get_dag(version_id, _field(dag_run, "dag_id"))
+
+    def get_latest_version_of_dag(self, dag_id: str) -> SerializedDAG | None:
+        """The DAG's latest version (highest ``version_number``), or None.
+
+        One query finds the latest version id and hash; the cached object is reused while both
+        are unchanged (and marked as validated), else the version is loaded and cached.
+        """
+        dv, sd = t.dag_version, t.serialized_dag
+        query = (sa.select(dv.c.id, sd.c.dag_hash)
+                 .select_from(dv.join(sd, sd.c.dag_version_id == dv.c.id))
+                 .where(dv.c.dag_id == dag_id)
+                 .order_by(dv.c.version_number.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        if row is None:
+            return None
+        key = str(row.id)
+        entry: _Entry | None = self._cache.get(key)
+        if entry is not None:
+            if entry.dag_hash == row.dag_hash:
+                entry.validated_at = self._clock()
+                self._count(hit=True)
+                return entry.dag
+            self._cache.invalidate(key)
+        return self._load(key, dag_id)
+
+    def iter_all_latest_version_dags(self) -> Iterator[SerializedDAG]:
+        """Every DAG's latest version, deserialized, without touching the cache (a listing must
+        not flush the hot set)."""
+        dv, sd = t.dag_version, t.serialized_dag
+        latest = (sa.select(dv.c.dag_id, sa.func.max(dv.c.version_number).label("n"))
+                  .group_by(dv.c.dag_id).subquery())
+        query = (sa.select(sd.c.data, sd.c.data_compressed)
+                 .select_from(sd.join(dv, dv.c.id == sd.c.dag_version_id)
+                              .join(latest, sa.and_(latest.c.dag_id == dv.c.dag_id,
+                                                    latest.c.n == dv.c.version_number)))
+                 .order_by(dv.c.dag_id))
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=64).execute(query):
+                data, _ = _decode_data(row.data, row.data_compressed)
+                yield SerializedDAG(data)
+
+    def clear_cache(self) -> int:
+        """Empty the cache; returns how many versions were removed."""
+        removed = self._cache.clear()
+        self._gauges()
+        return removed
+
+    def invalidate_dag(self, dag_id: str) -> int:
+        """Drop every cached version of a DAG (after it is deleted, say); returns how many."""
+        removed = self._cache.invalidate_tag(dag_id)
+        self._gauges()
+        return removed
+
+
+def _revalidation_interval() -> float:
+    return conf.getfloat("core", "min_serialized_dag_update_interval", fallback=30.0)
+
+
+def _field(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name)
+    mapping = getattr(obj, "_mapping", None)
+    if mapping is not None and name in mapping:
+        return mapping[name]
+    return getattr(obj, name, None)

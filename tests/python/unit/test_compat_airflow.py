@@ -1,0 +1,282 @@
+"""dagcore.compat.airflow: ``import airflow...`` served by dagcore, and Airflow DAG files through
+the DagBag, their tasks run in-process."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import dagcore
+from dagcore.compat import airflow as compat
+from dagcore.configuration import conf_vars
+from dagcore.dagbag import EXAMPLE_DAGS_FOLDER, DagBag
+from dagcore.exceptions import DagRunTriggerException
+from dagcore.operators.bash import BashOperator
+from dagcore.xcom import InMemoryXComBackend
+
+LOGICAL = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def airflow_modules() -> list[str]:
+    return sorted(n for n in sys.modules if n == "airflow" or n.startswith("airflow."))
+
+
+@pytest.fixture(autouse=True)
+def _clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("DAGCORE_HOME", str(tmp_path / "home"))
+    assert not compat.is_installed() and airflow_modules() == []
+    yield
+    while compat.is_installed():
+        compat.uninstall()
+    assert airflow_modules() == []
+
+
+# -- the finder ---------------------------------------------------------------------------------
+
+
+def test_install_serves_dagcore_objects_and_uninstall_removes_everything() -> None:
+    assert compat.install() is True
+    try:
+        from airflow.operators.bash import BashOperator as AirflowBash
+        from airflow.providers.standard.operators.bash import BashOperator as ProviderBash
+        from airflow.sdk import task
+
+        assert AirflowBash is BashOperator and ProviderBash is BashOperator
+        assert task is dagcore.task
+        assert "airflow.operators.bash" in sys.modules
+    finally:
+        compat.uninstall()
+    assert not compat.is_installed() and airflow_modules() == []
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("airflow")
+
+
+@pytest.mark.parametrize("module", sorted(compat.ALIASES))
+def test_every_alias_imports_with_its_names(module: str) -> None:
+    with compat.enabled() as active:
+        assert active
+        alias = importlib.import_module(module)
+        expected = [name for _, names in compat.ALIASES[module] for name in names]
+        assert alias.__all__ == expected
+        assert all(getattr(alias, name) is not None for name in expected)
+
+
+def test_names_outside_the_table_are_not_found() -> None:
+    with compat.enabled():
+        with pytest.raises(ModuleNotFoundError, match="airflow.providers.amazon"):
+            importlib.import_module("airflow.providers.amazon")
+        with pytest.raises(ImportError):
+            exec("from airflow.operators.bash import SSHOperator", {})
+
+
+def test_installs_nest() -> None:
+    with compat.enabled():
+        with compat.enabled():
+            import airflow  # noqa: F401
+        assert compat.is_installed() and "airflow" in sys.modules
+    assert not compat.is_installed() and airflow_modules() == []
+    compat.uninstall()  # one too many: harmless
+
+
+def test_a_real_airflow_is_never_shadowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "site" / "airflow"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("REAL = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert compat.real_airflow_available()
+    with compat.enabled() as active:
+        assert active is False and not compat.is_installed()
+        airflow = importlib.import_module("airflow")
+        assert airflow.REAL is True
+    sys.modules.pop("airflow")
+
+
+def test_naive_dates_are_read_in_the_default_timezone() -> None:
+    with conf_vars({("core", "default_timezone"): "Europe/Zurich"}):
+        the_dag = compat.DAG("naive", start_date=datetime(2024, 1, 1),
+                             default_args={"start_date": datetime(2024, 2, 1)},
+                             schedule_interval="@daily")
+    assert the_dag.start_date == datetime(2024, 1, 1, tzinfo=ZoneInfo("Europe/Zurich"))
+    assert the_dag.default_args["start_date"].tzinfo == ZoneInfo("Europe/Zurich")
+    assert the_dag.schedule == "@daily"
+    assert the_dag.fileloc == __file__
+    assert isinstance(the_dag, dagcore.DAG)
+    with pytest.raises(TypeError, match="either schedule or schedule_interval"):
+        compat.DAG("both", schedule="@daily", schedule_interval="@daily")
+
+
+def test_dag_decorator_accepts_naive_dates() -> None:
+    @compat.dag(start_date=datetime(2024, 1, 1), schedule=None)
+    def decorated() -> None:
+        pass
+
+    assert decorated().start_date == datetime(2024, 1, 1, tzinfo=UTC)
+
+    @compat.dag
+    def bare() -> None:
+        pass
+
+    assert bare().dag_id == "bare"
+
+
+def test_state_and_dates_helpers() -> None:
+    with compat.enabled():
+        from airflow.utils.dates import days_ago
+        from airflow.utils.state import DagRunState, State, TaskInstanceState
+
+        assert State.SUCCESS == "success" and State.UPSTREAM_FAILED == "upstream_failed"
+        assert State.NONE is None and State.QUEUED == DagRunState.QUEUED
+        assert TaskInstanceState.SKIPPED == "skipped"
+        ago = days_ago(2)
+        assert ago.tzinfo is not None and ago.hour == 0
+        assert timedelta(days=2) <= datetime.now(UTC) - ago < timedelta(days=3)
+
+
+# -- Airflow DAG files through the DagBag -------------------------------------------------------
+
+TUTORIAL = '''\
+"""An Airflow 2-style tutorial file, unchanged."""
+import textwrap
+from datetime import datetime, timedelta
+
+from airflow import DAG
+from airflow.decorators import dag, task
+from airflow.operators.bash import BashOperator
+from airflow.operators.python import PythonOperator
+from airflow.utils.trigger_rule import TriggerRule
+
+with DAG(
+    "tutorial",
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
+    schedule_interval=timedelta(days=1),
+    start_date=datetime(2021, 1, 1),
+    catchup=False,
+    tags=["example"],
+) as tutorial:
+    print_date = BashOperator(task_id="print_date", bash_command="echo today is {{ ds }}")
+    templated = BashOperator(
+        task_id="templated",
+        bash_command=textwrap.dedent("""\\
+            {% for i in range(2) %}
+            echo "{{ macros.ds_add(ds, i) }}"
+            {% endfor %}"""),
+    )
+    shout = PythonOperator(task_id="shout", python_callable=lambda: "DONE",
+                           trigger_rule=TriggerRule.ALL_DONE)
+    print_date >> templated >> shout
+
+
+@dag(schedule=None, start_date=datetime(2021, 1, 1), catchup=False)
+def taskflow():
+    @task()
+    def extract():
+        return {"a": 1.5, "b": 2.5}
+
+    @task(multiple_outputs=True)
+    def transform(orders: dict):
+        return {"total": sum(orders.values())}
+
+    @task()
+    def load(total: float):
+        return f"total={total:.1f}"
+
+    load(transform(extract())["total"])
+
+
+taskflow()
+'''
+
+
+def run_dag(bag: DagBag, dag_id: str, **kwargs: object) -> dict[str, object]:
+    the_dag = bag.get_dag(dag_id)
+    assert the_dag is not None
+    xcom = InMemoryXComBackend()
+    return {t.task_id: the_dag.run_task(t.task_id, run_id="manual__1", logical_date=LOGICAL,
+                                        xcom=xcom, **kwargs)  # type: ignore[arg-type]
+            for t in the_dag.topological_sort()}
+
+
+def test_airflow_tutorial_file_loads_and_runs(tmp_path: Path) -> None:
+    (tmp_path / "tutorial.py").write_text(TUTORIAL)
+    bag = DagBag(tmp_path)
+    assert bag.import_errors == {}
+    assert sorted(bag.dag_ids) == ["taskflow", "tutorial"]
+    assert airflow_modules() == [] and not compat.is_installed()
+
+    tutorial = bag.get_dag("tutorial")
+    assert isinstance(tutorial, dagcore.DAG)
+    assert tutorial.start_date == datetime(2021, 1, 1, tzinfo=UTC)
+    assert tutorial.get_task("print_date").retries == 1
+    assert run_dag(bag, "tutorial") == {"print_date": "today is 2024-03-01",
+                                        "templated": "2024-03-02", "shout": "DONE"}
+    assert run_dag(bag, "taskflow") == {"extract": {"a": 1.5, "b": 2.5},
+                                        "transform": {"total": 4.0}, "load": "total=4.0"}
+
+
+def test_compat_can_be_turned_off(tmp_path: Path) -> None:
+    (tmp_path / "tutorial.py").write_text(TUTORIAL)
+    for bag in (DagBag(tmp_path, compat_airflow=False), _bag_with_option_off(tmp_path)):
+        assert bag.dags == {}
+        assert "ModuleNotFoundError: No module named 'airflow'" in bag.import_errors["tutorial.py"]
+
+
+def _bag_with_option_off(folder: Path) -> DagBag:
+    with conf_vars({("core", "dagbag_compat_airflow"): False}):
+        return DagBag(folder)
+
+
+def test_compat_installed_by_the_caller_stays_installed(tmp_path: Path) -> None:
+    (tmp_path / "tutorial.py").write_text(TUTORIAL)
+    compat.install()
+    bag = DagBag(tmp_path)
+    assert bag.import_errors == {} and compat.is_installed()
+    assert "airflow.operators.bash" in sys.modules
+    compat.uninstall()
+
+
+def test_process_file_alone_also_turns_compat_on_and_off(tmp_path: Path) -> None:
+    path = tmp_path / "tutorial.py"
+    path.write_text(TUTORIAL)
+    bag = DagBag(tmp_path, collect_dags=False)
+    assert sorted(d.dag_id for d in bag.process_file(path)) == ["taskflow", "tutorial"]
+    assert airflow_modules() == []
+
+
+def test_airflow_style_examples_run() -> None:
+    bag = DagBag(EXAMPLE_DAGS_FOLDER)
+    assert bag.import_errors == {}
+    assert airflow_modules() == []
+
+    assert run_dag(bag, "airflow_tutorial")["templated"].endswith(  # type: ignore[union-attr]
+        "2024-03-01 plus 2 days: 2024-03-03")
+    assert run_dag(bag, "airflow_taskflow_tutorial")["load"] == "Total order value: 250.00"
+
+    controller = bag.get_dag("airflow_trigger_controller")
+    with pytest.raises(DagRunTriggerException) as raised:
+        controller.run_task("trigger_target", run_id="manual__1", logical_date=LOGICAL)
+    assert raised.value.trigger_dag_id == "airflow_trigger_target"
+    assert raised.value.conf == {"message": "Hello from the controller"}
+    assert bag.get_dag("airflow_trigger_target") is not None  # the target is in the bag
+
+    results = run_dag(bag, "airflow_trigger_target", conf=raised.value.conf)
+    assert results == {"show_message": "Hello from the controller",
+                       "echo_message": "Bash got: Hello from the controller"}
+    assert os.path.samefile(controller.fileloc,
+                            EXAMPLE_DAGS_FOLDER / "airflow_trigger_controller.py")
+
+
+def test_aliases_are_separate_modules() -> None:
+    # An alias that re-registered a dagcore module would overwrite that module's __spec__.
+    with compat.enabled():
+        import airflow.utils.trigger_rule as alias
+
+        import dagcore.trigger_rule as original
+        assert alias is not original and alias.TriggerRule is original.TriggerRule
+        assert original.__spec__.name == "dagcore.trigger_rule"
