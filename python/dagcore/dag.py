@@ -36,18 +36,62 @@ if TYPE_CHECKING:
 __all__ = ["DAG", "DagContext", "dag"]
 
 
-class DagContext:
+class _DagContextMeta(type):
+    """Per-thread class attributes for :class:`DagContext`.
+
+    Airflow keeps ``autoregistered_dags`` and ``current_autoregister_module_name`` as plain class
+    attributes; here they are per thread, like the stack of open DAGs, so two threads parsing
+    DAG files at once do not see each other's DAGs. Reading and assigning them on the class works
+    as in Airflow (data descriptors on the metaclass take precedence over the class dict).
+    """
+
+    _local: threading.local
+
+    def _state(cls) -> threading.local:
+        local = cls._local
+        if not hasattr(local, "stack"):
+            local.stack = []
+            local.autoregistered_dags = set()
+            local.module_name = None
+        return local
+
+    @property
+    def autoregistered_dags(cls) -> set[tuple[DAG, str]]:
+        """``(dag, module name)`` for every DAG whose ``with`` block closed (or ``@dag``
+        function was called) while :attr:`current_autoregister_module_name` was set."""
+        return cls._state().autoregistered_dags
+
+    @autoregistered_dags.setter
+    def autoregistered_dags(cls, value: set[tuple[DAG, str]]) -> None:
+        cls._state().autoregistered_dags = value
+
+    @property
+    def current_autoregister_module_name(cls) -> str | None:
+        """The module being imported as a DAG file (set by the DagBag), or ``None``."""
+        return cls._state().module_name
+
+    @current_autoregister_module_name.setter
+    def current_autoregister_module_name(cls, value: str | None) -> None:
+        cls._state().module_name = value
+
+
+class DagContext(metaclass=_DagContextMeta):
     """The stack of DAGs opened with ``with DAG(...)`` (per thread); operators created inside
-    join the innermost one."""
+    join the innermost one.
+
+    Auto-registration (Airflow's): while the DagBag imports a DAG file it sets
+    ``DagContext.current_autoregister_module_name`` to the file's module name; every DAG whose
+    ``with DAG(...)`` block closes meanwhile (an ``@dag`` function builds its DAG in one, so
+    calling it counts) is added to ``DagContext.autoregistered_dags`` as ``(dag, module_name)``.
+    That is how DAGs bound to no module attribute are found. The DagBag takes the entries of its
+    module and removes them. Both attributes are per thread (see :class:`_DagContextMeta`).
+    """
 
     _local = threading.local()
 
     @classmethod
     def _stack(cls) -> list[DAG]:
-        stack = getattr(cls._local, "stack", None)
-        if stack is None:
-            stack = cls._local.stack = []
-        return stack
+        return cls._state().stack
 
     @classmethod
     def push_context_managed_dag(cls, dag: DAG) -> None:
@@ -55,8 +99,13 @@ class DagContext:
 
     @classmethod
     def pop_context_managed_dag(cls) -> DAG | None:
+        """Close the innermost DAG; auto-register it when a DAG file is being imported."""
         stack = cls._stack()
-        return stack.pop() if stack else None
+        dag = stack.pop() if stack else None
+        module_name = cls.current_autoregister_module_name
+        if dag is not None and module_name is not None:
+            cls.autoregistered_dags.add((dag, module_name))
+        return dag
 
     @classmethod
     def get_current_dag(cls) -> DAG | None:

@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -53,6 +53,8 @@ class SyncResult:
 
     Attributes:
         written: DAG ids whose serialized version was created or updated.
+        versions_created: the DAG ids among ``written`` that got a new version (the others
+            had their latest version updated in place).
         unchanged: DAG ids found but not written (same hash, or throttled).
         created: DAG ids that got a new ``dag`` row.
         stale: DAG ids newly marked stale.
@@ -60,6 +62,7 @@ class SyncResult:
     """
 
     written: tuple[str, ...] = ()
+    versions_created: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     created: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()
@@ -162,7 +165,9 @@ def _write_code(conn: Connection, *, dag_id: str, version_id: uuid.UUID, fileloc
 
 def _write_dag(conn: Connection, dag: DAG, *, bundle_name: str, bundle_version: str | None,
                min_update_interval: timedelta | None, now: datetime,
-               source_code: str | None) -> bool:
+               source_code: str | None) -> Literal["created", "updated"] | None:
+    """The write of :func:`write_dag`: ``"created"`` (a new version), ``"updated"`` (in place) or
+    ``None`` (nothing written)."""
     _ensure_dag_row(conn, dag, now)
     data = serialize_dag(dag)
     new_hash = dag_hash(data)
@@ -181,9 +186,9 @@ def _write_dag(conn: Connection, dag: DAG, *, bundle_name: str, bundle_version: 
     if (latest is not None and min_update_interval is not None
             and latest.last_updated is not None
             and latest.last_updated > now - min_update_interval):
-        return False
+        return None
     if latest is not None and latest.dag_hash == new_hash and latest.bundle_name == bundle_name:
-        return False
+        return None
     source = _source_code(dag.fileloc) if source_code is None else source_code
     fileloc = dag.fileloc or ""
     if latest is not None and latest.dag_hash is not None:
@@ -199,7 +204,7 @@ def _write_dag(conn: Connection, dag: DAG, *, bundle_name: str, bundle_version: 
             _write_code(conn, dag_id=dag.dag_id, version_id=latest.id, fileloc=fileloc,
                         source=source, now=now)
             log.info("DAG %s: version %d updated in place", dag.dag_id, latest.version_number)
-            return True
+            return "updated"
     number = 1 if latest is None else latest.version_number + 1
     version_id = uuid7()
     conn.execute(dv.insert().values(id=version_id, version_number=number, dag_id=dag.dag_id,
@@ -211,7 +216,7 @@ def _write_dag(conn: Connection, dag: DAG, *, bundle_name: str, bundle_version: 
     _write_code(conn, dag_id=dag.dag_id, version_id=version_id, fileloc=fileloc, source=source,
                 now=now)
     log.info("DAG %s: new version %d", dag.dag_id, number)
-    return True
+    return "created"
 
 
 def write_dag(target: Engine | Connection, dag: DAG, *, bundle_name: str = "dags-folder",
@@ -237,9 +242,10 @@ def write_dag(target: Engine | Connection, dag: DAG, *, bundle_name: str = "dags
         with transaction(target) as conn:
             return _write_dag(conn, dag, bundle_name=bundle_name, bundle_version=bundle_version,
                               min_update_interval=min_update_interval, now=now,
-                              source_code=source_code)
+                              source_code=source_code) is not None
     return _write_dag(target, dag, bundle_name=bundle_name, bundle_version=bundle_version,
-                      min_update_interval=min_update_interval, now=now, source_code=source_code)
+                      min_update_interval=min_update_interval,
+                      now=now, source_code=source_code) is not None
 
 
 def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str, str], *,
@@ -263,6 +269,7 @@ def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str,
     now = now if now is not None else timezone.utcnow()
     dags = list(dags)
     written: list[str] = []
+    versions_created: list[str] = []
     unchanged: list[str] = []
     created: list[str] = []
     for dag in dags:
@@ -274,7 +281,9 @@ def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str,
                                  bundle_version=bundle_version,
                                  min_update_interval=min_update_interval, now=now,
                                  source_code=None)
-        (written if changed else unchanged).append(dag.dag_id)
+        (written if changed is not None else unchanged).append(dag.dag_id)
+        if changed == "created":
+            versions_created.append(dag.dag_id)
 
     found = {dag.dag_id for dag in dags}
     failed = set(import_errors)
@@ -307,7 +316,8 @@ def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str,
                          .values(is_stale=True))
     for dag_id in stale:
         log.info("DAG %s is no longer defined by its file: marked stale", dag_id)
-    return SyncResult(written=tuple(written), unchanged=tuple(unchanged), created=tuple(created),
+    return SyncResult(written=tuple(written), versions_created=tuple(versions_created),
+                      unchanged=tuple(unchanged), created=tuple(created),
                       stale=tuple(sorted(stale)), import_errors=dict(import_errors))
 
 

@@ -54,7 +54,7 @@ from types import ModuleType
 from typing import Any, Final
 
 from dagcore.dag import DAG, DagContext
-from dagcore.exceptions import DagcoreException, DagCycleError
+from dagcore.exceptions import DagCycleError, DagDuplicatedIdError, DagImportTimeout
 
 __all__ = [
     "EXAMPLE_DAGS_FOLDER",
@@ -78,24 +78,6 @@ EXAMPLE_DAGS_FOLDER: Final = Path(__file__).resolve().parents[2] / "examples" / 
 """Where ``include_examples`` looks (the source tree's ``examples/dags``)."""
 
 _MODULE_PREFIX: Final = "dagcore_dag_"
-
-
-class DagDuplicatedIdError(DagcoreException, ValueError):
-    """Two files define the same DAG id (Airflow's ``AirflowDagDuplicatedIdException``)."""
-
-    def __init__(self, dag_id: str, incoming: str, existing: str) -> None:
-        super().__init__(f"Ignoring DAG {dag_id} from {incoming} - also found in {existing}")
-        self.dag_id = dag_id
-        self.incoming = incoming
-        self.existing = existing
-
-
-class DagImportTimeout(BaseException):
-    """A DAG file took longer than ``[core] dagbag_import_timeout`` to import.
-
-    A ``BaseException`` (as Airflow's ``AirflowTaskTimeout``) so that a file's own
-    ``except Exception`` cannot swallow it.
-    """
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -363,46 +345,24 @@ def _import_timeout(seconds: float, message: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
 
 
-class _Registry(threading.local):
-    """DAGs whose ``with`` block closed while this thread imported a DAG file."""
-
-    def __init__(self) -> None:
-        self.collecting: list[list[DAG]] = []
-
-
-_registry = _Registry()
-_hook_lock = threading.Lock()
-
-
-def _install_autoregister_hook() -> None:
-    # DagContext has no registration of its own yet; watch the pops of its stack (every
-    # ``with DAG(...)`` and every ``@dag`` call ends with one). Costs one attribute read per
-    # pop when no DAG file is being imported.
-    with _hook_lock:
-        if getattr(DagContext.pop_context_managed_dag, "_dagcore_autoregister", False):
-            return
-        original = DagContext.pop_context_managed_dag.__func__  # type: ignore[attr-defined]
-
-        def pop_context_managed_dag(cls: type[DagContext]) -> DAG | None:
-            popped = original(cls)
-            if popped is not None and _registry.collecting:
-                _registry.collecting[-1].append(popped)
-            return popped
-
-        pop_context_managed_dag._dagcore_autoregister = True  # type: ignore[attr-defined]
-        DagContext.pop_context_managed_dag = classmethod(  # type: ignore[method-assign]
-            pop_context_managed_dag)
-
-
 @contextlib.contextmanager
-def _autoregistered() -> Iterator[list[DAG]]:
-    _install_autoregister_hook()
+def _autoregistered(mod_name: str) -> Iterator[list[DAG]]:
+    """Set ``DagContext.current_autoregister_module_name`` to ``mod_name`` for the block.
+
+    When the block ends, the DAGs auto-registered under ``mod_name`` move from
+    ``DagContext.autoregistered_dags`` to the yielded list (ordered by dag id: the set keeps no
+    order), whether the import succeeded or not.
+    """
     found: list[DAG] = []
-    _registry.collecting.append(found)
+    previous = DagContext.current_autoregister_module_name  # a DAG file that parses DAG files
+    DagContext.current_autoregister_module_name = mod_name
     try:
         yield found
     finally:
-        _registry.collecting.pop()
+        DagContext.current_autoregister_module_name = previous
+        mine = {entry for entry in DagContext.autoregistered_dags if entry[1] == mod_name}
+        DagContext.autoregistered_dags -= mine
+        found.extend(sorted((dag for dag, _ in mine), key=lambda d: d.dag_id))
 
 
 def _module_name(filepath: str) -> str:
@@ -662,7 +622,7 @@ class DagBag:
             spec.loader.exec_module(module)
             return module
 
-        with _autoregistered() as registered:
+        with _autoregistered(mod_name) as registered:
             module = self._import(path, mod_name, run)
         return ([module] if module is not None else []), registered
 
@@ -680,7 +640,7 @@ class DagBag:
             for member in members:
                 mod_name = member[:-3]
                 sys.modules.pop(mod_name, None)
-                with _autoregistered() as found:
+                with _autoregistered(mod_name) as found:
                     module = self._import(path, mod_name,
                                           lambda name=mod_name: importlib.import_module(name))
                 registered.extend(found)

@@ -13,6 +13,8 @@ from typing import Any
 __all__ = [
     "AirflowSkipException",
     "DagCycleError",
+    "DagDuplicatedIdError",
+    "DagImportTimeout",
     "DagRunTriggerException",
     "DagcoreException",
     "DuplicateTaskIdFound",
@@ -71,3 +73,21 @@ class DagRunTriggerException(DagcoreException):
         self.failed_states = failed_states
         self.poke_interval = poke_interval
         self.deferrable = deferrable
+
+
+class DagDuplicatedIdError(DagcoreException, ValueError):
+    """Two files define the same DAG id (Airflow's ``AirflowDagDuplicatedIdException``)."""
+
+    def __init__(self, dag_id: str, incoming: str, existing: str) -> None:
+        super().__init__(f"Ignoring DAG {dag_id} from {incoming} - also found in {existing}")
+        self.dag_id = dag_id
+        self.incoming = incoming
+        self.existing = existing
+
+
+class DagImportTimeout(BaseException):
+    """A DAG file took longer than ``[core] dagbag_import_timeout`` to import.
+
+    A ``BaseException`` (as Airflow's ``AirflowTaskTimeout``) so that a file's own
+    ``except Exception`` cannot swallow it.
+    """
