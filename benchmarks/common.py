@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gc
+import resource
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
-__all__ = ["format_table", "gc_paused"]
+__all__ = ["format_table", "gc_paused", "read_status_kib", "reset_peak_rss"]
 
 
 @contextmanager
@@ -33,3 +35,28 @@ def format_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str
 
     rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
     return "\n".join([title, line(headers), rule, *(line(r) for r in rows), ""])
+
+
+def read_status_kib() -> dict[str, int]:
+    """Return VmRSS and VmHWM of this process in KiB (from /proc, else getrusage)."""
+    fields: dict[str, int] = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(rest.split()[0])
+    except OSError:
+        pass
+    if "VmHWM" not in fields:
+        fields["VmHWM"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    fields.setdefault("VmRSS", fields["VmHWM"])
+    return fields
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's VmHWM to its current RSS (Linux ``clear_refs``); False if unsupported."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True

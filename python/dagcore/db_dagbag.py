@@ -139,6 +139,8 @@ class DBDagBag:
         self._stats_prefix = stats_prefix
         self._stats: StatsClient | None = None
         self._counts_lock = threading.Lock()
+        # dag_id -> (latest version id, when it was last confirmed by a query)
+        self._latest: dict[str, tuple[str, float]] = {}
         self._hits = 0
         self._misses = 0
         if stats_prefix is not None:
@@ -294,8 +296,12 @@ class DBDagBag:
             version_id: the ``dag_version.id``.
             dag_id: the DAG's id if known (saves a query on a miss; used as the cache tag).
         """
-        key = str(uuid.UUID(str(version_id)))
-        entry: _Entry | None = self._cache.get(key)
+        # The canonical string form (what the database returns) is looked up as given: parsing
+        # it as a UUID costs more than the whole cache hit.
+        entry: _Entry | None = self._cache.get(version_id) if type(version_id) is str else None
+        key = version_id if entry is not None else str(uuid.UUID(str(version_id)))
+        if entry is None:
+            entry = self._cache.get(key)
         if entry is not None:
             now = self._clock()
             if now - entry.validated_at < self._revalidation_interval:
@@ -333,8 +339,19 @@ class DBDagBag:
         """The DAG's latest version (highest ``version_number``), or None.
 
         One query finds the latest version id and hash; the cached object is reused while both
-        are unchanged (and marked as validated), else the version is loaded and cached.
+        are unchanged (and marked as validated), else the version is loaded and cached. Within
+        ``revalidation_interval`` of that query the confirmed answer is reused without one, the
+        same bounded staleness as :meth:`get_dag` (``invalidate_dag`` forgets it at once).
         """
+        # Within the revalidation interval of the last check the confirmed latest version is
+        # trusted without a query, as get_dag trusts a cached version's hash: a newer version
+        # shows up at most revalidation_interval later.
+        confirmed = self._latest.get(dag_id)
+        if confirmed is not None and self._clock() - confirmed[1] < self._revalidation_interval:
+            entry = self._cache.get(confirmed[0])
+            if entry is not None:
+                self._count(hit=True)
+                return entry.dag
         dv, sd = t.dag_version, t.serialized_dag
         query = (sa.select(dv.c.id, sd.c.dag_hash)
                  .select_from(dv.join(sd, sd.c.dag_version_id == dv.c.id))
@@ -345,14 +362,19 @@ class DBDagBag:
         if row is None:
             return None
         key = str(row.id)
+        now = self._clock()
         entry: _Entry | None = self._cache.get(key)
         if entry is not None:
             if entry.dag_hash == row.dag_hash:
-                entry.validated_at = self._clock()
+                entry.validated_at = now
+                self._latest[dag_id] = (key, now)
                 self._count(hit=True)
                 return entry.dag
             self._cache.invalidate(key)
-        return self._load(key, dag_id)
+        dag = self._load(key, dag_id)
+        if dag is not None:
+            self._latest[dag_id] = (key, now)
+        return dag
 
     def iter_all_latest_version_dags(self) -> Iterator[SerializedDAG]:
         """Every DAG's latest version, deserialized, without touching the cache (a listing must
@@ -373,12 +395,14 @@ class DBDagBag:
     def clear_cache(self) -> int:
         """Empty the cache; returns how many versions were removed."""
         removed = self._cache.clear()
+        self._latest.clear()
         self._gauges()
         return removed
 
     def invalidate_dag(self, dag_id: str) -> int:
         """Drop every cached version of a DAG (after it is deleted, say); returns how many."""
         removed = self._cache.invalidate_tag(dag_id)
+        self._latest.pop(dag_id, None)
         self._gauges()
         return removed
 

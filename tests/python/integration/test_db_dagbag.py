@@ -169,24 +169,44 @@ def test_latest_version_is_reused_while_unchanged_then_replaced(db: Engine, cloc
     bag = bag_for(db, clock)
     first = bag.get_latest_version_of_dag("etl")
     assert first is not None
+    # Within the revalidation interval the confirmed latest version is served without a query.
+    with count_queries(db) as queries:
+        assert bag.get_latest_version_of_dag("etl") is first
+    assert len(queries) == 0
+    # After it, one query (id and hash) confirms it, and the same object is reused.
+    clock.now += 31
     with count_queries(db) as queries:
         assert bag.get_latest_version_of_dag("etl") is first
     assert len(queries) == 1
     add_ti(db, latest_version_id(db))
     write_dag(db, make_dag(n=3), now=T0 + timedelta(minutes=1))  # version 2
+    assert bag.get_latest_version_of_dag("etl") is first  # not due yet: bounded staleness
+    clock.now += 31
     second = bag.get_latest_version_of_dag("etl")
     assert second is not first and second.task_ids == ["t0", "t1", "t2"]  # type: ignore[union-attr]
     assert bag.get_latest_version_of_dag("nope") is None
 
 
-def test_latest_version_notices_an_in_place_update_at_once(db: Engine, clock: Clock) -> None:
+def test_latest_version_notices_an_in_place_update_after_the_interval(db: Engine,
+                                                                      clock: Clock) -> None:
+    write_dag(db, make_dag(n=2), now=T0)
+    bag = bag_for(db, clock)
+    first = bag.get_latest_version_of_dag("etl")
+    write_dag(db, make_dag(n=3), now=T0 + timedelta(minutes=1))  # in place: same version id
+    clock.now += 31
+    second = bag.get_latest_version_of_dag("etl")
+    assert second is not first and len(second.task_ids) == 3  # type: ignore[union-attr]
+    assert len(bag.cache) == 1
+
+
+def test_latest_version_is_rechecked_after_invalidate_dag(db: Engine, clock: Clock) -> None:
     write_dag(db, make_dag(n=2), now=T0)
     bag = bag_for(db, clock)
     first = bag.get_latest_version_of_dag("etl")
     write_dag(db, make_dag(n=3), now=T0 + timedelta(minutes=1))
+    bag.invalidate_dag("etl")  # e.g. the process that wrote it tells its own bag
     second = bag.get_latest_version_of_dag("etl")
     assert second is not first and len(second.task_ids) == 3  # type: ignore[union-attr]
-    assert len(bag.cache) == 1
 
 
 def test_get_dag_for_run(db: Engine, clock: Clock) -> None:
