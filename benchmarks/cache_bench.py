@@ -46,7 +46,6 @@ import json
 import os
 import platform
 import random
-import resource
 import subprocess
 import sys
 import threading
@@ -58,7 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import format_table, gc_paused
+from common import format_table, gc_paused, read_status_kib
 
 try:
     import dagcore
@@ -375,22 +374,6 @@ def churn_tracemalloc(keys: Sequence[str]) -> dict[str, int]:
         del h
         tracemalloc.stop()
     return out
-
-
-def read_status_kib() -> dict[str, int]:
-    """Return VmRSS and VmHWM of this process in KiB (from /proc, else getrusage)."""
-    fields: dict[str, int] = {}
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(rest.split()[0])
-    except OSError:
-        pass
-    if "VmHWM" not in fields:
-        fields["VmHWM"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    fields.setdefault("VmRSS", fields["VmHWM"])
-    return fields
 
 
 def rss_child(name: str) -> None:
