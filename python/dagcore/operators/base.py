@@ -105,7 +105,10 @@ def _dependency_tasks_of(item: Any) -> list[BaseOperator]:
                     f"{type(item).__name__}: {item!r}")
 
 
-def _init_parameter_names(cls: type) -> set[str]:
+@functools.lru_cache(maxsize=None)
+def _init_parameter_names(cls: type) -> frozenset[str]:
+    """The keyword names every ``__init__`` in ``cls``'s MRO takes (per class: signatures are
+    slow to read, and a DAG file builds many operators of few classes)."""
     names: set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
@@ -115,7 +118,7 @@ def _init_parameter_names(cls: type) -> set[str]:
         for p in inspect.signature(init).parameters.values():
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
                 names.add(p.name)
-    return names
+    return frozenset(names)
 
 
 def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
