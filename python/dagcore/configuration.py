@@ -60,6 +60,8 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         "dagbag_import_error_traceback_depth": "2",
         # Unchanged Airflow DAG files: `import airflow...` resolves to dagcore while parsing.
         "dagbag_compat_airflow": "True",
+        # Run ids: ".." forbidden unless allowed (reference 2.9.7).
+        "allow_double_dot_in_ids": "False",
     },
     "database": {
         "sql_alchemy_conn": "sqlite:///{DAGCORE_HOME}/dagcore.db",
@@ -71,6 +73,7 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         "create_cron_data_intervals": "False",
         "catchup_by_default": "False",
         "dag_version_cache_bytes": str(1 << 30),
+        "allowed_run_id_pattern": r"^[A-Za-z0-9_.~:+-]+$",
     },
     "api": {
         "dag_version_cache_size": "4096",
