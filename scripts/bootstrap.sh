@@ -37,6 +37,7 @@ PACKAGES=(
   python3-alembic
   python3-psycopg2
   python3-statsd
+  python3-rich
   postgresql
 )
 

@@ -283,12 +283,504 @@ def add_dag_processor_command(commands: Any) -> None:
 
 
 # -------------------------------------------------------------------------------------------------
+# Shared by dags / tasks / config
+
+
+def _default_timezone() -> Any:
+    """``[core] default_timezone`` as a tzinfo (``utc``, ``system`` or an IANA name)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from dagcore.configuration import conf
+
+    name = str(conf.get("core", "default_timezone")).strip()
+    if name.lower() == "utc":
+        return UTC
+    if name.lower() == "system":
+        return datetime.now().astimezone().tzinfo
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CLIError(f"[core] default_timezone {name!r} is not a known time zone") from None
+
+
+def _parse_date(text: str, option: str) -> Any:
+    """An ISO 8601 date or date-time; a naive one is in ``[core] default_timezone`` (as
+    Airflow's CLI does). Returns an aware datetime."""
+    from datetime import datetime
+
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise CLIError(f"{option}: invalid date {text!r} (expected ISO 8601, e.g. "
+                       f"2024-01-31 or 2024-01-31T12:00:00+00:00)") from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=_default_timezone())
+    return value
+
+
+def _parse_conf(text: str | None) -> dict[str, Any] | None:
+    import json
+
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CLIError(f"--conf is not valid JSON ({exc}): {text!r}") from None
+    if value is not None and not isinstance(value, dict):
+        raise CLIError(f"--conf must be a JSON object or null, got {type(value).__name__}: "
+                       f"{text!r}")
+    return value
+
+
+def _migrated_engine() -> Any:
+    engine = _engine()
+    try:
+        _require_migrated(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _require_dag(conn: Any, dag_id: str) -> Any:
+    """The ``dag`` row of ``dag_id``; :class:`CLIError` when there is none."""
+    import sqlalchemy as sa
+
+    from dagcore.models import tables as t
+
+    row = conn.execute(sa.select(t.dag).where(t.dag.c.dag_id == dag_id)).one_or_none()
+    if row is None:
+        raise CLIError(f"DAG {dag_id!r} not found in the database (run `dagcore dags "
+                       f"reserialize` or `dagcore dag-processor` to load the DAG files)")
+    return row
+
+
+def _ask_or_refuse(question: str, yes: bool, what: str) -> bool:
+    """True to go ahead: ``yes`` given or the user answered yes. False when the user said no
+    (a note went to stderr); :class:`CLIError` when stdin gave no answer."""
+    if yes:
+        return True
+    answer = _confirm(question, sys.stdin, sys.stdout)
+    if answer is None:
+        raise CLIError(f"no answer on stdin: {what} (pass -y/--yes to skip the question)")
+    if not answer:
+        print(f"Cancelled: {what}.", file=sys.stderr)
+    return answer
+
+
+# -------------------------------------------------------------------------------------------------
+# dags
+
+
+DAG_COLUMNS: Final = ("dag_id", "fileloc", "is_paused", "is_stale", "has_import_errors",
+                      "latest_version")
+RUN_COLUMNS: Final = ("dag_id", "run_id", "state", "run_type", "logical_date", "run_after",
+                      "start_date", "end_date")
+TRIGGERED_RUN_COLUMNS: Final = ("dag_id", "run_id", "state", "run_type", "logical_date",
+                                "run_after", "data_interval_start", "data_interval_end", "conf")
+IMPORT_ERROR_COLUMNS: Final = ("filename", "bundle_name", "timestamp", "error")
+TASK_COLUMNS: Final = ("task_id", "operator", "upstream_task_ids", "downstream_task_ids",
+                       "trigger_rule", "retries")
+TI_COLUMNS: Final = ("dag_id", "run_id", "task_id", "map_index", "state", "try_number")
+
+
+def _cmd_dags_reserialize(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from dagcore.configuration import conf
+    from dagcore.dag_processing import sync_dags
+
+    folder = Path(args.subdir if args.subdir is not None
+                  else conf.get("core", "dags_folder")).expanduser()
+    if not folder.exists():
+        raise CLIError(f"DAG folder {str(folder)!r} does not exist (set --subdir or "
+                       f"[core] dags_folder)")
+    engine = _migrated_engine()
+    try:
+        # No write throttle: reserializing is asked for now.
+        result = sync_dags(folder, engine=engine, min_update_interval=timedelta(0))
+    finally:
+        engine.dispose()
+    print(_summary(result))
+    for filename in sorted(result.import_errors):
+        print(f"  import error: {filename}")
+    return 0
+
+
+def _cmd_dags_list(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from dagcore.cli_output import render
+    from dagcore.models import tables as t
+
+    dv = t.dag_version
+    latest = (sa.select(dv.c.dag_id, sa.func.max(dv.c.version_number).label("latest_version"))
+              .group_by(dv.c.dag_id).subquery())
+    query = (sa.select(t.dag.c.dag_id, t.dag.c.fileloc, t.dag.c.is_paused, t.dag.c.is_stale,
+                       t.dag.c.has_import_errors, latest.c.latest_version)
+             .select_from(t.dag.outerjoin(latest, latest.c.dag_id == t.dag.c.dag_id))
+             .order_by(t.dag.c.dag_id))
+    engine = _migrated_engine()
+    try:
+        with engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+    finally:
+        engine.dispose()
+    render(rows, DAG_COLUMNS, args.output)
+    return 0
+
+
+def _cmd_dags_list_runs(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from dagcore.cli_output import render
+    from dagcore.models import tables as t
+    from dagcore.state import DagRunState
+
+    states = [s.value for s in DagRunState]
+    if args.state is not None and args.state not in states:
+        raise CLIError(f"--state {args.state!r} is not a DAG run state: use one of "
+                       f"{', '.join(states)}")
+    dr = t.dag_run
+    query = sa.select(dr).where(dr.c.dag_id == args.dag_id)
+    if args.state is not None:
+        query = query.where(dr.c.state == args.state)
+    engine = _migrated_engine()
+    try:
+        with engine.connect() as conn:
+            _require_dag(conn, args.dag_id)
+            rows = [dict(row._mapping) for row in
+                    conn.execute(query.order_by(dr.c.run_after.desc(), dr.c.id.desc()))]
+    finally:
+        engine.dispose()
+    render(rows, RUN_COLUMNS, args.output)
+    return 0
+
+
+def _cmd_dags_list_import_errors(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from dagcore.cli_output import render
+    from dagcore.models import tables as t
+
+    ie = t.import_error
+    query = (sa.select(ie.c.filename, ie.c.bundle_name, ie.c.timestamp,
+                       ie.c.stacktrace.label("error"))
+             .order_by(ie.c.bundle_name, ie.c.filename))
+    engine = _migrated_engine()
+    try:
+        with engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+    finally:
+        engine.dispose()
+    render(rows, IMPORT_ERROR_COLUMNS, args.output)
+    return 0
+
+
+def _cmd_dags_trigger(args: argparse.Namespace) -> int:
+    import getpass
+    from dataclasses import asdict
+
+    from dagcore.api.common import trigger_dag
+    from dagcore.cli_output import render
+
+    run_conf = _parse_conf(args.conf)
+    kwargs: dict[str, Any] = {}
+    if args.logical_date is not None:
+        kwargs["logical_date"] = _parse_date(args.logical_date, "--logical-date")
+    try:
+        user: str | None = getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    engine = _migrated_engine()
+    try:
+        run = trigger_dag(args.dag_id, run_id=args.run_id, conf=run_conf,
+                          replace_microseconds=args.replace_microseconds, triggered_by="cli",
+                          triggering_user_name=user, engine=engine, **kwargs)
+    finally:
+        engine.dispose()
+    render([asdict(run)], TRIGGERED_RUN_COLUMNS, args.output)
+    return 0
+
+
+def _set_paused(dag_id: str, paused: bool) -> int:
+    from dagcore.db import transaction
+    from dagcore.models import tables as t
+
+    engine = _migrated_engine()
+    try:
+        with transaction(engine) as conn:
+            _require_dag(conn, dag_id)
+            conn.execute(t.dag.update().where(t.dag.c.dag_id == dag_id)
+                         .values(is_paused=paused))
+    finally:
+        engine.dispose()
+    print(f"Dag: {dag_id}, paused: {paused}")
+    return 0
+
+
+def _cmd_dags_pause(args: argparse.Namespace) -> int:
+    return _set_paused(args.dag_id, True)
+
+
+def _cmd_dags_unpause(args: argparse.Namespace) -> int:
+    return _set_paused(args.dag_id, False)
+
+
+def _cmd_dags_delete(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from dagcore.db import transaction
+    from dagcore.models import tables as t
+
+    engine = _migrated_engine()
+    try:
+        with engine.connect() as conn:
+            _require_dag(conn, args.dag_id)
+        if not _ask_or_refuse(f"This will drop all existing records related to the specified "
+                              f"DAG {args.dag_id!r} (its versions, runs and task instances). "
+                              f"Proceed? (y/n) ", args.yes, "DAG not deleted"):
+            return 1
+        with transaction(engine) as conn:
+            counts = {name: conn.execute(sa.select(sa.func.count()).select_from(table)
+                                         .where(table.c.dag_id == args.dag_id)).scalar_one()
+                      for name, table in (("versions", t.dag_version), ("runs", t.dag_run),
+                                          ("task instances", t.task_instance))}
+            # One row: the rest goes by ON DELETE CASCADE (see dagcore.models.tables).
+            deleted = conn.execute(t.dag.delete().where(t.dag.c.dag_id == args.dag_id)).rowcount
+    finally:
+        engine.dispose()
+    if not deleted:
+        raise CLIError(f"DAG {args.dag_id!r} was deleted meanwhile")
+    details = ", ".join(f"{n} {name}" for name, n in counts.items())
+    print(f"Deleted DAG {args.dag_id} ({details}).")
+    return 0
+
+
+def add_dags_commands(commands: Any) -> None:
+    """``dagcore dags reserialize|list|list-runs|list-import-errors|trigger|pause|unpause|
+    delete``."""
+    from dagcore.cli_output import add_output_argument
+
+    dags = commands.add_parser("dags", help="Manage DAGs",
+                               description="List, trigger, pause and delete DAGs.")
+    sub = dags.add_subparsers(title="commands", metavar="COMMAND", dest="dags_command",
+                              required=True)
+
+    reserialize = sub.add_parser(
+        "reserialize", help="Parse the DAG folder once and store the DAGs' versions",
+        description="Parse the DAG folder once (without the write throttle) and store the "
+        "DAGs' serialized versions and the import errors in the metadata database.")
+    reserialize.add_argument("-S", "--subdir", metavar="PATH", default=None,
+                             help="The DAG folder or file to parse (default [core] dags_folder)")
+    reserialize.set_defaults(func=_cmd_dags_reserialize)
+
+    listing = sub.add_parser("list", help="List the DAGs in the database")
+    add_output_argument(listing)
+    listing.set_defaults(func=_cmd_dags_list)
+
+    runs = sub.add_parser("list-runs", help="List a DAG's runs, newest first")
+    runs.add_argument("dag_id", help="The DAG id")
+    runs.add_argument("--state", default=None, help="Only runs in this state (queued, "
+                      "running, success, failed)")
+    add_output_argument(runs)
+    runs.set_defaults(func=_cmd_dags_list_runs)
+
+    errors = sub.add_parser("list-import-errors", help="List the DAG files that fail to import")
+    add_output_argument(errors)
+    errors.set_defaults(func=_cmd_dags_list_import_errors)
+
+    trigger = sub.add_parser(
+        "trigger", help="Trigger a new DAG run",
+        description="Create a queued manual run of a DAG. If DAG is paused then dagrun state "
+        "will remain queued, and the task won't run.")
+    trigger.add_argument("dag_id", help="The DAG id")
+    trigger.add_argument("-c", "--conf", metavar="JSON", default=None,
+                         help="The run's conf, a JSON object, e.g. '{\"key\": \"value\"}'")
+    trigger.add_argument("-r", "--run-id", metavar="RUN_ID", default=None,
+                         help="The run id (default manual__<logical date>)")
+    trigger.add_argument("-l", "--logical-date", metavar="LOGICAL_DATE", default=None,
+                         help="The logical date, ISO 8601 (naive: in [core] default_timezone; "
+                         "default now)")
+    trigger.add_argument("--no-replace-microseconds", dest="replace_microseconds",
+                         action="store_false",
+                         help="Keep the logical date's microseconds (they are zeroed by default)")
+    add_output_argument(trigger)
+    trigger.set_defaults(func=_cmd_dags_trigger)
+
+    for name, handler, text in (("pause", _cmd_dags_pause, "Pause a DAG"),
+                                ("unpause", _cmd_dags_unpause, "Resume a paused DAG")):
+        parser = sub.add_parser(name, help=text)
+        parser.add_argument("dag_id", help="The DAG id")
+        parser.set_defaults(func=handler)
+
+    delete = sub.add_parser(
+        "delete", help="Delete a DAG and all its records",
+        description="Delete the DAG's row and, by cascade, its versions, serialized DAGs, "
+        "runs, task instances, XComs and backfills. Asks first unless -y.")
+    delete.add_argument("dag_id", help="The DAG id")
+    delete.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation")
+    delete.set_defaults(func=_cmd_dags_delete)
+
+
+# -------------------------------------------------------------------------------------------------
+# tasks
+
+
+def _cmd_tasks_list(args: argparse.Namespace) -> int:
+    from dagcore.cli_output import render
+    from dagcore.db_dagbag import DBDagBag
+
+    engine = _migrated_engine()
+    try:
+        with engine.connect() as conn:
+            _require_dag(conn, args.dag_id)
+        dag = DBDagBag(engine=engine).get_latest_version_of_dag(args.dag_id)
+    finally:
+        engine.dispose()
+    if dag is None:
+        raise CLIError(f"DAG {args.dag_id!r} has no serialized version (run `dagcore dags "
+                       f"reserialize`)")
+    rows = [{"task_id": task.task_id, "operator": task.task_type,
+             "upstream_task_ids": sorted(task.upstream_task_ids),
+             "downstream_task_ids": sorted(task.downstream_task_ids),
+             "trigger_rule": task.trigger_rule, "retries": task.retries}
+            for task in dag.tasks]
+    render(rows, TASK_COLUMNS, args.output)
+    return 0
+
+
+def _cmd_tasks_clear(args: argparse.Namespace) -> int:
+    import re
+    from dataclasses import asdict
+
+    from dagcore.api.common import clear_task_instances
+    from dagcore.cli_output import render
+
+    if args.only_failed and args.only_running:
+        raise CLIError("--only-failed and --only-running cannot be combined")
+    if args.task_regex is not None:
+        try:
+            re.compile(args.task_regex)
+        except re.error as exc:
+            raise CLIError(f"--task-regex {args.task_regex!r} is not a valid regular "
+                           f"expression: {exc}") from None
+    start = None if args.start_date is None else _parse_date(args.start_date, "--start-date")
+    end = None if args.end_date is None else _parse_date(args.end_date, "--end-date")
+    if start is not None and end is not None and start > end:
+        raise CLIError(f"--start-date ({start.isoformat()}) is after --end-date "
+                       f"({end.isoformat()})")
+    engine = _migrated_engine()
+    try:
+        def clear(dry_run: bool) -> list[Any]:
+            return clear_task_instances(
+                args.dag_id, task_regex=args.task_regex, start_date=start, end_date=end,
+                only_failed=args.only_failed, only_running=args.only_running,
+                include_upstream=args.upstream, include_downstream=args.downstream,
+                dry_run=dry_run, engine=engine)
+
+        with engine.connect() as conn:
+            _require_dag(conn, args.dag_id)
+        if args.dry_run or not args.yes:
+            planned = clear(dry_run=True)
+            if not planned:
+                print("No task instances to clear.")
+                return 0
+            render([asdict(ti) for ti in planned], TI_COLUMNS, "table")
+            if args.dry_run:
+                print(f"Dry run: {len(planned)} task instance(s) would be cleared.")
+                return 0
+            if not _ask_or_refuse(f"You are about to clear these {len(planned)} task "
+                                  f"instance(s). Proceed? (y/n) ", False,
+                                  "nothing cleared"):
+                return 1
+        cleared = clear(dry_run=False)
+    finally:
+        engine.dispose()
+    print(f"Cleared {len(cleared)} task instance(s) of DAG {args.dag_id}.")
+    return 0
+
+
+def add_tasks_commands(commands: Any) -> None:
+    """``dagcore tasks list|clear``."""
+    from dagcore.cli_output import add_output_argument
+
+    tasks = commands.add_parser("tasks", help="Manage tasks",
+                                description="List and clear a DAG's tasks.")
+    sub = tasks.add_subparsers(title="commands", metavar="COMMAND", dest="tasks_command",
+                               required=True)
+
+    listing = sub.add_parser("list", help="List a DAG's tasks (from its latest version)")
+    listing.add_argument("dag_id", help="The DAG id")
+    add_output_argument(listing)
+    listing.set_defaults(func=_cmd_tasks_list)
+
+    clear = sub.add_parser(
+        "clear", help="Clear task instances so they run again",
+        description="Clear a DAG's task instances (all runs, or the runs whose logical date is "
+        "in [--start-date, --end-date]); finished runs that are touched go back to queued. "
+        "Shows what will be cleared and asks first unless -y.")
+    clear.add_argument("dag_id", help="The DAG id")
+    clear.add_argument("-t", "--task-regex", metavar="REGEX", default=None,
+                       help="Only tasks whose id matches this regular expression (searched)")
+    clear.add_argument("-s", "--start-date", metavar="START", default=None,
+                       help="Only runs with a logical date at or after this (ISO 8601)")
+    clear.add_argument("-e", "--end-date", metavar="END", default=None,
+                       help="Only runs with a logical date at or before this (ISO 8601)")
+    clear.add_argument("-f", "--only-failed", action="store_true",
+                       help="Only failed and upstream_failed task instances")
+    clear.add_argument("-r", "--only-running", action="store_true",
+                       help="Only running task instances")
+    clear.add_argument("-u", "--upstream", action="store_true",
+                       help="Include the upstream tasks of the matched tasks")
+    clear.add_argument("-d", "--downstream", action="store_true",
+                       help="Include the downstream tasks of the matched tasks")
+    clear.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation")
+    clear.add_argument("--dry-run", action="store_true",
+                       help="Show what would be cleared and change nothing")
+    clear.set_defaults(func=_cmd_tasks_clear)
+
+
+# -------------------------------------------------------------------------------------------------
+# config
+
+
+def _cmd_config_get_value(args: argparse.Namespace) -> int:
+    from dagcore.configuration import conf
+
+    value = conf.get(args.section, args.option, fallback=None)
+    if value is None:
+        raise CLIError(f"The option [{args.section}/{args.option}] is not found in config.")
+    print(value)
+    return 0
+
+
+def add_config_commands(commands: Any) -> None:
+    """``dagcore config get-value``."""
+    config = commands.add_parser("config", help="View configuration",
+                                 description="Read dagcore's configuration.")
+    sub = config.add_subparsers(title="commands", metavar="COMMAND", dest="config_command",
+                                required=True)
+    get_value = sub.add_parser("get-value", help="Print the value of one option",
+                               description="Print the effective value of [SECTION] OPTION "
+                               "(environment, dagcore.cfg, then the default).")
+    get_value.add_argument("section", help="The section name")
+    get_value.add_argument("option", help="The option name")
+    get_value.set_defaults(func=_cmd_config_get_value)
+
+
+# -------------------------------------------------------------------------------------------------
 # The parser and the entry point
 
 
 COMMAND_GROUPS: Final[tuple[Callable[[Any], None], ...]] = (
+    add_config_commands,
     add_dag_processor_command,
+    add_dags_commands,
     add_db_commands,
+    add_tasks_commands,
     add_version_command,
 )
 """Each adds one top-level command (and its subcommands) to the ``dagcore`` parser."""
@@ -320,6 +812,13 @@ def _error_message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _one_line(message: str) -> str:
+    """An error message on one line: a multi-line one (a schema error, a driver message) is
+    joined with " | " so that scripts reading stderr see one error per line."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return " | ".join(lines) if lines else message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``dagcore`` with ``argv`` (default ``sys.argv[1:]``).
 
@@ -338,7 +837,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CLIError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -350,7 +849,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 sa.exc.SQLAlchemyError)):
             raise  # a bug: keep the traceback
         log.debug("command failed", exc_info=True)
-        print(f"{PROG}: error: {_error_message(exc)}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(_error_message(exc))}", file=sys.stderr)
         return 1
 
 
