@@ -101,17 +101,6 @@ local_time time_zone::to_local(instant t) const {
   return {cctz::convert(to_seconds_point(seconds), m_zone), t - seconds * micros_per_second};
 }
 
-instant time_zone::to_instant(const cctz::civil_second& wall, wall_time_rule /*rule*/) const {
-  if (m_fixed) return utc_instant(wall) - m_offset * micros_per_second;
-  const cctz::time_zone::civil_lookup found = m_zone.lookup(wall);
-  // Airflow (pendulum): a repeated wall time takes its second occurrence, which is the one with
-  // the post-transition offset; a skipped one keeps the pre-transition offset, which moves it
-  // forward by the length of the gap.
-  const seconds_point& chosen =
-      found.kind == cctz::time_zone::civil_lookup::REPEATED ? found.post : found.pre;
-  return clamp_instant(seconds_of(chosen));
-}
-
 std::int64_t time_zone::offset_at(instant t) const {
   if (m_fixed) return m_offset;
   return m_zone.lookup(to_seconds_point(floor_div(t, micros_per_second))).offset;

@@ -33,16 +33,6 @@ struct local_time {
   friend bool operator==(const local_time&, const local_time&) = default;
 };
 
-/// Wall-clock difference in microseconds (no time zone involved).
-constexpr std::int64_t wall_delta(const local_time& later, const local_time& earlier) {
-  return (later.civil - earlier.civil) * micros_per_second + (later.micros - earlier.micros);
-}
-
-/// How an instant that a wall time names is chosen when the wall time is ambiguous or absent.
-/// Airflow's rule (pendulum's default): a repeated time takes its second occurrence (fold=1),
-/// and a skipped time is moved forward by the length of the gap.
-enum class wall_time_rule : std::uint8_t { airflow };
-
 /// A stretch of time with one UTC offset: [start, end). Offsets are in microseconds.
 struct zone_segment {
   instant start;
@@ -70,12 +60,8 @@ class time_zone {
   [[nodiscard]] const cctz::time_zone& impl() const noexcept { return m_zone; }
   /// True when the zone never changes its offset (UTC, Asia/Kolkata today is not: history).
   [[nodiscard]] bool is_fixed() const noexcept { return m_fixed; }
-  [[nodiscard]] std::int64_t fixed_offset_seconds() const noexcept { return m_offset; }
 
   [[nodiscard]] local_time to_local(instant t) const;
-  /// The instant a wall time names, by Airflow's rule for folds and gaps.
-  [[nodiscard]] instant to_instant(const cctz::civil_second& wall,
-                                   wall_time_rule rule = wall_time_rule::airflow) const;
   /// The UTC offset in force at `t`, in seconds.
   [[nodiscard]] std::int64_t offset_at(instant t) const;
   /// The segment of constant offset that contains `t`.
