@@ -25,6 +25,7 @@ from dagcore.exceptions import DuplicateTaskIdFound, ParamValidationError
 from dagcore.operators.base import BaseOperator, execute_task, validate_key
 from dagcore.params import Param, ParamsDict
 from dagcore.trigger_rule import TriggerRule
+from dagcore.utils.task_lookup import TaskLookup
 
 if TYPE_CHECKING:
     import jinja2
@@ -126,7 +127,7 @@ def _aware(value: object, name: str, dag_id: str) -> datetime | None:
     return value
 
 
-class DAG:
+class DAG(TaskLookup[BaseOperator]):
     """A DAG: tasks, their dependencies and a schedule (Airflow's ``DAG``).
 
     Args:
@@ -314,26 +315,6 @@ class DAG:
     def add_tasks(self, tasks: Iterable[BaseOperator]) -> None:
         for task in tasks:
             self.add_task(task)
-
-    @property
-    def tasks(self) -> list[BaseOperator]:
-        """The tasks in the order they were added."""
-        return list(self.task_dict.values())
-
-    @property
-    def task_ids(self) -> list[str]:
-        """The task ids in the order they were added."""
-        return list(self.task_dict)
-
-    def get_task(self, task_id: str) -> BaseOperator:
-        """The task with that id (``KeyError`` naming it if none)."""
-        try:
-            return self.task_dict[task_id]
-        except KeyError:
-            raise KeyError(f"Task {task_id!r} not found in DAG {self.dag_id!r}") from None
-
-    def has_task(self, task_id: str) -> bool:
-        return task_id in self.task_dict
 
     @property
     def roots(self) -> list[BaseOperator]:

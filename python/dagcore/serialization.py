@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from dagcore.params import Param, ParamsDict
 from dagcore.trigger_rule import TriggerRule
+from dagcore.utils.task_lookup import TaskLookup
 
 if TYPE_CHECKING:
     from dagcore.dag import DAG
@@ -385,7 +386,7 @@ class SerializedTask:
                                             or self.max_active_tis_per_dagrun is not None))
 
 
-class SerializedDAG:
+class SerializedDAG(TaskLookup["SerializedTask"]):
     """A DAG rebuilt from its serialized data, usable without importing the user's file.
 
     It has the DAG's scheduling settings (``timetable``, ``start_date``, ``catchup``,
@@ -434,25 +435,6 @@ class SerializedDAG:
 
     def __repr__(self) -> str:
         return f"<SerializedDAG: {self.dag_id}>"
-
-    @property
-    def tasks(self) -> list[SerializedTask]:
-        """The tasks in the order they were added to the original DAG."""
-        return list(self.task_dict.values())
-
-    @property
-    def task_ids(self) -> list[str]:
-        return list(self.task_dict)
-
-    def get_task(self, task_id: str) -> SerializedTask:
-        """The task with that id (``KeyError`` naming it if none)."""
-        try:
-            return self.task_dict[task_id]
-        except KeyError:
-            raise KeyError(f"Task {task_id!r} not found in DAG {self.dag_id!r}") from None
-
-    def has_task(self, task_id: str) -> bool:
-        return task_id in self.task_dict
 
     @property
     def roots(self) -> list[SerializedTask]:
