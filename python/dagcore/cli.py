@@ -14,11 +14,12 @@ without a traceback (``-v`` logs it); usage errors exit 2, as argparse does; an 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Final, TextIO
@@ -81,10 +82,16 @@ def _confirm(question: str, stdin: TextIO | None, stdout: TextIO) -> bool | None
     return line.strip().lower() in ("y", "yes")
 
 
-def _engine() -> Any:
+@contextlib.contextmanager
+def _engine() -> Iterator[Any]:
+    """The configured database's engine, disposed of when the command is done with it."""
     from dagcore.db import create_engine
 
-    return create_engine()
+    engine = create_engine()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _require_migrated(engine: Any) -> None:
@@ -121,11 +128,8 @@ def add_version_command(commands: Any) -> None:
 def _cmd_db_migrate(args: argparse.Namespace) -> int:
     from dagcore.db import migrate
 
-    engine = _engine()
-    try:
+    with _engine() as engine:
         revision = migrate(engine)
-    finally:
-        engine.dispose()
     print(f"Database {_database_url_for_display()} is at revision {revision} (head).")
     return 0
 
@@ -143,11 +147,8 @@ def _cmd_db_reset(args: argparse.Namespace) -> int:
         if not answer:
             print("Cancelled: database not reset.", file=sys.stderr)
             return 1
-    engine = _engine()
-    try:
+    with _engine() as engine:
         revision = reset(engine)
-    finally:
-        engine.dispose()
     print(f"Database {url} reset, now at revision {revision} (head).")
     return 0
 
@@ -155,11 +156,8 @@ def _cmd_db_reset(args: argparse.Namespace) -> int:
 def _cmd_db_check(args: argparse.Namespace) -> int:
     from dagcore.db import check
 
-    engine = _engine()
-    try:
+    with _engine() as engine:
         status = check(engine)
-    finally:
-        engine.dispose()
     print(f"current revision: {status.current or 'none (not initialized)'}")
     print(f"head revision:    {status.head}")
     if status.up_to_date:
@@ -238,9 +236,7 @@ def _cmd_dag_processor(args: argparse.Namespace) -> int:
         raise CLIError(f"DAG folder {str(folder)!r} does not exist (set --subdir or "
                        f"[core] dags_folder)")
     interval = args.interval if args.interval is not None else DEFAULT_PROCESSOR_INTERVAL
-    engine = _engine()
-    try:
-        _require_migrated(engine)
+    with _migrated_engine() as engine:
         if args.once:
             result = sync_dags(folder, engine=engine)
             print(_summary(result))
@@ -262,8 +258,6 @@ def _cmd_dag_processor(args: argparse.Namespace) -> int:
                 stop.event.wait(interval)
         print("dag-processor: stopped", flush=True)
         return 0
-    finally:
-        engine.dispose()
 
 
 def add_dag_processor_command(commands: Any) -> None:
@@ -334,14 +328,12 @@ def _parse_conf(text: str | None) -> dict[str, Any] | None:
     return value
 
 
-def _migrated_engine() -> Any:
-    engine = _engine()
-    try:
+@contextlib.contextmanager
+def _migrated_engine() -> Iterator[Any]:
+    """Like :func:`_engine`, for a database at the head revision (:class:`CLIError` if not)."""
+    with _engine() as engine:
         _require_migrated(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
+        yield engine
 
 
 def _require_dag(conn: Any, dag_id: str) -> Any:
@@ -397,12 +389,9 @@ def _cmd_dags_reserialize(args: argparse.Namespace) -> int:
     if not folder.exists():
         raise CLIError(f"DAG folder {str(folder)!r} does not exist (set --subdir or "
                        f"[core] dags_folder)")
-    engine = _migrated_engine()
-    try:
+    with _migrated_engine() as engine:
         # No write throttle: reserializing is asked for now.
         result = sync_dags(folder, engine=engine, min_update_interval=timedelta(0))
-    finally:
-        engine.dispose()
     print(_summary(result))
     for filename in sorted(result.import_errors):
         print(f"  import error: {filename}")
@@ -422,12 +411,9 @@ def _cmd_dags_list(args: argparse.Namespace) -> int:
                        t.dag.c.has_import_errors, latest.c.latest_version)
              .select_from(t.dag.outerjoin(latest, latest.c.dag_id == t.dag.c.dag_id))
              .order_by(t.dag.c.dag_id))
-    engine = _migrated_engine()
-    try:
+    with _migrated_engine() as engine:
         with engine.connect() as conn:
             rows = [dict(row._mapping) for row in conn.execute(query)]
-    finally:
-        engine.dispose()
     render(rows, DAG_COLUMNS, args.output)
     return 0
 
@@ -447,14 +433,11 @@ def _cmd_dags_list_runs(args: argparse.Namespace) -> int:
     query = sa.select(dr).where(dr.c.dag_id == args.dag_id)
     if args.state is not None:
         query = query.where(dr.c.state == args.state)
-    engine = _migrated_engine()
-    try:
+    with _migrated_engine() as engine:
         with engine.connect() as conn:
             _require_dag(conn, args.dag_id)
             rows = [dict(row._mapping) for row in
                     conn.execute(query.order_by(dr.c.run_after.desc(), dr.c.id.desc()))]
-    finally:
-        engine.dispose()
     render(rows, RUN_COLUMNS, args.output)
     return 0
 
@@ -469,12 +452,9 @@ def _cmd_dags_list_import_errors(args: argparse.Namespace) -> int:
     query = (sa.select(ie.c.filename, ie.c.bundle_name, ie.c.timestamp,
                        ie.c.stacktrace.label("error"))
              .order_by(ie.c.bundle_name, ie.c.filename))
-    engine = _migrated_engine()
-    try:
+    with _migrated_engine() as engine:
         with engine.connect() as conn:
             rows = [dict(row._mapping) for row in conn.execute(query)]
-    finally:
-        engine.dispose()
     render(rows, IMPORT_ERROR_COLUMNS, args.output)
     return 0
 
@@ -494,13 +474,10 @@ def _cmd_dags_trigger(args: argparse.Namespace) -> int:
         user: str | None = getpass.getuser()
     except (KeyError, OSError):
         user = None
-    engine = _migrated_engine()
-    try:
+    with _migrated_engine() as engine:
         run = trigger_dag(args.dag_id, run_id=args.run_id, conf=run_conf,
                           replace_microseconds=args.replace_microseconds, triggered_by="cli",
                           triggering_user_name=user, engine=engine, **kwargs)
-    finally:
-        engine.dispose()
     render([asdict(run)], TRIGGERED_RUN_COLUMNS, args.output)
     return 0
 
@@ -509,14 +486,11 @@ def _set_paused(dag_id: str, paused: bool) -> int:
     from dagcore.db import transaction
     from dagcore.models import tables as t
 
-    engine = _migrated_engine()
-    try:
+    with _migrated_engine() as engine:
         with transaction(engine) as conn:
             _require_dag(conn, dag_id)
             conn.execute(t.dag.update().where(t.dag.c.dag_id == dag_id)
                          .values(is_paused=paused))
-    finally:
-        engine.dispose()
     print(f"Dag: {dag_id}, paused: {paused}")
     return 0
 
@@ -535,8 +509,7 @@ def _cmd_dags_delete(args: argparse.Namespace) -> int:
     from dagcore.db import transaction
     from dagcore.models import tables as t
 
-    engine = _migrated_engine()
-    try:
+    with _migrated_engine() as engine:
         with engine.connect() as conn:
             _require_dag(conn, args.dag_id)
         if not _ask_or_refuse(f"This will drop all existing records related to the specified "
@@ -550,8 +523,6 @@ def _cmd_dags_delete(args: argparse.Namespace) -> int:
                                           ("task instances", t.task_instance))}
             # One row: the rest goes by ON DELETE CASCADE (see dagcore.models.tables).
             deleted = conn.execute(t.dag.delete().where(t.dag.c.dag_id == args.dag_id)).rowcount
-    finally:
-        engine.dispose()
     if not deleted:
         raise CLIError(f"DAG {args.dag_id!r} was deleted meanwhile")
     details = ", ".join(f"{n} {name}" for name, n in counts.items())
@@ -633,13 +604,10 @@ def _cmd_tasks_list(args: argparse.Namespace) -> int:
     from dagcore.cli_output import render
     from dagcore.db_dagbag import DBDagBag
 
-    engine = _migrated_engine()
-    try:
+    with _migrated_engine() as engine:
         with engine.connect() as conn:
             _require_dag(conn, args.dag_id)
         dag = DBDagBag(engine=engine).get_latest_version_of_dag(args.dag_id)
-    finally:
-        engine.dispose()
     if dag is None:
         raise CLIError(f"DAG {args.dag_id!r} has no serialized version (run `dagcore dags "
                        f"reserialize`)")
@@ -672,8 +640,7 @@ def _cmd_tasks_clear(args: argparse.Namespace) -> int:
     if start is not None and end is not None and start > end:
         raise CLIError(f"--start-date ({start.isoformat()}) is after --end-date "
                        f"({end.isoformat()})")
-    engine = _migrated_engine()
-    try:
+    with _migrated_engine() as engine:
         def clear(dry_run: bool) -> list[Any]:
             return clear_task_instances(
                 args.dag_id, task_regex=args.task_regex, start_date=start, end_date=end,
@@ -697,8 +664,6 @@ def _cmd_tasks_clear(args: argparse.Namespace) -> int:
                                   "nothing cleared"):
                 return 1
         cleared = clear(dry_run=False)
-    finally:
-        engine.dispose()
     print(f"Cleared {len(cleared)} task instance(s) of DAG {args.dag_id}.")
     return 0
 
