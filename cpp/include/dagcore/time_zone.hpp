@@ -60,6 +60,7 @@ class time_zone {
   [[nodiscard]] const cctz::time_zone& impl() const noexcept { return m_zone; }
   /// True when the zone never changes its offset (UTC, Asia/Kolkata today is not: history).
   [[nodiscard]] bool is_fixed() const noexcept { return m_fixed; }
+  [[nodiscard]] std::int64_t fixed_offset_seconds() const noexcept { return m_offset; }
 
   [[nodiscard]] local_time to_local(instant t) const;
   /// The UTC offset in force at `t`, in seconds.
