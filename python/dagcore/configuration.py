@@ -54,6 +54,11 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         "load_examples": "False",
         "compress_serialized_dags": "False",
         "default_task_retries": "0",
+        "default_task_retry_delay": "300",
+        "max_task_retry_delay": "86400",
+        "parallelism": "32",
+        "executor": "LocalExecutor",
+        "killed_task_cleanup_time": "60",
         # DAG files (dagcore.dagbag.DagBag, reference 1.2).
         "dag_discovery_safe_mode": "True",
         "dagbag_import_error_tracebacks": "True",
@@ -74,6 +79,25 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         "catchup_by_default": "False",
         "dag_version_cache_bytes": str(1 << 30),
         "allowed_run_id_pattern": r"^[A-Za-z0-9_.~:+-]+$",
+        # The scheduler loop (dagcore.jobs.scheduler), Airflow's names where Airflow has one.
+        "scheduler_idle_sleep_time": "1.0",
+        "max_dagruns_to_create_per_loop": "10",
+        # Airflow's default is 20; dagcore decides a batch in one C++ call, so batches are cheap.
+        "max_dagruns_per_loop_to_schedule": "256",
+        "max_tis_per_query": "512",
+        "job_heartbeat_sec": "5.0",
+        "scheduler_health_check_threshold": "30.0",
+        # A running task instance whose heartbeat is older than this is failed (Airflow 3's
+        # task_instance_heartbeat_timeout; a "zombie").
+        "task_instance_heartbeat_timeout": "300.0",
+        "task_instance_heartbeat_sec": "5.0",
+        "zombie_detection_interval": "10.0",
+        "task_queued_timeout": "600.0",
+        "num_stuck_in_queued_retries": "2",
+    },
+    "logging": {
+        "base_log_folder": "{DAGCORE_HOME}/logs",
+        "logging_level": "INFO",
     },
     "api": {
         "dag_version_cache_size": "4096",
