@@ -532,7 +532,7 @@ def _cmd_dags_delete(args: argparse.Namespace) -> int:
 
 def add_dags_commands(commands: Any) -> None:
     """``dagcore dags reserialize|list|list-runs|list-import-errors|trigger|pause|unpause|
-    delete``."""
+    delete|test``."""
     from dagcore.cli_output import add_output_argument
 
     dags = commands.add_parser("dags", help="Manage DAGs",
@@ -594,6 +594,23 @@ def add_dags_commands(commands: Any) -> None:
     delete.add_argument("dag_id", help="The DAG id")
     delete.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation")
     delete.set_defaults(func=_cmd_dags_delete)
+
+    test = sub.add_parser(
+        "test", help="Run one DAG run in this process",
+        description="Parse the DAG from its file, run it once in this process with the real "
+        "scheduler loop against a temporary SQLite database (or --db-url), print the task "
+        "states, and exit 0 if the run succeeded, 1 if not.")
+    test.add_argument("dag_id", help="The DAG id")
+    test.add_argument("logical_date", nargs="?", default=None,
+                      help="The logical date, ISO 8601 (default now)")
+    test.add_argument("-c", "--conf", metavar="JSON", default=None, help="The run's conf")
+    test.add_argument("-S", "--subdir", metavar="PATH", default=None,
+                      help="The DAG folder or file (default [core] dags_folder)")
+    test.add_argument("--db-url", default=None, help="Run against this database instead")
+    test.add_argument("--keep-db", action="store_true",
+                      help="Keep the temporary database and print its URL")
+    add_output_argument(test)
+    test.set_defaults(func=_run_command("cmd_dags_test"))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -669,7 +686,7 @@ def _cmd_tasks_clear(args: argparse.Namespace) -> int:
 
 
 def add_tasks_commands(commands: Any) -> None:
-    """``dagcore tasks list|clear``."""
+    """``dagcore tasks list|clear|states-for-dag-run|test``."""
     from dagcore.cli_output import add_output_argument
 
     tasks = commands.add_parser("tasks", help="Manage tasks",
@@ -707,6 +724,26 @@ def add_tasks_commands(commands: Any) -> None:
                        help="Show what would be cleared and change nothing")
     clear.set_defaults(func=_cmd_tasks_clear)
 
+    states = sub.add_parser("states-for-dag-run", help="The task instance states of a DAG run")
+    states.add_argument("dag_id", help="The DAG id")
+    states.add_argument("run_id", help="The run id")
+    add_output_argument(states)
+    states.set_defaults(func=_run_command("cmd_tasks_states_for_dag_run"))
+
+    test = sub.add_parser(
+        "test", help="Run one task in this process, recording nothing",
+        description="Parse the DAG from its file and run one task in this process without "
+        "checking dependencies or writing state (XComs stay in memory); print its return "
+        "value. Exit 1 if the task fails.")
+    test.add_argument("dag_id", help="The DAG id")
+    test.add_argument("task_id", help="The task id")
+    test.add_argument("logical_date", nargs="?", default=None,
+                      help="The logical date, ISO 8601 (default now)")
+    test.add_argument("-c", "--conf", metavar="JSON", default=None, help="The run's conf")
+    test.add_argument("-S", "--subdir", metavar="PATH", default=None,
+                      help="The DAG folder or file (default [core] dags_folder)")
+    test.set_defaults(func=_run_command("cmd_tasks_test"))
+
 
 # -------------------------------------------------------------------------------------------------
 # config
@@ -740,11 +777,38 @@ def add_config_commands(commands: Any) -> None:
 # The parser and the entry point
 
 
+def _run_command(name: str) -> Callable[[argparse.Namespace], int]:
+    """A handler from :mod:`dagcore.cli_run`, imported when the command runs."""
+
+    def handler(args: argparse.Namespace) -> int:
+        from dagcore import cli_run
+
+        return int(getattr(cli_run, name)(args))
+
+    return handler
+
+
+def add_scheduler_command(commands: Any) -> None:
+    """``dagcore scheduler`` (:mod:`dagcore.cli_run`)."""
+    from dagcore.cli_run import add_scheduler_command as add
+
+    add(commands)
+
+
+def add_standalone_command(commands: Any) -> None:
+    """``dagcore standalone`` (:mod:`dagcore.cli_run`)."""
+    from dagcore.cli_run import add_standalone_command as add
+
+    add(commands)
+
+
 COMMAND_GROUPS: Final[tuple[Callable[[Any], None], ...]] = (
     add_config_commands,
     add_dag_processor_command,
     add_dags_commands,
     add_db_commands,
+    add_scheduler_command,
+    add_standalone_command,
     add_tasks_commands,
     add_version_command,
 )

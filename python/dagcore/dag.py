@@ -27,10 +27,13 @@ from dagcore.params import Param, ParamsDict
 from dagcore.trigger_rule import TriggerRule
 from dagcore.utils.task_lookup import TaskLookup
 
+_NOW: Any = object()  # DAG.test's default logical date: "now"
+
 if TYPE_CHECKING:
     import jinja2
 
     from dagcore.run_state import RunGraph, TaskSpec
+    from dagcore.testing import DagTestResult
     from dagcore.timetables import Timetable
     from dagcore.xcom import XComBackend
 
@@ -183,6 +186,8 @@ class DAG(TaskLookup[BaseOperator]):
         fail_fast: bool = False,
         access_control: Mapping[str, Any] | None = None,
         dag_display_name: str | None = None,
+        on_success_callback: Any = None,
+        on_failure_callback: Any = None,
     ) -> None:
         self.dag_id = validate_key(dag_id, "dag_id")
         self.default_args: dict[str, Any] = copy.deepcopy(dict(default_args or {}))
@@ -242,6 +247,10 @@ class DAG(TaskLookup[BaseOperator]):
         self.fail_fast = fail_fast
         self.access_control = access_control
         self.dag_display_name = dag_display_name or dag_id
+        # Called by the scheduler with the run's context when a run succeeds / fails (a callable
+        # or a list of them), as Airflow's DAG-level callbacks.
+        self.on_success_callback = on_success_callback
+        self.on_failure_callback = on_failure_callback
         self.fileloc: str | None = self._caller_file()
         self.task_dict: dict[str, BaseOperator] = {}
         self._jinja_env: jinja2.Environment | None = None
@@ -385,6 +394,44 @@ class DAG(TaskLookup[BaseOperator]):
                                 data_interval=data_interval, conf=conf, xcom=xcom,
                                 run_type=run_type, try_number=try_number)
         return execute_task(task, context)
+
+
+    def test(self, logical_date: datetime | None | Any = _NOW, *,
+             conf: Mapping[str, Any] | None = None,
+             run_id: str | None = None, db_url: str | None = None, keep_db: bool = False,
+             timeout: float | None = None) -> DagTestResult:
+        """Run the whole DAG once, in this process, with real state in a database.
+
+        The DAG is stored, a run is triggered and the real scheduler loop runs it with every
+        task executed in this process (the way to test a pipeline with pytest)::
+
+            result = my_dag.test(conf={"day": "2025-01-01"})
+            assert result.state == "success"
+            assert result.task_states["load"] == "success"
+            assert result.xcom_pull("extract") == [1, 2, 3]
+
+        Args:
+            logical_date: the run's logical date (aware); default now; ``None``: no logical
+                date.
+            conf: the run's conf (validated against the DAG's params).
+            run_id: the run id (default ``manual__<logical date>``).
+            db_url: the metadata database (default: a temporary SQLite file, deleted after).
+            keep_db: keep the temporary database (its URL is ``result.db_url``).
+            timeout: give up (``TimeoutError``) after this many seconds; default never.
+
+        Returns:
+            A :class:`~dagcore.testing.DagTestResult`: ``state``, ``task_states``,
+            ``task_instances``, ``xcoms`` and ``xcom_pull(task_id, key)``.
+
+        Raises:
+            ParamValidationError: ``conf`` does not satisfy the params.
+            ValueError: a naive logical date, or a DAG that does not validate.
+        """
+        from dagcore.testing import run_dag_test
+
+        kwargs: dict[str, Any] = {} if logical_date is _NOW else {"logical_date": logical_date}
+        return run_dag_test(self, conf=conf, run_id=run_id,
+                            db_url=db_url, keep_db=keep_db, timeout=timeout, **kwargs)
 
 
 def dag(dag_id: str | Callable[..., Any] | None = None, **dag_kwargs: Any) -> Any:

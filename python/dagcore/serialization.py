@@ -192,7 +192,13 @@ def _serialize_task(task: BaseOperator) -> dict[str, Any]:
         "executor_config": _jsonable_items(task.executor_config),
         "do_xcom_push": task.do_xcom_push,
         "multiple_outputs": task.multiple_outputs,
+        **{f"has_{name}": True for name in _TASK_CALLBACKS if getattr(task, name, None)},
     }
+
+
+# The task callbacks; a task with any of them is never "empty" (the scheduler runs it).
+_TASK_CALLBACKS = ("on_execute_callback", "on_failure_callback", "on_success_callback",
+                   "on_retry_callback", "on_skipped_callback")
 
 
 def serialize_dag(dag: DAG) -> dict[str, Any]:
@@ -228,6 +234,8 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         "default_args": _jsonable_items(dag.default_args),
         "params": _serialize_params(dag.params, f"DAG {dag.dag_id!r}"),
         "tasks": [_serialize_task(t) for t in dag.task_dict.values()],
+        **{f"has_{name}": True for name in ("on_success_callback", "on_failure_callback")
+           if getattr(dag, name, None)},
     }
     return {"__version": FORMAT_VERSION, "dag": data}
 
@@ -332,6 +340,7 @@ class SerializedTask:
     executor_config: Mapping[str, Any] = field(default_factory=dict)
     do_xcom_push: bool = True
     multiple_outputs: bool = False
+    has_callbacks: bool = False
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], dag_id: str,
@@ -371,6 +380,7 @@ class SerializedTask:
             executor_config=dict(data.get("executor_config") or {}),
             do_xcom_push=bool(data.get("do_xcom_push", True)),
             multiple_outputs=bool(data.get("multiple_outputs", False)),
+            has_callbacks=any(data.get(f"has_{name}") for name in _TASK_CALLBACKS),
         )
 
     def task_spec(self) -> TaskSpec:
@@ -421,6 +431,8 @@ class SerializedDAG(TaskLookup["SerializedTask"]):
         self.is_paused_upon_creation: bool | None = d.get("is_paused_upon_creation")
         self.dag_display_name: str = d.get("dag_display_name") or self.dag_id
         self.fail_fast: bool = bool(d.get("fail_fast", False))
+        self.has_on_success_callback = bool(d.get("has_on_success_callback", False))
+        self.has_on_failure_callback = bool(d.get("has_on_failure_callback", False))
         self.render_template_as_native_obj = bool(d.get("render_template_as_native_obj", False))
         self.template_searchpath: list[str] = list(d.get("template_searchpath", ()))
         self.default_args: dict[str, Any] = dict(d.get("default_args") or {})

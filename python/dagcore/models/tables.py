@@ -36,6 +36,7 @@ __all__ = [
     "dag_run",
     "dag_version",
     "import_error",
+    "job",
     "metadata",
     "serialized_dag",
     "task_instance",
@@ -295,6 +296,25 @@ task_instance_history = sa.Table(
     *_task_instance_columns(),
     # Named by hand: the conventional name is longer than PostgreSQL's 63-character limit.
     sa.UniqueConstraint("dag_id", "run_id", "task_id", "map_index", "try_number", name="uq_tih_dag_id_run_id_task_id_map_index_try_number"),
+)
+
+# A scheduler (or other long-running process) and its heartbeat (Airflow's ``job`` table). The
+# scheduler stamps ``queued_by_job_id`` on the task instances it queues, so a restarted scheduler
+# can tell the work of a dead one from a live one's.
+job = sa.Table(
+    "job",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_type", sa.String(30), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("hostname", sa.String(500)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("unixname", sa.String(1000)),
+    sa.Column("executor_class", sa.String(500)),
+    sa.Column("start_date", UtcDateTime, nullable=False),
+    sa.Column("end_date", UtcDateTime),
+    sa.Column("latest_heartbeat", UtcDateTime, nullable=False),
+    sa.Index(None, "job_type", "state", "latest_heartbeat"),
 )
 
 xcom = sa.Table(
