@@ -134,15 +134,6 @@ def _upsert_dag_row(conn: Connection, dag: Any, *, bundle_name: str, bundle_vers
     return bool(inserted)
 
 
-def _ensure_dag_row(conn: Connection, dag: Any, now: datetime) -> None:
-    conn.execute(
-        _insert(conn, t.dag)
-        .values(dag_id=dag.dag_id, is_paused=_paused_at_creation(dag), last_parsed_time=now,
-                fileloc=dag.fileloc)
-        .on_conflict_do_nothing(index_elements=["dag_id"])
-    )
-
-
 def _data_columns(data: dict[str, Any]) -> dict[str, Any]:
     if conf.getboolean("core", "compress_serialized_dags", fallback=False):
         text = json.dumps(data, sort_keys=True)
@@ -168,7 +159,7 @@ def _write_dag(conn: Connection, dag: DAG, *, bundle_name: str, bundle_version: 
                source_code: str | None) -> Literal["created", "updated"] | None:
     """The write of :func:`write_dag`: ``"created"`` (a new version), ``"updated"`` (in place) or
     ``None`` (nothing written)."""
-    _ensure_dag_row(conn, dag, now)
+    _upsert_dag_row(conn, dag, bundle_name=bundle_name, bundle_version=bundle_version, now=now)
     data = serialize_dag(dag)
     new_hash = dag_hash(data)
     dv, sd = t.dag_version, t.serialized_dag

@@ -12,6 +12,8 @@ from typing import Any
 
 __all__ = [
     "AirflowSkipException",
+    "AirflowTaskTerminated",
+    "AirflowTaskTimeout",
     "DagCycleError",
     "DagDuplicatedIdError",
     "DagImportTimeout",
@@ -20,6 +22,8 @@ __all__ = [
     "DuplicateTaskIdFound",
     "ParamValidationError",
     "TaskSkipped",
+    "TaskTerminated",
+    "TaskTimeout",
 ]
 
 
@@ -34,6 +38,23 @@ class TaskSkipped(DagcoreException):
 
 AirflowSkipException = TaskSkipped
 """Airflow's name for :class:`TaskSkipped`, so ported code keeps working."""
+
+
+class TaskTerminated(DagcoreException):
+    """Raised in a running task when its process gets ``SIGTERM`` (the executor stops it, or the
+    task runner finds its try cleared or decided elsewhere); the try fails."""
+
+
+AirflowTaskTerminated = TaskTerminated
+"""Airflow's name for :class:`TaskTerminated`."""
+
+
+class TaskTimeout(DagcoreException):
+    """Raised in a running task that exceeds its ``execution_timeout``; the try fails."""
+
+
+AirflowTaskTimeout = TaskTimeout
+"""Airflow's name for :class:`TaskTimeout`."""
 
 
 class DagCycleError(DagcoreException, ValueError):

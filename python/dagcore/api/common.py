@@ -42,6 +42,7 @@ from dagcore.configuration import conf as config
 from dagcore.db import transaction
 from dagcore.db_dagbag import DBDagBag
 from dagcore.models import tables as t
+from dagcore.models.taskinstance import HISTORY_FIELDS
 from dagcore.models.types import uuid7
 from dagcore.params import merge_params
 from dagcore.serialization import SerializedDAG
@@ -418,8 +419,6 @@ def trigger_dag(dag_id: str, *, run_id: str | None = None, conf: Mapping[str, An
 
 
 _DAG_RUN_STATES: Final = frozenset(s.value for s in DagRunState)
-_TI_FIELDS: Final = tuple(f.name for f in fields(TaskInstanceRow))
-_HISTORY_FIELDS: Final = tuple(name for name in _TI_FIELDS if name != "id")
 
 
 def _select_runs(conn: Connection, dag_id: str, *, run_ids: Sequence[str] | None,
@@ -555,7 +554,7 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
         for row in chosen:
             # A try is archived once: clearing a TI twice before it runs again keeps one copy.
             if (row.run_id, row.task_id, row.map_index, row.try_number) not in archived:
-                copy = {name: row._mapping[name] for name in _HISTORY_FIELDS}
+                copy = {name: row._mapping[name] for name in HISTORY_FIELDS}
                 history.append({**copy, "task_instance_id": row.id})
         if history:
             conn.execute(tih.insert(), history)

@@ -336,7 +336,7 @@ class SchedulerJob:
         dag = None if version_id is None else self.dag_bag.get_dag(version_id, row.dag_id)
         if dag is None:
             return 0
-        max_runs = row.max_active_runs or dag.max_active_runs
+        max_runs = dag.max_active_runs
         active = conn.execute(sa.select(sa.func.count()).select_from(dr).where(
             dr.c.dag_id == row.dag_id, dr.c.state.in_((RUN_QUEUED, RUN_RUNNING)),
             dr.c.backfill_id.is_(None))).scalar_one()
@@ -431,7 +431,7 @@ class SchedulerJob:
                 if run.backfill_id is not None:
                     limit = run.backfill_max_active_runs or 10
                 else:
-                    limit = run.dag_max_active_runs or dag.max_active_runs
+                    limit = dag.max_active_runs
                 slot = (run.dag_id, run.backfill_id)
                 if running[slot] >= limit:
                     continue
@@ -468,7 +468,7 @@ class SchedulerJob:
             by_dag[dag_id].append(run_id)
         for dag_id, run_ids in by_dag.items():
             existing.update(conn.execute(sa.select(ti.c.dag_id, ti.c.run_id, ti.c.task_id).where(
-                ti.c.dag_id == dag_id, ti.c.run_id.in_(run_ids))).tuples())
+                ti.c.dag_id == dag_id, ti.c.run_id.in_(run_ids))).all())
         versions: dict[str, Any] = {}
         rows = []
         for run, dag in runs:
@@ -815,7 +815,7 @@ class SchedulerJob:
                 task = dag.task_dict.get(c.task_id) if dag is not None else None
                 if task is None:
                     continue
-                limit = c.max_active_tasks or dag.max_active_tasks
+                limit = dag.max_active_tasks
                 if per_run[(c.dag_id, c.run_id)] >= limit:
                     continue
                 if (task.max_active_tis_per_dag is not None

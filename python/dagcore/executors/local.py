@@ -1,0 +1,373 @@
+"""Run each workload in a worker process forked from the scheduler (Airflow's ``LocalExecutor``).
+
+Design note. A task starts by ``os.fork()`` of this already-imported process, not by starting
+an interpreter: the DAG file is parsed once in the parent (``task_runner.preload``) and every
+child inherits the parsed module, so launching costs about a millisecond, and reaping is one
+``waitpid(pid, WNOHANG)`` per live child. Nothing here sleeps except :meth:`LocalExecutor.end`
+and :meth:`LocalExecutor.terminate`, which wait on purpose.
+
+Each child leads its own process group, so :meth:`~LocalExecutor.terminate` can signal a task
+together with the subprocesses it started (``BashOperator``). Both parent and child call
+``setpgid``, the classic way to close the window in which the parent could signal a group that
+does not exist yet. The child restores the default SIGTERM/SIGINT/SIGCHLD handlers and drops any
+signal wake-up fd (the scheduler installs its own, and a wake-up fd is shared with the parent),
+reads stdin from ``/dev/null``, appends fds 1 and 2 to the try's log file, and opens its **own**
+database engine: pooled connections inherited from the parent must never be used by two
+processes. It always leaves through ``os._exit``, so it can never return into scheduler code or
+run the parent's ``atexit`` hooks and finalizers.
+
+The parent only learns that a process ended (exit status 0 is ``"success"``, anything else is
+``"failed"`` with the status or the signal in ``info``); the task runner in the child records the
+task's state in the database itself (see :mod:`dagcore.executors.base`).
+
+Not thread-safe: one thread (the scheduler loop) drives an executor. Children are reaped by pid,
+never with ``waitpid(-1)``, so other children of the process (DAG processors) are left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import NoReturn
+
+from dagcore.configuration import conf
+from dagcore.executors.base import BaseExecutor, ExecutorEvent, TaskInstanceKey, TaskWorkload
+
+__all__ = ["LocalExecutor"]
+
+log = logging.getLogger(__name__)
+
+# Polling while end() or terminate() waits: start fast (most tasks are short), back off to this.
+_MAX_POLL_S = 0.05
+# After SIGKILL a process exits as soon as the kernel lets it; this only bounds a hang in
+# uninterruptible sleep (a dead NFS mount) so that shutdown still finishes.
+_KILL_WAIT_S = 10.0
+
+
+class LocalExecutor(BaseExecutor):
+    """Runs workloads in processes forked from this one, at most ``parallelism`` at once.
+
+    Args:
+        parallelism: how many workloads may run at once; 0 means no limit. Default
+            ``[core] parallelism``.
+        engine_url: the database URL each child connects to; default ``[database]
+            sql_alchemy_conn``.
+        runner: called in the child instead of ``task_runner.run_workload`` (tests, custom
+            runners); the child exits 0 when it returns, 1 when it raises.
+
+    Raises:
+        TypeError: ``parallelism`` is not an int.
+        ValueError: ``parallelism`` is negative.
+    """
+
+    def __init__(
+        self,
+        parallelism: int | None = None,
+        *,
+        engine_url: str | None = None,
+        runner: Callable[[TaskWorkload], object] | None = None,
+    ) -> None:
+        source = "parallelism"
+        if parallelism is None:
+            parallelism = conf.getint("core", "parallelism")
+            source = "[core] parallelism"
+        super().__init__(parallelism)
+        if parallelism < 0:
+            raise ValueError(f"{source} must be >= 0 (0: no limit), got {parallelism}")
+        self.engine_url = engine_url
+        self._runner = runner
+        self._pending: deque[TaskWorkload] = deque()
+        self._procs: dict[int, TaskWorkload] = {}  # pid (= its process group id) -> workload
+        self._keys: set[TaskInstanceKey] = set()  # pending and live, for O(1) slot arithmetic
+        self._events: list[ExecutorEvent] = []
+
+    # -- the BaseExecutor contract ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Nothing to set up: workers are forked on demand."""
+        log.debug("LocalExecutor started (parallelism %d)", self.parallelism)
+
+    def queue_workload(self, workload: TaskWorkload) -> None:
+        """Accept ``workload``; a key already queued or running is ignored (and logged)."""
+        if workload.key in self._keys:
+            log.warning("Ignoring workload %s: already queued or running", workload.key)
+            return
+        self._keys.add(workload.key)
+        self._pending.append(workload)
+
+    @property
+    def running(self) -> set[TaskInstanceKey]:
+        """Keys queued here and not yet started, plus those of live processes (a copy)."""
+        return set(self._keys)
+
+    @property
+    def slots_available(self) -> int:
+        if self.parallelism <= 0:
+            return 1 << 30
+        return max(0, self.parallelism - len(self._keys))
+
+    def has_task(self, key: TaskInstanceKey) -> bool:
+        return key in self._keys
+
+    @property
+    def pids(self) -> dict[int, TaskInstanceKey]:
+        """The live worker processes: pid (also its process group id) -> key (a copy)."""
+        return {pid: workload.key for pid, workload in self._procs.items()}
+
+    def heartbeat(self) -> list[ExecutorEvent]:
+        """Start pending workloads that fit, reap ended children; the events since last call.
+
+        Never sleeps or blocks.
+        """
+        self._launch_pending()
+        if self._procs and self._reap() and self._pending:
+            self._launch_pending()  # reuse the slots just freed
+        return self._take_events()
+
+    def end(self, timeout: float | None = None) -> list[ExecutorEvent]:
+        """Run every accepted workload to its end and return the events not yet returned.
+
+        Args:
+            timeout: seconds to wait at most; then :meth:`terminate` (whose events are
+                included). ``None`` waits as long as it takes.
+
+        Raises:
+            ValueError: ``timeout`` is negative.
+        """
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"timeout must be >= 0 seconds or None, got {timeout}")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        events: list[ExecutorEvent] = []
+        delay = 0.001
+        while True:
+            events += self.heartbeat()
+            if not self._keys:
+                return events
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    log.warning("%d task(s) still running after %s s: terminating them",
+                                len(self._keys), timeout)
+                    self.terminate()
+                    return events + self._take_events()
+                time.sleep(min(delay, remaining))
+            else:
+                time.sleep(delay)
+            delay = min(delay * 2, _MAX_POLL_S)
+
+    def terminate(self, grace: float | None = None) -> None:
+        """Stop everything now: SIGTERM to each task's process group, SIGKILL after ``grace``.
+
+        Workloads not started yet get a ``"failed"`` event without being run. SIGKILL goes to
+        every group signalled, also one whose leader already exited, so that subprocesses which
+        outlived their task are killed too. The events are kept for the next :meth:`heartbeat`
+        or :meth:`end`.
+
+        Args:
+            grace: seconds the tasks get to clean up after SIGTERM; default
+                ``[core] killed_task_cleanup_time``.
+
+        Raises:
+            ValueError: ``grace`` is negative.
+        """
+        if grace is None:
+            grace = conf.getfloat("core", "killed_task_cleanup_time")
+        if grace < 0:
+            raise ValueError(f"grace must be >= 0 seconds, got {grace}")
+        while self._pending:
+            workload = self._pending.popleft()
+            self._keys.discard(workload.key)
+            self._event(workload, "failed", "executor terminated before the task started")
+        self._reap()
+        groups = list(self._procs)
+        if not groups:
+            return
+        log.info("Sending SIGTERM to %d task process group(s)", len(groups))
+        _signal_groups(groups, signal.SIGTERM)
+        self._wait_reaped(time.monotonic() + grace)
+        _signal_groups(groups, signal.SIGKILL)
+        if self._procs:
+            log.warning("Sent SIGKILL to %d task(s) still running after %s s",
+                        len(self._procs), grace)
+        self._wait_reaped(time.monotonic() + _KILL_WAIT_S)
+        for pid, workload in list(self._procs.items()):
+            log.error("Task process %d (%s) did not exit after SIGKILL; giving up on it",
+                      pid, workload.key)
+            del self._procs[pid]
+            self._keys.discard(workload.key)
+            self._event(workload, "failed", "did not exit after SIGKILL")
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _take_events(self) -> list[ExecutorEvent]:
+        events, self._events = self._events, []
+        return events
+
+    def _event(self, workload: TaskWorkload, state: str, info: str | None) -> None:
+        self._events.append(ExecutorEvent(workload.key, workload.ti_id, state, info))
+
+    def _launch_pending(self) -> None:
+        while self._pending and (self.parallelism <= 0 or len(self._procs) < self.parallelism):
+            self._launch(self._pending.popleft())
+
+    def _launch(self, workload: TaskWorkload) -> None:
+        if self._runner is None:
+            from dagcore.task_runner import preload
+
+            preload(workload.fileloc)  # parsed once here, inherited by every child
+        _flush_std_streams()  # or the child would inherit, and write, our buffered output
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            log.error("Cannot start %s: fork failed: %s", workload.key, exc)
+            self._keys.discard(workload.key)
+            self._event(workload, "failed", f"fork failed: {exc}")
+            return
+        if pid == 0:
+            _child_main(workload, self._runner, self.engine_url)
+        with contextlib.suppress(OSError):  # the child may have done it already, or exited
+            os.setpgid(pid, pid)
+        self._procs[pid] = workload
+        log.debug("Started %s as pid %d", workload.key, pid)
+
+    def _reap(self) -> int:
+        """Collect the children that ended; how many did."""
+        ended = 0
+        for pid in list(self._procs):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, None  # reaped by someone else: its status is lost
+            if done == 0:
+                continue
+            workload = self._procs.pop(pid)
+            self._keys.discard(workload.key)
+            state, info = _describe_status(status)
+            log.debug("pid %d (%s) ended: %s %s", pid, workload.key, state, info or "")
+            self._event(workload, state, info)
+            ended += 1
+        return ended
+
+    def _wait_reaped(self, deadline: float) -> None:
+        delay = 0.001
+        while self._procs:
+            self._reap()
+            remaining = deadline - time.monotonic()
+            if not self._procs or remaining <= 0:
+                return
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, _MAX_POLL_S)
+
+
+def _describe_status(status: int | None) -> tuple[str, str | None]:
+    """``waitpid`` status -> (event state, info)."""
+    if status is None:
+        return "failed", "exit status unknown (the process was reaped elsewhere)"
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0:
+        return "success", None
+    if code > 0:
+        return "failed", f"exit status {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = str(-code)
+    return "failed", f"killed by signal {name}"
+
+
+def _signal_groups(groups: Iterable[int], signum: signal.Signals) -> None:
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signum)
+        except ProcessLookupError:
+            pass  # the whole group is gone already
+        except OSError as exc:
+            log.warning("Cannot send %s to process group %d: %s", signum.name, pgid, exc)
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.flush()
+
+
+# -- the child ---------------------------------------------------------------------------------
+
+
+def _child_main(
+    workload: TaskWorkload,
+    runner: Callable[[TaskWorkload], object] | None,
+    engine_url: str | None,
+) -> NoReturn:
+    """Everything a forked worker does; leaves only through ``os._exit``."""
+    status = 1
+    try:
+        os.setpgid(0, 0)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+        with contextlib.suppress(ValueError):
+            signal.set_wakeup_fd(-1)
+        _redirect_stdio(workload.log_path)
+        if runner is None:
+            _run_default(workload, engine_url)
+        else:
+            runner(workload)
+        status = 0
+    except SystemExit as exc:  # sys.exit() in a runner: exit as the interpreter would
+        status = _exit_status(exc.code)
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            traceback.print_exc()
+        status = 1
+    finally:
+        _flush_std_streams()
+        os._exit(status)
+
+
+def _redirect_stdio(log_path: str) -> None:
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    path = Path(log_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    os.dup2(fd, 1)  # dup2 makes them inheritable: a task's subprocesses log there too
+    os.dup2(fd, 2)
+    os.close(fd)
+    # New streams on the new fds: line-buffered output, so a log being tailed shows each line
+    # as it is written; the parent's unflushed buffers (in the old objects) are never written
+    # here, and buffered input the parent read ahead is not read again.
+    sys.stdin = open(0, encoding="utf-8", errors="replace", closefd=False)
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace",
+                      closefd=False)
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace",
+                      closefd=False)
+
+
+def _run_default(workload: TaskWorkload, engine_url: str | None) -> None:
+    from dagcore.db import create_engine
+    from dagcore.task_runner import run_workload
+
+    engine = create_engine(engine_url)  # never the parent's pool
+    try:
+        run_workload(workload, engine=engine)
+    finally:
+        engine.dispose()
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1

@@ -1,0 +1,779 @@
+"""Run one try of one task instance against the metadata database (Airflow's task runner).
+
+An executor hands :func:`run_workload` a :class:`~dagcore.executors.base.TaskWorkload` (in a
+forked child, or in-process for ``dag.test()``); the runner claims the try, runs the task and
+records the outcome. :func:`load_dag` parses the workload's DAG file, with a cache that the
+LocalExecutor fills in its parent process (:func:`preload`) so forked children inherit it.
+
+Design note. The database is the single source of truth, and others change it while a try runs:
+a clear gives the task instance a new id (a running one becomes ``restarting``), the API marks it
+success or failed, the scheduler fails a try whose heartbeat stopped. So the runner writes only
+guarded updates:
+
+* the claim is ``queued -> running`` ``WHERE id = <workload's id> AND state = 'queued' AND
+  try_number = <workload's try>``: a workload whose try was cleared, retried or already started
+  finds nothing and runs nothing (returns ``None``);
+* the heartbeat thread stamps ``last_heartbeat_at`` ``WHERE id AND state = 'running'``; when that
+  matches no row the try was decided elsewhere, and the thread sends ``SIGTERM`` to its own
+  process, whose handler calls ``on_kill`` and raises :class:`~dagcore.exceptions.TaskTerminated`
+  in the task (only when this runner installed that handler: main thread, ``handle_signals``);
+* the outcome is one transaction ``WHERE id AND state = 'running'``. If it matches nothing and
+  the task instance is now ``restarting`` (cleared while running) it goes to no state, to be
+  scheduled again; in any other state it is left as someone else set it.
+
+The outcome rules (retry or fail) are shared with the scheduler in
+:mod:`dagcore.models.taskinstance`; a try that ends ``up_for_retry`` keeps its id, and the
+scheduler archives it and gives the next try a new id when it schedules the retry. Callbacks
+run after the outcome is committed, and only when this runner decided it; a callback that
+raises is logged and changes nothing.
+
+``execution_timeout`` uses ``SIGALRM`` (``setitimer``), so it is enforced only on the main
+thread with ``handle_signals``; it covers ``execute`` and, for ``TriggerDagRunOperator``, the
+wait for the triggered run (as a timeout on the operator did in Airflow 2). The previous signal
+handlers are restored when the try ends.
+
+The task's log is a :class:`logging.FileHandler` on the root logger, opened in append mode (the
+LocalExecutor's child also points its stdout and stderr at the same file), for the duration of
+the try. In-process, every thread's log records reach it meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import getpass
+import logging
+import os
+import signal
+import socket
+import stat as stat_module
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from dagcore.configuration import conf
+from dagcore.db import transaction
+from dagcore.exceptions import (
+    DagcoreException,
+    DagRunTriggerException,
+    TaskSkipped,
+    TaskTerminated,
+    TaskTimeout,
+)
+from dagcore.executors.base import TaskInstanceKey, TaskWorkload
+from dagcore.models import tables as t
+from dagcore.models.taskinstance import NO_STATE, end_try, failure_state
+from dagcore.operators.base import execute_task
+from dagcore.state import TaskInstanceState
+from dagcore.templating import build_context
+from dagcore.utils import timezone
+from dagcore.xcom import DatabaseXComBackend
+
+if TYPE_CHECKING:
+    from dagcore.dag import DAG
+    from dagcore.operators.base import BaseOperator
+
+__all__ = ["LOG_FORMAT", "load_dag", "preload", "run_workload"]
+
+log = logging.getLogger(__name__)
+
+LOG_FORMAT: Final = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
+"""The task log's line format (Airflow's)."""
+
+XCOM_TRIGGER_DAG_ID: Final = "trigger_dag_id"
+
+_QUEUED: Final = TaskInstanceState.QUEUED.value
+_RUNNING: Final = TaskInstanceState.RUNNING.value
+_RESTARTING: Final = TaskInstanceState.RESTARTING.value
+_DB_ATTEMPTS: Final = 3  # the outcome write is retried on OperationalError (a locked SQLite)
+_HEARTBEAT_JOIN_S: Final = 60.0
+_MIN_POKE_S: Final = 0.01
+
+T = TypeVar("T")
+
+
+# -- parsing DAG files ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ParsedFile:
+    signature: tuple[int, int]  # (st_mtime_ns, st_size) when parsed
+    dags: dict[str, DAG]
+    import_error: str | None
+
+
+_parsed: dict[str, _ParsedFile] = {}
+_parsed_lock = threading.Lock()
+
+
+def _dag_folder_for(path: str) -> str:
+    """The folder put on ``sys.path`` while importing ``path``: the DAGs folder if the file is
+    in it (so helper modules there import, as in Airflow's workers), else the file's folder."""
+    folder = os.path.abspath(os.path.expanduser(conf.get("core", "dags_folder")))
+    if path.startswith(folder + os.sep):
+        return folder
+    return os.path.dirname(path)
+
+
+def _parse(fileloc: str) -> _ParsedFile:
+    if not isinstance(fileloc, (str, os.PathLike)):
+        raise TypeError(f"fileloc must be a path, got {type(fileloc).__name__}: {fileloc!r}")
+    path = os.path.abspath(os.fspath(fileloc))
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise LookupError(f"cannot read DAG file {path}: {exc.strerror or exc}") from None
+    if not stat_module.S_ISREG(stat.st_mode):
+        raise LookupError(f"DAG file {path} is not a file")
+    signature = (stat.st_mtime_ns, stat.st_size)
+    with _parsed_lock:
+        cached = _parsed.get(path)
+    if cached is not None and cached.signature == signature:
+        return cached
+    from dagcore.dagbag import DagBag
+
+    # Parsed outside the lock (a slow file does not block other files); two threads parsing
+    # the same file at once both succeed and the later one is kept.
+    bag = DagBag(_dag_folder_for(path), include_examples=False, safe_mode=False,
+                 collect_dags=False)
+    bag.process_file(path, only_if_updated=False, safe_mode=False)
+    errors = "\n".join(bag.import_errors.values()) or None
+    parsed = _ParsedFile(signature=signature, dags=dict(bag.dags), import_error=errors)
+    with _parsed_lock:
+        _parsed[path] = parsed
+    return parsed
+
+
+def load_dag(fileloc: str, dag_id: str) -> DAG:
+    """The DAG ``dag_id`` as the file ``fileloc`` defines it now.
+
+    Files are parsed with :class:`~dagcore.dagbag.DagBag` (safe mode off: the scheduler already
+    knows the file defines the DAG) and cached per file; a file whose modification time or size
+    changed is parsed again.
+
+    Raises:
+        TypeError: ``fileloc`` is not a path.
+        LookupError: the file cannot be read, or does not define ``dag_id`` (the message names
+            both, with the file's import error if it failed to import).
+    """
+    parsed = _parse(fileloc)
+    dag = parsed.dags.get(dag_id)
+    if dag is not None:
+        return dag
+    message = f"Dag {dag_id!r} not found in {os.path.abspath(os.fspath(fileloc))}"
+    if parsed.import_error:
+        message += f"; the file failed to import:\n{parsed.import_error}"
+    else:
+        message += f" (it defines: {', '.join(sorted(parsed.dags)) or 'no DAG'})"
+    raise LookupError(message)
+
+
+def preload(fileloc: str | None) -> None:
+    """Parse ``fileloc`` into :func:`load_dag`'s cache now; errors are logged and swallowed (the
+    try that needs the file reports them). The LocalExecutor calls this before forking."""
+    if fileloc is None:
+        return
+    try:
+        _parse(fileloc)
+    except Exception:  # noqa: BLE001 - a DAG file may raise anything; the try reports it
+        log.warning("preloading %s failed", fileloc, exc_info=True)
+
+
+# -- the try's log -------------------------------------------------------------------------------
+
+
+def _log_level() -> int:
+    name = str(conf.get("logging", "logging_level", fallback="INFO")).strip().upper()
+    level = logging.getLevelName(name)
+    return level if isinstance(level, int) else logging.INFO
+
+
+def _file_identity(handler: logging.Handler) -> tuple[int, int] | None:
+    """``(st_dev, st_ino)`` of the file a stream handler writes to, if it has one."""
+    stream = getattr(handler, "stream", None)
+    try:
+        stat = os.fstat(stream.fileno())  # type: ignore[union-attr]
+    except (AttributeError, OSError, ValueError):  # no stream, no fd, or a closed stream
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+@contextlib.contextmanager
+def _task_log(log_path: str) -> Iterator[None]:
+    """Send log records to ``log_path`` (appended; folders created) for the block.
+
+    Root handlers that already write to that file are detached meanwhile: in the
+    LocalExecutor's child, stderr is the log file, and a handler on the parent's stderr (the
+    CLI's) would write every record a second time.
+    """
+    root = logging.getLogger()
+    level = _log_level()
+    handler: logging.FileHandler | None = None
+    try:
+        path = Path(log_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+    except OSError as exc:
+        log.error("cannot open the task log %s (%s); the try logs elsewhere only", log_path, exc)
+    previous_level = root.level
+    detached: list[logging.Handler] = []
+    if handler is not None:
+        mine = _file_identity(handler)
+        detached = [h for h in root.handlers if mine is not None and _file_identity(h) == mine]
+        for other in detached:
+            root.removeHandler(other)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setLevel(level)
+        root.addHandler(handler)
+    if root.getEffectiveLevel() > level:
+        root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.setLevel(previous_level)
+        if handler is not None:
+            root.removeHandler(handler)
+            handler.close()
+        for other in detached:
+            root.addHandler(other)
+
+
+@functools.lru_cache(maxsize=1)
+def _hostname() -> str:
+    return socket.getfqdn()
+
+
+def _unixname() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return str(os.getuid())
+
+
+# -- signals and timeout -------------------------------------------------------------------------
+
+
+class _Interrupts:
+    """SIGTERM and ``execution_timeout`` for the task (handlers installed only on the main
+    thread with ``handle_signals``).
+
+    The handlers raise in the task only while it is *armed* (running ``execute`` or waiting for
+    a triggered run); a SIGTERM at another moment calls ``on_kill`` and is remembered, so the
+    task does not start afterwards.
+    """
+
+    def __init__(self, *, enabled: bool, timeout_s: float | None, what: str) -> None:
+        self.installed = (enabled and hasattr(signal, "SIGALRM")
+                          and threading.current_thread() is threading.main_thread())
+        self.timeout_s = timeout_s
+        self.what = what
+        self.task: BaseOperator | None = None  # the copy being run: whom on_kill stops
+        self.stop_requested: str | None = None
+        self._armed = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Interrupts:
+        if self.installed:
+            self._previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._on_term)
+            if self.timeout_s is not None:
+                self._previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.disarm()
+        for signum, previous in self._previous.items():
+            # None: a handler installed from C, which Python cannot restore.
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        self._previous.clear()
+
+    def request_stop(self, reason: str) -> None:
+        """Stop the task from another thread (SIGTERM to this process when the handler is ours;
+        otherwise the task cannot be interrupted and only a task not yet started is stopped)."""
+        self.stop_requested = reason
+        if self.installed:
+            os.kill(os.getpid(), signal.SIGTERM)
+        else:
+            log.warning("cannot interrupt the running task (no SIGTERM handler of ours): it "
+                        "runs to its end, and the state set elsewhere stays")
+
+    def arm(self) -> None:
+        if self.stop_requested is not None:
+            raise TaskTerminated(f"{self.what} was stopped before it started: "
+                                 f"{self.stop_requested}")
+        self._armed = True
+        if self.timeout_s is None:
+            return
+        if self.installed:
+            # setitimer(0) would disable the timer: a zero timeout fires at once instead.
+            signal.setitimer(signal.ITIMER_REAL, max(self.timeout_s, 1e-6))
+        else:
+            log.warning("execution_timeout of %ss is not enforced: it needs SIGALRM on the main "
+                        "thread (and handle_signals)", self.timeout_s)
+
+    def disarm(self) -> None:
+        self._armed = False
+        if self.installed and self.timeout_s is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _kill_task(self) -> None:
+        if self.task is None:
+            return
+        try:
+            self.task.on_kill()
+        except Exception:  # noqa: BLE001 - user code; the task is stopping anyway
+            log.exception("on_kill of %s failed", self.what)
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        log.error("Received SIGTERM. Terminating subprocesses.")
+        reason = self.stop_requested
+        if reason is None:
+            self.stop_requested = "SIGTERM"
+        armed, self._armed = self._armed, False
+        self._kill_task()
+        if armed:
+            if self.timeout_s is not None:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            raise TaskTerminated("Task received SIGTERM signal" + (f": {reason}" if reason else ""))
+
+    def _on_alarm(self, signum: int, frame: Any) -> None:
+        if not self._armed:
+            return
+        self._armed = False
+        log.error("Process timed out, PID: %s (execution_timeout %ss)", os.getpid(),
+                  self.timeout_s)
+        self._kill_task()
+        raise TaskTimeout(f"Timeout, PID: {os.getpid()}")
+
+
+# -- heartbeat -----------------------------------------------------------------------------------
+
+
+class _Heartbeat:
+    """A daemon thread stamping ``last_heartbeat_at`` while the try is ``running``."""
+
+    def __init__(self, engine: Engine, ti_id: uuid.UUID, interval_s: float,
+                 on_lost: Callable[[str], None]) -> None:
+        self.engine = engine
+        self.ti_id = ti_id
+        self.interval_s = interval_s
+        self.on_lost = on_lost
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"ti-heartbeat-{ti_id}",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(_HEARTBEAT_JOIN_S)
+        if self._thread.is_alive():
+            log.warning("the heartbeat thread of task instance %s did not stop", self.ti_id)
+
+    def _run(self) -> None:
+        ti = t.task_instance
+        while not self._stop.wait(self.interval_s):
+            try:
+                with transaction(self.engine) as conn:
+                    beat = conn.execute(ti.update()
+                                        .where(ti.c.id == self.ti_id, ti.c.state == _RUNNING)
+                                        .values(last_heartbeat_at=timezone.utcnow())).rowcount
+            except Exception:  # noqa: BLE001 - a DB hiccup: try again at the next beat
+                log.warning("heartbeat of task instance %s failed; trying again in %ss",
+                            self.ti_id, self.interval_s, exc_info=True)
+                continue
+            if beat == 0 and not self._stop.is_set():
+                reason = (f"task instance {self.ti_id} is no longer running in the database "
+                          f"(cleared, or its state was set elsewhere)")
+                log.error("Heartbeat: %s; stopping the task", reason)
+                self.on_lost(reason)
+                return
+
+
+def _heartbeat_interval() -> float:
+    """``[scheduler] task_instance_heartbeat_sec``; a bad value is logged, and 5 s used."""
+    try:
+        return conf.getfloat("scheduler", "task_instance_heartbeat_sec", fallback=5.0)
+    except ValueError as exc:
+        log.error("%s; heartbeating every 5 seconds", exc)
+        return 5.0
+
+
+# -- one try -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    state: TaskInstanceState | None  # SUCCESS or SKIPPED; None: failed (retry rules decide)
+    error: BaseException | None = None
+
+
+def _callbacks_of(value: Any) -> list[Callable[[dict[str, Any]], Any]]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _run_callbacks(task: Any, name: str, context: dict[str, Any]) -> None:
+    """Call ``task.<name>`` (a callable or a list) with ``context``; errors are logged."""
+    for callback in _callbacks_of(getattr(task, name, None)):
+        try:
+            callback(context)
+        except Exception:  # noqa: BLE001 - a callback never changes the outcome
+            log.exception("Error when executing %s callback %r", name, callback)
+
+
+def _retrying(what: str, fn: Callable[[], T]) -> T:
+    for attempt in range(1, _DB_ATTEMPTS + 1):
+        try:
+            return fn()
+        except sa.exc.OperationalError:
+            if attempt == _DB_ATTEMPTS:
+                raise
+            log.warning("%s failed (attempt %d of %d); trying again", what, attempt,
+                        _DB_ATTEMPTS, exc_info=True)
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _select_ti(conn: Connection, *where: Any) -> Any:
+    query = sa.select(t.task_instance).where(*where)
+    if conn.dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE holds the write lock already
+        query = query.with_for_update()
+    return conn.execute(query).one_or_none()
+
+
+def _describe(key: TaskInstanceKey) -> str:
+    index = f" map_index {key.map_index}" if key.map_index >= 0 else ""
+    return f"{key.dag_id}.{key.task_id} run {key.run_id}{index} try {key.try_number}"
+
+
+def _claim(engine: Engine, ti_id: uuid.UUID, key: TaskInstanceKey) -> Any:
+    """``queued -> running`` for exactly this try; the claimed row, or None (logged why)."""
+    ti = t.task_instance
+    now = timezone.utcnow()
+    with transaction(engine) as conn:
+        claimed = conn.execute(ti.update().where(
+            ti.c.id == ti_id, ti.c.state == _QUEUED, ti.c.try_number == key.try_number,
+            ti.c.dag_id == key.dag_id, ti.c.task_id == key.task_id, ti.c.run_id == key.run_id,
+            ti.c.map_index == key.map_index,
+        ).values(state=_RUNNING, start_date=now, end_date=None, duration=None,
+                 hostname=_hostname(), unixname=_unixname(), pid=os.getpid(),
+                 last_heartbeat_at=now, updated_at=now)).rowcount
+        row = conn.execute(sa.select(ti).where(ti.c.id == ti_id)).one_or_none()
+    if claimed == 1:
+        return row
+    if row is None:
+        why = "no task instance has this id (it was cleared or retried since it was queued)"
+    elif (row.dag_id, row.task_id, row.run_id, row.map_index) != (
+            key.dag_id, key.task_id, key.run_id, key.map_index):
+        why = (f"the task instance with this id is {row.dag_id}.{row.task_id} run "
+               f"{row.run_id} map_index {row.map_index}, not the workload's")
+    elif row.state != _QUEUED:
+        why = f"it is in state {row.state or NO_STATE}, not queued"
+    else:
+        why = f"it is at try {row.try_number}, the workload is for try {key.try_number}"
+    log.warning("Not running %s (ti_id %s): %s", _describe(key), ti_id, why)
+    return None
+
+
+class _TryRun:
+    """One claimed try: load, prepare, execute under heartbeat and signals, record."""
+
+    def __init__(self, workload: TaskWorkload, *, engine: Engine, row: Any, dag: DAG | None,
+                 heartbeat: bool, handle_signals: bool) -> None:
+        self.workload = workload
+        self.key = workload.key
+        self.engine = engine
+        self.row = row
+        self.ti_id: uuid.UUID = row.id
+        self.dag = dag
+        self.heartbeat = heartbeat
+        self.handle_signals = handle_signals
+        self.task: BaseOperator | None = None
+        self.runnable: BaseOperator | None = None
+        self.context: dict[str, Any] | None = None
+
+    # -- phases ----------------------------------------------------------------------------------
+
+    def run(self) -> str | None:
+        log.info("Starting attempt %d of %d", self.row.try_number, self.row.max_tries + 1)
+        try:
+            self.task = self._load_task()
+            timeout = self.task.execution_timeout
+            timeout_s = None if timeout is None else timeout.total_seconds()
+        except Exception as exc:  # noqa: BLE001 - the try fails, with the error in its log
+            return self._finish(_Outcome(None, exc))
+        interrupts = _Interrupts(enabled=self.handle_signals, timeout_s=timeout_s,
+                                 what=_describe(self.key))
+        beat = None
+        with interrupts:
+            interval = _heartbeat_interval() if self.heartbeat else 0.0
+            if interval > 0:
+                beat = _Heartbeat(self.engine, self.ti_id, interval, interrupts.request_stop)
+                beat.start()
+            try:
+                outcome = self._prepare_and_execute(interrupts)
+            finally:
+                if beat is not None:
+                    beat.stop()
+        return self._finish(outcome)
+
+    def _load_task(self) -> BaseOperator:
+        key = self.key
+        dag = self.dag
+        if dag is None:
+            if self.workload.fileloc is None:
+                raise LookupError(f"the workload of {_describe(key)} names no DAG file")
+            dag = load_dag(self.workload.fileloc, key.dag_id)
+        elif dag.dag_id != key.dag_id:
+            raise LookupError(f"the DAG given is {dag.dag_id!r}, the workload is for "
+                              f"{key.dag_id!r}")
+        return dag.get_task(key.task_id)
+
+    def _prepare(self) -> None:
+        assert self.task is not None
+        key = self.key
+        dr = t.dag_run
+        with self.engine.connect() as conn:
+            run = conn.execute(sa.select(dr).where(dr.c.dag_id == key.dag_id,
+                                                   dr.c.run_id == key.run_id)).one_or_none()
+        if run is None:
+            raise LookupError(f"Dag run {key.run_id!r} of Dag {key.dag_id!r} not found")
+        xcom = DatabaseXComBackend(self.engine)
+        # As Airflow: a try starts without the XComs of the tries before it.
+        xcom.clear(dag_id=key.dag_id, run_id=key.run_id, task_id=key.task_id,
+                   map_index=key.map_index)
+        interval = None
+        if run.data_interval_start is not None and run.data_interval_end is not None:
+            interval = (run.data_interval_start, run.data_interval_end)
+        context = build_context(self.task, run_id=key.run_id, logical_date=run.logical_date,
+                                data_interval=interval, run_after=run.run_after, conf=run.conf,
+                                run_type=run.run_type, xcom=xcom, try_number=key.try_number)
+        context["dag_run"].triggered_by = run.triggered_by
+        ti = context["ti"]
+        ti.map_index = key.map_index
+        ti.max_tries = self.row.max_tries
+        runnable = self.task.prepare_for_execution()
+        # execute_task copies its task again (prepare_for_execution); running this very copy
+        # lets on_kill reach the state execute left on it (a subprocess, a job id).
+        runnable.prepare_for_execution = lambda: runnable  # type: ignore[method-assign]
+        context["task"] = runnable
+        self.runnable, self.context = runnable, context
+
+    def _prepare_and_execute(self, interrupts: _Interrupts) -> _Outcome:
+        try:
+            self._prepare()
+        except Exception as exc:  # noqa: BLE001 - the try fails, with the error in its log
+            return _Outcome(None, exc)
+        assert self.runnable is not None and self.context is not None
+        interrupts.task = self.runnable
+        _run_callbacks(self.runnable, "on_execute_callback", self.context)
+        try:
+            try:
+                interrupts.arm()
+                self._work(self.runnable, self.context)
+            finally:
+                interrupts.disarm()
+        except TaskSkipped as exc:
+            log.info("Skipping task: %s", exc)
+            return _Outcome(TaskInstanceState.SKIPPED, exc)
+        except BaseException as exc:  # noqa: BLE001 - any failure of the task fails the try
+            return _Outcome(None, exc)
+        return _Outcome(TaskInstanceState.SUCCESS)
+
+    def _work(self, runnable: BaseOperator, context: dict[str, Any]) -> None:
+        try:
+            execute_task(runnable, context)
+        except DagRunTriggerException as request:
+            self._trigger_dag_run(request, runnable, context)
+
+    # -- TriggerDagRunOperator (reference 4.3) ---------------------------------------------------
+
+    def _trigger_dag_run(self, request: DagRunTriggerException, runnable: BaseOperator,
+                         context: dict[str, Any]) -> None:
+        from dagcore.api.common import DagRunAlreadyExists, clear_dag_runs, trigger_dag
+        from dagcore.operators.trigger_dagrun import XCOM_RUN_ID
+
+        target = request.trigger_dag_id
+        if getattr(runnable, "fail_when_dag_is_paused", False):
+            with self.engine.connect() as conn:
+                paused = conn.execute(sa.select(t.dag.c.is_paused)
+                                      .where(t.dag.c.dag_id == target)).scalar_one_or_none()
+            if paused:
+                raise DagcoreException(f"Dag {target} is paused")
+        run_id = request.dag_run_id
+        try:
+            trigger_dag(target, run_id=run_id, conf=request.conf,
+                        logical_date=request.logical_date, triggered_by="operator",
+                        replace_microseconds=False, engine=self.engine)
+            log.info("Triggered Dag %s: run %s", target, run_id)
+        except DagRunAlreadyExists as exists:
+            if request.reset_dag_run:
+                run_id = exists.dag_run.run_id  # the run holding the id (or the logical date)
+                log.info("Clearing %s run %s (reset_dag_run); its conf is kept", target, run_id)
+                clear_dag_runs(target, run_ids=[run_id], engine=self.engine)
+            elif request.skip_when_already_exists:
+                raise TaskSkipped(f"Dag run {run_id!r} of Dag {target!r} already exists, "
+                                  f"skipping (skip_when_already_exists)") from None
+            else:
+                raise
+        ti = context["ti"]
+        ti.xcom_push(XCOM_RUN_ID, run_id)
+        ti.xcom_push(XCOM_TRIGGER_DAG_ID, target)
+        if request.wait_for_completion:
+            if request.deferrable:
+                log.info("deferrable: there is no triggerer; waiting in this worker instead")
+            self._wait_for_run(target, run_id, request)
+
+    def _wait_for_run(self, dag_id: str, run_id: str, request: DagRunTriggerException) -> None:
+        dr = t.dag_run
+        poke_s = max(float(request.poke_interval), _MIN_POKE_S)
+        allowed, failed = set(request.allowed_states), set(request.failed_states)
+        while True:
+            log.info("Waiting for %s on %s to become allowed state %s ...", dag_id, run_id,
+                     sorted(allowed))
+            time.sleep(poke_s)
+            with self.engine.connect() as conn:
+                state = conn.execute(sa.select(dr.c.state).where(
+                    dr.c.dag_id == dag_id, dr.c.run_id == run_id)).scalar_one_or_none()
+            if state is None:
+                raise DagcoreException(f"Dag run {run_id!r} of Dag {dag_id!r} no longer exists")
+            if state in failed:
+                raise DagcoreException(f"{dag_id} failed with failed state {state}")
+            if state in allowed:
+                log.info("%s finished with allowed state %s", dag_id, state)
+                return
+
+    # -- the outcome -----------------------------------------------------------------------------
+
+    def _finish(self, outcome: _Outcome) -> str | None:
+        error = outcome.error
+        if outcome.state is None and error is not None:
+            log.error("Task failed with exception", exc_info=error)
+        kind, state = _retrying("recording the outcome", lambda: self._record(outcome))
+        if kind == "mine":
+            self._outcome_callbacks(state, error)
+        if isinstance(error, KeyboardInterrupt):
+            raise error
+        return state
+
+    def _record(self, outcome: _Outcome) -> tuple[str, str | None]:
+        """One transaction: the outcome, guarded by ``state = 'running'``; returns who decided
+        (``"mine"``, ``"restarted"``, ``"elsewhere"``, ``"gone"``) and the state now."""
+        key = self.key
+        ti = t.task_instance
+        now = timezone.utcnow()
+        with transaction(self.engine) as conn:
+            row = _select_ti(conn, ti.c.id == self.ti_id, ti.c.state == _RUNNING)
+            if row is not None:
+                new_state = outcome.state
+                if new_state is None:
+                    new_state = failure_state(try_number=row.try_number,
+                                              max_tries=row.max_tries)
+                state = end_try(conn, row, new_state, now=now)
+                log.info("Marking task as %s. dag_id=%s, task_id=%s, run_id=%s, map_index=%d, "
+                         "try_number=%d, start_date=%s, end_date=%s", state.upper(), key.dag_id,
+                         key.task_id, key.run_id, key.map_index, row.try_number,
+                         row.start_date, now)
+                return "mine", state
+            current = _select_ti(conn, ti.c.dag_id == key.dag_id, ti.c.run_id == key.run_id,
+                                 ti.c.task_id == key.task_id, ti.c.map_index == key.map_index)
+            if current is None:
+                log.warning("The task instance of %s is gone (its run was deleted?); nothing "
+                            "recorded", _describe(key))
+                return "gone", None
+            if current.state == _RESTARTING and current.try_number == key.try_number:
+                state = end_try(conn, current, None, now=now)
+                log.info("The task instance was cleared while running: no state, to be "
+                         "scheduled again")
+                return "restarted", state
+        current_state = current.state or NO_STATE
+        log.warning("The task instance of %s is %s (id %s), set elsewhere; leaving it",
+                    _describe(key), current_state, current.id)
+        return "elsewhere", current_state
+
+    def _outcome_callbacks(self, state: str | None, error: BaseException | None) -> None:
+        task = self.runnable or self.task
+        if task is None:
+            return
+        context = self.context
+        if context is None:  # the try failed before its context existed
+            context = {"dag": task.dag, "task": task, "run_id": self.key.run_id, "ti": None,
+                       "task_instance": None}
+        context = dict(context)
+        if state == TaskInstanceState.SUCCESS.value:
+            _run_callbacks(task, "on_success_callback", context)
+        elif state == TaskInstanceState.SKIPPED.value:
+            _run_callbacks(task, "on_skipped_callback", context)
+        elif state == TaskInstanceState.UP_FOR_RETRY.value:
+            context["exception"] = error
+            _run_callbacks(task, "on_retry_callback", context)
+        elif state == TaskInstanceState.FAILED.value:
+            context["exception"] = error
+            _run_callbacks(task, "on_failure_callback", context)
+
+
+def run_workload(workload: TaskWorkload, *, engine: Engine, dag: DAG | None = None,
+                 heartbeat: bool = True, handle_signals: bool = True) -> str | None:
+    """Run one try of one task instance and record its outcome in the database.
+
+    The try runs only if the row with ``workload.ti_id`` is ``queued`` at the workload's try
+    (and task instance); it is then ``running`` (host, pid, start date, heartbeat) until the
+    outcome: ``success``, ``skipped``, or a failure, which becomes ``up_for_retry`` or
+    ``failed`` by the retry rules (:func:`~dagcore.models.taskinstance.failure_state`). The
+    task's log goes to ``workload.log_path``. See the module's design note for the guards.
+
+    Args:
+        workload: what to run.
+        engine: the metadata database.
+        dag: the DAG object to take the task from (``dag.test()``, tests); default the DAG as
+            ``workload.fileloc`` defines it (:func:`load_dag`).
+        heartbeat: stamp ``last_heartbeat_at`` every ``[scheduler]
+            task_instance_heartbeat_sec`` seconds from a thread, and stop the task when its try
+            is no longer running in the database.
+        handle_signals: on the main thread, turn SIGTERM into
+            :class:`~dagcore.exceptions.TaskTerminated` (after ``on_kill``) and enforce
+            ``execution_timeout`` with SIGALRM; off, the process's signal handling is untouched
+            and ``execution_timeout`` is not enforced.
+
+    Returns:
+        The task instance's state when the try ended (``"success"``, ``"skipped"``,
+        ``"up_for_retry"``, ``"failed"``; ``"none"`` when it was cleared while running; or the
+        state someone else set meanwhile), or ``None`` when nothing ran (not queued, another
+        try, unknown id) or the task instance was deleted while running.
+
+    Raises:
+        TypeError: ``workload`` is not a :class:`TaskWorkload`.
+        ValueError: ``workload.ti_id`` is not a UUID.
+        sqlalchemy.exc.SQLAlchemyError: the database failed while claiming the try, or while
+            recording its outcome (after retries); a failure of the task itself never raises.
+        KeyboardInterrupt: re-raised after the try was recorded as failed.
+    """
+    if not isinstance(workload, TaskWorkload):
+        raise TypeError(f"workload must be a TaskWorkload, got {type(workload).__name__}: "
+                        f"{workload!r}")
+    try:
+        ti_id = uuid.UUID(str(workload.ti_id))
+    except ValueError:
+        raise ValueError(f"workload.ti_id must be a UUID, got {workload.ti_id!r}") from None
+    key = workload.key
+    with _task_log(workload.log_path):
+        log.info("dagcore task runner: dag_id=%s task_id=%s run_id=%s map_index=%d "
+                 "try_number=%d ti_id=%s", key.dag_id, key.task_id, key.run_id, key.map_index,
+                 key.try_number, ti_id)
+        log.info("host %s, pid %d, user %s", _hostname(), os.getpid(), _unixname())
+        row = _claim(engine, ti_id, key)
+        if row is None:
+            return None
+        return _TryRun(workload, engine=engine, row=row, dag=dag, heartbeat=heartbeat,
+                       handle_signals=handle_signals).run()
