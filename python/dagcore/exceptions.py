@@ -40,17 +40,22 @@ AirflowSkipException = TaskSkipped
 """Airflow's name for :class:`TaskSkipped`, so ported code keeps working."""
 
 
-class TaskTerminated(DagcoreException):
+class TaskTerminated(BaseException):
     """Raised in a running task when its process gets ``SIGTERM`` (the executor stops it, or the
-    task runner finds its try cleared or decided elsewhere); the try fails."""
+    task runner finds its try cleared or decided elsewhere); the try fails.
+
+    A ``BaseException``, as Airflow's: a task's own ``except Exception`` cannot swallow it."""
 
 
 AirflowTaskTerminated = TaskTerminated
 """Airflow's name for :class:`TaskTerminated`."""
 
 
-class TaskTimeout(DagcoreException):
-    """Raised in a running task that exceeds its ``execution_timeout``; the try fails."""
+class TaskTimeout(BaseException):
+    """Raised in a running task that exceeds its ``execution_timeout``; the try fails.
+
+    A ``BaseException``, as Airflow's ``AirflowTaskTimeout``: a task's own ``except Exception``
+    cannot swallow it."""
 
 
 AirflowTaskTimeout = TaskTimeout

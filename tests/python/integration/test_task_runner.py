@@ -329,6 +329,20 @@ def test_execution_timeout_stops_the_task(h: Harness, retries: int, expected: st
     assert "TaskTimeout: Timeout, PID" in log_text(workload)
 
 
+def test_a_task_catching_exception_cannot_swallow_its_timeout(h: Harness) -> None:
+    def stubborn() -> str:
+        try:
+            time.sleep(5)
+        except Exception:  # noqa: BLE001 - what careless task code does
+            return "swallowed"
+        return "slept"
+
+    dag = make_dag("etl", py("stubborn", stubborn, execution_timeout=timedelta(seconds=0.2)))
+    workload = h.queue(dag, "stubborn")
+    assert h.run(workload, dag) == "failed"
+    assert "TaskTimeout" in log_text(workload)
+
+
 def test_execution_timeout_is_not_enforced_without_signal_handling(h: Harness) -> None:
     dag = make_dag("etl", lambda: SleepOperator(
         "slow", seconds=0.2, execution_timeout=timedelta(seconds=0.01)))
