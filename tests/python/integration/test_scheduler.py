@@ -354,3 +354,62 @@ class _Dies(_NeverRuns):
                   for w in self.queued]
         self.queued = []
         return events
+
+
+def test_stale_dag_gets_no_new_runs_and_its_queued_run_waits(
+        db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tz_seam, "utcnow", lambda: START + timedelta(days=2))
+    dag = _chain_dag("stale", n=1, schedule="@daily", catchup=True)
+    _store(db, dag)
+    trigger_dag("stale", run_id="manual", engine=db)
+    with transaction(db) as conn:
+        conn.execute(t.dag.update().values(is_stale=True))
+    _loop(_job(db, dag), 3)
+    assert [(r.run_id, r.state) for r in _runs(db, "stale")] == [("manual", "queued")]
+
+
+def test_backfill_runs_count_against_the_backfill_limit_not_the_dags(db: Engine) -> None:
+    with DAG("bf", start_date=START, max_active_runs=1) as dag:
+        PythonOperator(task_id="p", python_callable=lambda: None)
+    _store(db, dag)
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    with transaction(db) as conn:
+        backfill_id = conn.execute(t.backfill.insert().values(
+            dag_id="bf", from_date=START, to_date=START + timedelta(days=5), dag_run_conf={},
+            max_active_runs=3, created_at=now, updated_at=now)).inserted_primary_key[0]
+        for i in range(5):
+            run_id = conn.execute(t.dag_run.insert().values(
+                dag_id="bf", run_id=f"backfill__{i}", logical_date=START + timedelta(days=i),
+                run_after=START + timedelta(days=i), state="queued", run_type="backfill",
+                backfill_id=backfill_id, conf={})).inserted_primary_key[0]
+            conn.execute(t.backfill_dag_run.insert().values(
+                backfill_id=backfill_id, dag_run_id=run_id, sort_ordinal=5 - i,
+                logical_date=START + timedelta(days=i)))
+    trigger_dag("bf", run_id="manual", engine=db)
+    _job(db, dag, executor=_NeverRuns()).run_once()
+    running = {r.run_id for r in _runs(db, "bf") if r.state == "running"}
+    # The manual run uses the DAG's one slot; the backfill starts its first three by ordinal.
+    assert running == {"manual", "backfill__4", "backfill__3", "backfill__2"}
+
+
+def test_a_new_dag_version_mid_run_removes_and_adds_task_instances(db: Engine) -> None:
+    with DAG("versioned", start_date=START) as v1:
+        PythonOperator(task_id="a", python_callable=lambda: None) >> PythonOperator(
+            task_id="b", python_callable=lambda: None)
+    _store(db, v1)
+    run = trigger_dag("versioned", engine=db)
+    _job(db, v1, executor=_NeverRuns())._start_queued_dagruns()
+    assert set(_tis(db, "versioned", run.run_id)) == {"a", "b"}
+    with DAG("versioned", start_date=START) as v2:
+        PythonOperator(task_id="a", python_callable=lambda: None) >> PythonOperator(
+            task_id="c", python_callable=lambda: None)
+    write_dag(db, v2)  # v1 has task instances: a new version
+    _loop(_job(db, v2), 10)
+    tis = _tis(db, "versioned", run.run_id)
+    assert {k: v.state for k, v in tis.items()} == {"a": "success", "b": "removed",
+                                                    "c": "success"}
+    with db.connect() as conn:
+        versions = dict(conn.execute(sa.select(t.dag_version.c.id,
+                                               t.dag_version.c.version_number)).all())
+    assert versions[tis["c"].dag_version_id] == 2
+    assert _runs(db, "versioned")[0].state == "success"
