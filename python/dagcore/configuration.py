@@ -93,7 +93,6 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         "task_instance_heartbeat_sec": "5.0",
         "zombie_detection_interval": "10.0",
         "task_queued_timeout": "600.0",
-        "num_stuck_in_queued_retries": "2",
     },
     "logging": {
         "base_log_folder": "{DAGCORE_HOME}/logs",

@@ -413,3 +413,37 @@ def test_a_new_dag_version_mid_run_removes_and_adds_task_instances(db: Engine) -
                                                t.dag_version.c.version_number)).all())
     assert versions[tis["c"].dag_version_id] == 2
     assert _runs(db, "versioned")[0].state == "success"
+
+
+def test_depends_on_past_waits_for_the_previous_run(db: Engine) -> None:
+    with DAG("past", start_date=START) as dag:
+        PythonOperator(task_id="p", python_callable=lambda: None, depends_on_past=True)
+    _store(db, dag)
+    first = trigger_dag("past", run_id="first", logical_date=START, engine=db)
+    second = trigger_dag("past", run_id="second", logical_date=START + timedelta(days=1),
+                         engine=db)
+    never = _NeverRuns()
+    _loop(_job(db, dag, executor=never), 3)
+    assert [w.key.run_id for w in never.queued] == ["first"]  # the second waits
+    assert _tis(db, "past", second.run_id)["p"].state is None
+    with transaction(db) as conn:
+        conn.execute(t.task_instance.update().where(t.task_instance.c.run_id == first.run_id)
+                     .values(state="success"))
+    job = _job(db, dag, executor=never)
+    _loop(job, 3)
+    assert [w.key.run_id for w in never.queued] == ["first", "second"]
+
+
+def test_max_active_tis_per_dag_spans_runs(db: Engine) -> None:
+    with DAG("pertask", start_date=START) as dag:
+        PythonOperator(task_id="p", python_callable=lambda: None, max_active_tis_per_dag=1)
+        PythonOperator(task_id="q", python_callable=lambda: None)
+    _store(db, dag)
+    for i in range(3):
+        trigger_dag("pertask", run_id=f"r{i}", logical_date=START + timedelta(hours=i),
+                    engine=db)
+    never = _NeverRuns()
+    _loop(_job(db, dag, executor=never), 3)
+    queued = sorted((w.key.task_id, w.key.run_id) for w in never.queued)
+    assert [k for k in queued if k[0] == "p"] == [("p", "r0")]
+    assert [k for k in queued if k[0] == "q"] == [("q", "r0"), ("q", "r1"), ("q", "r2")]
