@@ -40,7 +40,7 @@ test: bootstrap
 	$(PY) -m pytest -q tests/python
 
 demo: bootstrap
-	$(PY) benchmarks/cache_bench.py --quick
+	PY=$(PY) bash scripts/demo.sh
 
 bench: bootstrap
 	@shopt -s nullglob; benches=(benchmarks/*_bench.py); \

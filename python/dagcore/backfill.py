@@ -482,3 +482,19 @@ def plan_backfill(timetable: Timetable, *, from_date: datetime, to_date: datetim
                                existing_runs=existing_runs, reprocess_behavior=reprocess_behavior,
                                run_backwards=run_backwards, depends_on_past=depends_on_past,
                                now=now, dag_id=dag_id, max_runs=max_runs).to_list()
+
+
+# The database side (create_backfill, dry_run_backfill, ...) lives in dagcore.api.backfills;
+# importing it here lazily keeps this planning module free of SQLAlchemy.
+_DB_NAMES = frozenset({"Backfill", "BackfillCompleted", "BackfillNotFound", "BackfillStatus",
+                       "OverlappingBackfill", "backfill_status", "cancel_backfill",
+                       "create_backfill", "dry_run_backfill", "get_backfill", "list_backfills",
+                       "pause_backfill", "unpause_backfill"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DB_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module("dagcore.api.backfills"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

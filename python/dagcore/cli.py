@@ -788,6 +788,13 @@ def _run_command(name: str) -> Callable[[argparse.Namespace], int]:
     return handler
 
 
+def add_backfill_commands(commands: Any) -> None:
+    """``dagcore backfill ...`` (:mod:`dagcore.cli_backfill`)."""
+    from dagcore.cli_backfill import add_backfill_commands as add
+
+    add(commands)
+
+
 def add_scheduler_command(commands: Any) -> None:
     """``dagcore scheduler`` (:mod:`dagcore.cli_run`)."""
     from dagcore.cli_run import add_scheduler_command as add
@@ -803,6 +810,7 @@ def add_standalone_command(commands: Any) -> None:
 
 
 COMMAND_GROUPS: Final[tuple[Callable[[Any], None], ...]] = (
+    add_backfill_commands,
     add_config_commands,
     add_dag_processor_command,
     add_dags_commands,

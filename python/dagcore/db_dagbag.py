@@ -325,13 +325,16 @@ class DBDagBag:
 
     def get_dag_for_run(self, dag_run: Any) -> SerializedDAG | None:
         """The DAG a run executes: its ``created_dag_version_id``, or the latest version when the
-        run has no ``bundle_version`` or no version id (unversioned bundles, reference 1.4).
+        run has no ``bundle_version`` or no version id (unversioned bundles, reference 1.4),
+        unless its ``run_on_latest_version`` (a backfill's setting, joined in) is False.
 
         ``dag_run`` is a row or an object with ``dag_id``, ``created_dag_version_id`` and
         ``bundle_version``.
         """
         version_id = _field(dag_run, "created_dag_version_id")
-        if version_id is None or _field(dag_run, "bundle_version") is None:
+        # A backfill created with run_on_latest_version=False pins its runs to that version.
+        pinned = _field(dag_run, "run_on_latest_version") is False
+        if version_id is None or (_field(dag_run, "bundle_version") is None and not pinned):
             return self.get_latest_version_of_dag(_field(dag_run, "dag_id"))
         return self.get_dag(version_id, _field(dag_run, "dag_id"))
 

@@ -85,6 +85,11 @@ EMPTY_OPERATORS = frozenset({"dagcore.operators.empty.EmptyOperator"})
 MAX_EMPTY_ROUNDS = 1000
 
 
+def _runnable(d: sa.Table, b: sa.Table) -> Any:
+    """The DAG is unpaused, or the run belongs to a backfill that keeps it paused."""
+    return sa.or_(d.c.is_paused == sa.false(), b.c.keep_dag_paused == sa.true())
+
+
 def _is_empty(task: SerializedTask) -> bool:
     return task.operator in EMPTY_OPERATORS and not task.has_callbacks
 
@@ -266,7 +271,7 @@ class SchedulerJob:
             self._last_zombie_check = now_mono
             did += self.fail_zombies()
             did += self.fail_stuck_in_queued()
-        if now_mono - self._last_backfill_check >= 5.0:
+        if now_mono - self._last_backfill_check >= 1.0:
             self._last_backfill_check = now_mono
             self._mark_backfills_complete()
         return did
@@ -399,13 +404,13 @@ class SchedulerJob:
         dr, d, b, bdr = t.dag_run, t.dag, t.backfill, t.backfill_dag_run
         query = (sa.select(dr, d.c.max_active_runs.label("dag_max_active_runs"),
                            b.c.max_active_runs.label("backfill_max_active_runs"),
-                           bdr.c.sort_ordinal)
+                           b.c.run_on_latest_version, bdr.c.sort_ordinal)
                  .select_from(dr.join(d, d.c.dag_id == dr.c.dag_id)
                               .outerjoin(b, b.c.id == dr.c.backfill_id)
                               .outerjoin(bdr, sa.and_(bdr.c.dag_run_id == dr.c.id,
                                                       bdr.c.backfill_id == dr.c.backfill_id)))
                  .where(dr.c.state == RUN_QUEUED, dr.c.run_after <= now,
-                        d.c.is_paused == sa.false(), d.c.is_stale == sa.false(),
+                        _runnable(d, b), d.c.is_stale == sa.false(),
                         sa.or_(b.c.id.is_(None), b.c.is_paused == sa.false()))
                  .order_by(bdr.c.sort_ordinal.is_(None).desc(), bdr.c.sort_ordinal,
                            dr.c.last_scheduling_decision.is_(None).desc(),
@@ -449,7 +454,9 @@ class SchedulerJob:
         return started
 
     def _version_id_for(self, conn: Connection, run: Any, cache: dict[str, Any]) -> Any:
-        if run.created_dag_version_id is not None and run.bundle_version is not None:
+        pinned = run._mapping.get("run_on_latest_version") is False
+        if run.created_dag_version_id is not None and (run.bundle_version is not None
+                                                       or pinned):
             return run.created_dag_version_id
         if run.dag_id not in cache:
             dv = t.dag_version
@@ -502,12 +509,13 @@ class SchedulerJob:
     # -- 4. decide running runs -----------------------------------------------------------------
 
     def _schedule_dag_runs(self) -> int:
-        dr, d, ti = t.dag_run, t.dag, t.task_instance
+        dr, d, ti, b = t.dag_run, t.dag, t.task_instance, t.backfill
         now = timezone.utcnow()
-        query = (sa.select(dr)
-                 .select_from(dr.join(d, d.c.dag_id == dr.c.dag_id))
+        query = (sa.select(dr, b.c.run_on_latest_version)
+                 .select_from(dr.join(d, d.c.dag_id == dr.c.dag_id)
+                              .outerjoin(b, b.c.id == dr.c.backfill_id))
                  .where(dr.c.state == RUN_RUNNING, dr.c.run_after <= now,
-                        d.c.is_paused == sa.false(), d.c.is_stale == sa.false())
+                        _runnable(d, b), d.c.is_stale == sa.false())
                  .order_by(dr.c.last_scheduling_decision.is_(None).desc(),
                            dr.c.last_scheduling_decision, dr.c.run_after, dr.c.id)
                  .limit(self.batch_size))
@@ -781,15 +789,17 @@ class SchedulerJob:
         slots = self.executor.slots_available
         if slots <= 0:
             return 0
-        ti, dr, d = t.task_instance, t.dag_run, t.dag
+        ti, dr, d, b = t.task_instance, t.dag_run, t.dag, t.backfill
         query = (sa.select(ti.c.id, ti.c.dag_id, ti.c.run_id, ti.c.task_id, ti.c.map_index,
                            ti.c.try_number, ti.c.dag_version_id, dr.c.created_dag_version_id,
-                           dr.c.bundle_version, d.c.max_active_tasks, d.c.fileloc)
+                           dr.c.bundle_version, d.c.max_active_tasks, d.c.fileloc,
+                           b.c.run_on_latest_version)
                  .select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
                                                   dr.c.run_id == ti.c.run_id))
-                              .join(d, d.c.dag_id == ti.c.dag_id))
+                              .join(d, d.c.dag_id == ti.c.dag_id)
+                              .outerjoin(b, b.c.id == dr.c.backfill_id))
                  .where(ti.c.state == SCHEDULED, dr.c.state == RUN_RUNNING,
-                        d.c.is_paused == sa.false(), d.c.is_stale == sa.false())
+                        _runnable(d, b), d.c.is_stale == sa.false())
                  .order_by(ti.c.priority_weight.desc(), dr.c.run_after, dr.c.id, ti.c.task_id)
                  .limit(min(self.max_tis, max(slots * 4, 32))))
         now = timezone.utcnow()
@@ -886,7 +896,10 @@ class SchedulerJob:
         return len(zombies)
 
     def fail_stuck_in_queued(self) -> int:
-        """Tries queued longer than ``task_queued_timeout`` are queued again, then failed."""
+        """Tries queued longer than ``task_queued_timeout`` (whose process never claimed them)
+        fail, and go up for retry when they have retries left (Airflow first re-queues them
+        twice; dagcore's executors start a queued try at once, so one that waits that long is
+        lost, not slow)."""
         from dagcore.models.taskinstance import fail_task_instance
 
         ti = t.task_instance

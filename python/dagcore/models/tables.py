@@ -173,6 +173,11 @@ backfill = sa.Table(
     sa.Column("completed_at", UtcDateTime),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("triggering_user_name", sa.String(512)),
+    # dagcore's own: run while the DAG stays paused; pin runs to the version at creation.
+    sa.Column("keep_dag_paused", sa.Boolean, nullable=False, default=False,
+              server_default=sa.false()),
+    sa.Column("run_on_latest_version", sa.Boolean, nullable=False, default=True,
+              server_default=sa.true()),
     sa.Index(None, "dag_id", "completed_at"),
 )
 
