@@ -313,7 +313,8 @@ def _parse_date(text: str, option: str) -> Any:
     return value
 
 
-def _parse_conf(text: str | None) -> dict[str, Any] | None:
+def _parse_conf(text: str | None, option: str = "--conf") -> dict[str, Any] | None:
+    """The JSON object given as ``option`` (``None`` when absent or ``null``)."""
     import json
 
     if text is None:
@@ -321,9 +322,9 @@ def _parse_conf(text: str | None) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CLIError(f"--conf is not valid JSON ({exc}): {text!r}") from None
+        raise CLIError(f"{option} is not valid JSON ({exc}): {text!r}") from None
     if value is not None and not isinstance(value, dict):
-        raise CLIError(f"--conf must be a JSON object or null, got {type(value).__name__}: "
+        raise CLIError(f"{option} must be a JSON object or null, got {type(value).__name__}: "
                        f"{text!r}")
     return value
 
@@ -530,6 +531,15 @@ def _cmd_dags_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_test_arguments(parser: Any) -> None:
+    """The arguments ``dags test`` and ``tasks test`` share (after their ids)."""
+    parser.add_argument("logical_date", nargs="?", default=None,
+                        help="The logical date, ISO 8601 (default now)")
+    parser.add_argument("-c", "--conf", metavar="JSON", default=None, help="The run's conf")
+    parser.add_argument("-S", "--subdir", metavar="PATH", default=None,
+                        help="The DAG folder or file (default [core] dags_folder)")
+
+
 def add_dags_commands(commands: Any) -> None:
     """``dagcore dags reserialize|list|list-runs|list-import-errors|trigger|pause|unpause|
     delete|test``."""
@@ -601,11 +611,7 @@ def add_dags_commands(commands: Any) -> None:
         "scheduler loop against a temporary SQLite database (or --db-url), print the task "
         "states, and exit 0 if the run succeeded, 1 if not.")
     test.add_argument("dag_id", help="The DAG id")
-    test.add_argument("logical_date", nargs="?", default=None,
-                      help="The logical date, ISO 8601 (default now)")
-    test.add_argument("-c", "--conf", metavar="JSON", default=None, help="The run's conf")
-    test.add_argument("-S", "--subdir", metavar="PATH", default=None,
-                      help="The DAG folder or file (default [core] dags_folder)")
+    _add_test_arguments(test)
     test.add_argument("--db-url", default=None, help="Run against this database instead")
     test.add_argument("--keep-db", action="store_true",
                       help="Keep the temporary database and print its URL")
@@ -737,11 +743,7 @@ def add_tasks_commands(commands: Any) -> None:
         "value. Exit 1 if the task fails.")
     test.add_argument("dag_id", help="The DAG id")
     test.add_argument("task_id", help="The task id")
-    test.add_argument("logical_date", nargs="?", default=None,
-                      help="The logical date, ISO 8601 (default now)")
-    test.add_argument("-c", "--conf", metavar="JSON", default=None, help="The run's conf")
-    test.add_argument("-S", "--subdir", metavar="PATH", default=None,
-                      help="The DAG folder or file (default [core] dags_folder)")
+    _add_test_arguments(test)
     test.set_defaults(func=_run_command("cmd_tasks_test"))
 
 

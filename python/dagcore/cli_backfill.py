@@ -22,25 +22,8 @@ PLAN_COLUMNS = ("sort_ordinal", "logical_date", "run_after", "action", "reason")
 STATE_COLUMNS = ("state", "runs")
 
 
-def _conf(text: str | None) -> dict[str, Any] | None:
-    import json
-
-    from dagcore.cli import CLIError
-
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CLIError(f"Invalid JSON in --dag-run-conf: {exc}: {text!r}") from None
-    if not isinstance(value, dict):
-        raise CLIError(f"--dag-run-conf must be a JSON object, got {type(value).__name__}: "
-                       f"{text!r}")
-    return value
-
-
 def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    from dagcore.cli import CLIError, _parse_date
+    from dagcore.cli import CLIError, _parse_conf, _parse_date
 
     if args.max_active_runs is not None and args.max_active_runs < 1:
         raise CLIError(f"--max-active-runs must be a positive integer, got "
@@ -51,7 +34,8 @@ def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         from_date=_parse_date(args.from_date, "--from-date"),
         to_date=_parse_date(args.to_date, "--to-date"),
         reprocess_behavior=args.reprocess_behavior or "none",
-        run_backwards=args.run_backwards, dag_run_conf=_conf(args.dag_run_conf),
+        run_backwards=args.run_backwards,
+        dag_run_conf=_parse_conf(args.dag_run_conf, "--dag-run-conf"),
         run_on_latest_version=args.run_on_latest_version,
         keep_dag_paused=args.keep_dag_paused, unpause=args.unpause)
     if args.max_active_runs is not None:
