@@ -28,9 +28,10 @@ from __future__ import annotations
 import getpass
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -92,7 +93,8 @@ class OverlappingBackfill(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Backfill:
-    """A ``backfill`` row; ``created``/``cleared``/``skipped`` are set by :func:`create_backfill`."""
+    """A ``backfill`` row; ``created``, ``cleared`` and ``skipped`` come from
+    :func:`create_backfill`."""
 
     id: int
     dag_id: str
@@ -327,39 +329,44 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
         keep_dag_paused=keep_dag_paused, run_on_latest_version=latest_version)
     ).inserted_primary_key[0]
 
+    # Column lists straight from the plan (no per-date objects): a 10-year hourly backfill is
+    # ~10^5 rows, where per-row Python work is most of the time (benchmarks/backfill_bench.py).
     actions = plan.actions
     infos = plan.infos
-    logical_dates = infos.logical_dates
-    new_runs = []
-    for i, action in enumerate(actions):
-        if action is BackfillAction.CREATE:
-            info = infos[i]
-            new_runs.append({
-                "dag_id": dag_id, "run_id": f"backfill__{info.run_after.isoformat()}",
-                "logical_date": info.logical_date, "run_after": info.run_after,
-                "queued_at": now, "state": DagRunState.QUEUED.value, "run_type": "backfill",
-                "triggered_by": "backfill", "triggering_user_name": user, "conf": conf or {},
-                "data_interval_start": info.data_interval.start,
-                "data_interval_end": info.data_interval.end,
-                "created_dag_version_id": version_id,
-                "bundle_version": dag_row.bundle_version, "backfill_id": backfill_id,
-                "clear_number": 0, "updated_at": now})
-    if new_runs:
-        conn.execute(dr.insert(), new_runs)
-    clear_dates = [logical_dates[i] for i, a in enumerate(actions) if a is BackfillAction.CLEAR]
-    if clear_dates:
-        _clear_runs(conn, dag, dag_id, clear_dates, backfill_id, conf, now)
-    run_ids = dict(conn.execute(sa.select(dr.c.logical_date, dr.c.id).where(
-        dr.c.dag_id == dag_id, dr.c.backfill_id == backfill_id)).all())
+    logical_dates = infos.logical_dates  # = the data interval starts
+    run_afters = infos.run_afters
+    ends = infos.data_interval_ends
+    created = [i for i, a in enumerate(actions) if a is BackfillAction.CREATE]
+    memo: dict[Any, dict[Any, Any]] = {}
+    new_run_ids = [f"backfill__{run_afters[i].isoformat()}" for i in created]
+    if created:
+        dates = [logical_dates[i] for i in created]
+        _insert_columns(conn, dr, {
+            "run_id": new_run_ids, "logical_date": dates,
+            "run_after": [run_afters[i] for i in created], "data_interval_start": dates,
+            "data_interval_end": [ends[i] for i in created]}, {
+            "dag_id": dag_id, "queued_at": now, "state": DagRunState.QUEUED.value,
+            "run_type": "backfill", "triggered_by": "backfill", "triggering_user_name": user,
+            "conf": conf or {}, "created_dag_version_id": version_id,
+            "bundle_version": dag_row.bundle_version, "backfill_id": backfill_id,
+            "clear_number": 0, "updated_at": now}, memo)
+    cleared = [i for i, a in enumerate(actions) if a is BackfillAction.CLEAR]
+    cleared_ids = (_clear_runs(conn, dag, dag_id, [logical_dates[i] for i in cleared],
+                               backfill_id, conf, now) if cleared else {})
+    run_pks: list[int | None] = [None] * len(actions)
+    if created:
+        created_ids = dict(conn.execute(sa.select(dr.c.run_id, dr.c.id).where(
+            dr.c.dag_id == dag_id, dr.c.backfill_id == backfill_id)).all())
+        for i, run_id in zip(created, new_run_ids):
+            run_pks[i] = created_ids[run_id]
+    for i in cleared:
+        run_pks[i] = cleared_ids[logical_dates[i]]
     reasons = plan.reasons
-    links = []
-    for i, action in enumerate(actions):
-        date = logical_dates[i]
-        skipped = action is BackfillAction.SKIP
-        links.append({"backfill_id": backfill_id, "logical_date": date, "sort_ordinal": i + 1,
-                      "dag_run_id": None if skipped else run_ids[date],
-                      "exception_reason": str(reasons[i]) if skipped else None})
-    conn.execute(bdr.insert(), links)
+    texts = {r: None if r is None else str(r) for r in set(reasons)}
+    _insert_columns(conn, bdr, {
+        "logical_date": logical_dates, "sort_ordinal": range(1, len(actions) + 1),
+        "dag_run_id": run_pks, "exception_reason": [texts[r] for r in reasons]},
+        {"backfill_id": backfill_id}, memo)
     if unpause:
         conn.execute(t.dag.update().where(t.dag.c.dag_id == dag_id).values(is_paused=False))
     row = conn.execute(sa.select(b).where(b.c.id == backfill_id)).one()
@@ -373,23 +380,27 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
 
 
 def _clear_runs(conn: Connection, dag: SerializedDAG, dag_id: str, dates: list[datetime],
-                backfill_id: int, conf: dict[str, Any] | None, now: datetime) -> None:
-    """Reuse finished runs: archive and reset their task instances, re-queue the runs."""
+                backfill_id: int, conf: dict[str, Any] | None,
+                now: datetime) -> dict[datetime, int]:
+    """Reuse finished runs: archive and reset their task instances, re-queue the runs.
+
+    Returns:
+        The runs' ids by logical date.
+    """
     dr, ti, tih = t.dag_run, t.task_instance, t.task_instance_history
-    runs = conn.execute(sa.select(dr.c.id, dr.c.run_id, dr.c.clear_number).where(
+    runs = conn.execute(sa.select(dr.c.id, dr.c.run_id, dr.c.clear_number,
+                                  dr.c.logical_date).where(
         dr.c.dag_id == dag_id, dr.c.logical_date.in_(dates))).all()
-    run_ids = [r.run_id for r in runs]
-    rows = conn.execute(sa.select(ti).where(ti.c.dag_id == dag_id,
-                                            ti.c.run_id.in_(run_ids))).all()
-    archived = {(r.run_id, r.task_id, r.map_index, r.try_number) for r in conn.execute(
-        sa.select(tih.c.run_id, tih.c.task_id, tih.c.map_index, tih.c.try_number).where(
-            tih.c.dag_id == dag_id, tih.c.run_id.in_(run_ids)))}
-    history = [{**{name: row._mapping[name] for name in HISTORY_FIELDS},
-                "task_instance_id": row.id} for row in rows
-               if (row.run_id, row.task_id, row.map_index, row.try_number) not in archived
-               and row.try_number > 0]
-    if history:
-        conn.execute(tih.insert(), history)
+    in_runs = sa.and_(ti.c.dag_id == dag_id, ti.c.run_id.in_([r.run_id for r in runs]))
+    # Every try not archived yet, copied inside the database (no row goes through Python).
+    archived = sa.select(tih.c.id).where(
+        tih.c.dag_id == ti.c.dag_id, tih.c.run_id == ti.c.run_id, tih.c.task_id == ti.c.task_id,
+        tih.c.map_index == ti.c.map_index, tih.c.try_number == ti.c.try_number).exists()
+    conn.execute(tih.insert().from_select(
+        [*HISTORY_FIELDS, "task_instance_id"],
+        sa.select(*(ti.c[name] for name in HISTORY_FIELDS), ti.c.id)
+        .where(in_runs, ti.c.try_number > 0, ~archived)))
+    rows = conn.execute(sa.select(ti.c.id, ti.c.task_id, ti.c.try_number).where(in_runs)).all()
     if rows:
         conn.execute(ti.update().where(ti.c.id == sa.bindparam("_id")).values(
             id=sa.bindparam("_new"), state=None, max_tries=sa.bindparam("_max"),
@@ -406,6 +417,46 @@ def _clear_runs(conn: Connection, dag: SerializedDAG, dag_id: str, dates: list[d
         values["conf"] = conf
     conn.execute(dr.update().where(dr.c.id == sa.bindparam("_id")).values(**values),
                  [{"_id": r.id, "_clear": r.clear_number + 1} for r in runs])
+    return {r.logical_date: r.id for r in runs}
+
+
+def _insert_columns(conn: Connection, table: sa.Table, columns: Mapping[str, Sequence[Any]],
+                    constants: Mapping[str, Any], memo: dict[Any, dict[Any, Any]]) -> None:
+    """Insert one row per position of ``columns`` (value lists of equal length), with
+    ``constants`` in every row.
+
+    An executemany of ~10^5 rows spends most of its time in SQLAlchemy's per-row parameter
+    handling (a dict per row, every value through its type's bind processor). On SQLite the
+    values are converted here instead, with each column's own bind processor, once per
+    distinct value (``memo``, by column type, carries conversions from one call to the next:
+    the same dates fill several columns and tables), and go to the driver as tuples. Other
+    dialects keep SQLAlchemy's executemany: psycopg2's batched VALUES need the compiled insert.
+    """
+    if not columns:  # the rows are counted by the columns (constants alone repeat forever)
+        raise ValueError("_insert_columns needs at least one column of values")
+    if conn.dialect.name != "sqlite" or not conn.dialect.positional:
+        names = list(columns)
+        conn.execute(table.insert(), [{**constants, **dict(zip(names, row))}
+                                      for row in zip(*columns.values())])
+        return
+    dialect = conn.dialect
+    compiled = table.insert().values(
+        {name: sa.bindparam(name) for name in (*columns, *constants)}).compile(dialect=dialect)
+    params: list[Iterable[Any]] = []
+    for name in compiled.positiontup:
+        column_type = table.c[name].type
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if name in constants:
+            value = constants[name]
+            params.append(repeat(value if process is None else process(value)))
+            continue
+        values = columns[name]
+        if process is not None:
+            seen = memo.setdefault(type(column_type), {})
+            seen.update((v, process(v)) for v in set(values).difference(seen))
+            values = list(map(seen.__getitem__, values))
+        params.append(values)
+    conn.exec_driver_sql(compiled.string, list(zip(*params)))
 
 
 # -- operating ------------------------------------------------------------------------------------
