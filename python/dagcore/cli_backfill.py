@@ -66,9 +66,23 @@ def _cmd_create(args: argparse.Namespace) -> int:
         print(f"Backfill {backfill.id} of {backfill.dag_id} created: {backfill.created} run(s) "
               f"created, {backfill.cleared} cleared, {backfill.skipped} date(s) skipped",
               flush=True)
+        if _is_paused(engine, args.dag_id) and not backfill.keep_dag_paused:
+            print(f"Note: DAG {args.dag_id} is paused: the backfill's runs wait until it is "
+                  f"unpaused (`dagcore dags unpause {args.dag_id}`; or create backfills with "
+                  f"--unpause or --keep-dag-paused)", file=sys.stderr, flush=True)
         if not args.wait:
             return 0
         return _wait(engine, backfill.id, args)
+
+
+def _is_paused(engine: Any, dag_id: str) -> bool:
+    import sqlalchemy as sa
+
+    from dagcore.models import tables as t
+
+    with engine.connect() as conn:
+        return bool(conn.execute(sa.select(t.dag.c.is_paused).where(
+            t.dag.c.dag_id == dag_id)).scalar())
 
 
 def _wait(engine: Any, backfill_id: int, args: argparse.Namespace) -> int:
