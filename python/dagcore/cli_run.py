@@ -10,6 +10,7 @@ user's mistake.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import subprocess
 import sys
@@ -99,8 +100,9 @@ def _cmd_standalone(args: argparse.Namespace) -> int:
         revision = migrate(engine)
         print(f"standalone: database at {revision}", flush=True)
         result = sync_dags(folder, engine=engine)
-        print(f"standalone: {len(result.written)} DAG(s) parsed, "
-              f"{len(result.import_errors)} import error(s)", flush=True)
+        print(f"standalone: {len(result.written) + len(result.unchanged)} DAG(s) parsed "
+              f"({len(result.written)} written), {len(result.import_errors)} import error(s)",
+              flush=True)
         processor = subprocess.Popen(
             [sys.executable, "-m", "dagcore", "dag-processor", "--subdir", str(folder)],
             stdout=subprocess.DEVNULL)
@@ -158,7 +160,10 @@ def cmd_dags_test(args: argparse.Namespace) -> int:
     if args.logical_date is not None:
         kwargs["logical_date"] = _parse_date(args.logical_date, "logical_date")
     dag = _load_dag(args.dag_id, args.subdir)
-    result = dag.test(conf=conf, db_url=args.db_url, keep_db=args.keep_db, **kwargs)
+    # The tasks run in this process: what they print goes to stderr, so that stdout holds
+    # only the states (a JSON document with -o json).
+    with contextlib.redirect_stdout(sys.stderr):
+        result = dag.test(conf=conf, db_url=args.db_url, keep_db=args.keep_db, **kwargs)
     rows = [{"dag_id": result.dag_id, "run_id": result.run_id, "task_id": ti.task_id,
              "state": ti.state, "try_number": ti.try_number, "start_date": ti.start_date,
              "end_date": ti.end_date} for ti in result.task_instances.values()]

@@ -12,7 +12,8 @@ guarded updates:
 
 * the claim is ``queued -> running`` ``WHERE id = <workload's id> AND state = 'queued' AND
   try_number = <workload's try>``: a workload whose try was cleared, retried or already started
-  finds nothing and runs nothing (returns ``None``);
+  finds nothing and runs nothing (returns ``None``); the same transaction deletes the XComs of
+  the tries before and reads the run;
 * the heartbeat thread stamps ``last_heartbeat_at`` ``WHERE id AND state = 'running'``; when that
   matches no row the try was decided elsewhere, and the thread sends ``SIGTERM`` to its own
   process, whose handler calls ``on_kill`` and raises :class:`~dagcore.exceptions.TaskTerminated`
@@ -52,6 +53,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -72,7 +74,7 @@ from dagcore.models import tables as t
 from dagcore.models.taskinstance import NO_STATE, end_try, failure_state
 from dagcore.operators.base import execute_task
 from dagcore.state import TaskInstanceState
-from dagcore.templating import build_context
+from dagcore.templating import build_context, get_template_env
 from dagcore.utils import timezone
 from dagcore.xcom import DatabaseXComBackend
 
@@ -80,7 +82,7 @@ if TYPE_CHECKING:
     from dagcore.dag import DAG
     from dagcore.operators.base import BaseOperator
 
-__all__ = ["LOG_FORMAT", "load_dag", "preload", "run_workload"]
+__all__ = ["LOG_FORMAT", "load_dag", "preload", "run_workload", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -176,12 +178,15 @@ def load_dag(fileloc: str, dag_id: str) -> DAG:
 
 
 def preload(fileloc: str | None) -> None:
-    """Parse ``fileloc`` into :func:`load_dag`'s cache now; errors are logged and swallowed (the
-    try that needs the file reports them). The LocalExecutor calls this before forking."""
+    """Parse ``fileloc`` into :func:`load_dag`'s cache now, with each DAG's Jinja environment
+    (its construction imports ``jinja2.ext``); errors are logged and swallowed (the try that
+    needs the file reports them). The LocalExecutor calls this before forking, so that every
+    child inherits both."""
     if fileloc is None:
         return
     try:
-        _parse(fileloc)
+        for dag in _parse(fileloc).dags.values():
+            get_template_env(dag)  # cached on the DAG
     except Exception:  # noqa: BLE001 - a DAG file may raise anything; the try reports it
         log.warning("preloading %s failed", fileloc, exc_info=True)
 
@@ -445,11 +450,104 @@ def _retrying(what: str, fn: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _select_ti(conn: Connection, *where: Any) -> Any:
-    query = sa.select(t.task_instance).where(*where)
-    if conn.dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE holds the write lock already
-        query = query.with_for_update()
-    return conn.execute(query).one_or_none()
+# The statements of a try: built once with bound parameters (building and compiling them was a
+# good part of a short try's time), and both done in the LocalExecutor's parent (warm_up).
+
+
+@functools.cache
+def _claim_sql() -> Any:
+    ti = t.task_instance
+    return ti.update().where(
+        ti.c.id == sa.bindparam("b_id"), ti.c.state == _QUEUED,
+        ti.c.try_number == sa.bindparam("b_try"), ti.c.dag_id == sa.bindparam("b_dag"),
+        ti.c.task_id == sa.bindparam("b_task"), ti.c.run_id == sa.bindparam("b_run"),
+        ti.c.map_index == sa.bindparam("b_map"),
+    ).values(state=_RUNNING, start_date=sa.bindparam("b_now"), end_date=None, duration=None,
+             hostname=sa.bindparam("b_host"), unixname=sa.bindparam("b_user"),
+             pid=sa.bindparam("b_pid"), last_heartbeat_at=sa.bindparam("b_now"),
+             updated_at=sa.bindparam("b_now"))
+
+
+@functools.cache
+def _ti_sql() -> Any:
+    ti = t.task_instance
+    return sa.select(ti).where(ti.c.id == sa.bindparam("b_id"))
+
+
+@functools.cache
+def _xcom_clear_sql() -> Any:
+    xc = t.xcom
+    return xc.delete().where(xc.c.dag_id == sa.bindparam("b_dag"),
+                             xc.c.run_id == sa.bindparam("b_run"),
+                             xc.c.task_id == sa.bindparam("b_task"),
+                             xc.c.map_index == sa.bindparam("b_map"))
+
+
+@functools.cache
+def _run_sql() -> Any:
+    dr = t.dag_run
+    return sa.select(dr).where(dr.c.dag_id == sa.bindparam("b_dag"),
+                               dr.c.run_id == sa.bindparam("b_run"))
+
+
+@functools.cache
+def _locked_ti_sql(by: str, for_update: bool) -> Any:
+    """The task instance ``by`` its id while ``running``, or by its key; ``FOR UPDATE`` where the
+    database has it (SQLite: ``BEGIN IMMEDIATE`` holds the write lock already)."""
+    ti = t.task_instance
+    if by == "running":
+        where = (ti.c.id == sa.bindparam("b_id"), ti.c.state == _RUNNING)
+    else:
+        where = (ti.c.dag_id == sa.bindparam("b_dag"), ti.c.run_id == sa.bindparam("b_run"),
+                 ti.c.task_id == sa.bindparam("b_task"), ti.c.map_index == sa.bindparam("b_map"))
+    query = sa.select(ti).where(*where)
+    return query.with_for_update() if for_update else query
+
+
+def _key_params(key: TaskInstanceKey) -> dict[str, Any]:
+    return {"b_dag": key.dag_id, "b_run": key.run_id, "b_task": key.task_id,
+            "b_map": key.map_index}
+
+
+def _claim_params(ti_id: uuid.UUID, key: TaskInstanceKey, now: datetime) -> dict[str, Any]:
+    return {"b_id": ti_id, "b_try": key.try_number, "b_now": now, "b_host": _hostname(),
+            "b_user": _unixname(), "b_pid": os.getpid(), **_key_params(key)}
+
+
+def _select_locked_ti(conn: Connection, by: str, params: dict[str, Any]) -> Any:
+    return conn.execute(_locked_ti_sql(by, conn.dialect.name != "sqlite"),
+                        params).one_or_none()
+
+
+def warm_up(engine: Engine) -> None:
+    """Compile the statements of a try into ``engine``'s statement cache, changing nothing.
+
+    The LocalExecutor calls this once in its parent process on the engine its forked task
+    processes inherit: for a short task, compiling them is a good part of the try's time, and
+    every child would compile them again. Each statement names a task instance that cannot
+    exist (the nil UUID, empty ids), and the transaction is rolled back.
+    """
+    nil = uuid.UUID(int=0)
+    key = TaskInstanceKey("", "", "", 0)
+    now = timezone.utcnow()
+    with engine.connect() as conn, conn.begin() as txn:
+        conn.execute(_claim_sql(), _claim_params(nil, key, now))
+        conn.execute(_ti_sql(), {"b_id": nil}).one_or_none()
+        conn.execute(_xcom_clear_sql(), _key_params(key))
+        conn.execute(_run_sql(), _key_params(key)).one_or_none()
+        _select_locked_ti(conn, "running", {"b_id": nil})
+        _select_locked_ti(conn, "key", _key_params(key))
+        end_try(conn, _NilRow(nil, now), TaskInstanceState.SUCCESS, now=now)
+        txn.rollback()
+
+
+@dataclass(frozen=True, slots=True)
+class _NilRow:
+    """A running try that does not exist, for :func:`warm_up`."""
+
+    id: uuid.UUID
+    start_date: datetime
+    state: str = _RUNNING
 
 
 def _describe(key: TaskInstanceKey) -> str:
@@ -457,21 +555,20 @@ def _describe(key: TaskInstanceKey) -> str:
     return f"{key.dag_id}.{key.task_id} run {key.run_id}{index} try {key.try_number}"
 
 
-def _claim(engine: Engine, ti_id: uuid.UUID, key: TaskInstanceKey) -> Any:
-    """``queued -> running`` for exactly this try; the claimed row, or None (logged why)."""
-    ti = t.task_instance
-    now = timezone.utcnow()
+def _claim(engine: Engine, ti_id: uuid.UUID, key: TaskInstanceKey) -> tuple[Any, Any] | None:
+    """``queued -> running`` for exactly this try; the claimed row and its run's row (None if
+    the run is gone), or None when not claimed (logged why).
+
+    The claim also deletes the XComs of the tries before (as Airflow's ``ti_run``): one
+    transaction, as every write transaction of a task process waits for SQLite's one writer.
+    """
     with transaction(engine) as conn:
-        claimed = conn.execute(ti.update().where(
-            ti.c.id == ti_id, ti.c.state == _QUEUED, ti.c.try_number == key.try_number,
-            ti.c.dag_id == key.dag_id, ti.c.task_id == key.task_id, ti.c.run_id == key.run_id,
-            ti.c.map_index == key.map_index,
-        ).values(state=_RUNNING, start_date=now, end_date=None, duration=None,
-                 hostname=_hostname(), unixname=_unixname(), pid=os.getpid(),
-                 last_heartbeat_at=now, updated_at=now)).rowcount
-        row = conn.execute(sa.select(ti).where(ti.c.id == ti_id)).one_or_none()
-    if claimed == 1:
-        return row
+        claimed = conn.execute(_claim_sql(), _claim_params(ti_id, key, timezone.utcnow()))
+        row = conn.execute(_ti_sql(), {"b_id": ti_id}).one_or_none()
+        if claimed.rowcount == 1:
+            # As Airflow: a try starts without the XComs of the tries before it.
+            conn.execute(_xcom_clear_sql(), _key_params(key))
+            return row, conn.execute(_run_sql(), _key_params(key)).one_or_none()
     if row is None:
         why = "no task instance has this id (it was cleared or retried since it was queued)"
     elif (row.dag_id, row.task_id, row.run_id, row.map_index) != (
@@ -489,12 +586,13 @@ def _claim(engine: Engine, ti_id: uuid.UUID, key: TaskInstanceKey) -> Any:
 class _TryRun:
     """One claimed try: load, prepare, execute under heartbeat and signals, record."""
 
-    def __init__(self, workload: TaskWorkload, *, engine: Engine, row: Any, dag: DAG | None,
-                 heartbeat: bool, handle_signals: bool) -> None:
+    def __init__(self, workload: TaskWorkload, *, engine: Engine, row: Any, run: Any,
+                 dag: DAG | None, heartbeat: bool, handle_signals: bool) -> None:
         self.workload = workload
         self.key = workload.key
         self.engine = engine
         self.row = row
+        self.run_row = run  # the dag_run row, read when the try was claimed
         self.ti_id: uuid.UUID = row.id
         self.dag = dag
         self.heartbeat = heartbeat
@@ -543,16 +641,10 @@ class _TryRun:
     def _prepare(self) -> None:
         assert self.task is not None
         key = self.key
-        dr = t.dag_run
-        with self.engine.connect() as conn:
-            run = conn.execute(sa.select(dr).where(dr.c.dag_id == key.dag_id,
-                                                   dr.c.run_id == key.run_id)).one_or_none()
+        run = self.run_row
         if run is None:
             raise LookupError(f"Dag run {key.run_id!r} of Dag {key.dag_id!r} not found")
-        xcom = DatabaseXComBackend(self.engine)
-        # As Airflow: a try starts without the XComs of the tries before it.
-        xcom.clear(dag_id=key.dag_id, run_id=key.run_id, task_id=key.task_id,
-                   map_index=key.map_index)
+        xcom = DatabaseXComBackend(self.engine)  # cleared for this try by _claim
         interval = None
         if run.data_interval_start is not None and run.data_interval_end is not None:
             interval = (run.data_interval_start, run.data_interval_end)
@@ -671,10 +763,9 @@ class _TryRun:
         """One transaction: the outcome, guarded by ``state = 'running'``; returns who decided
         (``"mine"``, ``"restarted"``, ``"elsewhere"``, ``"gone"``) and the state now."""
         key = self.key
-        ti = t.task_instance
         now = timezone.utcnow()
         with transaction(self.engine) as conn:
-            row = _select_ti(conn, ti.c.id == self.ti_id, ti.c.state == _RUNNING)
+            row = _select_locked_ti(conn, "running", {"b_id": self.ti_id})
             if row is not None:
                 new_state = outcome.state
                 if new_state is None:
@@ -686,8 +777,7 @@ class _TryRun:
                          key.task_id, key.run_id, key.map_index, row.try_number,
                          row.start_date, now)
                 return "mine", state
-            current = _select_ti(conn, ti.c.dag_id == key.dag_id, ti.c.run_id == key.run_id,
-                                 ti.c.task_id == key.task_id, ti.c.map_index == key.map_index)
+            current = _select_locked_ti(conn, "key", _key_params(key))
             if current is None:
                 log.warning("The task instance of %s is gone (its run was deleted?); nothing "
                             "recorded", _describe(key))
@@ -772,8 +862,9 @@ def run_workload(workload: TaskWorkload, *, engine: Engine, dag: DAG | None = No
                  "try_number=%d ti_id=%s", key.dag_id, key.task_id, key.run_id, key.map_index,
                  key.try_number, ti_id)
         log.info("host %s, pid %d, user %s", _hostname(), os.getpid(), _unixname())
-        row = _claim(engine, ti_id, key)
-        if row is None:
+        claimed = _claim(engine, ti_id, key)
+        if claimed is None:
             return None
-        return _TryRun(workload, engine=engine, row=row, dag=dag, heartbeat=heartbeat,
+        row, run = claimed
+        return _TryRun(workload, engine=engine, row=row, run=run, dag=dag, heartbeat=heartbeat,
                        handle_signals=handle_signals).run()

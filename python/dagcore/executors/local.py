@@ -3,8 +3,8 @@
 Design note. A task starts by ``os.fork()`` of this already-imported process, not by starting
 an interpreter: the DAG file is parsed once in the parent (``task_runner.preload``) and every
 child inherits the parsed module, so launching costs about a millisecond, and reaping is one
-``waitpid(pid, WNOHANG)`` per live child. Nothing here sleeps except :meth:`LocalExecutor.end`
-and :meth:`LocalExecutor.terminate`, which wait on purpose.
+``waitpid(pid, WNOHANG)`` per live child. Nothing here sleeps except :meth:`LocalExecutor.end`,
+:meth:`LocalExecutor.terminate` and :meth:`LocalExecutor.wait`, which wait on purpose.
 
 Each child leads its own process group, so :meth:`~LocalExecutor.terminate` can signal a task
 together with the subprocesses it started (``BashOperator``). Both parent and child call
@@ -12,9 +12,12 @@ together with the subprocesses it started (``BashOperator``). Both parent and ch
 does not exist yet. The child restores the default SIGTERM/SIGINT/SIGCHLD handlers and drops any
 signal wake-up fd (the scheduler installs its own, and a wake-up fd is shared with the parent),
 reads stdin from ``/dev/null``, appends fds 1 and 2 to the try's log file, and opens its **own**
-database engine: pooled connections inherited from the parent must never be used by two
-processes. It always leaves through ``os._exit``, so it can never return into scheduler code or
-run the parent's ``atexit`` hooks and finalizers.
+database connections: pooled connections inherited from the parent must never be used by two
+processes, nor kept open after the parent died (their sockets are pointed at ``/dev/null``
+first). The engine itself is made once in the parent, with the statements of a try compiled
+(``task_runner.warm_up``), and each child gives it a new pool. It always leaves through
+``os._exit``, so it can never return into scheduler code or run the parent's ``atexit`` hooks
+and finalizers.
 
 The parent only learns that a process ended (exit status 0 is ``"success"``, anything else is
 ``"failed"`` with the status or the signal in ``info``); the task runner in the child records the
@@ -29,17 +32,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import signal
+import stat
 import sys
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from dagcore.configuration import conf
 from dagcore.executors.base import BaseExecutor, ExecutorEvent, TaskInstanceKey, TaskWorkload
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 __all__ = ["LocalExecutor"]
 
@@ -88,6 +96,9 @@ class LocalExecutor(BaseExecutor):
         self._procs: dict[int, TaskWorkload] = {}  # pid (= its process group id) -> workload
         self._keys: set[TaskInstanceKey] = set()  # pending and live, for O(1) slot arithmetic
         self._events: list[ExecutorEvent] = []
+        self._child_engine: Engine | None = None  # see _engine_for_children
+        self._pidfds: dict[int, int] = {}  # pid -> pidfd (Linux), which wait() polls
+        self._child_engine_url: str | None = None
 
     # -- the BaseExecutor contract ------------------------------------------------------------
 
@@ -121,6 +132,22 @@ class LocalExecutor(BaseExecutor):
     def pids(self) -> dict[int, TaskInstanceKey]:
         """The live worker processes: pid (also its process group id) -> key (a copy)."""
         return {pid: workload.key for pid, workload in self._procs.items()}
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until a task process ends, at most ``timeout`` seconds (at once if one has
+        ended already), so that a scheduler between loops learns of it without polling.
+
+        Polls a pidfd per process (Linux 5.3+); without them it sleeps ``timeout``.
+        """
+        if timeout <= 0:
+            return
+        if not self._procs or len(self._pidfds) < len(self._procs):
+            time.sleep(timeout)
+            return
+        poller = select.poll()
+        for fd in self._pidfds.values():
+            poller.register(fd, select.POLLIN)
+        poller.poll(timeout * 1000)
 
     def heartbeat(self) -> list[ExecutorEvent]:
         """Start pending workloads that fit, reap ended children; the events since last call.
@@ -202,6 +229,7 @@ class LocalExecutor(BaseExecutor):
             log.error("Task process %d (%s) did not exit after SIGKILL; giving up on it",
                       pid, workload.key)
             del self._procs[pid]
+            self._close_pidfd(pid)
             self._keys.discard(workload.key)
             self._event(workload, "failed", "did not exit after SIGKILL")
 
@@ -219,10 +247,12 @@ class LocalExecutor(BaseExecutor):
             self._launch(self._pending.popleft())
 
     def _launch(self, workload: TaskWorkload) -> None:
+        engine = None
         if self._runner is None:
             from dagcore.task_runner import preload
 
             preload(workload.fileloc)  # parsed once here, inherited by every child
+            engine = self._engine_for_children()
         _flush_std_streams()  # or the child would inherit, and write, our buffered output
         try:
             pid = os.fork()
@@ -232,11 +262,47 @@ class LocalExecutor(BaseExecutor):
             self._event(workload, "failed", f"fork failed: {exc}")
             return
         if pid == 0:
-            _child_main(workload, self._runner, self.engine_url)
+            _child_main(workload, self._runner, self.engine_url, engine)
         with contextlib.suppress(OSError):  # the child may have done it already, or exited
             os.setpgid(pid, pid)
         self._procs[pid] = workload
+        with contextlib.suppress(AttributeError, OSError):  # not Linux, or an old kernel
+            self._pidfds[pid] = os.pidfd_open(pid)
         log.debug("Started %s as pid %d", workload.key, pid)
+
+    def _close_pidfd(self, pid: int) -> None:
+        fd = self._pidfds.pop(pid, None)
+        if fd is not None:
+            os.close(fd)
+
+    def _engine_for_children(self) -> Engine:
+        """The engine the task processes inherit, made here once per database URL.
+
+        A child replaces its pool (``dispose(close=False)``) and so never uses a connection of
+        ours; there is none to inherit anyway, as the pool is emptied here. What it inherits is
+        the rest: an engine already made, whose dialect knows the database, and the statements
+        of a try already compiled (``task_runner.warm_up``). For a short task, making the
+        engine and compiling were a good part of the child's time.
+        """
+        from dagcore.db import create_engine
+
+        url = self.engine_url or conf.get("database", "sql_alchemy_conn")
+        if self._child_engine is not None and self._child_engine_url == url:
+            return self._child_engine
+        engine = create_engine(url)
+        try:
+            from dagcore.task_runner import warm_up
+        except ImportError:  # a stand-in task runner module (tests): nothing to compile
+            warm_up = None
+        try:
+            if warm_up is not None:
+                warm_up(engine)
+        except Exception:  # noqa: BLE001 - no schema yet, say: each child compiles for itself
+            log.debug("Cannot compile the task runner's statements in advance", exc_info=True)
+        finally:
+            engine.dispose()
+        self._child_engine, self._child_engine_url = engine, url
+        return engine
 
     def _reap(self) -> int:
         """Collect the children that ended; how many did."""
@@ -249,6 +315,7 @@ class LocalExecutor(BaseExecutor):
             if done == 0:
                 continue
             workload = self._procs.pop(pid)
+            self._close_pidfd(pid)
             self._keys.discard(workload.key)
             state, info = _describe_status(status)
             log.debug("pid %d (%s) ended: %s %s", pid, workload.key, state, info or "")
@@ -307,6 +374,7 @@ def _child_main(
     workload: TaskWorkload,
     runner: Callable[[TaskWorkload], object] | None,
     engine_url: str | None,
+    engine: Engine | None = None,
 ) -> NoReturn:
     """Everything a forked worker does; leaves only through ``os._exit``."""
     status = 1
@@ -316,9 +384,10 @@ def _child_main(
             signal.signal(signum, signal.SIG_DFL)
         with contextlib.suppress(ValueError):
             signal.set_wakeup_fd(-1)
+        _drop_inherited_sockets()
         _redirect_stdio(workload.log_path)
         if runner is None:
-            _run_default(workload, engine_url)
+            _run_default(workload, engine_url, engine)
         else:
             runner(workload)
         status = 0
@@ -331,6 +400,31 @@ def _child_main(
     finally:
         _flush_std_streams()
         os._exit(status)
+
+
+def _drop_inherited_sockets() -> None:
+    """Point every inherited socket (the parent's database connections) at ``/dev/null``.
+
+    The child never uses them, but while it holds them open the server does not see them close
+    when the parent dies: after a ``kill -9`` of the scheduler, PostgreSQL kept the dead
+    scheduler's transaction, and its row locks, open until every task it had forked exited,
+    and a task waiting for one of those locks (its XCom insert) never exited. The fd numbers
+    stay taken, by ``/dev/null``, so that no object of the parent's can ever write to a
+    connection the child opens later.
+    """
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: nothing to find the fds by
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in fds:
+            if fd > 2 and fd != devnull:
+                with contextlib.suppress(OSError):  # the listing's own fd, closed by now
+                    if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                        os.dup2(devnull, fd, inheritable=False)
+    finally:
+        os.close(devnull)
 
 
 def _redirect_stdio(log_path: str) -> None:
@@ -353,11 +447,16 @@ def _redirect_stdio(log_path: str) -> None:
                       closefd=False)
 
 
-def _run_default(workload: TaskWorkload, engine_url: str | None) -> None:
-    from dagcore.db import create_engine
+def _run_default(workload: TaskWorkload, engine_url: str | None,
+                 engine: Engine | None = None) -> None:
     from dagcore.task_runner import run_workload
 
-    engine = create_engine(engine_url)  # never the parent's pool
+    if engine is None:
+        from dagcore.db import create_engine
+
+        engine = create_engine(engine_url)
+    else:
+        engine.dispose(close=False)  # a pool of our own: never the parent's connections
     try:
         run_workload(workload, engine=engine)
     finally:

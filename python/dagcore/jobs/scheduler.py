@@ -4,12 +4,14 @@ Design note. One loop (:meth:`SchedulerJob.run_once`) does, in order, each step 
 transaction so a kill at any point loses at most the step in flight:
 
 1. **executor events**: a task process that ended while its task instance is still ``queued``
-   or ``running`` died without recording an outcome; the try fails (or is retried);
+   or ``running`` died without recording an outcome; the try fails (or is retried). When
+   processes ended, step 5 runs first, so that their slots are filled at once;
 2. **create runs** from each active DAG's timetable (``scheduled__<run_after>``), several per
    DAG per loop while ``max_active_runs`` (non-backfill runs only) allows; the unique
    constraints on ``dag_run`` make a duplicate impossible even between two schedulers;
 3. **start queued runs** within ``max_active_runs`` (a backfill's runs against the backfill's own
-   limit, reference 2.6), creating their task instances (state None) at that moment;
+   limit, reference 2.6), creating their task instances (state None) at that moment; a
+   backfill's run keeps the DAG version it starts with (no run of it mixes two versions);
 4. **decide running runs** in batches: all task instances of the batch are read in one query,
    runs sharing a DAG version are decided in one :meth:`RunGraph.decide_many` call, and the
    changes are written with one ``executemany`` per kind. ``EmptyOperator`` tasks (no
@@ -23,7 +25,17 @@ transaction so a kill at any point loses at most the step in flight:
 
 On PostgreSQL the rows each step works on are read ``FOR UPDATE SKIP LOCKED``, so several
 schedulers share the work without taking the same run or task instance twice. SQLite allows one
-scheduler (:class:`~dagcore.jobs.job.SchedulerAlreadyRunning`).
+scheduler (:class:`~dagcore.jobs.job.SchedulerAlreadyRunning`) and has one writer at a time,
+which the task processes need too (to claim and record their tries): there each step looks
+without the write lock first and takes it only when it has something to write (step 4 decides
+lock-free and, when anything changes, decides again under the lock), and a loop only stamps
+``last_scheduling_decision`` on runs that changed nothing once a second unless a full batch is
+running (the stamp only orders the runs when they do not fit in one batch).
+
+While tasks run, :meth:`SchedulerJob.run` sleeps after a loop that did nothing, or only
+handled ended processes and queued task instances; an executor with ``wait`` (the
+LocalExecutor) wakes it as soon as a task's process ends. Statements a loop runs every time are
+built once per scheduler, with what changes as bound parameters.
 
 A restarted scheduler resets the ``queued`` task instances of dead schedulers to ``scheduled``
 (they were never started, or their process will find its row changed and not run); ``running``
@@ -83,11 +95,22 @@ RUN_SUCCESS, RUN_FAILED = DagRunState.SUCCESS.value, DagRunState.FAILED.value
 EMPTY_OPERATORS = frozenset({"dagcore.operators.empty.EmptyOperator"})
 # Rounds of in-memory re-decision per loop for chains of empty tasks (a bound, not a rule).
 MAX_EMPTY_ROUNDS = 1000
+# On SQLite, how often last_scheduling_decision is written for runs that changed nothing, when
+# they fit in one batch (see _schedule_dag_runs).
+STAMP_INTERVAL_S = 1.0
 
 
 def _runnable(d: sa.Table, b: sa.Table) -> Any:
     """The DAG is unpaused, or the run belongs to a backfill that keeps it paused."""
     return sa.or_(d.c.is_paused == sa.false(), b.c.keep_dag_paused == sa.true())
+
+
+def _pinned_if_backfill(b: sa.Table) -> Any:
+    """``run_on_latest_version`` for a started run: False for a backfill's, else None. A
+    backfill run keeps the version it started with (recorded as its ``created_dag_version_id``
+    when it starts), so its task instances never mix two versions."""
+    return sa.type_coerce(sa.case((b.c.id.is_not(None), sa.false())),
+                          sa.Boolean).label("run_on_latest_version")
 
 
 def _is_empty(task: SerializedTask) -> bool:
@@ -137,11 +160,46 @@ class _Batch:
 
     __slots__ = ("run", "dag", "rows", "states")
 
-    def __init__(self, run: Any, dag: SerializedDAG, rows: dict[str, Any]) -> None:
+    def __init__(self, run: Any, dag: SerializedDAG, rows: dict[str, Any],
+                 states: dict[str, str | None] | None = None) -> None:
         self.run = run
         self.dag = dag
         self.rows = rows  # task_id -> task_instance row (map_index -1)
-        self.states: dict[str, str | None] = {k: r.state for k, r in rows.items()}
+        self.states: dict[str, str | None] = (
+            {k: r.state for k, r in rows.items()} if states is None else states)
+
+
+class _Plan:
+    """The writes the decisions of one DAG version's runs call for (executemany rows)."""
+
+    __slots__ = ("done_rows", "state_rows", "sched_rows", "retry_rows", "finished", "changed")
+
+    def __init__(self) -> None:
+        self.done_rows: list[dict[str, Any]] = []  # empty tasks -> success
+        self.state_rows: list[dict[str, Any]] = []  # propagated states (skipped, ...)
+        self.sched_rows: list[dict[str, Any]] = []  # -> scheduled
+        self.retry_rows: list[Any] = []  # up_for_retry rows whose delay has passed
+        self.finished: list[tuple[Any, SerializedDAG, str, str]] = []  # (run, dag, state, why)
+        self.changed = 0  # runs with anything to write
+
+
+class _Examined:
+    """One batch of running runs as :meth:`SchedulerJob._examine` read and decided them."""
+
+    __slots__ = ("runs", "timed_out", "new_tis", "removed", "plans")
+
+    def __init__(self, runs: list[Any]) -> None:
+        self.runs = runs
+        self.timed_out: list[tuple[Any, SerializedDAG]] = []
+        self.new_tis: list[tuple[Any, SerializedDAG]] = []  # runs missing task instances
+        self.removed: list[Any] = []  # ids of task instances whose task is gone
+        self.plans: list[_Plan] = []
+
+    @property
+    def writes(self) -> bool:
+        """Whether anything but ``last_scheduling_decision`` is to be written."""
+        return bool(self.timed_out or self.new_tis or self.removed
+                    or any(plan.changed for plan in self.plans))
 
 
 class SchedulerJob:
@@ -154,7 +212,8 @@ class SchedulerJob:
         dag_bag: the DAG versions (default: :meth:`DBDagBag.for_scheduler`).
         num_runs: stop after this many loops (-1: until stopped).
         idle_sleep: seconds to sleep after a loop that did nothing (default
-            ``[scheduler] scheduler_idle_sleep_time``); while tasks run, at most 10 ms.
+            ``[scheduler] scheduler_idle_sleep_time``); while tasks run, at most 10 ms, or
+            50 ms when the executor wakes the loop as a task ends (LocalExecutor).
         dags: DAG objects by id, for DAG-level callbacks without parsing files (``dag.test``).
         single: refuse to start while another scheduler is alive (default: on SQLite).
     """
@@ -189,12 +248,17 @@ class SchedulerJob:
         self._no_next_run: dict[str, Any] = {}  # dag_id -> last_parsed_time checked
         self._last_zombie_check = 0.0
         self._last_backfill_check = 0.0
+        self._stamped = 0.0  # monotonic time of the last stamp of a batch that changed nothing
+        self._statements: dict[str, Any] = {}  # see _statement
+        self._urgent = False  # the last loop left work for the next one at once (see run)
         self._workloads: dict[str, TaskWorkload] = {}
         self.loops = 0
         self.batch_size = conf.getint("scheduler", "max_dagruns_per_loop_to_schedule")
         self.create_per_loop = conf.getint("scheduler", "max_dagruns_to_create_per_loop")
         self.max_tis = conf.getint("scheduler", "max_tis_per_query")
+        self.zombie_interval = conf.getfloat("scheduler", "zombie_detection_interval")
         self.decide_seconds = 0.0  # time inside RunGraph.decide_many (the benchmark reads it)
+        self.decide_runs = 0  # run decisions made by those calls
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -221,9 +285,10 @@ class SchedulerJob:
             self.adopt_or_reset_orphaned_tasks()
             while not self._stop.is_set() and (self.num_runs < 0 or self.loops < self.num_runs):
                 did = self.run_once()
-                if did == 0 and not self._stop.is_set():
-                    busy = bool(self.executor.running)
-                    self._stop.wait(min(self.idle_sleep, 0.01) if busy else self.idle_sleep)
+                # A loop whose only work was the executor events it decided and the task
+                # instances it queued has nothing more to do until a task ends: sleep then too.
+                if (did == 0 or not self._urgent) and not self._stop.is_set():
+                    self._idle()
         except BaseException:
             state = "failed"
             raise
@@ -235,6 +300,19 @@ class SchedulerJob:
                 self.job.complete(state)
                 log.info("Scheduler job %s stopped after %d loop(s)", self.job.id, self.loops)
         return self.loops
+
+    def _idle(self) -> None:
+        """Sleep after a loop that did nothing: ``idle_sleep``; while tasks run, at most 10 ms,
+        or 50 ms with an executor that wakes the loop when a task's process ends (``wait``,
+        the LocalExecutor), the bound then being how late a stop request is seen."""
+        if not self.executor.running:
+            self._stop.wait(self.idle_sleep)
+            return
+        wait = getattr(self.executor, "wait", None)
+        if wait is None:
+            self._stop.wait(min(self.idle_sleep, 0.01))
+        else:
+            wait(min(self.idle_sleep, 0.05))
 
     def _install_signal_handlers(self) -> Callable[[], None]:
         if threading.current_thread() is not threading.main_thread():
@@ -257,20 +335,32 @@ class SchedulerJob:
     def run_once(self) -> int:
         """One scheduler loop; returns how much it did (0: nothing to do)."""
         self.loops += 1
-        did = self._process_events(self.executor.heartbeat())
-        did += self._create_dag_runs()
-        did += self._start_queued_dagruns()
-        did += self._schedule_dag_runs()
-        did += self._enqueue_task_instances()
-        did += self._process_events(self.executor.heartbeat())
+        events = self.executor.heartbeat()
+        did = 0
+        if events:
+            # Slots were freed: fill them first (reading what ended changes nothing that queueing
+            # depends on), so that a slot does not stay empty while the rest of the loop runs.
+            did += self._enqueue_task_instances()
+            events += self.executor.heartbeat()
+        did += self._process_events(events)
+        # What the next loop has to look at at once; the rest (events already decided above,
+        # task instances queued) only waits for tasks to end (see run()).
+        urgent = self._create_dag_runs()
+        urgent += self._start_queued_dagruns()
+        urgent += self._schedule_dag_runs()
+        did += urgent + self._enqueue_task_instances()
+        ended = self._process_events(self.executor.heartbeat())
+        urgent += ended
+        did += ended
         now_mono = time.monotonic()
         if self.job.due():
             self.job.heartbeat()
-        interval = conf.getfloat("scheduler", "zombie_detection_interval")
-        if now_mono - self._last_zombie_check >= interval:
+        if now_mono - self._last_zombie_check >= self.zombie_interval:
             self._last_zombie_check = now_mono
-            did += self.fail_zombies()
-            did += self.fail_stuck_in_queued()
+            failed = self.fail_zombies() + self.fail_stuck_in_queued()
+            urgent += failed
+            did += failed
+        self._urgent = urgent > 0
         if now_mono - self._last_backfill_check >= 1.0:
             self._last_backfill_check = now_mono
             self._mark_backfills_complete()
@@ -282,20 +372,60 @@ class SchedulerJob:
             return query.with_for_update(skip_locked=True, of=list(of) or None)
         return query
 
+    def _statement(self, name: str, build: Callable[[], Any]) -> Any:
+        """``build()``, built once per scheduler. While tasks run, a loop runs the same few
+        statements every few milliseconds, and building one (and its cache key) costs more
+        than running it: what changes goes in as bound parameters."""
+        statement = self._statements.get(name)
+        if statement is None:
+            statement = self._statements[name] = build()
+        return statement
+
+    def _nothing_on_sqlite(self, query: Any, keep: Callable[[Any], bool] | None = None,
+                           params: Mapping[str, Any] | None = None) -> bool:
+        """On SQLite, whether ``query`` finds no row (none that ``keep`` keeps), read without
+        the write lock. Always False on PostgreSQL, whose locks are per row.
+
+        SQLite has one writer: a step's transaction takes the database's write lock first
+        (``BEGIN IMMEDIATE``), and the task processes wait for it to claim and record their
+        tries. A step that would find nothing skips its transaction instead.
+        """
+        if self.is_postgres:
+            return False
+        with self.engine.connect() as conn:
+            rows = conn.execute(query, params)
+            return not any(rows) if keep is None else not any(keep(row) for row in rows)
+
     # -- 1. executor events ---------------------------------------------------------------------
 
     def _process_events(self, events: Iterable[ExecutorEvent]) -> int:
         from dagcore.models.taskinstance import fail_task_instance
 
-        done = 0
+        events = list(events)
+        if not events:
+            return 0
         ti = t.task_instance
         for event in events:
-            done += 1
             self._workloads.pop(event.ti_id, None)
+        # Nearly every process recorded its own outcome: read the states in one query, without
+        # a lock, and take a transaction only for the tries that need the scheduler.
+        query = self._statement("event_states", lambda: sa.select(ti.c.id, ti.c.state).where(
+            ti.c.id.in_(sa.bindparam("ids", expanding=True))))
+        with self.engine.connect() as conn:
+            states = dict(conn.execute(query, {"ids": [uuid.UUID(e.ti_id) for e in events]})
+                          .all())
+        gone = object()
+        for event in events:
+            if states.get(uuid.UUID(event.ti_id), gone) not in (QUEUED, RUNNING, gone):
+                continue
             with transaction(self.engine) as conn:
                 row = conn.execute(sa.select(ti.c.id, ti.c.state).where(
                     ti.c.id == uuid.UUID(event.ti_id))).one_or_none()
-                if row is not None and row.state in (QUEUED, RUNNING):
+                # A process that exited 0 recorded its outcome, or ran nothing as another one
+                # had claimed the try (an orphan of a dead scheduler, claiming after the try was
+                # queued again): a running try is then not this process's to fail.
+                if row is not None and (row.state == QUEUED or (
+                        row.state == RUNNING and event.state != "success")):
                     why = event.info or f"process ended ({event.state})"
                     new = fail_task_instance(
                         conn, ti_id=row.id, now=timezone.utcnow(),
@@ -311,24 +441,31 @@ class SchedulerJob:
                         ti.c.task_id == k.task_id, ti.c.map_index == k.map_index,
                         ti.c.state == RESTARTING).values(state=None,
                                                          updated_at=timezone.utcnow()))
-        return done
+        return len(events)
 
     # -- 2. create runs -------------------------------------------------------------------------
 
     def _create_dag_runs(self) -> int:
         now = timezone.utcnow()
-        d, dr = t.dag, t.dag_run
-        query = (sa.select(d.c.dag_id, d.c.last_parsed_time, d.c.max_active_runs,
-                           d.c.next_dagrun_create_after, d.c.bundle_version)
-                 .where(d.c.is_paused == sa.false(), d.c.is_stale == sa.false(),
-                        sa.or_(d.c.next_dagrun_create_after.is_(None),
-                               d.c.next_dagrun_create_after <= now))
-                 .order_by(d.c.next_dagrun_create_after))
+        d = t.dag
+        query = self._statement("dags_to_create", lambda: (
+            sa.select(d.c.dag_id, d.c.last_parsed_time, d.c.max_active_runs,
+                      d.c.next_dagrun_create_after, d.c.bundle_version)
+            .where(d.c.is_paused == sa.false(), d.c.is_stale == sa.false(),
+                   sa.or_(d.c.next_dagrun_create_after.is_(None),
+                          d.c.next_dagrun_create_after <= sa.bindparam("now")))
+            .order_by(d.c.next_dagrun_create_after)))
+
+        def due(row: Any) -> bool:
+            return not (row.next_dagrun_create_after is None
+                        and self._no_next_run.get(row.dag_id, 0) == row.last_parsed_time)
+
+        if self._nothing_on_sqlite(query, due, {"now": now}):
+            return 0
         created = 0
         with transaction(self.engine) as conn:
-            candidates = [row for row in conn.execute(self._lock(query, d)).all()
-                          if not (row.next_dagrun_create_after is None
-                                  and self._no_next_run.get(row.dag_id, 0) == row.last_parsed_time)]
+            candidates = [row for row in conn.execute(self._lock(query, d), {"now": now}).all()
+                          if due(row)]
             for row in candidates[: max(1, self.create_per_loop)]:
                 created += self._create_runs_for(conn, row, now)
         return created
@@ -402,20 +539,38 @@ class SchedulerJob:
     def _start_queued_dagruns(self) -> int:
         now = timezone.utcnow()
         dr, d, b, bdr = t.dag_run, t.dag, t.backfill, t.backfill_dag_run
+        any_queued = self._statement("any_queued_run", lambda: sa.select(dr.c.id).where(
+            dr.c.state == RUN_QUEUED, dr.c.run_after <= sa.bindparam("now")).limit(1))
+        if self._nothing_on_sqlite(any_queued, params={"now": now}):
+            return 0  # the usual case, checked before building the query below
+        # Runs whose DAG (or backfill) is at its max_active_runs are left out here, as Airflow
+        # does: else more of them than one batch, first in the order, hide every other run.
+        other = dr.alias("running_run")
+        slot = sa.func.coalesce(other.c.backfill_id, 0)
+        counts = (sa.select(other.c.dag_id, slot.label("slot"), sa.func.count().label("n"))
+                  .where(other.c.state == RUN_RUNNING).group_by(other.c.dag_id, slot)
+                  .subquery("running_counts"))
+        limit = sa.func.coalesce(b.c.max_active_runs, d.c.max_active_runs)
         query = (sa.select(dr, d.c.max_active_runs.label("dag_max_active_runs"),
                            b.c.max_active_runs.label("backfill_max_active_runs"),
                            b.c.run_on_latest_version, bdr.c.sort_ordinal)
                  .select_from(dr.join(d, d.c.dag_id == dr.c.dag_id)
                               .outerjoin(b, b.c.id == dr.c.backfill_id)
                               .outerjoin(bdr, sa.and_(bdr.c.dag_run_id == dr.c.id,
-                                                      bdr.c.backfill_id == dr.c.backfill_id)))
+                                                      bdr.c.backfill_id == dr.c.backfill_id))
+                              .outerjoin(counts, sa.and_(
+                                  counts.c.dag_id == dr.c.dag_id,
+                                  counts.c.slot == sa.func.coalesce(dr.c.backfill_id, 0))))
                  .where(dr.c.state == RUN_QUEUED, dr.c.run_after <= now,
                         _runnable(d, b), d.c.is_stale == sa.false(),
-                        sa.or_(b.c.id.is_(None), b.c.is_paused == sa.false()))
+                        sa.or_(b.c.id.is_(None), b.c.is_paused == sa.false()),
+                        sa.or_(limit.is_(None), sa.func.coalesce(counts.c.n, 0) < limit))
                  .order_by(bdr.c.sort_ordinal.is_(None).desc(), bdr.c.sort_ordinal,
                            dr.c.last_scheduling_decision.is_(None).desc(),
                            dr.c.last_scheduling_decision, dr.c.run_after, dr.c.id)
                  .limit(self.batch_size))
+        if self._nothing_on_sqlite(query):
+            return 0
         started = 0
         with transaction(self.engine) as conn:
             runs = conn.execute(self._lock(query, dr)).all()
@@ -427,8 +582,16 @@ class SchedulerJob:
                     sa.select(dr.c.dag_id, dr.c.backfill_id).where(
                         dr.c.dag_id.in_(dag_ids), dr.c.state == RUN_RUNNING)))
             to_start = []
+            versions: dict[int, Any] = {}  # backfill run id -> the version it starts with
+            latest: dict[str, Any] = {}
             for run in runs:
-                dag = self.dag_bag.get_dag_for_run(run)
+                if run.backfill_id is not None:
+                    # The latest version, or the one at the backfill's creation (pinned).
+                    versions[run.id] = self._version_id_for(conn, run, latest)
+                    dag = (None if versions[run.id] is None
+                           else self.dag_bag.get_dag(versions[run.id], run.dag_id))
+                else:
+                    dag = self.dag_bag.get_dag_for_run(run)
                 if dag is None:
                     log.warning("Run %s of Dag %s: no serialized DAG; not started", run.run_id,
                                 run.dag_id)
@@ -446,9 +609,19 @@ class SchedulerJob:
                 return 0
             conn.execute(dr.update().where(dr.c.id == sa.bindparam("_id")).values(
                 state=RUN_RUNNING, start_date=sa.bindparam("_start"), end_date=None,
-                updated_at=now), [{"_id": run.id, "_start": run.start_date or now}
-                                  for run, _ in to_start])
-            self._create_task_instances(conn, to_start, now)
+                created_dag_version_id=sa.bindparam("_version"), updated_at=now),
+                [{"_id": run.id, "_start": run.start_date or now,
+                  "_version": versions.get(run.id, run.created_dag_version_id)}
+                 for run, _ in to_start])
+            reused = [{"_dag": run.dag_id, "_run": run.run_id, "_version": versions[run.id]}
+                      for run, _ in to_start if run.id in versions and run.clear_number]
+            if reused:  # a reprocessed run's reset task instances named the version they ran
+                ti = t.task_instance
+                conn.execute(ti.update().where(
+                    ti.c.dag_id == sa.bindparam("_dag"), ti.c.run_id == sa.bindparam("_run"),
+                    ti.c.state.is_(None)).values(dag_version_id=sa.bindparam("_version")),
+                    reused)
+            self._create_task_instances(conn, to_start, now, versions)
             started = len(to_start)
         log.info("Started %d run(s)", started)
         return started
@@ -466,7 +639,8 @@ class SchedulerJob:
         return cache[run.dag_id]
 
     def _create_task_instances(self, conn: Connection, runs: list[tuple[Any, SerializedDAG]],
-                               now: datetime) -> None:
+                               now: datetime, start_versions: Mapping[int, Any] | None = None
+                               ) -> None:
         ti = t.task_instance
         keys = [(run.dag_id, run.run_id) for run, _ in runs]
         existing: set[tuple[str, str, str]] = set()
@@ -480,7 +654,8 @@ class SchedulerJob:
         rows = []
         for run, dag in runs:
             weights = self._weights_of(dag)
-            version_id = self._version_id_for(conn, run, versions)
+            version_id = (start_versions[run.id] if start_versions and run.id in start_versions
+                          else self._version_id_for(conn, run, versions))
             for task in dag.task_dict.values():
                 if (run.dag_id, run.run_id, task.task_id) in existing:
                     continue
@@ -509,71 +684,132 @@ class SchedulerJob:
     # -- 4. decide running runs -----------------------------------------------------------------
 
     def _schedule_dag_runs(self) -> int:
-        dr, d, ti, b = t.dag_run, t.dag, t.task_instance, t.backfill
+        """Decide the running runs (one batch); returns how many changed (see run_once)."""
         now = timezone.utcnow()
-        query = (sa.select(dr, b.c.run_on_latest_version)
-                 .select_from(dr.join(d, d.c.dag_id == dr.c.dag_id)
-                              .outerjoin(b, b.c.id == dr.c.backfill_id))
-                 .where(dr.c.state == RUN_RUNNING, dr.c.run_after <= now,
-                        _runnable(d, b), d.c.is_stale == sa.false())
-                 .order_by(dr.c.last_scheduling_decision.is_(None).desc(),
-                           dr.c.last_scheduling_decision, dr.c.run_after, dr.c.id)
-                 .limit(self.batch_size))
-        finished: list[tuple[Any, SerializedDAG, str, str]] = []
-        with transaction(self.engine) as conn:
-            runs = conn.execute(self._lock(query, dr)).all()
-            if not runs:
+        if not self.is_postgres:
+            # SQLite has one writer (see _nothing_on_sqlite): decide without the lock first.
+            # While tasks run, most loops change nothing but the runs' last_scheduling_decision,
+            # a write that does not depend on what was read; only a loop with changes decides
+            # again under the lock.
+            with self.engine.connect() as conn:
+                seen = self._examine(conn, now)
+            if seen is None:
                 return 0
-            ti_rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
-            for row in conn.execute(
-                    sa.select(ti.c.id, ti.c.dag_id, ti.c.run_id, ti.c.task_id, ti.c.map_index,
-                              ti.c.state, ti.c.try_number, ti.c.max_tries, ti.c.start_date,
-                              ti.c.end_date, ti.c.dag_version_id)
-                    .select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
-                                                     dr.c.run_id == ti.c.run_id)))
-                    .where(dr.c.id.in_([r.id for r in runs]), ti.c.map_index == -1)):
-                ti_rows[(row.dag_id, row.run_id)][row.task_id] = row
-            batches: dict[int, list[_Batch]] = defaultdict(list)
-            dags: dict[int, SerializedDAG] = {}
-            timed_out: list[tuple[Any, SerializedDAG]] = []
-            new_tis: list[tuple[Any, SerializedDAG]] = []
-            removed: list[Any] = []
-            for run in runs:
-                dag = self.dag_bag.get_dag_for_run(run)
-                if dag is None:
-                    log.warning("Run %s of Dag %s: no serialized DAG; not scheduled",
-                                run.run_id, run.dag_id)
-                    continue
-                rows = ti_rows.get((run.dag_id, run.run_id), {})
-                if dag.dagrun_timeout is not None and run.start_date is not None \
-                        and run.start_date < now - dag.dagrun_timeout:
-                    timed_out.append((run, dag))
-                    continue
-                for task_id, row in list(rows.items()):
-                    if task_id not in dag.task_dict:
-                        if row.state != REMOVED:
-                            removed.append(row.id)
-                        del rows[task_id]
-                if len(rows) < len(dag.task_dict):
-                    new_tis.append((run, dag))
-                    continue  # created now, decided next loop
-                batches[id(dag)].append(_Batch(run, dag, rows))
-                dags[id(dag)] = dag
-            if removed:
-                conn.execute(ti.update().where(ti.c.id.in_(removed))
-                             .values(state=REMOVED, updated_at=now))
-            if new_tis:
-                self._create_task_instances(conn, new_tis, now)
-            for run, dag in timed_out:
-                self._time_out(conn, run, now)
-                finished.append((run, dag, RUN_FAILED, "timed_out"))
-            for key, group in batches.items():
-                finished.extend(self._decide(conn, dags[key], group, now))
-            conn.execute(dr.update().where(dr.c.id.in_([r.id for r in runs]))
-                         .values(last_scheduling_decision=now))
+            if not seen.writes:
+                # last_scheduling_decision orders the runs only when more than a batch are
+                # running: stamp a full batch every loop, a smaller one every STAMP_INTERVAL_S,
+                # instead of taking the write lock on every loop while tasks run.
+                mono = time.monotonic()
+                if len(seen.runs) >= self.batch_size or mono - self._stamped >= STAMP_INTERVAL_S:
+                    with transaction(self.engine) as conn:
+                        self._stamp(conn, seen.runs, now)
+                    self._stamped = mono
+                return 0
+        with transaction(self.engine) as conn:
+            seen = self._examine(conn, now, self._lock)
+            if seen is None:
+                return 0
+            finished = self._write_examined(conn, seen, now)
+            self._stamp(conn, seen.runs, now)
         for run, dag, state, reason in finished:
             self._run_finished(run, dag, state, reason)
-        return len(runs)
+        # Work done: runs whose decision changed something. A run examined without change is
+        # not work, so that the loop can sleep while tasks run (see run()).
+        return (sum(plan.changed for plan in seen.plans) + len(seen.removed)
+                + len(seen.new_tis) + len(seen.timed_out))
+
+    def _examine(self, conn: Connection, now: datetime, lock: Callable[..., Any] | None = None
+                 ) -> _Examined | None:
+        """Read a batch of running runs and their task instances and decide them (no writes);
+        None when no run is running."""
+        dr, d, ti, b = t.dag_run, t.dag, t.task_instance, t.backfill
+
+        def runs_to_decide() -> Any:
+            query = (sa.select(dr, _pinned_if_backfill(b))
+                     .select_from(dr.join(d, d.c.dag_id == dr.c.dag_id)
+                                  .outerjoin(b, b.c.id == dr.c.backfill_id))
+                     .where(dr.c.state == RUN_RUNNING, dr.c.run_after <= sa.bindparam("now"),
+                            _runnable(d, b), d.c.is_stale == sa.false())
+                     .order_by(dr.c.last_scheduling_decision.is_(None).desc(),
+                               dr.c.last_scheduling_decision, dr.c.run_after, dr.c.id)
+                     .limit(self.batch_size))
+            return query if lock is None else lock(query, dr)
+
+        runs = conn.execute(self._statement(f"runs_to_decide/{lock is not None}", runs_to_decide),
+                            {"now": now}).all()
+        if not runs:
+            return None
+        ti_rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
+        ti_states: dict[tuple[str, str], dict[str, str | None]] = defaultdict(dict)
+        # This query returns every task instance of the batch on every loop, and result
+        # processing per row and column is most of a loop's time while tasks run: only the
+        # columns a decision reads, the id as the database gives it (a UUID's string on SQLite;
+        # the updates take either form), the end date only where a retry delay needs it.
+        tis_query = self._statement("tis_to_decide", lambda: (
+            sa.select(sa.type_coerce(ti.c.id, sa.String).label("id"), ti.c.dag_id,
+                      ti.c.run_id, ti.c.task_id, ti.c.state, ti.c.try_number,
+                      sa.case((ti.c.state == UP_FOR_RETRY, ti.c.end_date)).label("end_date"))
+            .select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
+                                             dr.c.run_id == ti.c.run_id)))
+            .where(dr.c.id.in_(sa.bindparam("run_ids", expanding=True)),
+                   ti.c.map_index == -1)))
+        for row in conn.execute(tis_query, {"run_ids": [r.id for r in runs]}).all():
+            _, dag_id, run_id, task_id, state, _, _ = row  # unpacking: no lookups by name
+            ti_rows[(dag_id, run_id)][task_id] = row
+            ti_states[(dag_id, run_id)][task_id] = state
+        seen = _Examined(runs)
+        batches: dict[int, list[_Batch]] = defaultdict(list)
+        dags: dict[int, SerializedDAG] = {}
+        for run in runs:
+            dag = self.dag_bag.get_dag_for_run(run)
+            if dag is None:
+                log.warning("Run %s of Dag %s: no serialized DAG; not scheduled",
+                            run.run_id, run.dag_id)
+                continue
+            rows = ti_rows.get((run.dag_id, run.run_id), {})
+            if dag.dagrun_timeout is not None and run.start_date is not None \
+                    and run.start_date < now - dag.dagrun_timeout:
+                seen.timed_out.append((run, dag))
+                continue
+            states = ti_states.get((run.dag_id, run.run_id), {})
+            for task_id, row in list(rows.items()):
+                if task_id not in dag.task_dict:
+                    if row.state != REMOVED:
+                        seen.removed.append(row.id)
+                    del rows[task_id]
+                    del states[task_id]
+            if len(rows) < len(dag.task_dict):
+                seen.new_tis.append((run, dag))
+                continue  # created now, decided next loop
+            batches[id(dag)].append(_Batch(run, dag, rows, states))
+            dags[id(dag)] = dag
+        for key, group in batches.items():
+            seen.plans.append(self._decide(conn, dags[key], group, now))
+        return seen
+
+    def _write_examined(self, conn: Connection, seen: _Examined, now: datetime
+                        ) -> list[tuple[Any, SerializedDAG, str, str]]:
+        """Write what :meth:`_examine` decided; the runs that finished."""
+        ti = t.task_instance
+        finished: list[tuple[Any, SerializedDAG, str, str]] = []
+        if seen.removed:
+            conn.execute(ti.update().where(ti.c.id.in_(seen.removed))
+                         .values(state=REMOVED, updated_at=now))
+        if seen.new_tis:
+            self._create_task_instances(conn, seen.new_tis, now)
+        for run, dag in seen.timed_out:
+            self._time_out(conn, run, now)
+            finished.append((run, dag, RUN_FAILED, "timed_out"))
+        for plan in seen.plans:
+            finished.extend(self._write_plan(conn, plan, now))
+        return finished
+
+    def _stamp(self, conn: Connection, runs: list[Any], now: datetime) -> None:
+        dr = t.dag_run
+        stamp = self._statement("stamp", lambda: dr.update().where(
+            dr.c.id.in_(sa.bindparam("run_ids", expanding=True))).values(
+                last_scheduling_decision=sa.bindparam("now")))
+        conn.execute(stamp, {"run_ids": [r.id for r in runs], "now": now})
 
     def _time_out(self, conn: Connection, run: Any, now: datetime) -> None:
         ti, dr = t.task_instance, t.dag_run
@@ -586,7 +822,8 @@ class SchedulerJob:
                      .values(state=SKIPPED, end_date=now, updated_at=now))
 
     def _decide(self, conn: Connection, dag: SerializedDAG, group: list[_Batch], now: datetime
-                ) -> list[tuple[Any, SerializedDAG, str, str]]:
+                ) -> _Plan:
+        """Decide the runs of one DAG version and plan their writes (``conn`` is only read)."""
         graph = dag.run_graph()
         pending = group
         to_schedule: dict[int, list[str]] = defaultdict(list)  # batch index -> task ids
@@ -597,6 +834,7 @@ class SchedulerJob:
             started = time.perf_counter()
             results = graph.decide_many([b.states for b in pending])
             self.decide_seconds += time.perf_counter() - started
+            self.decide_runs += len(pending)
             again = []
             for batch, decision in zip(pending, results):
                 i = index[id(batch)]
@@ -619,11 +857,12 @@ class SchedulerJob:
             if not again:
                 break
             pending = again
-        # Write: empties -> success, propagated states, then scheduled.
-        ti = t.task_instance
-        done_rows, state_rows, sched_rows, retry_rows = [], [], [], []
-        finished = []
+        # Plan the writes: empties -> success, propagated states, then scheduled.
+        plan = _Plan()
+        done_rows, state_rows = plan.done_rows, plan.state_rows
+        sched_rows, retry_rows, finished = plan.sched_rows, plan.retry_rows, plan.finished
         for i, batch in enumerate(group):
+            written = len(done_rows) + len(state_rows) + len(sched_rows) + len(retry_rows)
             for task_id in empties[i]:
                 row = batch.rows[task_id]
                 done_rows.append({"_id": row.id, "_try": row.try_number + 1})
@@ -648,6 +887,17 @@ class SchedulerJob:
             if decision is not None and decision.state.value in (RUN_SUCCESS, RUN_FAILED):
                 finished.append((batch.run, dag, decision.state.value,
                                  decision.reason or decision.state.value))
+                plan.changed += 1
+            elif len(done_rows) + len(state_rows) + len(sched_rows) + len(retry_rows) > written:
+                plan.changed += 1
+        return plan
+
+    def _write_plan(self, conn: Connection, plan: _Plan, now: datetime
+                    ) -> list[tuple[Any, SerializedDAG, str, str]]:
+        """Write what :meth:`_decide` planned; the runs that finished."""
+        ti = t.task_instance
+        done_rows, state_rows = plan.done_rows, plan.state_rows
+        sched_rows, retry_rows, finished = plan.sched_rows, plan.retry_rows, plan.finished
         if done_rows:
             conn.execute(ti.update().where(ti.c.id == sa.bindparam("_id"),
                                            ti.c.state.is_(None))
@@ -790,30 +1040,40 @@ class SchedulerJob:
         if slots <= 0:
             return 0
         ti, dr, d, b = t.task_instance, t.dag_run, t.dag, t.backfill
-        query = (sa.select(ti.c.id, ti.c.dag_id, ti.c.run_id, ti.c.task_id, ti.c.map_index,
-                           ti.c.try_number, ti.c.dag_version_id, dr.c.created_dag_version_id,
-                           dr.c.bundle_version, d.c.max_active_tasks, d.c.fileloc,
-                           b.c.run_on_latest_version)
-                 .select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
-                                                  dr.c.run_id == ti.c.run_id))
-                              .join(d, d.c.dag_id == ti.c.dag_id)
-                              .outerjoin(b, b.c.id == dr.c.backfill_id))
-                 .where(ti.c.state == SCHEDULED, dr.c.state == RUN_RUNNING,
-                        _runnable(d, b), d.c.is_stale == sa.false())
-                 .order_by(ti.c.priority_weight.desc(), dr.c.run_after, dr.c.id, ti.c.task_id)
-                 .limit(min(self.max_tis, max(slots * 4, 32))))
+        rows = min(self.max_tis, max(slots * 4, 32))
+
+        def tis_to_queue() -> Any:
+            query = (sa.select(ti.c.id, ti.c.dag_id, ti.c.run_id, ti.c.task_id, ti.c.map_index,
+                               ti.c.try_number, ti.c.dag_version_id,
+                               dr.c.created_dag_version_id, dr.c.bundle_version,
+                               d.c.max_active_tasks, d.c.fileloc, _pinned_if_backfill(b))
+                     .select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
+                                                      dr.c.run_id == ti.c.run_id))
+                                  .join(d, d.c.dag_id == ti.c.dag_id)
+                                  .outerjoin(b, b.c.id == dr.c.backfill_id))
+                     .where(ti.c.state == SCHEDULED, dr.c.state == RUN_RUNNING,
+                            _runnable(d, b), d.c.is_stale == sa.false())
+                     .order_by(ti.c.priority_weight.desc(), dr.c.run_after, dr.c.id,
+                               ti.c.task_id)
+                     .limit(rows))
+            return self._lock(query, ti)
+
+        query = self._statement(f"tis_to_queue/{rows}", tis_to_queue)
+        active = self._statement("active_tis", lambda: sa.select(
+            ti.c.dag_id, ti.c.run_id, ti.c.task_id).where(
+                ti.c.dag_id.in_(sa.bindparam("dag_ids", expanding=True)),
+                ti.c.state.in_(ACTIVE_TI)))
         now = timezone.utcnow()
         workloads: list[TaskWorkload] = []
         with transaction(self.engine) as conn:
-            candidates = conn.execute(self._lock(query, ti)).all()
+            candidates = conn.execute(query).all()
             if not candidates:
                 return 0
             dag_ids = sorted({c.dag_id for c in candidates})
             per_run: Counter[tuple[str, str]] = Counter()
             per_task: Counter[tuple[str, str]] = Counter()
             per_run_task: Counter[tuple[str, str, str]] = Counter()
-            for row in conn.execute(sa.select(ti.c.dag_id, ti.c.run_id, ti.c.task_id).where(
-                    ti.c.dag_id.in_(dag_ids), ti.c.state.in_(ACTIVE_TI))):
+            for row in conn.execute(active, {"dag_ids": dag_ids}).all():
                 per_run[(row.dag_id, row.run_id)] += 1
                 per_task[(row.dag_id, row.task_id)] += 1
                 per_run_task[(row.dag_id, row.run_id, row.task_id)] += 1
@@ -841,11 +1101,12 @@ class SchedulerJob:
                 chosen.append((c, dag))
             if not chosen:
                 return 0
-            conn.execute(ti.update().where(ti.c.id == sa.bindparam("_id"),
-                                           ti.c.state == SCHEDULED)
-                         .values(state=QUEUED, queued_dttm=now, queued_by_job_id=self.job.id,
-                                 updated_at=now),
-                         [{"_id": c.id} for c, _ in chosen])
+            to_queued = self._statement("to_queued", lambda: ti.update().where(
+                ti.c.id == sa.bindparam("_id"), ti.c.state == SCHEDULED).values(
+                    state=QUEUED, queued_dttm=sa.bindparam("_now"),
+                    queued_by_job_id=sa.bindparam("_job"), updated_at=sa.bindparam("_now")))
+            conn.execute(to_queued, [{"_id": c.id, "_now": now, "_job": self.job.id}
+                                     for c, _ in chosen])
             for c, dag in chosen:
                 key = TaskInstanceKey(c.dag_id, c.task_id, c.run_id, c.try_number, c.map_index)
                 workloads.append(TaskWorkload(

@@ -1,0 +1,312 @@
+"""``dagcore backfill create|list|status|pause|unpause|cancel`` run for real: ``python -m dagcore``
+in a subprocess with ``DAGCORE_HOME`` (and its SQLite database) in tmp_path.
+
+The database is prepared in-process (migrate, then sync a small DAG folder). Every error case
+checks the CLI's contract: exit code 1, exactly one line on stderr (``dagcore: error: ...``) and
+every row of every table as it was. The subprocesses run on the real clock: past dates are in
+2024, future ones in 2100.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from dagcore.api.backfills import create_backfill
+from dagcore.dag_processing import sync_dags
+from dagcore.db import create_engine, migrate, transaction
+from dagcore.models import tables as t
+
+pytestmark = pytest.mark.integration
+
+# A Python task too, so that --wait runs real task processes (LocalExecutor).
+ETL_DAG = """\
+from datetime import UTC, datetime
+from dagcore import DAG, Param
+from dagcore.operators.empty import EmptyOperator
+from dagcore.operators.python import PythonOperator
+
+with DAG("etl", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule="@daily",
+         params={"n": Param(1, type="integer", maximum=10)}):
+    EmptyOperator(task_id="extract") >> PythonOperator(task_id="load",
+                                                       python_callable=lambda: "loaded")
+"""
+
+MANUAL_DAG = """\
+from datetime import UTC, datetime
+from dagcore import DAG
+from dagcore.operators.empty import EmptyOperator
+
+with DAG("manual", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule=None):
+    EmptyOperator(task_id="only")
+"""
+
+
+def day(i: int) -> datetime:
+    return datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=i)
+
+
+# -- fixtures and helpers -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def env(home: Path) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DAGCORE__")}
+    environ["DAGCORE_HOME"] = str(home)
+    return environ
+
+
+@pytest.fixture
+def db(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engine]:
+    """A migrated database holding etl and manual, both unpaused."""
+    monkeypatch.setenv("DAGCORE_HOME", str(home))
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "etl.py").write_text(textwrap.dedent(ETL_DAG))
+    (folder / "manual.py").write_text(textwrap.dedent(MANUAL_DAG))
+    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
+    try:
+        migrate(engine)
+        result = sync_dags(folder, engine=engine, min_update_interval=timedelta(0))
+        assert not result.import_errors, result.import_errors
+        with transaction(engine) as conn:
+            conn.execute(t.dag.update().values(is_paused=False))
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 120
+        ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dagcore", "backfill", *args], env=env,
+                          text=True, capture_output=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def ok(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    result = run(env, *args, timeout=timeout)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def snapshot(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a stable order."""
+    with engine.connect() as conn:
+        return {table.name: sorted((tuple(row) for row in conn.execute(sa.select(table))),
+                                   key=repr)
+                for table in t.metadata.sorted_tables}
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dagcore: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def backfills(engine: sa.Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(t.backfill).order_by(t.backfill.c.id)).all()
+
+
+def runs(engine: sa.Engine, backfill_id: int | None = None) -> list[Any]:
+    dr = t.dag_run
+    query = sa.select(dr).order_by(dr.c.logical_date)
+    if backfill_id is not None:
+        query = query.where(dr.c.backfill_id == backfill_id)
+    with engine.connect() as conn:
+        return conn.execute(query).all()
+
+
+def add_failed_run(engine: sa.Engine, logical: datetime) -> None:
+    with transaction(engine) as conn:
+        version_id = conn.execute(sa.select(t.dag_version.c.id)
+                                  .where(t.dag_version.c.dag_id == "etl")).scalar_one()
+        conn.execute(t.dag_run.insert().values(
+            dag_id="etl", run_id=f"scheduled__{logical.isoformat()}", logical_date=logical,
+            run_after=logical, state="failed", run_type="scheduled", conf={},
+            created_dag_version_id=version_id, clear_number=0))
+
+
+CREATE = ("create", "--dag-id", "etl", "--from-date", "2024-01-01", "--to-date", "2024-01-03")
+
+
+# -- create ---------------------------------------------------------------------------------------
+
+
+def test_create_prints_the_summary_and_writes_queued_runs(env: dict[str, str],
+                                                          db: sa.Engine) -> None:
+    add_failed_run(db, day(1))
+    result = ok(env, *CREATE, "--max-active-runs", "2", "--dag-run-conf", '{"n": 3}')
+    assert result.stdout.splitlines() == [
+        "Backfill 1 of etl created: 2 run(s) created, 0 cleared, 1 date(s) skipped"]
+    (backfill,) = backfills(db)
+    assert (backfill.from_date, backfill.to_date) == (day(0), day(2))
+    assert (backfill.max_active_runs, backfill.dag_run_conf) == (2, {"n": 3})
+    assert (backfill.reprocess_behavior, backfill.completed_at) == ("none", None)
+    assert [(r.run_id, r.state, r.conf) for r in runs(db, backfill.id)] == [
+        (f"backfill__{day(i).isoformat()}", "queued", {"n": 3}) for i in (0, 2)]
+
+
+def test_create_accepts_airflows_option_aliases(env: dict[str, str], db: sa.Engine) -> None:
+    add_failed_run(db, day(1))
+    result = ok(env, "create", "--dag-id", "etl", "--start-date", "2024-01-01T00:00:00",
+                "--end-date", "2024-01-03T00:00:00+00:00", "--reprocessing-behavior", "failed",
+                "--run-backwards", "--no-run-on-latest-version", "--keep-dag-paused")
+    assert "2 run(s) created, 1 cleared, 0 date(s) skipped" in result.stdout
+    (backfill,) = backfills(db)
+    assert (backfill.from_date, backfill.to_date) == (day(0), day(2))  # naive: UTC
+    assert backfill.reprocess_behavior == "failed"
+    assert (backfill.run_on_latest_version, backfill.keep_dag_paused) == (False, True)
+    with db.connect() as conn:
+        ordinals = conn.execute(sa.select(t.backfill_dag_run.c.logical_date,
+                                          t.backfill_dag_run.c.sort_ordinal)
+                                .order_by(t.backfill_dag_run.c.sort_ordinal)).all()
+    assert [tuple(o) for o in ordinals] == [(day(2), 1), (day(1), 2), (day(0), 3)]
+
+
+def test_dry_run_lists_dates_and_actions_and_writes_nothing(env: dict[str, str],
+                                                            db: sa.Engine) -> None:
+    add_failed_run(db, day(1))
+    before = snapshot(db)
+    result = ok(env, *CREATE, "--dry-run", "--reprocess-behavior", "failed", "-o", "json")
+    assert json.loads(result.stdout) == [
+        {"sort_ordinal": i + 1, "logical_date": day(i).isoformat(),
+         "run_after": day(i).isoformat(), "action": action, "reason": None}
+        for i, action in enumerate(("create", "clear", "create"))]
+    assert "nothing written" in result.stderr
+    assert snapshot(db) == before
+
+    result = ok(env, *CREATE, "--dry-run", "-o", "json")
+    assert [(r["action"], r["reason"]) for r in json.loads(result.stdout)] == [
+        ("create", None), ("skip", "already exists"), ("create", None)]
+    assert snapshot(db) == before
+
+
+def test_wait_runs_the_backfill_to_completion_and_prints_the_states(env: dict[str, str],
+                                                                    db: sa.Engine) -> None:
+    result = ok(env, *CREATE, "--wait", "-p", "2", "-o", "json")
+    first, rest = result.stdout.split("\n", 1)
+    assert first == "Backfill 1 of etl created: 3 run(s) created, 0 cleared, 0 date(s) skipped"
+    assert json.loads(rest) == [{"state": "success", "runs": 3}]
+    assert "Backfill 1: 3 of 3 run(s) finished, 0 failed" in result.stderr
+    (backfill,) = backfills(db)
+    assert backfill.completed_at is not None
+    assert [r.state for r in runs(db, backfill.id)] == ["success"] * 3
+    with db.connect() as conn:
+        states = conn.execute(sa.select(t.task_instance.c.task_id, t.task_instance.c.state)
+                              .join(t.dag_run, sa.and_(
+                                  t.dag_run.c.run_id == t.task_instance.c.run_id,
+                                  t.dag_run.c.dag_id == t.task_instance.c.dag_id))
+                              .where(t.dag_run.c.backfill_id == backfill.id)).all()
+    assert sorted(tuple(s) for s in states) == [("extract", "success")] * 3 + [
+        ("load", "success")] * 3
+
+
+# -- list / status / pause / unpause / cancel ----------------------------------------------------
+
+
+def test_list_status_pause_unpause_and_cancel(env: dict[str, str], db: sa.Engine) -> None:
+    add_failed_run(db, day(1))
+    ok(env, *CREATE)
+    ok(env, "create", "--dag-id", "etl", "--from-date", "2024-02-01", "--to-date", "2024-02-02",
+       "--max-active-runs", "1")
+
+    listed = json.loads(ok(env, "list", "-o", "json").stdout)
+    assert [(b["id"], b["dag_id"], b["from_date"], b["max_active_runs"], b["is_paused"],
+             b["completed_at"]) for b in listed] == [
+        (1, "etl", day(0).isoformat(), 10, False, None),
+        (2, "etl", "2024-02-01T00:00:00+00:00", 1, False, None)]
+    assert json.loads(ok(env, "list", "--dag-id", "manual", "-o", "json").stdout) == []
+
+    status = ok(env, "status", "1", "-o", "json")
+    assert json.loads(status.stdout) == [{"state": "queued", "runs": 2},
+                                         {"state": "skipped: already exists", "runs": 1}]
+    assert "Backfill 1 of etl (2024-01-01T00:00:00+00:00 to 2024-01-03T00:00:00+00:00): " \
+           "0/2 run(s) finished; running" in status.stderr
+
+    assert ok(env, "pause", "1").stdout.strip() == "Backfill 1 of etl paused"
+    assert [b.is_paused for b in backfills(db)] == [True, False]
+    assert "paused" in ok(env, "status", "1").stderr
+    assert ok(env, "unpause", "1").stdout.strip() == "Backfill 1 of etl unpaused"
+    assert [b.is_paused for b in backfills(db)] == [False, False]
+
+    assert ok(env, "cancel", "1").stdout.strip() == "Backfill 1 of etl cancelled"
+    first, second = backfills(db)
+    assert first.completed_at is not None and first.is_paused
+    assert second.completed_at is None
+    assert [r.state for r in runs(db, 1)] == ["failed", "failed"]
+    assert json.loads(ok(env, "status", "1", "-o", "json").stdout)[0] == {
+        "state": "failed", "runs": 2}
+
+    before = snapshot(db)
+    for command in ("cancel", "pause", "unpause"):
+        assert_one_line_error(run(env, command, "1"), "Backfill 1 is already completed")
+        assert_one_line_error(run(env, command, "99"), "Backfill 99 not found")
+    assert_one_line_error(run(env, "status", "99"), "Backfill 99 not found")
+    assert snapshot(db) == before
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+ERRORS = [
+    ("unknown-dag", ("create", "--dag-id", "nope", "--from-date", "2024-01-01", "--to-date",
+                     "2024-01-03"), ("Could not find dag nope",)),
+    ("from-after-to", ("create", "--dag-id", "etl", "--from-date", "2024-01-05", "--to-date",
+                       "2024-01-03"), ("must not be after to_date",)),
+    ("future-range", ("create", "--dag-id", "etl", "--from-date", "2100-01-01", "--to-date",
+                      "2100-01-05"), ("Backfill cannot be executed for future dates.",)),
+    ("non-periodic", ("create", "--dag-id", "manual", "--from-date", "2024-01-01",
+                      "--to-date", "2024-01-03"),
+     ("manual has a non-periodic schedule that does not support backfills",)),
+    ("bad-json", (*CREATE, "--dag-run-conf", '{"n": '), ("--dag-run-conf", "JSON", "'{\"n\": '")),
+    ("conf-not-an-object", (*CREATE, "--dag-run-conf", "[1]"), ("must be a JSON object",)),
+    ("conf-fails-params", (*CREATE, "--dag-run-conf", '{"n": 99}'),
+     ("Invalid input for param n",)),
+    ("bad-date", ("create", "--dag-id", "etl", "--from-date", "yesterday", "--to-date",
+                  "2024-01-03"), ("--from-date: invalid date 'yesterday'",)),
+    ("max-active-runs-0", (*CREATE, "--max-active-runs", "0"),
+     ("--max-active-runs must be a positive integer",)),
+    ("keep-dag-paused-and-unpause", (*CREATE, "--keep-dag-paused", "--unpause"),
+     ("--keep-dag-paused and --unpause are mutually exclusive",)),
+    ("no-runs", ("create", "--dag-id", "etl", "--from-date", "2024-01-01T01:00",
+                 "--to-date", "2024-01-01T23:00"), ("No runs to create for Dag etl",)),
+    ("overlapping", ("create", "--dag-id", "etl", "--from-date", "2024-01-10", "--to-date",
+                     "2024-01-20"), ("active backfill 1 ", "overlaps")),
+    ("overlapping-dry-run-is-checked-otherwise", (
+        "create", "--dag-id", "etl", "--from-date", "2024-01-20", "--to-date", "2024-01-10",
+        "--dry-run"), ("must not be after to_date",)),
+]
+
+
+@pytest.mark.parametrize("args, fragments", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
+def test_bad_input_exits_1_with_one_line_and_writes_nothing(
+        env: dict[str, str], db: sa.Engine, args: tuple[str, ...],
+        fragments: tuple[str, ...]) -> None:
+    create_backfill("etl", from_date=day(14), to_date=day(14), engine=db)  # backfill 1
+    before = snapshot(db)
+    result = run(env, *args)
+    assert_one_line_error(result, *fragments)
+    assert result.stdout == ""
+    assert snapshot(db) == before
