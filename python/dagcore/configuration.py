@@ -59,6 +59,9 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         "parallelism": "32",
         "executor": "LocalExecutor",
         "killed_task_cleanup_time": "60",
+        # LocalExecutor: tries a worker process runs before it is replaced (Celery's
+        # worker_max_tasks_per_child); 1 forks a fresh process for every try.
+        "worker_max_tasks": "100",
         # DAG files (dagcore.dagbag.DagBag, reference 1.2).
         "dag_discovery_safe_mode": "True",
         "dagbag_import_error_tracebacks": "True",
