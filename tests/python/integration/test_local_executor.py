@@ -433,3 +433,31 @@ def test_default_runner_preloads_in_parent_and_uses_a_new_engine_in_child(
     assert ran["ti_id"] == w.ti_id
     assert ran["url"] == url
     assert ran["kwargs"] == []
+
+
+def test_a_worker_is_reused_up_to_worker_max_tasks(
+        executors: Callable[..., LocalExecutor], home: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DAGCORE__CORE__WORKER_MAX_TASKS", "2")
+    executor = executors(1, runner=write_marker)
+    for i in range(5):
+        executor.queue_workload(workload(f"t{i}"))
+    events = drain(executor)
+    assert {e.state for e in events} == {"success"}
+    pids = [(home / "out" / f"t{i}.done").read_text() for i in range(5)]
+    # one worker at a time, each retired after two tries: t0,t1 | t2,t3 | t4
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+    assert not executor.pids
+
+
+def test_a_worker_killed_mid_try_fails_that_try_and_the_next_gets_a_new_worker(
+        executors: Callable[..., LocalExecutor], home: Path) -> None:
+    executor = executors(1, runner=kill_self)
+    executor.queue_workload(workload("killed"))
+    (killed,) = drain(executor)
+    assert (killed.state, killed.info) == ("failed", "killed by signal SIGKILL")
+    executor._runner = write_marker  # the same executor, a runner that works
+    executor.queue_workload(workload("after"))
+    (after,) = drain(executor)
+    assert after.state == "success"
+    assert (home / "out" / "after.done").exists()
