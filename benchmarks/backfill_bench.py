@@ -94,7 +94,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import format_table
+from common import format_table, missing_dagcore
 
 try:
     import sqlalchemy as sa
@@ -113,12 +113,7 @@ try:
     from dagcore.serialization import SerializedDAG
     from dagcore.utils import timezone
 except ImportError as exc:  # pragma: no cover - depends on the build
-    raise SystemExit(
-        f"backfill_bench: cannot import dagcore ({exc}).\n"
-        "Build and install the package first: run `make test` or `make bench` from the "
-        "repository root, then run this script with the project's virtual environment "
-        "(.venv/bin/python benchmarks/backfill_bench.py)."
-    ) from exc
+    raise missing_dagcore("backfill_bench", exc) from exc
 
 SEED = 20_260_107
 DAG_ID = "backfill_bench_hourly"

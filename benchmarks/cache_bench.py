@@ -57,18 +57,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import format_table, gc_paused, read_status_kib
+from common import format_table, gc_paused, missing_dagcore, read_status_kib
 
 try:
     import dagcore
     from dagcore.cache import VersionCache
 except ImportError as exc:  # pragma: no cover - depends on the build
-    raise SystemExit(
-        f"cache_bench: cannot import dagcore.cache ({exc}).\n"
-        "Build and install the package first: run `make test` or `make bench` from the "
-        "repository root, then run this script with the project's virtual environment "
-        "(.venv/bin/python benchmarks/cache_bench.py)."
-    ) from exc
+    raise missing_dagcore("cache_bench", exc) from exc
 
 try:
     import cachetools

@@ -60,3 +60,12 @@ def reset_peak_rss() -> bool:
     except OSError:
         return False
     return True
+
+
+def missing_dagcore(script: str, exc: ImportError) -> SystemExit:
+    """The exit a benchmark raises when dagcore cannot be imported (not built or installed)."""
+    return SystemExit(
+        f"{script}: cannot import dagcore ({exc}).\n"
+        "Build and install the package first: run `make test` or `make bench` from the "
+        "repository root, then run this script with the project's virtual environment "
+        f"(.venv/bin/python benchmarks/{script}.py).")

@@ -83,7 +83,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import format_table, gc_paused, read_status_kib, reset_peak_rss
+from common import (
+    format_table,
+    gc_paused,
+    missing_dagcore,
+    read_status_kib,
+    reset_peak_rss,
+)
 
 try:
     import sqlalchemy as sa
@@ -98,12 +104,7 @@ try:
     from dagcore.models.types import uuid7
     from dagcore.serialization import SerializedDAG, dag_hash, serialize_dag, sort_for_hash
 except ImportError as exc:  # pragma: no cover - depends on the build
-    raise SystemExit(
-        f"dagbag_bench: cannot import dagcore ({exc}).\n"
-        "Build and install the package first: run `make test` or `make bench` from the "
-        "repository root, then run this script with the project's virtual environment "
-        "(.venv/bin/python benchmarks/dagbag_bench.py)."
-    ) from exc
+    raise missing_dagcore("dagbag_bench", exc) from exc
 
 SEED = 20_260_101
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -95,19 +95,14 @@ from datetime import datetime, timedelta, timezone
 from itertools import chain
 from typing import Any
 
-from common import format_table, gc_paused
+from common import format_table, gc_paused, missing_dagcore
 
 try:
     import dagcore
     from dagcore.state import TI_STATE_CODES, DagRunState, TaskInstanceState
     from dagcore.trigger_rule import TriggerRule
 except ImportError as exc:  # pragma: no cover - depends on the build
-    raise SystemExit(
-        f"run_state_bench: cannot import dagcore ({exc}).\n"
-        "Build and install the package first: run `make test` or `make bench` from the "
-        "repository root, then run this script with the project's virtual environment "
-        "(.venv/bin/python benchmarks/run_state_bench.py)."
-    ) from exc
+    raise missing_dagcore("run_state_bench", exc) from exc
 
 try:  # the engines under test; without them the script still runs the references and reports
     from dagcore.backfill import plan_backfill, plan_backfill_batch

@@ -78,7 +78,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import format_table, gc_paused
+from common import format_table, gc_paused, missing_dagcore
 
 try:
     import sqlalchemy as sa
@@ -98,12 +98,7 @@ try:
     from dagcore.task_runner import load_dag
     from dagcore.trigger_rule import TriggerRule
 except ImportError as exc:  # pragma: no cover - depends on the build
-    raise SystemExit(
-        f"scheduler_bench: cannot import dagcore ({exc}).\n"
-        "Build and install the package first: run `make test` or `make bench` from the "
-        "repository root, then run this script with the project's virtual environment "
-        "(.venv/bin/python benchmarks/scheduler_bench.py)."
-    ) from exc
+    raise missing_dagcore("scheduler_bench", exc) from exc
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 LEVELS, WIDTH = 5, 10  # the empty-task DAG: 5 levels of 10 tasks
