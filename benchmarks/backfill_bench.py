@@ -94,7 +94,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import format_table, missing_dagcore
+from common import fmt, format_table, missing_dagcore, ratio, rounded
 
 try:
     import sqlalchemy as sa
@@ -631,23 +631,6 @@ def best(xs: Sequence[float]) -> float | None:
 def median(xs: Sequence[float]) -> float | None:
     """The median figure, or None."""
     return statistics.median(xs) if xs else None
-
-
-def ratio(num: float | None, den: float | None) -> float | None:
-    """num / den, or None if either is missing or den is 0."""
-    if num is None or not den:
-        return None
-    return num / den
-
-
-def rounded(x: float | None, digits: int) -> float | None:
-    """round(x, digits), or None."""
-    return None if x is None else round(x, digits)
-
-
-def fmt(x: float | None, spec: str, suffix: str = "") -> str:
-    """Format a figure, or "n/a"."""
-    return "n/a" if x is None else f"{x:{spec}}{suffix}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -69,3 +69,20 @@ def missing_dagcore(script: str, exc: ImportError) -> SystemExit:
         "Build and install the package first: run `make test` or `make bench` from the "
         "repository root, then run this script with the project's virtual environment "
         f"(.venv/bin/python benchmarks/{script}.py).")
+
+
+def ratio(num: float | None, den: float | None) -> float | None:
+    """num / den, or None if either is missing or den is 0."""
+    if num is None or not den:
+        return None
+    return num / den
+
+
+def rounded(x: float | None, digits: int) -> float | None:
+    """round(x, digits), or None."""
+    return None if x is None else round(x, digits)
+
+
+def fmt(x: float | None, spec: str, suffix: str = "") -> str:
+    """Format a figure, or "n/a"."""
+    return "n/a" if x is None else f"{x:{spec}}{suffix}"

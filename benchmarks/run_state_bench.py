@@ -95,7 +95,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import chain
 from typing import Any
 
-from common import format_table, gc_paused, missing_dagcore
+from common import fmt, format_table, gc_paused, missing_dagcore, ratio, rounded
 
 try:
     import dagcore
@@ -1025,23 +1025,6 @@ def bench_plan(cfg: Settings, notes: list[str]) -> PlanResult:
 
 
 # =========================================================================== output
-
-
-def ratio(num: float | None, den: float | None) -> float | None:
-    """num / den, or None if either is missing or den is 0."""
-    if num is None or not den:
-        return None
-    return num / den
-
-
-def rounded(x: float | None, digits: int) -> float | None:
-    """round(x, digits), or None."""
-    return None if x is None else round(x, digits)
-
-
-def fmt(x: float | None, spec: str, suffix: str = "") -> str:
-    """Format a figure, or "n/a"."""
-    return "n/a" if x is None else f"{x:{spec}}{suffix}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -75,7 +75,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from common import format_table, gc_paused
+from common import format_table, gc_paused, ratio
 from zoneinfo import ZoneInfo
 
 try:
@@ -375,13 +375,6 @@ def fmt_ns(x: float | None) -> str:
     if x is None:
         return "n/a"
     return f"{x:,.0f}" if x >= 100 else f"{x:.2f}"
-
-
-def ratio(num: float | None, den: float | None) -> float | None:
-    """num / den, or None if either is missing or den is 0."""
-    if num is None or not den:
-        return None
-    return num / den
 
 
 def main(argv: Sequence[str] | None = None) -> int:
