@@ -113,6 +113,15 @@ def _pinned_if_backfill(b: sa.Table) -> Any:
                           sa.Boolean).label("run_on_latest_version")
 
 
+def _unchanged(update: Any) -> Any:
+    """``update`` of the task instance ``_id`` while its state is still ``_old`` (None
+    included: ``IS`` on SQLite, ``IS NOT DISTINCT FROM`` on PostgreSQL), so a state another
+    process wrote since the read is never overwritten."""
+    ti = t.task_instance
+    return update.where(ti.c.id == sa.bindparam("_id"),
+                        ti.c.state.is_not_distinct_from(sa.bindparam("_old")))
+
+
 def _is_empty(task: SerializedTask) -> bool:
     return task.operator in EMPTY_OPERATORS and not task.has_callbacks
 
@@ -903,29 +912,17 @@ class SchedulerJob:
                                            ti.c.state.is_(None))
                          .values(state=SUCCESS, try_number=sa.bindparam("_try"), start_date=now,
                                  end_date=now, duration=0.0, updated_at=now), done_rows)
-        for old_is_none in (True, False):
-            rows = [r for r in state_rows if (r["_old"] is None) == old_is_none]
-            if not rows:
-                continue
-            guard = (ti.c.state.is_(None) if old_is_none
-                     else ti.c.state == sa.bindparam("_old"))
-            conn.execute(ti.update().where(ti.c.id == sa.bindparam("_id"), guard)
-                         .values(state=sa.bindparam("_state"), end_date=now, updated_at=now),
-                         [r if not old_is_none else {k: v for k, v in r.items() if k != "_old"}
-                          for r in rows])
+        if state_rows:
+            conn.execute(self._statement("propagate", lambda: _unchanged(ti.update()).values(
+                state=sa.bindparam("_state"), end_date=sa.bindparam("_now"),
+                updated_at=sa.bindparam("_now"))), [{**r, "_now": now} for r in state_rows])
         if retry_rows:
             self._retry(conn, retry_rows, now)
-        for old_is_none in (True, False):
-            rows = [r for r in sched_rows if (r["_old"] is None) == old_is_none]
-            if not rows:
-                continue
-            guard = (ti.c.state.is_(None) if old_is_none
-                     else ti.c.state == sa.bindparam("_old"))
-            conn.execute(ti.update().where(ti.c.id == sa.bindparam("_id"), guard)
-                         .values(state=SCHEDULED, try_number=sa.bindparam("_try"),
-                                 scheduled_dttm=now, updated_at=now),
-                         [r if not old_is_none else {k: v for k, v in r.items() if k != "_old"}
-                          for r in rows])
+        if sched_rows:
+            conn.execute(self._statement("schedule", lambda: _unchanged(ti.update()).values(
+                state=SCHEDULED, try_number=sa.bindparam("_try"),
+                scheduled_dttm=sa.bindparam("_now"), updated_at=sa.bindparam("_now"))),
+                [{**r, "_now": now} for r in sched_rows])
         dr = t.dag_run
         for run, _, state, _ in finished:
             conn.execute(dr.update().where(dr.c.id == run.id).values(
