@@ -47,7 +47,7 @@ from dagcore.backfill import (
 from dagcore.db import create_engine, transaction
 from dagcore.db_dagbag import DBDagBag
 from dagcore.models import tables as t
-from dagcore.models.taskinstance import HISTORY_FIELDS
+from dagcore.models.taskinstance import archive_tries
 from dagcore.models.types import uuid7
 from dagcore.serialization import SerializedDAG
 from dagcore.state import DagRunState, TaskInstanceState
@@ -387,19 +387,12 @@ def _clear_runs(conn: Connection, dag: SerializedDAG, dag_id: str, dates: list[d
     Returns:
         The runs' ids by logical date.
     """
-    dr, ti, tih = t.dag_run, t.task_instance, t.task_instance_history
+    dr, ti = t.dag_run, t.task_instance
     runs = conn.execute(sa.select(dr.c.id, dr.c.run_id, dr.c.clear_number,
                                   dr.c.logical_date).where(
         dr.c.dag_id == dag_id, dr.c.logical_date.in_(dates))).all()
     in_runs = sa.and_(ti.c.dag_id == dag_id, ti.c.run_id.in_([r.run_id for r in runs]))
-    # Every try not archived yet, copied inside the database (no row goes through Python).
-    archived = sa.select(tih.c.id).where(
-        tih.c.dag_id == ti.c.dag_id, tih.c.run_id == ti.c.run_id, tih.c.task_id == ti.c.task_id,
-        tih.c.map_index == ti.c.map_index, tih.c.try_number == ti.c.try_number).exists()
-    conn.execute(tih.insert().from_select(
-        [*HISTORY_FIELDS, "task_instance_id"],
-        sa.select(*(ti.c[name] for name in HISTORY_FIELDS), ti.c.id)
-        .where(in_runs, ti.c.try_number > 0, ~archived)))
+    archive_tries(conn, sa.and_(in_runs, ti.c.try_number > 0))
     rows = conn.execute(sa.select(ti.c.id, ti.c.task_id, ti.c.try_number).where(in_runs)).all()
     if rows:
         conn.execute(ti.update().where(ti.c.id == sa.bindparam("_id")).values(

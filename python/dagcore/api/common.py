@@ -42,7 +42,7 @@ from dagcore.configuration import conf as config
 from dagcore.db import transaction
 from dagcore.db_dagbag import DBDagBag
 from dagcore.models import tables as t
-from dagcore.models.taskinstance import HISTORY_FIELDS
+from dagcore.models.taskinstance import archive_tries
 from dagcore.models.types import uuid7
 from dagcore.params import merge_params
 from dagcore.serialization import SerializedDAG
@@ -508,7 +508,7 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
     states = _state_filter(only_failed, only_running)
     engine, dag_bag = _engine_and_bag(engine, dag_bag)
 
-    ti, tih, dr = t.task_instance, t.task_instance_history, t.dag_run
+    ti, dr = t.task_instance, t.dag_run
     with transaction(engine) as conn:
         _dag_row(conn, dag_id)
         if task_ids is not None:
@@ -547,17 +547,8 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
             return [TaskInstanceRow.from_row(row) for row in chosen]
 
         now = timezone.utcnow()
-        archived = {(r.run_id, r.task_id, r.map_index, r.try_number) for r in conn.execute(
-            sa.select(tih.c.run_id, tih.c.task_id, tih.c.map_index, tih.c.try_number)
-            .where(tih.c.dag_id == dag_id, tih.c.run_id.in_(list(run_by_id))))}
-        history = []
-        for row in chosen:
-            # A try is archived once: clearing a TI twice before it runs again keeps one copy.
-            if (row.run_id, row.task_id, row.map_index, row.try_number) not in archived:
-                copy = {name: row._mapping[name] for name in HISTORY_FIELDS}
-                history.append({**copy, "task_instance_id": row.id})
-        if history:
-            conn.execute(tih.insert(), history)
+        # A try is archived once: clearing a TI twice before it runs again keeps one copy.
+        archive_tries(conn, ti.c.id.in_([row.id for row in chosen]))
 
         new_ids = []
         for row in chosen:

@@ -37,6 +37,7 @@ __all__ = [
     "HISTORY_FIELDS",
     "NO_STATE",
     "archive_try",
+    "archive_tries",
     "end_try",
     "fail_task_instance",
     "failure_state",
@@ -194,6 +195,23 @@ def archive_try(conn: Connection, row: Any) -> None:
         return
     copy = {name: mapping[name] for name in HISTORY_FIELDS}
     conn.execute(tih.insert().values(**copy, task_instance_id=mapping["id"]))
+
+
+def archive_tries(conn: Connection, condition: Any) -> None:
+    """Copy every try of the task instances matching ``condition`` (a WHERE clause on
+    ``task_instance``) to ``task_instance_history``, once per try, inside the database.
+
+    A try already archived (same dag, run, task, map index and try number) is not copied
+    again, as :func:`archive_try`.
+    """
+    ti, tih = t.task_instance, t.task_instance_history
+    archived = sa.select(tih.c.id).where(
+        tih.c.dag_id == ti.c.dag_id, tih.c.run_id == ti.c.run_id, tih.c.task_id == ti.c.task_id,
+        tih.c.map_index == ti.c.map_index, tih.c.try_number == ti.c.try_number).exists()
+    conn.execute(tih.insert().from_select(
+        [*HISTORY_FIELDS, "task_instance_id"],
+        sa.select(*(ti.c[name] for name in HISTORY_FIELDS), ti.c.id)
+        .where(condition, ~archived)))
 
 
 def _select_for_update(conn: Connection, query: Any) -> Any:
