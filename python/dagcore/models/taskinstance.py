@@ -202,7 +202,7 @@ def archive_tries(conn: Connection, condition: Any) -> None:
     ``task_instance``) to ``task_instance_history``, once per try, inside the database.
 
     A try already archived (same dag, run, task, map index and try number) is not copied
-    again, as :func:`archive_try`.
+    again, as :func:`archive_try`. Copies are inserted in (dag, run, task, map index) order.
     """
     ti, tih = t.task_instance, t.task_instance_history
     archived = sa.select(tih.c.id).where(
@@ -211,7 +211,8 @@ def archive_tries(conn: Connection, condition: Any) -> None:
     conn.execute(tih.insert().from_select(
         [*HISTORY_FIELDS, "task_instance_id"],
         sa.select(*(ti.c[name] for name in HISTORY_FIELDS), ti.c.id)
-        .where(condition, ~archived)))
+        .where(condition, ~archived)
+        .order_by(ti.c.dag_id, ti.c.run_id, ti.c.task_id, ti.c.map_index)))
 
 
 def _select_for_update(conn: Connection, query: Any) -> Any:
