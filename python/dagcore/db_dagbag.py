@@ -31,14 +31,14 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from dagcore.cache import CacheStats, VersionCache
 from dagcore.configuration import conf
 from dagcore.models import tables as t
 from dagcore.serialization import SerializedDAG
 
-__all__ = ["DBDagBag", "StatsClient"]
+__all__ = ["DBDagBag", "StatsClient", "latest_version_id"]
 
 log = logging.getLogger(__name__)
 
@@ -408,6 +408,14 @@ class DBDagBag:
         self._latest.pop(dag_id, None)
         self._gauges()
         return removed
+
+
+def latest_version_id(conn: Connection, dag_id: str) -> uuid.UUID | None:
+    """The id of the DAG's latest version (highest ``version_number``), read on ``conn`` (the
+    caller's transaction), or None when the DAG has no version."""
+    dv = t.dag_version
+    return conn.execute(sa.select(dv.c.id).where(dv.c.dag_id == dag_id)
+                        .order_by(dv.c.version_number.desc()).limit(1)).scalar_one_or_none()
 
 
 def _revalidation_interval() -> float:

@@ -45,7 +45,7 @@ from dagcore.backfill import (
     plan_backfill_batch,
 )
 from dagcore.db import create_engine, transaction
-from dagcore.db_dagbag import DBDagBag
+from dagcore.db_dagbag import DBDagBag, latest_version_id
 from dagcore.models import tables as t
 from dagcore.models.taskinstance import archive_tries
 from dagcore.models.types import uuid7
@@ -176,10 +176,7 @@ def _check_args(max_active_runs: object, keep_dag_paused: bool, unpause: bool) -
 
 def _latest(conn: Connection, dag_bag: DBDagBag, dag_id: str) -> tuple[Any, Any, SerializedDAG]:
     row = conn.execute(sa.select(t.dag).where(t.dag.c.dag_id == dag_id)).one_or_none()
-    dv = t.dag_version
-    version_id = None if row is None else conn.execute(
-        sa.select(dv.c.id).where(dv.c.dag_id == dag_id)
-        .order_by(dv.c.version_number.desc()).limit(1)).scalar_one_or_none()
+    version_id = None if row is None else latest_version_id(conn, dag_id)
     dag = None if version_id is None else dag_bag.get_dag(version_id, dag_id)
     if dag is None:
         raise DagNotFound(f"Could not find dag {dag_id}")

@@ -40,7 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from dagcore.configuration import conf as config
 from dagcore.db import transaction
-from dagcore.db_dagbag import DBDagBag
+from dagcore.db_dagbag import DBDagBag, latest_version_id
 from dagcore.models import tables as t
 from dagcore.models.taskinstance import archive_tries
 from dagcore.models.types import uuid7
@@ -371,7 +371,6 @@ def trigger_dag(dag_id: str, *, run_id: str | None = None, conf: Mapping[str, An
         validate_run_id(run_id)
     engine, dag_bag = _engine_and_bag(engine, dag_bag)
 
-    dv = t.dag_version
     try:
         with transaction(engine) as conn:
             dag_row = _dag_row(conn, dag_id)
@@ -381,9 +380,7 @@ def trigger_dag(dag_id: str, *, run_id: str | None = None, conf: Mapping[str, An
             if dag_row.has_import_errors:
                 raise DagHasImportErrors(f"DAG with dag_id: '{dag_id}' has import errors and "
                                          f"cannot be triggered")
-            version_id = conn.execute(sa.select(dv.c.id).where(dv.c.dag_id == dag_id)
-                                      .order_by(dv.c.version_number.desc()).limit(1)
-                                      ).scalar_one_or_none()
+            version_id = latest_version_id(conn, dag_id)
             dag = None if version_id is None else dag_bag.get_dag(version_id, dag_id)
             if dag is None:
                 raise DagNotFound(f"Dag id {dag_id} not found in the serialized DAG table")

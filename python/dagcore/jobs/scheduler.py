@@ -61,7 +61,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from dagcore.configuration import conf
 from dagcore.db import create_engine, transaction
-from dagcore.db_dagbag import DBDagBag
+from dagcore.db_dagbag import DBDagBag, latest_version_id
 from dagcore.executors.base import (
     BaseExecutor,
     ExecutorEvent,
@@ -480,10 +480,8 @@ class SchedulerJob:
         return created
 
     def _create_runs_for(self, conn: Connection, row: Any, now: datetime) -> int:
-        dr, dv = t.dag_run, t.dag_version
-        version_id = conn.execute(sa.select(dv.c.id).where(dv.c.dag_id == row.dag_id)
-                                  .order_by(dv.c.version_number.desc()).limit(1)
-                                  ).scalar_one_or_none()
+        dr = t.dag_run
+        version_id = latest_version_id(conn, row.dag_id)
         dag = None if version_id is None else self.dag_bag.get_dag(version_id, row.dag_id)
         if dag is None:
             return 0
@@ -641,10 +639,7 @@ class SchedulerJob:
                                                        or pinned):
             return run.created_dag_version_id
         if run.dag_id not in cache:
-            dv = t.dag_version
-            cache[run.dag_id] = conn.execute(
-                sa.select(dv.c.id).where(dv.c.dag_id == run.dag_id)
-                .order_by(dv.c.version_number.desc()).limit(1)).scalar_one_or_none()
+            cache[run.dag_id] = latest_version_id(conn, run.dag_id)
         return cache[run.dag_id]
 
     def _create_task_instances(self, conn: Connection, runs: list[tuple[Any, SerializedDAG]],
