@@ -482,8 +482,10 @@ def _decode_relativedelta(value: dict[str, Any], what: str) -> relativedelta:
         if "weekday" in fields:
             day = fields["weekday"]
             if (not isinstance(day, list | tuple) or not 1 <= len(day) <= 2
-                    or not all(isinstance(x, int) and not isinstance(x, bool) for x in day)):
-                raise ValueError(f"weekday must be [weekday] or [weekday, n], got {day!r}")
+                    or not all(isinstance(x, int) and not isinstance(x, bool) for x in day)
+                    or not 0 <= day[0] <= 6 or (len(day) == 2 and day[1] == 0)):
+                raise ValueError(f"weekday must be [weekday] or [weekday, n] with weekday 0-6 "
+                                 f"(Monday 0) and n not 0, got {day!r}")
             fields["weekday"] = weekday(*day)
         return relativedelta(**fields)
     except (TypeError, ValueError) as exc:
