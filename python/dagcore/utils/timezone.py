@@ -38,9 +38,9 @@ def coerce_timezone(tz: object) -> tzinfo:
     """``tz`` as a stdlib zone: a zone name, ZoneInfo, pendulum, pytz or dateutil zone in.
 
     Named zones become ``ZoneInfo`` (the name ``"UTC"`` and every zero-offset fixed zone become
-    ``datetime.UTC``; a ZoneInfo is returned as is); pendulum's fixed offsets (``FixedTimezone``, whose ``name`` is
-    ``"+02:00"``, not a zone-database name) become ``datetime.timezone`` with that offset, as
-    Airflow encodes them (an offset in seconds).
+    ``datetime.UTC``; a ZoneInfo is returned as is); pendulum's fixed offsets
+    (``FixedTimezone``, whose ``name`` is ``"+02:00"``, not a zone-database name) become
+    ``datetime.timezone`` with that offset, as Airflow encodes them (an offset in seconds).
 
     Raises:
         TypeError: ``tz`` is neither a str nor a tzinfo.

@@ -185,7 +185,8 @@ def test_timetables_take_pendulum_zones_and_datetimes() -> None:
     assert by_pendulum == CronTriggerTimetable("@daily", timezone="Europe/Amsterdam")
     assert CronDataIntervalTimetable("@hourly", pendulum.timezone("UTC")).serialize() == {
         "expression": "0 * * * *", "timezone": "UTC"}
-    start, end = pendulum.datetime(2021, 3, 27, tz="Europe/Amsterdam"), pendulum.datetime(2021, 3, 30, tz="UTC")
+    start = pendulum.datetime(2021, 3, 27, tz="Europe/Amsterdam")
+    end = pendulum.datetime(2021, 3, 30, tz="UTC")
     assert by_pendulum.iter_dagrun_infos_between(start, end) == by_pendulum.iter_dagrun_infos_between(
         datetime(2021, 3, 27, tzinfo=AMS), datetime(2021, 3, 30, tzinfo=UTC))
     restriction = TimeRestriction(start, end, catchup=True)
@@ -260,6 +261,7 @@ def test_airflow_example_file_with_pendulum_loads(tmp_path: Path,
     ams = bag.get_dag("amsterdam")
     assert ams is not None and ams.timezone == AMS
     # 02:00 does not exist in Amsterdam on 2021-03-28: the run moves past the gap (01:00 UTC).
-    infos = ams.timetable.iter_dagrun_infos_between(ams.start_date, datetime(2021, 3, 29, 12, tzinfo=UTC))
+    infos = ams.timetable.iter_dagrun_infos_between(ams.start_date,
+                                                    datetime(2021, 3, 29, 12, tzinfo=UTC))
     assert infos.logical_dates == [datetime(2021, 3, 27, 1, tzinfo=UTC), datetime(2021, 3, 28, 1, tzinfo=UTC),
                                    datetime(2021, 3, 29, 0, tzinfo=UTC)]

@@ -109,12 +109,12 @@ def test_data_interval_next_run_starts_at_the_previous_end() -> None:
     # interval.py: start = align_to_prev(last.end) (the identity), end = start + delta.
     tt = DeltaDataIntervalTimetable(WEEKLY_MONDAY)
     last = DataInterval(u(2026, 1, 19), u(2026, 1, 26))
-    assert next_info(tt, last, u(2026, 1, 7), True) == DagRunInfo.interval(u(2026, 1, 26),
-                                                                           u(2026, 2, 2))
+    assert next_info(tt, last, u(2026, 1, 7), True) == DagRunInfo.interval(
+        u(2026, 1, 26), u(2026, 2, 2))
     # A previous interval off the grid (the schedule changed): the next one starts at its end.
     moved = DataInterval(u(2026, 1, 20, 5), u(2026, 1, 28, 5))
-    assert next_info(tt, moved, None, True) == DagRunInfo.interval(u(2026, 1, 28, 5),
-                                                                   u(2026, 2, 9, 5))
+    assert next_info(tt, moved, None, True) == DagRunInfo.interval(
+        u(2026, 1, 28, 5), u(2026, 2, 9, 5))
 
 
 def test_trigger_next_run_is_the_previous_fire_plus_delta(freeze: Callable[[datetime], None]) -> None:
@@ -137,29 +137,29 @@ def test_no_catchup_data_interval_stays_on_the_start_date_grid(
     # the last period that has ended by now, stepped one period at a time from start_date.
     tt = DeltaDataIntervalTimetable(WEEKLY_MONDAY)
     freeze(u(2026, 6, 24, 12))  # a Wednesday
-    assert next_info(tt, None, u(2026, 1, 5), False) == DagRunInfo.interval(u(2026, 6, 15),
-                                                                           u(2026, 6, 22))
+    assert next_info(tt, None, u(2026, 1, 5), False) == DagRunInfo.interval(
+        u(2026, 6, 15), u(2026, 6, 22))
     # Later calls continue the walk (the scheduler calls again as time passes).
     freeze(u(2026, 7, 7))
-    assert next_info(tt, None, u(2026, 1, 5), False) == DagRunInfo.interval(u(2026, 6, 29),
-                                                                           u(2026, 7, 6))
+    assert next_info(tt, None, u(2026, 1, 5), False) == DagRunInfo.interval(
+        u(2026, 6, 29), u(2026, 7, 6))
     # ... and an earlier clock walks again from the start date.
     freeze(u(2026, 2, 1))
-    assert next_info(tt, None, u(2026, 1, 5), False) == DagRunInfo.interval(u(2026, 1, 19),
-                                                                           u(2026, 1, 26))
+    assert next_info(tt, None, u(2026, 1, 5), False) == DagRunInfo.interval(
+        u(2026, 1, 19), u(2026, 1, 26))
     # The first period is still running: it is the one that runs, at its end (Wed Jan 28 + 7
     # days is Wed Feb 4, then the next Monday).
-    assert next_info(tt, None, u(2026, 1, 28), False) == DagRunInfo.interval(u(2026, 1, 28),
-                                                                            u(2026, 2, 9))
+    assert next_info(tt, None, u(2026, 1, 28), False) == DagRunInfo.interval(
+        u(2026, 1, 28), u(2026, 2, 9))
     # A previous run later than the skip point wins (max of both).
     last = DataInterval(u(2026, 1, 26), u(2026, 2, 2))
-    assert next_info(tt, last, u(2026, 1, 5), False) == DagRunInfo.interval(u(2026, 2, 2),
-                                                                           u(2026, 2, 9))
+    assert next_info(tt, last, u(2026, 1, 5), False) == DagRunInfo.interval(
+        u(2026, 2, 2), u(2026, 2, 9))
     # test_no_catchup_calendar_delta_without_start_date_ends_now: [now - delta, ...].
     freeze(u(2026, 6, 29, 12))
     month_start = DeltaDataIntervalTimetable(MONTH_START)
-    assert next_info(month_start, None, None, False) == DagRunInfo.interval(u(2026, 5, 1, 12),
-                                                                            u(2026, 6, 1, 12))
+    assert next_info(month_start, None, None, False) == DagRunInfo.interval(
+        u(2026, 5, 1, 12), u(2026, 6, 1, 12))
 
 
 def test_zero_length_previous_interval_is_not_repeated() -> None:
@@ -189,8 +189,8 @@ def test_infer_manual_data_interval_is_run_after_minus_delta() -> None:
 
 def test_cron_trigger_interval_with_absolute_fields() -> None:
     # trigger.py: DagRunInfo.interval(fire - interval, fire); the fires are the cron's.
-    tt = CronTriggerTimetable("0 6 15 * *", timezone="UTC", interval=relativedelta(months=1, day=1,
-                                                                                  hour=0))
+    tt = CronTriggerTimetable("0 6 15 * *", timezone="UTC",
+                              interval=relativedelta(months=1, day=1, hour=0))
     batch = tt.iter_dagrun_infos_between(u(2026, 1, 1), u(2026, 3, 31))
     assert batch.run_afters == [u(2026, 1, 15, 6), u(2026, 2, 15, 6), u(2026, 3, 15, 6)]
     assert batch.logical_dates == [u(2025, 12, 1), u(2026, 1, 1), u(2026, 2, 1)]
@@ -254,8 +254,8 @@ def test_schedule_relativedelta_makes_a_delta_timetable() -> None:
     ],
     ids=["weekday-only", "zero", "negative", "fixed-month", "fixed-minute", "fixed-year"],
 )
-def test_a_delta_that_does_not_move_every_date_forward_is_refused(delta: relativedelta,
-                                                                 message: str) -> None:
+def test_a_delta_that_does_not_move_every_date_forward_is_refused(
+        delta: relativedelta, message: str) -> None:
     for make in (DeltaTriggerTimetable, DeltaDataIntervalTimetable):
         with pytest.raises(ValueError, match=message):
             make(delta)
