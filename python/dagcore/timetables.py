@@ -1184,7 +1184,8 @@ class DeltaDataIntervalTimetable(_CoreTimetable):
     Without catchup a timedelta period skips to the latest complete period on a grid of whole
     periods since the Unix epoch (Airflow's rounding); a calendar period (months, years, or
     absolute fields such as ``weekday=MO`` or ``day=1``) stays aligned to the start date, one
-    period at a time (Jan 31, Feb 28, Mar 28, ...).
+    period at a time (Jan 31, Feb 28, Mar 28, ...), and without a start date runs
+    ``[now - delta, ...]``.
 
     Args:
         delta: the period: a timedelta or relativedelta that moves every date forward
@@ -1202,10 +1203,24 @@ class DeltaDataIntervalTimetable(_CoreTimetable):
         else:
             self._impl = core.Timetable.delta_data_interval(*period)
         self._delta = delta
+        # A months/years period the C++ core steps (the others are timedeltas or Python).
+        self._calendar = period is not None and period[0] != 0
 
     @property
     def summary(self) -> str:
         return str(self._delta)
+
+    def next_dagrun_info(self, *, last_automated_data_interval: DataInterval | None,
+                         restriction: TimeRestriction) -> DagRunInfo | None:
+        if self._calendar and not restriction.catchup and restriction.earliest is None:
+            # Airflow (test_no_catchup_calendar_delta_without_start_date_ends_now): without a
+            # start date, a calendar period skips to [now - delta, ...], not to a grid of
+            # 30-day months since the epoch. Started there, the core's walk from the start date
+            # gives exactly that interval.
+            start = _shift(timezone.utcnow().astimezone(UTC), self._delta, False)
+            restriction = TimeRestriction(start, restriction.latest, False)
+        return super().next_dagrun_info(last_automated_data_interval=last_automated_data_interval,
+                                        restriction=restriction)
 
     def serialize(self) -> dict[str, Any]:
         return {"delta": _encode_delta(self._delta)}

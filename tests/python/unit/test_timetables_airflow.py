@@ -162,6 +162,33 @@ def test_no_catchup_data_interval_stays_on_the_start_date_grid(
         u(2026, 5, 1, 12), u(2026, 6, 1, 12))
 
 
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [
+        (relativedelta(months=1), (u(2026, 5, 29, 12), u(2026, 6, 29, 12))),
+        (relativedelta(years=1), (u(2025, 6, 29, 12), u(2026, 6, 29, 12))),
+        (relativedelta(months=1, hours=1), (u(2026, 5, 29, 11), u(2026, 6, 29, 12))),
+    ],
+    ids=["month", "year", "month-and-hour"],
+)
+def test_no_catchup_calendar_delta_without_start_date_ends_now(
+        freeze: Callable[[datetime], None], delta: relativedelta,
+        expected: tuple[datetime, datetime]) -> None:
+    # test_interval_timetable.py::test_no_catchup_calendar_delta_without_start_date_ends_now
+    # (purely relative calendar deltas, computed by the C++ core).
+    freeze(u(2026, 6, 29, 12))
+    assert next_info(DeltaDataIntervalTimetable(delta), None, None, False) == DagRunInfo.interval(
+        *expected)
+    # 2026-03-30 minus a month clamps to Feb 28; a month on from there is Mar 28.
+    freeze(u(2026, 3, 30))
+    assert next_info(DeltaDataIntervalTimetable(relativedelta(months=1)), None, None,
+                     False) == DagRunInfo.interval(u(2026, 2, 28), u(2026, 3, 28))
+    # A later previous run wins, as with a start date.
+    last = DataInterval(u(2026, 3, 1), u(2026, 4, 1))
+    assert next_info(DeltaDataIntervalTimetable(relativedelta(months=1)), last, None,
+                     False) == DagRunInfo.interval(u(2026, 4, 1), u(2026, 5, 1))
+
+
 def test_zero_length_previous_interval_is_not_repeated() -> None:
     # interval.py (newer main): a zero-length previous interval left by a trigger timetable.
     tt = DeltaDataIntervalTimetable(MONTH_START)
