@@ -528,8 +528,9 @@ def _run_type_value(run_type: object) -> str:
 # classes do that in Python behind the same interface as the C++ timetables (``_impl``), so the
 # timetable classes above them do not change. Plain timedeltas and purely relative
 # relativedeltas keep the C++ path, bulk generation included. As in Airflow (DeltaMixin:
-# ``convert_to_utc(current + delta)`` on the UTC datetimes the scheduler holds), the delta is
-# applied to UTC wall time, so ``day=1`` or ``hour=0`` are UTC fields.
+# ``convert_to_utc(current + delta)`` on the UTC datetimes the scheduler holds; see
+# docs/airflow-behaviour.md 2.9.3 and 2.9.4), the delta is applied to UTC wall time, so
+# ``day=1`` or ``hour=0`` are UTC fields.
 
 
 def _utc(value: datetime, what: str) -> datetime:
@@ -642,7 +643,7 @@ class _PythonDeltaDataInterval(_PythonDeltaEngine):
     DeltaMixin) for a relativedelta the C++ core cannot express.
 
     Without catchup such a period counts as a calendar period (Airflow's newer rule for
-    months and years): the runs stay on the start date's grid, one period at a time, and the
+    months and years, docs/airflow-behaviour.md 2.9.3): the runs stay on the start date's grid, one period at a time, and the
     one that runs is the last period that has ended by now (the first period while it is still
     running); without a start date the interval is ``[now - delta, next of that]``. The walk
     from the start date is remembered, so the scheduler's repeated calls continue it.
