@@ -25,6 +25,7 @@ from dagcore.exceptions import DuplicateTaskIdFound, ParamValidationError
 from dagcore.operators.base import BaseOperator, execute_task, validate_key
 from dagcore.params import Param, ParamsDict
 from dagcore.trigger_rule import TriggerRule
+from dagcore.utils import timezone
 from dagcore.utils.task_lookup import TaskLookup
 
 _NOW: Any = object()  # DAG.test's default logical date: "now"
@@ -119,15 +120,18 @@ class DagContext(metaclass=_DagContextMeta):
 
 
 def _aware(value: object, name: str, dag_id: str) -> datetime | None:
+    """``value`` checked and normalised: a pendulum DateTime (what Airflow DAG files pass)
+    becomes the stdlib datetime of the same instant and zone, so the DAG serializes and hashes
+    as if the file had used the stdlib."""
     if value is None:
         return None
     if not isinstance(value, datetime):
         raise TypeError(f"{name} of DAG {dag_id!r} must be a datetime, got "
                         f"{type(value).__name__}")
-    if value.tzinfo is None:
+    if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} of DAG {dag_id!r} must be timezone-aware, got naive {value!r} "
                          f"(add tzinfo, e.g. datetime(2024, 1, 1, tzinfo=UTC))")
-    return value
+    return timezone.coerce_datetime(value)
 
 
 class DAG(TaskLookup[BaseOperator]):
@@ -138,8 +142,8 @@ class DAG(TaskLookup[BaseOperator]):
         schedule: ``None``, ``"@once"``, ``"@continuous"``, a cron expression or preset, a
             ``timedelta``/``relativedelta`` or a :class:`~dagcore.timetables.Timetable`; see
             :func:`~dagcore.timetables.create_timetable`.
-        start_date, end_date: aware datetimes; the DAG's time zone is the start date's (UTC
-            without one).
+        start_date, end_date: aware datetimes (stdlib or pendulum); the DAG's time zone is the
+            start date's (UTC without one), as in Airflow.
         catchup: create runs for missed intervals (Airflow 3 default False).
         max_active_runs, max_active_tasks: concurrency limits.
         default_args: defaults for every operator's keyword arguments.

@@ -32,11 +32,13 @@ Example:
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, ClassVar, TypeAlias, overload
+from zoneinfo import ZoneInfo
 
 from dagcore._native import core
 from dagcore.utils import timezone
@@ -87,7 +89,7 @@ _CRON_PRESETS = {
 
 _RELATIVE_FIELDS = ("years", "months", "days", "leapdays", "hours", "minutes", "seconds",
                     "microseconds")
-_ABSOLUTE_FIELDS = ("year", "month", "day", "weekday", "hour", "minute", "second", "microsecond")
+_ABSOLUTE_FIELDS = ("year", "month", "day", "hour", "minute", "second", "microsecond", "weekday")
 _MAX_MICROS = 1 << 62  # kept well inside int64 so the C++ arithmetic cannot overflow
 _MAX_MONTHS = 12 * 10_000  # beyond any datetime's reach, far inside the C++ limits
 _ITER_CHUNK = 4096  # runs per C++ slice while iterating a batch (bounds the transient lists)
@@ -102,6 +104,14 @@ def _check_aware(value: object, what: str) -> None:
         raise TypeError(f"{what} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} is a naive datetime ({value}): pass a timezone-aware datetime")
+
+
+def _normalised(obj: object, name: str, what: str) -> None:
+    """Checks the datetime field ``name`` of a frozen record and replaces a pendulum value by
+    the stdlib datetime of the same instant (:func:`dagcore.utils.timezone.coerce_datetime`)."""
+    value = getattr(obj, name)
+    _check_aware(value, what)
+    object.__setattr__(obj, name, timezone.coerce_datetime(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +131,8 @@ class DataInterval:
     end: datetime
 
     def __post_init__(self) -> None:
-        _check_aware(self.start, "DataInterval.start")
-        _check_aware(self.end, "DataInterval.end")
+        _normalised(self, "start", "DataInterval.start")
+        _normalised(self, "end", "DataInterval.end")
 
     @classmethod
     def exact(cls, at: datetime) -> DataInterval:
@@ -147,7 +157,7 @@ class DagRunInfo:
     data_interval: DataInterval
 
     def __post_init__(self) -> None:
-        _check_aware(self.run_after, "DagRunInfo.run_after")
+        _normalised(self, "run_after", "DagRunInfo.run_after")
         if not isinstance(self.data_interval, DataInterval):
             raise TypeError(
                 f"DagRunInfo.data_interval must be a DataInterval, got "
@@ -185,9 +195,9 @@ class TimeRestriction:
 
     def __post_init__(self) -> None:
         if self.earliest is not None:
-            _check_aware(self.earliest, "TimeRestriction.earliest")
+            _normalised(self, "earliest", "TimeRestriction.earliest")
         if self.latest is not None:
-            _check_aware(self.latest, "TimeRestriction.latest")
+            _normalised(self, "latest", "TimeRestriction.latest")
 
 
 def _make_interval(start: datetime, end: datetime) -> DataInterval:
@@ -306,39 +316,44 @@ def _zone_name(tz: object) -> str:
     """The zone-database name of a ``timezone`` argument (a name, ZoneInfo, pendulum or UTC)."""
     if isinstance(tz, str):
         return tz
-    if isinstance(tz, tzinfo):
-        if tz == UTC:
-            return "UTC"
-        for attr in ("key", "name"):
-            name = getattr(tz, attr, None)
-            if isinstance(name, str) and name:
-                return name
-        raise ValueError(f"time zone {tz!r} has no name in the time-zone database: pass a name "
-                         f"such as 'Europe/Amsterdam' (fixed offsets other than UTC are not "
-                         f"supported)")
-    raise TypeError(f"timezone must be a zone name (str) or a tzinfo, got {type(tz).__name__}")
+    if not isinstance(tz, tzinfo):
+        raise TypeError(f"timezone must be a zone name (str) or a tzinfo, got "
+                        f"{type(tz).__name__}")
+    zone = timezone.coerce_timezone(tz)
+    if zone is UTC:
+        return "UTC"
+    if isinstance(zone, ZoneInfo):
+        return zone.key
+    raise ValueError(f"time zone {tz!r} has no name in the time-zone database: pass a name "
+                     f"such as 'Europe/Amsterdam' (fixed offsets other than UTC are not "
+                     f"supported)")
 
 
 def _micros(td: timedelta) -> int:
     return (td.days * 86_400 + td.seconds) * 1_000_000 + td.microseconds
 
 
-def _delta_parts(value: object, what: str) -> tuple[int, int]:
-    """``value`` as (calendar months, fixed microseconds); TypeError/ValueError naming it."""
+def _sets_absolute(value: relativedelta) -> bool:
+    """Whether ``value`` has a part whose effect depends on the date it is added to."""
+    return bool(value.leapdays) or any(getattr(value, name) is not None
+                                       for name in _ABSOLUTE_FIELDS)
+
+
+def _delta_parts(value: object, what: str) -> tuple[int, int] | None:
+    """``value`` as (calendar months, fixed microseconds), the form the C++ engine computes
+    with; None for a relativedelta it cannot express (absolute fields such as ``day=1`` or
+    ``weekday=MO``, ``leapdays``, or months and a fixed part of opposite signs), which is
+    computed in Python with dateutil instead. TypeError/ValueError naming the value."""
     if isinstance(value, timedelta):
         months, micros = 0, _micros(value)
     elif _is_relativedelta(value):
-        absolute = [f"{name}={getattr(value, name)!r}" for name in _ABSOLUTE_FIELDS
-                    if getattr(value, name) is not None]
-        if value.leapdays:
-            absolute.append(f"leapdays={value.leapdays!r}")
-        if absolute:
-            raise ValueError(
-                f"{what} {value!r} sets {', '.join(absolute)}: a schedule delta must be "
-                f"relative (years, months, weeks, days, hours, minutes, seconds, microseconds)")
+        if _sets_absolute(value):
+            return None
         months = value.years * 12 + value.months
         micros = _micros(timedelta(days=value.days, hours=value.hours, minutes=value.minutes,
                                    seconds=value.seconds, microseconds=value.microseconds))
+        if (months > 0 > micros) or (micros > 0 > months):
+            return None
     else:
         raise TypeError(f"{what} must be a timedelta or a dateutil relativedelta, got "
                         f"{type(value).__name__}")
@@ -347,19 +362,64 @@ def _delta_parts(value: object, what: str) -> tuple[int, int]:
     return months, micros
 
 
-def _schedule_delta(value: object) -> tuple[int, int]:
-    months, micros = _delta_parts(value, "schedule interval")
+@functools.cache
+def _sample_dates() -> tuple[datetime, ...]:
+    """Every day of a common and a leap year, each at midnight, midday and the last
+    microsecond: every month length, day of month and weekday a relativedelta can meet."""
+    times = (time(0), time(12, 30, 30, 500_000), time(23, 59, 59, 999_999))
+    first = date(2023, 1, 1)
+    return tuple(datetime.combine(first + timedelta(days=i), at, tzinfo=UTC)
+                 for i in range(731) for at in times)
+
+
+@functools.lru_cache(maxsize=256)
+def _check_python_delta(value: relativedelta, what: str, forward: bool) -> None:
+    """A relativedelta the C++ engine cannot express must move every date the same way.
+
+    Airflow only checks ``now + delta > now`` once, so ``relativedelta(months=1, days=-28)``
+    (which leaves Feb 1 of a common year where it is) passes there and repeats a run later;
+    here the delta is applied to :func:`_sample_dates` and the first date it does not move
+    (forward for a schedule, not forward for a data interval) is named. A fixed ``year=`` stops
+    repeating after that year, so it is refused outright.
+    """
+    if value.year is not None:
+        raise ValueError(f"{what} {value!r} sets year={value.year}: a schedule with a fixed "
+                         f"year does not repeat")
+    for at in _sample_dates():
+        try:
+            moved = at + value if forward else at - value
+        except (OverflowError, ValueError):
+            raise ValueError(f"{what} {value!r} is out of range") from None
+        if forward and moved <= at:
+            raise ValueError(f"schedule interval must be positive, not {value!r} (it moves "
+                             f"{at:%Y-%m-%d %H:%M:%S} to {moved:%Y-%m-%d %H:%M:%S})")
+        if not forward and moved > at:
+            raise ValueError(f"interval must not be negative, got {value!r} (the interval "
+                             f"ending {at:%Y-%m-%d %H:%M:%S} would start at "
+                             f"{moved:%Y-%m-%d %H:%M:%S})")
+
+
+def _schedule_delta(value: object) -> tuple[int, int] | None:
+    """The period of a delta timetable in the C++ engine's form, or None (computed in Python,
+    after checking it moves every date forward)."""
+    parts = _delta_parts(value, "schedule interval")
+    if parts is None:
+        _check_python_delta(value, "schedule interval", True)  # type: ignore[arg-type]
+        return None
+    months, micros = parts
     if months < 0 or micros < 0 or (months == 0 and micros == 0):
-        hint = ""
-        if (months > 0 > micros) or (micros > 0 > months):
-            hint = (" (a relativedelta mixing positive and negative parts is refused: whether it "
-                    "moves forward depends on the date)")
-        raise ValueError(f"schedule interval must be positive, not {value!r}{hint}")
+        raise ValueError(f"schedule interval must be positive, not {value!r}")
     return months, micros
 
 
-def _interval_delta(value: object) -> tuple[int, int]:
-    months, micros = _delta_parts(value, "interval")
+def _interval_delta(value: object) -> tuple[int, int] | None:
+    """A trigger timetable's data-interval length in the C++ engine's form, or None (computed
+    in Python, after checking no interval ends before it starts)."""
+    parts = _delta_parts(value, "interval")
+    if parts is None:
+        _check_python_delta(value, "interval", False)  # type: ignore[arg-type]
+        return None
+    months, micros = parts
     if months < 0 or micros < 0:
         raise ValueError(f"interval must not be negative, got {value!r}")
     return months, micros
@@ -376,25 +436,60 @@ def _run_immediately_arg(value: object) -> bool | timedelta:
 
 
 def _encode_delta(value: Delta) -> float | dict[str, Any]:
-    """Airflow's encode_interval: seconds for a timedelta, the non-zero fields of a
-    relativedelta."""
+    """Airflow's encode_interval: seconds for a timedelta, a relativedelta as
+    :func:`_encode_relativedelta`."""
     if isinstance(value, timedelta):
         return value.total_seconds()
-    return {name: getattr(value, name) for name in _RELATIVE_FIELDS if getattr(value, name)}
+    return _encode_relativedelta(value)
+
+
+def _encode_relativedelta(value: relativedelta) -> dict[str, Any]:
+    """Airflow's encode_relativedelta: the non-zero relative fields, the absolute fields that
+    are set, ``weekday`` as ``[weekday]`` or ``[weekday, n]`` (``MO`` -> ``[0]``, ``FR(-1)`` ->
+    ``[4, -1]``), in the attribute order Airflow reads them.
+
+    One difference: Airflow keeps only truthy values, so an absolute field set to zero
+    (``hour=0``, ``minute=0``) is dropped and its deserialized schedule keeps the start date's
+    hour instead; here it is kept, so the round trip gives back the schedule the DAG file
+    wrote. A relativedelta with no absolute field encodes exactly as in Airflow.
+    """
+    data: dict[str, Any] = {name: getattr(value, name) for name in _RELATIVE_FIELDS
+                            if getattr(value, name)}
+    for name in _ABSOLUTE_FIELDS:
+        if name != "weekday" and getattr(value, name) is not None:
+            data[name] = getattr(value, name)
+    day = value.weekday
+    if day is not None:
+        data["weekday"] = [day.weekday, day.n] if day.n else [day.weekday]
+    return data
 
 
 def _decode_delta(value: Any, what: str) -> Delta:
-    """Airflow's decode_interval."""
+    """Airflow's decode_interval (seconds, or an encode_relativedelta dict)."""
     if isinstance(value, dict):
         if relativedelta is None:  # pragma: no cover - depends on the environment
             raise ValueError(f"{what} {value!r} needs python-dateutil, which is not installed")
-        fields = dict(value)
-        if "weekday" in fields:
-            fields["weekday"] = weekday(*fields["weekday"])
-        return relativedelta(**fields)
+        return _decode_relativedelta(value, what)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)
     raise ValueError(f"{what} must be seconds or a relativedelta dict, got {value!r}")
+
+
+def _decode_relativedelta(value: dict[str, Any], what: str) -> relativedelta:
+    """Airflow's decode_relativedelta, with an error naming the value for bad data."""
+    fields = dict(value)
+    try:
+        if "weekday" in fields:
+            day = fields["weekday"]
+            if (not isinstance(day, list | tuple) or not 1 <= len(day) <= 2
+                    or not all(isinstance(x, int) and not isinstance(x, bool) for x in day)
+                    or not 0 <= day[0] <= 6 or (len(day) == 2 and day[1] == 0)):
+                raise ValueError(f"weekday must be [weekday] or [weekday, n] with weekday 0-6 "
+                                 f"(Monday 0) and n not 0, got {day!r}")
+            fields["weekday"] = weekday(*day)
+        return relativedelta(**fields)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} {value!r} is not a serialized relativedelta: {exc}") from None
 
 
 def _encode_run_immediately(value: bool | timedelta) -> bool | float:
@@ -422,6 +517,223 @@ def _run_type_value(run_type: object) -> str:
     if not isinstance(value, str) or value not in RUN_TYPES:
         raise ValueError(f"run_type must be one of {', '.join(RUN_TYPES)}, got {run_type!r}")
     return value
+
+
+# -------------------------------------------------------------------------------------------------
+# Python engines: relativedeltas the C++ core cannot express
+#
+# Design note. The C++ core steps deltas as (calendar months, fixed microseconds). A relativedelta
+# with an absolute field (``day=1``, ``hour=0``, ``weekday=MO``, ``weekday=FR(-1)``), ``leapdays``,
+# or months and a fixed part of opposite signs is applied by dateutil's rules instead; these
+# classes do that in Python behind the same interface as the C++ timetables (``_impl``), so the
+# timetable classes above them do not change. Plain timedeltas and purely relative
+# relativedeltas keep the C++ path, bulk generation included. As in Airflow (DeltaMixin:
+# ``convert_to_utc(current + delta)`` on the UTC datetimes the scheduler holds; see
+# docs/airflow-behaviour.md 2.9.3 and 2.9.4), the delta is applied to UTC wall time, so
+# ``day=1`` or ``hour=0`` are UTC fields.
+
+
+def _utc(value: datetime, what: str) -> datetime:
+    _check_aware(value, what)
+    return timezone.coerce_datetime(value).astimezone(UTC)
+
+
+def _opt_utc(value: datetime | None, what: str) -> datetime | None:
+    return None if value is None else _utc(value, what)
+
+
+def _shift(at: datetime, delta: Delta, forward: bool) -> datetime:
+    """``at`` ± ``delta`` as dateutil computes it; ValueError (not OverflowError) at the ends
+    of the datetime range."""
+    try:
+        return at + delta if forward else at - delta
+    except (OverflowError, ValueError):
+        sign = "+" if forward else "-"
+        raise ValueError(f"date value out of range: {at.isoformat()} {sign} {delta!r}") from None
+
+
+_Raw: TypeAlias = "tuple[datetime, datetime, datetime]"
+"""(run_after, data interval start, data interval end), as the C++ timetables return a run."""
+
+
+class _PythonDeltaEngine:
+    """What the Python delta timetables share: stepping and the bulk driver."""
+
+    _delta: Delta
+
+    def _next(self, at: datetime) -> datetime:
+        moved = _shift(at, self._delta, True)
+        if moved <= at:  # a guard: _check_python_delta refused such deltas on sample dates
+            raise ValueError(f"schedule interval {self._delta!r} does not move "
+                             f"{at.isoformat()} forward")
+        return moved
+
+    def _prev(self, at: datetime) -> datetime:
+        return _shift(at, self._delta, False)
+
+    def _info(self, last: DataInterval | None, earliest: datetime | None,
+              latest: datetime | None, catchup: bool, now: datetime) -> _Raw | None:
+        raise NotImplementedError
+
+    def next_dagrun_info(self, last_start: datetime | None, last_end: datetime | None,
+                         earliest: datetime | None, latest: datetime | None, catchup: bool,
+                         now: datetime) -> _Raw | None:
+        last = None
+        if last_start is not None and last_end is not None:
+            last = _make_interval(_utc(last_start, "last data interval start"),
+                                  _utc(last_end, "last data interval end"))
+        return self._info(last, _opt_utc(earliest, "earliest"), _opt_utc(latest, "latest"),
+                          catchup, _utc(now, "now"))
+
+    def infos_between(self, earliest: datetime, latest: datetime, now: datetime,
+                      max_runs: int) -> core.RunInfoBatch:
+        """Repeated next_dagrun_info with catchup, as Airflow's iter_dagrun_infos_between;
+        runs beyond ``max_runs`` are counted, not kept."""
+        first, last_date, at = _utc(earliest, "earliest"), _utc(latest, "latest"), _utc(now, "now")
+        run_afters: list[datetime] = []
+        starts: list[datetime] = []
+        ends: list[datetime] = []
+        count = 0
+        raw = self._info(None, first, last_date, True, at)
+        while raw is not None:
+            count += 1
+            if count <= max_runs:
+                run_afters.append(raw[0])
+                starts.append(raw[1])
+                ends.append(raw[2])
+            raw = self._info(_make_interval(raw[1], raw[2]), first, last_date, True, at)
+        if count > max_runs:
+            raise ValueError(f"the range holds {count} runs, more than max_runs={max_runs}")
+        return core.RunInfoBatch.from_columns(run_afters, starts, ends)
+
+
+class _PythonDeltaTrigger(_PythonDeltaEngine):
+    """Airflow's DeltaTriggerTimetable (trigger.py: _TriggerTimetable with DeltaMixin): align
+    is the identity and the first run without a start date is now."""
+
+    def __init__(self, delta: relativedelta, interval: Delta) -> None:
+        self._delta = delta
+        self._interval = interval
+
+    def _info(self, last: DataInterval | None, earliest: datetime | None,
+              latest: datetime | None, catchup: bool, now: datetime) -> _Raw | None:
+        if catchup:
+            if last is not None:
+                fire = self._next(last.end)
+            else:
+                fire = earliest if earliest is not None else now
+        else:
+            fire = now
+            if last is not None:
+                fire = max(fire, self._next(last.end))
+            if earliest is not None:
+                fire = max(fire, earliest)
+        if latest is not None and latest < fire:
+            return None
+        return fire, _shift(fire, self._interval, False), fire
+
+    def infer_manual_data_interval(self, run_after: datetime,
+                                   now: datetime) -> tuple[datetime, datetime]:
+        end = _utc(run_after, "run_after")
+        return _shift(end, self._interval, False), end
+
+
+class _PythonDeltaDataInterval(_PythonDeltaEngine):
+    """Airflow's DeltaDataIntervalTimetable (interval.py: _DataIntervalTimetable with
+    DeltaMixin) for a relativedelta the C++ core cannot express.
+
+    Without catchup such a period counts as a calendar period (Airflow's newer rule for
+    months and years, docs/airflow-behaviour.md 2.9.3): the runs stay on the start date's grid, one period at a time, and the
+    one that runs is the last period that has ended by now (the first period while it is still
+    running); without a start date the interval is ``[now - delta, next of that]``. The walk
+    from the start date is remembered, so the scheduler's repeated calls continue it.
+    """
+
+    def __init__(self, delta: relativedelta) -> None:
+        self._delta = delta
+        self._walk: tuple[datetime, datetime, datetime] | None = None
+
+    def _skip_to_latest(self, earliest: datetime | None, now: datetime) -> datetime:
+        if earliest is None:
+            return self._prev(now)
+        walk = self._walk
+        if walk is not None and walk[0] == earliest and walk[2] <= now:
+            result, start = walk[1], walk[2]
+        else:
+            result = start = earliest
+        following = self._next(start)
+        while following <= now:
+            result, start = start, following
+            following = self._next(start)
+        self._walk = (earliest, result, start)
+        return result
+
+    def _info(self, last: DataInterval | None, earliest: datetime | None,
+              latest: datetime | None, catchup: bool, now: datetime) -> _Raw | None:
+        if not catchup:
+            earliest = self._skip_to_latest(earliest, now)
+        if last is None:
+            if earliest is None:
+                return None
+            start = earliest
+        else:
+            start = last.end if earliest is None else max(last.end, earliest)
+            # A zero-length previous interval (left by a trigger timetable) must not be
+            # followed by a run with that same logical date.
+            if last.start == last.end and start == last.start:
+                start = self._next(start)
+        if latest is not None and start > latest:
+            return None
+        end = self._next(start)
+        return end, start, end
+
+    def infer_manual_data_interval(self, run_after: datetime,
+                                   now: datetime) -> tuple[datetime, datetime]:
+        end = _utc(run_after, "run_after")
+        return self._prev(end), end
+
+
+def _trigger_impl(make: Any, interval: Delta) -> Any:
+    """The C++ trigger timetable ``make(interval months, interval micros)``, wrapped in
+    :class:`_IntervalInPython` when the interval needs dateutil."""
+    parts = _interval_delta(interval)
+    if parts is None:
+        return _IntervalInPython(make(0, 0), interval)  # type: ignore[arg-type]
+    return make(*parts)
+
+
+class _IntervalInPython:
+    """A trigger timetable whose fires the C++ core computes (with a zero data interval) but
+    whose data-interval length it cannot express: each run's start is ``fire - interval``
+    computed with dateutil (Airflow: ``coerce_datetime(next_start_time - self._interval)``)."""
+
+    def __init__(self, impl: Any, interval: relativedelta) -> None:
+        self._impl = impl
+        self._interval = interval
+
+    def _start(self, fire: datetime) -> datetime:
+        return _shift(fire, self._interval, False)
+
+    def next_dagrun_info(self, last_start: datetime | None, last_end: datetime | None,
+                         earliest: datetime | None, latest: datetime | None, catchup: bool,
+                         now: datetime) -> _Raw | None:
+        # The core sees the runs it would have made with a zero interval: [end, end].
+        raw = self._impl.next_dagrun_info(last_end, last_end, earliest, latest, catchup, now)
+        if raw is None:
+            return None
+        return raw[0], self._start(raw[2]), raw[2]
+
+    def infer_manual_data_interval(self, run_after: datetime,
+                                   now: datetime) -> tuple[datetime, datetime]:
+        end = self._impl.infer_manual_data_interval(run_after, now)[1]
+        return self._start(end), end
+
+    def infos_between(self, earliest: datetime, latest: datetime, now: datetime,
+                      max_runs: int) -> core.RunInfoBatch:
+        batch = self._impl.infos_between(earliest, latest, now, max_runs)
+        ends = batch.ends()
+        return core.RunInfoBatch.from_columns(batch.run_afters(),
+                                              [self._start(end) for end in ends], ends)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -687,9 +999,11 @@ class CronTriggerTimetable(_CronTimetable):
                  interval: Delta = timedelta(0), run_immediately: bool | timedelta = False,
                  hash_key: str | None = None) -> None:
         schedule = self._schedule(cron, timezone, hash_key)
-        months, micros = _interval_delta(interval)
         self._run_immediately = _run_immediately_arg(run_immediately)
-        self._impl = core.Timetable.cron_trigger(schedule, months, micros, self._run_immediately)
+        self._impl = _trigger_impl(
+            lambda months, micros: core.Timetable.cron_trigger(schedule, months, micros,
+                                                               self._run_immediately),
+            interval)
         self._cron_schedule = schedule
         self._expression = _CRON_PRESETS.get(cron, cron)
         self._timezone = schedule.timezone
@@ -744,11 +1058,12 @@ class MultipleCronTriggerTimetable(_CoreTimetable):
         parts = [CronTriggerTimetable(c, timezone=timezone, interval=interval,
                                       run_immediately=run_immediately, hash_key=hash_key)
                  for c in crons]
-        months, micros = _interval_delta(interval)
         schedules = [p._cron_schedule for p in parts]
         self._run_immediately = _run_immediately_arg(run_immediately)
-        self._impl = core.Timetable.multiple_cron_trigger(schedules, months, micros,
-                                                          self._run_immediately)
+        self._impl = _trigger_impl(
+            lambda months, micros: core.Timetable.multiple_cron_trigger(
+                schedules, months, micros, self._run_immediately),
+            interval)
         self._parts = parts
         self._timezone = parts[0]._timezone
         self._interval = interval
@@ -822,21 +1137,28 @@ class DeltaTriggerTimetable(_CoreTimetable):
     ``[fire - interval, fire]``.
 
     Calendar deltas (``relativedelta(months=1)``) step one period at a time on UTC dates, so
-    Jan 31 is followed by Feb 28, then Mar 28.
+    Jan 31 is followed by Feb 28, then Mar 28. A relativedelta with absolute fields
+    (``relativedelta(weeks=1, weekday=MO)``, ``relativedelta(months=1, day=1)``) is applied as
+    dateutil applies it, in Python.
 
     Args:
-        delta: the period (a positive timedelta or relativedelta without absolute fields).
+        delta: the period: a timedelta or relativedelta that moves every date forward.
         interval: each run's data interval length (>= 0).
 
     Raises:
-        ValueError: non-positive delta ("schedule interval must be positive"), negative
-            interval, or a relativedelta with absolute fields (named in the message).
+        ValueError: a delta that does not move every date forward ("schedule interval must be
+            positive, not ..."), a negative interval, a fixed ``year=``.
     """
 
     def __init__(self, delta: Delta, *, interval: Delta = timedelta(0)) -> None:
-        months, micros = _schedule_delta(delta)
-        interval_months, interval_micros = _interval_delta(interval)
-        self._impl = core.Timetable.delta_trigger(months, micros, interval_months, interval_micros)
+        period = _schedule_delta(delta)
+        if period is None:
+            _interval_delta(interval)  # checked before any run is computed
+            self._impl = _PythonDeltaTrigger(delta, interval)  # type: ignore[arg-type]
+        else:
+            self._impl = _trigger_impl(
+                lambda months, micros: core.Timetable.delta_trigger(*period, months, micros),
+                interval)
         self._delta = delta
         self._interval = interval
 
@@ -861,25 +1183,45 @@ class DeltaDataIntervalTimetable(_CoreTimetable):
     """Data intervals of length ``delta`` from the start date, each run at its interval's end.
 
     Without catchup a timedelta period skips to the latest complete period on a grid of whole
-    periods since the Unix epoch (Airflow's rounding); a calendar period (months, years) stays
-    aligned to the start date, one period at a time (Jan 31, Feb 28, Mar 28, ...).
+    periods since the Unix epoch (Airflow's rounding); a calendar period (months, years, or
+    absolute fields such as ``weekday=MO`` or ``day=1``) stays aligned to the start date, one
+    period at a time (Jan 31, Feb 28, Mar 28, ...), and without a start date runs
+    ``[now - delta, ...]``.
 
     Args:
-        delta: the period (a positive timedelta or relativedelta without absolute fields).
+        delta: the period: a timedelta or relativedelta that moves every date forward
+            (absolute fields are applied as dateutil applies them, in Python).
 
     Raises:
-        ValueError: non-positive delta ("schedule interval must be positive, not ...") or a
-            relativedelta with absolute fields (named in the message).
+        ValueError: a delta that does not move every date forward ("schedule interval must be
+            positive, not ..."), or a fixed ``year=``.
     """
 
     def __init__(self, delta: Delta) -> None:
-        months, micros = _schedule_delta(delta)
-        self._impl = core.Timetable.delta_data_interval(months, micros)
+        period = _schedule_delta(delta)
+        if period is None:
+            self._impl = _PythonDeltaDataInterval(delta)  # type: ignore[arg-type]
+        else:
+            self._impl = core.Timetable.delta_data_interval(*period)
         self._delta = delta
+        # A months/years period the C++ core steps (the others are timedeltas or Python).
+        self._calendar = period is not None and period[0] != 0
 
     @property
     def summary(self) -> str:
         return str(self._delta)
+
+    def next_dagrun_info(self, *, last_automated_data_interval: DataInterval | None,
+                         restriction: TimeRestriction) -> DagRunInfo | None:
+        if self._calendar and not restriction.catchup and restriction.earliest is None:
+            # Airflow (test_no_catchup_calendar_delta_without_start_date_ends_now): without a
+            # start date, a calendar period skips to [now - delta, ...], not to a grid of
+            # 30-day months since the epoch. Started there, the core's walk from the start date
+            # gives exactly that interval.
+            start = _shift(timezone.utcnow().astimezone(UTC), self._delta, False)
+            restriction = TimeRestriction(start, restriction.latest, False)
+        return super().next_dagrun_info(last_automated_data_interval=last_automated_data_interval,
+                                        restriction=restriction)
 
     def serialize(self) -> dict[str, Any]:
         return {"delta": _encode_delta(self._delta)}
