@@ -183,8 +183,9 @@ def _cmd_dags_test(args: argparse.Namespace) -> int:
     """``dagcore dags test DAG_ID [LOGICAL_DATE]``: one run of the DAG, in this process.
 
     As Airflow's ``dags test`` (``dag.test()``): exactly that run is created and run, no
-    scheduled run beside it; the DAG's folder is stored too, so that a
-    ``TriggerDagRunOperator`` finds its target DAG (docs/airflow-behaviour.md 4.3).
+    scheduled run beside it; the DAGs of the folder (of ``-S``, or of the file ``-S`` names)
+    are stored too, so that a ``TriggerDagRunOperator`` finds its target DAG
+    (docs/airflow-behaviour.md 4.3).
     """
     from dagcore.api.user_input import parse_conf, parse_date
     from dagcore.cli.output import render
@@ -200,7 +201,8 @@ def _cmd_dags_test(args: argparse.Namespace) -> int:
     # only the states (a JSON document with -o json).
     with contextlib.redirect_stdout(sys.stderr):
         result = run_dag_test(dag, conf=conf, db_url=args.db_url, keep_db=args.keep_db,
-                              dag_folder=folder, **kwargs)
+                              dag_folder=folder if folder.is_dir() else folder.parent,
+                              **kwargs)
     rows = [{"dag_id": result.dag_id, "run_id": result.run_id, "task_id": ti.task_id,
              "state": ti.state, "try_number": ti.try_number, "start_date": ti.start_date,
              "end_date": ti.end_date} for ti in result.task_instances.values()]
