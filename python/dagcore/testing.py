@@ -145,7 +145,9 @@ def run_dag_test(dag: DAG, *, logical_date: datetime | None | Any = _NOW,
         kwargs: dict[str, Any] = {}
         if logical_date is not _NOW:
             kwargs["logical_date"] = logical_date
+        # As Airflow's DAG.test: triggered_by "test", by the user "dag_test".
         run = trigger_dag(dag.dag_id, run_id=run_id, conf=conf, triggered_by="test",
+                          triggering_user_name="dag_test",
                           replace_microseconds=False, engine=engine, dag_bag=bag, **kwargs)
         executor = InProcessExecutor(engine, dags={dag.dag_id: dag})
         job = TestRunScheduler(engine=engine, executor=executor, dag_bag=bag, idle_sleep=0.05,
