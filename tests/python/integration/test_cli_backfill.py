@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,8 +184,8 @@ def test_wait_runs_the_backfill_to_completion_and_prints_the_states(cli_home: CL
 def test_list_status_pause_unpause_and_cancel(cli_home: CLIHome, db: sa.Engine) -> None:
     add_failed_run(db, day(1))
     ok(cli_home, *CREATE)
-    ok(cli_home, "create", "--dag-id", "etl", "--from-date", "2024-02-01", "--to-date", "2024-02-02",
-       "--max-active-runs", "1")
+    ok(cli_home, "create", "--dag-id", "etl", "--from-date", "2024-02-01", "--to-date",
+       "2024-02-02", "--max-active-runs", "1")
 
     listed = json.loads(ok(cli_home, "list", "-o", "json").stdout)
     assert [(b["id"], b["dag_id"], b["from_date"], b["max_active_runs"], b["is_paused"],

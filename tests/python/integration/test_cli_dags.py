@@ -400,7 +400,8 @@ def test_tasks_clear_nothing_to_clear(cli_home: CLIHome, synced: sa.Engine) -> N
 
 def test_config_get_value(cli_home: CLIHome) -> None:
     assert ok(cli_home, "config", "get-value", "core", "default_timezone").strip() == "utc"
-    assert ok(cli_home, "config", "get-value", "core", "dags_folder").strip() == str(cli_home.home / "dags")
+    assert ok(cli_home, "config", "get-value", "core", "dags_folder").strip() == str(
+        cli_home.home / "dags")
     cli_home.env["DAGCORE__CORE__DEFAULT_TIMEZONE"] = "Europe/Amsterdam"
     assert ok(cli_home, "config", "get-value", "CORE", "Default_Timezone").strip() == \
         "Europe/Amsterdam"

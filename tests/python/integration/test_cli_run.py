@@ -401,7 +401,7 @@ def test_trigger_dag_run_operator_runs_the_target_through_the_scheduler(
         "success", "operator", "manual")
     assert target.conf == {"message": f"Hello from {controller}"}
     assert ti_states(cli_db, "target", target_run_id) == {"show_message": "success",
-                                                      "echo_message": "success"}
+                                                          "echo_message": "success"}
     assert run_row(cli_db, controller, "go").state == "success"
     ti, xc = t.task_instance, t.xcom
     with cli_db.connect() as conn:
