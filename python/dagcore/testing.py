@@ -8,6 +8,13 @@ a run is triggered with :func:`dagcore.api.common.trigger_dag`, and the real sch
 rules, retries, XComs through the database and run states are therefore exactly the
 scheduler's. The database is a temporary SQLite file unless one is given; it is deleted
 afterwards unless ``keep_db``.
+
+Only the requested run is created, as in Airflow's ``DAG.test`` (task-sdk
+``definitions/dag.py``), which creates one run and runs that run's task instances without a
+scheduler: the loop here creates no scheduled run of its own (an ``@once`` or every-minute DAG
+gets no second run). As Airflow's ``DAG.test`` does when the DAG has no version yet, the DAGs of
+``dag_folder`` are stored too, so that a ``TriggerDagRunOperator`` finds its target; the target's
+run is created (queued) and, its DAG being paused at creation, not run.
 """
 
 from __future__ import annotations
@@ -24,10 +31,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from dagcore.jobs.scheduler import SchedulerJob
+
 if TYPE_CHECKING:
     from dagcore.dag import DAG
 
-__all__ = ["DagTestResult", "TaskInstanceResult", "run_dag_test"]
+__all__ = ["DagTestResult", "TaskInstanceResult", "TestRunScheduler", "run_dag_test", "store_dags"]
 
 _NOW: Any = object()
 
@@ -74,17 +83,46 @@ class DagTestResult:
                            f"{sorted(self.task_instances)}") from None
 
 
+class TestRunScheduler(SchedulerJob):
+    """The scheduler loop of :func:`run_dag_test`: it starts and decides the runs that exist
+    and creates none of its own, so the tested run is the only run of its DAG (Airflow's
+    ``DAG.test`` runs its one run without a scheduler)."""
+
+    __test__ = False  # not a pytest test class
+
+    def _create_dag_runs(self) -> int:
+        return 0
+
+
+def store_dags(engine: Engine, dag: DAG, dag_folder: str | Path | None) -> None:
+    """Store ``dag``; when the database has no version of it yet, first every DAG of
+    ``dag_folder`` (a folder or a file), as Airflow's ``DAG.test`` syncs its DAG folder then.
+    Nothing is marked stale and no import error is recorded: the database may be the user's."""
+    from dagcore.dag_processing import write_dag
+    from dagcore.dagbag import DagBag
+    from dagcore.db_dagbag import latest_version_id
+
+    if dag_folder is not None:
+        with engine.connect() as conn:
+            known = latest_version_id(conn, dag.dag_id) is not None
+        if not known:
+            for other in DagBag(Path(dag_folder)).dags.values():
+                if other.dag_id != dag.dag_id:
+                    write_dag(engine, other)
+    write_dag(engine, dag)
+
+
 def run_dag_test(dag: DAG, *, logical_date: datetime | None | Any = _NOW,
                  conf: Mapping[str, Any] | None = None, run_id: str | None = None,
                  engine: Engine | None = None, db_url: str | None = None,
-                 keep_db: bool = False, timeout: float | None = None) -> DagTestResult:
-    """See :meth:`dagcore.dag.DAG.test`."""
+                 keep_db: bool = False, timeout: float | None = None,
+                 dag_folder: str | Path | None = None) -> DagTestResult:
+    """See :meth:`dagcore.dag.DAG.test`; ``dag_folder``: the folder (or file) the DAG was
+    parsed from, whose DAGs are stored too (see :func:`store_dags`)."""
     from dagcore.api.common import trigger_dag
-    from dagcore.dag_processing import write_dag
     from dagcore.db import create_engine, migrate, transaction
     from dagcore.db_dagbag import DBDagBag
     from dagcore.executors.inprocess import InProcessExecutor
-    from dagcore.jobs.scheduler import SchedulerJob
     from dagcore.models import tables as t
 
     if timeout is not None and timeout <= 0:
@@ -99,7 +137,7 @@ def run_dag_test(dag: DAG, *, logical_date: datetime | None | Any = _NOW,
         engine = create_engine(db_url)
     try:
         migrate(engine)
-        write_dag(engine, dag)
+        store_dags(engine, dag, dag_folder)
         with transaction(engine) as conn:
             conn.execute(t.dag.update().where(t.dag.c.dag_id == dag.dag_id)
                          .values(is_paused=False))
@@ -107,11 +145,13 @@ def run_dag_test(dag: DAG, *, logical_date: datetime | None | Any = _NOW,
         kwargs: dict[str, Any] = {}
         if logical_date is not _NOW:
             kwargs["logical_date"] = logical_date
+        # As Airflow's DAG.test: triggered_by "test", by the user "dag_test".
         run = trigger_dag(dag.dag_id, run_id=run_id, conf=conf, triggered_by="test",
+                          triggering_user_name="dag_test",
                           replace_microseconds=False, engine=engine, dag_bag=bag, **kwargs)
         executor = InProcessExecutor(engine, dags={dag.dag_id: dag})
-        job = SchedulerJob(engine=engine, executor=executor, dag_bag=bag, idle_sleep=0.05,
-                           dags={dag.dag_id: dag}, single=False)
+        job = TestRunScheduler(engine=engine, executor=executor, dag_bag=bag, idle_sleep=0.05,
+                               dags={dag.dag_id: dag}, single=False)
         deadline = None if timeout is None else time.monotonic() + timeout
         job.job.register()
         executor.start()
@@ -132,7 +172,8 @@ def run_dag_test(dag: DAG, *, logical_date: datetime | None | Any = _NOW,
         finally:
             executor.end()
             job.job.complete()
-        return _result(engine, dag.dag_id, run.run_id, None if tmpdir else db_url)
+        return _result(engine, dag.dag_id, run.run_id,
+                       db_url if tmpdir is None or keep_db else None)
     finally:
         if own_engine:
             engine.dispose()

@@ -1,4 +1,5 @@
-"""Database fixtures for the integration tests: a real SQLite file and a real PostgreSQL server.
+"""Fixtures for the integration tests: a real SQLite file and a real PostgreSQL server, and a
+home for the command line tests (``cli_home``).
 
 ``engine`` runs a test once per backend. PostgreSQL is a throw-away server for the whole session:
 ``initdb`` into a fresh directory under the system temp dir, ``pg_ctl start`` listening on
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cli_helpers import CLIHome
 from sqlalchemy.engine import Engine
 
 from dagcore.db import create_engine
@@ -191,3 +193,28 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 def engine(request: pytest.FixtureRequest) -> Engine:
     """An empty database on each backend in turn (test ids ``[sqlite]`` and ``[postgres]``)."""
     return request.getfixturevalue(f"{request.param}_engine")
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path) -> CLIHome:
+    """A fresh home (``tmp_path/home``) and an empty DAG folder (``tmp_path/dags``)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGCORE__")}
+    env["DAGCORE_HOME"] = str(home)
+    return CLIHome(home=home, dags_folder=folder, env=env)
+
+
+@pytest.fixture
+def cli_db(cli_home: CLIHome) -> Iterator[Engine]:
+    """An engine on the home's database (as the commands find it: not migrated)."""
+    engine = create_engine(cli_home.db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cli_helpers import CLIHome
 
 import dagcore
 from dagcore.db import head_revision
@@ -35,44 +33,8 @@ raise RuntimeError("this DAG file is broken")
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def env(home: Path) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DAGCORE__")}
-    environ["DAGCORE_HOME"] = str(home)
-    return environ
-
-
-def run(env: dict[str, str], *args: str, stdin: str | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dagcore", *args], env=env, text=True,
-                          capture_output=True, timeout=timeout,
-                          input=stdin, stdin=subprocess.DEVNULL if stdin is None else None)
-
-
-def engine_for(home: Path) -> Iterator[sa.Engine]:
-    engine = sa.create_engine(f"sqlite:///{home / 'dagcore.db'}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def db(home: Path) -> Iterator[sa.Engine]:
-    yield from engine_for(home)
-
-
-@pytest.fixture
-def dags_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    (folder / "good.py").write_text(textwrap.dedent(GOOD_DAG))
-    (folder / "broken.py").write_text(textwrap.dedent(BROKEN_DAG))
-    return folder
+def dags_folder(cli_home: CLIHome) -> Path:
+    return cli_home.write_dags({"good.py": GOOD_DAG, "broken.py": BROKEN_DAG})
 
 
 def assert_clean_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -86,18 +48,18 @@ def assert_clean_error(result: subprocess.CompletedProcess[str], *fragments: str
 # -- basics -------------------------------------------------------------------------------------
 
 
-def test_version(env: dict[str, str]) -> None:
-    result = run(env, "version")
+def test_version(cli_home: CLIHome) -> None:
+    result = cli_home.run("version")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == dagcore.__version__
 
 
-def test_help_lists_the_commands(env: dict[str, str]) -> None:
-    result = run(env, "--help")
+def test_help_lists_the_commands(cli_home: CLIHome) -> None:
+    result = cli_home.run("--help")
     assert result.returncode == 0
     for command in ("version", "db", "dag-processor"):
         assert command in result.stdout
-    db_help = run(env, "db", "--help")
+    db_help = cli_home.run("db", "--help")
     assert db_help.returncode == 0
     for command in ("migrate", "reset", "check"):
         assert command in db_help.stdout
@@ -105,8 +67,8 @@ def test_help_lists_the_commands(env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("args", [(), ("db",), ("no-such-command",)],
                          ids=["no-command", "db-without-subcommand", "unknown-command"])
-def test_usage_errors_exit_2(env: dict[str, str], args: tuple[str, ...]) -> None:
-    result = run(env, *args)
+def test_usage_errors_exit_2(cli_home: CLIHome, args: tuple[str, ...]) -> None:
+    result = cli_home.run(*args)
     assert result.returncode == 2
     assert "usage:" in result.stderr and "Traceback" not in result.stderr
 
@@ -114,88 +76,89 @@ def test_usage_errors_exit_2(env: dict[str, str], args: tuple[str, ...]) -> None
 # -- db -----------------------------------------------------------------------------------------
 
 
-def test_db_migrate_is_idempotent_and_check_follows(env: dict[str, str], db: sa.Engine) -> None:
+def test_db_migrate_is_idempotent_and_check_follows(cli_home: CLIHome,
+                                                    cli_db: sa.Engine) -> None:
     head = head_revision()
-    before = run(env, "db", "check")
+    before = cli_home.run("db", "check")
     assert before.returncode == 1
     assert "none" in before.stdout and head in before.stdout
     assert "dagcore db migrate" in before.stderr
 
     for _ in range(2):
-        result = run(env, "db", "migrate")
+        result = cli_home.run("db", "migrate")
         assert result.returncode == 0, result.stderr
         assert head in result.stdout
 
-    after = run(env, "db", "check")
+    after = cli_home.run("db", "check")
     assert after.returncode == 0, after.stderr
     assert "up to date" in after.stdout
-    with db.connect() as conn:
+    with cli_db.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == head
 
 
-def _dag_rows(db: sa.Engine) -> int:
-    with db.connect() as conn:
+def _dag_rows(cli_db: sa.Engine) -> int:
+    with cli_db.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(t.dag)).scalar_one()
 
 
-def _add_dag_row(env: dict[str, str], dags_folder: Path) -> None:
-    assert run(env, "db", "migrate").returncode == 0
-    result = run(env, "dag-processor", "--once", "--subdir", str(dags_folder))
+def _add_dag_row(cli_home: CLIHome, dags_folder: Path) -> None:
+    assert cli_home.run("db", "migrate").returncode == 0
+    result = cli_home.run("dag-processor", "--once", "--subdir", str(dags_folder))
     assert result.returncode == 0, result.stderr
 
 
-def test_db_reset_with_yes_drops_the_data(env: dict[str, str], db: sa.Engine,
+def test_db_reset_with_yes_drops_the_data(cli_home: CLIHome, cli_db: sa.Engine,
                                           dags_folder: Path) -> None:
-    _add_dag_row(env, dags_folder)
-    assert _dag_rows(db) == 1
-    result = run(env, "db", "reset", "-y")
+    _add_dag_row(cli_home, dags_folder)
+    assert _dag_rows(cli_db) == 1
+    result = cli_home.run("db", "reset", "-y")
     assert result.returncode == 0, result.stderr
     assert head_revision() in result.stdout
-    assert _dag_rows(db) == 0
-    assert run(env, "db", "check").returncode == 0
+    assert _dag_rows(cli_db) == 0
+    assert cli_home.run("db", "check").returncode == 0
 
 
-def test_db_reset_without_yes_and_no_answer_refuses(env: dict[str, str], db: sa.Engine,
+def test_db_reset_without_yes_and_no_answer_refuses(cli_home: CLIHome, cli_db: sa.Engine,
                                                     dags_folder: Path) -> None:
-    _add_dag_row(env, dags_folder)
-    result = run(env, "db", "reset")  # stdin at end of file
+    _add_dag_row(cli_home, dags_folder)
+    result = cli_home.run("db", "reset")  # stdin at end of file
     assert "Proceed? (y/n)" in result.stdout
     assert_clean_error(result, "--yes")
-    assert _dag_rows(db) == 1
+    assert _dag_rows(cli_db) == 1
 
 
 @pytest.mark.parametrize("answer, code, rows", [("n\n", 1, 1), ("y\n", 0, 0)],
                          ids=["no", "yes"])
-def test_db_reset_follows_the_answer(env: dict[str, str], db: sa.Engine, dags_folder: Path,
+def test_db_reset_follows_the_answer(cli_home: CLIHome, cli_db: sa.Engine, dags_folder: Path,
                                      answer: str, code: int, rows: int) -> None:
-    _add_dag_row(env, dags_folder)
-    result = run(env, "db", "reset", stdin=answer)
+    _add_dag_row(cli_home, dags_folder)
+    result = cli_home.run("db", "reset", stdin=answer)
     assert result.returncode == code, result.stderr
-    assert _dag_rows(db) == rows
+    assert _dag_rows(cli_db) == rows
 
 
 @pytest.mark.parametrize("url, fragment", [
     ("not a url", "invalid database URL"),
     ("nosuchdialect://x/y", "nosuchdialect"),
 ], ids=["unparsable", "unknown-dialect"])
-def test_bad_database_url_is_a_clean_error(env: dict[str, str], url: str, fragment: str) -> None:
-    env["DAGCORE__DATABASE__SQL_ALCHEMY_CONN"] = url
+def test_bad_database_url_is_a_clean_error(cli_home: CLIHome, url: str, fragment: str) -> None:
+    cli_home.env["DAGCORE__DATABASE__SQL_ALCHEMY_CONN"] = url
     for args in (("db", "migrate"), ("db", "check"), ("db", "reset", "-y")):
-        assert_clean_error(run(env, *args), fragment)
+        assert_clean_error(cli_home.run(*args), fragment)
 
 
 # -- dag-processor ------------------------------------------------------------------------------
 
 
 def test_dag_processor_once_writes_dags_versions_and_import_errors(
-        env: dict[str, str], db: sa.Engine, dags_folder: Path) -> None:
-    assert run(env, "db", "migrate").returncode == 0
-    result = run(env, "dag-processor", "--once", "--subdir", str(dags_folder))
+        cli_home: CLIHome, cli_db: sa.Engine, dags_folder: Path) -> None:
+    assert cli_home.run("db", "migrate").returncode == 0
+    result = cli_home.run("dag-processor", "--once", "--subdir", str(dags_folder))
     assert result.returncode == 0, result.stderr
     assert "DAGs written: 1, versions created: 1, import errors: 1" in result.stdout
     assert "broken.py" in result.stdout
 
-    with db.connect() as conn:
+    with cli_db.connect() as conn:
         dags = conn.execute(sa.select(t.dag.c.dag_id, t.dag.c.relative_fileloc)).all()
         versions = conn.execute(sa.select(t.dag_version.c.dag_id,
                                           t.dag_version.c.version_number)).all()
@@ -206,14 +169,14 @@ def test_dag_processor_once_writes_dags_versions_and_import_errors(
     assert [r.filename for r in errors] == ["broken.py"]
     assert "this DAG file is broken" in errors[0].stacktrace
 
-    again = run(env, "dag-processor", "--once", "--subdir", str(dags_folder))
+    again = cli_home.run("dag-processor", "--once", "--subdir", str(dags_folder))
     assert again.returncode == 0, again.stderr
     assert "DAGs written: 0, versions created: 0, import errors: 1" in again.stdout
 
 
-def test_dag_processor_needs_a_migrated_database(env: dict[str, str],
+def test_dag_processor_needs_a_migrated_database(cli_home: CLIHome,
                                                  dags_folder: Path) -> None:
-    result = run(env, "dag-processor", "--once", "--subdir", str(dags_folder))
+    result = cli_home.run("dag-processor", "--once", "--subdir", str(dags_folder))
     assert_clean_error(result, "dagcore db migrate")
 
 
@@ -221,25 +184,25 @@ def test_dag_processor_needs_a_migrated_database(env: dict[str, str],
     (("--subdir", "/no/such/folder"), "/no/such/folder"),
     (("--interval", "0"), "--interval"),
 ], ids=["missing-folder", "zero-interval"])
-def test_dag_processor_bad_arguments(env: dict[str, str], args: tuple[str, ...],
+def test_dag_processor_bad_arguments(cli_home: CLIHome, args: tuple[str, ...],
                                      fragment: str) -> None:
-    assert run(env, "db", "migrate").returncode == 0
-    assert_clean_error(run(env, "dag-processor", "--once", *args), fragment)
+    assert cli_home.run("db", "migrate").returncode == 0
+    assert_clean_error(cli_home.run("dag-processor", "--once", *args), fragment)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_dag_processor_loop_stops_cleanly_on_signal(env: dict[str, str], db: sa.Engine,
+def test_dag_processor_loop_stops_cleanly_on_signal(cli_home: CLIHome, cli_db: sa.Engine,
                                                     dags_folder: Path, signum: int) -> None:
-    assert run(env, "db", "migrate").returncode == 0
+    assert cli_home.run("db", "migrate").returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "dagcore", "dag-processor", "--interval",
-                             "0.2", "--subdir", str(dags_folder)], env=env, text=True,
+                             "0.2", "--subdir", str(dags_folder)], env=cli_home.env, text=True,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
-        while _dag_rows(db) == 0 and time.monotonic() < deadline and proc.poll() is None:
+        while _dag_rows(cli_db) == 0 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
-        assert _dag_rows(db) == 1
+        assert _dag_rows(cli_db) == 1
         proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=30)
     finally:

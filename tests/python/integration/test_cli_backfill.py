@@ -10,21 +10,17 @@ every row of every table as it was. The subprocesses run on the real clock: past
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import textwrap
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cli_helpers import CLIHome, assert_one_line_error, snapshot
 
 from dagcore.api.backfills import create_backfill
 from dagcore.dag_processing import sync_dags
-from dagcore.db import create_engine, migrate, transaction
+from dagcore.db import migrate, transaction
 from dagcore.models import tables as t
 
 pytestmark = pytest.mark.integration
@@ -60,68 +56,27 @@ def day(i: int) -> datetime:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def env(home: Path) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DAGCORE__")}
-    environ["DAGCORE_HOME"] = str(home)
-    return environ
-
-
-@pytest.fixture
-def db(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engine]:
+def db(cli_home: CLIHome, cli_db: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
     """A migrated database holding etl and manual, both unpaused."""
-    monkeypatch.setenv("DAGCORE_HOME", str(home))
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    (folder / "etl.py").write_text(textwrap.dedent(ETL_DAG))
-    (folder / "manual.py").write_text(textwrap.dedent(MANUAL_DAG))
-    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
-    try:
-        migrate(engine)
-        result = sync_dags(folder, engine=engine, min_update_interval=timedelta(0))
-        assert not result.import_errors, result.import_errors
-        with transaction(engine) as conn:
-            conn.execute(t.dag.update().values(is_paused=False))
-        yield engine
-    finally:
-        engine.dispose()
+    monkeypatch.setenv("DAGCORE_HOME", str(cli_home.home))
+    folder = cli_home.write_dags({"etl.py": ETL_DAG, "manual.py": MANUAL_DAG})
+    migrate(cli_db)
+    result = sync_dags(folder, engine=cli_db, min_update_interval=timedelta(0))
+    assert not result.import_errors, result.import_errors
+    with transaction(cli_db) as conn:
+        conn.execute(t.dag.update().values(is_paused=False))
+    return cli_db
 
 
-def run(env: dict[str, str], *args: str, timeout: float = 120
-        ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dagcore", "backfill", *args], env=env,
-                          text=True, capture_output=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+def run(cli_home: CLIHome, *args: str) -> subprocess.CompletedProcess[str]:
+    return cli_home.run("backfill", *args)
 
 
-def ok(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    result = run(env, *args, timeout=timeout)
+def ok(cli_home: CLIHome, *args: str) -> subprocess.CompletedProcess[str]:
+    result = run(cli_home, *args)
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     return result
-
-
-def snapshot(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in a stable order."""
-    with engine.connect() as conn:
-        return {table.name: sorted((tuple(row) for row in conn.execute(sa.select(table))),
-                                   key=repr)
-                for table in t.metadata.sorted_tables}
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("dagcore: error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def backfills(engine: sa.Engine) -> list[Any]:
@@ -154,10 +109,10 @@ CREATE = ("create", "--dag-id", "etl", "--from-date", "2024-01-01", "--to-date",
 # -- create ---------------------------------------------------------------------------------------
 
 
-def test_create_prints_the_summary_and_writes_queued_runs(env: dict[str, str],
+def test_create_prints_the_summary_and_writes_queued_runs(cli_home: CLIHome,
                                                           db: sa.Engine) -> None:
     add_failed_run(db, day(1))
-    result = ok(env, *CREATE, "--max-active-runs", "2", "--dag-run-conf", '{"n": 3}')
+    result = ok(cli_home, *CREATE, "--max-active-runs", "2", "--dag-run-conf", '{"n": 3}')
     assert result.stdout.splitlines() == [
         "Backfill 1 of etl created: 2 run(s) created, 0 cleared, 1 date(s) skipped"]
     (backfill,) = backfills(db)
@@ -168,9 +123,9 @@ def test_create_prints_the_summary_and_writes_queued_runs(env: dict[str, str],
         (f"backfill__{day(i).isoformat()}", "queued", {"n": 3}) for i in (0, 2)]
 
 
-def test_create_accepts_airflows_option_aliases(env: dict[str, str], db: sa.Engine) -> None:
+def test_create_accepts_airflows_option_aliases(cli_home: CLIHome, db: sa.Engine) -> None:
     add_failed_run(db, day(1))
-    result = ok(env, "create", "--dag-id", "etl", "--start-date", "2024-01-01T00:00:00",
+    result = ok(cli_home, "create", "--dag-id", "etl", "--start-date", "2024-01-01T00:00:00",
                 "--end-date", "2024-01-03T00:00:00+00:00", "--reprocessing-behavior", "failed",
                 "--run-backwards", "--no-run-on-latest-version", "--keep-dag-paused")
     assert "2 run(s) created, 1 cleared, 0 date(s) skipped" in result.stdout
@@ -185,11 +140,11 @@ def test_create_accepts_airflows_option_aliases(env: dict[str, str], db: sa.Engi
     assert [tuple(o) for o in ordinals] == [(day(2), 1), (day(1), 2), (day(0), 3)]
 
 
-def test_dry_run_lists_dates_and_actions_and_writes_nothing(env: dict[str, str],
+def test_dry_run_lists_dates_and_actions_and_writes_nothing(cli_home: CLIHome,
                                                             db: sa.Engine) -> None:
     add_failed_run(db, day(1))
     before = snapshot(db)
-    result = ok(env, *CREATE, "--dry-run", "--reprocess-behavior", "failed", "-o", "json")
+    result = ok(cli_home, *CREATE, "--dry-run", "--reprocess-behavior", "failed", "-o", "json")
     assert json.loads(result.stdout) == [
         {"sort_ordinal": i + 1, "logical_date": day(i).isoformat(),
          "run_after": day(i).isoformat(), "action": action, "reason": None}
@@ -197,15 +152,15 @@ def test_dry_run_lists_dates_and_actions_and_writes_nothing(env: dict[str, str],
     assert "nothing written" in result.stderr
     assert snapshot(db) == before
 
-    result = ok(env, *CREATE, "--dry-run", "-o", "json")
+    result = ok(cli_home, *CREATE, "--dry-run", "-o", "json")
     assert [(r["action"], r["reason"]) for r in json.loads(result.stdout)] == [
         ("create", None), ("skip", "already exists"), ("create", None)]
     assert snapshot(db) == before
 
 
-def test_wait_runs_the_backfill_to_completion_and_prints_the_states(env: dict[str, str],
+def test_wait_runs_the_backfill_to_completion_and_prints_the_states(cli_home: CLIHome,
                                                                     db: sa.Engine) -> None:
-    result = ok(env, *CREATE, "--wait", "-p", "2", "-o", "json")
+    result = ok(cli_home, *CREATE, "--wait", "-p", "2", "-o", "json")
     first, rest = result.stdout.split("\n", 1)
     assert first == "Backfill 1 of etl created: 3 run(s) created, 0 cleared, 0 date(s) skipped"
     assert json.loads(rest) == [{"state": "success", "runs": 3}]
@@ -226,44 +181,44 @@ def test_wait_runs_the_backfill_to_completion_and_prints_the_states(env: dict[st
 # -- list / status / pause / unpause / cancel ----------------------------------------------------
 
 
-def test_list_status_pause_unpause_and_cancel(env: dict[str, str], db: sa.Engine) -> None:
+def test_list_status_pause_unpause_and_cancel(cli_home: CLIHome, db: sa.Engine) -> None:
     add_failed_run(db, day(1))
-    ok(env, *CREATE)
-    ok(env, "create", "--dag-id", "etl", "--from-date", "2024-02-01", "--to-date", "2024-02-02",
-       "--max-active-runs", "1")
+    ok(cli_home, *CREATE)
+    ok(cli_home, "create", "--dag-id", "etl", "--from-date", "2024-02-01", "--to-date",
+       "2024-02-02", "--max-active-runs", "1")
 
-    listed = json.loads(ok(env, "list", "-o", "json").stdout)
+    listed = json.loads(ok(cli_home, "list", "-o", "json").stdout)
     assert [(b["id"], b["dag_id"], b["from_date"], b["max_active_runs"], b["is_paused"],
              b["completed_at"]) for b in listed] == [
         (1, "etl", day(0).isoformat(), 10, False, None),
         (2, "etl", "2024-02-01T00:00:00+00:00", 1, False, None)]
-    assert json.loads(ok(env, "list", "--dag-id", "manual", "-o", "json").stdout) == []
+    assert json.loads(ok(cli_home, "list", "--dag-id", "manual", "-o", "json").stdout) == []
 
-    status = ok(env, "status", "1", "-o", "json")
+    status = ok(cli_home, "status", "1", "-o", "json")
     assert json.loads(status.stdout) == [{"state": "queued", "runs": 2},
                                          {"state": "skipped: already exists", "runs": 1}]
     assert "Backfill 1 of etl (2024-01-01T00:00:00+00:00 to 2024-01-03T00:00:00+00:00): " \
            "0/2 run(s) finished; running" in status.stderr
 
-    assert ok(env, "pause", "1").stdout.strip() == "Backfill 1 of etl paused"
+    assert ok(cli_home, "pause", "1").stdout.strip() == "Backfill 1 of etl paused"
     assert [b.is_paused for b in backfills(db)] == [True, False]
-    assert "paused" in ok(env, "status", "1").stderr
-    assert ok(env, "unpause", "1").stdout.strip() == "Backfill 1 of etl unpaused"
+    assert "paused" in ok(cli_home, "status", "1").stderr
+    assert ok(cli_home, "unpause", "1").stdout.strip() == "Backfill 1 of etl unpaused"
     assert [b.is_paused for b in backfills(db)] == [False, False]
 
-    assert ok(env, "cancel", "1").stdout.strip() == "Backfill 1 of etl cancelled"
+    assert ok(cli_home, "cancel", "1").stdout.strip() == "Backfill 1 of etl cancelled"
     first, second = backfills(db)
     assert first.completed_at is not None and first.is_paused
     assert second.completed_at is None
     assert [r.state for r in runs(db, 1)] == ["failed", "failed"]
-    assert json.loads(ok(env, "status", "1", "-o", "json").stdout)[0] == {
+    assert json.loads(ok(cli_home, "status", "1", "-o", "json").stdout)[0] == {
         "state": "failed", "runs": 2}
 
     before = snapshot(db)
     for command in ("cancel", "pause", "unpause"):
-        assert_one_line_error(run(env, command, "1"), "Backfill 1 is already completed")
-        assert_one_line_error(run(env, command, "99"), "Backfill 99 not found")
-    assert_one_line_error(run(env, "status", "99"), "Backfill 99 not found")
+        assert_one_line_error(run(cli_home, command, "1"), "Backfill 1 is already completed")
+        assert_one_line_error(run(cli_home, command, "99"), "Backfill 99 not found")
+    assert_one_line_error(run(cli_home, "status", "99"), "Backfill 99 not found")
     assert snapshot(db) == before
 
 
@@ -302,11 +257,11 @@ ERRORS = [
 
 @pytest.mark.parametrize("args, fragments", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
 def test_bad_input_exits_1_with_one_line_and_writes_nothing(
-        env: dict[str, str], db: sa.Engine, args: tuple[str, ...],
+        cli_home: CLIHome, db: sa.Engine, args: tuple[str, ...],
         fragments: tuple[str, ...]) -> None:
     create_backfill("etl", from_date=day(14), to_date=day(14), engine=db)  # backfill 1
     before = snapshot(db)
-    result = run(env, *args)
+    result = run(cli_home, *args)
     assert_one_line_error(result, *fragments)
     assert result.stdout == ""
     assert snapshot(db) == before

@@ -12,21 +12,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
-import textwrap
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cli_helpers import CLIHome, assert_one_line_error, snapshot
 
 from dagcore.dag_processing import sync_dags
-from dagcore.db import create_engine, migrate, transaction
+from dagcore.db import migrate, transaction
 from dagcore.models import tables as t
 
 ETL_DAG = """\
@@ -62,86 +58,35 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
+def dags_folder(cli_home: CLIHome) -> Path:
+    return cli_home.write_dags({"etl.py": ETL_DAG, "other.py": OTHER_DAG,
+                                "broken.py": BROKEN_DAG})
 
 
 @pytest.fixture
-def env(home: Path) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DAGCORE__")}
-    environ["DAGCORE_HOME"] = str(home)
-    return environ
-
-
-@pytest.fixture
-def dags_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    for name, text in (("etl.py", ETL_DAG), ("other.py", OTHER_DAG),
-                       ("broken.py", BROKEN_DAG)):
-        (folder / name).write_text(textwrap.dedent(text))
-    return folder
-
-
-@pytest.fixture
-def db(home: Path) -> Iterator[sa.Engine]:
-    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def synced(db: sa.Engine, dags_folder: Path) -> sa.Engine:
+def synced(cli_db: sa.Engine, dags_folder: Path) -> sa.Engine:
     """A migrated database holding the folder's DAGs (etl, other) and broken.py's error."""
-    migrate(db)
-    sync_dags(dags_folder, engine=db, min_update_interval=timedelta(0))
-    return db
+    migrate(cli_db)
+    sync_dags(dags_folder, engine=cli_db, min_update_interval=timedelta(0))
+    return cli_db
 
 
-def run(env: dict[str, str], *args: str, stdin: str | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dagcore", *args], env=env, text=True,
-                          capture_output=True, timeout=timeout, input=stdin,
-                          stdin=subprocess.DEVNULL if stdin is None else None)
-
-
-def ok(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    result = run(env, *args, stdin=stdin)
+def ok(cli_home: CLIHome, *args: str, stdin: str | None = None) -> str:
+    result = cli_home.run(*args, stdin=stdin)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     return result.stdout
 
 
-def as_json(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
-    data = json.loads(ok(env, *args, "-o", "json"))
+def as_json(cli_home: CLIHome, *args: str) -> list[dict[str, Any]]:
+    data = json.loads(ok(cli_home, *args, "-o", "json"))
     assert isinstance(data, list)
     return data
 
 
-def as_plain(env: dict[str, str], *args: str) -> list[dict[str, str]]:
-    text = ok(env, *args, "-o", "plain")
+def as_plain(cli_home: CLIHome, *args: str) -> list[dict[str, str]]:
+    text = ok(cli_home, *args, "-o", "plain")
     return list(csv.DictReader(io.StringIO(text), delimiter="\t"))
-
-
-def snapshot(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in a stable order."""
-    with engine.connect() as conn:
-        return {table.name: sorted((tuple(row) for row in conn.execute(sa.select(table))),
-                                   key=repr)
-                for table in t.metadata.sorted_tables}
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("dagcore: error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def dag_row(engine: sa.Engine, dag_id: str) -> Any:
@@ -199,9 +144,9 @@ def ti_states(engine: sa.Engine) -> dict[tuple[str, str], str | None]:
     (("tasks",), ("list", "clear")),
     (("config",), ("get-value",)),
 ], ids=["top", "dags", "tasks", "config"])
-def test_help_lists_the_commands(env: dict[str, str], args: tuple[str, ...],
+def test_help_lists_the_commands(cli_home: CLIHome, args: tuple[str, ...],
                                  commands: tuple[str, ...]) -> None:
-    out = ok(env, *args, "--help")
+    out = ok(cli_home, *args, "--help")
     for command in commands:
         assert command in out
 
@@ -209,80 +154,80 @@ def test_help_lists_the_commands(env: dict[str, str], args: tuple[str, ...],
 # -- dags reserialize / list / list-import-errors -----------------------------------------------
 
 
-def test_reserialize_stores_versions_and_import_errors(env: dict[str, str], db: sa.Engine,
+def test_reserialize_stores_versions_and_import_errors(cli_home: CLIHome, cli_db: sa.Engine,
                                                        dags_folder: Path) -> None:
-    migrate(db)
-    out = ok(env, "dags", "reserialize", "-S", str(dags_folder))
+    migrate(cli_db)
+    out = ok(cli_home, "dags", "reserialize", "-S", str(dags_folder))
     assert "DAGs written: 2, versions created: 2, import errors: 1" in out
     assert "broken.py" in out
-    with db.connect() as conn:
+    with cli_db.connect() as conn:
         versions = conn.execute(sa.select(t.dag_version.c.dag_id, t.dag_version.c.version_number)
                                 .order_by(t.dag_version.c.dag_id)).all()
     assert [tuple(v) for v in versions] == [("etl", 1), ("other", 1)]
 
     # Once more, at once: no throttle, but nothing changed, so nothing is written.
-    again = ok(env, "dags", "reserialize", "-S", str(dags_folder))
+    again = ok(cli_home, "dags", "reserialize", "-S", str(dags_folder))
     assert "DAGs written: 0, versions created: 0, import errors: 1" in again
 
     # A changed file gets a new version right away (no min_serialized_dag_update_interval).
     (dags_folder / "other.py").write_text(OTHER_DAG.replace('task_id="only"', 'task_id="one"'))
-    ok(env, "dags", "reserialize", "-S", str(dags_folder))
-    listed = {row["dag_id"]: row for row in as_json(env, "dags", "list")}
+    ok(cli_home, "dags", "reserialize", "-S", str(dags_folder))
+    listed = {row["dag_id"]: row for row in as_json(cli_home, "dags", "list")}
     assert listed["other"]["latest_version"] == 1  # in place: no task instance used version 1
-    assert [row["task_id"] for row in as_json(env, "tasks", "list", "other")] == ["one"]
+    assert [row["task_id"] for row in as_json(cli_home, "tasks", "list", "other")] == ["one"]
 
 
-def test_reserialize_errors(env: dict[str, str], db: sa.Engine, dags_folder: Path) -> None:
-    assert_one_line_error(run(env, "dags", "reserialize", "-S", str(dags_folder)),
+def test_reserialize_errors(cli_home: CLIHome, cli_db: sa.Engine, dags_folder: Path) -> None:
+    assert_one_line_error(cli_home.run("dags", "reserialize", "-S", str(dags_folder)),
                           "dagcore db migrate")
-    migrate(db)
-    before = snapshot(db)
-    assert_one_line_error(run(env, "dags", "reserialize", "-S", "/no/such/folder"),
+    migrate(cli_db)
+    before = snapshot(cli_db)
+    assert_one_line_error(cli_home.run("dags", "reserialize", "-S", "/no/such/folder"),
                           "/no/such/folder")
-    assert snapshot(db) == before
+    assert snapshot(cli_db) == before
 
 
-def test_dags_list_in_every_format(env: dict[str, str], synced: sa.Engine,
+def test_dags_list_in_every_format(cli_home: CLIHome, synced: sa.Engine,
                                    dags_folder: Path) -> None:
-    rows = as_json(env, "dags", "list")
+    rows = as_json(cli_home, "dags", "list")
     assert rows == [
         {"dag_id": "etl", "fileloc": str(dags_folder / "etl.py"), "is_paused": True,
          "is_stale": False, "has_import_errors": False, "latest_version": 1},
         {"dag_id": "other", "fileloc": str(dags_folder / "other.py"), "is_paused": True,
          "is_stale": False, "has_import_errors": False, "latest_version": 1},
     ]
-    plain = as_plain(env, "dags", "list")
+    plain = as_plain(cli_home, "dags", "list")
     assert [(r["dag_id"], r["is_paused"], r["latest_version"]) for r in plain] == [
         ("etl", "True", "1"), ("other", "True", "1")]
-    table = ok(env, "dags", "list")
+    table = ok(cli_home, "dags", "list")
     for fragment in ("dag_id", "has_import_errors", "latest_version", "etl", "other",
                      str(dags_folder / "etl.py")):
         assert fragment in table  # off a terminal, rich never truncates a value
 
 
-def test_dags_list_empty_database(env: dict[str, str], db: sa.Engine) -> None:
-    migrate(db)
-    assert as_json(env, "dags", "list") == []
-    assert as_plain(env, "dags", "list") == []
+def test_dags_list_empty_database(cli_home: CLIHome, cli_db: sa.Engine) -> None:
+    migrate(cli_db)
+    assert as_json(cli_home, "dags", "list") == []
+    assert as_plain(cli_home, "dags", "list") == []
 
 
-def test_list_import_errors(env: dict[str, str], synced: sa.Engine) -> None:
-    rows = as_json(env, "dags", "list-import-errors")
+def test_list_import_errors(cli_home: CLIHome, synced: sa.Engine) -> None:
+    rows = as_json(cli_home, "dags", "list-import-errors")
     assert [(r["filename"], r["bundle_name"]) for r in rows] == [("broken.py", "dags-folder")]
     assert "this DAG file is broken" in rows[0]["error"]
     datetime.fromisoformat(rows[0]["timestamp"])
-    plain = as_plain(env, "dags", "list-import-errors")
+    plain = as_plain(cli_home, "dags", "list-import-errors")
     assert [r["filename"] for r in plain] == ["broken.py"]
     assert "\n" not in plain[0]["error"]  # one line per row, even for a traceback
-    assert "broken.py" in ok(env, "dags", "list-import-errors")
+    assert "broken.py" in ok(cli_home, "dags", "list-import-errors")
 
 
 # -- dags trigger / list-runs -------------------------------------------------------------------
 
 
-def test_trigger_with_conf_run_id_and_logical_date(env: dict[str, str],
+def test_trigger_with_conf_run_id_and_logical_date(cli_home: CLIHome,
                                                    synced: sa.Engine) -> None:
-    [printed] = as_json(env, "dags", "trigger", "etl", "-c", '{"k": [1, 2]}', "-r", "my_run",
+    [printed] = as_json(cli_home, "dags", "trigger", "etl", "-c", '{"k": [1, 2]}', "-r", "my_run",
                         "-l", "2024-03-01T06:30:00.123456+00:00")
     assert printed["run_id"] == "my_run"
     assert printed["state"] == "queued" and printed["run_type"] == "manual"
@@ -294,8 +239,8 @@ def test_trigger_with_conf_run_id_and_logical_date(env: dict[str, str],
     assert stored.logical_date == datetime(2024, 3, 1, 6, 30, tzinfo=UTC)
 
 
-def test_trigger_keeps_microseconds_when_asked(env: dict[str, str], synced: sa.Engine) -> None:
-    [printed] = as_json(env, "dags", "trigger", "etl", "--no-replace-microseconds",
+def test_trigger_keeps_microseconds_when_asked(cli_home: CLIHome, synced: sa.Engine) -> None:
+    [printed] = as_json(cli_home, "dags", "trigger", "etl", "--no-replace-microseconds",
                         "-l", "2024-03-01T06:30:00.123456Z")
     assert printed["logical_date"] == "2024-03-01T06:30:00.123456+00:00"
     assert printed["run_id"] == "manual__2024-03-01T06:30:00.123456+00:00"
@@ -308,56 +253,56 @@ def test_trigger_keeps_microseconds_when_asked(env: dict[str, str], synced: sa.E
     # An explicit offset wins over the default time zone.
     ("Europe/Amsterdam", "2024-03-01T00:00:00-05:00", datetime(2024, 3, 1, 5, tzinfo=UTC)),
 ], ids=["naive-utc", "naive-amsterdam", "explicit-offset"])
-def test_trigger_naive_date_is_in_the_default_timezone(env: dict[str, str], synced: sa.Engine,
+def test_trigger_naive_date_is_in_the_default_timezone(cli_home: CLIHome, synced: sa.Engine,
                                                        zone: str, text: str,
                                                        expected: datetime) -> None:
-    env["DAGCORE__CORE__DEFAULT_TIMEZONE"] = zone
-    ok(env, "dags", "trigger", "etl", "-l", text)
+    cli_home.env["DAGCORE__CORE__DEFAULT_TIMEZONE"] = zone
+    ok(cli_home, "dags", "trigger", "etl", "-l", text)
     [stored] = runs_of(synced)
     assert stored.logical_date == expected
 
 
-def test_trigger_table_and_plain_output(env: dict[str, str], synced: sa.Engine) -> None:
-    table = ok(env, "dags", "trigger", "etl", "-r", "r_table", "-l", "2024-03-01")
+def test_trigger_table_and_plain_output(cli_home: CLIHome, synced: sa.Engine) -> None:
+    table = ok(cli_home, "dags", "trigger", "etl", "-r", "r_table", "-l", "2024-03-01")
     assert "r_table" in table and "queued" in table
-    [plain] = as_plain(env, "dags", "trigger", "etl", "-r", "r_plain", "-l", "2024-03-02")
+    [plain] = as_plain(cli_home, "dags", "trigger", "etl", "-r", "r_plain", "-l", "2024-03-02")
     assert plain["run_id"] == "r_plain" and plain["logical_date"] == "2024-03-02T00:00:00+00:00"
 
 
-def test_trigger_without_logical_date_uses_now(env: dict[str, str], synced: sa.Engine) -> None:
+def test_trigger_without_logical_date_uses_now(cli_home: CLIHome, synced: sa.Engine) -> None:
     before = datetime.now(UTC).replace(microsecond=0)
-    [printed] = as_json(env, "dags", "trigger", "etl")
+    [printed] = as_json(cli_home, "dags", "trigger", "etl")
     logical = datetime.fromisoformat(printed["logical_date"])
     assert before <= logical <= datetime.now(UTC)
     assert printed["run_id"] == f"manual__{printed['logical_date']}"
 
 
-def test_list_runs_newest_first_and_by_state(env: dict[str, str], with_runs: sa.Engine) -> None:
-    ok(env, "dags", "trigger", "etl", "-r", "manual_one", "-l", "2024-02-01")
-    rows = as_json(env, "dags", "list-runs", "etl")
+def test_list_runs_newest_first_and_by_state(cli_home: CLIHome, with_runs: sa.Engine) -> None:
+    ok(cli_home, "dags", "trigger", "etl", "-r", "manual_one", "-l", "2024-02-01")
+    rows = as_json(cli_home, "dags", "list-runs", "etl")
     assert [r["run_id"] for r in rows] == ["manual_one", "r2", "r1"]
     assert rows[0]["state"] == "queued" and rows[0]["run_type"] == "manual"
-    assert [r["run_id"] for r in as_json(env, "dags", "list-runs", "etl", "--state",
+    assert [r["run_id"] for r in as_json(cli_home, "dags", "list-runs", "etl", "--state",
                                          "failed")] == ["r1"]
-    assert [r["run_id"] for r in as_plain(env, "dags", "list-runs", "etl", "--state",
+    assert [r["run_id"] for r in as_plain(cli_home, "dags", "list-runs", "etl", "--state",
                                           "success")] == ["r2"]
-    assert "manual_one" in ok(env, "dags", "list-runs", "etl")
-    assert as_json(env, "dags", "list-runs", "other") == []
+    assert "manual_one" in ok(cli_home, "dags", "list-runs", "etl")
+    assert as_json(cli_home, "dags", "list-runs", "other") == []
 
 
 # -- dags pause / unpause / delete --------------------------------------------------------------
 
 
-def test_pause_and_unpause(env: dict[str, str], synced: sa.Engine) -> None:
-    assert "paused: False" in ok(env, "dags", "unpause", "etl")
+def test_pause_and_unpause(cli_home: CLIHome, synced: sa.Engine) -> None:
+    assert "paused: False" in ok(cli_home, "dags", "unpause", "etl")
     assert dag_row(synced, "etl").is_paused is False
     assert dag_row(synced, "other").is_paused is True
-    assert "paused: True" in ok(env, "dags", "pause", "etl")
+    assert "paused: True" in ok(cli_home, "dags", "pause", "etl")
     assert dag_row(synced, "etl").is_paused is True
 
 
-def test_delete_with_yes_cascades(env: dict[str, str], with_runs: sa.Engine) -> None:
-    out = ok(env, "dags", "delete", "etl", "-y")
+def test_delete_with_yes_cascades(cli_home: CLIHome, with_runs: sa.Engine) -> None:
+    out = ok(cli_home, "dags", "delete", "etl", "-y")
     assert "Deleted DAG etl (1 versions, 2 runs, 6 task instances)" in out
     assert dag_row(with_runs, "etl") is None
     with with_runs.connect() as conn:
@@ -370,10 +315,10 @@ def test_delete_with_yes_cascades(env: dict[str, str], with_runs: sa.Engine) -> 
 
 @pytest.mark.parametrize("answer, code", [(None, 1), ("n\n", 1), ("y\n", 0)],
                          ids=["no-answer", "no", "yes"])
-def test_delete_asks_first(env: dict[str, str], with_runs: sa.Engine, answer: str | None,
+def test_delete_asks_first(cli_home: CLIHome, with_runs: sa.Engine, answer: str | None,
                            code: int) -> None:
     before = snapshot(with_runs)
-    result = run(env, "dags", "delete", "etl", stdin=answer)
+    result = cli_home.run("dags", "delete", "etl", stdin=answer)
     assert result.returncode == code, result.stderr
     assert "Proceed? (y/n)" in result.stdout
     if code == 0:
@@ -387,8 +332,8 @@ def test_delete_asks_first(env: dict[str, str], with_runs: sa.Engine, answer: st
 # -- tasks list / clear -------------------------------------------------------------------------
 
 
-def test_tasks_list(env: dict[str, str], synced: sa.Engine) -> None:
-    rows = as_json(env, "tasks", "list", "etl")
+def test_tasks_list(cli_home: CLIHome, synced: sa.Engine) -> None:
+    rows = as_json(cli_home, "tasks", "list", "etl")
     assert rows == [
         {"task_id": "extract", "operator": "EmptyOperator", "upstream_task_ids": [],
          "downstream_task_ids": ["transform"], "trigger_rule": "all_success", "retries": 0},
@@ -397,23 +342,23 @@ def test_tasks_list(env: dict[str, str], synced: sa.Engine) -> None:
         {"task_id": "load", "operator": "EmptyOperator", "upstream_task_ids": ["transform"],
          "downstream_task_ids": [], "trigger_rule": "all_success", "retries": 0},
     ]
-    assert [r["task_id"] for r in as_plain(env, "tasks", "list", "etl")] == [
+    assert [r["task_id"] for r in as_plain(cli_home, "tasks", "list", "etl")] == [
         "extract", "transform", "load"]
-    table = ok(env, "tasks", "list", "etl")
+    table = ok(cli_home, "tasks", "list", "etl")
     assert "transform" in table and "EmptyOperator" in table
 
 
-def test_tasks_clear_dry_run_changes_nothing(env: dict[str, str], with_runs: sa.Engine) -> None:
+def test_tasks_clear_dry_run_changes_nothing(cli_home: CLIHome, with_runs: sa.Engine) -> None:
     before = snapshot(with_runs)
-    out = ok(env, "tasks", "clear", "etl", "--only-failed", "--dry-run")
+    out = ok(cli_home, "tasks", "clear", "etl", "--only-failed", "--dry-run")
     assert "transform" in out and "upstream_failed" in out
     assert "2 task instance(s) would be cleared" in out
     assert snapshot(with_runs) == before
 
 
-def test_tasks_clear_regex_downstream_and_date_range(env: dict[str, str],
+def test_tasks_clear_regex_downstream_and_date_range(cli_home: CLIHome,
                                                      with_runs: sa.Engine) -> None:
-    out = ok(env, "tasks", "clear", "etl", "-t", "^trans", "-d", "-s", "2024-01-02",
+    out = ok(cli_home, "tasks", "clear", "etl", "-t", "^trans", "-d", "-s", "2024-01-02",
              "-e", "2024-01-02T23:59:59", "-y")
     assert "Cleared 2 task instance(s) of DAG etl." in out
     states = ti_states(with_runs)
@@ -423,8 +368,8 @@ def test_tasks_clear_regex_downstream_and_date_range(env: dict[str, str],
     assert {r.run_id: r.state for r in runs_of(with_runs)} == {"r1": "failed", "r2": "queued"}
 
 
-def test_tasks_clear_upstream(env: dict[str, str], with_runs: sa.Engine) -> None:
-    ok(env, "tasks", "clear", "etl", "-t", "^load$", "--upstream", "-y")
+def test_tasks_clear_upstream(cli_home: CLIHome, with_runs: sa.Engine) -> None:
+    ok(cli_home, "tasks", "clear", "etl", "-t", "^load$", "--upstream", "-y")
     states = ti_states(with_runs)
     assert all(state is None for state in states.values()), states
 
@@ -432,10 +377,10 @@ def test_tasks_clear_upstream(env: dict[str, str], with_runs: sa.Engine) -> None
 @pytest.mark.parametrize("answer, code, cleared", [(None, 1, False), ("n\n", 1, False),
                                                    ("y\n", 0, True)],
                          ids=["no-answer", "no", "yes"])
-def test_tasks_clear_asks_first(env: dict[str, str], with_runs: sa.Engine, answer: str | None,
+def test_tasks_clear_asks_first(cli_home: CLIHome, with_runs: sa.Engine, answer: str | None,
                                 code: int, cleared: bool) -> None:
     before = snapshot(with_runs)
-    result = run(env, "tasks", "clear", "etl", "--only-failed", stdin=answer)
+    result = cli_home.run("tasks", "clear", "etl", "--only-failed", stdin=answer)
     assert result.returncode == code, result.stderr
     assert "You are about to clear these 2 task instance(s)" in result.stdout
     if cleared:
@@ -446,25 +391,26 @@ def test_tasks_clear_asks_first(env: dict[str, str], with_runs: sa.Engine, answe
         assert snapshot(with_runs) == before
 
 
-def test_tasks_clear_nothing_to_clear(env: dict[str, str], synced: sa.Engine) -> None:
-    assert "No task instances to clear." in ok(env, "tasks", "clear", "etl")
+def test_tasks_clear_nothing_to_clear(cli_home: CLIHome, synced: sa.Engine) -> None:
+    assert "No task instances to clear." in ok(cli_home, "tasks", "clear", "etl")
 
 
 # -- config get-value ---------------------------------------------------------------------------
 
 
-def test_config_get_value(env: dict[str, str], home: Path) -> None:
-    assert ok(env, "config", "get-value", "core", "default_timezone").strip() == "utc"
-    assert ok(env, "config", "get-value", "core", "dags_folder").strip() == str(home / "dags")
-    env["DAGCORE__CORE__DEFAULT_TIMEZONE"] = "Europe/Amsterdam"
-    assert ok(env, "config", "get-value", "CORE", "Default_Timezone").strip() == \
+def test_config_get_value(cli_home: CLIHome) -> None:
+    assert ok(cli_home, "config", "get-value", "core", "default_timezone").strip() == "utc"
+    assert ok(cli_home, "config", "get-value", "core", "dags_folder").strip() == str(
+        cli_home.home / "dags")
+    cli_home.env["DAGCORE__CORE__DEFAULT_TIMEZONE"] = "Europe/Amsterdam"
+    assert ok(cli_home, "config", "get-value", "CORE", "Default_Timezone").strip() == \
         "Europe/Amsterdam"
 
 
 @pytest.mark.parametrize("section, key", [("core", "no_such_key"), ("no_section", "x")],
                          ids=["unknown-key", "unknown-section"])
-def test_config_get_value_unknown(env: dict[str, str], section: str, key: str) -> None:
-    result = run(env, "config", "get-value", section, key)
+def test_config_get_value_unknown(cli_home: CLIHome, section: str, key: str) -> None:
+    result = cli_home.run("config", "get-value", section, key)
     assert_one_line_error(result, f"[{section}/{key}]")
     assert result.stdout == ""
 
@@ -501,22 +447,22 @@ def test_config_get_value_unknown(env: dict[str, str], section: str, key: str) -
         "not-a-date", "duplicate-run-id", "duplicate-logical-date", "reserved-run-id",
         "bad-state", "clear-bad-start", "clear-bad-end",
         "clear-start-after-end", "clear-bad-regex", "clear-failed-and-running"])
-def test_errors_are_one_line_and_change_nothing(env: dict[str, str], with_runs: sa.Engine,
+def test_errors_are_one_line_and_change_nothing(cli_home: CLIHome, with_runs: sa.Engine,
                                                 args: tuple[str, ...],
                                                 fragments: tuple[str, ...]) -> None:
     before = snapshot(with_runs)
-    result = run(env, *args)
+    result = cli_home.run(*args)
     assert_one_line_error(result, *fragments)
     assert "Traceback" not in result.stderr
     assert snapshot(with_runs) == before
 
 
-def test_commands_need_a_migrated_database(env: dict[str, str]) -> None:
+def test_commands_need_a_migrated_database(cli_home: CLIHome) -> None:
     for args in (("dags", "list"), ("dags", "trigger", "etl"), ("tasks", "list", "etl")):
-        assert_one_line_error(run(env, *args), "dagcore db migrate")
+        assert_one_line_error(cli_home.run(*args), "dagcore db migrate")
 
 
-def test_bad_output_format_is_a_usage_error(env: dict[str, str], synced: sa.Engine) -> None:
-    result = run(env, "dags", "list", "-o", "yaml")
+def test_bad_output_format_is_a_usage_error(cli_home: CLIHome, synced: sa.Engine) -> None:
+    result = cli_home.run("dags", "list", "-o", "yaml")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr

@@ -3,7 +3,8 @@
 Design note. The handlers call :mod:`dagcore.api.backfills`; ``create --wait`` then runs a
 scheduler in this process (LocalExecutor) until the backfill completes, drawing a rich progress
 bar from :func:`~dagcore.api.backfills.backfill_status` between loops, and prints the runs per
-state. A user's mistake raises :class:`dagcore.cli.CLIError` (one line, exit 1, nothing written).
+state. A user's mistake raises :class:`dagcore.cli.common.CLIError` or a
+:class:`dagcore.api.user_input.UserInputError` (one line, exit 1, nothing written).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import argparse
 import sys
 import threading
 from typing import Any
+
+from dagcore.cli.common import CLIError, migrated_engine
 
 __all__ = ["add_backfill_commands"]
 
@@ -23,19 +26,17 @@ STATE_COLUMNS = ("state", "runs")
 
 
 def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    from dagcore.cli import CLIError, _parse_conf, _parse_date
+    from dagcore.api.user_input import parse_conf, parse_date, require_positive
 
-    if args.max_active_runs is not None and args.max_active_runs < 1:
-        raise CLIError(f"--max-active-runs must be a positive integer, got "
-                       f"{args.max_active_runs}")
+    require_positive(args.max_active_runs, "--max-active-runs")
     if args.keep_dag_paused and args.unpause:
         raise CLIError("--keep-dag-paused and --unpause are mutually exclusive")
     kwargs: dict[str, Any] = dict(
-        from_date=_parse_date(args.from_date, "--from-date"),
-        to_date=_parse_date(args.to_date, "--to-date"),
+        from_date=parse_date(args.from_date, "--from-date"),
+        to_date=parse_date(args.to_date, "--to-date"),
         reprocess_behavior=args.reprocess_behavior or "none",
         run_backwards=args.run_backwards,
-        dag_run_conf=_parse_conf(args.dag_run_conf, "--dag-run-conf"),
+        dag_run_conf=parse_conf(args.dag_run_conf, "--dag-run-conf"),
         run_on_latest_version=args.run_on_latest_version,
         keep_dag_paused=args.keep_dag_paused, unpause=args.unpause)
     if args.max_active_runs is not None:
@@ -45,11 +46,10 @@ def _create_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_create(args: argparse.Namespace) -> int:
     from dagcore.api.backfills import create_backfill, dry_run_backfill
-    from dagcore.cli import _migrated_engine
-    from dagcore.cli_output import render
+    from dagcore.cli.output import render
 
     kwargs = _create_kwargs(args)
-    with _migrated_engine() as engine:
+    with migrated_engine() as engine:
         if args.dry_run:
             plan = dry_run_backfill(args.dag_id, engine=engine, **kwargs)
             rows = [{"sort_ordinal": e.sort_ordinal, "logical_date": e.logical_date,
@@ -97,7 +97,7 @@ def _wait(engine: Any, backfill_id: int, args: argparse.Namespace) -> int:
     )
 
     from dagcore.api.backfills import backfill_status
-    from dagcore.cli_output import render
+    from dagcore.cli.output import render
     from dagcore.executors.local import LocalExecutor
     from dagcore.jobs.job import SchedulerAlreadyRunning
     from dagcore.jobs.scheduler import SchedulerJob
@@ -155,20 +155,18 @@ def _rows(backfills: list[Any]) -> list[dict[str, Any]]:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from dagcore.api.backfills import list_backfills
-    from dagcore.cli import _migrated_engine
-    from dagcore.cli_output import render
+    from dagcore.cli.output import render
 
-    with _migrated_engine() as engine:
+    with migrated_engine() as engine:
         render(_rows(list_backfills(args.dag_id, engine=engine)), BACKFILL_COLUMNS, args.output)
     return 0
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
     from dagcore.api.backfills import backfill_status
-    from dagcore.cli import _migrated_engine
-    from dagcore.cli_output import render
+    from dagcore.cli.output import render
 
-    with _migrated_engine() as engine:
+    with migrated_engine() as engine:
         status = backfill_status(args.backfill_id, engine=engine)
     b = status.backfill
     rows = [{"state": s, "runs": n} for s, n in sorted(status.runs_by_state.items())]
@@ -187,9 +185,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _operate(name: str) -> Any:
     def handler(args: argparse.Namespace) -> int:
         from dagcore.api import backfills
-        from dagcore.cli import _migrated_engine
 
-        with _migrated_engine() as engine:
+        with migrated_engine() as engine:
             kwargs = {"engine": engine}
             if name == "cancel_backfill":
                 kwargs["terminate_running"] = not args.keep_running
@@ -204,7 +201,7 @@ def _operate(name: str) -> Any:
 
 def add_backfill_commands(commands: Any) -> None:
     """``dagcore backfill create|pause|unpause|cancel|status|list``."""
-    from dagcore.cli_output import add_output_argument
+    from dagcore.cli.output import add_output_argument
 
     backfill = commands.add_parser("backfill", help="Create and manage backfills",
                                    description="Run a DAG over past dates.")

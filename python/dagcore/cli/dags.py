@@ -1,0 +1,292 @@
+"""``dagcore dags reserialize|list|list-runs|list-import-errors|trigger|pause|unpause|delete|
+test``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import Any, Final
+
+from dagcore.cli.common import (
+    CLIError,
+    add_test_arguments,
+    ask_or_refuse,
+    dag_folder,
+    load_dag,
+    migrated_engine,
+    require_dag,
+)
+
+__all__ = ["add_dags_commands"]
+
+DAG_COLUMNS: Final = ("dag_id", "fileloc", "is_paused", "is_stale", "has_import_errors",
+                      "latest_version")
+RUN_COLUMNS: Final = ("dag_id", "run_id", "state", "run_type", "logical_date", "run_after",
+                      "start_date", "end_date")
+TRIGGERED_RUN_COLUMNS: Final = ("dag_id", "run_id", "state", "run_type", "logical_date",
+                                "run_after", "data_interval_start", "data_interval_end", "conf")
+IMPORT_ERROR_COLUMNS: Final = ("filename", "bundle_name", "timestamp", "error")
+TEST_STATE_COLUMNS: Final = ("dag_id", "run_id", "task_id", "state", "try_number", "start_date",
+                             "end_date")
+
+
+def _cmd_dags_reserialize(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from dagcore.cli.dag_processor import sync_summary
+    from dagcore.dag_processing import sync_dags
+
+    folder = dag_folder(args.subdir)
+    with migrated_engine() as engine:
+        # No write throttle: reserializing is asked for now.
+        result = sync_dags(folder, engine=engine, min_update_interval=timedelta(0))
+    print(sync_summary(result))
+    for filename in sorted(result.import_errors):
+        print(f"  import error: {filename}")
+    return 0
+
+
+def _cmd_dags_list(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from dagcore.cli.output import render
+    from dagcore.models import tables as t
+
+    dv = t.dag_version
+    latest = (sa.select(dv.c.dag_id, sa.func.max(dv.c.version_number).label("latest_version"))
+              .group_by(dv.c.dag_id).subquery())
+    query = (sa.select(t.dag.c.dag_id, t.dag.c.fileloc, t.dag.c.is_paused, t.dag.c.is_stale,
+                       t.dag.c.has_import_errors, latest.c.latest_version)
+             .select_from(t.dag.outerjoin(latest, latest.c.dag_id == t.dag.c.dag_id))
+             .order_by(t.dag.c.dag_id))
+    with migrated_engine() as engine:
+        with engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+    render(rows, DAG_COLUMNS, args.output)
+    return 0
+
+
+def _cmd_dags_list_runs(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from dagcore.api.user_input import parse_choice
+    from dagcore.cli.output import render
+    from dagcore.models import tables as t
+    from dagcore.state import DagRunState
+
+    if args.state is not None:
+        parse_choice(args.state, [s.value for s in DagRunState], "--state", "a DAG run state")
+    dr = t.dag_run
+    query = sa.select(dr).where(dr.c.dag_id == args.dag_id)
+    if args.state is not None:
+        query = query.where(dr.c.state == args.state)
+    with migrated_engine() as engine:
+        with engine.connect() as conn:
+            require_dag(conn, args.dag_id)
+            rows = [dict(row._mapping) for row in
+                    conn.execute(query.order_by(dr.c.run_after.desc(), dr.c.id.desc()))]
+    render(rows, RUN_COLUMNS, args.output)
+    return 0
+
+
+def _cmd_dags_list_import_errors(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from dagcore.cli.output import render
+    from dagcore.models import tables as t
+
+    ie = t.import_error
+    query = (sa.select(ie.c.filename, ie.c.bundle_name, ie.c.timestamp,
+                       ie.c.stacktrace.label("error"))
+             .order_by(ie.c.bundle_name, ie.c.filename))
+    with migrated_engine() as engine:
+        with engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+    render(rows, IMPORT_ERROR_COLUMNS, args.output)
+    return 0
+
+
+def _cmd_dags_trigger(args: argparse.Namespace) -> int:
+    import getpass
+    from dataclasses import asdict
+
+    from dagcore.api.common import trigger_dag
+    from dagcore.api.user_input import parse_conf, parse_date
+    from dagcore.cli.output import render
+
+    run_conf = parse_conf(args.conf, "--conf")
+    kwargs: dict[str, Any] = {}
+    if args.logical_date is not None:
+        kwargs["logical_date"] = parse_date(args.logical_date, "--logical-date")
+    try:
+        user: str | None = getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    with migrated_engine() as engine:
+        run = trigger_dag(args.dag_id, run_id=args.run_id, conf=run_conf,
+                          replace_microseconds=args.replace_microseconds, triggered_by="cli",
+                          triggering_user_name=user, engine=engine, **kwargs)
+    render([asdict(run)], TRIGGERED_RUN_COLUMNS, args.output)
+    return 0
+
+
+def _set_paused(dag_id: str, paused: bool) -> int:
+    from dagcore.db import transaction
+    from dagcore.models import tables as t
+
+    with migrated_engine() as engine:
+        with transaction(engine) as conn:
+            require_dag(conn, dag_id)
+            conn.execute(t.dag.update().where(t.dag.c.dag_id == dag_id)
+                         .values(is_paused=paused))
+    print(f"Dag: {dag_id}, paused: {paused}")
+    return 0
+
+
+def _cmd_dags_pause(args: argparse.Namespace) -> int:
+    return _set_paused(args.dag_id, True)
+
+
+def _cmd_dags_unpause(args: argparse.Namespace) -> int:
+    return _set_paused(args.dag_id, False)
+
+
+def _cmd_dags_delete(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from dagcore.db import transaction
+    from dagcore.models import tables as t
+
+    with migrated_engine() as engine:
+        with engine.connect() as conn:
+            require_dag(conn, args.dag_id)
+        if not ask_or_refuse(f"This will drop all existing records related to the specified "
+                             f"DAG {args.dag_id!r} (its versions, runs and task instances). "
+                             f"Proceed? (y/n) ", args.yes, "DAG not deleted"):
+            return 1
+        with transaction(engine) as conn:
+            counts = {name: conn.execute(sa.select(sa.func.count()).select_from(table)
+                                         .where(table.c.dag_id == args.dag_id)).scalar_one()
+                      for name, table in (("versions", t.dag_version), ("runs", t.dag_run),
+                                          ("task instances", t.task_instance))}
+            # One row: the rest goes by ON DELETE CASCADE (see dagcore.models.tables).
+            deleted = conn.execute(t.dag.delete().where(t.dag.c.dag_id == args.dag_id)).rowcount
+    if not deleted:
+        raise CLIError(f"DAG {args.dag_id!r} was deleted meanwhile")
+    details = ", ".join(f"{n} {name}" for name, n in counts.items())
+    print(f"Deleted DAG {args.dag_id} ({details}).")
+    return 0
+
+
+def _cmd_dags_test(args: argparse.Namespace) -> int:
+    """``dagcore dags test DAG_ID [LOGICAL_DATE]``: one run of the DAG, in this process.
+
+    As Airflow's ``dags test`` (``dag.test()``): exactly that run is created and run, no
+    scheduled run beside it; the DAGs of the folder (of ``-S``, or of the file ``-S`` names)
+    are stored too, so that a ``TriggerDagRunOperator`` finds its target DAG
+    (docs/airflow-behaviour.md 4.3).
+    """
+    from dagcore.api.user_input import parse_conf, parse_date
+    from dagcore.cli.output import render
+    from dagcore.testing import run_dag_test
+
+    conf = parse_conf(args.conf, "--conf")
+    kwargs: dict[str, Any] = {}
+    if args.logical_date is not None:
+        kwargs["logical_date"] = parse_date(args.logical_date, "logical_date")
+    folder = dag_folder(args.subdir)
+    dag = load_dag(args.dag_id, folder)
+    # The tasks run in this process: what they print goes to stderr, so that stdout holds
+    # only the states (a JSON document with -o json).
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run_dag_test(dag, conf=conf, db_url=args.db_url, keep_db=args.keep_db,
+                              dag_folder=folder if folder.is_dir() else folder.parent,
+                              **kwargs)
+    rows = [{"dag_id": result.dag_id, "run_id": result.run_id, "task_id": ti.task_id,
+             "state": ti.state, "try_number": ti.try_number, "start_date": ti.start_date,
+             "end_date": ti.end_date} for ti in result.task_instances.values()]
+    render(rows, TEST_STATE_COLUMNS, args.output)
+    print(f"Dag run {result.run_id}: {result.state}", file=sys.stderr)
+    if args.keep_db and result.db_url:
+        print(f"database kept: {result.db_url}", file=sys.stderr)
+    return 0 if result.state == "success" else 1
+
+
+def add_dags_commands(commands: Any) -> None:
+    """``dagcore dags reserialize|list|list-runs|list-import-errors|trigger|pause|unpause|
+    delete|test``."""
+    from dagcore.cli.output import add_output_argument
+
+    dags = commands.add_parser("dags", help="Manage DAGs",
+                               description="List, trigger, pause and delete DAGs.")
+    sub = dags.add_subparsers(title="commands", metavar="COMMAND", dest="dags_command",
+                              required=True)
+
+    reserialize = sub.add_parser(
+        "reserialize", help="Parse the DAG folder once and store the DAGs' versions",
+        description="Parse the DAG folder once (without the write throttle) and store the "
+        "DAGs' serialized versions and the import errors in the metadata database.")
+    reserialize.add_argument("-S", "--subdir", metavar="PATH", default=None,
+                             help="The DAG folder or file to parse (default [core] dags_folder)")
+    reserialize.set_defaults(func=_cmd_dags_reserialize)
+
+    listing = sub.add_parser("list", help="List the DAGs in the database")
+    add_output_argument(listing)
+    listing.set_defaults(func=_cmd_dags_list)
+
+    runs = sub.add_parser("list-runs", help="List a DAG's runs, newest first")
+    runs.add_argument("dag_id", help="The DAG id")
+    runs.add_argument("--state", default=None, help="Only runs in this state (queued, "
+                      "running, success, failed)")
+    add_output_argument(runs)
+    runs.set_defaults(func=_cmd_dags_list_runs)
+
+    errors = sub.add_parser("list-import-errors", help="List the DAG files that fail to import")
+    add_output_argument(errors)
+    errors.set_defaults(func=_cmd_dags_list_import_errors)
+
+    trigger = sub.add_parser(
+        "trigger", help="Trigger a new DAG run",
+        description="Create a queued manual run of a DAG. If DAG is paused then dagrun state "
+        "will remain queued, and the task won't run.")
+    trigger.add_argument("dag_id", help="The DAG id")
+    trigger.add_argument("-c", "--conf", metavar="JSON", default=None,
+                         help="The run's conf, a JSON object, e.g. '{\"key\": \"value\"}'")
+    trigger.add_argument("-r", "--run-id", metavar="RUN_ID", default=None,
+                         help="The run id (default manual__<logical date>)")
+    trigger.add_argument("-l", "--logical-date", metavar="LOGICAL_DATE", default=None,
+                         help="The logical date, ISO 8601 (naive: in [core] default_timezone; "
+                         "default now)")
+    trigger.add_argument("--no-replace-microseconds", dest="replace_microseconds",
+                         action="store_false",
+                         help="Keep the logical date's microseconds (they are zeroed by default)")
+    add_output_argument(trigger)
+    trigger.set_defaults(func=_cmd_dags_trigger)
+
+    for name, handler, text in (("pause", _cmd_dags_pause, "Pause a DAG"),
+                                ("unpause", _cmd_dags_unpause, "Resume a paused DAG")):
+        parser = sub.add_parser(name, help=text)
+        parser.add_argument("dag_id", help="The DAG id")
+        parser.set_defaults(func=handler)
+
+    delete = sub.add_parser(
+        "delete", help="Delete a DAG and all its records",
+        description="Delete the DAG's row and, by cascade, its versions, serialized DAGs, "
+        "runs, task instances, XComs and backfills. Asks first unless -y.")
+    delete.add_argument("dag_id", help="The DAG id")
+    delete.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation")
+    delete.set_defaults(func=_cmd_dags_delete)
+
+    test = sub.add_parser(
+        "test", help="Run one DAG run in this process",
+        description="Parse the DAG from its file, run it once in this process with the real "
+        "scheduler loop against a temporary SQLite database (or --db-url), print the task "
+        "states, and exit 0 if the run succeeded, 1 if not.")
+    test.add_argument("dag_id", help="The DAG id")
+    add_test_arguments(test)
+    test.add_argument("--db-url", default=None, help="Run against this database instead")
+    test.add_argument("--keep-db", action="store_true",
+                      help="Keep the temporary database and print its URL")
+    add_output_argument(test)
+    test.set_defaults(func=_cmd_dags_test)
