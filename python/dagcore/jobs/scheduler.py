@@ -850,6 +850,16 @@ class SchedulerJob:
                 for task_id in decision.schedulable:
                     task = dag.task_dict[task_id]
                     if _is_empty(task) and batch.states[task_id] is None:
+                        # Airflow sets an empty task SUCCESS in schedule_tis only once it is
+                        # in the ready list, i.e. after its task deps passed: trigger rule
+                        # (decide_many above), not in a retry period (no state: n/a) and
+                        # PrevDagrunDep (depends_on_past / wait_for_downstream, here). Pools,
+                        # max_active_tasks and max_active_tis_per_dag(run) are checked only
+                        # when queueing, which an empty task never reaches, so they do not
+                        # apply (docs/airflow-behaviour.md 3.3, 3.4, 2.7).
+                        if task.depends_on_past and not self._past_done(conn, batch.run,
+                                                                        task, dag):
+                            continue
                         ready_empty.append(task_id)
                     else:
                         to_schedule[i].append(task_id)
@@ -955,8 +965,12 @@ class SchedulerJob:
 
     def _past_done(self, conn: Connection, run: Any, task: SerializedTask,
                    dag: SerializedDAG) -> bool:
-        """depends_on_past: the task's instance in the previous run succeeded or was skipped
-        (reference 2.7); the first run, and the first run of a backfill, pass."""
+        """Airflow's PrevDagrunDep for a task with ``depends_on_past`` (docs/airflow-behaviour.md
+        2.7): the first run of a backfill, and a run without an earlier run, pass; else every
+        instance of the task in the previous run succeeded or was skipped and, with
+        ``wait_for_downstream``, so did every instance of its direct downstream tasks there. A
+        previous run without an instance of the task passes only when it is the task's first
+        instance (``ignore_first_depends_on_past``)."""
         dr, ti, bdr = t.dag_run, t.task_instance, t.backfill_dag_run
         if run.logical_date is None:
             return True
@@ -965,18 +979,45 @@ class SchedulerJob:
                 bdr.c.dag_run_id == run.id)).scalar_one_or_none()
             if ordinal == 1:
                 return True
-        query = (sa.select(dr.c.run_id).where(dr.c.dag_id == run.dag_id,
-                                              dr.c.logical_date < run.logical_date)
+        query = (sa.select(dr.c.run_id, dr.c.state)
+                 .where(dr.c.dag_id == run.dag_id, dr.c.logical_date < run.logical_date)
                  .order_by(dr.c.logical_date.desc()).limit(1))
         if dag.catchup:
             query = query.where(dr.c.run_type.in_(("scheduled", "backfill")))
-        previous = conn.execute(query).scalar_one_or_none()
+        previous = conn.execute(query).one_or_none()
         if previous is None:
             return True
-        state = conn.execute(sa.select(ti.c.state).where(
-            ti.c.dag_id == run.dag_id, ti.c.run_id == previous, ti.c.task_id == task.task_id,
-            ti.c.map_index == -1)).one_or_none()
-        return state is None or state[0] in (SUCCESS, SKIPPED)
+        of_previous = sa.and_(ti.c.dag_id == run.dag_id, ti.c.run_id == previous.run_id)
+        states = conn.execute(sa.select(ti.c.state).where(
+            of_previous, ti.c.task_id == task.task_id)).scalars().all()
+        if not states:
+            return self._first_instance(conn, run, task, previous.state)
+        if any(state not in (SUCCESS, SKIPPED) for state in states):
+            return False
+        if not (task.wait_for_downstream and task.downstream_task_ids):
+            return True
+        unsuccessful = conn.execute(sa.select(ti.c.id).where(
+            of_previous, ti.c.task_id.in_(sorted(task.downstream_task_ids)),
+            sa.or_(ti.c.state.is_(None), ti.c.state.not_in((SUCCESS, SKIPPED)))
+        ).limit(1)).first()
+        return unsuccessful is None
+
+    @staticmethod
+    def _first_instance(conn: Connection, run: Any, task: SerializedTask,
+                        previous_state: str) -> bool:
+        """The previous run has no instance of ``task``: Airflow passes only with
+        ``ignore_first_depends_on_past`` when no earlier run has one. A previous run that has
+        not started has no task instances here yet (they are created when it starts), where
+        Airflow's has them without a state, which never pass."""
+        if previous_state == RUN_QUEUED or not task.ignore_first_depends_on_past:
+            return False
+        dr, ti = t.dag_run, t.task_instance
+        prior = conn.execute(
+            sa.select(ti.c.id).select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
+                                                               dr.c.run_id == ti.c.run_id)))
+            .where(ti.c.dag_id == run.dag_id, ti.c.task_id == task.task_id,
+                   dr.c.logical_date < run.logical_date).limit(1)).first()
+        return prior is None
 
     def _run_finished(self, run: Any, dag: SerializedDAG, state: str, reason: str) -> None:
         """After the commit: DAG callbacks and max_consecutive_failed_dag_runs."""
