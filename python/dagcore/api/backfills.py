@@ -28,10 +28,9 @@ from __future__ import annotations
 import getpass
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,6 +46,7 @@ from dagcore.backfill import (
 from dagcore.db import create_engine, transaction
 from dagcore.db_dagbag import DBDagBag, latest_version_id
 from dagcore.models import tables as t
+from dagcore.models.dagrun import generate_run_ids, insert_columns, insert_dag_runs
 from dagcore.models.taskinstance import archive_tries
 from dagcore.models.types import uuid7
 from dagcore.serialization import SerializedDAG
@@ -335,13 +335,13 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
     ends = infos.data_interval_ends
     created = [i for i, a in enumerate(actions) if a is BackfillAction.CREATE]
     memo: dict[Any, dict[Any, Any]] = {}
-    new_run_ids = [f"backfill__{run_afters[i].isoformat()}" for i in created]
+    new_run_afters = [run_afters[i] for i in created]
+    new_run_ids = generate_run_ids("backfill", new_run_afters)
     if created:
         dates = [logical_dates[i] for i in created]
-        _insert_columns(conn, dr, {
-            "run_id": new_run_ids, "logical_date": dates,
-            "run_after": [run_afters[i] for i in created], "data_interval_start": dates,
-            "data_interval_end": [ends[i] for i in created]}, {
+        insert_dag_runs(conn, {
+            "run_id": new_run_ids, "logical_date": dates, "run_after": new_run_afters,
+            "data_interval_start": dates, "data_interval_end": [ends[i] for i in created]}, {
             "dag_id": dag_id, "queued_at": now, "state": DagRunState.QUEUED.value,
             "run_type": "backfill", "triggered_by": "backfill", "triggering_user_name": user,
             "conf": conf or {}, "created_dag_version_id": version_id,
@@ -360,7 +360,7 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
         run_pks[i] = cleared_ids[logical_dates[i]]
     reasons = plan.reasons
     texts = {r: None if r is None else str(r) for r in set(reasons)}
-    _insert_columns(conn, bdr, {
+    insert_columns(conn, bdr, {
         "logical_date": logical_dates, "sort_ordinal": range(1, len(actions) + 1),
         "dag_run_id": run_pks, "exception_reason": [texts[r] for r in reasons]},
         {"backfill_id": backfill_id}, memo)
@@ -408,45 +408,6 @@ def _clear_runs(conn: Connection, dag: SerializedDAG, dag_id: str, dates: list[d
     conn.execute(dr.update().where(dr.c.id == sa.bindparam("_id")).values(**values),
                  [{"_id": r.id, "_clear": r.clear_number + 1} for r in runs])
     return {r.logical_date: r.id for r in runs}
-
-
-def _insert_columns(conn: Connection, table: sa.Table, columns: Mapping[str, Sequence[Any]],
-                    constants: Mapping[str, Any], memo: dict[Any, dict[Any, Any]]) -> None:
-    """Insert one row per position of ``columns`` (value lists of equal length), with
-    ``constants`` in every row.
-
-    An executemany of ~10^5 rows spends most of its time in SQLAlchemy's per-row parameter
-    handling (a dict per row, every value through its type's bind processor). On SQLite the
-    values are converted here instead, with each column's own bind processor, once per
-    distinct value (``memo``, by column type, carries conversions from one call to the next:
-    the same dates fill several columns and tables), and go to the driver as tuples. Other
-    dialects keep SQLAlchemy's executemany: psycopg2's batched VALUES need the compiled insert.
-    """
-    if not columns:  # the rows are counted by the columns (constants alone repeat forever)
-        raise ValueError("_insert_columns needs at least one column of values")
-    if conn.dialect.name != "sqlite" or not conn.dialect.positional:
-        names = list(columns)
-        conn.execute(table.insert(), [{**constants, **dict(zip(names, row))}
-                                      for row in zip(*columns.values())])
-        return
-    dialect = conn.dialect
-    compiled = table.insert().values(
-        {name: sa.bindparam(name) for name in (*columns, *constants)}).compile(dialect=dialect)
-    params: list[Iterable[Any]] = []
-    for name in compiled.positiontup:
-        column_type = table.c[name].type
-        process = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if name in constants:
-            value = constants[name]
-            params.append(repeat(value if process is None else process(value)))
-            continue
-        values = columns[name]
-        if process is not None:
-            seen = memo.setdefault(type(column_type), {})
-            seen.update((v, process(v)) for v in set(values).difference(seen))
-            values = list(map(seen.__getitem__, values))
-        params.append(values)
-    conn.exec_driver_sql(compiled.string, list(zip(*params)))
 
 
 # -- operating ------------------------------------------------------------------------------------

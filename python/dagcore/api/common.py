@@ -27,8 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
-import string
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -38,10 +36,16 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from dagcore.configuration import conf as config
 from dagcore.db import transaction
 from dagcore.db_dagbag import DBDagBag, latest_version_id
 from dagcore.models import tables as t
+from dagcore.models.dagrun import (
+    DEFAULT_ALLOWED_RUN_ID_PATTERN,
+    RUN_ID_REGEX,
+    generate_run_id,
+    insert_dag_run,
+    validate_run_id,
+)
 from dagcore.models.taskinstance import archive_tries
 from dagcore.models.types import uuid7
 from dagcore.params import merge_params
@@ -67,16 +71,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RUN_ID_REGEX: Final = (r"^(?:manual|scheduled|asset_triggered)__"
-                       r"(?:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00)$")
-DEFAULT_ALLOWED_RUN_ID_PATTERN: Final = r"^[A-Za-z0-9_.~:+-]+$"
 # Airflow's DagRunTriggeredByType values.
 TRIGGERED_BY: Final = frozenset({"cli", "operator", "rest_api", "ui", "test", "timetable",
                                  "asset", "backfill"})
-# Prefixes that make an id look like another run type's (DagRunType.from_run_id).
-_RESERVED_RUN_TYPES: Final = ("scheduled", "backfill", "asset_triggered")
-_RANDOM_ALPHABET: Final = string.ascii_letters + string.digits
-_ID_LEN: Final = t.ID_LEN
 
 
 class _NotSet:
@@ -232,40 +229,6 @@ def _dag_row(conn: Connection, dag_id: str) -> Any:
 # -- trigger ------------------------------------------------------------------------------------
 
 
-def validate_run_id(run_id: str, *, run_type: str = "manual") -> None:
-    """Airflow's checks on an explicit run id (reference 2.9.7).
-
-    Raises:
-        ValueError: not a non-empty string, longer than 250 characters, ``..`` while
-            ``[core] allow_double_dot_in_ids`` is off, a manual run using another run type's
-            prefix, or an id matching neither :data:`RUN_ID_REGEX` nor
-            ``[scheduler] allowed_run_id_pattern``; Airflow's messages.
-    """
-    if not isinstance(run_id, str) or not run_id:
-        raise ValueError(f"run_id must be a non-empty string, got {run_id!r}")
-    if len(run_id) > _ID_LEN:
-        raise ValueError(f"The run_id provided '{run_id}' is longer than {_ID_LEN} characters")
-    if run_type == "manual":
-        prefix = run_id.split("__", 1)[0] if "__" in run_id else None
-        if prefix in _RESERVED_RUN_TYPES:
-            raise ValueError(f"A manual DAG run cannot use ID {run_id!r} since it is reserved "
-                             f"for {prefix} runs")
-    if ".." in run_id and not config.getboolean("core", "allow_double_dot_in_ids", fallback=False):
-        raise ValueError(f"The run_id provided '{run_id}' contains the disallowed '..' sequence")
-    pattern = config.get("scheduler", "allowed_run_id_pattern",
-                       fallback=DEFAULT_ALLOWED_RUN_ID_PATTERN)
-    if not (re.match(pattern, run_id) or re.match(RUN_ID_REGEX, run_id)):
-        raise ValueError(f"The run_id provided '{run_id}' does not match regex pattern "
-                         f"'{pattern}' or '{RUN_ID_REGEX}'")
-
-
-def _generate_run_id(logical_date: datetime | None, run_after: datetime) -> str:
-    if logical_date is not None:
-        return f"manual__{logical_date.isoformat()}"
-    suffix = "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(8))
-    return f"manual__{run_after.isoformat()}_{suffix}"
-
-
 def _check_conf(dag: SerializedDAG, run_conf: Any) -> dict[str, Any]:
     if run_conf is None:
         run_conf = {}
@@ -390,17 +353,16 @@ def trigger_dag(dag_id: str, *, run_id: str | None = None, conf: Mapping[str, An
                 _check_start_date(dag, logical_date)
                 interval = dag.timetable.infer_manual_data_interval(run_after=logical_date)
             if run_id is None:
-                run_id = _generate_run_id(logical_date, run_after)
-            result = conn.execute(t.dag_run.insert().values(
-                dag_id=dag_id, run_id=run_id, logical_date=logical_date, run_after=run_after,
-                queued_at=now, start_date=None, end_date=None, state=DagRunState.QUEUED.value,
-                run_type="manual", triggered_by=triggered_by,
+                run_id = generate_run_id("manual", stamp=logical_date, run_after=run_after)
+            new_id = insert_dag_run(
+                conn, dag_id=dag_id, run_id=run_id, logical_date=logical_date,
+                run_after=run_after, queued_at=now, start_date=None, end_date=None,
+                state=DagRunState.QUEUED.value, run_type="manual", triggered_by=triggered_by,
                 triggering_user_name=triggering_user_name, conf=run_conf,
                 data_interval_start=None if interval is None else interval.start,
                 data_interval_end=None if interval is None else interval.end,
                 created_dag_version_id=version_id, bundle_version=dag_row.bundle_version,
-                clear_number=0, note=note, updated_at=now))
-            new_id = result.inserted_primary_key[0]
+                clear_number=0, note=note, updated_at=now)
             row = conn.execute(sa.select(t.dag_run).where(t.dag_run.c.id == new_id)).one()
     except sa.exc.IntegrityError:
         # Rolled back: a concurrent (or earlier) trigger holds the run id or the logical date.

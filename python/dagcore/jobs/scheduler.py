@@ -71,6 +71,7 @@ from dagcore.executors.base import (
 )
 from dagcore.jobs.job import Job, SchedulerAlreadyRunning
 from dagcore.models import tables as t
+from dagcore.models.dagrun import generate_run_id, insert_dag_run
 from dagcore.models.types import uuid7
 from dagcore.serialization import SerializedDAG, SerializedTask
 from dagcore.state import DagRunState, TaskInstanceState
@@ -505,19 +506,17 @@ class SchedulerJob:
                                               restriction=restriction)
         while info is not None and info.run_after <= now and active < max_runs \
                 and created < max(1, self.create_per_loop):
-            run_id = dag.timetable.generate_run_id(run_type="scheduled",
-                                                   run_after=info.run_after,
-                                                   data_interval=info.data_interval)
+            run_id = generate_run_id("scheduled", stamp=info.run_after, run_after=info.run_after)
             try:
                 with conn.begin_nested():
-                    conn.execute(dr.insert().values(
-                        dag_id=row.dag_id, run_id=run_id, logical_date=info.logical_date,
+                    insert_dag_run(
+                        conn, dag_id=row.dag_id, run_id=run_id, logical_date=info.logical_date,
                         run_after=info.run_after, queued_at=now, state=RUN_QUEUED,
                         run_type="scheduled", triggered_by="timetable", conf={},
                         data_interval_start=info.data_interval.start,
                         data_interval_end=info.data_interval.end,
                         created_dag_version_id=version_id, bundle_version=row.bundle_version,
-                        clear_number=0, creating_job_id=self.job.id, updated_at=now))
+                        clear_number=0, creating_job_id=self.job.id, updated_at=now)
                 created += 1
                 active += 1
                 log.info("Created run %s of Dag %s", run_id, row.dag_id)
