@@ -46,7 +46,12 @@ from dagcore.backfill import (
 from dagcore.db import create_engine, transaction
 from dagcore.db_dagbag import DBDagBag, latest_version_id
 from dagcore.models import tables as t
-from dagcore.models.dagrun import generate_run_ids, insert_columns, insert_dag_runs
+from dagcore.models.dagrun import (
+    generate_run_ids,
+    insert_columns,
+    insert_dag_runs,
+    move_to_version,
+)
 from dagcore.models.taskinstance import archive_tries
 from dagcore.models.types import uuid7
 from dagcore.serialization import SerializedDAG
@@ -348,8 +353,10 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
             "bundle_version": dag_row.bundle_version, "backfill_id": backfill_id,
             "clear_number": 0, "updated_at": now}, memo)
     cleared = [i for i, a in enumerate(actions) if a is BackfillAction.CLEAR]
-    cleared_ids = (_clear_runs(conn, dag, dag_id, [logical_dates[i] for i in cleared],
-                               backfill_id, conf, now) if cleared else {})
+    cleared_ids = (_clear_runs(conn, dag_bag, dag, [logical_dates[i] for i in cleared],
+                               backfill_id, conf, now,
+                               latest=(version_id, dag_row.bundle_version) if latest_version
+                               else None) if cleared else {})
     run_pks: list[int | None] = [None] * len(actions)
     if created:
         created_ids = dict(conn.execute(sa.select(dr.c.run_id, dr.c.id).where(
@@ -376,29 +383,42 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
                              skipped=counts[BackfillAction.SKIP])
 
 
-def _clear_runs(conn: Connection, dag: SerializedDAG, dag_id: str, dates: list[datetime],
-                backfill_id: int, conf: dict[str, Any] | None,
-                now: datetime) -> dict[datetime, int]:
+def _clear_runs(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, dates: list[datetime],
+                backfill_id: int, conf: dict[str, Any] | None, now: datetime,
+                latest: tuple[Any, str | None] | None) -> dict[datetime, int]:
     """Reuse finished runs: archive and reset their task instances, re-queue the runs.
+
+    Airflow's ``_handle_clear_run`` (docs/airflow-behaviour.md 2.5, 3.8): ``dag.clear(run_id,
+    run_on_latest_version=...)``, then the run becomes the backfill's. With ``latest`` (the
+    latest version id and the DAG's bundle version: ``run_on_latest_version``), each run moves
+    to that version (:func:`~dagcore.models.dagrun.move_to_version`) and its tasks' retries come
+    from it; else a run keeps its own version (the latest when it has none) and its retries.
 
     Returns:
         The runs' ids by logical date.
     """
     dr, ti = t.dag_run, t.task_instance
-    runs = conn.execute(sa.select(dr.c.id, dr.c.run_id, dr.c.clear_number,
-                                  dr.c.logical_date).where(
+    dag_id = dag.dag_id
+    runs = conn.execute(sa.select(dr.c.id, dr.c.run_id, dr.c.clear_number, dr.c.logical_date,
+                                  dr.c.created_dag_version_id).where(
         dr.c.dag_id == dag_id, dr.c.logical_date.in_(dates))).all()
     in_runs = sa.and_(ti.c.dag_id == dag_id, ti.c.run_id.in_([r.run_id for r in runs]))
-    archive_tries(conn, sa.and_(in_runs, ti.c.try_number > 0))
-    rows = conn.execute(sa.select(ti.c.id, ti.c.task_id, ti.c.try_number).where(in_runs)).all()
+    archive_tries(conn, sa.and_(in_runs, ti.c.try_number > 0), now=now)
+    dags = {r.run_id: dag if latest is not None or r.created_dag_version_id is None
+            else dag_bag.get_dag(r.created_dag_version_id, dag_id) or dag for r in runs}
+    rows = conn.execute(sa.select(ti.c.id, ti.c.run_id, ti.c.task_id, ti.c.try_number,
+                                  ti.c.max_tries).where(in_runs)).all()
     if rows:
         conn.execute(ti.update().where(ti.c.id == sa.bindparam("_id")).values(
             id=sa.bindparam("_new"), state=None, max_tries=sa.bindparam("_max"),
             external_executor_id=None, next_method=None, next_kwargs=None, updated_at=now),
-            [{"_id": row.id, "_new": uuid7(),
-              "_max": row.try_number + (dag.task_dict[row.task_id].retries
-                                        if row.task_id in dag.task_dict else 0)}
+            [{"_id": row.id, "_new": uuid7(), "_max": _max_tries(row, dags[row.run_id])}
              for row in rows])
+    if latest is not None:
+        version_id, bundle_version = latest
+        move_to_version(conn, dag_id=dag_id, run_ids=[r.run_id for r in runs],
+                        version_id=version_id, task_ids=dag.task_dict.keys(),
+                        bundle_version=bundle_version, now=now)
     values: dict[str, Any] = dict(
         state=DagRunState.QUEUED.value, queued_at=now, start_date=None, end_date=None,
         last_scheduling_decision=None, backfill_id=backfill_id, run_type="backfill",
@@ -408,6 +428,15 @@ def _clear_runs(conn: Connection, dag: SerializedDAG, dag_id: str, dates: list[d
     conn.execute(dr.update().where(dr.c.id == sa.bindparam("_id")).values(**values),
                  [{"_id": r.id, "_clear": r.clear_number + 1} for r in runs])
     return {r.logical_date: r.id for r in runs}
+
+
+def _max_tries(row: Any, dag: SerializedDAG) -> int:
+    """Airflow's clear: ``try_number + task.retries`` with the task of the DAG version the run
+    runs again; ``max(max_tries, try_number)`` when that version lacks the task."""
+    task = dag.task_dict.get(row.task_id)
+    if task is None:
+        return max(row.max_tries, row.try_number)
+    return row.try_number + task.retries
 
 
 # -- operating ------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from dagcore.models.dagrun import (
     RUN_ID_REGEX,
     generate_run_id,
     insert_dag_run,
+    move_to_version,
     validate_run_id,
 )
 from dagcore.models.taskinstance import archive_tries
@@ -419,6 +420,19 @@ def _tasks_for_run(dag: SerializedDAG | None, task_ids: Sequence[str] | None,
     return graph.clear_closure(roots, upstream=upstream, downstream=downstream)
 
 
+@dataclass(frozen=True, slots=True)
+class _Version:
+    id: Any
+    dag: SerializedDAG
+
+
+def _latest_version(conn: Connection, dag_bag: DBDagBag, dag_id: str) -> _Version | None:
+    """The DAG's latest version (id and DAG), None when it has none."""
+    version_id = latest_version_id(conn, dag_id)
+    dag = None if version_id is None else dag_bag.get_dag(version_id, dag_id)
+    return None if dag is None else _Version(version_id, dag)
+
+
 def _reset_run_values(run: Any, new_state: str, now: datetime) -> dict[str, Any]:
     """DagRun.set_state's side effects plus clear's (reference 3.2, 3.8)."""
     values: dict[str, Any] = {"state": new_state, "start_date": now, "updated_at": now}
@@ -436,7 +450,7 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
            task_ids: Sequence[str] | None, task_regex: str | None,
            start_date: datetime | None, end_date: datetime | None, only_failed: bool,
            only_running: bool, include_upstream: bool, include_downstream: bool,
-           dry_run: bool, dag_run_state: DagRunState | str | None,
+           dry_run: bool, dag_run_state: DagRunState | str | None, run_on_latest_version: bool,
            engine: Engine | None, dag_bag: DBDagBag | None) -> list[TaskInstanceRow]:
     if only_failed and only_running:
         raise ValueError("only_failed and only_running cannot both be set")
@@ -460,6 +474,8 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
         pattern = None if task_regex is None else re.compile(task_regex)
     except re.error as exc:
         raise ValueError(f"invalid task_regex {task_regex!r}: {exc}") from None
+    if not isinstance(run_on_latest_version, bool):
+        raise TypeError(f"run_on_latest_version must be a bool, got {run_on_latest_version!r}")
     if dag_run_state is not None:
         dag_run_state = getattr(dag_run_state, "value", dag_run_state)
         if dag_run_state not in _DAG_RUN_STATES:
@@ -469,7 +485,7 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
 
     ti, dr = t.task_instance, t.dag_run
     with transaction(engine) as conn:
-        _dag_row(conn, dag_id)
+        dag_row = _dag_row(conn, dag_id)
         if task_ids is not None:
             latest = dag_bag.get_latest_version_of_dag(dag_id)
             unknown = [x for x in task_ids if latest is not None and not latest.has_task(x)]
@@ -506,8 +522,11 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
             return [TaskInstanceRow.from_row(row) for row in chosen]
 
         now = timezone.utcnow()
+        # Airflow's clear_task_instances(run_on_latest_version=True): the tasks' retries come
+        # from the latest version, to which the finished runs move (below).
+        latest = _latest_version(conn, dag_bag, dag_id) if run_on_latest_version else None
         # A try is archived once: clearing a TI twice before it runs again keeps one copy.
-        archive_tries(conn, ti.c.id.in_([row.id for row in chosen]))
+        archive_tries(conn, ti.c.id.in_([row.id for row in chosen]), now=now)
 
         new_ids = []
         for row in chosen:
@@ -517,7 +536,7 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
             if row.state == TaskInstanceState.RUNNING.value:
                 values["state"] = TaskInstanceState.RESTARTING.value
             else:
-                dag = dags[row.run_id]
+                dag = latest.dag if latest is not None else dags[row.run_id]
                 task = dag.task_dict.get(row.task_id) if dag is not None else None
                 max_tries = (row.try_number + task.retries if task is not None
                              else max(row.max_tries, row.try_number))
@@ -527,12 +546,18 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
 
         if dag_run_state is not None:
             touched = {row.run_id for row in chosen}
+            reset = []
             for run_id in sorted(touched):
                 run = run_by_id[run_id]
                 if run.state not in {s.value for s in DagRunState.finished}:
                     continue  # queued and running runs are left as they are
                 conn.execute(dr.update().where(dr.c.id == run.id)
                              .values(**_reset_run_values(run, dag_run_state, now)))
+                reset.append(run_id)
+            if latest is not None:
+                move_to_version(conn, dag_id=dag_id, run_ids=reset, version_id=latest.id,
+                                task_ids=latest.dag.task_dict.keys(),
+                                bundle_version=dag_row.bundle_version, now=now)
         cleared = conn.execute(sa.select(ti).where(ti.c.id.in_(new_ids))
                                .order_by(ti.c.run_id, ti.c.task_id, ti.c.map_index)).all()
     log.info("Cleared %d task instance(s) of Dag %s", len(cleared), dag_id)
@@ -546,7 +571,7 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
                          include_upstream: bool = False, include_downstream: bool = False,
                          dry_run: bool = False,
                          dag_run_state: DagRunState | str | None = DagRunState.QUEUED,
-                         engine: Engine | None = None,
+                         run_on_latest_version: bool = False, engine: Engine | None = None,
                          dag_bag: DBDagBag | None = None) -> list[TaskInstanceRow]:
     """Clear task instances of a DAG so they run again (Airflow's ``dag.clear``, reference 3.8).
 
@@ -571,6 +596,11 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
             the setups and teardowns clearing needs), per run's DAG version.
         dry_run: change nothing; return what would be cleared.
         dag_run_state: the state for finished runs that are touched; None leaves runs alone.
+        run_on_latest_version: as Airflow's: the cleared task instances take their retries from
+            the DAG's latest version, and the finished runs reset to ``dag_run_state`` move to
+            it (their ``created_dag_version_id``, their task instances' ``dag_version_id``,
+            their ``bundle_version`` unless the DAG has none; instances of tasks the version
+            lacks become ``removed``). Default False: each run keeps its own version.
         engine: the metadata database (default: the dag bag's, else the configured one).
         dag_bag: where DAG versions are read from (default: a throw-away :class:`DBDagBag`).
 
@@ -584,6 +614,7 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
         ValueError: only_failed with only_running, start_date after end_date, a naive date,
             run_id with start_date/end_date, task_ids with task_regex, an empty or unknown task
             id, a bad regex, an invalid ``dag_run_state``.
+        TypeError: ``run_on_latest_version`` is not a bool.
     """
     if run_id is not None and (start_date is not None or end_date is not None):
         raise ValueError("run_id cannot be combined with start_date or end_date")
@@ -593,14 +624,15 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
                   task_ids=task_ids, task_regex=task_regex, start_date=start_date,
                   end_date=end_date, only_failed=only_failed, only_running=only_running,
                   include_upstream=include_upstream, include_downstream=include_downstream,
-                  dry_run=dry_run, dag_run_state=dag_run_state, engine=engine, dag_bag=dag_bag)
+                  dry_run=dry_run, dag_run_state=dag_run_state,
+                  run_on_latest_version=run_on_latest_version, engine=engine, dag_bag=dag_bag)
 
 
 def clear_dag_runs(dag_id: str, *, run_ids: Iterable[str] | None = None,
                    start_date: datetime | None = None, end_date: datetime | None = None,
                    only_failed: bool = False, dry_run: bool = False,
                    dag_run_state: DagRunState | str | None = DagRunState.QUEUED,
-                   engine: Engine | None = None,
+                   run_on_latest_version: bool = False, engine: Engine | None = None,
                    dag_bag: DBDagBag | None = None) -> list[TaskInstanceRow]:
     """Clear whole runs (every task instance, or the failed ones) so they run again.
 
@@ -614,7 +646,7 @@ def clear_dag_runs(dag_id: str, *, run_ids: Iterable[str] | None = None,
         only_failed: only failed / upstream_failed task instances.
         dry_run: change nothing; return what would be cleared.
         dag_run_state: the state for finished runs that are touched; None leaves runs alone.
-        engine, dag_bag: as :func:`clear_task_instances`.
+        run_on_latest_version, engine, dag_bag: as :func:`clear_task_instances`.
 
     Returns:
         The task instances cleared (see :func:`clear_task_instances`).
@@ -633,4 +665,5 @@ def clear_dag_runs(dag_id: str, *, run_ids: Iterable[str] | None = None,
     return _clear(dag_id, run_ids=ids, missing_run=missing, task_ids=None, task_regex=None,
                   start_date=start_date, end_date=end_date, only_failed=only_failed,
                   only_running=False, include_upstream=False, include_downstream=False,
-                  dry_run=dry_run, dag_run_state=dag_run_state, engine=engine, dag_bag=dag_bag)
+                  dry_run=dry_run, dag_run_state=dag_run_state,
+                  run_on_latest_version=run_on_latest_version, engine=engine, dag_bag=dag_bag)

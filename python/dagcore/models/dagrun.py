@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any, Final
@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from dagcore.configuration import conf as config
 from dagcore.models import tables as t
+from dagcore.state import TaskInstanceState
 
 __all__ = [
     "DEFAULT_ALLOWED_RUN_ID_PATTERN",
@@ -36,6 +37,7 @@ __all__ = [
     "insert_columns",
     "insert_dag_run",
     "insert_dag_runs",
+    "move_to_version",
     "validate_run_id",
 ]
 
@@ -241,3 +243,46 @@ def insert_columns(conn: Connection, table: sa.Table, columns: Mapping[str, Sequ
             values = list(map(seen.__getitem__, values))
         params.append(values)
     conn.exec_driver_sql(compiled.string, list(zip(*params)))
+
+
+# -- moving runs to another DAG version ---------------------------------------------------------
+
+
+def move_to_version(conn: Connection, *, dag_id: str, run_ids: Collection[str], version_id: Any,
+                    task_ids: Collection[str], bundle_version: str | None,
+                    now: datetime) -> None:
+    """Run ``run_ids`` again on the DAG version ``version_id`` (whose tasks are ``task_ids``),
+    as Airflow's ``clear_task_instances(run_on_latest_version=True)`` does to the finished runs
+    it clears (docs/airflow-behaviour.md 3.8, 2.5): the runs' ``created_dag_version_id`` and
+    every task instance's ``dag_version_id`` become ``version_id``, the runs'
+    ``bundle_version`` becomes ``bundle_version`` unless it is None, and ``verify_integrity``'s
+    rule is applied: an instance of a task the version lacks is ``removed``, a ``removed`` one
+    of a task it has again gets no state. Instances of tasks new in the version are created
+    when the run starts, as for any run.
+
+    Args:
+        conn: a connection inside the caller's transaction.
+        dag_id: the DAG.
+        run_ids: its runs to move.
+        version_id: the ``dag_version.id``.
+        task_ids: the task ids of that version.
+        bundle_version: the DAG's current bundle version (None: the runs keep theirs).
+        now: the time to record.
+    """
+    if not run_ids:
+        return
+    dr, ti = t.dag_run, t.task_instance
+    runs = sorted(run_ids)
+    values: dict[str, Any] = {"created_dag_version_id": version_id, "updated_at": now}
+    if bundle_version is not None:
+        values["bundle_version"] = bundle_version
+    conn.execute(dr.update().where(dr.c.dag_id == dag_id, dr.c.run_id.in_(runs)).values(**values))
+    of_runs = sa.and_(ti.c.dag_id == dag_id, ti.c.run_id.in_(runs))
+    conn.execute(ti.update().where(of_runs).values(dag_version_id=version_id))
+    tasks = sorted(task_ids)
+    removed = TaskInstanceState.REMOVED.value
+    gone = sa.and_(of_runs, ti.c.task_id.not_in(tasks),
+                   sa.or_(ti.c.state.is_(None), ti.c.state != removed))
+    conn.execute(ti.update().where(gone).values(state=removed, updated_at=now))
+    conn.execute(ti.update().where(of_runs, ti.c.task_id.in_(tasks), ti.c.state == removed)
+                 .values(state=None, updated_at=now))
