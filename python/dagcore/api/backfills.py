@@ -17,7 +17,10 @@ Where dagcore does what Airflow's users asked for and did not get (reference 2.2
   creates nothing); ``unpause`` unpauses the DAG instead; the two exclude each other;
 * several backfills of one DAG may be active when their date ranges do not overlap (Airflow
   allows one); an overlapping one is refused naming the backfill it overlaps;
-* ``run_on_latest_version=False`` pins the runs to the version current at creation;
+* ``run_on_latest_version=False`` pins the new runs to the version current at creation (reused
+  runs keep their own, as Airflow's); with True (default) reused runs move to the latest version
+  when they are cleared, as in Airflow (and a run without a bundle version takes the latest
+  version when it starts);
 * an empty date list is refused before anything is written (Airflow commits an orphan row);
 * cancelling also stops the running runs (``terminate_running``), and :func:`backfill_status`
   reports progress and an estimate of the time left.

@@ -15,8 +15,10 @@ transaction so a kill at any point loses at most the step in flight:
 4. **decide running runs** in batches: all task instances of the batch are read in one query,
    runs sharing a DAG version are decided in one :meth:`RunGraph.decide_many` call, and the
    changes are written with one ``executemany`` per kind. ``EmptyOperator`` tasks (no
-   callbacks) go straight to ``success``; the batch is decided again in memory until no empty
-   task is ready, so a chain of empty tasks ends in one loop instead of one loop per level;
+   callbacks) whose dependencies pass (trigger rule, ``depends_on_past``/``wait_for_downstream``)
+   go straight to ``success`` without the queueing limits of step 5, as in Airflow; the batch is
+   decided again in memory until no empty task is ready, so a chain of empty tasks ends in one
+   loop instead of one loop per level;
 5. **queue** ``scheduled`` task instances, by priority, within ``max_active_tasks`` (per run,
    as Airflow 3), ``max_active_tis_per_dag``, ``max_active_tis_per_dagrun`` and the executor's
    free slots, then hand them to the executor after the commit;
