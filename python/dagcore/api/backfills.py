@@ -17,7 +17,10 @@ Where dagcore does what Airflow's users asked for and did not get (reference 2.2
   creates nothing); ``unpause`` unpauses the DAG instead; the two exclude each other;
 * several backfills of one DAG may be active when their date ranges do not overlap (Airflow
   allows one); an overlapping one is refused naming the backfill it overlaps;
-* ``run_on_latest_version=False`` pins the runs to the version current at creation;
+* ``run_on_latest_version=False`` pins the new runs to the version current at creation (reused
+  runs keep their own, as Airflow's); with True (default) reused runs move to the latest version
+  when they are cleared, as in Airflow (and a run without a bundle version takes the latest
+  version when it starts);
 * an empty date list is refused before anything is written (Airflow commits an orphan row);
 * cancelling also stops the running runs (``terminate_running``), and :func:`backfill_status`
   reports progress and an estimate of the time left.
@@ -28,10 +31,9 @@ from __future__ import annotations
 import getpass
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,6 +49,12 @@ from dagcore.backfill import (
 from dagcore.db import create_engine, transaction
 from dagcore.db_dagbag import DBDagBag, latest_version_id
 from dagcore.models import tables as t
+from dagcore.models.dagrun import (
+    generate_run_ids,
+    insert_columns,
+    insert_dag_runs,
+    move_to_version,
+)
 from dagcore.models.taskinstance import archive_tries
 from dagcore.models.types import uuid7
 from dagcore.serialization import SerializedDAG
@@ -335,21 +343,23 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
     ends = infos.data_interval_ends
     created = [i for i, a in enumerate(actions) if a is BackfillAction.CREATE]
     memo: dict[Any, dict[Any, Any]] = {}
-    new_run_ids = [f"backfill__{run_afters[i].isoformat()}" for i in created]
+    new_run_afters = [run_afters[i] for i in created]
+    new_run_ids = generate_run_ids("backfill", new_run_afters)
     if created:
         dates = [logical_dates[i] for i in created]
-        _insert_columns(conn, dr, {
-            "run_id": new_run_ids, "logical_date": dates,
-            "run_after": [run_afters[i] for i in created], "data_interval_start": dates,
-            "data_interval_end": [ends[i] for i in created]}, {
+        insert_dag_runs(conn, {
+            "run_id": new_run_ids, "logical_date": dates, "run_after": new_run_afters,
+            "data_interval_start": dates, "data_interval_end": [ends[i] for i in created]}, {
             "dag_id": dag_id, "queued_at": now, "state": DagRunState.QUEUED.value,
             "run_type": "backfill", "triggered_by": "backfill", "triggering_user_name": user,
             "conf": conf or {}, "created_dag_version_id": version_id,
             "bundle_version": dag_row.bundle_version, "backfill_id": backfill_id,
             "clear_number": 0, "updated_at": now}, memo)
     cleared = [i for i, a in enumerate(actions) if a is BackfillAction.CLEAR]
-    cleared_ids = (_clear_runs(conn, dag, dag_id, [logical_dates[i] for i in cleared],
-                               backfill_id, conf, now) if cleared else {})
+    cleared_ids = (_clear_runs(conn, dag_bag, dag, [logical_dates[i] for i in cleared],
+                               backfill_id, conf, now,
+                               latest=(version_id, dag_row.bundle_version) if latest_version
+                               else None) if cleared else {})
     run_pks: list[int | None] = [None] * len(actions)
     if created:
         created_ids = dict(conn.execute(sa.select(dr.c.run_id, dr.c.id).where(
@@ -360,7 +370,7 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
         run_pks[i] = cleared_ids[logical_dates[i]]
     reasons = plan.reasons
     texts = {r: None if r is None else str(r) for r in set(reasons)}
-    _insert_columns(conn, bdr, {
+    insert_columns(conn, bdr, {
         "logical_date": logical_dates, "sort_ordinal": range(1, len(actions) + 1),
         "dag_run_id": run_pks, "exception_reason": [texts[r] for r in reasons]},
         {"backfill_id": backfill_id}, memo)
@@ -376,29 +386,42 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
                              skipped=counts[BackfillAction.SKIP])
 
 
-def _clear_runs(conn: Connection, dag: SerializedDAG, dag_id: str, dates: list[datetime],
-                backfill_id: int, conf: dict[str, Any] | None,
-                now: datetime) -> dict[datetime, int]:
+def _clear_runs(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, dates: list[datetime],
+                backfill_id: int, conf: dict[str, Any] | None, now: datetime,
+                latest: tuple[Any, str | None] | None) -> dict[datetime, int]:
     """Reuse finished runs: archive and reset their task instances, re-queue the runs.
+
+    Airflow's ``_handle_clear_run`` (docs/airflow-behaviour.md 2.5, 3.8): ``dag.clear(run_id,
+    run_on_latest_version=...)``, then the run becomes the backfill's. With ``latest`` (the
+    latest version id and the DAG's bundle version: ``run_on_latest_version``), each run moves
+    to that version (:func:`~dagcore.models.dagrun.move_to_version`) and its tasks' retries come
+    from it; else a run keeps its own version (the latest when it has none) and its retries.
 
     Returns:
         The runs' ids by logical date.
     """
     dr, ti = t.dag_run, t.task_instance
-    runs = conn.execute(sa.select(dr.c.id, dr.c.run_id, dr.c.clear_number,
-                                  dr.c.logical_date).where(
+    dag_id = dag.dag_id
+    runs = conn.execute(sa.select(dr.c.id, dr.c.run_id, dr.c.clear_number, dr.c.logical_date,
+                                  dr.c.created_dag_version_id).where(
         dr.c.dag_id == dag_id, dr.c.logical_date.in_(dates))).all()
     in_runs = sa.and_(ti.c.dag_id == dag_id, ti.c.run_id.in_([r.run_id for r in runs]))
-    archive_tries(conn, sa.and_(in_runs, ti.c.try_number > 0))
-    rows = conn.execute(sa.select(ti.c.id, ti.c.task_id, ti.c.try_number).where(in_runs)).all()
+    archive_tries(conn, sa.and_(in_runs, ti.c.try_number > 0), now=now)
+    dags = {r.run_id: dag if latest is not None or r.created_dag_version_id is None
+            else dag_bag.get_dag(r.created_dag_version_id, dag_id) or dag for r in runs}
+    rows = conn.execute(sa.select(ti.c.id, ti.c.run_id, ti.c.task_id, ti.c.try_number,
+                                  ti.c.max_tries).where(in_runs)).all()
     if rows:
         conn.execute(ti.update().where(ti.c.id == sa.bindparam("_id")).values(
             id=sa.bindparam("_new"), state=None, max_tries=sa.bindparam("_max"),
             external_executor_id=None, next_method=None, next_kwargs=None, updated_at=now),
-            [{"_id": row.id, "_new": uuid7(),
-              "_max": row.try_number + (dag.task_dict[row.task_id].retries
-                                        if row.task_id in dag.task_dict else 0)}
+            [{"_id": row.id, "_new": uuid7(), "_max": _max_tries(row, dags[row.run_id])}
              for row in rows])
+    if latest is not None:
+        version_id, bundle_version = latest
+        move_to_version(conn, dag_id=dag_id, run_ids=[r.run_id for r in runs],
+                        version_id=version_id, task_ids=dag.task_dict.keys(),
+                        bundle_version=bundle_version, now=now)
     values: dict[str, Any] = dict(
         state=DagRunState.QUEUED.value, queued_at=now, start_date=None, end_date=None,
         last_scheduling_decision=None, backfill_id=backfill_id, run_type="backfill",
@@ -410,43 +433,13 @@ def _clear_runs(conn: Connection, dag: SerializedDAG, dag_id: str, dates: list[d
     return {r.logical_date: r.id for r in runs}
 
 
-def _insert_columns(conn: Connection, table: sa.Table, columns: Mapping[str, Sequence[Any]],
-                    constants: Mapping[str, Any], memo: dict[Any, dict[Any, Any]]) -> None:
-    """Insert one row per position of ``columns`` (value lists of equal length), with
-    ``constants`` in every row.
-
-    An executemany of ~10^5 rows spends most of its time in SQLAlchemy's per-row parameter
-    handling (a dict per row, every value through its type's bind processor). On SQLite the
-    values are converted here instead, with each column's own bind processor, once per
-    distinct value (``memo``, by column type, carries conversions from one call to the next:
-    the same dates fill several columns and tables), and go to the driver as tuples. Other
-    dialects keep SQLAlchemy's executemany: psycopg2's batched VALUES need the compiled insert.
-    """
-    if not columns:  # the rows are counted by the columns (constants alone repeat forever)
-        raise ValueError("_insert_columns needs at least one column of values")
-    if conn.dialect.name != "sqlite" or not conn.dialect.positional:
-        names = list(columns)
-        conn.execute(table.insert(), [{**constants, **dict(zip(names, row))}
-                                      for row in zip(*columns.values())])
-        return
-    dialect = conn.dialect
-    compiled = table.insert().values(
-        {name: sa.bindparam(name) for name in (*columns, *constants)}).compile(dialect=dialect)
-    params: list[Iterable[Any]] = []
-    for name in compiled.positiontup:
-        column_type = table.c[name].type
-        process = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if name in constants:
-            value = constants[name]
-            params.append(repeat(value if process is None else process(value)))
-            continue
-        values = columns[name]
-        if process is not None:
-            seen = memo.setdefault(type(column_type), {})
-            seen.update((v, process(v)) for v in set(values).difference(seen))
-            values = list(map(seen.__getitem__, values))
-        params.append(values)
-    conn.exec_driver_sql(compiled.string, list(zip(*params)))
+def _max_tries(row: Any, dag: SerializedDAG) -> int:
+    """Airflow's clear: ``try_number + task.retries`` with the task of the DAG version the run
+    runs again; ``max(max_tries, try_number)`` when that version lacks the task."""
+    task = dag.task_dict.get(row.task_id)
+    if task is None:
+        return max(row.max_tries, row.try_number)
+    return row.try_number + task.retries
 
 
 # -- operating ------------------------------------------------------------------------------------

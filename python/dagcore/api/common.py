@@ -27,8 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
-import string
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -38,10 +36,17 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from dagcore.configuration import conf as config
 from dagcore.db import transaction
 from dagcore.db_dagbag import DBDagBag, latest_version_id
 from dagcore.models import tables as t
+from dagcore.models.dagrun import (
+    DEFAULT_ALLOWED_RUN_ID_PATTERN,
+    RUN_ID_REGEX,
+    generate_run_id,
+    insert_dag_run,
+    move_to_version,
+    validate_run_id,
+)
 from dagcore.models.taskinstance import archive_tries
 from dagcore.models.types import uuid7
 from dagcore.params import merge_params
@@ -67,16 +72,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RUN_ID_REGEX: Final = (r"^(?:manual|scheduled|asset_triggered)__"
-                       r"(?:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00)$")
-DEFAULT_ALLOWED_RUN_ID_PATTERN: Final = r"^[A-Za-z0-9_.~:+-]+$"
 # Airflow's DagRunTriggeredByType values.
 TRIGGERED_BY: Final = frozenset({"cli", "operator", "rest_api", "ui", "test", "timetable",
                                  "asset", "backfill"})
-# Prefixes that make an id look like another run type's (DagRunType.from_run_id).
-_RESERVED_RUN_TYPES: Final = ("scheduled", "backfill", "asset_triggered")
-_RANDOM_ALPHABET: Final = string.ascii_letters + string.digits
-_ID_LEN: Final = t.ID_LEN
 
 
 class _NotSet:
@@ -232,40 +230,6 @@ def _dag_row(conn: Connection, dag_id: str) -> Any:
 # -- trigger ------------------------------------------------------------------------------------
 
 
-def validate_run_id(run_id: str, *, run_type: str = "manual") -> None:
-    """Airflow's checks on an explicit run id (reference 2.9.7).
-
-    Raises:
-        ValueError: not a non-empty string, longer than 250 characters, ``..`` while
-            ``[core] allow_double_dot_in_ids`` is off, a manual run using another run type's
-            prefix, or an id matching neither :data:`RUN_ID_REGEX` nor
-            ``[scheduler] allowed_run_id_pattern``; Airflow's messages.
-    """
-    if not isinstance(run_id, str) or not run_id:
-        raise ValueError(f"run_id must be a non-empty string, got {run_id!r}")
-    if len(run_id) > _ID_LEN:
-        raise ValueError(f"The run_id provided '{run_id}' is longer than {_ID_LEN} characters")
-    if run_type == "manual":
-        prefix = run_id.split("__", 1)[0] if "__" in run_id else None
-        if prefix in _RESERVED_RUN_TYPES:
-            raise ValueError(f"A manual DAG run cannot use ID {run_id!r} since it is reserved "
-                             f"for {prefix} runs")
-    if ".." in run_id and not config.getboolean("core", "allow_double_dot_in_ids", fallback=False):
-        raise ValueError(f"The run_id provided '{run_id}' contains the disallowed '..' sequence")
-    pattern = config.get("scheduler", "allowed_run_id_pattern",
-                       fallback=DEFAULT_ALLOWED_RUN_ID_PATTERN)
-    if not (re.match(pattern, run_id) or re.match(RUN_ID_REGEX, run_id)):
-        raise ValueError(f"The run_id provided '{run_id}' does not match regex pattern "
-                         f"'{pattern}' or '{RUN_ID_REGEX}'")
-
-
-def _generate_run_id(logical_date: datetime | None, run_after: datetime) -> str:
-    if logical_date is not None:
-        return f"manual__{logical_date.isoformat()}"
-    suffix = "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(8))
-    return f"manual__{run_after.isoformat()}_{suffix}"
-
-
 def _check_conf(dag: SerializedDAG, run_conf: Any) -> dict[str, Any]:
     if run_conf is None:
         run_conf = {}
@@ -390,17 +354,16 @@ def trigger_dag(dag_id: str, *, run_id: str | None = None, conf: Mapping[str, An
                 _check_start_date(dag, logical_date)
                 interval = dag.timetable.infer_manual_data_interval(run_after=logical_date)
             if run_id is None:
-                run_id = _generate_run_id(logical_date, run_after)
-            result = conn.execute(t.dag_run.insert().values(
-                dag_id=dag_id, run_id=run_id, logical_date=logical_date, run_after=run_after,
-                queued_at=now, start_date=None, end_date=None, state=DagRunState.QUEUED.value,
-                run_type="manual", triggered_by=triggered_by,
+                run_id = generate_run_id("manual", stamp=logical_date, run_after=run_after)
+            new_id = insert_dag_run(
+                conn, dag_id=dag_id, run_id=run_id, logical_date=logical_date,
+                run_after=run_after, queued_at=now, start_date=None, end_date=None,
+                state=DagRunState.QUEUED.value, run_type="manual", triggered_by=triggered_by,
                 triggering_user_name=triggering_user_name, conf=run_conf,
                 data_interval_start=None if interval is None else interval.start,
                 data_interval_end=None if interval is None else interval.end,
                 created_dag_version_id=version_id, bundle_version=dag_row.bundle_version,
-                clear_number=0, note=note, updated_at=now))
-            new_id = result.inserted_primary_key[0]
+                clear_number=0, note=note, updated_at=now)
             row = conn.execute(sa.select(t.dag_run).where(t.dag_run.c.id == new_id)).one()
     except sa.exc.IntegrityError:
         # Rolled back: a concurrent (or earlier) trigger holds the run id or the logical date.
@@ -457,6 +420,19 @@ def _tasks_for_run(dag: SerializedDAG | None, task_ids: Sequence[str] | None,
     return graph.clear_closure(roots, upstream=upstream, downstream=downstream)
 
 
+@dataclass(frozen=True, slots=True)
+class _Version:
+    id: Any
+    dag: SerializedDAG
+
+
+def _latest_version(conn: Connection, dag_bag: DBDagBag, dag_id: str) -> _Version | None:
+    """The DAG's latest version (id and DAG), None when it has none."""
+    version_id = latest_version_id(conn, dag_id)
+    dag = None if version_id is None else dag_bag.get_dag(version_id, dag_id)
+    return None if dag is None else _Version(version_id, dag)
+
+
 def _reset_run_values(run: Any, new_state: str, now: datetime) -> dict[str, Any]:
     """DagRun.set_state's side effects plus clear's (reference 3.2, 3.8)."""
     values: dict[str, Any] = {"state": new_state, "start_date": now, "updated_at": now}
@@ -474,7 +450,7 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
            task_ids: Sequence[str] | None, task_regex: str | None,
            start_date: datetime | None, end_date: datetime | None, only_failed: bool,
            only_running: bool, include_upstream: bool, include_downstream: bool,
-           dry_run: bool, dag_run_state: DagRunState | str | None,
+           dry_run: bool, dag_run_state: DagRunState | str | None, run_on_latest_version: bool,
            engine: Engine | None, dag_bag: DBDagBag | None) -> list[TaskInstanceRow]:
     if only_failed and only_running:
         raise ValueError("only_failed and only_running cannot both be set")
@@ -498,6 +474,8 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
         pattern = None if task_regex is None else re.compile(task_regex)
     except re.error as exc:
         raise ValueError(f"invalid task_regex {task_regex!r}: {exc}") from None
+    if not isinstance(run_on_latest_version, bool):
+        raise TypeError(f"run_on_latest_version must be a bool, got {run_on_latest_version!r}")
     if dag_run_state is not None:
         dag_run_state = getattr(dag_run_state, "value", dag_run_state)
         if dag_run_state not in _DAG_RUN_STATES:
@@ -507,7 +485,7 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
 
     ti, dr = t.task_instance, t.dag_run
     with transaction(engine) as conn:
-        _dag_row(conn, dag_id)
+        dag_row = _dag_row(conn, dag_id)
         if task_ids is not None:
             latest = dag_bag.get_latest_version_of_dag(dag_id)
             unknown = [x for x in task_ids if latest is not None and not latest.has_task(x)]
@@ -544,8 +522,11 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
             return [TaskInstanceRow.from_row(row) for row in chosen]
 
         now = timezone.utcnow()
+        # Airflow's clear_task_instances(run_on_latest_version=True): the tasks' retries come
+        # from the latest version, to which the finished runs move (below).
+        latest = _latest_version(conn, dag_bag, dag_id) if run_on_latest_version else None
         # A try is archived once: clearing a TI twice before it runs again keeps one copy.
-        archive_tries(conn, ti.c.id.in_([row.id for row in chosen]))
+        archive_tries(conn, ti.c.id.in_([row.id for row in chosen]), now=now)
 
         new_ids = []
         for row in chosen:
@@ -555,7 +536,7 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
             if row.state == TaskInstanceState.RUNNING.value:
                 values["state"] = TaskInstanceState.RESTARTING.value
             else:
-                dag = dags[row.run_id]
+                dag = latest.dag if latest is not None else dags[row.run_id]
                 task = dag.task_dict.get(row.task_id) if dag is not None else None
                 max_tries = (row.try_number + task.retries if task is not None
                              else max(row.max_tries, row.try_number))
@@ -565,12 +546,18 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
 
         if dag_run_state is not None:
             touched = {row.run_id for row in chosen}
+            reset = []
             for run_id in sorted(touched):
                 run = run_by_id[run_id]
                 if run.state not in {s.value for s in DagRunState.finished}:
                     continue  # queued and running runs are left as they are
                 conn.execute(dr.update().where(dr.c.id == run.id)
                              .values(**_reset_run_values(run, dag_run_state, now)))
+                reset.append(run_id)
+            if latest is not None:
+                move_to_version(conn, dag_id=dag_id, run_ids=reset, version_id=latest.id,
+                                task_ids=latest.dag.task_dict.keys(),
+                                bundle_version=dag_row.bundle_version, now=now)
         cleared = conn.execute(sa.select(ti).where(ti.c.id.in_(new_ids))
                                .order_by(ti.c.run_id, ti.c.task_id, ti.c.map_index)).all()
     log.info("Cleared %d task instance(s) of Dag %s", len(cleared), dag_id)
@@ -584,7 +571,7 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
                          include_upstream: bool = False, include_downstream: bool = False,
                          dry_run: bool = False,
                          dag_run_state: DagRunState | str | None = DagRunState.QUEUED,
-                         engine: Engine | None = None,
+                         run_on_latest_version: bool = False, engine: Engine | None = None,
                          dag_bag: DBDagBag | None = None) -> list[TaskInstanceRow]:
     """Clear task instances of a DAG so they run again (Airflow's ``dag.clear``, reference 3.8).
 
@@ -609,6 +596,11 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
             the setups and teardowns clearing needs), per run's DAG version.
         dry_run: change nothing; return what would be cleared.
         dag_run_state: the state for finished runs that are touched; None leaves runs alone.
+        run_on_latest_version: as Airflow's: the cleared task instances take their retries from
+            the DAG's latest version, and the finished runs reset to ``dag_run_state`` move to
+            it (their ``created_dag_version_id``, their task instances' ``dag_version_id``,
+            their ``bundle_version`` unless the DAG has none; instances of tasks the version
+            lacks become ``removed``). Default False: each run keeps its own version.
         engine: the metadata database (default: the dag bag's, else the configured one).
         dag_bag: where DAG versions are read from (default: a throw-away :class:`DBDagBag`).
 
@@ -622,6 +614,7 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
         ValueError: only_failed with only_running, start_date after end_date, a naive date,
             run_id with start_date/end_date, task_ids with task_regex, an empty or unknown task
             id, a bad regex, an invalid ``dag_run_state``.
+        TypeError: ``run_on_latest_version`` is not a bool.
     """
     if run_id is not None and (start_date is not None or end_date is not None):
         raise ValueError("run_id cannot be combined with start_date or end_date")
@@ -631,14 +624,15 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
                   task_ids=task_ids, task_regex=task_regex, start_date=start_date,
                   end_date=end_date, only_failed=only_failed, only_running=only_running,
                   include_upstream=include_upstream, include_downstream=include_downstream,
-                  dry_run=dry_run, dag_run_state=dag_run_state, engine=engine, dag_bag=dag_bag)
+                  dry_run=dry_run, dag_run_state=dag_run_state,
+                  run_on_latest_version=run_on_latest_version, engine=engine, dag_bag=dag_bag)
 
 
 def clear_dag_runs(dag_id: str, *, run_ids: Iterable[str] | None = None,
                    start_date: datetime | None = None, end_date: datetime | None = None,
                    only_failed: bool = False, dry_run: bool = False,
                    dag_run_state: DagRunState | str | None = DagRunState.QUEUED,
-                   engine: Engine | None = None,
+                   run_on_latest_version: bool = False, engine: Engine | None = None,
                    dag_bag: DBDagBag | None = None) -> list[TaskInstanceRow]:
     """Clear whole runs (every task instance, or the failed ones) so they run again.
 
@@ -652,7 +646,7 @@ def clear_dag_runs(dag_id: str, *, run_ids: Iterable[str] | None = None,
         only_failed: only failed / upstream_failed task instances.
         dry_run: change nothing; return what would be cleared.
         dag_run_state: the state for finished runs that are touched; None leaves runs alone.
-        engine, dag_bag: as :func:`clear_task_instances`.
+        run_on_latest_version, engine, dag_bag: as :func:`clear_task_instances`.
 
     Returns:
         The task instances cleared (see :func:`clear_task_instances`).
@@ -671,4 +665,5 @@ def clear_dag_runs(dag_id: str, *, run_ids: Iterable[str] | None = None,
     return _clear(dag_id, run_ids=ids, missing_run=missing, task_ids=None, task_regex=None,
                   start_date=start_date, end_date=end_date, only_failed=only_failed,
                   only_running=False, include_upstream=False, include_downstream=False,
-                  dry_run=dry_run, dag_run_state=dag_run_state, engine=engine, dag_bag=dag_bag)
+                  dry_run=dry_run, dag_run_state=dag_run_state,
+                  run_on_latest_version=run_on_latest_version, engine=engine, dag_bag=dag_bag)

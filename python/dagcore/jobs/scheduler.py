@@ -15,8 +15,10 @@ transaction so a kill at any point loses at most the step in flight:
 4. **decide running runs** in batches: all task instances of the batch are read in one query,
    runs sharing a DAG version are decided in one :meth:`RunGraph.decide_many` call, and the
    changes are written with one ``executemany`` per kind. ``EmptyOperator`` tasks (no
-   callbacks) go straight to ``success``; the batch is decided again in memory until no empty
-   task is ready, so a chain of empty tasks ends in one loop instead of one loop per level;
+   callbacks) whose dependencies pass (trigger rule, ``depends_on_past``/``wait_for_downstream``)
+   go straight to ``success`` without the queueing limits of step 5, as in Airflow; the batch is
+   decided again in memory until no empty task is ready, so a chain of empty tasks ends in one
+   loop instead of one loop per level;
 5. **queue** ``scheduled`` task instances, by priority, within ``max_active_tasks`` (per run,
    as Airflow 3), ``max_active_tis_per_dag``, ``max_active_tis_per_dagrun`` and the executor's
    free slots, then hand them to the executor after the commit;
@@ -71,6 +73,7 @@ from dagcore.executors.base import (
 )
 from dagcore.jobs.job import Job, SchedulerAlreadyRunning
 from dagcore.models import tables as t
+from dagcore.models.dagrun import generate_run_id, insert_dag_run
 from dagcore.models.types import uuid7
 from dagcore.serialization import SerializedDAG, SerializedTask
 from dagcore.state import DagRunState, TaskInstanceState
@@ -505,19 +508,17 @@ class SchedulerJob:
                                               restriction=restriction)
         while info is not None and info.run_after <= now and active < max_runs \
                 and created < max(1, self.create_per_loop):
-            run_id = dag.timetable.generate_run_id(run_type="scheduled",
-                                                   run_after=info.run_after,
-                                                   data_interval=info.data_interval)
+            run_id = generate_run_id("scheduled", stamp=info.run_after, run_after=info.run_after)
             try:
                 with conn.begin_nested():
-                    conn.execute(dr.insert().values(
-                        dag_id=row.dag_id, run_id=run_id, logical_date=info.logical_date,
+                    insert_dag_run(
+                        conn, dag_id=row.dag_id, run_id=run_id, logical_date=info.logical_date,
                         run_after=info.run_after, queued_at=now, state=RUN_QUEUED,
                         run_type="scheduled", triggered_by="timetable", conf={},
                         data_interval_start=info.data_interval.start,
                         data_interval_end=info.data_interval.end,
                         created_dag_version_id=version_id, bundle_version=row.bundle_version,
-                        clear_number=0, creating_job_id=self.job.id, updated_at=now))
+                        clear_number=0, creating_job_id=self.job.id, updated_at=now)
                 created += 1
                 active += 1
                 log.info("Created run %s of Dag %s", run_id, row.dag_id)
@@ -850,6 +851,16 @@ class SchedulerJob:
                 for task_id in decision.schedulable:
                     task = dag.task_dict[task_id]
                     if _is_empty(task) and batch.states[task_id] is None:
+                        # Airflow sets an empty task SUCCESS in schedule_tis only once it is
+                        # in the ready list, i.e. after its task deps passed: trigger rule
+                        # (decide_many above), not in a retry period (no state: n/a) and
+                        # PrevDagrunDep (depends_on_past / wait_for_downstream, here). Pools,
+                        # max_active_tasks and max_active_tis_per_dag(run) are checked only
+                        # when queueing, which an empty task never reaches, so they do not
+                        # apply (docs/airflow-behaviour.md 3.3, 3.4, 2.7).
+                        if task.depends_on_past and not self._past_done(conn, batch.run,
+                                                                        task, dag):
+                            continue
                         ready_empty.append(task_id)
                     else:
                         to_schedule[i].append(task_id)
@@ -955,8 +966,12 @@ class SchedulerJob:
 
     def _past_done(self, conn: Connection, run: Any, task: SerializedTask,
                    dag: SerializedDAG) -> bool:
-        """depends_on_past: the task's instance in the previous run succeeded or was skipped
-        (reference 2.7); the first run, and the first run of a backfill, pass."""
+        """Airflow's PrevDagrunDep for a task with ``depends_on_past`` (docs/airflow-behaviour.md
+        2.7): the first run of a backfill, and a run without an earlier run, pass; else every
+        instance of the task in the previous run succeeded or was skipped and, with
+        ``wait_for_downstream``, so did every instance of its direct downstream tasks there. A
+        previous run without an instance of the task passes only when it is the task's first
+        instance (``ignore_first_depends_on_past``)."""
         dr, ti, bdr = t.dag_run, t.task_instance, t.backfill_dag_run
         if run.logical_date is None:
             return True
@@ -965,18 +980,45 @@ class SchedulerJob:
                 bdr.c.dag_run_id == run.id)).scalar_one_or_none()
             if ordinal == 1:
                 return True
-        query = (sa.select(dr.c.run_id).where(dr.c.dag_id == run.dag_id,
-                                              dr.c.logical_date < run.logical_date)
+        query = (sa.select(dr.c.run_id, dr.c.state)
+                 .where(dr.c.dag_id == run.dag_id, dr.c.logical_date < run.logical_date)
                  .order_by(dr.c.logical_date.desc()).limit(1))
         if dag.catchup:
             query = query.where(dr.c.run_type.in_(("scheduled", "backfill")))
-        previous = conn.execute(query).scalar_one_or_none()
+        previous = conn.execute(query).one_or_none()
         if previous is None:
             return True
-        state = conn.execute(sa.select(ti.c.state).where(
-            ti.c.dag_id == run.dag_id, ti.c.run_id == previous, ti.c.task_id == task.task_id,
-            ti.c.map_index == -1)).one_or_none()
-        return state is None or state[0] in (SUCCESS, SKIPPED)
+        of_previous = sa.and_(ti.c.dag_id == run.dag_id, ti.c.run_id == previous.run_id)
+        states = conn.execute(sa.select(ti.c.state).where(
+            of_previous, ti.c.task_id == task.task_id)).scalars().all()
+        if not states:
+            return self._first_instance(conn, run, task, previous.state)
+        if any(state not in (SUCCESS, SKIPPED) for state in states):
+            return False
+        if not (task.wait_for_downstream and task.downstream_task_ids):
+            return True
+        unsuccessful = conn.execute(sa.select(ti.c.id).where(
+            of_previous, ti.c.task_id.in_(sorted(task.downstream_task_ids)),
+            sa.or_(ti.c.state.is_(None), ti.c.state.not_in((SUCCESS, SKIPPED)))
+        ).limit(1)).first()
+        return unsuccessful is None
+
+    @staticmethod
+    def _first_instance(conn: Connection, run: Any, task: SerializedTask,
+                        previous_state: str) -> bool:
+        """The previous run has no instance of ``task``: Airflow passes only with
+        ``ignore_first_depends_on_past`` when no earlier run has one. A previous run that has
+        not started has no task instances here yet (they are created when it starts), where
+        Airflow's has them without a state, which never pass."""
+        if previous_state == RUN_QUEUED or not task.ignore_first_depends_on_past:
+            return False
+        dr, ti = t.dag_run, t.task_instance
+        prior = conn.execute(
+            sa.select(ti.c.id).select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
+                                                               dr.c.run_id == ti.c.run_id)))
+            .where(ti.c.dag_id == run.dag_id, ti.c.task_id == task.task_id,
+                   dr.c.logical_date < run.logical_date).limit(1)).first()
+        return prior is None
 
     def _run_finished(self, run: Any, dag: SerializedDAG, state: str, reason: str) -> None:
         """After the commit: DAG callbacks and max_consecutive_failed_dag_runs."""

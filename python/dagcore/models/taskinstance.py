@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 from dagcore.configuration import conf
 from dagcore.models import tables as t
 from dagcore.state import TaskInstanceState
+from dagcore.utils import timezone
 
 __all__ = [
     "HISTORY_FIELDS",
@@ -41,6 +42,7 @@ __all__ = [
     "end_try",
     "fail_task_instance",
     "failure_state",
+    "history_values",
     "max_task_retry_delay",
     "next_retry_datetime",
 ]
@@ -171,16 +173,48 @@ def next_retry_datetime(*, end_date: datetime, try_number: int, retry_delay: tim
 # -- writing tries ------------------------------------------------------------------------------
 
 
-def archive_try(conn: Connection, row: Any) -> None:
+_FINISHED: Final = tuple(sorted(s.value for s in TaskInstanceState.finished))
+# A try up for retry failed already: Airflow records it when it fails (while it is running, so
+# its end is the failure's), here when its retry is scheduled, or when it is cleared first. Every
+# other unfinished try ends when it is archived.
+_ENDED: Final = (TaskInstanceState.UP_FOR_RETRY.value,)
+
+
+def history_values(mapping: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The ``task_instance_history`` row of the try ``mapping`` (a ``task_instance`` row's
+    columns), as Airflow's ``TaskInstanceHistory.record_ti`` writes it (docs/airflow-behaviour.md
+    3.8): a finished try keeps its state; any other is recorded ``failed`` and, unless it
+    failed already (up for retry: Airflow records it when it fails), ends ``now`` with its
+    duration since ``start_date``.
+
+    Raises:
+        KeyError: ``mapping`` lacks a column (named).
+    """
+    copy = {name: mapping[name] for name in HISTORY_FIELDS}
+    copy["task_instance_id"] = mapping["id"]
+    state = copy["state"]
+    if state in _FINISHED:
+        return copy
+    copy["state"] = TaskInstanceState.FAILED.value
+    if state not in _ENDED:
+        start = copy["start_date"]
+        copy["end_date"] = now
+        copy["duration"] = None if start is None else (now - start).total_seconds()
+    return copy
+
+
+def archive_try(conn: Connection, row: Any, *, now: datetime | None = None) -> None:
     """Copy a try of a task instance to ``task_instance_history``, once per try.
 
     Nothing is written when ``(dag_id, run_id, task_id, map_index, try_number)`` is already
-    archived (a try cleared twice before it ran again keeps its first copy).
+    archived (a try cleared twice before it ran again keeps its first copy). The copy's state,
+    end and duration follow :func:`history_values`.
 
     Args:
         conn: a connection inside the caller's transaction.
         row: a ``task_instance`` row, or a mapping with its columns (``id`` included); pass a
             mapping with changed values to archive the try as it ended.
+        now: when an unfinished try ends (default: now).
 
     Raises:
         KeyError: ``row`` lacks a column (named).
@@ -193,26 +227,48 @@ def archive_try(conn: Connection, row: Any) -> None:
         tih.c.try_number == mapping["try_number"]).limit(1)).first()
     if exists is not None:
         return
-    copy = {name: mapping[name] for name in HISTORY_FIELDS}
-    conn.execute(tih.insert().values(**copy, task_instance_id=mapping["id"]))
+    conn.execute(tih.insert().values(**history_values(mapping, now or timezone.utcnow())))
 
 
-def archive_tries(conn: Connection, condition: Any) -> None:
+def archive_tries(conn: Connection, condition: Any, *, now: datetime | None = None) -> None:
     """Copy every try of the task instances matching ``condition`` (a WHERE clause on
     ``task_instance``) to ``task_instance_history``, once per try, inside the database.
 
     A try already archived (same dag, run, task, map index and try number) is not copied
-    again, as :func:`archive_try`. Copies are inserted in (dag, run, task, map index) order.
+    again, as :func:`archive_try`; the copies' states, ends and durations are
+    :func:`history_values`'. Copies are inserted in (dag, run, task, map index) order.
+
+    Args:
+        conn: a connection inside the caller's transaction.
+        condition: which task instances.
+        now: when the unfinished tries end (default: now).
     """
     ti, tih = t.task_instance, t.task_instance_history
+    now = now or timezone.utcnow()
     archived = sa.select(tih.c.id).where(
         tih.c.dag_id == ti.c.dag_id, tih.c.run_id == ti.c.run_id, tih.c.task_id == ti.c.task_id,
         tih.c.map_index == ti.c.map_index, tih.c.try_number == ti.c.try_number).exists()
+    finished = ti.c.state.in_(_FINISHED)
+    ending = sa.or_(ti.c.state.is_(None), ti.c.state.not_in((*_FINISHED, *_ENDED)))
+    computed = {
+        "state": sa.case((finished, ti.c.state), else_=TaskInstanceState.FAILED.value),
+        "end_date": sa.case((ending, sa.literal(now, t.task_instance.c.end_date.type)),
+                            else_=ti.c.end_date),
+        "duration": sa.case((ending, sa.null()), else_=ti.c.duration),
+    }
+    # The ending tries that started get their duration below (few: the running ones).
+    started = conn.execute(sa.select(ti.c.id, ti.c.start_date).where(
+        condition, ~archived, ending, ti.c.start_date.is_not(None))).all()
     conn.execute(tih.insert().from_select(
         [*HISTORY_FIELDS, "task_instance_id"],
-        sa.select(*(ti.c[name] for name in HISTORY_FIELDS), ti.c.id)
+        sa.select(*(computed.get(name, ti.c[name]) for name in HISTORY_FIELDS), ti.c.id)
         .where(condition, ~archived)
         .order_by(ti.c.dag_id, ti.c.run_id, ti.c.task_id, ti.c.map_index)))
+    if started:
+        conn.execute(tih.update().where(tih.c.task_instance_id == sa.bindparam("_id"))
+                     .values(duration=sa.bindparam("_duration")),
+                     [{"_id": row.id, "_duration": (now - row.start_date).total_seconds()}
+                      for row in started])
 
 
 def _select_for_update(conn: Connection, query: Any) -> Any:

@@ -351,7 +351,8 @@ def test_a_task_process_killed_mid_run_is_retried_or_failed(
     (ti,) = world.tis("sleeper")
     assert (ti.state, ti.try_number) == (ti_state, try_number)
     history = [(h.try_number, h.state) for h in world.history("sleeper")]
-    assert history == ([(1, "up_for_retry")] if retries else [])
+    # Airflow's TaskInstanceHistory.record_ti records a try that had not finished as failed.
+    assert history == ([(1, "failed")] if retries else [])
 
 
 # -- c. SIGTERM to the scheduler while a task runs ------------------------------------------------
