@@ -36,7 +36,7 @@ from dagcore.jobs.scheduler import SchedulerJob
 if TYPE_CHECKING:
     from dagcore.dag import DAG
 
-__all__ = ["DagTestResult", "TaskInstanceResult", "TestRunScheduler", "run_dag_test", "store_dags"]
+__all__ = ["DagTestResult", "TaskInstanceResult", "run_dag_test", "store_dags"]
 
 _NOW: Any = object()
 
@@ -81,17 +81,6 @@ class DagTestResult:
         except KeyError:
             raise KeyError(f"the run has no task instance {task_id!r}; it has "
                            f"{sorted(self.task_instances)}") from None
-
-
-class TestRunScheduler(SchedulerJob):
-    """The scheduler loop of :func:`run_dag_test`: it starts and decides the runs that exist
-    and creates none of its own, so the tested run is the only run of its DAG (Airflow's
-    ``DAG.test`` runs its one run without a scheduler)."""
-
-    __test__ = False  # not a pytest test class
-
-    def _create_dag_runs(self) -> int:
-        return 0
 
 
 def store_dags(engine: Engine, dag: DAG, dag_folder: str | Path | None) -> None:
@@ -150,8 +139,9 @@ def run_dag_test(dag: DAG, *, logical_date: datetime | None | Any = _NOW,
                           triggering_user_name="dag_test",
                           replace_microseconds=False, engine=engine, dag_bag=bag, **kwargs)
         executor = InProcessExecutor(engine, dags={dag.dag_id: dag})
-        job = TestRunScheduler(engine=engine, executor=executor, dag_bag=bag, idle_sleep=0.05,
-                               dags={dag.dag_id: dag}, single=False)
+        # create_runs=False: the tested run is the only run the loop starts (Airflow's DAG.test).
+        job = SchedulerJob(engine=engine, executor=executor, dag_bag=bag, idle_sleep=0.05,
+                           dags={dag.dag_id: dag}, single=False, create_runs=False)
         deadline = None if timeout is None else time.monotonic() + timeout
         job.job.register()
         executor.start()

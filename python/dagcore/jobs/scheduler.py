@@ -228,6 +228,8 @@ class SchedulerJob:
             50 ms when the executor wakes the loop as a task ends (LocalExecutor).
         dags: DAG objects by id, for DAG-level callbacks without parsing files (``dag.test``).
         single: refuse to start while another scheduler is alive (default: on SQLite).
+        create_runs: create scheduled runs of unpaused DAGs (off for ``dag.test``, which runs
+            only the run it created, as Airflow's ``DAG.test`` does without a scheduler).
     """
 
     job_type = "SchedulerJob"
@@ -235,7 +237,7 @@ class SchedulerJob:
     def __init__(self, *, engine: Engine | None = None, executor: BaseExecutor | None = None,
                  dag_bag: DBDagBag | None = None, num_runs: int = -1,
                  idle_sleep: float | None = None, dags: Mapping[str, Any] | None = None,
-                 single: bool | None = None) -> None:
+                 single: bool | None = None, create_runs: bool = True) -> None:
         if isinstance(num_runs, bool) or not isinstance(num_runs, int):
             raise TypeError(f"num_runs must be an int, got {num_runs!r}")
         self.engine = engine if engine is not None else create_engine()
@@ -253,6 +255,7 @@ class SchedulerJob:
                            if idle_sleep is None else idle_sleep)
         self.dags = dict(dags or {})
         self.single = (self.engine.dialect.name == "sqlite") if single is None else single
+        self.create_runs = create_runs
         self.job = Job(self.engine, self.job_type, executor_class=type(executor).__name__)
         self._stop = threading.Event()
         self._weights: weakref.WeakKeyDictionary[SerializedDAG, dict[str, int]] = (
@@ -357,7 +360,7 @@ class SchedulerJob:
         did += self._process_events(events)
         # What the next loop has to look at at once; the rest (events already decided above,
         # task instances queued) only waits for tasks to end (see run()).
-        urgent = self._create_dag_runs()
+        urgent = self._create_dag_runs() if self.create_runs else 0
         urgent += self._start_queued_dagruns()
         urgent += self._schedule_dag_runs()
         did += urgent + self._enqueue_task_instances()
