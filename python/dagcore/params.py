@@ -202,18 +202,19 @@ class Param:
                 "description": self.description, "schema": dict(self.schema)}
 
     @classmethod
-    def _checked(cls, value: Any, description: str | None, schema: dict[str, Any]) -> Param:
-        """A Param from parts already checked (a copy): no JSON or schema check again, so the
-        per-run copies :func:`merge_params` makes stay cheap."""
+    def restore(cls, value: Any, description: str | None, schema: dict[str, Any]) -> Param:
+        """A Param from parts that were checked when it was first made (a copy, a serialized
+        DAG): no JSON or schema check again, so the per-run copies :func:`merge_params` makes
+        stay cheap and a stored DAG always loads. ``value`` may be :data:`NOTSET`."""
         param = cls.__new__(cls)
         param.value, param.description, param.schema = value, description, schema
         return param
 
     def __copy__(self) -> Param:
-        return self._checked(self.value, self.description, self.schema)
+        return self.restore(self.value, self.description, self.schema)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Param:
-        return self._checked(copy.deepcopy(self.value, memo), self.description,
+        return self.restore(copy.deepcopy(self.value, memo), self.description,
                              copy.deepcopy(self.schema, memo))
 
     def __repr__(self) -> str:

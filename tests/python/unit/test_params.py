@@ -228,6 +228,9 @@ def test_explicit_schema_argument() -> None:
     ({"minimum": "one"}, "invalid JSON schema for Param at schema['minimum']: 'one' is not of "
                          "type 'number'"),
     ({"enum": "ab"}, "invalid JSON schema for Param at schema['enum']"),
+    # Airflow would raise jsonschema's SchemaError at every resolve: a tuple is no JSON array.
+    ({"enum": ("a", "b")}, "invalid JSON schema for Param at schema['enum']: ('a', 'b') is not "
+                           "of type 'array'"),
 ])
 def test_a_bad_schema_is_refused_when_the_param_is_made(schema: dict[str, Any],
                                                         message: str) -> None:
@@ -325,3 +328,40 @@ def test_run_sees_params_as_a_plain_dict_merged_with_conf() -> None:
     with pytest.raises(ParamValidationError, match="Invalid input for param n"):
         the_dag.run_task("t", run_id="r", conf={"n": "seven"})
     assert the_dag.params["n"] == 1
+
+
+# -- serialization of params (Airflow's serialized_objects BaseSerialization._serialize_param) --
+
+
+def test_values_display_with_non_string_keys_round_trips_as_airflow_stores_it() -> None:
+    # Airflow: schema=cls.serialize(param.schema), and serialize() writes a dict as
+    # {str(k): ...}; so the stored and restored keys are "1", "2" and "None".
+    from datetime import UTC, datetime
+
+    from dagcore.serialization import deserialize_dag, serialize_dag
+
+    with DAG("vd", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule=None, params={
+            "pick": Param(1, type=["integer", "null"], enum=[1, 2, None],
+                          values_display={1: "One", 2: "Two", None: "None"}),
+            "mapping": Param({1: "a"}, type="object"),
+            "pair": Param(("a", "b"))}) as dag:
+        PythonOperator("t", python_callable=lambda: None,
+                       params={"level": Param(0, values_display={0: "zero"})})
+    data = serialize_dag(dag)
+    stored = json.loads(json.dumps(data))  # what the database gives back
+    pick = stored["dag"]["params"]["pick"]
+    assert pick["schema"]["values_display"] == {"1": "One", "2": "Two", "None": "None"}
+    assert pick["default"] == 1
+    assert stored["dag"]["params"]["mapping"]["default"] == {"1": "a"}
+    assert stored["dag"]["params"]["pair"]["default"] == ["a", "b"]
+    assert stored["dag"]["tasks"][0]["params"]["level"]["schema"] == {
+        "values_display": {"0": "zero"}}
+
+    restored = deserialize_dag(stored)
+    param = restored.params.get_param("pick")
+    assert param.schema == {"type": ["integer", "null"], "enum": [1, 2, None],
+                            "values_display": {"1": "One", "2": "Two", "None": "None"}}
+    assert restored.params["pick"] == 1
+    assert restored.params.validate() == {"pick": 1, "mapping": {"1": "a"}, "pair": ["a", "b"]}
+    # Stored again, it is the same data (no new DAG version on the next parse).
+    assert serialize_dag(dag) == data
