@@ -23,12 +23,12 @@ import json
 import re
 from collections.abc import Iterator, Mapping, MutableMapping
 from functools import cache
-from typing import Any
-
-import jsonschema
-import jsonschema.validators
+from typing import TYPE_CHECKING, Any
 
 from dagcore.exceptions import ParamValidationError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["NOTSET", "Param", "ParamsDict", "merge_params", "validate_schema"]
 
@@ -92,7 +92,11 @@ def _is_iso_duration(instance: object) -> bool:
 @cache
 def _format_checker() -> jsonschema.FormatChecker:
     """jsonschema's checker (Airflow passes ``FormatChecker()``), completed where an optional
-    library is missing (module docstring)."""
+    library is missing (module docstring). jsonschema is imported here, not with the module,
+    as Airflow does: importing it costs a tenth of a second that commands without params
+    should not pay."""
+    import jsonschema
+
     checker = jsonschema.FormatChecker()
     if "date-time" not in checker.checkers:
         checker.checks("date-time")(_is_rfc3339_date_time)
@@ -111,17 +115,23 @@ def _check_json(value: Any) -> None:
 
 
 def _check_schema(schema: Mapping[str, Any]) -> None:
-    """Refuse a schema the validator would refuse at every resolve, when the Param is made.
+    """Refuse a schema the validator would refuse at every resolve, when the Param is made (so
+    resolving need not check it again: jsonschema's check is most of a validation's cost).
 
     Raises:
         ParamValidationError: an unknown ``type`` name, or a schema that is not valid JSON
             Schema; the message names the bad part.
     """
+    if not schema:
+        return
     types = schema.get("type", ())
     for name in [types] if isinstance(types, str) else types:
         if name not in _TYPE_NAMES:
             raise ParamValidationError(f"unknown JSON-schema type {name!r} for Param (expected "
                                        f"one of: {', '.join(_TYPE_NAMES)})")
+    import jsonschema
+    import jsonschema.validators
+
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as err:
@@ -130,17 +140,29 @@ def _check_schema(schema: Mapping[str, Any]) -> None:
                                    f"{err.message}") from None
 
 
+def _validate(value: Any, schema: Mapping[str, Any]) -> None:
+    """``jsonschema.validate`` without its schema check (done by :func:`_check_schema`): the
+    error jsonschema's ``best_match`` picks, as ``validate`` raises it."""
+    import jsonschema
+    import jsonschema.validators
+
+    validator = jsonschema.validators.validator_for(schema)(
+        schema, format_checker=_format_checker())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if error is not None:
+        raise ParamValidationError(str(error))
+
+
 def validate_schema(value: Any, schema: Mapping[str, Any]) -> None:
-    """Check ``value`` against ``schema`` as Airflow's ``Param.resolve`` does.
+    """Check ``value`` against ``schema`` as Airflow's ``Param.resolve`` does
+    (``jsonschema.validate(value, schema, format_checker=FormatChecker())``).
 
     Raises:
-        ParamValidationError: the violation jsonschema reports first (its full text, as
-            Airflow's ``ParamValidationError(err)`` gives).
+        ParamValidationError: a schema that is not valid JSON Schema, or the violation
+            jsonschema reports (its full text, as Airflow's ``ParamValidationError(err)`` gives).
     """
-    try:
-        jsonschema.validate(value, schema, format_checker=_format_checker())
-    except jsonschema.ValidationError as err:
-        raise ParamValidationError(str(err)) from None
+    _check_schema(schema)
+    _validate(value, schema)
 
 
 class Param:
@@ -189,7 +211,7 @@ class Param:
         try:
             if final is NOTSET:
                 raise ParamValidationError("No value passed and Param has no default value")
-            validate_schema(final, self.schema)
+            _validate(final, self.schema)
         except ParamValidationError:
             if suppress_exception:
                 return None
@@ -215,7 +237,7 @@ class Param:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Param:
         return self.restore(copy.deepcopy(self.value, memo), self.description,
-                             copy.deepcopy(self.schema, memo))
+                            copy.deepcopy(self.schema, memo))
 
     def __repr__(self) -> str:
         return f"Param({self.value!r}, description={self.description!r}, schema={self.schema!r})"

@@ -254,6 +254,8 @@ def test_validate_schema_is_the_check_without_a_param() -> None:
     validate_schema("2024-01-01", {"type": "string", "format": "date"})
     with pytest.raises(ParamValidationError, match="'x' is not a 'date'"):
         validate_schema("x", {"format": "date"})
+    with pytest.raises(ParamValidationError, match="invalid JSON schema for Param"):
+        validate_schema(1, {"minimum": "x"})
 
 
 def test_params_dict_behaves_like_a_mapping_of_values() -> None:
