@@ -65,12 +65,13 @@ _TYPE_NAMES = ("string", "integer", "number", "boolean", "array", "object", "nul
 # jsonschema's ``.upper()``); the day is checked against the month separately.
 _RFC3339 = re.compile(r"(\d{4})-(0[1-9]|1[0-2])-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
                       r"(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)", re.ASCII)
-_NUMBER = r"\d+(?:[.,]\d+)?"
-# ISO 8601 durations as isoduration parses them: designators in order, at least one of them,
-# a ``T`` only before a time part.
+_NUMBER = r"(?:\d+(?:[.,]\d*)?|[.,]\d+)"
+# ISO 8601 durations as isoduration parses them: an optional sign, designators in order (Y M D,
+# or W alone), a ``T`` only before a time part (H M S), at least one designator. (Its
+# alternative ``PYYYY-MM-DDThh:mm:ss`` form is not accepted here.)
 _ISO_DURATION = re.compile(
-    rf"P(?!$)(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
-    rf"(?:T(?=\d)(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?", re.ASCII)
+    rf"[+-]?P(?!$)(?:{_NUMBER}W|(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}D)?)"
+    rf"(?:T(?=[\d.,])(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?", re.ASCII)
 
 
 def _is_rfc3339_date_time(instance: object) -> bool:

@@ -154,12 +154,13 @@ def test_time_format(value: str, valid: bool) -> None:
 
 # Airflow's test_string_duration_format / test_string_duration_format_error (ISO 8601).
 @pytest.mark.parametrize("value", ["PT15M", "P1Y", "P1W", "P1D", "PT1H", "PT30S", "P1DT2H",
-                                   "P1Y2M3DT4H5M6S", "PT1.5H"])
+                                   "P1Y2M3DT4H5M6S", "PT1.5H", "PT1,5H", "-P1D", "P1WT2H"])
 def test_duration_format_accepts_iso8601(value: str) -> None:
     assert Param(value, type="string", format="duration").resolve() == value
 
 
-@pytest.mark.parametrize("value", ["P", "PT", "invalid", "15M", "1Y2M", "P1H", "P1DT"])
+@pytest.mark.parametrize("value", ["P", "PT", "invalid", "15M", "1Y2M", "P1H", "P1DT",
+                                   "P1Y1W", "P1D1Y", "PT1H1D"])
 def test_duration_format_rejects_the_rest(value: str) -> None:
     with pytest.raises(ParamValidationError, match="is not a 'duration'"):
         Param(value, type="string", format="duration").resolve()
