@@ -33,6 +33,7 @@ PACKAGES=(
   clang
   libclang-rt-14-dev
   python3-jinja2
+  python3-jsonschema
   python3-sqlalchemy
   python3-alembic
   python3-psycopg2

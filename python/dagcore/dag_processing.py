@@ -9,6 +9,13 @@ Versioning follows Airflow's ``SerializedDagModel.write_dag`` (reference 1.3): t
 ``min_update_interval``; no write when the hash and bundle are unchanged; an in-place update of
 the latest version while no task instance uses it; otherwise a new version, number + 1.
 
+A DAG that fails to serialize (a param value that is not JSON, a timetable that cannot
+serialize itself) is not written; as in Airflow's DAG-file processor (``_serialize_dags``), it
+becomes an import error of its file ("Failed to serialize DAG ..." with the traceback) and every
+other DAG, of that file and of the others, is still stored. (Airflow's ``dags reserialize``
+serializes the whole bag before writing anything, so one such DAG stops it; dagcore's never
+does.)
+
 Stale marking: a DAG is marked stale when its file was parsed without error and no longer defines
 it. Unlike Airflow, a DAG whose file *failed* to import is not marked stale (the file may still
 define it; a syntax error mid-edit must not stop its running backfills, reference 1.7); its
@@ -20,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import traceback
 import uuid
 import zlib
 from collections.abc import Collection, Iterable, Mapping
@@ -156,11 +164,14 @@ def _write_code(conn: Connection, *, dag_id: str, version_id: uuid.UUID, fileloc
 
 def _write_dag(conn: Connection, dag: DAG, *, bundle_name: str, bundle_version: str | None,
                min_update_interval: timedelta | None, now: datetime,
-               source_code: str | None) -> Literal["created", "updated"] | None:
+               source_code: str | None,
+               data: dict[str, Any] | None = None) -> Literal["created", "updated"] | None:
     """The write of :func:`write_dag`: ``"created"`` (a new version), ``"updated"`` (in place) or
-    ``None`` (nothing written)."""
+    ``None`` (nothing written). ``data`` is the DAG serialized already (default: serialize it
+    here)."""
+    if data is None:
+        data = serialize_dag(dag)
     _upsert_dag_row(conn, dag, bundle_name=bundle_name, bundle_version=bundle_version, now=now)
-    data = serialize_dag(dag)
     new_hash = dag_hash(data)
     dv, sd = t.dag_version, t.serialized_dag
     query = (
@@ -239,6 +250,37 @@ def write_dag(target: Engine | Connection, dag: DAG, *, bundle_name: str = "dags
                       now=now, source_code=source_code) is not None
 
 
+def _serialization_error(dag: DAG, exc: Exception) -> str:
+    """The import error of a DAG that failed to serialize, as the DAG bag words a file's failure
+    (the last ``[core] dagbag_import_error_traceback_depth`` frames, unless
+    ``dagbag_import_error_tracebacks`` is off), under Airflow's "Failed to serialize DAG"."""
+    if conf.getboolean("core", "dagbag_import_error_tracebacks", fallback=True):
+        depth = conf.getint("core", "dagbag_import_error_traceback_depth", fallback=2)
+        detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__,
+                                                    limit=-depth))
+        return f"Failed to serialize DAG {dag.dag_id!r}\n{detail}"
+    return f"Failed to serialize DAG {dag.dag_id!r}: {type(exc).__name__}: {exc}"
+
+
+def _serialize_dags(dags: Iterable[DAG], import_errors: dict[str, str]
+                    ) -> list[tuple[DAG, dict[str, Any]]]:
+    """Each DAG with its serialized data; a DAG that fails to serialize is left out and its error
+    added to ``import_errors`` under its file (after a blank line when the file has one
+    already), as Airflow's DAG-file processor does."""
+    serialized = []
+    for dag in dags:
+        try:
+            serialized.append((dag, serialize_dag(dag)))
+        except Exception as exc:  # noqa: BLE001 - any failure is this DAG's, not the folder's
+            log.exception("Failed to serialize DAG: %s", dag.fileloc)
+            filename = getattr(dag, "relative_fileloc", None) or dag.fileloc or dag.dag_id
+            message = _serialization_error(dag, exc)
+            existing = import_errors.get(filename)
+            import_errors[filename] = (f"{existing.rstrip()}\n\n{message}" if existing
+                                       else message)
+    return serialized
+
+
 def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str, str], *,
                 bundle_name: str = "dags-folder", bundle_version: str | None = None,
                 parsed_files: Collection[str] | None = None,
@@ -249,7 +291,8 @@ def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str,
     Args:
         engine: the metadata database.
         dags: the DAGs found (each with ``fileloc`` and, ideally, ``relative_fileloc``).
-        import_errors: relative file path -> error message, for files that failed.
+        import_errors: relative file path -> error message, for files that failed. A DAG
+            that fails to serialize adds its file here (the result's ``import_errors``).
         bundle_name, bundle_version: the bundle the files belong to.
         parsed_files: the relative paths that were parsed; ``None`` means the whole bundle, so
             import errors of other files are cleared and every DAG of the bundle not found (and
@@ -258,12 +301,13 @@ def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str,
         now: the time to record (default ``utcnow()``).
     """
     now = now if now is not None else timezone.utcnow()
-    dags = list(dags)
+    import_errors = dict(import_errors)
+    serialized = _serialize_dags(dags, import_errors)
     written: list[str] = []
     versions_created: list[str] = []
     unchanged: list[str] = []
     created: list[str] = []
-    for dag in dags:
+    for dag, data in serialized:
         with transaction(engine) as conn:
             if _upsert_dag_row(conn, dag, bundle_name=bundle_name,
                                bundle_version=bundle_version, now=now):
@@ -271,12 +315,12 @@ def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str,
             changed = _write_dag(conn, dag, bundle_name=bundle_name,
                                  bundle_version=bundle_version,
                                  min_update_interval=min_update_interval, now=now,
-                                 source_code=None)
+                                 source_code=None, data=data)
         (written if changed is not None else unchanged).append(dag.dag_id)
         if changed == "created":
             versions_created.append(dag.dag_id)
 
-    found = {dag.dag_id for dag in dags}
+    found = {dag.dag_id for dag, _ in serialized}
     failed = set(import_errors)
     stale: list[str] = []
     with transaction(engine) as conn:

@@ -1,25 +1,34 @@
-"""DAG and task params: :class:`Param` (a value with a JSON-schema subset) and :class:`ParamsDict`.
+"""DAG and task params: :class:`Param` (a value with a JSON schema) and :class:`ParamsDict`.
 
 As in Airflow, a :class:`Param` without a default is *required*: resolving it without a value
 raises. ``dag_run.conf`` overrides params by key (:func:`merge_params`), and the merged values are
-validated before a task runs.
+validated before a task runs; the task sees them as a plain ``dict`` (:meth:`ParamsDict.validate`).
 
-The schema keywords understood are the ones DAG authors use: ``type`` (a name or a list of names
-among ``string``, ``integer``, ``number``, ``boolean``, ``array``, ``object``, ``null``),
-``minimum``, ``maximum``, ``exclusiveMinimum``, ``exclusiveMaximum``, ``minLength``,
-``maxLength``, ``enum``, ``const``, ``pattern`` (searched, as JSON Schema does), ``minItems``,
-``maxItems``, ``items``, ``properties`` and ``required`` for objects. Other keywords (``title``,
-``format``, ``description``, ...) are kept for display and not checked.
+Design note. Validation is Airflow's ``Param.resolve`` (``airflow/sdk/definitions/param.py``):
+the ``jsonschema`` library's ``validate(value, schema, format_checker=FormatChecker())``, so every
+keyword (``oneOf``, ``anyOf``, ``if``/``then``, ``$ref``, ``dependentRequired``...) and every
+format the library checks behaves as it does under Airflow, with the library's error text. Two
+format checkers need optional libraries Airflow installs along with jsonschema
+(``rfc3339-validator`` for ``date-time``, ``isoduration`` for ``duration``); when they are
+missing, dagcore registers checkers of its own with the same rules, so a ``date-time`` param is
+never silently left unchecked. A value must be JSON-serializable (Airflow's ``_check_json``):
+params travel as JSON (``dag_run.conf``, the serialized DAG, the trigger form).
 """
 
 from __future__ import annotations
 
+import calendar
 import copy
+import json
 import re
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from dagcore.exceptions import ParamValidationError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["NOTSET", "Param", "ParamsDict", "merge_params", "validate_schema"]
 
@@ -49,82 +58,112 @@ class _NotSet:
 
 NOTSET: Any = _NotSet()
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "array": (list, tuple),
-    "object": (dict, Mapping),
-    "null": (type(None),),
-}
+# The JSON-schema type names; a misspelt one (``"int"``) is refused when the Param is made.
+_TYPE_NAMES = ("string", "integer", "number", "boolean", "array", "object", "null")
+
+# rfc3339-validator's grammar (RFC 3339 section 5.6, ``T`` and ``Z`` in upper case after
+# jsonschema's ``.upper()``); the day is checked against the month separately.
+_RFC3339 = re.compile(r"(\d{4})-(0[1-9]|1[0-2])-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+                      r"(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)", re.ASCII)
+_NUMBER = r"(?:\d+(?:[.,]\d*)?|[.,]\d+)"
+# ISO 8601 durations as isoduration parses them: an optional sign, designators in order (Y M D,
+# or W alone), a ``T`` only before a time part (H M S), at least one designator. (Its
+# alternative ``PYYYY-MM-DDThh:mm:ss`` form is not accepted here.)
+_ISO_DURATION = re.compile(
+    rf"[+-]?P(?!$)(?:{_NUMBER}W|(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}D)?)"
+    rf"(?:T(?=[\d.,])(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?", re.ASCII)
 
 
-def _is_type(value: Any, name: str) -> bool:
-    if name not in _TYPES:
-        raise ValueError(f"unknown JSON-schema type {name!r} (expected one of: "
-                         f"{', '.join(_TYPES)})")
-    if isinstance(value, bool) and name in ("integer", "number"):
+def _is_rfc3339_date_time(instance: object) -> bool:
+    if not isinstance(instance, str):
+        return True
+    match = _RFC3339.fullmatch(instance.upper())
+    if match is None:
         return False
-    if name == "integer" and isinstance(value, float):
-        return value.is_integer()
-    return isinstance(value, _TYPES[name])
+    year, month, day = (int(part) for part in match.groups())
+    return year > 0 and 1 <= day <= calendar.monthrange(year, month)[1]
 
 
-def validate_schema(value: Any, schema: Mapping[str, Any], path: str = "") -> None:
-    """Check ``value`` against ``schema`` (the subset described in the module docstring).
+def _is_iso_duration(instance: object) -> bool:
+    if not isinstance(instance, str):
+        return True
+    return _ISO_DURATION.fullmatch(instance) is not None
+
+
+@cache
+def _format_checker() -> jsonschema.FormatChecker:
+    """jsonschema's checker (Airflow passes ``FormatChecker()``), completed where an optional
+    library is missing (module docstring). jsonschema is imported here, not with the module,
+    as Airflow does: importing it costs a tenth of a second that commands without params
+    should not pay."""
+    import jsonschema
+
+    checker = jsonschema.FormatChecker()
+    if "date-time" not in checker.checkers:
+        checker.checks("date-time")(_is_rfc3339_date_time)
+    if "duration" not in checker.checkers:
+        checker.checks("duration")(_is_iso_duration)
+    return checker
+
+
+def _check_json(value: Any) -> None:
+    """Airflow's ``Param._check_json``: a value that ``json.dumps`` refuses is an error."""
+    try:
+        json.dumps(value)
+    except Exception:  # noqa: BLE001 - TypeError, ValueError (circular), RecursionError...
+        raise ParamValidationError(f"All provided parameters must be json-serializable. The "
+                                   f"value '{value}' is not serializable.") from None
+
+
+def _check_schema(schema: Mapping[str, Any]) -> None:
+    """Refuse a schema the validator would refuse at every resolve, when the Param is made (so
+    resolving need not check it again: jsonschema's check is most of a validation's cost).
 
     Raises:
-        ParamValidationError: the first violation, naming the keyword and the value.
+        ParamValidationError: an unknown ``type`` name, or a schema that is not valid JSON
+            Schema; the message names the bad part.
     """
-    where = f" at {path}" if path else ""
-    if "type" in schema:
-        types = schema["type"]
-        names = [types] if isinstance(types, str) else list(types)
-        if not any(_is_type(value, name) for name in names):
-            raise ParamValidationError(f"{value!r} is not of type {' or '.join(map(repr, names))}"
-                                       f"{where}")
-    if "enum" in schema and value not in schema["enum"]:
-        raise ParamValidationError(f"{value!r} is not one of {list(schema['enum'])!r}{where}")
-    if "const" in schema and value != schema["const"]:
-        raise ParamValidationError(f"{value!r} is not {schema['const']!r}{where}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            raise ParamValidationError(f"{value!r} is less than the minimum of "
-                                       f"{schema['minimum']!r}{where}")
-        if "maximum" in schema and value > schema["maximum"]:
-            raise ParamValidationError(f"{value!r} is greater than the maximum of "
-                                       f"{schema['maximum']!r}{where}")
-        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            raise ParamValidationError(f"{value!r} is less than or equal to the minimum of "
-                                       f"{schema['exclusiveMinimum']!r}{where}")
-        if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
-            raise ParamValidationError(f"{value!r} is greater than or equal to the maximum of "
-                                       f"{schema['exclusiveMaximum']!r}{where}")
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            raise ParamValidationError(f"{value!r} is shorter than {schema['minLength']}{where}")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            raise ParamValidationError(f"{value!r} is longer than {schema['maxLength']}{where}")
-        if "pattern" in schema and re.search(schema["pattern"], value) is None:
-            raise ParamValidationError(f"{value!r} does not match {schema['pattern']!r}{where}")
-    if isinstance(value, (list, tuple)):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            raise ParamValidationError(f"{list(value)!r} should have at least "
-                                       f"{schema['minItems']} items{where}")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            raise ParamValidationError(f"{list(value)!r} should have at most "
-                                       f"{schema['maxItems']} items{where}")
-        if isinstance(schema.get("items"), Mapping):
-            for i, item in enumerate(value):
-                validate_schema(item, schema["items"], f"{path}[{i}]")
-    if isinstance(value, Mapping):
-        for key in schema.get("required", ()):
-            if key not in value:
-                raise ParamValidationError(f"{key!r} is a required property{where}")
-        for key, sub in schema.get("properties", {}).items():
-            if key in value:
-                validate_schema(value[key], sub, f"{path}.{key}" if path else str(key))
+    if not schema:
+        return
+    types = schema.get("type", ())
+    for name in [types] if isinstance(types, str) else types:
+        if name not in _TYPE_NAMES:
+            raise ParamValidationError(f"unknown JSON-schema type {name!r} for Param (expected "
+                                       f"one of: {', '.join(_TYPE_NAMES)})")
+    import jsonschema
+    import jsonschema.validators
+
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as err:
+        location = "".join(f"[{part!r}]" for part in err.path)
+        raise ParamValidationError(f"invalid JSON schema for Param at schema{location}: "
+                                   f"{err.message}") from None
+
+
+def _validate(value: Any, schema: Mapping[str, Any]) -> None:
+    """``jsonschema.validate`` without its schema check (done by :func:`_check_schema`): the
+    error jsonschema's ``best_match`` picks, as ``validate`` raises it."""
+    import jsonschema
+    import jsonschema.validators
+
+    validator = jsonschema.validators.validator_for(schema)(
+        schema, format_checker=_format_checker())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if error is not None:
+        raise ParamValidationError(str(error))
+
+
+def validate_schema(value: Any, schema: Mapping[str, Any]) -> None:
+    """Check ``value`` against ``schema`` as Airflow's ``Param.resolve`` does
+    (``jsonschema.validate(value, schema, format_checker=FormatChecker())``).
+
+    Raises:
+        ParamValidationError: a schema that is not valid JSON Schema, or the violation
+            jsonschema reports (its full text, as Airflow's ``ParamValidationError(err)`` gives).
+    """
+    _check_schema(schema)
+    _validate(value, schema)
 
 
 class Param:
@@ -132,26 +171,27 @@ class Param:
 
     Args:
         default: the value used when neither the trigger's ``conf`` nor the caller gives one;
-            without it the param is required.
+            without it the param is required. It must be JSON-serializable.
         description: shown in the trigger form.
-        **schema: JSON-schema keywords (``type="integer", minimum=1``...).
+        **schema: JSON-schema keywords (``type="integer", minimum=1``...), or the whole schema
+            as ``schema={...}`` (as Airflow accepts). Keywords the trigger form reads
+            (``title``, ``values_display``, ``section``...) are kept and not validated.
 
     Raises:
-        ValueError: an unknown ``type`` name.
+        ParamValidationError: (a ``ValueError``) a default that is not JSON-serializable, an
+            unknown ``type`` name, or a schema that is not valid JSON Schema.
     """
 
     __slots__ = ("description", "schema", "value")
 
     def __init__(self, default: Any = NOTSET, description: str | None = None,
                  **schema: Any) -> None:
+        if default is not NOTSET:
+            _check_json(default)
         self.value = default
         self.description = description
-        self.schema = schema
-        for name in ([schema["type"]] if isinstance(schema.get("type"), str)
-                     else schema.get("type", ())):
-            if name not in _TYPES:
-                raise ValueError(f"unknown JSON-schema type {name!r} for Param (expected one of: "
-                                 f"{', '.join(_TYPES)})")
+        self.schema: dict[str, Any] = schema.pop("schema") if "schema" in schema else schema
+        _check_schema(self.schema)
 
     @property
     def has_value(self) -> bool:
@@ -162,14 +202,17 @@ class Param:
         """The param's value: ``value`` if given, else its own, validated against the schema.
 
         Raises:
-            ParamValidationError: no value at all, or a value the schema rejects (unless
+            ParamValidationError: a ``value`` that is not JSON-serializable (always, as in
+                Airflow), no value at all, or a value the schema rejects (these two unless
                 ``suppress_exception``, which returns ``None`` instead).
         """
+        if value is not NOTSET:
+            _check_json(value)
         final = self.value if value is NOTSET else value
         try:
             if final is NOTSET:
                 raise ParamValidationError("No value passed and Param has no default value")
-            validate_schema(final, self.schema)
+            _validate(final, self.schema)
         except ParamValidationError:
             if suppress_exception:
                 return None
@@ -181,12 +224,21 @@ class Param:
         return {"value": None if self.value is NOTSET else self.value,
                 "description": self.description, "schema": dict(self.schema)}
 
+    @classmethod
+    def restore(cls, value: Any, description: str | None, schema: dict[str, Any]) -> Param:
+        """A Param from parts that were checked when it was first made (a copy, a serialized
+        DAG): no JSON or schema check again, so the per-run copies :func:`merge_params` makes
+        stay cheap and a stored DAG always loads. ``value`` may be :data:`NOTSET`."""
+        param = cls.__new__(cls)
+        param.value, param.description, param.schema = value, description, schema
+        return param
+
     def __copy__(self) -> Param:
-        return Param(self.value, self.description, **self.schema)
+        return self.restore(self.value, self.description, self.schema)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Param:
-        return Param(copy.deepcopy(self.value, memo), self.description,
-                     **copy.deepcopy(self.schema, memo))
+        return self.restore(copy.deepcopy(self.value, memo), self.description,
+                            copy.deepcopy(self.schema, memo))
 
     def __repr__(self) -> str:
         return f"Param({self.value!r}, description={self.description!r}, schema={self.schema!r})"
@@ -206,15 +258,23 @@ class ParamsDict(MutableMapping[str, Any]):
     Plain values are wrapped in a schema-less :class:`Param`; assigning to a key that holds a
     :class:`Param` validates the new value against that param's schema.
 
+    Args:
+        params: the params (values or :class:`Param` objects) by name.
+        suppress_exception: as Airflow's flag: a value the schema rejects is ignored on
+            assignment and resolves to ``None`` (a value that is not JSON-serializable is
+            still an error).
+
     Raises:
         ParamValidationError: (on assignment, :meth:`validate`) a value the schema rejects; the
             message names the param: ``Invalid input for param <name>: ...``.
     """
 
-    __slots__ = ("_dict",)
+    __slots__ = ("_dict", "suppress_exception")
 
-    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, params: Mapping[str, Any] | None = None,
+                 suppress_exception: bool = False) -> None:
         self._dict: dict[str, Param] = {}
+        self.suppress_exception = suppress_exception
         for key, value in (params or {}).items():
             self._dict[key] = value if isinstance(value, Param) else Param(value)
 
@@ -227,7 +287,13 @@ class ParamsDict(MutableMapping[str, Any]):
             self._dict[key] = Param(value)
             return
         try:
-            param.resolve(value)
+            _check_json(value)
+            try:
+                param.resolve(value)
+            except ParamValidationError:
+                if self.suppress_exception:
+                    return
+                raise
         except ParamValidationError as exc:
             raise ParamValidationError(f"Invalid input for param {key}: {exc}") from None
         param.value = value
@@ -238,7 +304,7 @@ class ParamsDict(MutableMapping[str, Any]):
         except KeyError:
             raise KeyError(key) from None
         try:
-            return param.resolve()
+            return param.resolve(suppress_exception=self.suppress_exception)
         except ParamValidationError as exc:
             raise ParamValidationError(f"Invalid input for param {key}: {exc}") from None
 
@@ -258,10 +324,12 @@ class ParamsDict(MutableMapping[str, Any]):
         return f"ParamsDict({self._dict!r})"
 
     def __copy__(self) -> ParamsDict:
-        return ParamsDict({k: copy.copy(p) for k, p in self._dict.items()})
+        return ParamsDict({k: copy.copy(p) for k, p in self._dict.items()},
+                          self.suppress_exception)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ParamsDict:
-        return ParamsDict({k: copy.deepcopy(p, memo) for k, p in self._dict.items()})
+        return ParamsDict({k: copy.deepcopy(p, memo) for k, p in self._dict.items()},
+                          self.suppress_exception)
 
     def get_param(self, key: str) -> Param:
         """The :class:`Param` object under ``key`` (``KeyError`` if none)."""
@@ -284,15 +352,17 @@ class ParamsDict(MutableMapping[str, Any]):
             self[key] = value
 
     def validate(self) -> dict[str, Any]:
-        """Every param's resolved value, by name.
+        """Every param's resolved value, by name: a plain ``dict`` (what a task's
+        ``context["params"]`` is, as Airflow's ``process_params`` returns).
 
         Raises:
-            ParamValidationError: the first param that is missing or invalid, named.
+            ParamValidationError: the first param that is missing or invalid, named (unless
+                ``suppress_exception``: its value is then ``None``).
         """
         resolved = {}
         for key, param in self._dict.items():
             try:
-                resolved[key] = param.resolve()
+                resolved[key] = param.resolve(suppress_exception=self.suppress_exception)
             except ParamValidationError as exc:
                 raise ParamValidationError(f"Invalid input for param {key}: {exc}") from None
         return resolved

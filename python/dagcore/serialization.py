@@ -28,7 +28,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
-from dagcore.params import Param, ParamsDict
+from dagcore.params import NOTSET, Param, ParamsDict
 from dagcore.trigger_rule import TriggerRule
 from dagcore.utils.task_lookup import TaskLookup
 
@@ -135,14 +135,32 @@ def _class_path(obj: object) -> str:
 # -- serialize ----------------------------------------------------------------------------------
 
 
+def _param_jsonable(value: Any) -> Any:
+    """A param's default or schema as JSON data, the way Airflow's ``BaseSerialization.serialize``
+    writes them: mapping keys as ``str(key)`` (``values_display={1: "One", None: "None"}`` is
+    stored as ``{"1": "One", "None": "None"}``), tuples and sets as lists (a set sorted when its
+    items compare); other values as :func:`_jsonable`, which raises for the rest."""
+    if isinstance(value, Mapping):
+        return {str(k): _param_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_param_jsonable(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [_param_jsonable(v) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            return items
+    return _jsonable(value)
+
+
 def _serialize_params(params: ParamsDict, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, param in params.items_params():
         try:
             entry: dict[str, Any] = {"description": param.description,
-                                     "schema": _jsonable(param.schema)}
+                                     "schema": _param_jsonable(param.schema)}
             if param.has_value:
-                entry["default"] = _jsonable(param.value)
+                entry["default"] = _param_jsonable(param.value)
         except _NotJsonable as exc:
             raise DagSerializationError(f"param {name!r} of {where} is not JSON-serializable: "
                                         f"{exc.args[0]!r}") from None
@@ -273,12 +291,12 @@ def dag_hash(data: Mapping[str, Any]) -> str:
 
 
 def _deserialize_params(data: Mapping[str, Any]) -> ParamsDict:
-    params = {}
-    for name, entry in data.items():
-        args = (entry["default"],) if "default" in entry else ()
-        params[name] = Param(*args, description=entry.get("description"),
-                             **dict(entry.get("schema") or {}))
-    return ParamsDict(params)
+    # Param.restore: the data was checked when the DAG was parsed; a schema check grown
+    # stricter since must not stop a stored DAG from loading.
+    return ParamsDict({
+        name: Param.restore(entry.get("default", NOTSET), entry.get("description"),
+                            dict(entry.get("schema") or {}))
+        for name, entry in data.items()})
 
 
 def _deserialize_timetable(data: Mapping[str, Any]) -> Timetable:

@@ -4,7 +4,8 @@
 conf, XCom backend) into the mapping Airflow gives ``execute`` and templates: ``ds``,
 ``ds_nodash``, ``ts``, ``ts_nodash``, ``ts_nodash_with_tz``, ``logical_date``,
 ``data_interval_start``, ``data_interval_end``, ``run_id``, ``dag_run`` (with ``.conf``),
-``params`` (DAG and task params merged with ``dag_run.conf``), ``ti``/``task_instance``,
+``params`` (DAG and task params merged with ``dag_run.conf``, resolved to a plain ``dict`` of
+values as Airflow's ``process_params`` gives), ``ti``/``task_instance``,
 ``task``, ``dag``, ``macros``. As in Airflow 3, the ``ds``/``ts`` family is absent when the run
 has no logical date.
 
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import jinja2.nativetypes
 
-from dagcore.params import ParamsDict, merge_params
+from dagcore.params import merge_params
 from dagcore.xcom import XCOM_RETURN_KEY, InMemoryXComBackend, XComBackend
 
 if TYPE_CHECKING:
@@ -257,8 +258,11 @@ def build_context(task: BaseOperator, *, run_id: str, logical_date: datetime | N
                             data_interval_start=start, data_interval_end=end,
                             run_after=run_after or end or logical_date, run_type=run_type,
                             conf=dict(conf or {}))
-    params: ParamsDict = merge_params(dag.params if dag is not None else None, task.params,
-                                      conf=dag_run.conf)
+    # A plain dict of values, as Airflow's process_params hands tasks (params.validate()): a
+    # task can json.dumps it, and templates still read ``params.x`` (Jinja's getattr falls
+    # back to the item).
+    params = merge_params(dag.params if dag is not None else None, task.params,
+                          conf=dag_run.conf).validate()
     backend = InMemoryXComBackend() if xcom is None else xcom
     ti = RuntimeTaskInstance(task=task, dag_run=dag_run, xcom=backend, try_number=try_number)
     context: dict[str, Any] = {

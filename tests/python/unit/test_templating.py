@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -99,3 +100,78 @@ def test_macros_namespace() -> None:
     assert macros.ds_add("2024-01-31", 1) == "2024-02-01"
     assert macros.ds_add("2024-01-31", 0) == "2024-01-31"
     assert macros.datetime is datetime
+
+
+# -- context["params"]: a plain dict of values (Airflow's process_params -> params.validate()) --
+
+
+def test_context_params_is_a_plain_dict_of_resolved_values() -> None:
+    from dagcore import Param
+
+    with DAG("plain", params={"n": Param(1, type="integer"), "word": "hi"}) as the_dag:
+        task = EmptyOperator("t", params={"mine": [1, 2]})
+    del the_dag
+    ctx = build_context(task, run_id="r", conf={"n": 5, "extra": {"k": None}})
+    assert type(ctx["params"]) is dict
+    assert ctx["params"] == {"n": 5, "word": "hi", "mine": [1, 2], "extra": {"k": None}}
+    assert json.loads(json.dumps(ctx["params"])) == ctx["params"]
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("{{ params.word }} {{ params['word'] }}", "hi hi"),
+    ("{{ params.n * 2 }}", "10"),
+    ("{{ params.nested.k }}", "v"),
+    ("{{ params | tojson }}", '{"n": 5, "nested": {"k": "v"}, "word": "hi"}'),
+    ("{{ params.get('absent', 'dflt') }}", "dflt"),
+])
+def test_templates_read_params_by_attribute_and_item(template: str, expected: str) -> None:
+    # Jinja's getattr falls back to the item on a dict, so ``params.x`` keeps working.
+    with DAG("attr", params={"word": "hi", "nested": {"k": "v"}}) as the_dag:
+        task = EmptyOperator("t")
+    ctx = build_context(task, run_id="r", conf={"n": 5})
+    from dagcore.templating import get_template_env
+
+    assert render_template(template, ctx, get_template_env(the_dag)) == expected
+
+
+def test_a_missing_param_in_a_template_is_undefined() -> None:
+    with DAG("missing", params={"word": "hi"}) as the_dag:
+        task = EmptyOperator("t")
+    ctx = build_context(task, run_id="r")
+    from dagcore.templating import get_template_env
+
+    with pytest.raises(jinja2.UndefinedError, match="absent"):
+        render_template("{{ params.absent }}", ctx, get_template_env(the_dag))
+
+
+def test_native_rendering_of_a_param_keeps_its_type() -> None:
+    with DAG("native_params", params={"ids": [1, 2]}, render_template_as_native_obj=True) as dag:
+        task = EmptyOperator("t")
+    ctx = build_context(task, run_id="r")
+    from dagcore.templating import get_template_env
+
+    assert render_template("{{ params.ids }}", ctx, get_template_env(dag)) == [1, 2]
+
+
+def test_operators_see_params_as_a_dict() -> None:
+    # PythonOperator, @task and a templated bash_command, each run through run_task (which
+    # builds the context as the task runner does).
+    from dagcore import Param, task
+    from dagcore.operators.bash import BashOperator
+    from dagcore.operators.python import PythonOperator
+
+    with DAG("ops", params={"name": Param("ann", type="string"), "n": 2}) as the_dag:
+        PythonOperator("py", python_callable=lambda params: json.dumps(params, sort_keys=True))
+
+        @task
+        def decorated(params: dict[str, Any] | None = None) -> str:
+            assert type(params) is dict
+            return json.dumps(params, sort_keys=True)
+
+        decorated()
+        BashOperator("bash", bash_command="echo {{ params.name }}-{{ params['n'] * 3 }}")
+
+    expected = '{"n": 2, "name": "bob"}'
+    assert the_dag.run_task("py", run_id="r", conf={"name": "bob"}) == expected
+    assert the_dag.run_task("decorated", run_id="r", conf={"name": "bob"}) == expected
+    assert the_dag.run_task("bash", run_id="r", conf={"name": "bob"}) == "bob-6"
