@@ -72,6 +72,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
         pytest.fail(f"{SYSTEM_PYTHON} is missing: the package test needs Debian's Python "
                     f"(scripts/bootstrap.sh)")
     root = tmp_path_factory.mktemp("packaging")
+    # setuptools stages the wheel's files in build/lib.* and build/bdist.* and never removes a
+    # file from there: a module moved or deleted since the last build would be packed again.
+    for staging in [*REPO.glob("build/lib.*"), *REPO.glob("build/bdist.*")]:
+        shutil.rmtree(staging)
     wheels = root / "wheels"
     # The interpreter running the tests builds the wheel, as `pip install -e .` did for the
     # build directory: setup.py then finds its CMake configuration unchanged.
@@ -117,15 +121,17 @@ def test_import_uses_the_installed_package_and_its_compiled_core(installed: Inst
             "print(dagcore.__file__)\n"
             "print(core.__file__)\n"
             "print(dagcore.__version__)\n"
-            # The C++ does real work, not just loads: parse a cron expression.
-            "print(type(core.CronSchedule('*/5 * * * *')).__name__)\n")
+            # The C++ does real work, not just loads: the next */5 fire after 10:02 UTC.
+            "from datetime import datetime, timezone\n"
+            "after = datetime(2024, 1, 1, 10, 2, tzinfo=timezone.utc)\n"
+            "print(core.CronSchedule('*/5 * * * *', 'UTC').next(after).isoformat())\n")
     lines = _run([installed.python, "-c", code], cwd=installed.outside).stdout.split()
-    package_file, core_file, version, cron_type = lines
+    package_file, core_file, version, next_fire = lines
     assert Path(package_file).is_relative_to(installed.site_packages), package_file
     assert Path(core_file).is_relative_to(installed.site_packages), core_file
     assert not Path(package_file).is_relative_to(REPO)
     assert version == dagcore.__version__
-    assert cron_type == "CronSchedule"
+    assert next_fire == "2024-01-01T10:05:00+00:00"
 
 
 # Run inside the venv: each requirement of the installed dagcore (runtime, and the extras whose
