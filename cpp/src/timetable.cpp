@@ -267,9 +267,8 @@ std::optional<instant> delta_primitives::skip_to_latest(const std::optional<inst
   // without a start date counts a year as 365 days and a month as 30), then one period back.
   std::int64_t period = delta.micros;
   if (!delta.is_fixed()) {
-    period +=
-        std::int64_t{delta.months / 12} * 365 * micros_per_day +
-        std::int64_t{delta.months % 12} * 30 * micros_per_day;
+    period += std::int64_t{delta.months / 12} * 365 * micros_per_day +
+              std::int64_t{delta.months % 12} * 30 * micros_per_day;
   }
   const instant rounded = floor_div(now, period) * period;
   const instant new_start = subtract(rounded, delta);
