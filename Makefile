@@ -1,4 +1,5 @@
-# dagcore developer entry points. CI runs `make test`, `make sanitize`, then `make fuzz` (see .ci/run).
+# dagcore developer entry points. CI runs `make test`, `make lint`, `make sanitize`, then `make fuzz`
+# (see .ci/run).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -29,7 +30,7 @@ CLANG_FORMAT ?= clang-format
 FORMAT_DIRS := cpp tests/cpp
 
 .DEFAULT_GOAL := test
-.PHONY: bootstrap test demo bench sanitize fuzz format clean
+.PHONY: bootstrap test lint demo bench sanitize fuzz format clean
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -38,6 +39,26 @@ test: bootstrap
 	cmake --build $(BUILD_DIR) --config Release -j$(JOBS)
 	ctest --test-dir $(BUILD_DIR) -C Release --output-on-failure --no-tests=error -j$(JOBS)
 	$(PY) -m pytest -q tests/python
+
+# flake8 and mypy on the package (settings in setup.cfg), clang-tidy on the C++ core and bindings
+# (.clang-tidy) with $(BUILD_DIR)'s compile_commands.json (GCC's flags: clang is told not to
+# mind the GCC-only warning options). Every tool runs; any finding fails.
+LINT_PY := python/dagcore setup.py
+LINT_CXX = $(sort $(wildcard cpp/src/*.cpp cpp/bindings/*.cpp))
+CLANG_TIDY ?= clang-tidy
+
+lint: bootstrap
+	@if [[ ! -f $(BUILD_DIR)/compile_commands.json ]]; then \
+	  set -x; cmake -S . -B $(BUILD_DIR) -DPython_EXECUTABLE=$(abspath $(PY)) -DCMAKE_BUILD_TYPE=Release $(DAGCORE_CMAKE_ARGS); \
+	fi
+	@failed=(); \
+	echo "==> flake8 $(LINT_PY)"; $(PY) -m flake8 $(LINT_PY) || failed+=(flake8); \
+	echo "==> mypy (files: see setup.cfg)"; $(PY) -m mypy || failed+=(mypy); \
+	echo "==> $(CLANG_TIDY) ($(words $(LINT_CXX)) files, -j$(JOBS))"; \
+	printf '%s\n' $(LINT_CXX) | xargs -P$(JOBS) -n1 $(CLANG_TIDY) -p $(BUILD_DIR) --quiet \
+	  --warnings-as-errors='*' --extra-arg=-Wno-unknown-warning-option || failed+=(clang-tidy); \
+	if (( $${#failed[@]} )); then echo "lint: FAILED: $${failed[*]}" >&2; exit 1; fi; \
+	echo "lint: flake8, mypy and clang-tidy clean"
 
 demo: bootstrap
 	PY=$(PY) bash scripts/demo.sh

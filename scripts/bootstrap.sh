@@ -39,7 +39,14 @@ PACKAGES=(
   python3-psycopg2
   python3-statsd
   python3-rich
+  python3-pendulum
+  python3-jsonschema
   postgresql
+  # `make lint`
+  flake8
+  python3-pyflakes
+  mypy
+  clang-tidy
 )
 
 VENV_DIR=.venv

@@ -58,7 +58,8 @@ instant to_instant(py::handle value, const char* what) {
                           py::str(value).cast<std::string>() +
                           "): pass a timezone-aware datetime");
   }
-  const py::object offset = py::reinterpret_steal<py::object>(PyObject_CallMethod(dt, "utcoffset", nullptr));
+  const auto offset =
+      py::reinterpret_steal<py::object>(PyObject_CallMethod(dt, "utcoffset", nullptr));
   if (!offset) throw py::error_already_set();
   if (offset.is_none()) {
     throw py::value_error(std::string(what) + " is a naive datetime (its tzinfo gives no offset)");

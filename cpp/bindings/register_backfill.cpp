@@ -103,8 +103,8 @@ std::vector<existing_run> existing_runs_arg(const py::handle& runs) {
     PyObject* value = nullptr;
     while (PyDict_Next(runs.ptr(), &pos, &key, &value)) {
       // Own both while converting: a tzinfo's utcoffset is Python code.
-      const py::object k = py::reinterpret_borrow<py::object>(key);
-      const py::object v = py::reinterpret_borrow<py::object>(value);
+      const auto k = py::reinterpret_borrow<py::object>(key);
+      const auto v = py::reinterpret_borrow<py::object>(value);
       out.push_back(run_arg(k, v));
     }
     return out;
@@ -123,18 +123,18 @@ std::vector<existing_run> existing_runs_arg(const py::handle& runs) {
         "pairs, got " +
         type_name_of(runs));
   }
-  const py::object it = py::reinterpret_steal<py::object>(iterator);
+  const auto it = py::reinterpret_steal<py::object>(iterator);
   const Py_ssize_t hint = PyObject_LengthHint(runs.ptr(), 0);
   if (hint < 0) throw py::error_already_set();
   out.reserve(static_cast<std::size_t>(hint));
   std::size_t index = 0;
   while (PyObject* raw = PyIter_Next(it.ptr())) {
-    const py::object item = py::reinterpret_steal<py::object>(raw);
+    const auto item = py::reinterpret_steal<py::object>(raw);
     if (PyTuple_Check(raw) && PyTuple_GET_SIZE(raw) == 2) {
       out.push_back(run_arg(PyTuple_GET_ITEM(raw, 0), PyTuple_GET_ITEM(raw, 1)));
     } else if (PySequence_Check(raw) && !PyUnicode_Check(raw) && PySequence_Size(raw) == 2) {
-      const py::object date = py::reinterpret_steal<py::object>(PySequence_GetItem(raw, 0));
-      const py::object state = py::reinterpret_steal<py::object>(PySequence_GetItem(raw, 1));
+      const auto date = py::reinterpret_steal<py::object>(PySequence_GetItem(raw, 0));
+      const auto state = py::reinterpret_steal<py::object>(PySequence_GetItem(raw, 1));
       if (!date || !state) throw py::error_already_set();
       out.push_back(run_arg(date, state));
     } else {
@@ -204,8 +204,7 @@ class slots_record {
 
   /// A new instance with `values` stored in the fields' order (borrowed references).
   [[nodiscard]] py::object make(std::initializer_list<PyObject*> values) const {
-    py::object obj =
-        py::reinterpret_steal<py::object>(m_type->tp_new(m_type, m_no_args.ptr(), nullptr));
+    auto obj = py::reinterpret_steal<py::object>(m_type->tp_new(m_type, m_no_args.ptr(), nullptr));
     if (!obj) throw py::error_already_set();
     auto descr = m_descrs.begin();
     for (PyObject* value : values) {
@@ -243,7 +242,7 @@ class datetime_reuse {
 /// One Python object per code of an enum column (e.g. the str enum members).
 template <std::size_t N>
 std::array<py::object, N> code_objects(const py::handle& seq, const char* what) {
-  const py::sequence s = py::reinterpret_borrow<py::sequence>(seq);
+  const auto s = py::reinterpret_borrow<py::sequence>(seq);
   if (s.size() != N) {
     throw py::value_error(std::string(what) + " must hold " + std::to_string(N) + " objects, got " +
                           std::to_string(s.size()));
@@ -295,7 +294,7 @@ py::list entries(const backfill_plan& plan, py::ssize_t start, py::ssize_t stop,
     PyObject* run_after = datetimes.get(infos.run_afters()[u]);
     PyObject* begin = datetimes.get(infos.starts()[u]);
     PyObject* end = datetimes.get(infos.ends()[u]);
-    const py::object ordinal = py::reinterpret_steal<py::object>(PyLong_FromSsize_t(i + 1));
+    const auto ordinal = py::reinterpret_steal<py::object>(PyLong_FromSsize_t(i + 1));
     if (!ordinal) throw py::error_already_set();
     const py::object di = interval.make({begin, end});
     const py::object ri = info.make({run_after, di.ptr()});

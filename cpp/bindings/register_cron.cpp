@@ -19,7 +19,7 @@ namespace {
 cron_schedule make_schedule(const std::string& expression, const std::string& timezone,
                             const std::optional<std::string>& hash_key) {
   time_zone zone = time_zone::load(timezone);
-  return cron_schedule(cron_expression(expression, hash_key.value_or("")), std::move(zone));
+  return {cron_expression(expression, hash_key.value_or("")), std::move(zone)};
 }
 
 }  // namespace

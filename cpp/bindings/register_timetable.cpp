@@ -51,7 +51,7 @@ py::tuple info_tuple(const run_info& info) {
 py::list column(const std::vector<instant>& v) { return to_datetime_list(v.data(), v.size()); }
 
 std::vector<instant> instants_arg(const py::handle& seq, const char* what) {
-  const py::sequence s = py::reinterpret_borrow<py::sequence>(seq);
+  const auto s = py::reinterpret_borrow<py::sequence>(seq);
   std::vector<instant> out;
   out.reserve(s.size());
   for (const py::handle item : s) out.push_back(to_instant(item, what));

@@ -168,7 +168,7 @@ class parser {
     throw cron_error("[" + std::string(m_original) + "] is not acceptable, " + why);
   }
 
-  int parse_number(std::string_view text, int field) const {
+  [[nodiscard]] int parse_number(std::string_view text, int field) const {
     const field_spec& spec = field_specs[field];
     if (text.empty()) fail(std::string("empty value in the ") + spec.name + " field");
     if (text.front() == '-') {
@@ -202,7 +202,7 @@ class parser {
     }
   }
 
-  int parse_step(std::string_view text, int field) const {
+  [[nodiscard]] int parse_step(std::string_view text, int field) const {
     const field_spec& spec = field_specs[field];
     int step = 0;
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), step);
@@ -213,7 +213,7 @@ class parser {
     return step;
   }
 
-  std::uint64_t hashed(int field) const {
+  [[nodiscard]] std::uint64_t hashed(int field) const {
     if (m_hash_key.empty()) {
       fail(std::string("H in the ") + field_specs[field].name + " field needs a hash_key");
     }
@@ -272,7 +272,7 @@ class parser {
     int high = field == 4 ? 6 : spec.high;
     std::string resolved;
     const std::string range_lower = lower(range);
-    if (range_lower.size() >= 1 && range_lower[0] == 'h') {
+    if (!range_lower.empty() && range_lower[0] == 'h') {
       // Jenkins-style hash: H, H/step, H(a-b), H(a-b)/step.
       int h_low = field == 2 ? 1 : spec.low;
       int h_high = field == 2 ? 28 : high_limit;  // H in day-of-month stays valid every month
@@ -496,7 +496,7 @@ std::optional<civil_second> cron_expression::next_general(const local_time& wall
 }
 
 std::optional<civil_second> cron_expression::prev_general(const local_time& wall) const noexcept {
-  civil_minute m = civil_minute(wall.civil);
+  auto m = civil_minute(wall.civil);
   if (wall.civil.second() == 0 && wall.micros == 0) m -= 1;
   const std::int64_t limit = wall.civil.year() - search_years;
   while (m.year() >= limit) {
@@ -566,7 +566,7 @@ std::optional<civil_second> cron_expression::next(const local_time& wall) const 
 }
 
 std::optional<civil_second> cron_expression::prev(const local_time& wall) const noexcept {
-  civil_minute end = civil_minute(wall.civil);  // the last minute strictly before
+  auto end = civil_minute(wall.civil);  // the last minute strictly before
   if (wall.civil.second() == 0 && wall.micros == 0) end -= 1;
   switch (m_shape) {
     case cron_shape::general:

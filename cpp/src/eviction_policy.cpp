@@ -194,7 +194,7 @@ class tinylfu_policy final : public eviction_policy {
            (cap.weight && seg.weight > *cap.weight);
   }
 
-  bool main_fits(std::uint64_t weight) const noexcept {
+  [[nodiscard]] bool main_fits(std::uint64_t weight) const noexcept {
     const std::uint64_t count = m_probation.list.size() + m_protected.list.size();
     const std::uint64_t total = m_probation.weight + m_protected.weight;
     return (!m_main_share.entries || count + 1 <= *m_main_share.entries) &&
@@ -203,7 +203,7 @@ class tinylfu_policy final : public eviction_policy {
 
   /// The least popular of the few least recent probation entries, else protected's least
   /// recent entry.
-  slot_t main_victim() const noexcept {
+  [[nodiscard]] slot_t main_victim() const noexcept {
     if (m_probation.list.empty()) return m_protected.list.front();
     slot_t victim = m_probation.list.front();
     unsigned least = m_sketch.frequency(m_hash[victim]);

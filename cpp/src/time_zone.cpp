@@ -86,13 +86,13 @@ time_zone time_zone::load(std::string_view name) {
   // Airflow's [core] default_timezone is spelled "utc"; the database only knows "UTC".
   if (name.size() == 3 && (name[0] | 0x20) == 'u' && (name[1] | 0x20) == 't' &&
       (name[2] | 0x20) == 'c') {
-    return time_zone();
+    return {};
   }
   cctz::time_zone zone;
   if (name.empty() || !cctz::load_time_zone(std::string(name), &zone)) {
     throw std::invalid_argument("unknown time zone '" + std::string(name) + "'");
   }
-  return time_zone(std::string(name), zone);
+  return {std::string(name), zone};
 }
 
 local_time time_zone::to_local(instant t) const {

@@ -240,7 +240,10 @@ struct delta_primitives {
   calendar_delta delta;
 
   [[nodiscard]] std::optional<instant> next(instant t) const { return add(t, delta); }
+  // Members, not static: every schedule kind offers the same interface to the templates.
+  // NOLINTNEXTLINE(readability-convert-member-functions-to-static)
   [[nodiscard]] std::optional<instant> align_to_next(instant t) const { return t; }
+  // NOLINTNEXTLINE(readability-convert-member-functions-to-static)
   [[nodiscard]] std::optional<instant> align_to_prev(instant t) const { return t; }
   [[nodiscard]] std::optional<instant> skip_to_latest(const std::optional<instant>& earliest,
                                                       instant now) const;
@@ -264,8 +267,8 @@ std::optional<instant> delta_primitives::skip_to_latest(const std::optional<inst
   // without a start date counts a year as 365 days and a month as 30), then one period back.
   std::int64_t period = delta.micros;
   if (!delta.is_fixed()) {
-    period +=
-        (delta.months / 12) * 365 * micros_per_day + (delta.months % 12) * 30 * micros_per_day;
+    period += std::int64_t{delta.months / 12} * 365 * micros_per_day +
+              std::int64_t{delta.months % 12} * 30 * micros_per_day;
   }
   const instant rounded = floor_div(now, period) * period;
   const instant new_start = subtract(rounded, delta);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 __all__ = ["core"]
 
@@ -22,4 +23,8 @@ def _load() -> ModuleType:
     return _core
 
 
-core: ModuleType = _load()
+if TYPE_CHECKING:
+    # The type checker reads the module's stub (_core.pyi), so `core.X` names its classes.
+    from dagcore import _core as core
+else:
+    core = _load()

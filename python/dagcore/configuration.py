@@ -175,7 +175,8 @@ class DagcoreConfigParser:
     """
 
     def __init__(self, defaults: Mapping[str, Mapping[str, str]] = DEFAULTS) -> None:
-        self._defaults = {s.lower(): {k.lower(): v for k, v in opts.items()} for s, opts in defaults.items()}
+        self._defaults = {s.lower(): {k.lower(): v for k, v in opts.items()}
+                          for s, opts in defaults.items()}
         self._overrides: dict[tuple[str, str], str | None] = {}
         self._lock = threading.Lock()
         self._file_key: tuple[Path, int] | None = None
@@ -325,7 +326,8 @@ class DagcoreConfigParser:
         keys |= {var[len(prefix):].lower() for var in os.environ if var.startswith(prefix)}
         with self._lock:
             keys |= {k for (s, k), v in self._overrides.items() if s == name and v is not None}
-        return {key: value for key in sorted(keys) if (value := self._lookup(name, key)) is not None}
+        return {key: value for key in sorted(keys)
+                if (value := self._lookup(name, key)) is not None}
 
     def as_dict(self) -> dict[str, dict[str, str]]:
         """Every section known to the defaults or the file, as :meth:`getsection` returns it."""

@@ -7,7 +7,8 @@ when the rule can no longer pass (``skipped`` or ``upstream_failed``), and Airfl
 :class:`RunGraph` compiles a DAG's structure once (a list of :class:`TaskSpec`) and then decides
 runs: :meth:`RunGraph.decide` applies the trigger rules and the setup/teardown constraint, carries
 skips and failures through the whole DAG in one call, in rounds like Airflow's scheduler loops
-(one call ends where the scheduler ends after one loop per level), lists the tasks that may be queued now and derives the run's state as Airflow's
+(one call ends where the scheduler ends after one loop per level), lists the tasks that may be
+queued now and derives the run's state as Airflow's
 ``DagRun.update_state`` does (effective leaves, teardowns, deadlock detection).
 :meth:`RunGraph.decide_many` decides many runs in one C++ call with the GIL released; runs given
 in the compact form (one ``bytes`` per run, one state code per task in graph order, see
@@ -348,7 +349,8 @@ class RunGraph:
               s.on_failure_fail_dagrun, s.depends_on_past, s.limits_concurrency) for s in specs],
             RunDecision, DAGRUN_STATE_BY_CODE, _TI_BY_CODE)
         self._task_ids: tuple[str, ...] = self._core.task_ids
-        self._index = {task_id: i for i, task_id in enumerate(self._task_ids)}
+        # Keyed by object: _task_index looks up whatever it is given and sorts out the errors.
+        self._index: dict[object, int] = {task_id: i for i, task_id in enumerate(self._task_ids)}
         self._tasks = tuple(specs[p] for p in self._core.positions)
 
     # -- structure ---------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ byte per task in graph order) and match ``dagcore::ti_state`` in cpp/include/dag
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, EnumMeta
 
 __all__ = [
     "DagRunState",
@@ -18,7 +18,22 @@ __all__ = [
 ]
 
 
-class TaskInstanceState(str, Enum):
+class _TaskInstanceStateSets(EnumMeta):
+    """Declares TaskInstanceState's named sets, assigned after the class.
+
+    On the metaclass, not in the class body: mypy (1.0, Debian 12) takes a name annotated in an
+    Enum's body for a member, and then a set of states for a single state.
+    """
+
+    # Named sets, as Airflow's State.* (None is a member where Airflow includes it).
+    finished: frozenset[TaskInstanceState]
+    unfinished: frozenset[TaskInstanceState | None]
+    failed_states: frozenset[TaskInstanceState]
+    success_states: frozenset[TaskInstanceState]
+    schedulable: frozenset[TaskInstanceState | None]
+
+
+class TaskInstanceState(str, Enum, metaclass=_TaskInstanceStateSets):
     """A task instance's state (``None`` means no state yet)."""
 
     SCHEDULED = "scheduled"
@@ -37,13 +52,6 @@ class TaskInstanceState(str, Enum):
     def __str__(self) -> str:
         return self.value
 
-    # Named sets, as Airflow's State.* (None is a member where Airflow includes it).
-    finished: frozenset[TaskInstanceState]
-    unfinished: frozenset[TaskInstanceState | None]
-    failed_states: frozenset[TaskInstanceState]
-    success_states: frozenset[TaskInstanceState]
-    schedulable: frozenset[TaskInstanceState | None]
-
 
 _TI = TaskInstanceState
 TaskInstanceState.finished = frozenset({_TI.SUCCESS, _TI.FAILED, _TI.SKIPPED, _TI.UPSTREAM_FAILED,
@@ -56,7 +64,14 @@ TaskInstanceState.success_states = frozenset({_TI.SUCCESS, _TI.SKIPPED})
 TaskInstanceState.schedulable = frozenset({None, _TI.UP_FOR_RETRY, _TI.UP_FOR_RESCHEDULE})
 
 
-class DagRunState(str, Enum):
+class _DagRunStateSets(EnumMeta):
+    """Declares DagRunState's named sets (on the metaclass: see _TaskInstanceStateSets)."""
+
+    finished: frozenset[DagRunState]
+    unfinished: frozenset[DagRunState]
+
+
+class DagRunState(str, Enum, metaclass=_DagRunStateSets):
     """A DAG run's state."""
 
     QUEUED = "queued"
@@ -66,9 +81,6 @@ class DagRunState(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-    finished: frozenset[DagRunState]
-    unfinished: frozenset[DagRunState]
 
 
 DagRunState.finished = frozenset({DagRunState.SUCCESS, DagRunState.FAILED})

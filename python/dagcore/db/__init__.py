@@ -12,4 +12,5 @@ from __future__ import annotations
 from dagcore.db.engine import create_engine, transaction
 from dagcore.db.migrate import MigrationStatus, check, head_revision, migrate, reset
 
-__all__ = ["MigrationStatus", "check", "create_engine", "head_revision", "migrate", "reset", "transaction"]
+__all__ = ["MigrationStatus", "check", "create_engine", "head_revision", "migrate", "reset",
+           "transaction"]

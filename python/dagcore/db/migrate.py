@@ -79,14 +79,16 @@ def _migration_connection(engine: Engine | None) -> Iterator[Connection]:
         with engine.connect() as connection:
             locked = connection.dialect.name == "postgresql"
             if locked:
-                connection.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": _PG_MIGRATION_LOCK_ID})
+                connection.execute(sa.text("SELECT pg_advisory_lock(:id)"),
+                                   {"id": _PG_MIGRATION_LOCK_ID})
                 connection.commit()
             try:
                 yield connection
             finally:
                 if locked:
                     connection.rollback()
-                    connection.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _PG_MIGRATION_LOCK_ID})
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(:id)"),
+                                       {"id": _PG_MIGRATION_LOCK_ID})
                     connection.commit()
     finally:
         if own:

@@ -121,7 +121,8 @@ class InProcessExecutor(BaseExecutor):
                 self._run(workload)
             except Exception as exc:
                 log.exception("The task runner raised for %s", workload.key)
-                state, info = "failed", "".join(traceback.format_exception_only(exc)).strip()
+                state = "failed"
+                info = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             finally:
                 # Also on KeyboardInterrupt: the workload was started, it is not queued anymore.
                 self._pending.popleft()

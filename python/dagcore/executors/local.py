@@ -375,16 +375,21 @@ class LocalExecutor(BaseExecutor):
         try:
             from dagcore.task_runner import warm_up
         except ImportError:  # a stand-in task runner module (tests): nothing to compile
-            warm_up = None
-        try:
-            if warm_up is not None:
-                warm_up(engine)
-        except Exception:  # noqa: BLE001 - no schema yet, say: each child compiles for itself
-            log.debug("Cannot compile the task runner's statements in advance", exc_info=True)
+            pass
+        else:
+            self._warm_up(warm_up, engine)
         finally:
             engine.dispose()
         self._child_engine, self._child_engine_url = engine, url
         return engine
+
+    @staticmethod
+    def _warm_up(warm_up: Callable[[Engine], object], engine: Engine) -> None:
+        """Compile the task runner's statements once, here; failing only leaves it to each child."""
+        try:
+            warm_up(engine)
+        except Exception:  # noqa: BLE001 - no schema yet, say: each child compiles for itself
+            log.debug("Cannot compile the task runner's statements in advance", exc_info=True)
 
     def _reap(self) -> int:
         """Collect finished tries (from the workers' result pipes) and dead workers; how many
@@ -417,16 +422,16 @@ class LocalExecutor(BaseExecutor):
                 done, status = pid, None  # reaped by someone else: its status is lost
             if done == 0:
                 continue
-            workload = self._procs.get(pid)
+            running = self._procs.get(pid)
             self._forget(pid)
-            if workload is None:
+            if running is None:
                 continue  # an idle or retired worker ended
-            self._keys.discard(workload.key)
+            self._keys.discard(running.key)
             state, info = _describe_status(status)
             if state == "success":  # exited 0 without reporting the try: it did not finish
                 state, info = "failed", "the worker exited without reporting the try"
-            log.debug("pid %d (%s) ended: %s %s", pid, workload.key, state, info or "")
-            self._event(workload, state, info)
+            log.debug("pid %d (%s) ended: %s %s", pid, running.key, state, info or "")
+            self._event(running, state, info)
             ended += 1
         return ended
 

@@ -110,12 +110,13 @@ class Job:
                 conn.execute(job.update().where(job.c.id.in_(dead))
                              .values(state="failed", end_date=now))
                 log.info("Marked %d dead %s job(s) failed: %s", len(dead), self.job_type, dead)
-            self.id = conn.execute(job.insert().values(
+            job_id: int = conn.execute(job.insert().values(
                 job_type=self.job_type, state=RUNNING, hostname=hostname(), pid=os.getpid(),
                 unixname=_unixname(), executor_class=self.executor_class, start_date=now,
                 latest_heartbeat=now)).inserted_primary_key[0]
+        self.id = job_id
         self.latest_heartbeat = now
-        return self.id
+        return job_id
 
     def heartbeat(self, conn: Connection | None = None) -> None:
         now = timezone.utcnow()

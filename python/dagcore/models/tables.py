@@ -59,7 +59,8 @@ ID_LEN: Final = 250  # dag_id, task_id, run_id: Airflow's ID_LEN
 
 def _dag_id(*, fk: bool = True) -> sa.Column:
     if fk:
-        return sa.Column("dag_id", sa.String(ID_LEN), sa.ForeignKey("dag.dag_id", ondelete="CASCADE"), nullable=False)
+        return sa.Column("dag_id", sa.String(ID_LEN),
+                         sa.ForeignKey("dag.dag_id", ondelete="CASCADE"), nullable=False)
     return sa.Column("dag_id", sa.String(ID_LEN), nullable=False)
 
 
@@ -81,9 +82,12 @@ dag = sa.Table(
     sa.Column("timetable_description", sa.String(1000)),
     sa.Column("max_active_tasks", sa.Integer, nullable=False, default=16, server_default="16"),
     sa.Column("max_active_runs", sa.Integer),
-    sa.Column("max_consecutive_failed_dag_runs", sa.Integer, nullable=False, default=0, server_default="0"),
-    sa.Column("has_task_concurrency_limits", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
-    sa.Column("has_import_errors", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("max_consecutive_failed_dag_runs", sa.Integer, nullable=False, default=0,
+              server_default="0"),
+    sa.Column("has_task_concurrency_limits", sa.Boolean, nullable=False, default=False,
+              server_default=sa.false()),
+    sa.Column("has_import_errors", sa.Boolean, nullable=False, default=False,
+              server_default=sa.false()),
     sa.Column("next_dagrun", UtcDateTime),
     sa.Column("next_dagrun_data_interval_start", UtcDateTime),
     sa.Column("next_dagrun_data_interval_end", UtcDateTime),
@@ -167,7 +171,8 @@ backfill = sa.Table(
     sa.Column("to_date", UtcDateTime, nullable=False),
     sa.Column("dag_run_conf", sa.JSON, nullable=False, default=dict),
     sa.Column("is_paused", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
-    sa.Column("reprocess_behavior", sa.String(ID_LEN), nullable=False, default="none", server_default="none"),
+    sa.Column("reprocess_behavior", sa.String(ID_LEN), nullable=False, default="none",
+              server_default="none"),
     sa.Column("max_active_runs", sa.Integer, nullable=False, default=10, server_default="10"),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("completed_at", UtcDateTime),
@@ -223,7 +228,8 @@ backfill_dag_run = sa.Table(
     "backfill_dag_run",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("backfill_id", sa.Integer, sa.ForeignKey("backfill.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("backfill_id", sa.Integer, sa.ForeignKey("backfill.id", ondelete="CASCADE"),
+              nullable=False),
     sa.Column("dag_run_id", sa.Integer, sa.ForeignKey("dag_run.id", ondelete="SET NULL")),
     sa.Column("exception_reason", sa.String(ID_LEN)),
     sa.Column("logical_date", UtcDateTime),
@@ -249,7 +255,8 @@ def _task_instance_columns() -> list[sa.Column]:
         sa.Column("duration", sa.Float),
         sa.Column("hostname", sa.String(1000)),
         sa.Column("unixname", sa.String(1000)),
-        sa.Column("pool", sa.String(256), nullable=False, default="default_pool", server_default="default_pool"),
+        sa.Column("pool", sa.String(256), nullable=False, default="default_pool",
+                  server_default="default_pool"),
         sa.Column("pool_slots", sa.Integer, nullable=False, default=1, server_default="1"),
         sa.Column("queue", sa.String(256)),
         sa.Column("priority_weight", sa.Integer),
@@ -270,7 +277,8 @@ def _task_instance_columns() -> list[sa.Column]:
         sa.Column("updated_at", UtcDateTime),
         # Deferred: a version stays while task instances use it, but deleting a dag (which
         # cascades to both by different paths) is checked only once the cascades are done.
-        sa.Column("dag_version_id", UUIDType, sa.ForeignKey("dag_version.id", deferrable=True, initially="DEFERRED")),
+        sa.Column("dag_version_id", UUIDType,
+                  sa.ForeignKey("dag_version.id", deferrable=True, initially="DEFERRED")),
         # Runs cascade to their task instances; ON UPDATE lets a run_id rename follow.
         sa.ForeignKeyConstraint(
             ["dag_id", "run_id"],
@@ -300,7 +308,8 @@ task_instance_history = sa.Table(
     sa.Column("task_instance_id", UUIDType, nullable=False),
     *_task_instance_columns(),
     # Named by hand: the conventional name is longer than PostgreSQL's 63-character limit.
-    sa.UniqueConstraint("dag_id", "run_id", "task_id", "map_index", "try_number", name="uq_tih_dag_id_run_id_task_id_map_index_try_number"),
+    sa.UniqueConstraint("dag_id", "run_id", "task_id", "map_index", "try_number",
+                        name="uq_tih_dag_id_run_id_task_id_map_index_try_number"),
 )
 
 # A scheduler (or other long-running process) and its heartbeat (Airflow's ``job`` table). The
@@ -325,7 +334,8 @@ job = sa.Table(
 xcom = sa.Table(
     "xcom",
     metadata,
-    sa.Column("dag_run_id", sa.Integer, sa.ForeignKey("dag_run.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("dag_run_id", sa.Integer, sa.ForeignKey("dag_run.id", ondelete="CASCADE"),
+              primary_key=True),
     sa.Column("task_id", sa.String(ID_LEN), primary_key=True),
     sa.Column("map_index", sa.Integer, primary_key=True, default=-1, server_default="-1"),
     sa.Column("key", sa.String(512), primary_key=True),
@@ -335,7 +345,8 @@ xcom = sa.Table(
     sa.Column("timestamp", UtcDateTime, nullable=False),
     sa.ForeignKeyConstraint(
         ["dag_id", "run_id", "task_id", "map_index"],
-        ["task_instance.dag_id", "task_instance.run_id", "task_instance.task_id", "task_instance.map_index"],
+        ["task_instance.dag_id", "task_instance.run_id", "task_instance.task_id",
+         "task_instance.map_index"],
         ondelete="CASCADE",
     ),
     sa.Index(None, "dag_id", "run_id", "task_id"),

@@ -34,7 +34,8 @@ class UtcDateTime(sa.types.TypeDecorator):
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime, got {type(value).__name__}: {value!r}")
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime is not allowed (give it a time zone): {value.isoformat()}")
+            raise ValueError(f"naive datetime is not allowed (give it a time zone): "
+                             f"{value.isoformat()}")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
@@ -68,7 +69,6 @@ class UUIDType(sa.types.TypeDecorator):
         if value is None or isinstance(value, uuid.UUID):
             return value
         return uuid.UUID(value)
-
 
 
 def uuid7() -> uuid.UUID:

@@ -137,7 +137,8 @@ def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
         own = kwargs.pop("default_args", None) or {}
         default_args.update(own)
         given = set(signature.bind_partial(self, *args).arguments) | set(kwargs)
-        names = _init_parameter_names(type(self))
+        cls: type = type(self)  # as `type`: mypy takes a class with __hash__ for unhashable
+        names = _init_parameter_names(cls)
         for name, value in default_args.items():
             if name in names and name not in given and name != "params":
                 kwargs[name] = value
@@ -189,7 +190,8 @@ class BaseOperator(DependencyMixin):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
-            cls.__init__ = _apply_defaults(cls.__dict__["__init__"])  # type: ignore[method-assign]
+            # setattr: a type checker refuses assigning to a method.
+            setattr(cls, "__init__", _apply_defaults(cls.__dict__["__init__"]))
 
     def __init__(
         self,
@@ -277,12 +279,12 @@ class BaseOperator(DependencyMixin):
         self.on_retry_callback = on_retry_callback
         self.on_skipped_callback = on_skipped_callback
         self._trigger_rule = self._check_trigger_rule(trigger_rule)
-        for name, value in (("max_active_tis_per_dag", max_active_tis_per_dag),
+        for name, limit in (("max_active_tis_per_dag", max_active_tis_per_dag),
                             ("max_active_tis_per_dagrun", max_active_tis_per_dagrun)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                      or limit < 1):
                 raise ValueError(f"{name} of task {task_id!r} must be a positive int or None, "
-                                 f"got {value!r}")
+                                 f"got {limit!r}")
         self.max_active_tis_per_dag = max_active_tis_per_dag
         self.max_active_tis_per_dagrun = max_active_tis_per_dagrun
         self.executor_config = executor_config or {}
@@ -412,14 +414,14 @@ class BaseOperator(DependencyMixin):
                              f"{self._dag.dag_id!r} and {other._dag.dag_id!r}")
         if other.task_id in self._downstream and self._downstream[other.task_id] is other:
             return
+        dag = self._dag or other._dag
         path = _path(other, self)
         if path is not None:
-            dag_id = (self._dag or other._dag).dag_id if (self._dag or other._dag) else None
+            dag_id = dag.dag_id if dag is not None else None
             cycle = " -> ".join([self.task_id, *[t.task_id for t in path]])
             where = f"DAG {dag_id!r}" if dag_id else "the tasks"
             raise DagCycleError(f"Cycle detected in {where}: {cycle} (setting {self.task_id} >> "
                                 f"{other.task_id})")
-        dag = self._dag or other._dag
         if dag is not None:
             for task in (self, other):
                 if task._dag is None:
@@ -527,7 +529,7 @@ def _path(start: BaseOperator, goal: BaseOperator) -> list[BaseOperator] | None:
     return None
 
 
-BaseOperator.__init__ = _apply_defaults(BaseOperator.__init__)  # type: ignore[method-assign]
+setattr(BaseOperator, "__init__", _apply_defaults(BaseOperator.__init__))
 
 
 def execute_task(task: BaseOperator, context: dict[str, Any]) -> Any:
