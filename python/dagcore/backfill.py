@@ -308,7 +308,7 @@ class BackfillPlan(Sequence[BackfillPlanEntry]):
         """Every entry's skip reason (None for create and clear)."""
         return list(map(_REASONS.__getitem__, self._plan.reason_codes()))
 
-    def count(self, value: object) -> int:  # type: ignore[override]
+    def count(self, value: object) -> int:
         """How many entries have the action ``value`` (a :class:`BackfillAction` or its value);
         an entry counts its occurrences, as ``Sequence.count``."""
         if isinstance(value, BackfillPlanEntry):
@@ -371,7 +371,7 @@ def _reprocess_value(value: object) -> str:
                     f"{type(value).__name__}")
 
 
-def _existing_runs_arg(runs: object) -> object:
+def _existing_runs_arg(runs: ExistingRuns) -> Any:
     # The core reads a dict directly and anything else as an iterable of pairs.
     if isinstance(runs, Mapping) and not isinstance(runs, dict):
         return runs.items()

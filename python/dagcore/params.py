@@ -339,7 +339,7 @@ class ParamsDict(MutableMapping[str, Any]):
         """The ``(name, Param)`` pairs."""
         return iter(self._dict.items())
 
-    def update(self, other: Any = (), /, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Set each key as ``__setitem__`` does (validating against existing schemas); a
         :class:`ParamsDict` contributes its :class:`Param` objects."""
         if isinstance(other, ParamsDict):

@@ -37,17 +37,13 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any, ClassVar, TypeAlias, overload
+from typing import Any, ClassVar, TypeAlias, TypeGuard, overload
 from zoneinfo import ZoneInfo
 
 from dagcore._native import core
 from dagcore.utils import timezone
 
-try:  # python3-dateutil: optional, needed only for relativedelta schedules
-    from dateutil.relativedelta import relativedelta, weekday
-except ImportError:  # pragma: no cover - depends on the environment
-    relativedelta = None  # type: ignore[assignment,misc]
-    weekday = None  # type: ignore[assignment,misc]
+from dateutil.relativedelta import relativedelta, weekday  # a declared dependency (setup.cfg)
 
 __all__ = [
     "DEFAULT_MAX_RUNS",
@@ -308,8 +304,8 @@ class RunInfoBatch(Sequence[DagRunInfo]):
 # argument conversion
 
 
-def _is_relativedelta(value: object) -> bool:
-    return relativedelta is not None and isinstance(value, relativedelta)
+def _is_relativedelta(value: object) -> TypeGuard[relativedelta]:
+    return isinstance(value, relativedelta)
 
 
 def _zone_name(tz: object) -> str:
@@ -404,7 +400,7 @@ def _schedule_delta(value: object) -> tuple[int, int] | None:
     after checking it moves every date forward)."""
     parts = _delta_parts(value, "schedule interval")
     if parts is None:
-        _check_python_delta(value, "schedule interval", True)  # type: ignore[arg-type]
+        _check_python_delta(value, "schedule interval", True)
         return None
     months, micros = parts
     if months < 0 or micros < 0 or (months == 0 and micros == 0):
@@ -417,7 +413,7 @@ def _interval_delta(value: object) -> tuple[int, int] | None:
     in Python, after checking no interval ends before it starts)."""
     parts = _delta_parts(value, "interval")
     if parts is None:
-        _check_python_delta(value, "interval", False)  # type: ignore[arg-type]
+        _check_python_delta(value, "interval", False)
         return None
     months, micros = parts
     if months < 0 or micros < 0:
@@ -467,8 +463,6 @@ def _encode_relativedelta(value: relativedelta) -> dict[str, Any]:
 def _decode_delta(value: Any, what: str) -> Delta:
     """Airflow's decode_interval (seconds, or an encode_relativedelta dict)."""
     if isinstance(value, dict):
-        if relativedelta is None:  # pragma: no cover - depends on the environment
-            raise ValueError(f"{what} {value!r} needs python-dateutil, which is not installed")
         return _decode_relativedelta(value, what)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)
@@ -643,10 +637,11 @@ class _PythonDeltaDataInterval(_PythonDeltaEngine):
     DeltaMixin) for a relativedelta the C++ core cannot express.
 
     Without catchup such a period counts as a calendar period (Airflow's newer rule for
-    months and years, docs/airflow-behaviour.md 2.9.3): the runs stay on the start date's grid, one period at a time, and the
-    one that runs is the last period that has ended by now (the first period while it is still
-    running); without a start date the interval is ``[now - delta, next of that]``. The walk
-    from the start date is remembered, so the scheduler's repeated calls continue it.
+    months and years, docs/airflow-behaviour.md 2.9.3): the runs stay on the start date's
+    grid, one period at a time, and the one that runs is the last period that has ended by now
+    (the first period while it is still running); without a start date the interval is
+    ``[now - delta, next of that]``. The walk from the start date is remembered, so the
+    scheduler's repeated calls continue it.
     """
 
     def __init__(self, delta: relativedelta) -> None:
@@ -698,7 +693,7 @@ def _trigger_impl(make: Any, interval: Delta) -> Any:
     :class:`_IntervalInPython` when the interval needs dateutil."""
     parts = _interval_delta(interval)
     if parts is None:
-        return _IntervalInPython(make(0, 0), interval)  # type: ignore[arg-type]
+        return _IntervalInPython(make(0, 0), interval)
     return make(*parts)
 
 
@@ -1154,7 +1149,7 @@ class DeltaTriggerTimetable(_CoreTimetable):
         period = _schedule_delta(delta)
         if period is None:
             _interval_delta(interval)  # checked before any run is computed
-            self._impl = _PythonDeltaTrigger(delta, interval)  # type: ignore[arg-type]
+            self._impl = _PythonDeltaTrigger(delta, interval)
         else:
             self._impl = _trigger_impl(
                 lambda months, micros: core.Timetable.delta_trigger(*period, months, micros),
@@ -1200,7 +1195,7 @@ class DeltaDataIntervalTimetable(_CoreTimetable):
     def __init__(self, delta: Delta) -> None:
         period = _schedule_delta(delta)
         if period is None:
-            self._impl = _PythonDeltaDataInterval(delta)  # type: ignore[arg-type]
+            self._impl = _PythonDeltaDataInterval(delta)
         else:
             self._impl = core.Timetable.delta_data_interval(*period)
         self._delta = delta

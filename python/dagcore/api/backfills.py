@@ -125,11 +125,12 @@ class Backfill:
     @classmethod
     def from_row(cls, row: Any, **counts: int) -> Backfill:
         m = row._mapping
-        return cls(**{f: m[f] for f in (
+        values: dict[str, Any] = {f: m[f] for f in (
             "id", "dag_id", "from_date", "to_date", "is_paused", "reprocess_behavior",
             "max_active_runs", "created_at", "completed_at", "updated_at",
-            "triggering_user_name", "keep_dag_paused", "run_on_latest_version")},
-            dag_run_conf=dict(m["dag_run_conf"] or {}), **counts)
+            "triggering_user_name", "keep_dag_paused", "run_on_latest_version")}
+        values.update(counts, dag_run_conf=dict(m["dag_run_conf"] or {}))
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)

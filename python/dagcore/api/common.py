@@ -524,7 +524,8 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
         now = timezone.utcnow()
         # Airflow's clear_task_instances(run_on_latest_version=True): the tasks' retries come
         # from the latest version, to which the finished runs move (below).
-        latest = _latest_version(conn, dag_bag, dag_id) if run_on_latest_version else None
+        latest_version = (_latest_version(conn, dag_bag, dag_id) if run_on_latest_version
+                          else None)
         # A try is archived once: clearing a TI twice before it runs again keeps one copy.
         archive_tries(conn, ti.c.id.in_([row.id for row in chosen]), now=now)
 
@@ -536,7 +537,7 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
             if row.state == TaskInstanceState.RUNNING.value:
                 values["state"] = TaskInstanceState.RESTARTING.value
             else:
-                dag = latest.dag if latest is not None else dags[row.run_id]
+                dag = latest_version.dag if latest_version is not None else dags[row.run_id]
                 task = dag.task_dict.get(row.task_id) if dag is not None else None
                 max_tries = (row.try_number + task.retries if task is not None
                              else max(row.max_tries, row.try_number))
@@ -554,9 +555,9 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
                 conn.execute(dr.update().where(dr.c.id == run.id)
                              .values(**_reset_run_values(run, dag_run_state, now)))
                 reset.append(run_id)
-            if latest is not None:
-                move_to_version(conn, dag_id=dag_id, run_ids=reset, version_id=latest.id,
-                                task_ids=latest.dag.task_dict.keys(),
+            if latest_version is not None:
+                move_to_version(conn, dag_id=dag_id, run_ids=reset, version_id=latest_version.id,
+                                task_ids=latest_version.dag.task_dict.keys(),
                                 bundle_version=dag_row.bundle_version, now=now)
         cleared = conn.execute(sa.select(ti).where(ti.c.id.in_(new_ids))
                                .order_by(ti.c.run_id, ti.c.task_id, ti.c.map_index)).all()

@@ -884,11 +884,11 @@ class SchedulerJob:
             for task_id in empties[i]:
                 row = batch.rows[task_id]
                 done_rows.append({"_id": row.id, "_try": row.try_number + 1})
-            for task_id, state in batch.states.items():
+            for task_id, ti_state in batch.states.items():
                 row = batch.rows[task_id]
-                if task_id in empties[i] or state == row.state:
+                if task_id in empties[i] or ti_state == row.state:
                     continue
-                state_rows.append({"_id": row.id, "_state": state, "_old": row.state})
+                state_rows.append({"_id": row.id, "_state": ti_state, "_old": row.state})
             for task_id in to_schedule.get(i, ()):
                 row = batch.rows[task_id]
                 task = dag.task_dict[task_id]
@@ -901,10 +901,10 @@ class SchedulerJob:
                     continue
                 sched_rows.append({"_id": row.id, "_old": row.state,
                                    "_try": row.try_number + (row.state != UP_FOR_RESCHEDULE)})
-            decision = decisions.get(i)
-            if decision is not None and decision.state.value in (RUN_SUCCESS, RUN_FAILED):
-                finished.append((batch.run, dag, decision.state.value,
-                                 decision.reason or decision.state.value))
+            run_decision = decisions.get(i)
+            if run_decision is not None and run_decision.state.value in (RUN_SUCCESS, RUN_FAILED):
+                finished.append((batch.run, dag, run_decision.state.value,
+                                 run_decision.reason or run_decision.state.value))
                 plan.changed += 1
             elif len(done_rows) + len(state_rows) + len(sched_rows) + len(retry_rows) > written:
                 plan.changed += 1
@@ -1114,12 +1114,14 @@ class SchedulerJob:
                 per_run[(row.dag_id, row.run_id)] += 1
                 per_task[(row.dag_id, row.task_id)] += 1
                 per_run_task[(row.dag_id, row.run_id, row.task_id)] += 1
-            chosen = []
+            chosen: list[tuple[Any, SerializedDAG]] = []
             for c in candidates:
                 if len(chosen) >= slots:
                     break
                 dag = self.dag_bag.get_dag_for_run(c)
-                task = dag.task_dict.get(c.task_id) if dag is not None else None
+                if dag is None:
+                    continue
+                task = dag.task_dict.get(c.task_id)
                 if task is None:
                     continue
                 limit = dag.max_active_tasks

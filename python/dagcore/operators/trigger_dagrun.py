@@ -74,8 +74,8 @@ class TriggerDagRunOperator(BaseOperator):
         if not isinstance(trigger_dag_id, str) or not trigger_dag_id:
             raise TypeError(f"trigger_dag_id of task {task_id!r} must be a non-empty str, got "
                             f"{trigger_dag_id!r}")
-        if logical_date is not NOTSET and not isinstance(logical_date, (str, datetime,
-                                                                       type(None))):
+        if logical_date is not NOTSET and not isinstance(logical_date,
+                                                         (str, datetime, type(None))):
             raise TypeError(f"Expected str, datetime.datetime, or None for parameter "
                             f"'logical_date'. Got {type(logical_date).__name__}")
         self.trigger_dag_id = trigger_dag_id
