@@ -3,7 +3,9 @@
 from datetime import datetime
 from typing import Any, Callable
 
-_Key = str | int
+import uuid
+
+_Key = str | int | uuid.UUID
 
 class VersionCache:
     def __init__(
@@ -14,8 +16,13 @@ class VersionCache:
         policy: str = "lru",
         clock: Callable[[], float] | None = None,
         on_evict: Callable[[_Key, Any, str], object] | None = None,
+        refresh_after: float | None = None,
     ) -> None: ...
     def get(self, key: _Key, default: Any = None) -> Any: ...
+    def get_fresh(self, key: _Key, default: Any = None) -> Any: ...
+    def peek(self, key: _Key, default: Any = None) -> Any: ...
+    def confirm(self, key: _Key) -> Any: ...
+    def count_miss(self) -> None: ...
     def put(self, key: _Key, value: Any, *, weight: int = 1, tag: str | None = None) -> None: ...
     def get_or_load(
         self,
@@ -41,6 +48,8 @@ class VersionCache:
     def ttl(self) -> float | None: ...
     @property
     def policy(self) -> str: ...
+    @property
+    def refresh_after(self) -> float | None: ...
 
 # --- cron (cpp/bindings/register_cron.cpp) -------------------------------------------------------
 
