@@ -15,9 +15,11 @@
 // request; every miss ends in a put), so they are METH_FASTCALL functions rather than pybind11
 // overloads: pybind11's dispatcher costs more than the whole lookup.
 #include <pybind11/pybind11.h>
+#include <structmember.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,10 +33,15 @@ namespace dagcore::bindings {
 namespace {
 
 /// A borrowed exact str or int with its Python hash, for lookups.
+/// For a uuid.UUID looked up (get, get_fresh), `obj` is null and `uuid_text` holds its
+/// canonical text, hashed as Python hashes that str: the lookup builds no str object.
 struct py_key_view {
   PyObject* obj;
   std::size_t hash;
+  const char* uuid_text = nullptr;
 };
+
+constexpr Py_ssize_t uuid_text_length = 36;
 
 /// An owned exact str or int with its Python hash: what the cache stores as a key or a tag.
 struct py_key {
@@ -43,6 +50,13 @@ struct py_key {
   py::object obj;
   std::size_t hash;
 };
+
+/// Whether `s` is the exact str whose characters are the 36 of `text`.
+bool is_uuid_text(PyObject* s, const char* text) noexcept {
+  return PyUnicode_CheckExact(s) && PyUnicode_IS_COMPACT_ASCII(s) &&
+         PyUnicode_GET_LENGTH(s) == uuid_text_length &&
+         std::memcmp(PyUnicode_1BYTE_DATA(s), text, uuid_text_length) == 0;
+}
 
 // Keys are restricted to exact str and int, whose hash and equality are C code: comparing them
 // under the mutex runs no Python code. Different types never compare equal (1 != "1").
@@ -65,12 +79,17 @@ struct py_key_equal {
   using is_transparent = void;
   template <class A, class B>
   bool operator()(const A& a, const B& b) const noexcept {
-    return a.hash == b.hash && same_value(ptr(a), ptr(b));
+    return a.hash == b.hash && equal(a, b);
   }
 
  private:
-  static PyObject* ptr(const py_key& k) noexcept { return k.obj.ptr(); }
-  static PyObject* ptr(const py_key_view& k) noexcept { return k.obj; }
+  static bool equal(const py_key& a, const py_key& b) noexcept {
+    return same_value(a.obj.ptr(), b.obj.ptr());
+  }
+  static bool equal(const py_key_view& a, const py_key& b) noexcept {
+    return a.obj ? same_value(a.obj, b.obj.ptr()) : is_uuid_text(b.obj.ptr(), a.uuid_text);
+  }
+  static bool equal(const py_key& a, const py_key_view& b) noexcept { return equal(b, a); }
 };
 
 /// Seconds as a double: the unit of Python clocks (time.monotonic and friends).
@@ -102,11 +121,37 @@ std::string type_name(PyObject* o) { return Py_TYPE(o)->tp_name; }
 
 /// uuid.UUID, looked up once when the module is registered (the uuid module is never unloaded).
 PyTypeObject* g_uuid_type = nullptr;
+/// The interned name "int", and the offset of UUID's `int` slot (UUID has __slots__), so an
+/// exact UUID's value is read without an attribute lookup.
+PyObject* g_int_name = nullptr;
+Py_ssize_t g_uuid_int_offset = -1;
 
-/// `str(u)` for a uuid.UUID: the 36-character lowercase canonical form, from its 128-bit `int`.
-py::object canonical_uuid(PyObject* u) {
-  const py::object value = py::reinterpret_steal<py::object>(PyObject_GetAttrString(u, "int"));
-  if (!value) throw py::error_already_set();
+void init_uuid_support() {
+  const py::object cls = py::module_::import("uuid").attr("UUID");
+  // Strong references kept for the life of the process, as the uuid module keeps them anyway.
+  g_uuid_type = reinterpret_cast<PyTypeObject*>(py::object(cls).release().ptr());
+  g_int_name = PyUnicode_InternFromString("int");
+  if (!g_int_name) throw py::error_already_set();
+  PyObject* descr = PyDict_GetItemWithError(g_uuid_type->tp_dict, g_int_name);  // borrowed
+  if (descr && Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+    const PyMemberDef* member = reinterpret_cast<PyMemberDescrObject*>(descr)->d_member;
+    if (member->type == T_OBJECT_EX) g_uuid_int_offset = member->offset;
+  }
+  PyErr_Clear();
+}
+
+/// Writes `str(u)` for a uuid.UUID into `text`: the 36-character lowercase canonical form, from
+/// its 128-bit `int`.
+void format_uuid(PyObject* u, char (&text)[uuid_text_length]) {
+  py::object value;
+  if (Py_IS_TYPE(u, g_uuid_type) && g_uuid_int_offset >= 0) {
+    PyObject* slot = *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(u) + g_uuid_int_offset);
+    if (slot) value = py::reinterpret_borrow<py::object>(slot);
+  }
+  if (!value) {  // a subclass (its `int` may be a property) or an unset slot
+    value = py::reinterpret_steal<py::object>(PyObject_GetAttr(u, g_int_name));
+    if (!value) throw py::error_already_set();
+  }
   if (!PyLong_Check(value.ptr())) {
     throw py::type_error("key: uuid.UUID.int must be an int, got " + type_name(value.ptr()));
   }
@@ -124,15 +169,17 @@ py::object canonical_uuid(PyObject* u) {
   }
 #endif
   static constexpr char digits[] = "0123456789abcdef";
-  PyObject* text = PyUnicode_New(36, 127);
-  if (!text) throw py::error_already_set();
-  Py_UCS1* out = PyUnicode_1BYTE_DATA(text);
+  char* out = text;
   for (int i = 0; i < 16; ++i) {
     if (i == 4 || i == 6 || i == 8 || i == 10) *out++ = '-';
-    *out++ = static_cast<Py_UCS1>(digits[bytes[i] >> 4]);
-    *out++ = static_cast<Py_UCS1>(digits[bytes[i] & 0xF]);
+    *out++ = digits[bytes[i] >> 4];
+    *out++ = digits[bytes[i] & 0xF];
   }
-  return py::reinterpret_steal<py::object>(text);
+}
+
+/// The hash Python gives the str of these characters (str.__hash__ hashes its bytes).
+std::size_t hash_uuid_text(const char (&text)[uuid_text_length]) noexcept {
+  return static_cast<std::size_t>(_Py_HashBytes(text, uuid_text_length));
 }
 
 std::size_t hash_of(PyObject* o) {
@@ -147,13 +194,21 @@ std::size_t hash_of(PyObject* o) {
 /// everything else is rejected.
 class key_arg {
  public:
-  key_arg(PyObject* o, const char* what, bool allow_int = true) {
+  /// With `lookup_only`, a UUID key is not turned into a str object (see py_key_view); such a
+  /// key_arg may only be used to find entries, never to store one (owned()).
+  key_arg(PyObject* o, const char* what, bool allow_int = true, bool lookup_only = false) {
     if (PyUnicode_CheckExact(o) || (allow_int && PyLong_CheckExact(o))) {
       m_view = {o, hash_of(o)};
       return;
     }
     if (allow_int && g_uuid_type && PyObject_TypeCheck(o, g_uuid_type)) {
-      m_holder = canonical_uuid(o);
+      format_uuid(o, m_uuid_text);
+      if (lookup_only) {
+        m_view = {nullptr, hash_uuid_text(m_uuid_text), m_uuid_text};
+        return;
+      }
+      m_holder = py::reinterpret_steal<py::object>(
+          PyUnicode_FromStringAndSize(m_uuid_text, uuid_text_length));
     } else if (PyUnicode_Check(o)) {
       m_holder = py::reinterpret_steal<py::object>(PyUnicode_FromObject(o));
     } else if (allow_int && PyLong_Check(o) && !PyBool_Check(o)) {
@@ -168,12 +223,16 @@ class key_arg {
     m_view = {m_holder.ptr(), hash_of(m_holder.ptr())};
   }
 
+  key_arg(const key_arg&) = delete;
+  key_arg& operator=(const key_arg&) = delete;
+
   [[nodiscard]] const py_key_view& view() const noexcept { return m_view; }
   [[nodiscard]] py_key owned() const { return py_key(m_view); }
 
  private:
   py::object m_holder;
   py_key_view m_view{};
+  char m_uuid_text[uuid_text_length]{};
 };
 
 std::optional<py_key> tag_arg(const py::object& tag) {
@@ -278,14 +337,14 @@ class PyVersionCache {
   }
 
   py::object get(PyObject* key, PyObject* fallback) {
-    const key_arg k(key, "key");
+    const key_arg k(key, "key", /*allow_int=*/true, /*lookup_only=*/true);
     auto value = m_cache.get_at(now(), k.view());
     if (value) return std::move(*value);
     return py::reinterpret_borrow<py::object>(fallback);
   }
 
   py::object get_fresh(PyObject* key, PyObject* fallback) {
-    const key_arg k(key, "key");
+    const key_arg k(key, "key", /*allow_int=*/true, /*lookup_only=*/true);
     auto value = m_cache.get_fresh_at(now(), k.view());
     if (value) return std::move(*value);
     return py::reinterpret_borrow<py::object>(fallback);
@@ -669,9 +728,7 @@ void register_cache(py::module_& m) {
       .def_property_readonly("policy", &PyVersionCache::policy)
       .def_property_readonly("refresh_after", &PyVersionCache::refresh_after);
 
-  // A strong reference kept for the life of the process, as the uuid module keeps it anyway.
-  g_uuid_type = reinterpret_cast<PyTypeObject*>(
-      py::object(py::module_::import("uuid").attr("UUID")).release().ptr());
+  init_uuid_support();
   for (PyMethodDef* def : {&fast_get_def, &fast_get_fresh_def, &fast_put_def}) {
     PyObject* method = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), def);
     if (!method) throw py::error_already_set();
