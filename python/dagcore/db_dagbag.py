@@ -43,11 +43,9 @@ Differences from Airflow, on purpose:
 from __future__ import annotations
 
 import enum
-import gc
 import json
 import logging
 import math
-import sys
 import threading
 import time
 import types
@@ -61,6 +59,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from dagcore._native import core
 from dagcore.cache import CacheStats, VersionCache
 from dagcore.configuration import conf
 from dagcore.exceptions import DagcoreException
@@ -117,27 +116,13 @@ _SHARED_TYPES = (type, types.ModuleType, types.FunctionType, types.BuiltinFuncti
 def retained_bytes(root: object) -> int:
     """Bytes held by ``root`` and every object reachable from it, each counted once.
 
-    Objects the process shares are left out and not walked into: classes, modules, functions,
-    enum members, time zones (cached process-wide), None, True, False. It walks the referents the
-    garbage collector knows (containers, instances, slots), so a C++ object counts as its Python
-    wrapper. Cost: about 0.7 us per object, under a millisecond for a 50-task DAG (its
-    deserialization costs more).
+    ``sys.getsizeof`` summed over the objects the garbage collector sees as referents
+    (containers, instances, slots), so a C++ object counts as its Python wrapper. Objects the
+    process shares are left out and not walked into: classes, modules, functions, enum members,
+    time zones (cached process-wide), None, True, False. The walk is C++ (about 0.15 us an
+    object, a fraction of a millisecond for a 50-task DAG, whose deserialization costs more).
     """
-    seen: set[int] = set()
-    stack: list[Any] = [root]
-    total = 0
-    getsizeof, referents, pop, push = sys.getsizeof, gc.get_referents, stack.pop, stack.extend
-    while stack:
-        obj = pop()
-        if obj is None or obj is True or obj is False or isinstance(obj, _SHARED_TYPES):
-            continue
-        i = id(obj)
-        if i in seen:
-            continue
-        seen.add(i)
-        total += getsizeof(obj)
-        push(referents(obj))
-    return total
+    return int(core.retained_bytes(root, _SHARED_TYPES))
 
 
 def _non_negative(name: str, value: float | None) -> float | None:

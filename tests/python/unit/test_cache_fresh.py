@@ -157,3 +157,22 @@ def test_a_uuid_is_not_a_tag_and_bad_keys_name_their_type() -> None:
         cache.get_fresh(1.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="get_fresh"):
         cache.get_fresh()  # type: ignore[call-arg]
+
+
+def test_retained_bytes_walks_once_and_stops_at_shared_types() -> None:
+    # core.retained_bytes backs DBDagBag's weights (sys.getsizeof over the reachable objects).
+    import sys
+
+    from dagcore._native import core
+
+    text = "y" * 500
+    inner = [text, text]
+    assert core.retained_bytes(inner, ()) == sys.getsizeof(inner) + sys.getsizeof(text)
+    assert core.retained_bytes([inner, inner], ()) == (
+        sys.getsizeof([inner, inner]) + sys.getsizeof(inner) + sys.getsizeof(text))
+    assert core.retained_bytes([str, None, True], (type,)) == sys.getsizeof([str, None, True])
+    cycle: list[object] = []
+    cycle.append(cycle)
+    assert core.retained_bytes(cycle, ()) == sys.getsizeof(cycle)
+    with pytest.raises(TypeError, match="shared_types must hold types, got int"):
+        core.retained_bytes([], (1,))
