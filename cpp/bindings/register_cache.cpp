@@ -159,11 +159,13 @@ void format_uuid(PyObject* u, char (&text)[uuid_text_length]) {
   }
   unsigned char bytes[16];
 #if PY_VERSION_HEX >= 0x030D0000
-  const Py_ssize_t n = PyLong_AsNativeBytes(
-      value.ptr(), bytes, sizeof bytes,
-      Py_ASNATIVEBYTES_BIG_ENDIAN | Py_ASNATIVEBYTES_UNSIGNED_BUFFER | Py_ASNATIVEBYTES_REJECT_NEGATIVE);
+  const Py_ssize_t n =
+      PyLong_AsNativeBytes(value.ptr(), bytes, sizeof bytes,
+                           Py_ASNATIVEBYTES_BIG_ENDIAN | Py_ASNATIVEBYTES_UNSIGNED_BUFFER |
+                               Py_ASNATIVEBYTES_REJECT_NEGATIVE);
   if (n < 0) throw py::error_already_set();
-  if (n > static_cast<Py_ssize_t>(sizeof bytes)) throw py::value_error("key: uuid.UUID.int is out of range");
+  if (n > static_cast<Py_ssize_t>(sizeof bytes))
+    throw py::value_error("key: uuid.UUID.int is out of range");
 #else
   if (_PyLong_AsByteArray(reinterpret_cast<PyLongObject*>(value.ptr()), bytes, sizeof bytes,
                           /*little_endian=*/0, /*is_signed=*/0) < 0) {
@@ -331,12 +333,11 @@ class PyVersionCache {
                  const py::object& refresh_after)
       : m_clock(callable_arg(std::move(clock), "clock")),
         m_on_evict(callable_arg(std::move(on_evict), "on_evict")),
-        m_cache(cache_type::options{limit_arg(max_entries, "max_entries", detail::nil_slot - 2),
-                                    limit_arg(max_bytes, "max_bytes", std::uint64_t{1} << 62),
-                                    ttl_arg(ttl), policy_arg(policy),
-                                    refresh_after_arg(refresh_after)},
-                seconds_clock{}, [this](cache_type::removed_entry& e) noexcept { on_removed(e); }) {
-  }
+        m_cache(
+            cache_type::options{limit_arg(max_entries, "max_entries", detail::nil_slot - 2),
+                                limit_arg(max_bytes, "max_bytes", std::uint64_t{1} << 62),
+                                ttl_arg(ttl), policy_arg(policy), refresh_after_arg(refresh_after)},
+            seconds_clock{}, [this](cache_type::removed_entry& e) noexcept { on_removed(e); }) {}
 
   py::object get(PyObject* key, PyObject* fallback) {
     const key_arg k(key, "key", /*allow_int=*/true, /*lookup_only=*/true);

@@ -632,7 +632,8 @@ struct colliding_traits : cache_traits<int> {
 
 TEST(VersionCacheKeys, AllKeysCollidingStillWorks) {
   for (const cache_policy policy : {cache_policy::lru, cache_policy::tinylfu}) {
-    VersionCache<int, int, std::chrono::steady_clock, colliding_traits> cache({64, {}, {}, policy, {}});
+    VersionCache<int, int, std::chrono::steady_clock, colliding_traits> cache(
+        {64, {}, {}, policy, {}});
     for (int i = 0; i < 200; ++i) cache.put(i, i * 10);
     EXPECT_EQ(cache.size(), 64U);
     int present = 0;

@@ -28,9 +28,9 @@
 //   The removal listener must not throw (it is called from noexcept context).
 // - References: none escape; values are returned by copy.
 //
-// Time: the cache never reads the clock unless a TTL or refresh_after is set. Members with the `_at` suffix take
-// "now" explicitly, so a caller that owns its own clock (the Python binding, whose clock is a
-// Python callable that must not be called under the lock) computes it first.
+// Time: the cache never reads the clock unless a TTL or refresh_after is set. Members with the
+// `_at` suffix take "now" explicitly, so a caller that owns its own clock (the Python binding,
+// whose clock is a Python callable that must not be called under the lock) computes it first.
 #pragma once
 
 #include <tsl/robin_map.h>
