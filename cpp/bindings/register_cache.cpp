@@ -376,7 +376,7 @@ class PyVersionCache {
   }
 
   py::object get_or_load(const py::handle& key, const py::object& loader, const py::object& weight,
-                         const py::object& tag) {
+                         const py::object& tag, bool count_wait_as_hit) {
     const key_arg k(key.ptr(), "key");
     if (!PyCallable_Check(loader.ptr())) {
       throw py::type_error("loader must be callable, got " + type_name(loader.ptr()));
@@ -391,7 +391,7 @@ class PyVersionCache {
 
     cache_type::load_ticket ticket;
     try {
-      ticket = m_cache.begin_load_at(now(), k.view(), std::move(t));
+      ticket = m_cache.begin_load_at(now(), k.view(), std::move(t), count_wait_as_hit);
     } catch (const recursive_load_error&) {
       PyErr_Format(PyExc_RuntimeError,
                    "get_or_load(%R): the loader asked for its own key while loading it", key.ptr());
@@ -754,6 +754,7 @@ void register_cache(py::module_& m) {
           py::arg("on_evict") = py::none(), py::arg("refresh_after") = py::none())
       .def("get_or_load", &PyVersionCache::get_or_load, py::arg("key"), py::arg("loader"),
            py::kw_only(), py::arg("weight") = py::none(), py::arg("tag") = py::none(),
+           py::arg("count_wait_as_hit") = false,
            "The cached value, or loader() run once for all concurrent callers and cached.")
       .def("peek", &PyVersionCache::peek, py::arg("key"), py::arg("default") = py::none(),
            "The live value under `key`, fresh or stale, without counting or promoting it.")

@@ -97,8 +97,10 @@ class VersionCache(core.VersionCache):
     Keys are ``str``, ``int`` or ``uuid.UUID`` (a UUID is stored as its canonical string, so
     ``UUID(x)`` and ``str(UUID(x))`` are one key); values are any object. Methods:
     ``get(key, default=None)``, ``put(key, value, *, weight=1, tag=None)``,
-    ``get_or_load(key, loader, *, weight=None, tag=None)`` (single flight: concurrent misses run
-    ``loader()`` once; ``weight`` may be a callable of the loaded value), ``invalidate(key)``,
+    ``get_or_load(key, loader, *, weight=None, tag=None, count_wait_as_hit=False)`` (single
+    flight: concurrent misses run ``loader()`` once; ``weight`` may be a callable of the loaded
+    value; a caller that waited for another's load is a miss, or with ``count_wait_as_hit`` a
+    hit when that load succeeded), ``invalidate(key)``,
     ``invalidate_tag(tag)``, ``clear()``, ``purge_expired()``, ``keys()``, ``len()``, ``in``.
 
     Freshness (``refresh_after``): ``get_fresh(key, default=None)`` returns a fresh entry

@@ -22,8 +22,9 @@ text's length, the weight before, is about half of it, so a byte budget used to 
 take twice its size.
 
 Metrics. ``<prefix>.cache.hits/misses/evictions`` (counters) and ``.size/.bytes`` (gauges) are the
-C++ cache's own figures, exact: hits + misses = lookups, and a lookup that waited for another
-thread's load of the same version is a miss (it paid for a load). They reach StatsD as deltas
+C++ cache's own figures, exact: hits + misses = lookups, and a lookup served by another
+thread's load of the same version is a hit, as Airflow's ``_get_dag`` counts a lookup that finds
+another thread's load (``get_or_load(..., count_wait_as_hit=True)``). They reach StatsD as deltas
 since the last flush: :meth:`DBDagBag.flush_metrics` runs on the slow path (a miss, a
 revalidation, a version not found) at most once per ``metrics_flush_interval`` seconds, and after
 ``clear_cache``/``invalidate_dag``. A hit never calls StatsD. Since every version in use takes
@@ -283,8 +284,9 @@ class DBDagBag:
 
         ``hits`` and ``misses`` count bag lookups (``get_dag``, ``get_dag_for_run``,
         ``get_latest_version_of_dag``): a hit is a version served from the cache (after a
-        revalidation, if one was due), a miss one read from the database (by this lookup or by
-        another thread's load it waited for) or not found. ``weight`` is in bytes of memory.
+        revalidation, if one was due, or loaded by another thread while this one waited), a
+        miss one this lookup read from the database or did not find. ``weight`` is in bytes of
+        memory.
         """
         return self._cache.stats
 
@@ -334,8 +336,8 @@ class DBDagBag:
     def _load(self, key: str, dag_id: str | None) -> SerializedDAG | None:
         """Single-flight load; None if the version does not exist.
 
-        The cache counts the lookup: a miss for the thread whose loader ran and for threads that
-        waited for it, a hit for a thread that found it already loaded.
+        The cache counts the lookup once: a miss for the thread whose loader ran, a hit for
+        threads that waited for it (unless it failed) or found it already loaded.
         """
         try:
             if dag_id is None:
@@ -346,7 +348,8 @@ class DBDagBag:
                     self._cache.count_miss()
                     return None
             entry = self._cache.get_or_load(key, lambda: self._load_entry(key),
-                                            weight=_weight_of, tag=dag_id)
+                                            weight=_weight_of, tag=dag_id,
+                                            count_wait_as_hit=True)
         except _VersionGone:
             return None  # counted as a miss by get_or_load
         finally:

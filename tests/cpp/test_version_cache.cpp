@@ -476,6 +476,38 @@ TEST_P(CacheContract, SingleFlightUnderThreads) {
   EXPECT_EQ(s.hits + s.misses, static_cast<std::uint64_t>(threads));
 }
 
+TEST_P(CacheContract, FollowerCountedByOutcomeWhenAsked) {
+  Cache cache(make_options(GetParam(), 16));
+  // Followers join from other threads (this thread leads, and may not follow its own load).
+  const auto follow = [&cache](const std::string& k, bool by_outcome) {
+    Cache::load_ticket ticket;
+    std::thread([&] { ticket = cache.begin_load_at(cache.now(), k, {}, by_outcome); }).join();
+    return ticket;
+  };
+  // A succeeded load: its follower counts as a hit; the default follower stays a miss.
+  auto leader = cache.begin_load_at(cache.now(), key(1));
+  ASSERT_EQ(leader.kind(), Cache::load_ticket::role::leader);
+  auto counted_by_outcome = follow(key(1), true);
+  auto plain = follow(key(1), false);
+  ASSERT_EQ(counted_by_outcome.kind(), Cache::load_ticket::role::follower);
+  EXPECT_EQ(cache.stats().misses, 2U);  // the leader and the plain follower so far
+  cache.complete_load_at(cache.now(), leader, "v");
+  cache.wait(counted_by_outcome);
+  cache.wait(plain);
+  cache.wait(counted_by_outcome);  // counted once only
+  cache_stats s = cache.stats();
+  EXPECT_EQ(s.hits, 1U);
+  EXPECT_EQ(s.misses, 2U);
+  // A failed load: the follower counted by outcome is a miss.
+  auto leader2 = cache.begin_load_at(cache.now(), key(2));
+  auto follower2 = follow(key(2), true);
+  cache.fail_load(leader2, std::make_exception_ptr(std::runtime_error("broken")));
+  cache.wait(follower2);
+  s = cache.stats();
+  EXPECT_EQ(s.hits, 1U);
+  EXPECT_EQ(s.misses, 4U);
+}
+
 TEST_P(CacheContract, SingleFlightFailureReachesEveryWaiter) {
   Cache cache(make_options(GetParam(), 16));
   std::atomic<int> calls{0};

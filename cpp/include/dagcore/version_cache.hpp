@@ -173,6 +173,7 @@ class VersionCache {
    private:
     friend class VersionCache;
     role m_role = role::hit;
+    bool m_count_on_wait = false;
     std::optional<Value> m_value;
     std::shared_ptr<flight> m_flight;
   };
@@ -410,9 +411,13 @@ class VersionCache {
 
   /// Looks `key` up; on a miss either starts a load (the caller must then call complete_load or
   /// fail_load) or joins the load in progress (the caller then calls wait). Counts a hit or a
-  /// miss. Throws recursive_load_error if this thread already leads the load of `key`.
+  /// miss; with `follower_hit_on_success`, a follower is counted by wait instead: a hit if the
+  /// load it waited for succeeded (it was served a value it did not load, as Airflow's DBDagBag
+  /// counts a lookup that finds another thread's load), else a miss. Throws
+  /// recursive_load_error if this thread already leads the load of `key`.
   template <class K>
-  load_ticket begin_load_at(time_point now, const K& key, std::optional<tag_type> tag = {}) {
+  load_ticket begin_load_at(time_point now, const K& key, std::optional<tag_type> tag = {},
+                            bool follower_hit_on_success = false) {
     std::vector<removed_entry> removed;
     load_ticket ticket;
     bool recursive = false;
@@ -426,6 +431,10 @@ class VersionCache {
           recursive = it->second->leader == std::this_thread::get_id();
           ticket.m_role = load_ticket::role::follower;
           ticket.m_flight = it->second;
+          if (follower_hit_on_success && !recursive) {
+            --m_stats.misses;  // counted by wait, once the outcome is known
+            ticket.m_count_on_wait = true;
+          }
         } else {
           auto f = std::make_shared<flight>(Key(key), h, std::move(tag));
           m_flights.emplace(f->key, f);
@@ -440,10 +449,14 @@ class VersionCache {
   }
 
   /// Blocks a follower until its load has completed or failed.
-  void wait(const load_ticket& ticket) {
+  void wait(load_ticket& ticket) {
     if (ticket.m_role != load_ticket::role::follower) return;
     std::unique_lock lock(m_mutex);
     ticket.m_flight->done_cv.wait(lock, [&] { return ticket.m_flight->done; });
+    if (ticket.m_count_on_wait) {
+      ticket.m_count_on_wait = false;
+      ++(ticket.m_flight->failure ? m_stats.misses : m_stats.hits);
+    }
   }
 
   /// The leader's load produced `value`: publish it to followers and cache it (unless the load

@@ -176,3 +176,41 @@ def test_retained_bytes_walks_once_and_stops_at_shared_types() -> None:
     assert core.retained_bytes(cycle, ()) == sys.getsizeof(cycle)
     with pytest.raises(TypeError, match="shared_types must hold types, got int"):
         core.retained_bytes([], (1,))
+
+
+def test_a_caller_that_waited_for_a_load_is_a_miss_by_default() -> None:
+    import threading
+
+    cache = VersionCache()
+    started, release = threading.Event(), threading.Event()
+
+    def slow_loader() -> str:
+        started.set()
+        release.wait(10)
+        return "dag"
+
+    leader = threading.Thread(target=lambda: cache.get_or_load("k", slow_loader))
+    leader.start()
+    assert started.wait(10)
+    follower = threading.Thread(target=lambda: cache.get_or_load("k", lambda: "other"))
+    follower.start()
+    for _ in range(1000):  # until the follower has joined the load (its lookup is counted)
+        if cache.stats.misses == 2:
+            break
+        threading.Event().wait(0.01)
+    release.set()
+    leader.join(10)
+    follower.join(10)
+    stats = cache.stats
+    assert (stats.hits, stats.misses, stats.loads) == (0, 2, 1)
+
+
+def test_count_wait_as_hit_leaves_a_leader_a_miss_and_a_found_entry_a_hit() -> None:
+    # DBDagBag passes count_wait_as_hit=True, so that a lookup served by another thread's load
+    # is a hit, as Airflow's _get_dag counts it (airflow-core/.../models/dagbag.py); the waiting
+    # case is covered by the C++ test FollowerCountedByOutcomeWhenAsked and the bag's
+    # eight-thread test.
+    cache = VersionCache()
+    assert cache.get_or_load("k", lambda: "dag", count_wait_as_hit=True) == "dag"
+    assert cache.get_or_load("k", lambda: "other", count_wait_as_hit=True) == "dag"
+    assert counts(cache) == (1, 1)
