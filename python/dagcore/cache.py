@@ -6,7 +6,9 @@ its reviewers rejected plain LRU because listing history flushes it. :class:`Ver
 bounds by entry count and by total weight (bytes), expires by age without re-arming on hits,
 offers W-TinyLFU admission so scans do not evict the hot set, loads each missing version once
 for all concurrent callers, and never runs Python code (loaders, ``on_evict``, ``__del__``)
-while holding its lock.
+while holding its lock. With ``refresh_after`` it also remembers when each entry was last known
+to be current, so a caller that must re-check its entries now and then (DBDagBag compares a
+version's ``dag_hash``) serves a fresh entry with one call, :meth:`~VersionCache.get_fresh`.
 
 Example:
     >>> from dagcore.cache import VersionCache
@@ -20,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -27,7 +30,7 @@ from dagcore._native import core
 
 __all__ = ["CacheStats", "EvictionReason", "VersionCache"]
 
-Key: TypeAlias = str | int
+Key: TypeAlias = str | int | uuid.UUID
 EvictionReason: TypeAlias = Literal["size", "expired", "invalidated", "replaced"]
 """Why ``on_evict`` was called: a size limit (or TinyLFU admission), the TTL, an
 ``invalidate``/``invalidate_tag``/``clear``, or a ``put`` that replaced the value."""
@@ -39,7 +42,8 @@ class CacheStats:
 
     Attributes:
         hits: lookups served from the cache.
-        misses: lookups not served from the cache (absent, expired, or waiting for a load).
+        misses: lookups not served from the cache (absent, expired, or waiting for a load), and
+            those counted by ``count_miss``.
         loads: ``get_or_load`` loader calls that returned a value.
         load_failures: loader calls that raised.
         evictions: entries removed to respect ``max_entries``/``max_bytes``.
@@ -86,15 +90,29 @@ class VersionCache(core.VersionCache):
         clock: a callable returning seconds, for the TTL (default: a monotonic clock).
         on_evict: ``on_evict(key, value, reason)`` for every entry that leaves the cache, called
             after the cache lock is released; exceptions go to ``sys.unraisablehook``.
+        refresh_after: seconds an entry stays fresh after it was stored or last confirmed
+            (None: always fresh; 0: stale at once). Only :meth:`get_fresh` looks at it. The
+            clock is ``clock`` (default: the monotonic clock, read in C++).
 
-    Keys are ``str`` or ``int``; values are any object. Methods: ``get(key, default=None)``,
-    ``put(key, value, *, weight=1, tag=None)``,
-    ``get_or_load(key, loader, *, weight=None, tag=None)`` (single flight: concurrent misses run
-    ``loader()`` once; ``weight`` may be a callable of the loaded value), ``invalidate(key)``,
+    Keys are ``str``, ``int`` or ``uuid.UUID`` (a UUID is stored as its canonical string, so
+    ``UUID(x)`` and ``str(UUID(x))`` are one key); values are any object. Methods:
+    ``get(key, default=None)``, ``put(key, value, *, weight=1, tag=None)``,
+    ``get_or_load(key, loader, *, weight=None, tag=None, count_wait_as_hit=False)`` (single
+    flight: concurrent misses run ``loader()`` once; ``weight`` may be a callable of the loaded
+    value; a caller that waited for another's load is a miss, or with ``count_wait_as_hit`` a
+    hit when that load succeeded), ``invalidate(key)``,
     ``invalidate_tag(tag)``, ``clear()``, ``purge_expired()``, ``keys()``, ``len()``, ``in``.
 
+    Freshness (``refresh_after``): ``get_fresh(key, default=None)`` returns a fresh entry
+    (counted as a hit) or ``default`` (a stale or absent entry, counted as nothing: the caller
+    re-checks and counts the lookup once); ``peek(key, default=None)`` returns a live entry
+    without counting or promoting it; ``confirm(key)`` marks a stale entry fresh again after the
+    caller checked its source (counted as a hit; the TTL is not re-armed) and returns its value
+    or None; ``count_miss()`` counts a lookup the caller answered without the cache.
+
     Raises:
-        ValueError: a limit that is not positive, a ttl that is not positive, an unknown policy.
+        ValueError: a limit that is not positive, a ttl that is not positive, a negative
+            refresh_after, an unknown policy.
         TypeError: an argument of the wrong type (the message names it).
     """
 
@@ -108,6 +126,7 @@ class VersionCache(core.VersionCache):
     def __repr__(self) -> str:
         return (
             f"VersionCache(max_entries={self.max_entries!r}, max_bytes={self.max_bytes!r}, "
-            f"ttl={self.ttl!r}, policy={self.policy!r}, size={len(self)})"
+            f"ttl={self.ttl!r}, policy={self.policy!r}, refresh_after={self.refresh_after!r}, "
+            f"size={len(self)})"
         )
 

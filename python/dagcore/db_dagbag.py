@@ -1,12 +1,35 @@
 """DBDagBag: serialized DAG versions read from the database, cached in a :class:`VersionCache`.
 
-Design note (reference 1.4, 1.5). Entries are keyed by ``dag_version_id`` (as a string), tagged
-with the ``dag_id`` and weighted by the serialized size in bytes. A version's content can change
-in place until a task instance uses it (reference 1.3), so an entry remembers the ``dag_hash`` it
-was built from and, once ``revalidation_interval`` has passed since it was last checked, one
-single-column query (``SELECT dag_hash ... WHERE dag_version_id = ?``) decides whether it is
-still good. Within the interval a hit costs no query. Revalidation does not re-arm the cache's
-TTL (Airflow's write-back did, so a hot version never aged out).
+Design note (reference 1.4, 1.5). Entries are keyed by ``dag_version_id`` (its canonical string;
+a ``uuid.UUID`` argument is the same key), tagged with the ``dag_id`` and weighted by their
+memory (below). A version's content can change in place until a task instance uses it
+(reference 1.3), so an entry remembers the ``dag_hash`` it was built from and, once
+``revalidation_interval`` has passed since it was last checked, one single-column query
+(``SELECT dag_hash ... WHERE dag_version_id = ?``) decides whether it is still good. Within the
+interval a hit costs no query. Revalidation does not re-arm the cache's TTL (Airflow's write-back
+did, so a hot version never aged out).
+
+Hit path. The cache itself remembers when each entry was last checked (its ``refresh_after`` is
+the revalidation interval), so a hit within the interval is one C++ call,
+``VersionCache.get_fresh``: the key (str or UUID), the clock, the freshness check and the hit
+count all happen there. A stale entry, a miss or a malformed id takes the slow path in Python.
+
+Weights. An entry weighs what its objects take in memory: ``sys.getsizeof`` of every object
+reachable from the deserialized DAG, each counted once, leaving out what is shared with the rest
+of the process (classes, modules, functions, enum members, time zones), measured once when the
+version is loaded. It agrees with tracemalloc's count of what deserializing allocates; the JSON
+text's length, the weight before, is about half of it, so a byte budget used to let the cache
+take twice its size.
+
+Metrics. ``<prefix>.cache.hits/misses/evictions`` (counters) and ``.size/.bytes`` (gauges) are the
+C++ cache's own figures, exact: hits + misses = lookups, and a lookup served by another
+thread's load of the same version is a hit, as Airflow's ``_get_dag`` counts a lookup that finds
+another thread's load (``get_or_load(..., count_wait_as_hit=True)``). They reach StatsD as deltas
+since the last flush: :meth:`DBDagBag.flush_metrics` runs on the slow path (a miss, a
+revalidation, a version not found) at most once per ``metrics_flush_interval`` seconds, and after
+``clear_cache``/``invalidate_dag``. A hit never calls StatsD. Since every version in use takes
+the slow path once per revalidation interval, counts reach StatsD at most about one interval
+late while the bag is used; call ``flush_metrics()`` to send the rest (at shutdown, say).
 
 Differences from Airflow, on purpose:
 
@@ -15,30 +38,37 @@ Differences from Airflow, on purpose:
   and hash are unchanged (Airflow deserializes on every call; its open PR #69815);
 * loads are single flight: N threads missing the same version run one query and one
   deserialization;
-* metrics ``<prefix>.cache.hits/misses/evictions`` (counters) and ``.size/.bytes`` (gauges).
+* metrics are sent in batches rather than one StatsD packet per lookup.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import enum
 import json
 import logging
+import math
 import threading
 import time
+import types
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
+from datetime import tzinfo
+from operator import attrgetter
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from dagcore._native import core
 from dagcore.cache import CacheStats, VersionCache
 from dagcore.configuration import conf
+from dagcore.exceptions import DagcoreException
 from dagcore.models import tables as t
 from dagcore.serialization import SerializedDAG
 
-__all__ = ["DBDagBag", "StatsClient", "latest_version_id"]
+__all__ = ["DBDagBag", "InvalidDagVersionId", "StatsClient", "latest_version_id",
+           "retained_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +83,47 @@ class StatsClient(Protocol):
     def gauge(self, stat: str, value: float, rate: float = 1, delta: bool = False) -> None: ...
 
 
+class InvalidDagVersionId(DagcoreException, ValueError):
+    """A DAG version id that is neither a ``uuid.UUID`` nor the string of one."""
+
+
 class _Entry:
-    """A cached version: the DAG, the hash it was built from, when that hash was last checked."""
+    """A cached version: the DAG, the hash it was built from, and its weight (bytes in memory).
 
-    __slots__ = ("dag", "dag_hash", "validated_at", "weight")
+    When it was last checked is kept by the cache (``refresh_after``), not here.
+    """
 
-    def __init__(self, dag: SerializedDAG, dag_hash: str, validated_at: float, weight: int):
+    __slots__ = ("dag", "dag_hash", "weight")
+
+    def __init__(self, dag: SerializedDAG, dag_hash: str) -> None:
         self.dag = dag
         self.dag_hash = dag_hash
-        self.validated_at = validated_at
-        self.weight = weight
+        self.weight = 0
+        self.weight = retained_bytes(self)  # measured once, when the version is loaded
+
+
+_weight_of = attrgetter("weight")
 
 
 class _VersionGone(LookupError):
     """Raised by a loader when the version (or its serialized row) does not exist."""
+
+
+# Objects reachable from a DAG that the rest of the process shares: not part of its weight.
+_SHARED_TYPES = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+                 types.MethodType, types.CodeType, enum.Enum, tzinfo)
+
+
+def retained_bytes(root: object) -> int:
+    """Bytes held by ``root`` and every object reachable from it, each counted once.
+
+    ``sys.getsizeof`` summed over the objects the garbage collector sees as referents
+    (containers, instances, slots), so a C++ object counts as its Python wrapper. Objects the
+    process shares are left out and not walked into: classes, modules, functions, enum members,
+    time zones (cached process-wide), None, True, False. The walk is C++, several times faster
+    than the same walk in Python and a fraction of what deserializing the DAG costs.
+    """
+    return int(core.retained_bytes(root, _SHARED_TYPES))
 
 
 def _non_negative(name: str, value: float | None) -> float | None:
@@ -79,14 +136,26 @@ def _non_negative(name: str, value: float | None) -> float | None:
     return value or None  # 0 means "no limit", as Airflow's 0
 
 
-def _decode_data(data: Any, compressed: bytes | None) -> tuple[dict[str, Any], int]:
-    """The serialized dict and its size in bytes (the JSON text's length)."""
+def _decode_data(data: Any, compressed: bytes | None) -> dict[str, Any]:
+    """The serialized dict, from the JSON column or the compressed one."""
     if data is None and compressed is not None:
-        text = zlib.decompress(compressed)
-        return json.loads(text), len(text)
+        return json.loads(zlib.decompress(compressed))
     if isinstance(data, (str, bytes)):
-        return json.loads(data), len(data)
-    return data, len(json.dumps(data, separators=(",", ":")).encode("utf-8"))
+        return json.loads(data)
+    return data
+
+
+def _version_key(version_id: Any) -> str:
+    """The canonical string of a version id (the form the database returns)."""
+    if isinstance(version_id, uuid.UUID):
+        return str(version_id)
+    if isinstance(version_id, str):
+        try:
+            return str(uuid.UUID(version_id))
+        except ValueError:
+            pass
+    raise InvalidDagVersionId(
+        f"not a DAG version id (a uuid.UUID or its string): {version_id!r}")
 
 
 def _default_stats_client() -> StatsClient | None:
@@ -106,7 +175,8 @@ class DBDagBag:
 
     Args:
         cache_size: the most versions kept (None or 0: no count limit).
-        cache_bytes: the most total serialized bytes kept (None or 0: no byte limit).
+        cache_bytes: the most total bytes kept, as the versions' measured memory (None or 0: no
+            byte limit).
         cache_ttl: seconds after which a cached version is dropped regardless of use (None or 0:
             none).
         policy: ``"lru"`` or ``"tinylfu"`` (see :class:`~dagcore.cache.VersionCache`).
@@ -116,20 +186,25 @@ class DBDagBag:
         stats_client: a StatsD client (default: ``statsd.StatsClient`` from ``[metrics]`` when
             ``statsd_on``, else none).
         clock: monotonic seconds, for revalidation and the TTL (tests pass a fake).
+        metrics_flush_interval: the slow path sends metrics at most this often, in seconds
+            (None or 0: on every slow-path lookup).
 
     Raises:
-        ValueError: a negative size, byte limit, TTL or revalidation interval; unknown policy.
+        ValueError: a negative size, byte limit, TTL, revalidation or flush interval; unknown
+            policy.
     """
 
     def __init__(self, *, cache_size: int | None = None, cache_bytes: int | None = None,
                  cache_ttl: float | None = None, policy: str = "lru",
                  revalidation_interval: float = 30.0, stats_prefix: str | None = None,
                  engine: Engine | None = None, stats_client: StatsClient | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 metrics_flush_interval: float | None = 1.0) -> None:
         size = _non_negative("cache_size", cache_size)
         max_bytes = _non_negative("cache_bytes", cache_bytes)
         ttl = _non_negative("cache_ttl", cache_ttl)
         interval = _non_negative("revalidation_interval", revalidation_interval)
+        flush_interval = _non_negative("metrics_flush_interval", metrics_flush_interval)
         if stats_prefix is not None and not stats_prefix:
             raise ValueError("stats_prefix must be a non-empty string or None")
         self._revalidation_interval = float(interval or 0.0)
@@ -138,17 +213,21 @@ class DBDagBag:
         self._engine_lock = threading.Lock()
         self._stats_prefix = stats_prefix
         self._stats: StatsClient | None = None
-        self._counts_lock = threading.Lock()
         # dag_id -> (latest version id, when it was last confirmed by a query)
         self._latest: dict[str, tuple[str, float]] = {}
-        self._hits = 0
-        self._misses = 0
+        self._flush_lock = threading.Lock()
+        self._flush_interval = float(flush_interval or 0.0)
+        self._last_flush = -math.inf
+        self._flushed: dict[str, int] = {"hits": 0, "misses": 0, "evictions": 0}
         if stats_prefix is not None:
             self._stats = stats_client if stats_client is not None else _default_stats_client()
         self._cache = VersionCache(
             max_entries=None if size is None else int(size),
             max_bytes=None if max_bytes is None else int(max_bytes),
-            ttl=ttl, policy=policy, clock=clock, on_evict=self._on_evict)
+            ttl=ttl, policy=policy, refresh_after=self._revalidation_interval,
+            # The default clock is read in C++ (the same monotonic clock, without a Python call).
+            clock=None if clock is time.monotonic else clock)
+        self._get_fresh = self._cache.get_fresh
 
     # -- factories ------------------------------------------------------------------------------
 
@@ -205,33 +284,44 @@ class DBDagBag:
 
         ``hits`` and ``misses`` count bag lookups (``get_dag``, ``get_dag_for_run``,
         ``get_latest_version_of_dag``): a hit is a version served from the cache (after a
-        revalidation, if one was due), a miss one read from the database or not found. The other
-        figures are the cache's own.
+        revalidation, if one was due, or loaded by another thread while this one waited), a
+        miss one this lookup read from the database or did not find. ``weight`` is in bytes of
+        memory.
         """
-        with self._counts_lock:
-            hits, misses = self._hits, self._misses
-        return dataclasses.replace(self._cache.stats, hits=hits, misses=misses)
+        return self._cache.stats
 
-    def _incr(self, name: str) -> None:
-        if self._stats is not None:
-            try:
-                self._stats.incr(f"{self._stats_prefix}.cache.{name}")
-            except Exception:  # metrics must never break a lookup
-                log.debug("statsd incr failed", exc_info=True)
+    def flush_metrics(self) -> None:
+        """Send StatsD the counters' increase since the last flush, and the size/bytes gauges.
 
-    def _gauges(self) -> None:
-        if self._stats is not None:
+        The slow path calls it (throttled by ``metrics_flush_interval``); call it to send hits
+        that no slow-path lookup has flushed yet. A failing client is logged and its counts are
+        sent by the next flush.
+        """
+        if self._stats is None:
+            return
+        with self._flush_lock:
+            self._last_flush = self._clock()
             stats = self._cache.stats
+            name = f"{self._stats_prefix}.cache"
             try:
-                self._stats.gauge(f"{self._stats_prefix}.cache.size", stats.size)
-                self._stats.gauge(f"{self._stats_prefix}.cache.bytes", stats.weight)
-            except Exception:
-                log.debug("statsd gauge failed", exc_info=True)
+                for counter, total in (("hits", stats.hits), ("misses", stats.misses),
+                                       ("evictions", stats.evictions)):
+                    if total != self._flushed[counter]:
+                        self._stats.incr(f"{name}.{counter}", total - self._flushed[counter])
+                        self._flushed[counter] = total
+                self._stats.gauge(f"{name}.size", stats.size)
+                self._stats.gauge(f"{name}.bytes", stats.weight)
+            except Exception:  # metrics must never break a lookup
+                log.debug("statsd flush failed", exc_info=True)
 
-    def _on_evict(self, key: Any, value: Any, reason: str) -> None:
-        if reason == "size":
-            self._incr("evictions")
-            self._gauges()
+    def _maybe_flush(self) -> None:
+        if self._stats is not None and self._clock() - self._last_flush >= self._flush_interval:
+            self.flush_metrics()
+
+    def _stored_hash(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.serialized_dag.c.dag_hash).where(
+                t.serialized_dag.c.dag_version_id == uuid.UUID(key))).scalar_one_or_none()
 
     def _load_entry(self, version_id: str) -> _Entry:
         sd = t.serialized_dag
@@ -241,45 +331,29 @@ class DBDagBag:
             row = conn.execute(query).one_or_none()
         if row is None:
             raise _VersionGone(version_id)
-        data, size = _decode_data(row.data, row.data_compressed)
-        return _Entry(SerializedDAG(data), row.dag_hash, self._clock(), size)
-
-    def _count(self, hit: bool) -> None:
-        with self._counts_lock:
-            if hit:
-                self._hits += 1
-            else:
-                self._misses += 1
-        self._incr("hits" if hit else "misses")
+        return _Entry(SerializedDAG(_decode_data(row.data, row.data_compressed)), row.dag_hash)
 
     def _load(self, key: str, dag_id: str | None) -> SerializedDAG | None:
         """Single-flight load; None if the version does not exist.
 
-        Counted as a miss by the thread whose loader ran, and as a hit by threads that waited
-        for it or found it already loaded (a lookup is never counted twice, as in Airflow).
+        The cache counts the lookup once: a miss for the thread whose loader ran, a hit for
+        threads that waited for it (unless it failed) or found it already loaded.
         """
-        if dag_id is None:
-            with self.engine.connect() as conn:
-                dag_id = conn.execute(sa.select(t.dag_version.c.dag_id).where(
-                    t.dag_version.c.id == uuid.UUID(key))).scalar_one_or_none()
-            if dag_id is None:
-                self._count(hit=False)
-                return None
-        loaded = False
-
-        def loader() -> _Entry:
-            nonlocal loaded
-            loaded = True
-            return self._load_entry(key)
-
         try:
-            entry = self._cache.get_or_load(key, loader, weight=lambda e: e.weight, tag=dag_id)
+            if dag_id is None:
+                with self.engine.connect() as conn:
+                    dag_id = conn.execute(sa.select(t.dag_version.c.dag_id).where(
+                        t.dag_version.c.id == uuid.UUID(key))).scalar_one_or_none()
+                if dag_id is None:
+                    self._cache.count_miss()
+                    return None
+            entry = self._cache.get_or_load(key, lambda: self._load_entry(key),
+                                            weight=_weight_of, tag=dag_id,
+                                            count_wait_as_hit=True)
         except _VersionGone:
-            self._count(hit=False)
-            return None
-        self._count(hit=not loaded)
-        if loaded:
-            self._gauges()
+            return None  # counted as a miss by get_or_load
+        finally:
+            self._maybe_flush()
         return entry.dag
 
     # -- lookups --------------------------------------------------------------------------------
@@ -289,37 +363,47 @@ class DBDagBag:
         """The DAG of a version, or None if the version (or its serialized row) does not exist.
 
         Within ``revalidation_interval`` of the last check a cached version is returned without
-        a query; after it, the stored ``dag_hash`` is compared and an in-place update (or a
-        deleted version) is picked up.
+        a query (one C++ call); after it, the stored ``dag_hash`` is compared and an in-place
+        update (or a deleted version) is picked up.
 
         Args:
-            version_id: the ``dag_version.id``.
+            version_id: the ``dag_version.id`` (a ``uuid.UUID`` or its string).
             dag_id: the DAG's id if known (saves a query on a miss; used as the cache tag).
+
+        Raises:
+            InvalidDagVersionId: ``version_id`` is neither a UUID nor the string of one.
         """
-        # The canonical string form (what the database returns) is looked up as given: parsing
-        # it as a UUID costs more than the whole cache hit.
-        entry: _Entry | None = self._cache.get(version_id) if type(version_id) is str else None
-        key = version_id if entry is not None else str(uuid.UUID(str(version_id)))
-        if entry is None:
-            entry = self._cache.get(key)
+        try:
+            entry = self._get_fresh(version_id)
+        except TypeError:  # neither str nor UUID: the slow path names the bad value
+            entry = None
         if entry is not None:
-            now = self._clock()
-            if now - entry.validated_at < self._revalidation_interval:
-                self._count(hit=True)
+            return entry.dag
+        return self._get_dag_slow(version_id, dag_id)
+
+    def _get_dag_slow(self, version_id: Any, dag_id: str | None) -> SerializedDAG | None:
+        """get_dag for a version that is not cached, or whose revalidation is due."""
+        key = _version_key(version_id)
+        if key != version_id and type(version_id) is str:  # e.g. upper case: not yet looked up
+            entry = self._cache.get_fresh(key)
+            if entry is not None:
                 return entry.dag
-            with self.engine.connect() as conn:
-                stored = conn.execute(sa.select(t.serialized_dag.c.dag_hash).where(
-                    t.serialized_dag.c.dag_version_id == uuid.UUID(key))).scalar_one_or_none()
+        entry = self._cache.peek(key)
+        if entry is not None:
+            stored = self._stored_hash(key)
             if stored == entry.dag_hash:
-                entry.validated_at = now
-                self._count(hit=True)
-                return entry.dag
-            self._cache.invalidate(key)
-            self._gauges()
-            if stored is None:
-                log.debug("DAG version %s is gone: dropped from the cache", key)
-                self._count(hit=False)
-                return None
+                current = self._cache.confirm(key)  # counts the hit
+                if current is not None:
+                    self._maybe_flush()
+                    return current.dag
+                # evicted while the hash was read: loaded again below
+            else:
+                self._cache.invalidate(key)
+                if stored is None:
+                    log.debug("DAG version %s is gone: dropped from the cache", key)
+                    self._cache.count_miss()
+                    self._maybe_flush()
+                    return None
             dag_id = dag_id or entry.dag.dag_id
         return self._load(key, dag_id)
 
@@ -351,9 +435,8 @@ class DBDagBag:
         # shows up at most revalidation_interval later.
         confirmed = self._latest.get(dag_id)
         if confirmed is not None and self._clock() - confirmed[1] < self._revalidation_interval:
-            entry = self._cache.get(confirmed[0])
+            entry: _Entry | None = self._cache.get_fresh(confirmed[0])
             if entry is not None:
-                self._count(hit=True)
                 return entry.dag
         dv, sd = t.dag_version, t.serialized_dag
         query = (sa.select(dv.c.id, sd.c.dag_hash)
@@ -366,14 +449,16 @@ class DBDagBag:
             return None
         key = str(row.id)
         now = self._clock()
-        entry: _Entry | None = self._cache.get(key)
+        entry = self._cache.peek(key)
         if entry is not None:
             if entry.dag_hash == row.dag_hash:
-                entry.validated_at = now
-                self._latest[dag_id] = (key, now)
-                self._count(hit=True)
-                return entry.dag
-            self._cache.invalidate(key)
+                current = self._cache.confirm(key)  # counts the hit
+                if current is not None:
+                    self._latest[dag_id] = (key, now)
+                    self._maybe_flush()
+                    return current.dag
+            else:
+                self._cache.invalidate(key)
         dag = self._load(key, dag_id)
         if dag is not None:
             self._latest[dag_id] = (key, now)
@@ -392,21 +477,20 @@ class DBDagBag:
                  .order_by(dv.c.dag_id))
         with self.engine.connect() as conn:
             for row in conn.execution_options(yield_per=64).execute(query):
-                data, _ = _decode_data(row.data, row.data_compressed)
-                yield SerializedDAG(data)
+                yield SerializedDAG(_decode_data(row.data, row.data_compressed))
 
     def clear_cache(self) -> int:
         """Empty the cache; returns how many versions were removed."""
         removed = self._cache.clear()
         self._latest.clear()
-        self._gauges()
+        self.flush_metrics()
         return removed
 
     def invalidate_dag(self, dag_id: str) -> int:
         """Drop every cached version of a DAG (after it is deleted, say); returns how many."""
         removed = self._cache.invalidate_tag(dag_id)
         self._latest.pop(dag_id, None)
-        self._gauges()
+        self.flush_metrics()
         return removed
 
 

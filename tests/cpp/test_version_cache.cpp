@@ -221,6 +221,101 @@ TEST_P(CacheContract, TtlExpiresByAgeAndHitsDoNotRearm) {
   EXPECT_EQ(rec.count(removal_cause::expired), 1U);
 }
 
+Cache::options with_refresh(cache_policy policy, fake_clock::duration refresh_after,
+                            std::optional<fake_clock::duration> ttl = std::nullopt) {
+  Cache::options o = make_options(policy, 16, std::nullopt, ttl);
+  o.refresh_after = refresh_after;
+  return o;
+}
+
+TEST_P(CacheContract, GetFreshServesFreshEntriesAndCountsOnlyThoseHits) {
+  fake_clock clock;
+  Cache cache(with_refresh(GetParam(), 30s), clock);
+  EXPECT_EQ(cache.get_fresh(key(1)), std::nullopt);  // absent: not counted
+  cache.put(key(1), "v");
+  clock.advance(29s);
+  EXPECT_EQ(cache.get_fresh(key(1)), "v");
+  clock.advance(1s);  // 30 s since the put: stale, still cached, not counted
+  EXPECT_EQ(cache.get_fresh(key(1)), std::nullopt);
+  EXPECT_EQ(cache.peek(key(1)), "v");
+  const cache_stats s = cache.stats();
+  EXPECT_EQ(s.hits, 1U);
+  EXPECT_EQ(s.misses, 0U);
+  EXPECT_EQ(s.size, 1U);
+}
+
+TEST_P(CacheContract, ConfirmMakesAStaleEntryFreshAndCountsAHit) {
+  fake_clock clock;
+  Cache cache(with_refresh(GetParam(), 30s), clock);
+  cache.put(key(1), "v");
+  clock.advance(31s);
+  EXPECT_EQ(cache.get_fresh(key(1)), std::nullopt);
+  EXPECT_EQ(cache.confirm(key(1)), "v");
+  clock.advance(29s);  // fresh for 30 s from the confirmation, not from the put
+  EXPECT_EQ(cache.get_fresh(key(1)), "v");
+  EXPECT_EQ(cache.confirm(key(2)), std::nullopt);  // absent: nothing counted
+  const cache_stats s = cache.stats();
+  EXPECT_EQ(s.hits, 2U);
+  EXPECT_EQ(s.misses, 0U);
+}
+
+TEST_P(CacheContract, ReplacingOrLoadingAnEntryMakesItFresh) {
+  fake_clock clock;
+  Cache cache(with_refresh(GetParam(), 30s), clock);
+  cache.put(key(1), "v1");
+  clock.advance(40s);
+  cache.put(key(1), "v2");
+  EXPECT_EQ(cache.get_fresh(key(1)), "v2");
+  clock.advance(40s);
+  EXPECT_EQ(cache.get_or_load(key(2), [] { return std::string("v3"); }), "v3");
+  EXPECT_EQ(cache.get_fresh(key(2)), "v3");
+  EXPECT_EQ(cache.get_fresh(key(1)), std::nullopt);
+}
+
+TEST_P(CacheContract, ConfirmDoesNotRearmTheTtl) {
+  fake_clock clock;
+  recorder rec;
+  Cache cache(with_refresh(GetParam(), 5s, 10s), clock, rec.listener());
+  cache.put(key(1), "v");
+  clock.advance(6s);
+  EXPECT_EQ(cache.confirm(key(1)), "v");
+  clock.advance(5s);  // 11 s since the put: expired although confirmed 5 s ago
+  EXPECT_EQ(cache.get_fresh(key(1)), std::nullopt);
+  EXPECT_EQ(cache.peek(key(1)), std::nullopt);
+  EXPECT_EQ(cache.confirm(key(1)), std::nullopt);
+  EXPECT_EQ(cache.stats().expirations, 1U);
+  EXPECT_EQ(rec.count(removal_cause::expired), 1U);
+}
+
+TEST_P(CacheContract, ZeroRefreshAfterMakesEveryEntryStaleAndNoneMeansNever) {
+  fake_clock clock;
+  Cache always_stale(with_refresh(GetParam(), 0s), clock);
+  always_stale.put(key(1), "v");
+  EXPECT_EQ(always_stale.get_fresh(key(1)), std::nullopt);
+  EXPECT_EQ(always_stale.confirm(key(1)), "v");
+  Cache never_stale(make_options(GetParam(), 16), clock);
+  never_stale.put(key(1), "v");
+  clock.advance(1000h);
+  EXPECT_EQ(never_stale.get_fresh(key(1)), "v");
+}
+
+TEST_P(CacheContract, PeekNeitherCountsNorPromotes) {
+  Cache cache(make_options(GetParam(), 2));
+  cache.put(key(1), "v1");
+  cache.put(key(2), "v2");
+  EXPECT_EQ(cache.peek(key(1)), "v1");
+  EXPECT_EQ(cache.peek(key(3)), std::nullopt);
+  const cache_stats s = cache.stats();
+  EXPECT_EQ(s.hits + s.misses, 0U);
+}
+
+TEST_P(CacheContract, CountMissCountsOneMiss) {
+  Cache cache(make_options(GetParam(), 2));
+  cache.count_miss();
+  EXPECT_EQ(cache.stats().misses, 1U);
+  EXPECT_EQ(cache.stats().hits, 0U);
+}
+
 TEST_P(CacheContract, InvalidatingAnExpiredEntryCountsAsExpiry) {
   fake_clock clock;
   recorder rec;
@@ -381,6 +476,38 @@ TEST_P(CacheContract, SingleFlightUnderThreads) {
   EXPECT_EQ(s.hits + s.misses, static_cast<std::uint64_t>(threads));
 }
 
+TEST_P(CacheContract, FollowerCountedByOutcomeWhenAsked) {
+  Cache cache(make_options(GetParam(), 16));
+  // Followers join from other threads (this thread leads, and may not follow its own load).
+  const auto follow = [&cache](const std::string& k, bool by_outcome) {
+    Cache::load_ticket ticket;
+    std::thread([&] { ticket = cache.begin_load_at(cache.now(), k, {}, by_outcome); }).join();
+    return ticket;
+  };
+  // A succeeded load: its follower counts as a hit; the default follower stays a miss.
+  auto leader = cache.begin_load_at(cache.now(), key(1));
+  ASSERT_EQ(leader.kind(), Cache::load_ticket::role::leader);
+  auto counted_by_outcome = follow(key(1), true);
+  auto plain = follow(key(1), false);
+  ASSERT_EQ(counted_by_outcome.kind(), Cache::load_ticket::role::follower);
+  EXPECT_EQ(cache.stats().misses, 2U);  // the leader and the plain follower so far
+  cache.complete_load_at(cache.now(), leader, "v");
+  cache.wait(counted_by_outcome);
+  cache.wait(plain);
+  cache.wait(counted_by_outcome);  // counted once only
+  cache_stats s = cache.stats();
+  EXPECT_EQ(s.hits, 1U);
+  EXPECT_EQ(s.misses, 2U);
+  // A failed load: the follower counted by outcome is a miss.
+  auto leader2 = cache.begin_load_at(cache.now(), key(2));
+  auto follower2 = follow(key(2), true);
+  cache.fail_load(leader2, std::make_exception_ptr(std::runtime_error("broken")));
+  cache.wait(follower2);
+  s = cache.stats();
+  EXPECT_EQ(s.hits, 1U);
+  EXPECT_EQ(s.misses, 4U);
+}
+
 TEST_P(CacheContract, SingleFlightFailureReachesEveryWaiter) {
   Cache cache(make_options(GetParam(), 16));
   std::atomic<int> calls{0};
@@ -519,6 +646,9 @@ TEST(VersionCacheOptions, RejectsZeroLimitsAndNonPositiveTtl) {
   EXPECT_THROW(Cache(make_options(cache_policy::lru, 10, std::nullopt, 0s)), std::invalid_argument);
   EXPECT_THROW(Cache(make_options(cache_policy::lru, 10, std::nullopt, -1s)),
                std::invalid_argument);
+  Cache::options negative_refresh = make_options(cache_policy::lru, 10);
+  negative_refresh.refresh_after = -1s;
+  EXPECT_THROW(Cache{negative_refresh}, std::invalid_argument);
   Cache ok(make_options(cache_policy::lru, 10));
   EXPECT_THROW(ok.put("k", "v", 0), std::invalid_argument);
   EXPECT_EQ(parse_cache_policy("tinylfu"), cache_policy::tinylfu);
@@ -534,7 +664,8 @@ struct colliding_traits : cache_traits<int> {
 
 TEST(VersionCacheKeys, AllKeysCollidingStillWorks) {
   for (const cache_policy policy : {cache_policy::lru, cache_policy::tinylfu}) {
-    VersionCache<int, int, std::chrono::steady_clock, colliding_traits> cache({64, {}, {}, policy});
+    VersionCache<int, int, std::chrono::steady_clock, colliding_traits> cache(
+        {64, {}, {}, policy, {}});
     for (int i = 0; i < 200; ++i) cache.put(i, i * 10);
     EXPECT_EQ(cache.size(), 64U);
     int present = 0;
@@ -553,7 +684,7 @@ TEST(VersionCacheKeys, AllKeysCollidingStillWorks) {
 TEST(VersionCacheValues, SharedPointersAreReleasedOnRemoval) {
   auto payload = std::make_shared<int>(1);
   std::weak_ptr<int> watch = payload;
-  VersionCache<int, std::shared_ptr<int>> cache({1, {}, {}, cache_policy::lru});
+  VersionCache<int, std::shared_ptr<int>> cache({1, {}, {}, cache_policy::lru, {}});
   cache.put(1, std::move(payload));
   EXPECT_FALSE(watch.expired());
   cache.put(2, std::make_shared<int>(2));  // evicts key 1

@@ -7,6 +7,11 @@
 //   or W-TinyLFU, which is not flushed by one scan through cold keys.
 // - TTL: an entry older than `ttl` (now - time it was put > ttl) is a miss and is removed.
 //   A hit does not re-arm the TTL, so a hot entry still expires and gets re-read.
+// - Freshness (optional `refresh_after`): an entry is fresh for `refresh_after` after it was
+//   stored or last confirmed. get_fresh serves fresh entries only; for a stale one the caller
+//   checks its source (a DAG version's hash, say) and calls confirm (still good: fresh again,
+//   counted as a hit) or reloads it. So a cache hit that needs no check is one call, and the
+//   caller keeps no per-entry time of its own. Confirming does not re-arm the TTL.
 // - Single flight: begin_load/complete_load/fail_load (and get_or_load on top of them) make
 //   concurrent misses on one key run one load; the others wait for its value or its failure. A
 //   put, invalidate, invalidate_tag or clear that touches a key while it loads detaches the load:
@@ -23,9 +28,9 @@
 //   The removal listener must not throw (it is called from noexcept context).
 // - References: none escape; values are returned by copy.
 //
-// Time: the cache never reads the clock unless a TTL is set. Members with the `_at` suffix take
-// "now" explicitly, so a caller that owns its own clock (the Python binding, whose clock is a
-// Python callable that must not be called under the lock) computes it first.
+// Time: the cache never reads the clock unless a TTL or refresh_after is set. Members with the
+// `_at` suffix take "now" explicitly, so a caller that owns its own clock (the Python binding,
+// whose clock is a Python callable that must not be called under the lock) computes it first.
 #pragma once
 
 #include <tsl/robin_map.h>
@@ -132,6 +137,9 @@ class VersionCache {
     std::optional<std::uint64_t> max_weight;
     std::optional<duration> ttl;
     cache_policy policy = cache_policy::lru;
+    /// Entries older than this since stored or confirmed are stale for get_fresh (zero: every
+    /// entry is stale at once; unset: entries never go stale).
+    std::optional<duration> refresh_after;
   };
 
   struct removed_entry {
@@ -165,6 +173,7 @@ class VersionCache {
    private:
     friend class VersionCache;
     role m_role = role::hit;
+    bool m_count_on_wait = false;
     std::optional<Value> m_value;
     std::shared_ptr<flight> m_flight;
   };
@@ -182,8 +191,14 @@ class VersionCache {
 
   [[nodiscard]] const options& config() const noexcept { return m_options; }
 
-  /// The clock's time if a TTL is set, else a constant (the cache then ignores time).
-  [[nodiscard]] time_point now() const { return m_options.ttl ? m_clock.now() : time_point{}; }
+  /// The clock's time if a TTL or refresh_after is set, else a constant (the cache then ignores
+  /// time).
+  [[nodiscard]] time_point now() const { return uses_time() ? m_clock.now() : time_point{}; }
+
+  /// Whether the cache reads time at all (a TTL or refresh_after is set).
+  [[nodiscard]] bool uses_time() const noexcept {
+    return m_options.ttl.has_value() || m_options.refresh_after.has_value();
+  }
 
   // --- lookups -------------------------------------------------------------------------------
 
@@ -203,6 +218,90 @@ class VersionCache {
     }
     dispatch(removed);
     return result;
+  }
+
+  /// The value under `key` if it is live and fresh (see refresh_after): counts a hit and
+  /// promotes it (LRU) or counts its use (TinyLFU). Otherwise std::nullopt, and nothing is
+  /// counted: the caller's slow path (peek and confirm, or a load) counts the lookup once.
+  template <class K>
+  std::optional<Value> get_fresh(const K& key) {
+    return get_fresh_at(now(), key);
+  }
+  template <class K>
+  std::optional<Value> get_fresh_at(time_point now, const K& key) {
+    std::vector<removed_entry> removed;
+    std::optional<Value> result;
+    {
+      std::lock_guard lock(m_mutex);
+      const std::size_t h = m_hash(key);
+      const auto it = m_index.find(key, h);
+      if (it != m_index.end()) {
+        const detail::slot_t s = it->second;
+        if (expired(m_nodes[s], now)) {
+          remove_locked(s, removal_cause::expired, removed);
+        } else if (fresh(m_nodes[s], now)) {
+          m_policy->record(h);
+          ++m_stats.hits;
+          m_policy->on_hit(s);
+          result = m_nodes[s].value;
+        }
+      }
+    }
+    dispatch(removed);
+    return result;
+  }
+
+  /// The live value under `key`, fresh or stale, without promotion or statistics (std::nullopt
+  /// if absent or expired).
+  template <class K>
+  std::optional<Value> peek(const K& key) {
+    return peek_at(now(), key);
+  }
+  template <class K>
+  std::optional<Value> peek_at(time_point now, const K& key) {
+    std::lock_guard lock(m_mutex);
+    const auto it = m_index.find(key, m_hash(key));
+    if (it == m_index.end() || expired(m_nodes[it->second], now)) return std::nullopt;
+    return m_nodes[it->second].value;
+  }
+
+  /// The caller checked the entry under `key` against its source and it is current: it is
+  /// fresh again from `now` (the TTL is not re-armed), and the lookup counts as a hit and
+  /// promotes it. Returns its value, or std::nullopt (nothing counted) if it is gone.
+  template <class K>
+  std::optional<Value> confirm(const K& key) {
+    return confirm_at(now(), key);
+  }
+  template <class K>
+  std::optional<Value> confirm_at(time_point now, const K& key) {
+    std::vector<removed_entry> removed;
+    std::optional<Value> result;
+    {
+      std::lock_guard lock(m_mutex);
+      const std::size_t h = m_hash(key);
+      const auto it = m_index.find(key, h);
+      if (it != m_index.end()) {
+        const detail::slot_t s = it->second;
+        if (expired(m_nodes[s], now)) {
+          remove_locked(s, removal_cause::expired, removed);
+        } else {
+          m_nodes[s].refreshed = now;
+          m_policy->record(h);
+          ++m_stats.hits;
+          m_policy->on_hit(s);
+          result = m_nodes[s].value;
+        }
+      }
+    }
+    dispatch(removed);
+    return result;
+  }
+
+  /// Counts a miss for a lookup the caller answered without the cache (its source says the key
+  /// does not exist), so that hits + misses stays the number of lookups.
+  void count_miss() {
+    std::lock_guard lock(m_mutex);
+    ++m_stats.misses;
   }
 
   /// Whether a live entry exists; no promotion, no statistics.
@@ -312,9 +411,13 @@ class VersionCache {
 
   /// Looks `key` up; on a miss either starts a load (the caller must then call complete_load or
   /// fail_load) or joins the load in progress (the caller then calls wait). Counts a hit or a
-  /// miss. Throws recursive_load_error if this thread already leads the load of `key`.
+  /// miss; with `follower_hit_on_success`, a follower is counted by wait instead: a hit if the
+  /// load it waited for succeeded (it was served a value it did not load, as Airflow's DBDagBag
+  /// counts a lookup that finds another thread's load), else a miss. Throws
+  /// recursive_load_error if this thread already leads the load of `key`.
   template <class K>
-  load_ticket begin_load_at(time_point now, const K& key, std::optional<tag_type> tag = {}) {
+  load_ticket begin_load_at(time_point now, const K& key, std::optional<tag_type> tag = {},
+                            bool follower_hit_on_success = false) {
     std::vector<removed_entry> removed;
     load_ticket ticket;
     bool recursive = false;
@@ -328,6 +431,10 @@ class VersionCache {
           recursive = it->second->leader == std::this_thread::get_id();
           ticket.m_role = load_ticket::role::follower;
           ticket.m_flight = it->second;
+          if (follower_hit_on_success && !recursive) {
+            --m_stats.misses;  // counted by wait, once the outcome is known
+            ticket.m_count_on_wait = true;
+          }
         } else {
           auto f = std::make_shared<flight>(Key(key), h, std::move(tag));
           m_flights.emplace(f->key, f);
@@ -342,10 +449,14 @@ class VersionCache {
   }
 
   /// Blocks a follower until its load has completed or failed.
-  void wait(const load_ticket& ticket) {
+  void wait(load_ticket& ticket) {
     if (ticket.m_role != load_ticket::role::follower) return;
     std::unique_lock lock(m_mutex);
     ticket.m_flight->done_cv.wait(lock, [&] { return ticket.m_flight->done; });
+    if (ticket.m_count_on_wait) {
+      ticket.m_count_on_wait = false;
+      ++(ticket.m_flight->failure ? m_stats.misses : m_stats.hits);
+    }
   }
 
   /// The leader's load produced `value`: publish it to followers and cache it (unless the load
@@ -501,6 +612,7 @@ class VersionCache {
     std::uint64_t weight = 0;
     std::size_t hash = 0;
     time_point inserted{};
+    time_point refreshed{};  // stored or last confirmed (refresh_after)
     std::uint32_t tag_group = no_tag;
   };
 
@@ -538,6 +650,9 @@ class VersionCache {
     if (opts.ttl && !(*opts.ttl > duration::zero())) {
       throw std::invalid_argument("ttl must be positive");
     }
+    if (opts.refresh_after && *opts.refresh_after < duration::zero()) {
+      throw std::invalid_argument("refresh_after must not be negative");
+    }
     return opts;
   }
 
@@ -547,6 +662,10 @@ class VersionCache {
 
   bool expired(const node& n, time_point now) const {
     return m_options.ttl && now - n.inserted > *m_options.ttl;
+  }
+
+  bool fresh(const node& n, time_point now) const {
+    return !m_options.refresh_after || now - n.refreshed < *m_options.refresh_after;
   }
 
   bool over_limits() const noexcept {
@@ -598,6 +717,7 @@ class VersionCache {
       m_weight = m_weight - n.weight + weight;
       n.weight = weight;
       n.inserted = now;
+      n.refreshed = now;
       if (m_options.ttl) m_fifo.move_to_back(m_fifo_links, s);
       unlink_tag_locked(s);
       link_tag_locked(s, std::move(tag));
@@ -610,6 +730,7 @@ class VersionCache {
       n.weight = weight;
       n.hash = h;
       n.inserted = now;
+      n.refreshed = now;
       m_index.emplace(*n.key, s);
       if (m_options.ttl) m_fifo.push_back(m_fifo_links, s);
       link_tag_locked(s, std::move(tag));

@@ -1,14 +1,24 @@
 """DBDagBag over a real database (SQLite and PostgreSQL): hits, revalidation, single flight,
-bounds, metrics."""
+bounds, weights, metrics.
+
+Airflow's behaviour is in airflow-core/src/airflow/models/dagbag.py (``DBDagBag._get_dag``:
+served while ``now - last_validated < min_serialized_dag_update_interval``, else the stored
+``dag_hash`` is compared and a changed one reloads) and its tests
+airflow-core/tests/unit/models/test_dagbag.py.
+"""
 
 from __future__ import annotations
 
+import gc
+import json
 import threading
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -18,9 +28,11 @@ from dagcore import DAG
 from dagcore.configuration import conf_vars
 from dagcore.dag_processing import write_dag
 from dagcore.db import migrate, transaction
-from dagcore.db_dagbag import DBDagBag
+from dagcore.db_dagbag import DBDagBag, InvalidDagVersionId, retained_bytes
 from dagcore.models import tables as t
+from dagcore.operators.bash import BashOperator
 from dagcore.operators.empty import EmptyOperator
+from dagcore.serialization import SerializedDAG, serialize_dag
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -254,6 +266,8 @@ def test_single_flight_eight_threads_one_load(db: Engine, clock: Clock) -> None:
     assert len(results) == 8 and all(r is results[0] for r in results)
     stats = bag.cache_stats
     assert stats.loads == 1
+    # Every lookup counted once: the loader's thread is the miss, the threads served by its load
+    # are hits (Airflow's _get_dag counts a lookup that finds another thread's load as a hit).
     assert stats.hits + stats.misses == 8 and stats.misses == 1
 
 
@@ -304,6 +318,7 @@ def test_metrics_go_to_statsd_with_the_prefix(db: Engine, clock: Clock) -> None:
     bag.get_latest_version_of_dag("a")
     bag.get_latest_version_of_dag("a")
     bag.get_latest_version_of_dag("b")  # evicts a
+    bag.flush_metrics()
     p = "scheduler.dag_bag.cache"
     assert stats.count(f"{p}.hits") == 1 == bag.cache_stats.hits
     assert stats.count(f"{p}.misses") == 2 == bag.cache_stats.misses
@@ -370,3 +385,160 @@ def test_factory_defaults() -> None:
     assert (api.cache.max_entries, api.cache.max_bytes, api.cache.policy) == (
         4096, 512 << 20, "tinylfu")
     assert (scheduler.cache.max_entries, scheduler.cache.max_bytes) == (None, 1 << 30)
+
+
+def test_uuid_and_str_ids_hit_the_same_entry_without_a_query(db: Engine, clock: Clock) -> None:
+    write_dag(db, make_dag(), now=T0)
+    vid = latest_version_id(db)
+    bag = bag_for(db, clock)
+    first = bag.get_dag(str(vid))
+    with count_queries(db) as queries:
+        assert bag.get_dag(vid) is first
+        assert bag.get_dag(str(vid)) is first
+        assert bag.get_dag(str(vid).upper()) is first  # normalised on the slow path
+    assert queries == []
+    assert bag.cache.keys() == [str(vid)]
+    assert (bag.cache_stats.hits, bag.cache_stats.misses) == (3, 1)
+
+
+@pytest.mark.parametrize("bad", ["not-a-uuid", "", 42, None, b"0" * 16])
+def test_a_malformed_version_id_is_a_value_error_naming_it(db: Engine, clock: Clock,
+                                                           bad: Any) -> None:
+    bag = bag_for(db, clock)
+    with pytest.raises(InvalidDagVersionId, match=repr(bad).replace("(", r"\(")) as err:
+        bag.get_dag(bad)
+    assert isinstance(err.value, ValueError)
+
+
+def test_revalidation_interval_zero_checks_the_hash_on_every_lookup(
+        db: Engine, clock: Clock) -> None:
+    write_dag(db, make_dag(), now=T0)
+    vid = latest_version_id(db)
+    bag = DBDagBag(engine=db, clock=clock, revalidation_interval=0)
+    first = bag.get_dag(vid)
+    with count_queries(db) as queries:
+        assert bag.get_dag(vid) is first
+        assert bag.get_dag(vid) is first
+    assert len(queries) == 2
+    assert (bag.cache_stats.hits, bag.cache_stats.misses) == (2, 1)
+
+
+def test_revalidation_is_due_per_entry_from_its_last_check(db: Engine, clock: Clock) -> None:
+    for dag_id in ("a", "b"):
+        write_dag(db, make_dag(dag_id), now=T0)
+    va, vb = latest_version_id(db, "a"), latest_version_id(db, "b")
+    bag = bag_for(db, clock)
+    bag.get_dag(va)
+    clock.now += 20
+    bag.get_dag(vb)
+    clock.now += 15  # a: 35 s since its load, b: 15 s
+    with count_queries(db) as queries:
+        bag.get_dag(vb)
+    assert queries == []
+    with count_queries(db) as queries:
+        bag.get_dag(va)
+    assert len(queries) == 1
+
+
+def _sample_dag(n: int = 30) -> DAG:
+    # A cron schedule in a named zone: the time zone is shared process-wide and not counted.
+    with DAG("weighty", schedule="0 2 * * *", params={"region": "eu", "batch": 100},
+             start_date=datetime(2024, 1, 1, tzinfo=ZoneInfo("Europe/Berlin")),
+             tags=["a", "b"], description="a DAG to weigh") as dag:
+        prev = EmptyOperator(task_id="start")
+        for i in range(n):
+            task = BashOperator(task_id=f"step_{i}", bash_command=f"echo {i} {{{{ ds }}}}",
+                                env={"LANE": str(i)}, retries=i % 3)
+            prev >> task
+            prev = task
+    dag.fileloc = "/dags/weighty.py"
+    return dag
+
+
+def test_weight_is_the_memory_deserializing_takes_within_a_factor_of_tracemalloc() -> None:
+    text = json.dumps(serialize_dag(_sample_dag()))
+    SerializedDAG(json.loads(text))  # fills the process-wide caches (time zone, cron) first
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [SerializedDAG(json.loads(text)) for _ in range(5)]
+        gc.collect()
+        measured = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    weight = retained_bytes(kept[0])
+    assert 0.75 * measured <= weight <= 1.25 * measured
+    assert weight > 1.5 * len(text)  # the JSON length, the old weight, was about half of it
+
+
+def test_retained_bytes_counts_shared_objects_once_and_skips_process_wide_ones() -> None:
+    shared = "x" * 1000
+    assert retained_bytes([shared, shared]) == retained_bytes([None, None]) + retained_bytes(
+        shared)
+    assert retained_bytes([DAG, json, len, None]) == retained_bytes([None, None, None, None])
+
+
+def test_entries_weigh_their_memory_so_the_byte_bound_counts_it(
+        db: Engine, clock: Clock) -> None:
+    sample = _sample_dag()
+    write_dag(db, sample, now=T0)
+    bag = bag_for(db, clock)
+    dag = bag.get_latest_version_of_dag("weighty")
+    stored = len(json.dumps(serialize_dag(sample), separators=(",", ":")))
+    weight = bag.cache_stats.weight
+    assert weight >= retained_bytes(dag) > 1.5 * stored
+
+
+def test_hits_reach_statsd_by_flush_not_one_call_per_hit(db: Engine, clock: Clock) -> None:
+    write_dag(db, make_dag(), now=T0)
+    vid = latest_version_id(db)
+    stats = FakeStats()
+    bag = bag_for(db, clock, stats_prefix="api_server.dag_bag", stats_client=stats)
+    p = "api_server.dag_bag.cache"
+    bag.get_dag(vid)  # a miss: the slow path flushes (the first flush is never throttled)
+    assert stats.count(f"{p}.misses") == 1 and stats.last_gauge(f"{p}.size") == 1
+    calls = len(stats.calls)
+    for _ in range(100):
+        bag.get_dag(vid)
+    assert len(stats.calls) == calls  # no StatsD call on a hit
+    bag.flush_metrics()
+    assert stats.count(f"{p}.hits") == 100 and stats.count(f"{p}.misses") == 1
+    bag.flush_metrics()  # nothing new: counters unchanged, gauges re-sent
+    assert stats.count(f"{p}.hits") == 100
+    assert stats.last_gauge(f"{p}.bytes") == bag.cache_stats.weight
+
+
+def test_the_slow_path_flushes_at_most_once_per_interval(db: Engine, clock: Clock) -> None:
+    for dag_id in ("a", "b", "c"):
+        write_dag(db, make_dag(dag_id), now=T0)
+    stats = FakeStats()
+    bag = bag_for(db, clock, stats_prefix="p", stats_client=stats, metrics_flush_interval=5)
+    bag.get_latest_version_of_dag("a")  # flushed: 1 miss
+    bag.get_dag(latest_version_id(db, "a"))  # a hit, not flushed
+    bag.get_latest_version_of_dag("b")  # a miss within 5 s of the flush: not flushed
+    assert stats.count("p.cache.misses") == 1 and stats.count("p.cache.hits") == 0
+    clock.now += 5
+    bag.get_latest_version_of_dag("c")  # slow path 5 s later: flushes everything so far
+    assert stats.count("p.cache.misses") == 3 and stats.count("p.cache.hits") == 1
+    assert stats.last_gauge("p.cache.size") == 3
+
+
+def test_a_failing_statsd_client_loses_no_counts(db: Engine, clock: Clock) -> None:
+    write_dag(db, make_dag(), now=T0)
+
+    class Flaky(FakeStats):
+        fail = True
+
+        def incr(self, stat: str, count: int = 1, rate: float = 1) -> None:
+            if self.fail:
+                raise OSError("statsd down")
+            super().incr(stat, count, rate)
+
+    stats = Flaky()
+    bag = bag_for(db, clock, stats_prefix="p", stats_client=stats)
+    assert bag.get_latest_version_of_dag("etl") is not None  # the failing flush is swallowed
+    bag.get_latest_version_of_dag("etl")
+    stats.fail = False
+    bag.flush_metrics()
+    assert (stats.count("p.cache.misses"), stats.count("p.cache.hits")) == (1, 1)
