@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from dagcore._native import core
 
@@ -121,7 +121,8 @@ class VersionCache(core.VersionCache):
     @property
     def stats(self) -> CacheStats:
         """Counters and occupancy, as one consistent snapshot."""
-        return CacheStats(**self._stats())
+        values: dict[str, Any] = self._stats()
+        return CacheStats(**values)
 
     def __repr__(self) -> str:
         return (
@@ -129,4 +130,3 @@ class VersionCache(core.VersionCache):
             f"ttl={self.ttl!r}, policy={self.policy!r}, refresh_after={self.refresh_after!r}, "
             f"size={len(self)})"
         )
-
