@@ -180,8 +180,8 @@ def _imports(source: str, module: str, file: str) -> Iterator[Import]:
     for node in ast.walk(ast.parse(source, filename=file)):
         for target in _targets(node, package):
             if target == "dagcore" or target.startswith("dagcore."):
-                first = node.lineno  # type: ignore[attr-defined]
-                last = node.end_lineno or first  # type: ignore[attr-defined]
+                first = node.lineno
+                last = node.end_lineno or first
                 yield Import(file=file, line=first, importer=module, imported=target,
                              marker=_marker(lines, first, last))
 

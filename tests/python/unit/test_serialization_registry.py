@@ -64,7 +64,7 @@ PINNED_HASHES = {
 
 def _sample(schedule: object) -> DAG:
     """One task of each built-in operator class (TaskFlow included) in a chain."""
-    with DAG("pinned", schedule=schedule,  # type: ignore[arg-type]
+    with DAG("pinned", schedule=schedule,
              start_date=datetime(2024, 1, 1, tzinfo=UTC)) as dag:
         start = EmptyOperator(task_id="start")
         bash = BashOperator(task_id="bash", bash_command="echo hi")
