@@ -496,5 +496,7 @@ def __getattr__(name: str) -> Any:
     if name in _DB_NAMES:
         import importlib
 
+        # layer-exception: public names of dagcore.backfill (DESIGN.md), served lazily from the
+        # operations layer so that planning alone never imports the database code
         return getattr(importlib.import_module("dagcore.api.backfills"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from dagcore.run_state import RunGraph, TaskSpec
+    # layer-exception: DAG.test returns the runtime's result, as Airflow's dag.test runs the DAG
     from dagcore.testing import DagTestResult
     from dagcore.timetables import Timetable
     from dagcore.xcom import XComBackend
@@ -431,6 +432,7 @@ class DAG(TaskLookup[BaseOperator]):
             ParamValidationError: ``conf`` does not satisfy the params.
             ValueError: a naive logical date, or a DAG that does not validate.
         """
+        # layer-exception: DAG.test runs the DAG in-process (runtime), as Airflow's dag.test does
         from dagcore.testing import run_dag_test
 
         kwargs: dict[str, Any] = {} if logical_date is _NOW else {"logical_date": logical_date}

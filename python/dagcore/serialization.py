@@ -19,7 +19,6 @@ of strings), with the DAG's ``fileloc`` removed so that moving a file does not m
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from dagcore.params import NOTSET, Param, ParamsDict
+from dagcore.serialization_registry import UnknownClassError, class_for, stable_name
 from dagcore.trigger_rule import TriggerRule
 from dagcore.utils.task_lookup import TaskLookup
 
@@ -128,8 +128,8 @@ def _date_decode(value: str | None, tz: tzinfo) -> datetime | None:
 
 
 def _class_path(obj: object) -> str:
-    cls = type(obj)
-    return f"{cls.__module__}.{cls.__qualname__}"
+    """The stable name of ``obj``'s class (:mod:`dagcore.serialization_registry`)."""
+    return stable_name(type(obj))
 
 
 # -- serialize ----------------------------------------------------------------------------------
@@ -303,13 +303,10 @@ def _deserialize_timetable(data: Mapping[str, Any]) -> Timetable:
     from dagcore.timetables import Timetable
 
     path = data["__type"]
-    module_name, _, qualname = path.rpartition(".")
     try:
-        cls = getattr(importlib.import_module(module_name), qualname)
-    except (ImportError, AttributeError, ValueError):
-        raise DagSerializationError(f"unknown timetable class {path!r}") from None
-    if not (isinstance(cls, type) and issubclass(cls, Timetable)):
-        raise DagSerializationError(f"{path!r} is not a Timetable class")
+        cls = class_for(path, Timetable)
+    except UnknownClassError as exc:
+        raise DagSerializationError(f"unknown timetable class {path!r} ({exc})") from None
     return cls.deserialize(dict(data.get("__var") or {}))
 
 

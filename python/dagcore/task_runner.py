@@ -2,8 +2,9 @@
 
 An executor hands :func:`run_workload` a :class:`~dagcore.executors.base.TaskWorkload` (in a
 forked child, or in-process for ``dag.test()``); the runner claims the try, runs the task and
-records the outcome. :func:`load_dag` parses the workload's DAG file, with a cache that the
-LocalExecutor fills in its parent process (:func:`preload`) so forked children inherit it.
+records the outcome. :func:`~dagcore.dag_loading.load_dag` parses the workload's DAG file, with a
+cache that the LocalExecutor fills in its parent process (:func:`preload`) so forked children
+inherit it.
 
 Design note. The database is the single source of truth, and others change it while a try runs:
 a clear gives the task instance a new id (a running one becomes ``restarting``), the API marks it
@@ -47,7 +48,6 @@ import logging
 import os
 import signal
 import socket
-import stat as stat_module
 import threading
 import time
 import uuid
@@ -61,6 +61,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from dagcore.configuration import conf
+from dagcore.dag_loading import load_dag, parse_dag_file
 from dagcore.db import transaction
 from dagcore.exceptions import (
     DagcoreException,
@@ -72,11 +73,11 @@ from dagcore.exceptions import (
 from dagcore.executors.base import TaskInstanceKey, TaskWorkload
 from dagcore.models import tables as t
 from dagcore.models.taskinstance import NO_STATE, end_try, failure_state
+from dagcore.models.xcom import DatabaseXComBackend
 from dagcore.operators.base import execute_task
 from dagcore.state import TaskInstanceState
 from dagcore.templating import build_context, get_template_env
 from dagcore.utils import timezone
-from dagcore.xcom import DatabaseXComBackend
 
 if TYPE_CHECKING:
     from dagcore.dag import DAG
@@ -104,79 +105,6 @@ T = TypeVar("T")
 # -- parsing DAG files ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _ParsedFile:
-    signature: tuple[int, int]  # (st_mtime_ns, st_size) when parsed
-    dags: dict[str, DAG]
-    import_error: str | None
-
-
-_parsed: dict[str, _ParsedFile] = {}
-_parsed_lock = threading.Lock()
-
-
-def _dag_folder_for(path: str) -> str:
-    """The folder put on ``sys.path`` while importing ``path``: the DAGs folder if the file is
-    in it (so helper modules there import, as in Airflow's workers), else the file's folder."""
-    folder = os.path.abspath(os.path.expanduser(conf.get("core", "dags_folder")))
-    if path.startswith(folder + os.sep):
-        return folder
-    return os.path.dirname(path)
-
-
-def _parse(fileloc: str) -> _ParsedFile:
-    if not isinstance(fileloc, (str, os.PathLike)):
-        raise TypeError(f"fileloc must be a path, got {type(fileloc).__name__}: {fileloc!r}")
-    path = os.path.abspath(os.fspath(fileloc))
-    try:
-        stat = os.stat(path)
-    except OSError as exc:
-        raise LookupError(f"cannot read DAG file {path}: {exc.strerror or exc}") from None
-    if not stat_module.S_ISREG(stat.st_mode):
-        raise LookupError(f"DAG file {path} is not a file")
-    signature = (stat.st_mtime_ns, stat.st_size)
-    with _parsed_lock:
-        cached = _parsed.get(path)
-    if cached is not None and cached.signature == signature:
-        return cached
-    from dagcore.dagbag import DagBag
-
-    # Parsed outside the lock (a slow file does not block other files); two threads parsing
-    # the same file at once both succeed and the later one is kept.
-    bag = DagBag(_dag_folder_for(path), include_examples=False, safe_mode=False,
-                 collect_dags=False)
-    bag.process_file(path, only_if_updated=False, safe_mode=False)
-    errors = "\n".join(bag.import_errors.values()) or None
-    parsed = _ParsedFile(signature=signature, dags=dict(bag.dags), import_error=errors)
-    with _parsed_lock:
-        _parsed[path] = parsed
-    return parsed
-
-
-def load_dag(fileloc: str, dag_id: str) -> DAG:
-    """The DAG ``dag_id`` as the file ``fileloc`` defines it now.
-
-    Files are parsed with :class:`~dagcore.dagbag.DagBag` (safe mode off: the scheduler already
-    knows the file defines the DAG) and cached per file; a file whose modification time or size
-    changed is parsed again.
-
-    Raises:
-        TypeError: ``fileloc`` is not a path.
-        LookupError: the file cannot be read, or does not define ``dag_id`` (the message names
-            both, with the file's import error if it failed to import).
-    """
-    parsed = _parse(fileloc)
-    dag = parsed.dags.get(dag_id)
-    if dag is not None:
-        return dag
-    message = f"Dag {dag_id!r} not found in {os.path.abspath(os.fspath(fileloc))}"
-    if parsed.import_error:
-        message += f"; the file failed to import:\n{parsed.import_error}"
-    else:
-        message += f" (it defines: {', '.join(sorted(parsed.dags)) or 'no DAG'})"
-    raise LookupError(message)
-
-
 def preload(fileloc: str | None) -> None:
     """Parse ``fileloc`` into :func:`load_dag`'s cache now, with each DAG's Jinja environment
     (its construction imports ``jinja2.ext``); errors are logged and swallowed (the try that
@@ -185,7 +113,7 @@ def preload(fileloc: str | None) -> None:
     if fileloc is None:
         return
     try:
-        for dag in _parse(fileloc).dags.values():
+        for dag in parse_dag_file(fileloc).dags.values():
             get_template_env(dag)  # cached on the DAG
     except Exception:  # noqa: BLE001 - a DAG file may raise anything; the try reports it
         log.warning("preloading %s failed", fileloc, exc_info=True)

@@ -38,7 +38,7 @@ from dagcore.operators.empty import EmptyOperator
 from dagcore.operators.python import PythonOperator
 from dagcore.operators.trigger_dagrun import TriggerDagRunOperator
 from dagcore.task_runner import load_dag, preload, run_workload
-from dagcore.xcom import DatabaseXComBackend
+from dagcore.models.xcom import DatabaseXComBackend
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 START = datetime(2024, 1, 1, tzinfo=UTC)

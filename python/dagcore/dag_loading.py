@@ -1,0 +1,108 @@
+"""Loading one DAG from its file, with a per-file cache: what a worker does before a try.
+
+The task runner needs the DAG object (with its callables) of the workload it runs. It gets it
+from :func:`load_dag`, which parses the file with :class:`~dagcore.dagbag.DagBag` and keeps the
+result per file until the file's modification time or size changes. The LocalExecutor parses
+files in its parent process before forking (:func:`parse_dag_file`), so every child inherits the
+cache and runs its try without parsing again.
+
+This is storage-layer code next to the DagBag (it reads DAG files); the task runner (runtime)
+imports it. The cache is process-wide and thread-safe; a slow file does not block others.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_module
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dagcore.configuration import conf
+
+if TYPE_CHECKING:
+    from dagcore.dag import DAG
+
+__all__ = ["ParsedDagFile", "load_dag", "parse_dag_file"]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDagFile:
+    """One parse of a DAG file: its DAGs by id, its import error (None if it imported)."""
+
+    signature: tuple[int, int]  # (st_mtime_ns, st_size) when parsed
+    dags: dict[str, DAG]
+    import_error: str | None
+
+
+_parsed: dict[str, ParsedDagFile] = {}
+_parsed_lock = threading.Lock()
+
+
+def _dag_folder_for(path: str) -> str:
+    """The folder put on ``sys.path`` while importing ``path``: the DAGs folder if the file is
+    in it (so helper modules there import, as in Airflow's workers), else the file's folder."""
+    folder = os.path.abspath(os.path.expanduser(conf.get("core", "dags_folder")))
+    if path.startswith(folder + os.sep):
+        return folder
+    return os.path.dirname(path)
+
+
+def parse_dag_file(fileloc: str) -> ParsedDagFile:
+    """The DAGs ``fileloc`` defines now: from the cache if the file's modification time and size
+    are those of the cached parse, else parsed again (safe mode off) and cached.
+
+    Raises:
+        TypeError: ``fileloc`` is not a path.
+        LookupError: the file cannot be read or is not a regular file.
+    """
+    if not isinstance(fileloc, (str, os.PathLike)):
+        raise TypeError(f"fileloc must be a path, got {type(fileloc).__name__}: {fileloc!r}")
+    path = os.path.abspath(os.fspath(fileloc))
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise LookupError(f"cannot read DAG file {path}: {exc.strerror or exc}") from None
+    if not stat_module.S_ISREG(stat.st_mode):
+        raise LookupError(f"DAG file {path} is not a file")
+    signature = (stat.st_mtime_ns, stat.st_size)
+    with _parsed_lock:
+        cached = _parsed.get(path)
+    if cached is not None and cached.signature == signature:
+        return cached
+    from dagcore.dagbag import DagBag
+
+    # Parsed outside the lock (a slow file does not block other files); two threads parsing
+    # the same file at once both succeed and the later one is kept.
+    bag = DagBag(_dag_folder_for(path), include_examples=False, safe_mode=False,
+                 collect_dags=False)
+    bag.process_file(path, only_if_updated=False, safe_mode=False)
+    errors = "\n".join(bag.import_errors.values()) or None
+    parsed = ParsedDagFile(signature=signature, dags=dict(bag.dags), import_error=errors)
+    with _parsed_lock:
+        _parsed[path] = parsed
+    return parsed
+
+
+def load_dag(fileloc: str, dag_id: str) -> DAG:
+    """The DAG ``dag_id`` as the file ``fileloc`` defines it now.
+
+    Files are parsed with :class:`~dagcore.dagbag.DagBag` (safe mode off: the scheduler already
+    knows the file defines the DAG) and cached per file; a file whose modification time or size
+    changed is parsed again.
+
+    Raises:
+        TypeError: ``fileloc`` is not a path.
+        LookupError: the file cannot be read, or does not define ``dag_id`` (the message names
+            both, with the file's import error if it failed to import).
+    """
+    parsed = parse_dag_file(fileloc)
+    dag = parsed.dags.get(dag_id)
+    if dag is not None:
+        return dag
+    message = f"Dag {dag_id!r} not found in {os.path.abspath(os.fspath(fileloc))}"
+    if parsed.import_error:
+        message += f"; the file failed to import:\n{parsed.import_error}"
+    else:
+        message += f" (it defines: {', '.join(sorted(parsed.dags)) or 'no DAG'})"
+    raise LookupError(message)
