@@ -100,7 +100,7 @@ struct seconds_clock {
   using period = std::ratio<1>;
   using duration = std::chrono::duration<double>;
   using time_point = std::chrono::time_point<seconds_clock, duration>;
-  static constexpr bool is_steady = true;
+  [[maybe_unused]] static constexpr bool is_steady = true;
   static time_point now() noexcept {
     return time_point(
         std::chrono::duration_cast<duration>(std::chrono::steady_clock::now().time_since_epoch()));
@@ -337,6 +337,9 @@ class PyVersionCache {
             cache_type::options{limit_arg(max_entries, "max_entries", detail::nil_slot - 2),
                                 limit_arg(max_bytes, "max_bytes", std::uint64_t{1} << 62),
                                 ttl_arg(ttl), policy_arg(policy), refresh_after_arg(refresh_after)},
+            // on_removed catches everything; a failure inside its handlers ends the process,
+            // which is what noexcept should do at this C-API boundary.
+            // NOLINTNEXTLINE(bugprone-exception-escape)
             seconds_clock{}, [this](cache_type::removed_entry& e) noexcept { on_removed(e); }) {}
 
   py::object get(PyObject* key, PyObject* fallback) {
@@ -356,7 +359,8 @@ class PyVersionCache {
   py::object peek(const py::handle& key, const py::object& fallback) {
     const key_arg k(key.ptr(), "key");
     auto value = m_cache.peek_at(now(), k.view());
-    return value ? std::move(*value) : fallback;
+    if (value) return std::move(*value);
+    return fallback;
   }
 
   py::object confirm(const py::handle& key) {
@@ -534,6 +538,9 @@ class PyVersionCache {
     return time_point(seconds_clock::duration(seconds));
   }
 
+  // Catches everything the callback raises (reported as unraisable, as Python does for
+  // finalizers); only a failure while reporting could escape, and noexcept then terminates.
+  // NOLINTNEXTLINE(bugprone-exception-escape)
   void on_removed(cache_type::removed_entry& e) noexcept {
     if (m_on_evict.is_none()) return;
     try {
@@ -560,6 +567,8 @@ PyVersionCache* cache_of(PyObject* self) {
 
 /// Runs `f`, turning C++ exceptions into a set Python error and a null result.
 template <class F>
+// Every exception is caught below; setting the Python error cannot throw.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 PyObject* translated(F&& f) noexcept {
   try {
     return f();
@@ -571,6 +580,8 @@ PyObject* translated(F&& f) noexcept {
     PyErr_SetString(PyExc_ValueError, e.what());
   } catch (const std::exception& e) {
     PyErr_SetString(PyExc_RuntimeError, e.what());
+  } catch (...) {
+    PyErr_SetString(PyExc_RuntimeError, "unknown C++ exception in VersionCache");
   }
   return nullptr;
 }

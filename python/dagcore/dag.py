@@ -3,7 +3,8 @@
 A DAG is checked as it is written: its schedule becomes a timetable in the constructor (so an
 invalid schedule raises there), a duplicate task id raises when the task is added, and a
 dependency that would close a cycle raises when it is set
-(:class:`~dagcore.exceptions.DagCycleError` names the cycle). :meth:`DAG.run_graph` compiles the structure for the run-state engine.
+(:class:`~dagcore.exceptions.DagCycleError` names the cycle). :meth:`DAG.run_graph` compiles
+the structure for the run-state engine.
 
 ``import dagcore`` imports this module (the package's ``dag`` attribute must be the decorator,
 not this submodule), so its imports of the native core (timetables, run state) and of Jinja are
@@ -399,7 +400,6 @@ class DAG(TaskLookup[BaseOperator]):
                                 data_interval=data_interval, conf=conf, xcom=xcom,
                                 run_type=run_type, try_number=try_number)
         return execute_task(task, context)
-
 
     def test(self, logical_date: datetime | None | Any = _NOW, *,
              conf: Mapping[str, Any] | None = None,

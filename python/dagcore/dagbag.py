@@ -56,7 +56,7 @@ from typing import Any, Final
 from dagcore.dag import DAG, DagContext
 from dagcore.exceptions import DagCycleError, DagDuplicatedIdError, DagImportTimeout
 
-__all__ = [
+__all__ = [  # noqa: F822 - DBDagBag is served lazily by __getattr__ (below)
     "EXAMPLE_DAGS_FOLDER",
     "IGNORE_FILE_NAMES",
     "DBDagBag",
@@ -580,7 +580,7 @@ class DagBag:
             folder = self.dag_folder if os.path.isdir(self.dag_folder) else None
             if folder is not None and folder not in sys.path:
                 sys.path.append(folder)
-                stack.callback(lambda: folder in sys.path and sys.path.remove(folder))
+                stack.callback(_remove_from_path, folder)
             yield
 
     def _record_error(self, path: str, exc: BaseException) -> None:
@@ -691,6 +691,11 @@ class DagBag:
         if existing is not None and existing is not dag and existing.fileloc != dag.fileloc:
             raise DagDuplicatedIdError(dag.dag_id, str(dag.fileloc), str(existing.fileloc))
         self.dags[dag.dag_id] = dag
+
+
+def _remove_from_path(folder: str) -> None:
+    if folder in sys.path:
+        sys.path.remove(folder)
 
 
 def __getattr__(name: str) -> Any:

@@ -211,12 +211,28 @@ def _serialize_task(task: BaseOperator) -> dict[str, Any]:
         "do_xcom_push": task.do_xcom_push,
         "multiple_outputs": task.multiple_outputs,
         **{f"has_{name}": True for name in _TASK_CALLBACKS if getattr(task, name, None)},
+        # A subclass of EmptyOperator is empty too (Airflow's inherits_from_empty_operator); the
+        # flag is written only where the class name does not already say so, which keeps the
+        # stored form (and hash) of every DAG that uses EmptyOperator itself unchanged.
+        **({"_is_empty": True} if getattr(task, "inherits_from_empty_operator", False)
+           and _class_path(task) != EMPTY_OPERATOR else {}),
     }
 
 
-# The task callbacks; a task with any of them is never "empty" (the scheduler runs it).
 _TASK_CALLBACKS = ("on_execute_callback", "on_failure_callback", "on_success_callback",
                    "on_retry_callback", "on_skipped_callback")
+# The stable name of EmptyOperator (serialization_registry), whose tasks are "empty".
+EMPTY_OPERATOR: Final = "dagcore.operators.empty.EmptyOperator"
+
+
+def _is_empty_task(data: Mapping[str, Any]) -> bool:
+    """Whether the scheduler may mark the task ``success`` without running it: Airflow's
+    ``DagRun.schedule_tis`` takes an operator that inherits from EmptyOperator and has no
+    ``on_execute_callback``, no ``on_success_callback`` and no outlets (dagcore has no outlets
+    yet). Other callbacks cannot fire for a task that succeeds at once."""
+    return ((data.get("_is_empty") is True or data["operator"] == EMPTY_OPERATOR)
+            and not data.get("has_on_execute_callback")
+            and not data.get("has_on_success_callback"))
 
 
 def serialize_dag(dag: DAG) -> dict[str, Any]:
@@ -356,6 +372,7 @@ class SerializedTask:
     do_xcom_push: bool = True
     multiple_outputs: bool = False
     has_callbacks: bool = False
+    is_empty: bool = False  # see _is_empty_task
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], dag_id: str,
@@ -396,6 +413,7 @@ class SerializedTask:
             do_xcom_push=bool(data.get("do_xcom_push", True)),
             multiple_outputs=bool(data.get("multiple_outputs", False)),
             has_callbacks=any(data.get(f"has_{name}") for name in _TASK_CALLBACKS),
+            is_empty=_is_empty_task(data),
         )
 
     def task_spec(self) -> TaskSpec:

@@ -423,6 +423,7 @@ def _locked_ti_sql(by: str, for_update: bool) -> Any:
     """The task instance ``by`` its id while ``running``, or by its key; ``FOR UPDATE`` where the
     database has it (SQLite: ``BEGIN IMMEDIATE`` holds the write lock already)."""
     ti = t.task_instance
+    where: tuple[Any, ...]
     if by == "running":
         where = (ti.c.id == sa.bindparam("b_id"), ti.c.state == _RUNNING)
     else:
@@ -586,7 +587,7 @@ class _TryRun:
         runnable = self.task.prepare_for_execution()
         # execute_task copies its task again (prepare_for_execution); running this very copy
         # lets on_kill reach the state execute left on it (a subprocess, a job id).
-        runnable.prepare_for_execution = lambda: runnable  # type: ignore[method-assign]
+        setattr(runnable, "prepare_for_execution", lambda: runnable)
         context["task"] = runnable
         self.runnable, self.context = runnable, context
 

@@ -95,7 +95,6 @@ FINISHED = frozenset(s.value for s in TIS.finished)
 ACTIVE_TI = (QUEUED, RUNNING)
 RUN_QUEUED, RUN_RUNNING = DagRunState.QUEUED.value, DagRunState.RUNNING.value
 RUN_SUCCESS, RUN_FAILED = DagRunState.SUCCESS.value, DagRunState.FAILED.value
-EMPTY_OPERATORS = frozenset({"dagcore.operators.empty.EmptyOperator"})
 # Rounds of in-memory re-decision per loop for chains of empty tasks (a bound, not a rule).
 MAX_EMPTY_ROUNDS = 1000
 # On SQLite, how often last_scheduling_decision is written for runs that changed nothing, when
@@ -126,7 +125,7 @@ def _unchanged(update: Any) -> Any:
 
 
 def _is_empty(task: SerializedTask) -> bool:
-    return task.operator in EMPTY_OPERATORS and not task.has_callbacks
+    return task.is_empty
 
 
 def _priority_weights(dag: SerializedDAG) -> dict[str, int]:

@@ -305,6 +305,37 @@ def test_trigger_rules_still_decide_empty_tasks(db: Engine) -> None:
         "up": "failed", "strict": "upstream_failed", "lenient": "success"}
 
 
+class _MyEmpty(EmptyOperator):
+    """A subclass of EmptyOperator: still "empty" for the scheduler, even with an execute."""
+
+    def execute(self, context: Any) -> None:
+        raise AssertionError("an EmptyOperator subclass is never run")
+
+
+def test_which_tasks_count_as_empty_follows_airflow(db: Engine) -> None:
+    # Airflow's DagRun.schedule_tis: inherits_from_empty_operator and no on_execute_callback,
+    # no on_success_callback (and no outlets) -> SUCCESS without running. A failure or retry
+    # callback does not matter (it cannot fire); an execute or success callback does.
+    def noop(context: Any) -> None:
+        pass
+
+    with DAG("which_empty", start_date=START, schedule=None) as dag:
+        _MyEmpty(task_id="subclass")
+        EmptyOperator(task_id="with_failure_cb", on_failure_callback=noop,
+                      on_retry_callback=noop)
+        EmptyOperator(task_id="with_execute_cb", on_execute_callback=noop)
+        EmptyOperator(task_id="with_success_cb", on_success_callback=noop)
+    store(db, dag)
+    run = trigger_dag("which_empty", logical_date=day(0), engine=db)
+    job = scheduler(db)
+    loop(job, 3)
+    assert {k: v.state for k, v in ti_rows(db, "which_empty", run.run_id).items()} == {
+        "subclass": "success", "with_failure_cb": "success",
+        "with_execute_cb": "queued", "with_success_cb": "queued"}
+    assert sorted(w.key.task_id for w in job.executor.queued) == [
+        "with_execute_cb", "with_success_cb"]
+
+
 # -- 3. the history of a cleared try ----------------------------------------------------------------
 
 
