@@ -6,11 +6,11 @@ Why this benchmark exists: Airflow's ``_create_backfill`` writes a backfill one 
 for every date of the range it opens a SAVEPOINT, looks up the run at that logical date, then
 either records why the date is skipped, clears the existing run (archives and resets its task
 instances, re-queues the run, attaches it to the backfill) or creates a run and, through
-``verify_integrity``, its task instances, and adds the ``backfill_dag_run`` row (reference
-2.5). A ten-year hourly backfill is 87,672 dates, so 87,672 rounds of that. dagcore plans the
-whole range in one C++ call (:func:`dagcore.backfill.plan_backfill_batch`) and writes the
-backfill, the new runs, the cleared runs and the ``backfill_dag_run`` rows in bulk, in one
-transaction; the scheduler creates task instances when a run starts.
+``verify_integrity``, its task instances, and adds the ``backfill_dag_run`` row
+(docs/airflow-behaviour.md 2.5). A ten-year hourly backfill is 87,672 dates, so 87,672 rounds of
+that. dagcore plans the whole range in one C++ call (:func:`dagcore.backfill.plan_backfill_batch`)
+and writes the backfill, the new runs, the cleared runs and the ``backfill_dag_run`` rows in bulk,
+in one transaction; the scheduler creates task instances when a run starts.
 
 Workload (fixed seed): an hourly DAG (``@hourly``, a CronTriggerTimetable; 5 EmptyOperator tasks
 in a chain, ``retries=1``) stored with ``write_dag`` in a SQLite file (WAL) created by

@@ -3,13 +3,13 @@
 and the memory of an API-server bag walking 70,000 DAG versions.
 
 Why this benchmark exists: Airflow's ``DBDagBag`` caches deserialized DAGs by ``dag_version_id``
-(reference 1.4). Its hit path is an ``OrderedDict``-shaped LRU under an ``RLock`` followed by a
-revalidation-time check; ``get_latest_version_of_dag`` deserializes the latest version on every
-call (open PR #69815 measured 6-16x from reusing the cached object); and an API server with an
-unbounded cache reached 9.4 GiB RSS with ~70,000 versions in the database (reference 1.5).
-dagcore's ``DBDagBag`` keeps versions in the C++ ``VersionCache`` bounded by count and bytes,
-reuses the cached object for the latest version while id and hash are unchanged, and
-revalidates by ``dag_hash`` once per ``min_serialized_dag_update_interval``.
+(docs/airflow-behaviour.md 1.4). Its hit path is an ``OrderedDict``-shaped LRU under an ``RLock``
+followed by a revalidation-time check; ``get_latest_version_of_dag`` deserializes the latest
+version on every call (open PR #69815 measured 6-16x from reusing the cached object); and an API
+server with an unbounded cache reached 9.4 GiB RSS with ~70,000 versions in the database
+(docs/airflow-behaviour.md 1.5). dagcore's ``DBDagBag`` keeps versions in the C++ ``VersionCache``
+bounded by count and bytes, reuses the cached object for the latest version while id and hash are
+unchanged, and revalidates by ``dag_hash`` once per ``min_serialized_dag_update_interval``.
 
 Everything runs in a temporary ``DAGCORE_HOME`` with one SQLite file (WAL) created by
 ``dagcore.db.migrate``:
@@ -352,10 +352,11 @@ class _NoStats:
 
 
 class AirflowShapedDBDagBag:
-    """The hit path of Airflow's ``DBDagBag._get_dag`` with a size-bounded cache (reference 1.4):
-    an ``OrderedDict`` LRU under an ``RLock`` (the rejected PR #64326 shape, equivalent to
-    ``cachetools.LRUCache``'s reorder on hit), entries ``(dag, dag_hash, last_validated)``, served
-    without a query while ``now - last_validated < revalidation_interval``."""
+    """The hit path of Airflow's ``DBDagBag._get_dag`` with a size-bounded cache
+    (docs/airflow-behaviour.md 1.4): an ``OrderedDict`` LRU under an ``RLock`` (the rejected PR
+    #64326 shape, equivalent to ``cachetools.LRUCache``'s reorder on hit), entries ``(dag,
+    dag_hash, last_validated)``, served without a query while ``now - last_validated <
+    revalidation_interval``."""
 
     def __init__(self, revalidation_interval: float, maxsize: int = 4096) -> None:
         self._dags: OrderedDict[str, tuple[Any, str, float]] = OrderedDict()

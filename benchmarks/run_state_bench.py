@@ -27,7 +27,7 @@ Workloads (fixed seeds, same process):
 
 Contestants, run decisions (the figures are per run):
 
-- Python reference: a straightforward implementation of the rules (reference/airflow-behaviour.md
+- Python reference: a straightforward implementation of the rules (docs/airflow-behaviour.md
   3.3-3.6; trigger_rule_dep.py's tables with flag_upstream_failed, the setup constraint with
   Airflow's relevant setups, effective leaves, the deadlock check), written below. Per-DAG facts
   (upstream lists, indirect setups, leaves) are computed once, as Airflow's DAG object does; per
@@ -450,7 +450,7 @@ def ref_decide(g: RefGraph, states: Sequence[TaskInstanceState | None], *,
 
 # --------------------------------------------------------------------------- backfill reference
 
-# (existing run state, reprocess behavior) -> (action, reason), reference 2.5.
+# (existing run state, reprocess behavior) -> (action, reason), docs/airflow-behaviour.md 2.5.
 BACKFILL_TABLE: dict[tuple[DagRunState, str], tuple[str, str | None]] = {}
 for _state in DagRunState:
     for _behavior in REPROCESS_BEHAVIORS:

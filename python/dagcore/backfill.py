@@ -1,7 +1,7 @@
 """Backfill planning with Airflow's semantics, computed in one C++ call.
 
 :func:`plan_backfill` answers what Airflow's ``_create_backfill`` decides before it writes
-anything: it validates the request in Airflow's order (reference/airflow-behaviour.md 2.3),
+anything: it validates the request in Airflow's order (docs/airflow-behaviour.md 2.3),
 lists the timetable's runs between ``from_date`` and ``to_date`` (2.4) and reconciles each date
 with the run that already exists at its logical date (2.5):
 

@@ -62,13 +62,13 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         # LocalExecutor: tries a worker process runs before it is replaced (Celery's
         # worker_max_tasks_per_child); 1 forks a fresh process for every try.
         "worker_max_tasks": "100",
-        # DAG files (dagcore.dagbag.DagBag, reference 1.2).
+        # DAG files (dagcore.dagbag.DagBag, docs/airflow-behaviour.md 1.2).
         "dag_discovery_safe_mode": "True",
         "dagbag_import_error_tracebacks": "True",
         "dagbag_import_error_traceback_depth": "2",
         # Unchanged Airflow DAG files: `import airflow...` resolves to dagcore while parsing.
         "dagbag_compat_airflow": "True",
-        # Run ids: ".." forbidden unless allowed (reference 2.9.7).
+        # Run ids: ".." forbidden unless allowed (docs/airflow-behaviour.md 2.9.7).
         "allow_double_dot_in_ids": "False",
     },
     "database": {

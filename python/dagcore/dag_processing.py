@@ -5,9 +5,9 @@ result to :func:`sync_parsed`, which needs no parser (tests and other bundles ca
 Each DAG is written in its own transaction (:func:`write_dag` plus its ``dag`` row), so one bad
 DAG cannot roll back the others; import errors and stale marking are one more transaction.
 
-Versioning follows Airflow's ``SerializedDagModel.write_dag`` (reference 1.3): throttled by
-``min_update_interval``; no write when the hash and bundle are unchanged; an in-place update of
-the latest version while no task instance uses it; otherwise a new version, number + 1.
+Versioning follows Airflow's ``SerializedDagModel.write_dag`` (docs/airflow-behaviour.md 1.3):
+throttled by ``min_update_interval``; no write when the hash and bundle are unchanged; an in-place
+update of the latest version while no task instance uses it; otherwise a new version, number + 1.
 
 A DAG that fails to serialize (a param value that is not JSON, a timetable that cannot
 serialize itself) is not written; as in Airflow's DAG-file processor (``_serialize_dags``), it
@@ -18,8 +18,8 @@ does.)
 
 Stale marking: a DAG is marked stale when its file was parsed without error and no longer defines
 it. Unlike Airflow, a DAG whose file *failed* to import is not marked stale (the file may still
-define it; a syntax error mid-edit must not stop its running backfills, reference 1.7); its
-``has_import_errors`` is set instead.
+define it; a syntax error mid-edit must not stop its running backfills, docs/airflow-behaviour.md
+1.7); its ``has_import_errors`` is set instead.
 """
 
 from __future__ import annotations
@@ -224,7 +224,8 @@ def _write_dag(conn: Connection, dag: DAG, *, bundle_name: str, bundle_version: 
 def write_dag(target: Engine | Connection, dag: DAG, *, bundle_name: str = "dags-folder",
               bundle_version: str | None = None, min_update_interval: timedelta | None = None,
               now: datetime | None = None, source_code: str | None = None) -> bool:
-    """Store a DAG's serialized form with Airflow's versioning rules (reference 1.3).
+    """Store a DAG's serialized form with Airflow's versioning rules (docs/airflow-behaviour.md
+    1.3).
 
     Args:
         target: an engine (one transaction is opened) or a connection inside the caller's

@@ -1,7 +1,7 @@
 """DAG files: find them in a folder, import each, keep the DAGs and the import errors (Airflow's
 file-based ``DagBag``).
 
-Design note. Parsing follows Airflow's ``DagBag`` (reference 1.2) step by step:
+Design note. Parsing follows Airflow's ``DagBag`` (docs/airflow-behaviour.md 1.2) step by step:
 
 * **Listing** walks the folder (following symlinks, refusing loops) and honours
   ``.airflowignore`` and ``.dagcoreignore`` in every directory; their patterns also apply below

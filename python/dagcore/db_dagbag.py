@@ -1,10 +1,10 @@
 """DBDagBag: serialized DAG versions read from the database, cached in a :class:`VersionCache`.
 
-Design note (reference 1.4, 1.5). Entries are keyed by ``dag_version_id`` (its canonical string;
-a ``uuid.UUID`` argument is the same key), tagged with the ``dag_id`` and weighted by their
-memory (below). A version's content can change in place until a task instance uses it
-(reference 1.3), so an entry remembers the ``dag_hash`` it was built from and, once
-``revalidation_interval`` has passed since it was last checked, one single-column query
+Design note (docs/airflow-behaviour.md 1.4, 1.5). Entries are keyed by ``dag_version_id`` (its
+canonical string; a ``uuid.UUID`` argument is the same key), tagged with the ``dag_id`` and
+weighted by their memory (below). A version's content can change in place until a task instance
+uses it (docs/airflow-behaviour.md 1.3), so an entry remembers the ``dag_hash`` it was built from
+and, once ``revalidation_interval`` has passed since it was last checked, one single-column query
 (``SELECT dag_hash ... WHERE dag_version_id = ?``) decides whether it is still good. Within the
 interval a hit costs no query. Revalidation does not re-arm the cache's TTL (Airflow's write-back
 did, so a hot version never aged out).
@@ -250,7 +250,7 @@ class DBDagBag:
     def for_scheduler(cls, *, engine: Engine | None = None,
                       stats_client: StatsClient | None = None) -> DBDagBag:
         """The scheduler's bag: bounded by ``[scheduler] dag_version_cache_bytes`` only, so a
-        count cap never cuts its round-robin working set (reference 1.5), LRU."""
+        count cap never cuts its round-robin working set (docs/airflow-behaviour.md 1.5), LRU."""
         return cls(
             cache_size=None,
             cache_bytes=conf.getbytes("scheduler", "dag_version_cache_bytes", fallback=1 << 30),
@@ -409,8 +409,9 @@ class DBDagBag:
 
     def get_dag_for_run(self, dag_run: Any) -> SerializedDAG | None:
         """The DAG a run executes: its ``created_dag_version_id``, or the latest version when the
-        run has no ``bundle_version`` or no version id (unversioned bundles, reference 1.4),
-        unless its ``run_on_latest_version`` (a backfill's setting, joined in) is False.
+        run has no ``bundle_version`` or no version id (unversioned bundles,
+        docs/airflow-behaviour.md 1.4), unless its ``run_on_latest_version`` (a backfill's setting,
+        joined in) is False.
 
         ``dag_run`` is a row or an object with ``dag_id``, ``created_dag_version_id`` and
         ``bundle_version``.

@@ -17,7 +17,7 @@ without Python work per task, and
 :meth:`RunGraph.decide_many_compact` takes one block of codes (:meth:`RunGraph.encode_many`) and
 returns compact columns instead of objects, for a scheduler that keeps states as bytes.
 
-Semantics (reference/airflow-behaviour.md 3.3-3.6) in short:
+Semantics (docs/airflow-behaviour.md 3.3-3.6) in short:
 
 * candidates are the tasks with no state, ``up_for_retry`` or ``up_for_reschedule`` (retry and
   reschedule delays are the scheduler's business: such a task is ready when its rule passes);

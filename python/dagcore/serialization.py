@@ -10,10 +10,11 @@ Values that are not JSON-able (a callable in ``op_args``, an object in ``default
 change the hash on every parse and create a new DAG version each time (Airflow's "version
 inflation").
 
-:func:`dag_hash` follows Airflow's ``SerializedDagModel.hash`` (reference 1.3): md5 of the JSON
-dump (``sort_keys``) after a recursive sort (dict keys; lists of task dicts by ``task_id``; lists
-of strings), with the DAG's ``fileloc`` removed so that moving a file does not make a new version.
-``relative_fileloc`` is kept out of the data altogether (it lives on the ``dag`` row).
+:func:`dag_hash` follows Airflow's ``SerializedDagModel.hash`` (docs/airflow-behaviour.md 1.3): md5
+of the JSON dump (``sort_keys``) after a recursive sort (dict keys; lists of task dicts by
+``task_id``; lists of strings), with the DAG's ``fileloc`` removed so that moving a file does not
+make a new version. ``relative_fileloc`` is kept out of the data altogether (it lives on the
+``dag`` row).
 """
 
 from __future__ import annotations

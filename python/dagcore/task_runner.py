@@ -618,7 +618,7 @@ class _TryRun:
         except DagRunTriggerException as request:
             self._trigger_dag_run(request, runnable, context)
 
-    # -- TriggerDagRunOperator (reference 4.3) ---------------------------------------------------
+    # -- TriggerDagRunOperator (docs/airflow-behaviour.md 4.3) -------------------------------------
 
     def _trigger_dag_run(self, request: DagRunTriggerException, runnable: BaseOperator,
                          context: dict[str, Any]) -> None:

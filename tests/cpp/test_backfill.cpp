@@ -106,7 +106,7 @@ TEST(BackfillNames, PythonUtcStrMatchesStrOfAnAwareUtcDatetime) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// the per-date table (reference 2.5), every cell
+// the per-date table (docs/airflow-behaviour.md 2.5), every cell
 
 struct table_row {
   std::optional<dagrun_state> existing;
@@ -213,7 +213,7 @@ TEST(ExistingRunIndex, TwoRunsAtOneLogicalDateAreRefusedWithTheDate) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// validation (reference 2.3: step 3, then 5a-5c)
+// validation (docs/airflow-behaviour.md 2.3: step 3, then 5a-5c)
 
 const instant now_ = utc(2026, 5, 5, 12);
 
@@ -318,7 +318,7 @@ TEST(PlanBackfill, NonPeriodicTimetablesAreRefused) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// dates (reference 2.4)
+// dates (docs/airflow-behaviour.md 2.4)
 
 TEST(PlanBackfill, DataIntervalScheduleExcludesTheIntervalThatHasNotEnded) {
   const cron_data_interval_timetable daily(cron("0 0 * * *"));

@@ -1,5 +1,5 @@
 // The run-state engine: graph compilation (order, errors, relevant setups, effective leaves),
-// decisions on Airflow's cases (reference/airflow-behaviour.md 3.3-3.6), the one-pass fixpoint
+// decisions on Airflow's cases (docs/airflow-behaviour.md 3.3-3.6), the one-pass fixpoint
 // checked against Airflow's one-level-per-loop propagation on random DAGs, decide_many against
 // decide, and the clear closure (3.8).
 #include <gtest/gtest.h>
@@ -429,8 +429,9 @@ struct reference_result {
   run_reason reason;
 };
 
-/// One task's dependency evaluation on a vector of states, written from reference 3.5/3.6
-/// independently of the engine's kernel (counts over finished upstream task instances).
+/// One task's dependency evaluation on a vector of states, written from
+/// docs/airflow-behaviour.md 3.5/3.6 independently of the engine's kernel (counts over finished
+/// upstream task instances).
 evaluation_code evaluate_on(const run_graph& g, idx i, const std::vector<S>& st, bool flag) {
   if (g.upstream(i).empty()) return {true, S::none, trigger_reason::no_upstream};
   if (g.rule(i) == TR::always) return {true, S::none, trigger_reason::always};

@@ -1,4 +1,4 @@
-// Trigger rules: every rule's state-change and pass/fail table (reference/airflow-behaviour.md
+// Trigger rules: every rule's state-change and pass/fail table (docs/airflow-behaviour.md
 // 3.5) as rows of counts with the expected result and Airflow's text, the short-circuits, the
 // setup constraint (3.6), and exhaustive checks of the properties the tables imply.
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // Backfill planning: which dates a backfill covers and, for each, whether it creates a run,
-// clears and reuses an existing one, or skips the date and why (reference/airflow-behaviour.md
+// clears and reuses an existing one, or skips the date and why (docs/airflow-behaviour.md
 // 2.3-2.5). A pure function of its inputs: no clock, no database.
 //
 // Contract

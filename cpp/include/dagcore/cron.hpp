@@ -6,7 +6,7 @@
 // and answers next/previous questions in wall time, as croniter does on naive datetimes: a
 // restricted day-of-month and a restricted day-of-week match either.
 //
-// cron_schedule adds a time zone and Airflow's DST rules (reference 2.9.2 / 2.9.6):
+// cron_schedule adds a time zone and Airflow's DST rules (docs/airflow-behaviour.md 2.9.2 / 2.9.6):
 // - a cron whose hour field is `*` fires at least hourly and steps in absolute time: the next
 //   fire is t + (next wall time - wall time of t), so a repeated hour fires twice and a skipped
 //   hour not at all;
@@ -43,15 +43,15 @@ class cron_error : public std::invalid_argument {
 
 /// The parsed fields as bit sets (bit i set: value i fires).
 struct cron_fields {
-  std::uint64_t minutes = 0;         // bits 0..59
-  std::uint32_t hours = 0;           // bits 0..23
-  std::uint32_t days_of_month = 0;   // bits 1..31
-  std::uint16_t months = 0;          // bits 1..12
-  std::uint8_t days_of_week = 0;     // bits 0..6, 0 = Sunday
-  bool last_day_of_month = false;    // `L` in day-of-month
-  std::uint8_t last_weekdays = 0;    // `5L`: bit 5 = the last Friday of the month
+  std::uint64_t minutes = 0;                   // bits 0..59
+  std::uint32_t hours = 0;                     // bits 0..23
+  std::uint32_t days_of_month = 0;             // bits 1..31
+  std::uint16_t months = 0;                    // bits 1..12
+  std::uint8_t days_of_week = 0;               // bits 0..6, 0 = Sunday
+  bool last_day_of_month = false;              // `L` in day-of-month
+  std::uint8_t last_weekdays = 0;              // `5L`: bit 5 = the last Friday of the month
   std::array<std::uint8_t, 7> nth_weekdays{};  // `1#2`: nth_weekdays[1] bit 1 = 2nd Monday
-  bool day_of_month_restricted = false;  // not `*` (croniter's rule for combining the two)
+  bool day_of_month_restricted = false;        // not `*` (croniter's rule for combining the two)
   bool day_of_week_restricted = false;
   bool hour_wildcard = false;  // the hour field is `*`: fires at least hourly
 };
@@ -87,8 +87,10 @@ class cron_expression {
   [[nodiscard]] std::optional<cctz::civil_second> prev(const local_time& wall) const noexcept;
 
   /// The same answers through the general field search only (tests compare the fast paths).
-  [[nodiscard]] std::optional<cctz::civil_second> next_general(const local_time& wall) const noexcept;
-  [[nodiscard]] std::optional<cctz::civil_second> prev_general(const local_time& wall) const noexcept;
+  [[nodiscard]] std::optional<cctz::civil_second> next_general(
+      const local_time& wall) const noexcept;
+  [[nodiscard]] std::optional<cctz::civil_second> prev_general(
+      const local_time& wall) const noexcept;
 
  private:
   [[nodiscard]] bool day_matches(const cctz::civil_day& day) const noexcept;

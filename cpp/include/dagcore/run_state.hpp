@@ -1,6 +1,6 @@
 // The run-state engine: a DAG's structure compiled once (run_graph), then, for any number of
 // runs, the trigger rules, the setup/teardown constraint, skip and failure propagation, the
-// tasks that may be queued now and the DAG-run state (reference/airflow-behaviour.md 3.3-3.6),
+// tasks that may be queued now and the DAG-run state (docs/airflow-behaviour.md 3.3-3.6),
 // and the clear closure (3.8).
 //
 // Contract
@@ -193,7 +193,7 @@ class run_graph {
   [[nodiscard]] std::span<const index_type> indirect_setups(index_type i) const noexcept {
     return row(m_isetup_off, m_isetup, i);
   }
-  /// Effective leaves (reference 3.4), in graph order.
+  /// Effective leaves (docs/airflow-behaviour.md 3.4), in graph order.
   [[nodiscard]] std::span<const index_type> leaves_for_run_state() const noexcept {
     return m_leaves;
   }
@@ -220,7 +220,7 @@ class run_graph {
   [[nodiscard]] decision_batch decide_many(std::span<const std::uint8_t> codes,
                                            std::size_t n_runs) const;
 
-  /// The tasks to clear with `tasks` (reference 3.8, partial_subset), sorted.
+  /// The tasks to clear with `tasks` (docs/airflow-behaviour.md 3.8, partial_subset), sorted.
   /// std::out_of_range for an index >= size().
   [[nodiscard]] std::vector<index_type> clear_closure(std::span<const index_type> tasks,
                                                       bool upstream, bool downstream) const;

@@ -1,7 +1,7 @@
 // Timetables: which DAG runs a schedule asks for, with Airflow 3's semantics.
 //
 // Contract
-// - Kinds (reference/airflow-behaviour.md 2.9): null (never), once, continuous, cron_trigger,
+// - Kinds (docs/airflow-behaviour.md 2.9): null (never), once, continuous, cron_trigger,
 //   multiple_cron_trigger, cron_data_interval, delta_trigger, delta_data_interval. Each answers
 //   next_dagrun_info(last automated data interval, restriction, now) and
 //   infer_manual_data_interval(run_after, now) exactly as the Airflow class of the same name,

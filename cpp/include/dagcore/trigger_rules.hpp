@@ -2,7 +2,7 @@
 // state the scheduler gives it once the rule can no longer pass (Airflow's TriggerRuleDep).
 //
 // Contract
-// - evaluate(rule, counts, flag_upstream_failed) follows reference/airflow-behaviour.md 3.5:
+// - evaluate(rule, counts, flag_upstream_failed) follows docs/airflow-behaviour.md 3.5:
 //   the short-circuits (no upstream task -> pass, "always" -> pass, in that order), the
 //   state-change table (applied only with flag_upstream_failed, as the scheduler does), the
 //   pass/fail table and the failure texts ("Task's trigger rule 'all_success' requires all
@@ -16,7 +16,8 @@
 //   task instances (map_index, the "- removed" adjustments, REMOVED as a new state, counting TI
 //   rows instead of tasks) do not apply. A REMOVED upstream counts in `removed` and `done` and
 //   is not a success: under all_success it blocks the task without changing its state.
-// - evaluate_setup_constraint is reference 3.6's extra check for a non-teardown task's indirect
+// - evaluate_setup_constraint is docs/airflow-behaviour.md 3.6's extra check for a non-teardown
+// task's indirect
 //   setups; the run-state engine (run_state.hpp) applies it before the rule.
 // - Hot path: evaluate_code and evaluate_setup_constraint are constexpr, noexcept and allocate
 //   nothing; they return a reason code, and describe() builds the text only when asked.
@@ -32,7 +33,8 @@
 
 namespace dagcore {
 
-/// The finished direct upstream task instances of one task, by state (reference 3.5 counting).
+/// The finished direct upstream task instances of one task, by state (docs/airflow-behaviour.md 3.5
+/// counting).
 struct upstream_counts {
   std::uint32_t upstream = 0;  ///< direct upstream tasks
   std::uint32_t success = 0;
@@ -83,7 +85,7 @@ enum class trigger_reason : std::uint8_t {
   min_one_success_found_skipped,  ///< all_done_min_one_success
   min_one_success_not_done,
   min_one_success_no_success,
-  setups_not_successful,  ///< the setup constraint (reference 3.6)
+  setups_not_successful,  ///< the setup constraint (docs/airflow-behaviour.md 3.6)
   unknown_rule,           ///< "No strategy to evaluate trigger rule '<x>'."
 };
 
@@ -116,8 +118,8 @@ inline constexpr bool valid_rule(trigger_rule rule) noexcept {
 }
 }  // namespace detail
 
-/// Airflow's trigger-rule dependency for one task (reference 3.5). Never throws; an out-of-range
-/// rule value fails with trigger_reason::unknown_rule.
+/// Airflow's trigger-rule dependency for one task (docs/airflow-behaviour.md 3.5). Never throws; an
+/// out-of-range rule value fails with trigger_reason::unknown_rule.
 [[nodiscard]] constexpr evaluation_code evaluate_code(trigger_rule rule, const upstream_counts& c,
                                                       bool flag_upstream_failed) noexcept {
   using R = trigger_reason;

@@ -11,7 +11,8 @@ them when a run starts. A crash mid-way leaves nothing; a concurrent writer taki
 dates (a scheduled run at the same logical date) makes the insert fail on the unique constraint,
 and the whole creation is planned and written again.
 
-Where dagcore does what Airflow's users asked for and did not get (reference 2.2, 6):
+Where dagcore does what Airflow's users asked for and did not get
+(docs/airflow-behaviour.md 2.2, 6):
 
 * ``keep_dag_paused``: the backfill's runs execute while the DAG stays paused (its schedule still
   creates nothing); ``unpause`` unpauses the DAG instead; the two exclude each other;

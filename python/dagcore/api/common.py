@@ -1,4 +1,5 @@
-"""Trigger a DAG run and clear task instances: Airflow's ``api.common`` rules (reference 4, 3.8).
+"""Trigger a DAG run and clear task instances: Airflow's ``api.common`` rules
+(docs/airflow-behaviour.md 4, 3.8).
 
 Design note. Each call is one transaction. Nothing here checks "does the run already exist?"
 before inserting: two processes could both see "no" and both insert. The unique constraints on
@@ -13,7 +14,7 @@ transaction holds the write lock from its first statement (``BEGIN IMMEDIATE``);
 the task instances are read ``FOR UPDATE``, so a concurrent clear or scheduler update waits
 instead of being overwritten with stale values.
 
-Deliberate choices where Airflow's paths disagree (reference 4.1 vs 4.2):
+Deliberate choices where Airflow's paths disagree (docs/airflow-behaviour.md 4.1 vs 4.2):
 
 * the default run id is ``manual__<logical_date ISO>`` (the operator's and the REST API's form);
   with ``logical_date=None`` it is ``manual__<run_after ISO>_<8 random>``;
@@ -241,7 +242,8 @@ def _check_conf(dag: SerializedDAG, run_conf: Any) -> dict[str, Any]:
         json.dumps(run_conf)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"DagRun conf must be JSON-serializable: {exc}") from None
-    # Raises ParamValidationError "Invalid input for param <name>: ..." (reference 4.1).
+    # Raises ParamValidationError "Invalid input for param <name>: ..."
+    # (docs/airflow-behaviour.md 4.1).
     merge_params(dag.params, conf=run_conf)
     return run_conf
 
@@ -286,7 +288,8 @@ def trigger_dag(dag_id: str, *, run_id: str | None = None, conf: Mapping[str, An
                 replace_microseconds: bool = True, triggered_by: str = "cli",
                 triggering_user_name: str | None = None, note: str | None = None,
                 engine: Engine | None = None, dag_bag: DBDagBag | None = None) -> DagRun:
-    """Create a queued manual run of a DAG (Airflow's ``trigger_dag``, reference 4.1-4.2).
+    """Create a queued manual run of a DAG (Airflow's ``trigger_dag``, docs/airflow-behaviour.md
+    4.1-4.2).
 
     A paused DAG's run is created too and stays queued until the DAG is unpaused.
 
@@ -434,7 +437,7 @@ def _latest_version(conn: Connection, dag_bag: DBDagBag, dag_id: str) -> _Versio
 
 
 def _reset_run_values(run: Any, new_state: str, now: datetime) -> dict[str, Any]:
-    """DagRun.set_state's side effects plus clear's (reference 3.2, 3.8)."""
+    """DagRun.set_state's side effects plus clear's (docs/airflow-behaviour.md 3.2, 3.8)."""
     values: dict[str, Any] = {"state": new_state, "start_date": now, "updated_at": now}
     if new_state == DagRunState.QUEUED.value:
         values.update(queued_at=now, start_date=None, end_date=None,
@@ -574,7 +577,8 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
                          dag_run_state: DagRunState | str | None = DagRunState.QUEUED,
                          run_on_latest_version: bool = False, engine: Engine | None = None,
                          dag_bag: DBDagBag | None = None) -> list[TaskInstanceRow]:
-    """Clear task instances of a DAG so they run again (Airflow's ``dag.clear``, reference 3.8).
+    """Clear task instances of a DAG so they run again (Airflow's ``dag.clear``,
+    docs/airflow-behaviour.md 3.8).
 
     Per task instance: a copy goes to ``task_instance_history`` (once per try), it gets a new
     id, and a running one becomes ``restarting`` (its worker stops and it retries); any other gets

@@ -10,8 +10,8 @@ transaction so a kill at any point loses at most the step in flight:
    DAG per loop while ``max_active_runs`` (non-backfill runs only) allows; the unique
    constraints on ``dag_run`` make a duplicate impossible even between two schedulers;
 3. **start queued runs** within ``max_active_runs`` (a backfill's runs against the backfill's own
-   limit, reference 2.6), creating their task instances (state None) at that moment; a
-   backfill's run keeps the DAG version it starts with (no run of it mixes two versions);
+   limit, docs/airflow-behaviour.md 2.6), creating their task instances (state None) at that
+   moment; a backfill's run keeps the DAG version it starts with (no run of it mixes two versions);
 4. **decide running runs** in batches: all task instances of the batch are read in one query,
    runs sharing a DAG version are decided in one :meth:`RunGraph.decide_many` call, and the
    changes are written with one ``executemany`` per kind. ``EmptyOperator`` tasks (no

@@ -96,7 +96,8 @@ dag = sa.Table(
     sa.Index(None, "is_paused"),
 )
 
-# Versions are numbered per DAG from 1; the latest is the highest number (reference 1.3).
+# Versions are numbered per DAG from 1; the latest is the highest number (docs/airflow-behaviour.md
+# 1.3).
 dag_version = sa.Table(
     "dag_version",
     metadata,
@@ -300,7 +301,7 @@ task_instance = sa.Table(
     sa.Index(None, "pool", "state", "priority_weight"),
 )
 
-# A copy of a try, archived when the TI is cleared or retried (reference 3.8).
+# A copy of a try, archived when the TI is cleared or retried (docs/airflow-behaviour.md 3.8).
 task_instance_history = sa.Table(
     "task_instance_history",
     metadata,

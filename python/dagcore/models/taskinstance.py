@@ -2,7 +2,7 @@
 
 Shared by the task runner (:mod:`dagcore.task_runner`), which records the outcome of a try it
 ran, and the scheduler, which fails tries whose process died, timed out or got stuck, so both
-apply the same rules (reference 3.7).
+apply the same rules (docs/airflow-behaviour.md 3.7).
 
 Design note. A task instance's ``id`` names one try. Ending a try (:func:`end_try`) keeps
 the row and its id, ``up_for_retry`` included: the scheduler archives the try
@@ -66,7 +66,7 @@ _TIMEDELTA_MAX_S: Final = timedelta.max.total_seconds()
 
 def failure_state(*, try_number: int, max_tries: int,
                   restarting: bool = False) -> TaskInstanceState:
-    """The state a failed try leaves its task instance in (reference 3.7).
+    """The state a failed try leaves its task instance in (docs/airflow-behaviour.md 3.7).
 
     Args:
         try_number: the try that failed (1 for the first).

@@ -1,4 +1,4 @@
-"""TriggerDagRunOperator: trigger a run of another DAG (reference 4.3).
+"""TriggerDagRunOperator: trigger a run of another DAG (docs/airflow-behaviour.md 4.3).
 
 As in Airflow 3, ``execute`` does not touch the database: it renders and checks its arguments
 and raises :class:`~dagcore.exceptions.DagRunTriggerException` describing the run; the task

@@ -1,4 +1,5 @@
-"""trigger_dag, clear_task_instances and clear_dag_runs on SQLite and PostgreSQL (reference 3.8, 4)."""
+"""trigger_dag, clear_task_instances and clear_dag_runs on SQLite and PostgreSQL
+(docs/airflow-behaviour.md 3.8, 4)."""
 
 from __future__ import annotations
 

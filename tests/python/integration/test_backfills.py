@@ -1,5 +1,5 @@
 """Backfills in the database (dagcore.api.backfills) and run by the scheduler, on SQLite and
-PostgreSQL (reference/airflow-behaviour.md section 2).
+PostgreSQL (docs/airflow-behaviour.md section 2).
 
 The clock is frozen at :data:`NOW` (``dagcore.utils.timezone.utcnow``); the scheduler runs
 in-process, one loop at a time, with the InProcessExecutor, or with :class:`_Never`, an executor
@@ -539,8 +539,8 @@ def test_the_backfills_max_active_runs_limits_its_running_runs_not_the_dags(
 def test_queued_runs_that_cannot_start_do_not_hold_back_a_backfill(
         db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """More queued runs than one loop reads, all held by their DAG's max_active_runs, come
-    first in the order (non-backfill runs first, reference 2.6): they must not keep the
-    backfill's runs, or another DAG's, from being read (Airflow filters on the running counts
+    first in the order (non-backfill runs first, docs/airflow-behaviour.md 2.6): they must not keep
+    the backfill's runs, or another DAG's, from being read (Airflow filters on the running counts
     in the query)."""
     monkeypatch.setenv("DAGCORE__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE", "5")
     busy = daily("busy", tasks="a", task=PythonOperator, schedule=None, max_active_runs=1)

@@ -71,7 +71,7 @@ def dag_row(engine: Engine, dag_id: str = "etl") -> sa.Row:
         return conn.execute(sa.select(t.dag).where(t.dag.c.dag_id == dag_id)).one()
 
 
-# -- write_dag versioning (reference 1.3) --------------------------------------------------------
+# -- write_dag versioning (docs/airflow-behaviour.md 1.3) ------------------------------------------
 
 
 def test_new_dag_gets_version_1_with_its_data_and_code(db: Engine, tmp_path: Path) -> None:

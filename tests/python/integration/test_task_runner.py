@@ -626,7 +626,7 @@ def test_a_workload_whose_file_is_gone_fails(h: Harness) -> None:
     assert "cannot read DAG file" in log_text(workload)
 
 
-# -- TriggerDagRunOperator (reference 4.3) ------------------------------------------------------
+# -- TriggerDagRunOperator (docs/airflow-behaviour.md 4.3) -----------------------------------------
 
 
 def target_dag() -> DAG:

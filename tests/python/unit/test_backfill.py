@@ -79,7 +79,7 @@ def plan(tt: Timetable | None = None, **kwargs: Any) -> list[BackfillPlanEntry]:
 
 
 # -------------------------------------------------------------------------------------------------
-# the per-date table (reference 2.5): every cell
+# the per-date table (docs/airflow-behaviour.md 2.5): every cell
 
 
 TABLE = [
@@ -165,7 +165,7 @@ def test_a_logical_date_repeated_in_the_plan_is_in_flight_the_second_time() -> N
 
 
 # -------------------------------------------------------------------------------------------------
-# validation (reference 2.3): messages and order
+# validation (docs/airflow-behaviour.md 2.3): messages and order
 
 
 def test_errors_are_value_errors_exported_under_airflows_names() -> None:
@@ -272,7 +272,7 @@ def test_whole_range_in_the_future_includes_now() -> None:
 
 
 # -------------------------------------------------------------------------------------------------
-# dates (reference 2.4)
+# dates (docs/airflow-behaviour.md 2.4)
 
 
 def test_todays_data_interval_is_excluded_until_it_ends(frozen_now: datetime) -> None:

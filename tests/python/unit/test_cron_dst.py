@@ -1,4 +1,5 @@
-"""dagcore.cron across real DST transitions (Airflow's rules, reference 2.9.2 / 2.9.6).
+"""dagcore.cron across real DST transitions (Airflow's rules, docs/airflow-behaviour.md 2.9.2 /
+2.9.6).
 
 The rules under test:
 - a cron whose hour field is `*` steps in absolute time, so a repeated (fold) hour fires twice and a

@@ -1,4 +1,5 @@
-"""dagcore.dagbag.DagBag: real DAG files in tmp_path, imported for real (Airflow's reference 1.2)."""
+"""dagcore.dagbag.DagBag: real DAG files in tmp_path, imported for real (Airflow's
+docs/airflow-behaviour.md 1.2)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 compact form, decide_many and the clear closure, and the errors bad input gets.
 
 Airflow's cases are from its test suite (tests/models/test_dagrun.py) and
-reference/airflow-behaviour.md 3.3-3.6.
+docs/airflow-behaviour.md 3.3-3.6.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Properties of dagcore.run_state on random DAGs and random run states (Hypothesis).
 
-- The engine agrees with a straightforward Python implementation of reference 3.3-3.6 (relevant
+- The engine agrees with a straightforward Python implementation of docs/airflow-behaviour.md
+3.3-3.6 (relevant
   setups, the setup constraint, propagation in topological order, effective leaves, deadlock
   detection) that shares nothing with it but the per-task trigger-rule tables.
 - Deciding an already-decided state changes nothing and decides the same.

@@ -1,6 +1,6 @@
 """dagcore.state and dagcore.trigger_rule: Airflow's values, the named sets, the compact codes.
 
-The named sets must partition the enums as reference/airflow-behaviour.md 3.1 documents them, and
+The named sets must partition the enums as docs/airflow-behaviour.md 3.1 documents them, and
 the compact codes must mean in C++ what they mean in Python: each code is decided through the
 engine and must behave as the state it stands for.
 """

@@ -146,7 +146,7 @@ def test_from_infos_builds_a_batch() -> None:
 
 
 # -------------------------------------------------------------------------------------------------
-# Airflow's backfill date lists (reference 2.4)
+# Airflow's backfill date lists (docs/airflow-behaviour.md 2.4)
 
 
 def test_both_ends_are_inclusive_on_the_start_value() -> None:
