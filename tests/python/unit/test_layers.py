@@ -76,9 +76,6 @@ LAYER_OF = {
     "dagcore.__main__": "interfaces",
     "dagcore.cli": "interfaces",
     "dagcore.cli.*": "interfaces",
-    "dagcore.cli_backfill": "interfaces",
-    "dagcore.cli_output": "interfaces",
-    "dagcore.cli_run": "interfaces",
     "dagcore.server.*": "interfaces",
 }
 
@@ -91,10 +88,6 @@ EXCEPTIONS = {
     # dagcore.backfill.create_backfill and the other DB names are public API, served lazily.
     ("backfill.py", "dagcore.api.backfills"),
 }
-
-# Upward imports in modules other helpers are changing, allowed until they are fixed. Each entry
-# is (file, imported module). TODO: empty this list.
-TODO_VIOLATIONS: frozenset[tuple[str, str]] = frozenset()
 
 MARKER = re.compile(r"#\s*layer-exception\b:?(.*)$")
 
@@ -224,7 +217,7 @@ def test_the_table_names_only_known_layers() -> None:
 
 def test_no_import_goes_up_a_layer() -> None:
     bad = [_describe(i) for i in ALL_IMPORTS
-           if _goes_up(i) and i.marker is None and (i.file, i.imported) not in TODO_VIOLATIONS]
+           if _goes_up(i) and i.marker is None]
     assert not bad, ("imports that go up a layer (import from your layer or below; if it must go "
                      "up, mark the line '# layer-exception: <reason>' and list it in "
                      "EXCEPTIONS):\n" + "\n".join(bad))
@@ -238,12 +231,6 @@ def test_layer_exceptions_give_a_reason_and_are_listed() -> None:
     assert not not_up, ("layer-exception markers on imports that do not go up a layer (remove "
                         "them):\n" + "\n".join(not_up))
     assert {(i.file, i.imported) for i in marked} == EXCEPTIONS
-
-
-def test_todo_violations_are_still_violations() -> None:
-    """An entry of :data:`TODO_VIOLATIONS` that no longer goes up must be removed."""
-    current = {(i.file, i.imported) for i in ALL_IMPORTS if _goes_up(i)}
-    assert TODO_VIOLATIONS <= current, f"fixed, remove: {sorted(TODO_VIOLATIONS - current)}"
 
 
 def test_compat_aliases_serve_only_the_authoring_api_and_below() -> None:
