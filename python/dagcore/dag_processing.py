@@ -9,12 +9,12 @@ Versioning follows Airflow's ``SerializedDagModel.write_dag`` (docs/airflow-beha
 throttled by ``min_update_interval``; no write when the hash and bundle are unchanged; an in-place
 update of the latest version while no task instance uses it; otherwise a new version, number + 1.
 
-A DAG that fails to serialize (a param value that is not JSON, a timetable that cannot
-serialize itself) is not written; as in Airflow's DAG-file processor (``_serialize_dags``), it
-becomes an import error of its file ("Failed to serialize DAG ..." with the traceback) and every
-other DAG, of that file and of the others, is still stored. (Airflow's ``dags reserialize``
-serializes the whole bag before writing anything, so one such DAG stops it; dagcore's never
-does.)
+A DAG that fails to serialize (a param value that is not JSON, a timetable that cannot serialize
+itself) is not written; as in Airflow's DAG-file processor (``_serialize_dags``,
+docs/airflow-behaviour.md 8.9), it becomes an import error of its file ("Failed to serialize DAG
+..." with the traceback) and every other DAG, of that file and of the others, is still stored.
+(Airflow's ``dags reserialize`` serializes the whole bag before writing anything, so one such DAG
+stops it; dagcore's never does.)
 
 Stale marking: a DAG is marked stale when its file was parsed without error and no longer defines
 it. Unlike Airflow, a DAG whose file *failed* to import is not marked stale (the file may still
@@ -254,7 +254,8 @@ def write_dag(target: Engine | Connection, dag: DAG, *, bundle_name: str = "dags
 def _serialization_error(dag: DAG, exc: Exception) -> str:
     """The import error of a DAG that failed to serialize, as the DAG bag words a file's failure
     (the last ``[core] dagbag_import_error_traceback_depth`` frames, unless
-    ``dagbag_import_error_tracebacks`` is off), under Airflow's "Failed to serialize DAG"."""
+    ``dagbag_import_error_tracebacks`` is off), under Airflow's "Failed to serialize DAG"
+    (Airflow logs that line and stores the traceback alone; docs/airflow-behaviour.md 8.9)."""
     if conf.getboolean("core", "dagbag_import_error_tracebacks", fallback=True):
         depth = conf.getint("core", "dagbag_import_error_traceback_depth", fallback=2)
         detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__,
@@ -267,7 +268,7 @@ def _serialize_dags(dags: Iterable[DAG], import_errors: dict[str, str]
                     ) -> list[tuple[DAG, dict[str, Any]]]:
     """Each DAG with its serialized data; a DAG that fails to serialize is left out and its error
     added to ``import_errors`` under its file (after a blank line when the file has one
-    already), as Airflow's DAG-file processor does."""
+    already), as Airflow's DAG-file processor does (docs/airflow-behaviour.md 8.9)."""
     serialized = []
     for dag in dags:
         try:

@@ -4,15 +4,17 @@ As in Airflow, a :class:`Param` without a default is *required*: resolving it wi
 raises. ``dag_run.conf`` overrides params by key (:func:`merge_params`), and the merged values are
 validated before a task runs; the task sees them as a plain ``dict`` (:meth:`ParamsDict.validate`).
 
-Design note. Validation is Airflow's ``Param.resolve`` (``airflow/sdk/definitions/param.py``):
-the ``jsonschema`` library's ``validate(value, schema, format_checker=FormatChecker())``, so every
-keyword (``oneOf``, ``anyOf``, ``if``/``then``, ``$ref``, ``dependentRequired``...) and every
-format the library checks behaves as it does under Airflow, with the library's error text. Two
-format checkers need optional libraries Airflow installs along with jsonschema
-(``rfc3339-validator`` for ``date-time``, ``isoduration`` for ``duration``); when they are
-missing, dagcore registers checkers of its own with the same rules, so a ``date-time`` param is
-never silently left unchecked. A value must be JSON-serializable (Airflow's ``_check_json``):
-params travel as JSON (``dag_run.conf``, the serialized DAG, the trigger form).
+Design note. Validation is Airflow's ``Param.resolve`` (``airflow/sdk/definitions/param.py``,
+docs/airflow-behaviour.md 8.1): the ``jsonschema`` library's
+``validate(value, schema, format_checker=FormatChecker())``, so every keyword (``oneOf``,
+``anyOf``, ``if``/``then``, ``$ref``, ``dependentRequired``...) and every format the library
+checks behaves as it does under Airflow, with the library's error text. Two format checkers
+need optional libraries Airflow installs along with jsonschema (``rfc3339-validator`` for
+``date-time``, ``isoduration`` for ``duration``); when they are missing, dagcore registers
+checkers of its own with the same rules, so a ``date-time`` param is never silently left
+unchecked. A value must be JSON-serializable (Airflow's ``_check_json``): params travel as JSON
+(``dag_run.conf``, the serialized DAG, the trigger form; their stored form:
+docs/airflow-behaviour.md 8.2).
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ def _format_checker() -> jsonschema.FormatChecker:
 
 
 def _check_json(value: Any) -> None:
-    """Airflow's ``Param._check_json``: a value that ``json.dumps`` refuses is an error."""
+    """Airflow's ``Param._check_json``: a value that ``json.dumps`` refuses is an error, with
+    Airflow's text (docs/airflow-behaviour.md 8.1)."""
     try:
         json.dumps(value)
     except Exception:  # noqa: BLE001 - TypeError, ValueError (circular), RecursionError...
@@ -156,7 +159,8 @@ def _validate(value: Any, schema: Mapping[str, Any]) -> None:
 
 def validate_schema(value: Any, schema: Mapping[str, Any]) -> None:
     """Check ``value`` against ``schema`` as Airflow's ``Param.resolve`` does
-    (``jsonschema.validate(value, schema, format_checker=FormatChecker())``).
+    (``jsonschema.validate(value, schema, format_checker=FormatChecker())``,
+    docs/airflow-behaviour.md 8.1).
 
     Raises:
         ParamValidationError: a schema that is not valid JSON Schema, or the violation
@@ -253,7 +257,8 @@ class Param:
 
 
 class ParamsDict(MutableMapping[str, Any]):
-    """Params by name; reading a key gives its resolved value (Airflow's ``ParamsDict``).
+    """Params by name; reading a key gives its resolved value (Airflow's ``ParamsDict``,
+    docs/airflow-behaviour.md 8.1).
 
     Plain values are wrapped in a schema-less :class:`Param`; assigning to a key that holds a
     :class:`Param` validates the new value against that param's schema.
@@ -353,7 +358,8 @@ class ParamsDict(MutableMapping[str, Any]):
 
     def validate(self) -> dict[str, Any]:
         """Every param's resolved value, by name: a plain ``dict`` (what a task's
-        ``context["params"]`` is, as Airflow's ``process_params`` returns).
+        ``context["params"]`` is, as Airflow's ``process_params`` returns;
+        docs/airflow-behaviour.md 8.3).
 
         Raises:
             ParamValidationError: the first param that is missing or invalid, named (unless
@@ -376,7 +382,7 @@ def merge_params(*layers: Mapping[str, Any] | None,
                  conf: Mapping[str, Any] | None = None) -> ParamsDict:
     """Params as a task run sees them: the layers in order (DAG params, then task params), then
     ``dag_run.conf`` on top, validated against the schemas, as Airflow does with
-    ``dag_run_conf_overrides_params`` (its default).
+    ``dag_run_conf_overrides_params`` (its default; docs/airflow-behaviour.md 8.1).
 
     Raises:
         ParamValidationError: a conf value the schema rejects, or a required param that neither a

@@ -140,7 +140,8 @@ def _param_jsonable(value: Any) -> Any:
     """A param's default or schema as JSON data, the way Airflow's ``BaseSerialization.serialize``
     writes them: mapping keys as ``str(key)`` (``values_display={1: "One", None: "None"}`` is
     stored as ``{"1": "One", "None": "None"}``), tuples and sets as lists (a set sorted when its
-    items compare); other values as :func:`_jsonable`, which raises for the rest."""
+    items compare); other values as :func:`_jsonable`, which raises for the rest
+    (docs/airflow-behaviour.md 8.2)."""
     if isinstance(value, Mapping):
         return {str(k): _param_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -212,9 +213,10 @@ def _serialize_task(task: BaseOperator) -> dict[str, Any]:
         "do_xcom_push": task.do_xcom_push,
         "multiple_outputs": task.multiple_outputs,
         **{f"has_{name}": True for name in _TASK_CALLBACKS if getattr(task, name, None)},
-        # A subclass of EmptyOperator is empty too (Airflow's inherits_from_empty_operator); the
-        # flag is written only where the class name does not already say so, which keeps the
-        # stored form (and hash) of every DAG that uses EmptyOperator itself unchanged.
+        # A subclass of EmptyOperator is empty too (Airflow's inherits_from_empty_operator and its
+        # "_is_empty" flag, docs/airflow-behaviour.md 8.4); the flag is written only where the class
+        # name does not already say so, which keeps the stored form (and hash) of every DAG that
+        # uses EmptyOperator itself unchanged.
         **({"_is_empty": True} if getattr(task, "inherits_from_empty_operator", False)
            and _class_path(task) != EMPTY_OPERATOR else {}),
     }
@@ -230,7 +232,8 @@ def _is_empty_task(data: Mapping[str, Any]) -> bool:
     """Whether the scheduler may mark the task ``success`` without running it: Airflow's
     ``DagRun.schedule_tis`` takes an operator that inherits from EmptyOperator and has no
     ``on_execute_callback``, no ``on_success_callback`` and no outlets (dagcore has no outlets
-    yet). Other callbacks cannot fire for a task that succeeds at once."""
+    yet). Other callbacks cannot fire for a task that succeeds at once
+    (docs/airflow-behaviour.md 8.4)."""
     return ((data.get("_is_empty") is True or data["operator"] == EMPTY_OPERATOR)
             and not data.get("has_on_execute_callback")
             and not data.get("has_on_success_callback"))

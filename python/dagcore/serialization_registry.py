@@ -7,13 +7,13 @@ every stored DAG's hash (a new version of every DAG) and leave old versions nami
 no longer exists there. So dagcore's own classes are named through this registry: one table
 (:func:`_builtin_classes`) maps each stable name to the class, wherever the class lives now.
 
-Design note. The stable names are the ``module.qualname`` each class had when it was first
-stored (``"dagcore.operators.empty.EmptyOperator"``), which is also Airflow's naming (its
-``_encode_timetable`` stores ``qualname(type(timetable))``). To move a class, change the import
-in the table and keep the name; after a rename, keep the old name as an alias
-(:meth:`ClassRegistry.register`). Classes not in the registry (operators and timetables defined
-by users) are named by their ``module.qualname`` and found by importing that module, as before
-the registry existed.
+Design note. The stable names are the ``module.qualname`` each class had when it was first stored
+(``"dagcore.operators.empty.EmptyOperator"``), which is also Airflow's naming (its
+``_encode_timetable`` stores ``qualname(type(timetable))``; docs/airflow-behaviour.md 8.10). To move
+a class, change the import in the table and keep the name; after a rename, keep the old name as an
+alias (:meth:`ClassRegistry.register`). Classes not in the registry (operators and timetables
+defined by users) are named by their ``module.qualname`` and found by importing that module, as
+before the registry existed.
 The table is built on first use: importing this module imports no operator or timetable.
 """
 

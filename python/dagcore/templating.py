@@ -258,9 +258,9 @@ def build_context(task: BaseOperator, *, run_id: str, logical_date: datetime | N
                             data_interval_start=start, data_interval_end=end,
                             run_after=run_after or end or logical_date, run_type=run_type,
                             conf=dict(conf or {}))
-    # A plain dict of values, as Airflow's process_params hands tasks (params.validate()): a
-    # task can json.dumps it, and templates still read ``params.x`` (Jinja's getattr falls
-    # back to the item).
+    # A plain dict of values, as Airflow's process_params hands tasks (params.validate(),
+    # docs/airflow-behaviour.md 8.3): a task can json.dumps it, and templates still read
+    # ``params.x`` (Jinja's getattr falls back to the item).
     params = merge_params(dag.params if dag is not None else None, task.params,
                           conf=dag_run.conf).validate()
     backend = InMemoryXComBackend() if xcom is None else xcom

@@ -9,10 +9,10 @@ rules, retries, XComs through the database and run states are therefore exactly 
 scheduler's. The database is a temporary SQLite file unless one is given; it is deleted
 afterwards unless ``keep_db``.
 
-Only the requested run is created, as in Airflow's ``DAG.test`` (task-sdk
-``definitions/dag.py``), which creates one run and runs that run's task instances without a
-scheduler: the loop here creates no scheduled run of its own (an ``@once`` or every-minute DAG
-gets no second run). As Airflow's ``DAG.test`` does when the DAG has no version yet, the DAGs of
+Only the requested run is created, as in Airflow's ``DAG.test`` (task-sdk ``definitions/dag.py``,
+docs/airflow-behaviour.md 8.8), which creates one run and runs that run's task instances without a
+scheduler: the loop here creates no scheduled run of its own (an ``@once`` or every-minute DAG gets
+no second run). As Airflow's ``DAG.test`` does when the DAG has no version yet, the DAGs of
 ``dag_folder`` are stored too, so that a ``TriggerDagRunOperator`` finds its target; the target's
 run is created (queued) and, its DAG being paused at creation, not run.
 """
@@ -85,7 +85,8 @@ class DagTestResult:
 
 def store_dags(engine: Engine, dag: DAG, dag_folder: str | Path | None) -> None:
     """Store ``dag``; when the database has no version of it yet, first every DAG of
-    ``dag_folder`` (a folder or a file), as Airflow's ``DAG.test`` syncs its DAG folder then.
+    ``dag_folder`` (a folder or a file), as Airflow's ``DAG.test`` syncs its DAG folder then
+    (docs/airflow-behaviour.md 8.8).
     Nothing is marked stale and no import error is recorded: the database may be the user's."""
     from dagcore.dag_processing import write_dag
     from dagcore.dagbag import DagBag
@@ -134,7 +135,8 @@ def run_dag_test(dag: DAG, *, logical_date: datetime | None | Any = _NOW,
         kwargs: dict[str, Any] = {}
         if logical_date is not _NOW:
             kwargs["logical_date"] = logical_date
-        # As Airflow's DAG.test: triggered_by "test", by the user "dag_test".
+        # As Airflow's DAG.test (docs/airflow-behaviour.md 8.8): triggered_by "test", by the
+        # user "dag_test".
         run = trigger_dag(dag.dag_id, run_id=run_id, conf=conf, triggered_by="test",
                           triggering_user_name="dag_test",
                           replace_microseconds=False, engine=engine, dag_bag=bag, **kwargs)

@@ -372,11 +372,11 @@ def _sample_dates() -> tuple[datetime, ...]:
 def _check_python_delta(value: relativedelta, what: str, forward: bool) -> None:
     """A relativedelta the C++ engine cannot express must move every date the same way.
 
-    Airflow only checks ``now + delta > now`` once, so ``relativedelta(months=1, days=-28)``
-    (which leaves Feb 1 of a common year where it is) passes there and repeats a run later;
-    here the delta is applied to :func:`_sample_dates` and the first date it does not move
-    (forward for a schedule, not forward for a data interval) is named. A fixed ``year=`` stops
-    repeating after that year, so it is refused outright.
+    Airflow only checks ``now + delta > now`` once (docs/airflow-behaviour.md 8.6), so
+    ``relativedelta(months=1, days=-28)`` (which leaves Feb 1 of a common year where it is) passes
+    there and repeats a run later; here the delta is applied to :func:`_sample_dates` and the first
+    date it does not move (forward for a schedule, not forward for a data interval) is named. A
+    fixed ``year=`` stops repeating after that year, so it is refused outright.
     """
     if value.year is not None:
         raise ValueError(f"{what} {value!r} sets year={value.year}: a schedule with a fixed "
@@ -433,7 +433,7 @@ def _run_immediately_arg(value: object) -> bool | timedelta:
 
 def _encode_delta(value: Delta) -> float | dict[str, Any]:
     """Airflow's encode_interval: seconds for a timedelta, a relativedelta as
-    :func:`_encode_relativedelta`."""
+    :func:`_encode_relativedelta` (docs/airflow-behaviour.md 8.6)."""
     if isinstance(value, timedelta):
         return value.total_seconds()
     return _encode_relativedelta(value)
@@ -442,7 +442,7 @@ def _encode_delta(value: Delta) -> float | dict[str, Any]:
 def _encode_relativedelta(value: relativedelta) -> dict[str, Any]:
     """Airflow's encode_relativedelta: the non-zero relative fields, the absolute fields that
     are set, ``weekday`` as ``[weekday]`` or ``[weekday, n]`` (``MO`` -> ``[0]``, ``FR(-1)`` ->
-    ``[4, -1]``), in the attribute order Airflow reads them.
+    ``[4, -1]``), in the attribute order Airflow reads them (docs/airflow-behaviour.md 8.6).
 
     One difference: Airflow keeps only truthy values, so an absolute field set to zero
     (``hour=0``, ``minute=0``) is dropped and its deserialized schedule keeps the start date's
@@ -461,7 +461,8 @@ def _encode_relativedelta(value: relativedelta) -> dict[str, Any]:
 
 
 def _decode_delta(value: Any, what: str) -> Delta:
-    """Airflow's decode_interval (seconds, or an encode_relativedelta dict)."""
+    """Airflow's decode_interval (seconds, or an encode_relativedelta dict;
+    docs/airflow-behaviour.md 8.6)."""
     if isinstance(value, dict):
         return _decode_relativedelta(value, what)
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -470,7 +471,8 @@ def _decode_delta(value: Any, what: str) -> Delta:
 
 
 def _decode_relativedelta(value: dict[str, Any], what: str) -> relativedelta:
-    """Airflow's decode_relativedelta, with an error naming the value for bad data."""
+    """Airflow's decode_relativedelta, with an error naming the value for bad data
+    (docs/airflow-behaviour.md 8.6)."""
     fields = dict(value)
     try:
         if "weekday" in fields:
@@ -523,7 +525,7 @@ def _run_type_value(run_type: object) -> str:
 # timetable classes above them do not change. Plain timedeltas and purely relative
 # relativedeltas keep the C++ path, bulk generation included. As in Airflow (DeltaMixin:
 # ``convert_to_utc(current + delta)`` on the UTC datetimes the scheduler holds; see
-# docs/airflow-behaviour.md 2.9.3 and 2.9.4), the delta is applied to UTC wall time, so
+# docs/airflow-behaviour.md 2.9.3, 2.9.4 and 8.6), the delta is applied to UTC wall time, so
 # ``day=1`` or ``hour=0`` are UTC fields.
 
 

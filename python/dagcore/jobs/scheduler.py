@@ -12,13 +12,13 @@ transaction so a kill at any point loses at most the step in flight:
 3. **start queued runs** within ``max_active_runs`` (a backfill's runs against the backfill's own
    limit, docs/airflow-behaviour.md 2.6), creating their task instances (state None) at that
    moment; a backfill's run keeps the DAG version it starts with (no run of it mixes two versions);
-4. **decide running runs** in batches: all task instances of the batch are read in one query,
-   runs sharing a DAG version are decided in one :meth:`RunGraph.decide_many` call, and the
-   changes are written with one ``executemany`` per kind. ``EmptyOperator`` tasks (no
-   callbacks) whose dependencies pass (trigger rule, ``depends_on_past``/``wait_for_downstream``)
-   go straight to ``success`` without the queueing limits of step 5, as in Airflow; the batch is
-   decided again in memory until no empty task is ready, so a chain of empty tasks ends in one
-   loop instead of one loop per level;
+4. **decide running runs** in batches: all task instances of the batch are read in one query, runs
+   sharing a DAG version are decided in one :meth:`RunGraph.decide_many` call, and the changes are
+   written with one ``executemany`` per kind. ``EmptyOperator`` tasks (no callbacks) whose
+   dependencies pass (trigger rule, ``depends_on_past``/``wait_for_downstream``) go straight to
+   ``success`` without the queueing limits of step 5, as in Airflow (docs/airflow-behaviour.md 8.4);
+   the batch is decided again in memory until no empty task is ready, so a chain of empty tasks ends
+   in one loop instead of one loop per level;
 5. **queue** ``scheduled`` task instances, by priority, within ``max_active_tasks`` (per run,
    as Airflow 3), ``max_active_tis_per_dag``, ``max_active_tis_per_dagrun`` and the executor's
    free slots, then hand them to the executor after the commit;
@@ -228,7 +228,8 @@ class SchedulerJob:
         dags: DAG objects by id, for DAG-level callbacks without parsing files (``dag.test``).
         single: refuse to start while another scheduler is alive (default: on SQLite).
         create_runs: create scheduled runs of unpaused DAGs (off for ``dag.test``, which runs
-            only the run it created, as Airflow's ``DAG.test`` does without a scheduler).
+            only the run it created, as Airflow's ``DAG.test`` does without a scheduler;
+            docs/airflow-behaviour.md 8.8).
     """
 
     job_type = "SchedulerJob"
@@ -859,7 +860,7 @@ class SchedulerJob:
                         # PrevDagrunDep (depends_on_past / wait_for_downstream, here). Pools,
                         # max_active_tasks and max_active_tis_per_dag(run) are checked only
                         # when queueing, which an empty task never reaches, so they do not
-                        # apply (docs/airflow-behaviour.md 3.3, 3.4, 2.7).
+                        # apply (docs/airflow-behaviour.md 3.3, 3.4, 2.7, 8.4).
                         if task.depends_on_past and not self._past_done(conn, batch.run,
                                                                         task, dag):
                             continue
@@ -969,7 +970,7 @@ class SchedulerJob:
     def _past_done(self, conn: Connection, run: Any, task: SerializedTask,
                    dag: SerializedDAG) -> bool:
         """Airflow's PrevDagrunDep for a task with ``depends_on_past`` (docs/airflow-behaviour.md
-        2.7): the first run of a backfill, and a run without an earlier run, pass; else every
+        2.7, 8.4): the first run of a backfill, and a run without an earlier run, pass; else every
         instance of the task in the previous run succeeded or was skipped and, with
         ``wait_for_downstream``, so did every instance of its direct downstream tasks there. A
         previous run without an instance of the task passes only when it is the task's first
@@ -1011,7 +1012,8 @@ class SchedulerJob:
         """The previous run has no instance of ``task``: Airflow passes only with
         ``ignore_first_depends_on_past`` when no earlier run has one. A previous run that has
         not started has no task instances here yet (they are created when it starts), where
-        Airflow's has them without a state, which never pass."""
+        Airflow's has them without a state, which never pass (PrevDagrunDep,
+        docs/airflow-behaviour.md 8.4)."""
         if previous_state == RUN_QUEUED or not task.ignore_first_depends_on_past:
             return False
         dr, ti = t.dag_run, t.task_instance

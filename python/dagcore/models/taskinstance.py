@@ -175,15 +175,15 @@ def next_retry_datetime(*, end_date: datetime, try_number: int, retry_delay: tim
 
 _FINISHED: Final = tuple(sorted(s.value for s in TaskInstanceState.finished))
 # A try up for retry failed already: Airflow records it when it fails (while it is running, so
-# its end is the failure's), here when its retry is scheduled, or when it is cleared first. Every
-# other unfinished try ends when it is archived.
+# its end is the failure's; docs/airflow-behaviour.md 8.5), here when its retry is scheduled, or
+# when it is cleared first. Every other unfinished try ends when it is archived.
 _ENDED: Final = (TaskInstanceState.UP_FOR_RETRY.value,)
 
 
 def history_values(mapping: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """The ``task_instance_history`` row of the try ``mapping`` (a ``task_instance`` row's
     columns), as Airflow's ``TaskInstanceHistory.record_ti`` writes it (docs/airflow-behaviour.md
-    3.8): a finished try keeps its state; any other is recorded ``failed`` and, unless it
+    3.8, 8.5): a finished try keeps its state; any other is recorded ``failed`` and, unless it
     failed already (up for retry: Airflow records it when it fails), ends ``now`` with its
     duration since ``start_date``.
 

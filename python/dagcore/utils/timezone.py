@@ -6,11 +6,11 @@ package with ``monkeypatch.setattr(dagcore.utils.timezone, "utcnow", lambda: fro
 engines never read a clock: the Python layer passes the value of this function to them.
 
 Airflow DAG files build their dates with pendulum (``pendulum.datetime(2021, 1, 1, tz="UTC")``,
-``pendulum.timezone("Europe/Amsterdam")``). :func:`coerce_datetime` and :func:`coerce_timezone`
-turn those (and pytz / dateutil zones) into stdlib values, ``datetime`` with a ``ZoneInfo``,
-``datetime.UTC`` or a fixed ``datetime.timezone``, so everything past the edge (arithmetic,
-serialization, hashing) sees the same objects whether the file used pendulum or the stdlib. The
-module imports no third-party package: pendulum is recognised by its attributes.
+``pendulum.timezone("Europe/Amsterdam")``; docs/airflow-behaviour.md 8.7). :func:`coerce_datetime`
+and :func:`coerce_timezone` turn those (and pytz / dateutil zones) into stdlib values, ``datetime``
+with a ``ZoneInfo``, ``datetime.UTC`` or a fixed ``datetime.timezone``, so everything past the edge
+(arithmetic, serialization, hashing) sees the same objects whether the file used pendulum or the
+stdlib. The module imports no third-party package: pendulum is recognised by its attributes.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def coerce_timezone(tz: object) -> tzinfo:
     Named zones become ``ZoneInfo`` (the name ``"UTC"`` and every zero-offset fixed zone become
     ``datetime.UTC``; a ZoneInfo is returned as is); pendulum's fixed offsets
     (``FixedTimezone``, whose ``name`` is ``"+02:00"``, not a zone-database name) become
-    ``datetime.timezone`` with that offset, as Airflow encodes them (an offset in seconds).
+    ``datetime.timezone`` with that offset, as Airflow encodes them (an offset in seconds,
+    docs/airflow-behaviour.md 8.7).
 
     Raises:
         TypeError: ``tz`` is neither a str nor a tzinfo.
