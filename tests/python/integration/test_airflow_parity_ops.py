@@ -3,8 +3,10 @@
 Each test names the Airflow source whose behaviour it states:
 
 * empty tasks and their dependencies: ``airflow/models/dagrun.py`` (``schedule_tis``,
-  ``task_instance_scheduling_decisions``), ``airflow/ti_deps/deps/prev_dagrun_dep.py``;
-* task-instance history: ``airflow/models/taskinstancehistory.py`` (``record_ti``);
+  ``task_instance_scheduling_decisions``), ``airflow/ti_deps/deps/prev_dagrun_dep.py``
+  (docs/airflow-behaviour.md 8.4);
+* task-instance history: ``airflow/models/taskinstancehistory.py`` (``record_ti``;
+  docs/airflow-behaviour.md 8.5);
 * ``run_on_latest_version``: ``airflow/models/taskinstance.py`` (``clear_task_instances``),
   ``airflow/models/backfill.py`` (``_handle_clear_run``);
 * run ids and the one writer of ``dag_run`` rows: ``airflow/models/dagrun.py``

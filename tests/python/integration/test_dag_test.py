@@ -3,7 +3,7 @@
 Airflow's DAG.test (task-sdk src/airflow/sdk/definitions/dag.py) creates one run with
 ``get_or_create_dagrun`` (run type manual, ``triggered_by`` test, ``triggering_user_name``
 "dag_test") and loops over that run's task instances only: no scheduler creates a scheduled run
-beside it, whatever the DAG's schedule.
+beside it, whatever the DAG's schedule (docs/airflow-behaviour.md 8.8).
 """
 
 from __future__ import annotations

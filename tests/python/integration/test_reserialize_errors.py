@@ -11,6 +11,8 @@ Airflow's expectations:
   are stored (``airflow/dag_processing/processor.py`` ``_serialize_dags``: "Failed to serialize
   DAG", the traceback under the file's relative path). Airflow's ``dags reserialize`` serializes
   the whole bag before writing, so there one such DAG stops the command; dagcore's does not.
+
+The facts are written down in docs/airflow-behaviour.md 8.9 (and 8.1 for ``_check_json``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 
 The expectations are Airflow's: ``task-sdk/src/airflow/sdk/definitions/param.py`` (``Param``,
 ``ParamsDict``, ``process_params``) and its tests ``task-sdk/tests/task_sdk/definitions/
-test_param.py``; error texts are jsonschema's, which Airflow passes on unchanged.
+test_param.py``; error texts are jsonschema's, which Airflow passes on unchanged. The facts are
+written down in docs/airflow-behaviour.md 8.1 (validation), 8.2 (serialization) and 8.3
+(``context["params"]``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ docs/apache-airflow/authoring-and-scheduling/timezone.rst: ``start_date=pendulum
 (airflow/serialization/encoders.py): a named zone as its name, pendulum's UTC as "UTC", another
 fixed offset as its seconds; example DAGs such as
 providers/standard/.../example_dags/example_bash_operator.py use
-``start_date=pendulum.datetime(2021, 1, 1, tz="UTC")``.
+``start_date=pendulum.datetime(2021, 1, 1, tz="UTC")``. The facts are written down in
+docs/airflow-behaviour.md 8.7.
 """
 
 from __future__ import annotations

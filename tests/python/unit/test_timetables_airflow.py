@@ -9,7 +9,8 @@ trigger.py (_TriggerTimetable, DeltaTriggerTimetable, CronTriggerTimetable: data
 ``[fire - interval, fire]``), airflow/serialization/encoders.py (encode_relativedelta /
 encode_interval) and serialized_objects.py (decode_relativedelta); the tests
 airflow-core/tests/unit/timetables/test_interval_timetable.py and
-tests/serialization/test_dag_serialization.py::test_roundtrip_relativedelta.
+tests/serialization/test_dag_serialization.py::test_roundtrip_relativedelta. The facts are
+written down in docs/airflow-behaviour.md 8.6.
 
 The clock is frozen through dagcore.utils.timezone.utcnow. Every date is UTC: the scheduler
 applies the delta to the UTC datetimes it holds (the serialized start date is UTC).
