@@ -592,25 +592,34 @@ PyVersionCache* initialised_cache_of(PyObject* self) {
   return cache;
 }
 
-// get(key, default=None), as a vectorcall method.
-PyObject* fast_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+/// The key and the fallback of `name(key, default=None)` called through vectorcall; false with
+/// a TypeError set for any other arguments.
+bool key_and_default(const char* name, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+                     PyObject*& fallback) {
   const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-  PyObject* fallback = Py_None;
+  fallback = Py_None;
   if (nargs < 1 || nargs + nkw > 2) {
-    PyErr_Format(PyExc_TypeError, "get() takes a key and an optional default (%zd given)",
+    PyErr_Format(PyExc_TypeError, "%s() takes a key and an optional default (%zd given)", name,
                  nargs + nkw);
-    return nullptr;
+    return false;
   }
   if (nkw == 1) {
-    PyObject* name = PyTuple_GET_ITEM(kwnames, 0);
-    if (PyUnicode_CompareWithASCIIString(name, "default") != 0) {
-      PyErr_Format(PyExc_TypeError, "get() got an unexpected keyword argument %R", name);
-      return nullptr;
+    PyObject* kw = PyTuple_GET_ITEM(kwnames, 0);
+    if (PyUnicode_CompareWithASCIIString(kw, "default") != 0) {
+      PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R", name, kw);
+      return false;
     }
     fallback = args[nargs];
   } else if (nargs == 2) {
     fallback = args[1];
   }
+  return true;
+}
+
+// get(key, default=None), as a vectorcall method.
+PyObject* fast_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  PyObject* fallback = nullptr;
+  if (!key_and_default("get", args, nargs, kwnames, fallback)) return nullptr;
   PyVersionCache* cache = initialised_cache_of(self);
   if (!cache) return nullptr;
   return translated([&] { return cache->get(args[0], fallback).release().ptr(); });
@@ -619,23 +628,8 @@ PyObject* fast_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyOb
 // get_fresh(key, default=None), as a vectorcall method: DBDagBag's whole hit path.
 PyObject* fast_get_fresh(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                          PyObject* kwnames) {
-  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-  PyObject* fallback = Py_None;
-  if (nargs < 1 || nargs + nkw > 2) {
-    PyErr_Format(PyExc_TypeError, "get_fresh() takes a key and an optional default (%zd given)",
-                 nargs + nkw);
-    return nullptr;
-  }
-  if (nkw == 1) {
-    PyObject* name = PyTuple_GET_ITEM(kwnames, 0);
-    if (PyUnicode_CompareWithASCIIString(name, "default") != 0) {
-      PyErr_Format(PyExc_TypeError, "get_fresh() got an unexpected keyword argument %R", name);
-      return nullptr;
-    }
-    fallback = args[nargs];
-  } else if (nargs == 2) {
-    fallback = args[1];
-  }
+  PyObject* fallback = nullptr;
+  if (!key_and_default("get_fresh", args, nargs, kwnames, fallback)) return nullptr;
   PyVersionCache* cache = initialised_cache_of(self);
   if (!cache) return nullptr;
   return translated([&] { return cache->get_fresh(args[0], fallback).release().ptr(); });

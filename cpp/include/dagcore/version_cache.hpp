@@ -229,26 +229,7 @@ class VersionCache {
   }
   template <class K>
   std::optional<Value> get_fresh_at(time_point now, const K& key) {
-    std::vector<removed_entry> removed;
-    std::optional<Value> result;
-    {
-      std::lock_guard lock(m_mutex);
-      const std::size_t h = m_hash(key);
-      const auto it = m_index.find(key, h);
-      if (it != m_index.end()) {
-        const detail::slot_t s = it->second;
-        if (expired(m_nodes[s], now)) {
-          remove_locked(s, removal_cause::expired, removed);
-        } else if (fresh(m_nodes[s], now)) {
-          m_policy->record(h);
-          ++m_stats.hits;
-          m_policy->on_hit(s);
-          result = m_nodes[s].value;
-        }
-      }
-    }
-    dispatch(removed);
-    return result;
+    return hit_if_at(now, key, [&](node& n) { return fresh(n, now); });
   }
 
   /// The live value under `key`, fresh or stale, without promotion or statistics (std::nullopt
@@ -274,27 +255,10 @@ class VersionCache {
   }
   template <class K>
   std::optional<Value> confirm_at(time_point now, const K& key) {
-    std::vector<removed_entry> removed;
-    std::optional<Value> result;
-    {
-      std::lock_guard lock(m_mutex);
-      const std::size_t h = m_hash(key);
-      const auto it = m_index.find(key, h);
-      if (it != m_index.end()) {
-        const detail::slot_t s = it->second;
-        if (expired(m_nodes[s], now)) {
-          remove_locked(s, removal_cause::expired, removed);
-        } else {
-          m_nodes[s].refreshed = now;
-          m_policy->record(h);
-          ++m_stats.hits;
-          m_policy->on_hit(s);
-          result = m_nodes[s].value;
-        }
-      }
-    }
-    dispatch(removed);
-    return result;
+    return hit_if_at(now, key, [&](node& n) {
+      n.refreshed = now;
+      return true;
+    });
   }
 
   /// Counts a miss for a lookup the caller answered without the cache (its source says the key
@@ -671,6 +635,32 @@ class VersionCache {
   bool over_limits() const noexcept {
     return (m_options.max_entries && m_index.size() > *m_options.max_entries) ||
            (m_options.max_weight && m_weight > *m_options.max_weight);
+  }
+
+  /// The live entry under `key`, if `accept(node)` says so: counted as a hit and promoted
+  /// (get_fresh_at, confirm_at). An expired entry is removed; nothing else is counted.
+  template <class K, class Accept>
+  std::optional<Value> hit_if_at(time_point now, const K& key, Accept&& accept) {
+    std::vector<removed_entry> removed;
+    std::optional<Value> result;
+    {
+      std::lock_guard lock(m_mutex);
+      const std::size_t h = m_hash(key);
+      const auto it = m_index.find(key, h);
+      if (it != m_index.end()) {
+        const detail::slot_t s = it->second;
+        if (expired(m_nodes[s], now)) {
+          remove_locked(s, removal_cause::expired, removed);
+        } else if (accept(m_nodes[s])) {
+          m_policy->record(h);
+          ++m_stats.hits;
+          m_policy->on_hit(s);
+          result = m_nodes[s].value;
+        }
+      }
+    }
+    dispatch(removed);
+    return result;
   }
 
   template <class K>
