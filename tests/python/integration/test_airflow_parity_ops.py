@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from fake_executors import NeverRuns
 from sqlalchemy.engine import Engine
 
 import dagcore.utils.timezone as tz_seam
@@ -34,7 +35,6 @@ from dagcore.api.common import clear_dag_runs, clear_task_instances, trigger_dag
 from dagcore.dag_processing import write_dag
 from dagcore.db import migrate, transaction
 from dagcore.db_dagbag import DBDagBag
-from dagcore.executors.base import BaseExecutor, ExecutorEvent, TaskWorkload
 from dagcore.jobs.scheduler import SchedulerJob
 from dagcore.models import tables as t
 from dagcore.models.dagrun import (
@@ -65,33 +65,6 @@ def db(engine: Engine, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Engine
     return engine
 
 
-class _Never(BaseExecutor):
-    """Accepts workloads and never runs them (their task instances stay queued)."""
-
-    def __init__(self) -> None:
-        super().__init__(64)
-        self.queued: list[TaskWorkload] = []
-
-    def start(self) -> None:
-        pass
-
-    def queue_workload(self, workload: TaskWorkload) -> None:
-        self.queued.append(workload)
-
-    @property
-    def running(self) -> set[Any]:
-        return {w.key for w in self.queued}
-
-    def heartbeat(self) -> list[ExecutorEvent]:
-        return []
-
-    def end(self, timeout: float | None = None) -> list[ExecutorEvent]:
-        return []
-
-    def terminate(self) -> None:
-        pass
-
-
 def store(engine: Engine, dag: DAG, *, bundle_version: str | None = None) -> None:
     """Write a version of ``dag`` (unpaused), recording ``bundle_version`` on the dag row as
     the DAG processor does for a versioned bundle."""
@@ -102,7 +75,7 @@ def store(engine: Engine, dag: DAG, *, bundle_version: str | None = None) -> Non
 
 
 def scheduler(engine: Engine) -> SchedulerJob:
-    job = SchedulerJob(engine=engine, executor=_Never(),
+    job = SchedulerJob(engine=engine, executor=NeverRuns(),
                        dag_bag=DBDagBag(engine=engine, revalidation_interval=0),
                        idle_sleep=0.0, single=False)
     job.job.register()

@@ -2,7 +2,7 @@
 PostgreSQL (docs/airflow-behaviour.md section 2).
 
 The clock is frozen at :data:`NOW` (``dagcore.utils.timezone.utcnow``); the scheduler runs
-in-process, one loop at a time, with the InProcessExecutor, or with :class:`_Never`, an executor
+in-process, one loop at a time, with the InProcessExecutor, or with :class:`fake_executors.NeverRuns`, an executor
 that accepts task instances and never runs them, to look at runs while they are running. Every
 refused request is checked to leave every table as it was.
 """
@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fake_executors import NeverRuns
 from sqlalchemy.engine import Engine
 
 import dagcore.backfill
@@ -50,7 +51,7 @@ from dagcore.dag_processing import write_dag
 from dagcore.db import migrate, transaction
 from dagcore.db_dagbag import DBDagBag
 from dagcore.exceptions import ParamValidationError
-from dagcore.executors.base import BaseExecutor, ExecutorEvent, TaskWorkload
+from dagcore.executors.base import BaseExecutor
 from dagcore.executors.inprocess import InProcessExecutor
 from dagcore.jobs.scheduler import SchedulerJob
 from dagcore.models import tables as t
@@ -110,33 +111,6 @@ def store(engine: Engine, *dags: DAG, paused: bool = False) -> None:
         with transaction(engine) as conn:
             conn.execute(t.dag.update().where(t.dag.c.dag_id == dag.dag_id)
                          .values(is_paused=paused))
-
-
-class _Never(BaseExecutor):
-    """Accepts workloads and never runs them: the runs they belong to stay running."""
-
-    def __init__(self) -> None:
-        super().__init__(64)
-        self.queued: list[TaskWorkload] = []
-
-    def start(self) -> None:
-        pass
-
-    def queue_workload(self, workload: TaskWorkload) -> None:
-        self.queued.append(workload)
-
-    @property
-    def running(self) -> set[Any]:
-        return {w.key for w in self.queued}
-
-    def heartbeat(self) -> list[ExecutorEvent]:
-        return []
-
-    def end(self, timeout: float | None = None) -> list[ExecutorEvent]:
-        return []
-
-    def terminate(self) -> None:
-        pass
 
 
 def scheduler(engine: Engine, dags: dict[str, DAG],
@@ -523,7 +497,7 @@ def test_the_backfills_max_active_runs_limits_its_running_runs_not_the_dags(
     store(db, dag)
     backfill = create_backfill("daily", from_date=day(0), to_date=day(5), run_backwards=True,
                                max_active_runs=backfill_limit, engine=db)
-    job = scheduler(db, {"daily": dag}, executor=_Never())
+    job = scheduler(db, {"daily": dag}, executor=NeverRuns())
     loop(job, 5)
     runs = bf_runs(db, backfill.id)
     running = [r.sort_ordinal for r in runs if r.state == "running"]
@@ -551,7 +525,7 @@ def test_queued_runs_that_cannot_start_do_not_hold_back_a_backfill(
         trigger_dag("busy", run_id=f"busy{i}", logical_date=day(i), engine=db)
     trigger_dag("other", run_id="late", logical_date=day(9), engine=db)
     backfill = create_backfill("daily", from_date=day(0), to_date=day(2), engine=db)
-    job = scheduler(db, {}, executor=_Never())
+    job = scheduler(db, {}, executor=NeverRuns())
     assert job.batch_size == 5
     loop(job, 3)
     assert [r.state for r in bf_runs(db, backfill.id)] == ["running"] * 3
@@ -625,7 +599,7 @@ def test_pause_stops_new_starts_and_unpause_resumes(db: Engine) -> None:
     store(db, dag)
     backfill = create_backfill("daily", from_date=day(0), to_date=day(3), max_active_runs=2,
                                engine=db)
-    never = _Never()
+    never = NeverRuns()
     job = scheduler(db, {"daily": dag}, executor=never)
     job.run_once()
     assert [r.state for r in bf_runs(db, backfill.id)] == ["running"] * 2 + ["queued"] * 2
@@ -665,7 +639,7 @@ def test_cancel_fails_queued_runs_and_stops_running_ones(db: Engine, terminate: 
     store(db, dag, paused=True)
     backfill = create_backfill("daily", from_date=day(0), to_date=day(4), max_active_runs=2,
                                keep_dag_paused=True, engine=db)
-    job = scheduler(db, {"daily": dag}, executor=_Never())
+    job = scheduler(db, {"daily": dag}, executor=NeverRuns())
     loop(job, 3)
     runs = bf_runs(db, backfill.id)
     running = [r.run_id for r in runs if r.state == "running"]
@@ -796,7 +770,7 @@ def test_a_running_backfill_run_keeps_the_version_it_started_with(db: Engine) ->
     store(db, v1, paused=True)
     backfill = create_backfill("versioned", from_date=day(0), to_date=day(1), max_active_runs=1,
                                keep_dag_paused=True, engine=db)
-    job = scheduler(db, {"versioned": v1}, executor=_Never())
+    job = scheduler(db, {"versioned": v1}, executor=NeverRuns())
     job.run_once()
     first, second = bf_runs(db, backfill.id)
     assert (first.state, second.state) == ("running", "queued")

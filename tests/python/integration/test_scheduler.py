@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fake_executors import NeverRuns
 from sqlalchemy.engine import Engine
 
 import dagcore.utils.timezone as tz_seam
@@ -19,7 +20,7 @@ from dagcore.api.common import trigger_dag
 from dagcore.dag_processing import write_dag
 from dagcore.db import migrate, transaction
 from dagcore.db_dagbag import DBDagBag
-from dagcore.executors.base import BaseExecutor, ExecutorEvent, TaskWorkload
+from dagcore.executors.base import BaseExecutor, ExecutorEvent
 from dagcore.executors.inprocess import InProcessExecutor
 from dagcore.jobs.job import Job, SchedulerAlreadyRunning
 from dagcore.jobs.scheduler import SchedulerJob
@@ -153,7 +154,7 @@ def test_max_active_runs_limits_started_runs(db: Engine) -> None:
     for i in range(4):
         trigger_dag("limited", run_id=f"r{i}", logical_date=START + timedelta(hours=i),
                     engine=db)
-    job = _job(db, dag, executor=_NeverRuns())
+    job = _job(db, dag, executor=NeverRuns())
     job.run_once()
     states = sorted(r.state for r in _runs(db, "limited"))
     assert states == ["queued", "queued", "running", "running"]
@@ -166,7 +167,7 @@ def test_max_active_tasks_is_per_run(db: Engine) -> None:
     _store(db, dag)
     for i in range(2):
         trigger_dag("wide", run_id=f"r{i}", logical_date=START + timedelta(hours=i), engine=db)
-    never = _NeverRuns(parallelism=100)
+    never = NeverRuns(parallelism=100)
     job = _job(db, dag, executor=never)
     _loop(job, 3)
     per_run: dict[str, int] = {}
@@ -238,7 +239,7 @@ def test_dagrun_timeout_fails_the_run_and_skips_unfinished(db: Engine,
         PythonOperator(task_id="p", python_callable=lambda: None)
     _store(db, dag)
     run = trigger_dag("slow", engine=db)
-    job = _job(db, dag, executor=_NeverRuns())
+    job = _job(db, dag, executor=NeverRuns())
     _loop(job, 2)
     assert _tis(db, "slow", run.run_id)["p"].state == "queued"
     now[0] += timedelta(minutes=11)
@@ -263,7 +264,7 @@ def test_queued_tis_of_a_dead_scheduler_are_reset(db: Engine) -> None:
         PythonOperator(task_id="p", python_callable=lambda: "done")
     _store(db, dag)
     run = trigger_dag("orphan", engine=db)
-    dead = _job(db, dag, executor=_NeverRuns())
+    dead = _job(db, dag, executor=NeverRuns())
     _loop(dead, 2)
     assert _tis(db, "orphan", run.run_id)["p"].state == "queued"
     with transaction(db) as conn:  # the first scheduler died: its heartbeat is old
@@ -280,7 +281,7 @@ def test_a_second_scheduler_on_sqlite_is_refused(sqlite_engine: Engine, tmp_path
     monkeypatch.setenv("DAGCORE_HOME", str(tmp_path))
     migrate(sqlite_engine)
     Job(sqlite_engine, "SchedulerJob").register(single=True)  # this process: alive
-    job = SchedulerJob(engine=sqlite_engine, executor=_NeverRuns(), num_runs=1)
+    job = SchedulerJob(engine=sqlite_engine, executor=NeverRuns(), num_runs=1)
     with pytest.raises(SchedulerAlreadyRunning, match=f"pid {os.getpid()}.*SQLite allows one"):
         job.run()
     with sqlite_engine.connect() as conn:  # nothing registered by the refused one
@@ -288,7 +289,7 @@ def test_a_second_scheduler_on_sqlite_is_refused(sqlite_engine: Engine, tmp_path
 
 
 def test_num_runs_stops_the_loop(db: Engine) -> None:
-    job = SchedulerJob(engine=db, executor=_NeverRuns(), num_runs=3, idle_sleep=0.0,
+    job = SchedulerJob(engine=db, executor=NeverRuns(), num_runs=3, idle_sleep=0.0,
                        single=False)
     assert job.run() == 3
     with db.connect() as conn:
@@ -320,34 +321,7 @@ def test_dag_test_reports_a_failed_run() -> None:
         result.get_task_instance("nope")
 
 
-class _NeverRuns(BaseExecutor):
-    """Accepts workloads and never runs them (to look at what the scheduler queued)."""
-
-    def __init__(self, parallelism: int = 32) -> None:
-        super().__init__(parallelism)
-        self.queued: list[TaskWorkload] = []
-
-    def start(self) -> None:
-        pass
-
-    def queue_workload(self, workload: TaskWorkload) -> None:
-        self.queued.append(workload)
-
-    @property
-    def running(self) -> set[Any]:
-        return {w.key for w in self.queued}
-
-    def heartbeat(self) -> list[ExecutorEvent]:
-        return []
-
-    def end(self, timeout: float | None = None) -> list[ExecutorEvent]:
-        return []
-
-    def terminate(self) -> None:
-        pass
-
-
-class _Dies(_NeverRuns):
+class _Dies(NeverRuns):
     """Every workload's process 'dies' at once (killed by a signal)."""
 
     def heartbeat(self) -> list[ExecutorEvent]:
@@ -387,7 +361,7 @@ def test_backfill_runs_count_against_the_backfill_limit_not_the_dags(db: Engine)
                 backfill_id=backfill_id, dag_run_id=run_id, sort_ordinal=5 - i,
                 logical_date=START + timedelta(days=i)))
     trigger_dag("bf", run_id="manual", engine=db)
-    _job(db, dag, executor=_NeverRuns()).run_once()
+    _job(db, dag, executor=NeverRuns()).run_once()
     running = {r.run_id for r in _runs(db, "bf") if r.state == "running"}
     # The manual run uses the DAG's one slot; the backfill starts its first three by ordinal.
     assert running == {"manual", "backfill__4", "backfill__3", "backfill__2"}
@@ -399,7 +373,7 @@ def test_a_new_dag_version_mid_run_removes_and_adds_task_instances(db: Engine) -
             task_id="b", python_callable=lambda: None)
     _store(db, v1)
     run = trigger_dag("versioned", engine=db)
-    _job(db, v1, executor=_NeverRuns())._start_queued_dagruns()
+    _job(db, v1, executor=NeverRuns())._start_queued_dagruns()
     assert set(_tis(db, "versioned", run.run_id)) == {"a", "b"}
     with DAG("versioned", start_date=START) as v2:
         PythonOperator(task_id="a", python_callable=lambda: None) >> PythonOperator(
@@ -423,7 +397,7 @@ def test_depends_on_past_waits_for_the_previous_run(db: Engine) -> None:
     first = trigger_dag("past", run_id="first", logical_date=START, engine=db)
     second = trigger_dag("past", run_id="second", logical_date=START + timedelta(days=1),
                          engine=db)
-    never = _NeverRuns()
+    never = NeverRuns()
     _loop(_job(db, dag, executor=never), 3)
     assert [w.key.run_id for w in never.queued] == ["first"]  # the second waits
     assert _tis(db, "past", second.run_id)["p"].state is None
@@ -443,7 +417,7 @@ def test_max_active_tis_per_dag_spans_runs(db: Engine) -> None:
     for i in range(3):
         trigger_dag("pertask", run_id=f"r{i}", logical_date=START + timedelta(hours=i),
                     engine=db)
-    never = _NeverRuns()
+    never = NeverRuns()
     _loop(_job(db, dag, executor=never), 3)
     queued = sorted((w.key.task_id, w.key.run_id) for w in never.queued)
     assert [k for k in queued if k[0] == "p"] == [("p", "r0")]

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fake_executors import NeverRuns
 from scheduler_process import (
     DagcoreProcess,
     dagcore_env,
@@ -40,10 +41,10 @@ from sqlalchemy.engine import Engine
 from dagcore.api.common import trigger_dag
 from dagcore.dag_processing import sync_dags
 from dagcore.db import create_engine, migrate, transaction
-from dagcore.executors.base import BaseExecutor, ExecutorEvent, TaskWorkload
 from dagcore.executors.local import LocalExecutor
 from dagcore.jobs.scheduler import SchedulerJob
 from dagcore.models import tables as t
+from dagcore.executors.base import TaskWorkload
 from dagcore.task_runner import run_workload
 
 pytestmark = pytest.mark.integration
@@ -461,33 +462,6 @@ with DAG("late", start_date=datetime(2025, 1, 1, tzinfo=UTC), schedule=None):
 """
 
 
-class _Holds(BaseExecutor):
-    """Takes workloads and never starts them: a scheduler that died before forking."""
-
-    def __init__(self) -> None:
-        super().__init__(parallelism=8)
-        self.workloads: list[TaskWorkload] = []
-
-    def start(self) -> None:
-        pass
-
-    def queue_workload(self, workload: TaskWorkload) -> None:
-        self.workloads.append(workload)
-
-    @property
-    def running(self) -> set[Any]:
-        return {w.key for w in self.workloads}
-
-    def heartbeat(self) -> list[ExecutorEvent]:
-        return []
-
-    def end(self, timeout: float | None = None) -> list[ExecutorEvent]:
-        return []
-
-    def terminate(self) -> None:
-        pass
-
-
 def test_a_try_claimed_late_by_an_orphan_is_not_failed_by_the_next_scheduler(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """A dead scheduler's task process claims its try only after the next scheduler reset and
@@ -501,11 +475,11 @@ def test_a_try_claimed_late_by_an_orphan_is_not_failed_by_the_next_scheduler(
     (run_id,) = world.trigger("late", 1)
     ti = t.task_instance
 
-    dead = SchedulerJob(engine=world.engine, executor=_Holds(), idle_sleep=0.0, single=False)
+    dead = SchedulerJob(engine=world.engine, executor=NeverRuns(parallelism=8), idle_sleep=0.0, single=False)
     dead.job.register()
     wait_for("the dead scheduler queued the try", lambda: dead.run_once() and
-             dead.executor.workloads, timeout=30)
-    (orphan_workload,) = dead.executor.workloads
+             dead.executor.queued, timeout=30)
+    (orphan_workload,) = dead.executor.queued
     with transaction(world.engine) as conn:  # it dies: its heartbeat stops
         conn.execute(t.job.update().where(t.job.c.id == dead.job.id).values(
             latest_heartbeat=datetime(2000, 1, 1, tzinfo=UTC)))
