@@ -100,6 +100,8 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
     "logging": {
         "base_log_folder": "{DAGCORE_HOME}/logs",
         "logging_level": "INFO",
+        # A try's log stops growing at this many bytes, with a notice (0: no cap).
+        "task_log_max_bytes": str(100 << 20),
     },
     "api": {
         "dag_version_cache_size": "4096",

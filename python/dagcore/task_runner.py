@@ -36,7 +36,8 @@ handlers are restored when the try ends.
 
 The task's log is a :class:`logging.FileHandler` on the root logger, opened in append mode (the
 LocalExecutor's child also points its stdout and stderr at the same file), for the duration of
-the try. In-process, every thread's log records reach it meanwhile.
+the try. In-process, every thread's log records reach it meanwhile. Records stop, after a
+notice, once the file reaches ``[logging] task_log_max_bytes`` (100 MB; 0: no cap).
 """
 
 from __future__ import annotations
@@ -138,6 +139,55 @@ def _file_identity(handler: logging.Handler) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
+def _log_max_bytes() -> int:
+    """``[logging] task_log_max_bytes`` (0: no cap); a bad value is logged, and 100 MB used."""
+    raw = conf.get("logging", "task_log_max_bytes", fallback=str(100 << 20))
+    try:
+        value = int(str(raw).strip())
+        if value < 0:
+            raise ValueError
+    except ValueError:
+        log.error("[logging] task_log_max_bytes must be a whole number of bytes >= 0, got %r; "
+                  "capping task logs at 100 MB", raw)
+        return 100 << 20
+    return value
+
+
+class _CappedFileHandler(logging.FileHandler):
+    """A FileHandler that stops writing once the file reaches ``max_bytes``, leaving a notice.
+
+    A task printing without end (a Bash command in a loop) must not fill the disk. The file's
+    size, not a count of our own writes, is checked: the worker's fds 1 and 2 (``print``, a
+    subprocess's output) append to the same file, and count toward the cap too, though only
+    log records are stopped.
+    """
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        super().__init__(path, mode="a", encoding="utf-8")
+        self.max_bytes = max_bytes
+        self.truncated = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.truncated:
+            return
+        if self.max_bytes and self.stream is not None:
+            try:
+                message = self.format(record) + self.terminator
+                self.stream.flush()
+                size = os.fstat(self.stream.fileno()).st_size
+            except Exception:  # noqa: BLE001 - logging's own convention: report, do not raise
+                self.handleError(record)
+                return
+            if size + len(message.encode("utf-8", errors="replace")) > self.max_bytes:
+                self.truncated = True
+                self.stream.write(f"*** The log of this try reached [logging] task_log_max_bytes "
+                                  f"({self.max_bytes} bytes): further log records are dropped "
+                                  f"***{self.terminator}")
+                self.flush()
+                return
+        super().emit(record)
+
+
 @contextlib.contextmanager
 def _task_log(log_path: str) -> Iterator[None]:
     """Send log records to ``log_path`` (appended; folders created) for the block.
@@ -152,7 +202,7 @@ def _task_log(log_path: str) -> Iterator[None]:
     try:
         path = Path(log_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+        handler = _CappedFileHandler(path, _log_max_bytes())
     except OSError as exc:
         log.error("cannot open the task log %s (%s); the try logs elsewhere only", log_path, exc)
     previous_level = root.level
