@@ -197,9 +197,10 @@ class BashOperator(BaseOperator):
 
     def on_kill(self) -> None:
         """SIGTERM the command's process group, then SIGKILL it after the grace period
-        (``[core] killed_task_cleanup_time``), as Airflow's SubprocessHook and task supervisor
-        do together (docs/airflow-behaviour.md 3.3): a command that ignores SIGTERM must not
-        outlive its task, nor run beside the next try."""
+        (``[core] killed_task_cleanup_time``). Airflow's SubprocessHook sends only the SIGTERM
+        (``os.killpg(os.getpgid(pid), SIGTERM)``) and leaves the SIGKILL to whoever kills the
+        task's process; here the group is SIGKILLed too: a command that ignores SIGTERM must
+        not outlive its task, nor run beside the next try."""
         process = self._process
         if process is None:
             return

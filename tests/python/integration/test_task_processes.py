@@ -3,9 +3,9 @@
 Real processes: each Bash command carries a unique marker (a ``sleep`` duration nobody else
 uses), and ``/proc/*/cmdline`` tells whether any process with it remains. Airflow kills a Bash
 task's whole process group (``airflow/providers/standard/hooks/subprocess.py``:
-``os.killpg(os.getpgid(self.sub_process.pid), signal.SIGTERM)``) and its supervisor escalates
-to SIGKILL after a grace period (``task-sdk/src/airflow/sdk/execution_time/supervisor.py``,
-``kill(signal.SIGTERM, escalation_delay=...)``); docs/airflow-behaviour.md 3.3.
+``os.killpg(os.getpgid(self.sub_process.pid), signal.SIGTERM)``, the group bash leads); dagcore
+adds the SIGKILL after ``[core] killed_task_cleanup_time`` and a guard that kills the group when
+its worker dies.
 """
 
 from __future__ import annotations
