@@ -10,7 +10,11 @@ backfills have 2,000 runs.
 
 from __future__ import annotations
 
+import io
+import json
+import re
 import sqlite3
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,12 +23,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cli_helpers import CLIHome
 from sqlalchemy.engine import Engine
 
 import dagcore.utils.timezone as tz_seam
 from dagcore import DAG
 from dagcore.api.backfills import cancel_backfill, create_backfill
-from dagcore.dag_processing import write_dag
+from dagcore.cli.output import render
+from dagcore.dag_processing import sync_dags, write_dag
 from dagcore.db import create_engine, migrate, transaction
 from dagcore.models import tables as t
 from dagcore.operators.empty import EmptyOperator
@@ -125,3 +131,115 @@ def test_reprocessing_more_failed_runs_than_parameters_clears_them_all(db: Engin
         assert set(runs) == {("queued", 1, backfill.id)} and len(runs) == RUNS
         assert conn.execute(sa.select(sa.func.count()).select_from(tih)).scalar_one() == RUNS
     assert _state(db, ti) == {None: RUNS}
+
+
+# -- dry-run output of many dates -----------------------------------------------------------------
+
+HOURLY_DAG = """\
+from datetime import UTC, datetime
+from dagcore import DAG
+from dagcore.operators.empty import EmptyOperator
+
+with DAG("hourly", start_date=datetime(2014, 1, 1, tzinfo=UTC), schedule="@hourly"):
+    EmptyOperator(task_id="a")
+"""
+# 2014-01-01T00 to 2024-01-01T23: 3,653 days of 24 hours.
+DATES = 87_672
+DRY_RUN = ("backfill", "create", "--dag-id", "hourly", "--from-date", "2014-01-01T00:00:00+00:00",
+           "--to-date", "2024-01-01T23:00:00+00:00", "--dry-run")
+
+
+@pytest.fixture
+def hourly_home(cli_home: CLIHome, cli_db: Engine, monkeypatch: pytest.MonkeyPatch) -> CLIHome:
+    monkeypatch.setenv("DAGCORE_HOME", str(cli_home.home))
+    folder = cli_home.write_dags({"hourly.py": HOURLY_DAG})
+    migrate(cli_db)
+    result = sync_dags(folder, engine=cli_db, min_update_interval=timedelta(0))
+    assert not result.import_errors, result.import_errors
+    return cli_home
+
+
+def _ok(home: CLIHome, *args: str) -> subprocess.CompletedProcess[str]:
+    result = home.run(*args)
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr)
+    return result
+
+
+def test_a_dry_run_table_of_many_dates_shows_its_ends_and_the_counts(
+        hourly_home: CLIHome) -> None:
+    result = _ok(hourly_home, *DRY_RUN)
+    lines = result.stdout.splitlines()
+    assert len(lines) < 100  # 2 x 20 rows, the "…" row, header, borders and caption
+    assert "2014-01-01T00:00:00+00:00" in result.stdout
+    assert "2024-01-01T23:00:00+00:00" in result.stdout
+    assert "2019-01-01T00:00:00+00:00" not in result.stdout
+    assert f"{DATES} rows" in result.stdout and "--all" in result.stdout
+    assert f"{DATES} date(s): {DATES} create" in result.stderr
+
+
+def test_a_dry_run_table_with_all_shows_every_date(hourly_home: CLIHome) -> None:
+    # A month (744 dates, far more than the 2 x 20 shown without --all): rich lays out a table
+    # of all 87,672 dates in about a minute, too slow for a test.
+    result = _ok(hourly_home, *DRY_RUN[:4], "--from-date", "2014-01-01T00:00:00+00:00",
+                 "--to-date", "2014-01-31T23:00:00+00:00", "--dry-run", "--all")
+    dates = re.findall(r"\d{4}-\d\d-\d\dT\d\d:00:00\+00:00", result.stdout)
+    assert len(dates) == 2 * 744  # logical_date and run_after of each date
+    assert "left out" not in result.stdout
+
+
+@pytest.mark.parametrize("output", ["json", "plain"])
+def test_a_dry_run_as_json_or_plain_has_every_date(hourly_home: CLIHome, output: str) -> None:
+    result = _ok(hourly_home, *DRY_RUN, "-o", output)
+    if output == "json":
+        rows = json.loads(result.stdout)
+        assert [r["sort_ordinal"] for r in rows] == list(range(1, DATES + 1))
+        assert rows[-1]["logical_date"] == "2024-01-01T23:00:00+00:00"
+    else:
+        lines = result.stdout.splitlines()
+        assert lines[0].split("\t") == ["sort_ordinal", "logical_date", "run_after", "action",
+                                        "reason"]
+        assert len(lines) == DATES + 1
+        assert lines[-1].startswith(f"{DATES}\t2024-01-01T23:00:00+00:00\t")
+
+
+def _watched_rows(out: io.StringIO, n: int) -> Iterator[dict[str, Any]]:
+    """``n`` rows; before yielding each after the first, checks the one before is written."""
+    for i in range(n):
+        if i:
+            assert f"row-{i - 1}" in out.getvalue(), f"row {i - 1} not written before row {i}"
+        yield {"name": f"row-{i}", "n": i}
+
+
+@pytest.mark.parametrize("output", ["json", "plain"])
+def test_json_and_plain_output_stream_row_by_row(output: str) -> None:
+    out = io.StringIO()
+    render(_watched_rows(out, 5), ["name", "n"], output, file=out)
+    if output == "json":  # the same text as json.dumps of the whole list
+        assert out.getvalue() == json.dumps(
+            [{"name": f"row-{i}", "n": i} for i in range(5)], indent=2) + "\n"
+    else:
+        assert out.getvalue().splitlines() == ["name\tn", *(f"row-{i}\t{i}" for i in range(5))]
+
+
+def test_json_output_of_no_rows_is_an_empty_array() -> None:
+    out = io.StringIO()
+    render(iter(()), ["name"], "json", file=out)
+    assert out.getvalue() == "[]\n"
+
+
+@pytest.mark.parametrize("rows, shown, left_out", [(4, 4, 0), (6, 6, 0), (7, 6, 1)])
+def test_a_table_with_ends_keeps_the_first_and_last_rows(
+        rows: int, shown: int, left_out: int) -> None:
+    out = io.StringIO()
+    render(({"name": f"row-{i}"} for i in range(rows)), ["name"], "table", file=out, ends=3,
+           more_hint=" (--all)")
+    names = re.findall(r"row-\d+", out.getvalue())
+    assert len(names) == shown and names[:3] == ["row-0", "row-1", "row-2"]
+    assert names[-1] == f"row-{rows - 1}"
+    assert (f"{rows} rows: the first 3 and the last 3 shown, {left_out} left out (--all)"
+            in out.getvalue()) == bool(left_out)
+
+
+def test_a_table_refuses_ends_below_one() -> None:
+    with pytest.raises(ValueError, match="ends must be at least 1, got 0"):
+        render([], ["name"], "table", file=io.StringIO(), ends=0)
