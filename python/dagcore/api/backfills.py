@@ -32,7 +32,7 @@ from __future__ import annotations
 import getpass
 import logging
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +40,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from dagcore.api.common import DagNotFound, _check_conf
+from dagcore.api.common import DagNotFound, _check_conf, in_chunks
 from dagcore.backfill import (
     BackfillAction,
     BackfillPlan,
@@ -81,7 +81,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _CREATE_ATTEMPTS = 3
-_CHUNK = 500  # runs or dates per IN list: SQLite allows 999 bind parameters (before 3.32)
 _FINISHED_TI = frozenset(s.value for s in TaskInstanceState.finished)
 
 
@@ -406,12 +405,12 @@ def _clear_runs(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, dates: 
     dr = t.dag_run
     dag_id = dag.dag_id
     # In chunks: one bind parameter per date or run would exceed SQLite's limit on variables.
-    runs = [r for part in _chunks(dates) for r in conn.execute(sa.select(
+    runs = [r for part in in_chunks(dates) for r in conn.execute(sa.select(
         dr.c.id, dr.c.run_id, dr.c.clear_number, dr.c.logical_date,
         dr.c.created_dag_version_id).where(dr.c.dag_id == dag_id, dr.c.logical_date.in_(part)))]
     dags = {r.run_id: dag if latest is not None or r.created_dag_version_id is None
             else dag_bag.get_dag(r.created_dag_version_id, dag_id) or dag for r in runs}
-    for part in _chunks([r.run_id for r in runs]):
+    for part in in_chunks([r.run_id for r in runs]):
         _reset_task_instances(conn, dag_id, part, dags, now)
         if latest is not None:
             version_id, bundle_version = latest
@@ -444,13 +443,6 @@ def _reset_task_instances(conn: Connection, dag_id: str, run_ids: Sequence[str],
             external_executor_id=None, next_method=None, next_kwargs=None, updated_at=now),
             [{"_id": row.id, "_new": uuid7(), "_max": _max_tries(row, dags[row.run_id])}
              for row in rows])
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    """``items`` in slices of at most ``size``: an ``IN`` list per slice keeps every statement
-    below SQLite's limit on bind parameters (999 before SQLite 3.32) however many runs."""
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _max_tries(row: Any, dag: SerializedDAG) -> int:

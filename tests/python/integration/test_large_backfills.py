@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 import dagcore.utils.timezone as tz_seam
 from dagcore import DAG
 from dagcore.api.backfills import cancel_backfill, create_backfill
+from dagcore.api.common import clear_task_instances
 from dagcore.cli.output import render
 from dagcore.dag_processing import sync_dags, write_dag
 from dagcore.db import create_engine, migrate, transaction
@@ -131,6 +132,31 @@ def test_reprocessing_more_failed_runs_than_parameters_clears_them_all(db: Engin
         assert set(runs) == {("queued", 1, backfill.id)} and len(runs) == RUNS
         assert conn.execute(sa.select(sa.func.count()).select_from(tih)).scalar_one() == RUNS
     assert _state(db, ti) == {None: RUNS}
+
+
+def test_clearing_more_task_instances_than_parameters_clears_them_all(db: Engine) -> None:
+    # Airflow's dag.clear over a date range (airflow/models/dag.py clear, then
+    # clear_task_instances): every matching task instance gets no state, its try archived,
+    # and the finished runs are queued again; here over 2,000 runs of a backfill.
+    backfill = create_backfill("hourly", from_date=hour(0), to_date=hour(RUNS - 1), engine=db)
+    dr, ti = t.dag_run, t.task_instance
+    with transaction(db) as conn:
+        runs = conn.execute(sa.select(dr.c.run_id).where(dr.c.backfill_id == backfill.id)
+                            ).scalars().all()
+        conn.execute(dr.update().values(state="failed"))
+        conn.execute(ti.insert(), [
+            {"id": uuid.uuid4(), "dag_id": "hourly", "run_id": r, "task_id": "a",
+             "state": "failed", "try_number": 1, "max_tries": 0} for r in runs])
+
+    cleared = clear_task_instances("hourly", start_date=hour(0), end_date=hour(RUNS - 1),
+                                   run_on_latest_version=True, engine=db)
+
+    assert [(row.run_id, row.state) for row in cleared] == [(r, None) for r in sorted(runs)]
+    assert _state(db, ti) == {None: RUNS}
+    assert _state(db, dr) == {"queued": RUNS}
+    with db.connect() as conn:
+        history = sa.select(sa.func.count()).select_from(t.task_instance_history)
+        assert conn.execute(history).scalar_one() == RUNS
 
 
 # -- dry-run output of many dates -----------------------------------------------------------------
