@@ -32,7 +32,7 @@ from __future__ import annotations
 import getpass
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +40,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from dagcore.api.common import DagNotFound, _check_conf
+from dagcore.api.common import DagNotFound, _check_conf, in_chunks
 from dagcore.backfill import (
     BackfillAction,
     BackfillPlan,
@@ -402,28 +402,21 @@ def _clear_runs(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, dates: 
     Returns:
         The runs' ids by logical date.
     """
-    dr, ti = t.dag_run, t.task_instance
+    dr = t.dag_run
     dag_id = dag.dag_id
-    runs = conn.execute(sa.select(dr.c.id, dr.c.run_id, dr.c.clear_number, dr.c.logical_date,
-                                  dr.c.created_dag_version_id).where(
-        dr.c.dag_id == dag_id, dr.c.logical_date.in_(dates))).all()
-    in_runs = sa.and_(ti.c.dag_id == dag_id, ti.c.run_id.in_([r.run_id for r in runs]))
-    archive_tries(conn, sa.and_(in_runs, ti.c.try_number > 0), now=now)
+    # In chunks: one bind parameter per date or run would exceed SQLite's limit on variables.
+    runs = [r for part in in_chunks(dates) for r in conn.execute(sa.select(
+        dr.c.id, dr.c.run_id, dr.c.clear_number, dr.c.logical_date,
+        dr.c.created_dag_version_id).where(dr.c.dag_id == dag_id, dr.c.logical_date.in_(part)))]
     dags = {r.run_id: dag if latest is not None or r.created_dag_version_id is None
             else dag_bag.get_dag(r.created_dag_version_id, dag_id) or dag for r in runs}
-    rows = conn.execute(sa.select(ti.c.id, ti.c.run_id, ti.c.task_id, ti.c.try_number,
-                                  ti.c.max_tries).where(in_runs)).all()
-    if rows:
-        conn.execute(ti.update().where(ti.c.id == sa.bindparam("_id")).values(
-            id=sa.bindparam("_new"), state=None, max_tries=sa.bindparam("_max"),
-            external_executor_id=None, next_method=None, next_kwargs=None, updated_at=now),
-            [{"_id": row.id, "_new": uuid7(), "_max": _max_tries(row, dags[row.run_id])}
-             for row in rows])
-    if latest is not None:
-        version_id, bundle_version = latest
-        move_to_version(conn, dag_id=dag_id, run_ids=[r.run_id for r in runs],
-                        version_id=version_id, task_ids=dag.task_dict.keys(),
-                        bundle_version=bundle_version, now=now)
+    for part in in_chunks([r.run_id for r in runs]):
+        _reset_task_instances(conn, dag_id, part, dags, now)
+        if latest is not None:
+            version_id, bundle_version = latest
+            move_to_version(conn, dag_id=dag_id, run_ids=part, version_id=version_id,
+                            task_ids=dag.task_dict.keys(), bundle_version=bundle_version,
+                            now=now)
     values: dict[str, Any] = dict(
         state=DagRunState.QUEUED.value, queued_at=now, start_date=None, end_date=None,
         last_scheduling_decision=None, backfill_id=backfill_id, run_type="backfill",
@@ -433,6 +426,23 @@ def _clear_runs(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, dates: 
     conn.execute(dr.update().where(dr.c.id == sa.bindparam("_id")).values(**values),
                  [{"_id": r.id, "_clear": r.clear_number + 1} for r in runs])
     return {r.logical_date: r.id for r in runs}
+
+
+def _reset_task_instances(conn: Connection, dag_id: str, run_ids: Sequence[str],
+                          dags: dict[str, SerializedDAG], now: datetime) -> None:
+    """Archive the tries of these runs' task instances, then give each a new id and no state,
+    its retries from the DAG its run runs again (``dags`` by run id)."""
+    ti = t.task_instance
+    in_runs = sa.and_(ti.c.dag_id == dag_id, ti.c.run_id.in_(run_ids))
+    archive_tries(conn, sa.and_(in_runs, ti.c.try_number > 0), now=now)
+    rows = conn.execute(sa.select(ti.c.id, ti.c.run_id, ti.c.task_id, ti.c.try_number,
+                                  ti.c.max_tries).where(in_runs)).all()
+    if rows:
+        conn.execute(ti.update().where(ti.c.id == sa.bindparam("_id")).values(
+            id=sa.bindparam("_new"), state=None, max_tries=sa.bindparam("_max"),
+            external_executor_id=None, next_method=None, next_kwargs=None, updated_at=now),
+            [{"_id": row.id, "_new": uuid7(), "_max": _max_tries(row, dags[row.run_id])}
+             for row in rows])
 
 
 def _max_tries(row: Any, dag: SerializedDAG) -> int:
@@ -520,10 +530,12 @@ def cancel_backfill(backfill_id: int, *, terminate_running: bool = True,
         states = [DagRunState.QUEUED.value]
         if terminate_running:
             states.append(DagRunState.RUNNING.value)
-        runs = conn.execute(sa.select(dr.c.id, dr.c.run_id, dr.c.state).where(
-            dr.c.backfill_id == backfill_id, dr.c.state.in_(states))).all()
-        running = [r.run_id for r in runs if r.state == DagRunState.RUNNING.value]
-        if running:
+        # The runs as a subquery: no statement grows with the number of runs.
+        of_backfill = sa.and_(dr.c.backfill_id == backfill_id, dr.c.state.in_(states))
+        running = sa.select(dr.c.run_id).where(
+            dr.c.dag_id == row.dag_id, dr.c.backfill_id == backfill_id,
+            dr.c.state == DagRunState.RUNNING.value)
+        if terminate_running:
             active = (TaskInstanceState.RUNNING.value, TaskInstanceState.QUEUED.value,
                       TaskInstanceState.SCHEDULED.value, TaskInstanceState.RESTARTING.value)
             conn.execute(ti.update().where(ti.c.dag_id == row.dag_id, ti.c.run_id.in_(running),
@@ -534,12 +546,11 @@ def cancel_backfill(backfill_id: int, *, terminate_running: bool = True,
                 ti.c.dag_id == row.dag_id, ti.c.run_id.in_(running),
                 sa.or_(ti.c.state.is_(None), ti.c.state.not_in(sorted(_FINISHED_TI))))
                 .values(state=TaskInstanceState.SKIPPED.value, end_date=now, updated_at=now))
-        if runs:
-            conn.execute(dr.update().where(dr.c.id.in_([r.id for r in runs]))
-                         .values(state=DagRunState.FAILED.value, end_date=now, updated_at=now))
+        failed = conn.execute(dr.update().where(of_backfill).values(
+            state=DagRunState.FAILED.value, end_date=now, updated_at=now)).rowcount
         conn.execute(t.backfill.update().where(t.backfill.c.id == backfill_id)
                      .values(is_paused=True, completed_at=now, updated_at=now))
-        log.info("Backfill %s cancelled: %d run(s) failed", backfill_id, len(runs))
+        log.info("Backfill %s cancelled: %d run(s) failed", backfill_id, failed)
         return Backfill.from_row(_backfill_row(conn, backfill_id))
 
 

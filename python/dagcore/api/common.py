@@ -29,7 +29,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -84,6 +84,8 @@ class _NotSet:
 
 
 _NOW: Any = _NotSet()
+# Values per IN list (in_chunks): SQLite allows 999 bind parameters before 3.32.
+IN_CHUNK: Final = 500
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -378,6 +380,14 @@ def trigger_dag(dag_id: str, *, run_id: str | None = None, conf: Mapping[str, An
     return DagRun.from_row(row)
 
 
+def in_chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of at most ``size``: one ``IN`` list per slice keeps every statement
+    below SQLite's limit on bind parameters (999 before SQLite 3.32) however many runs or task
+    instances there are."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 # -- clear --------------------------------------------------------------------------------------
 
 
@@ -510,17 +520,19 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
                           for run in runs}
         if not runs:
             return []
-        query = (sa.select(ti).where(ti.c.dag_id == dag_id, ti.c.run_id.in_(list(run_by_id)))
-                 .order_by(ti.c.run_id, ti.c.task_id, ti.c.map_index))
-        if states is not None:
-            query = query.where(ti.c.state.in_(sorted(states)))
-        if engine.dialect.name != "sqlite":
-            query = query.with_for_update()
         chosen = []
-        for row in conn.execute(query):
-            tasks = selected_tasks[row.run_id]
-            if tasks is None or row.task_id in tasks:
-                chosen.append(row)
+        # Sorted runs in chunks: every IN list stays bounded, the rows still come in order.
+        for part in in_chunks(sorted(run_by_id)):
+            query = (sa.select(ti).where(ti.c.dag_id == dag_id, ti.c.run_id.in_(part))
+                     .order_by(ti.c.run_id, ti.c.task_id, ti.c.map_index))
+            if states is not None:
+                query = query.where(ti.c.state.in_(sorted(states)))
+            if engine.dialect.name != "sqlite":
+                query = query.with_for_update()
+            for row in conn.execute(query):
+                tasks = selected_tasks[row.run_id]
+                if tasks is None or row.task_id in tasks:
+                    chosen.append(row)
         if dry_run or not chosen:
             return [TaskInstanceRow.from_row(row) for row in chosen]
 
@@ -530,7 +542,8 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
         latest_version = (_latest_version(conn, dag_bag, dag_id) if run_on_latest_version
                           else None)
         # A try is archived once: clearing a TI twice before it runs again keeps one copy.
-        archive_tries(conn, ti.c.id.in_([row.id for row in chosen]), now=now)
+        for part in in_chunks([row.id for row in chosen]):
+            archive_tries(conn, ti.c.id.in_(part), now=now)
 
         new_ids = []
         for row in chosen:
@@ -559,11 +572,14 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
                              .values(**_reset_run_values(run, dag_run_state, now)))
                 reset.append(run_id)
             if latest_version is not None:
-                move_to_version(conn, dag_id=dag_id, run_ids=reset, version_id=latest_version.id,
-                                task_ids=latest_version.dag.task_dict.keys(),
-                                bundle_version=dag_row.bundle_version, now=now)
-        cleared = conn.execute(sa.select(ti).where(ti.c.id.in_(new_ids))
-                               .order_by(ti.c.run_id, ti.c.task_id, ti.c.map_index)).all()
+                for part in in_chunks(reset):
+                    move_to_version(conn, dag_id=dag_id, run_ids=part,
+                                    version_id=latest_version.id,
+                                    task_ids=latest_version.dag.task_dict.keys(),
+                                    bundle_version=dag_row.bundle_version, now=now)
+        cleared = sorted((row for part in in_chunks(new_ids) for row in conn.execute(
+            sa.select(ti).where(ti.c.id.in_(part)))),
+            key=lambda row: (row.run_id, row.task_id, row.map_index))
     log.info("Cleared %d task instance(s) of Dag %s", len(cleared), dag_id)
     return [TaskInstanceRow.from_row(row) for row in cleared]
 

@@ -22,6 +22,7 @@ BACKFILL_COLUMNS = ("id", "dag_id", "from_date", "to_date", "reprocess_behavior"
                     "max_active_runs", "is_paused", "keep_dag_paused", "created_at",
                     "completed_at")
 PLAN_COLUMNS = ("sort_ordinal", "logical_date", "run_after", "action", "reason")
+PLAN_TABLE_ENDS = 20  # dry-run table rows shown at each end unless --all
 STATE_COLUMNS = ("state", "runs")
 
 
@@ -52,10 +53,12 @@ def _cmd_create(args: argparse.Namespace) -> int:
     with migrated_engine() as engine:
         if args.dry_run:
             plan = dry_run_backfill(args.dag_id, engine=engine, **kwargs)
-            rows = [{"sort_ordinal": e.sort_ordinal, "logical_date": e.logical_date,
+            # A generator: json and plain stream the rows, a table keeps only its ends.
+            rows = ({"sort_ordinal": e.sort_ordinal, "logical_date": e.logical_date,
                      "run_after": e.run_after, "action": str(e.action),
-                     "reason": None if e.reason is None else str(e.reason)} for e in plan]
-            render(rows, PLAN_COLUMNS, args.output)
+                     "reason": None if e.reason is None else str(e.reason)} for e in plan)
+            render(rows, PLAN_COLUMNS, args.output, ends=None if args.all else PLAN_TABLE_ENDS,
+                   more_hint=" (--all shows every row)")
             counts = plan.counts()
             print(f"Dry run of a backfill of {args.dag_id}: "
                   f"{sum(counts.values())} date(s): "
@@ -236,6 +239,9 @@ def add_backfill_commands(commands: Any) -> None:
     create.add_argument("--unpause", action="store_true", help="Unpause the DAG")
     create.add_argument("--dry-run", action="store_true",
                         help="Print what each date would get and write nothing")
+    create.add_argument("--all", action="store_true",
+                        help=f"With --dry-run and the table output: every date, not only the "
+                        f"first and last {PLAN_TABLE_ENDS}")
     create.add_argument("--wait", action="store_true",
                         help="Run a scheduler here until the backfill completes")
     create.add_argument("-p", "--parallelism", type=int, default=None,

@@ -8,6 +8,11 @@ Design note. A listing is a sequence of rows (mappings) and the column names to 
   UUIDs as strings, booleans and nulls as JSON's.
 * ``plain``: a header line, then one line per row, values separated by a tab (``cut -f`` works);
   nulls are empty fields.
+
+Rows may be any iterable (a generator): json and plain write them one by one as they come, so a
+listing of a million rows needs no more memory than one row. A table is laid out whole by rich,
+so for long listings a caller passes ``ends``: the table then shows the first and last ``ends``
+rows and how many it left out (the CLI's ``--all`` shows them all).
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any, Final, TextIO
@@ -66,39 +72,80 @@ def _text(value: Any) -> str:
     return str(value).replace("\t", " ").replace("\n", " ")
 
 
-def render(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], output: str,
-           *, file: TextIO | None = None, title: str | None = None) -> None:
+def render(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], output: str,
+           *, file: TextIO | None = None, title: str | None = None, ends: int | None = None,
+           more_hint: str = "") -> None:
     """Print ``rows`` (only ``columns``, in that order) to ``file`` (default stdout).
+
+    Args:
+        rows: the rows, read once (json and plain stream them).
+        ends: for a table, show only the first and last ``ends`` rows, and when rows were
+            left out between them a "…" row and a caption with the counts (None: every row).
+        more_hint: appended to that caption, e.g. how to show every row.
 
     Raises:
         ValueError: ``output`` is not one of :data:`OUTPUT_FORMATS`.
     """
     out = file if file is not None else sys.stdout
     if output == "json":
-        data = [{c: to_jsonable(row.get(c)) for c in columns} for row in rows]
-        out.write(json.dumps(data, indent=2) + "\n")
+        _write_json(rows, columns, out)
     elif output == "plain":
         out.write("\t".join(columns) + "\n")
         for row in rows:
             out.write("\t".join(_text(row.get(c)) for c in columns) + "\n")
     elif output == "table":
-        from rich.console import Console
-        from rich.table import Table
-
-        isatty = getattr(out, "isatty", lambda: False)()
-        console = Console(file=out, width=None if isatty else _OFF_TERMINAL_WIDTH,
-                          highlight=False, soft_wrap=False)
-        table = Table(title=title, show_lines=False)
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            # markup off: a value such as "[bold]" is printed as is.
-            table.add_row(*(_escape(_text(row.get(c))) for c in columns))
-        console.print(table)
+        _write_table(rows, columns, out, title, ends, more_hint)
     else:
         raise ValueError(f"unknown output format {output!r}: use one of "
                          f"{', '.join(OUTPUT_FORMATS)}")
     out.flush()
+
+
+def _write_json(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: TextIO) -> None:
+    """The text ``json.dumps(list(rows), indent=2)`` would give, written a row at a time."""
+    separator = "[\n"
+    for row in rows:
+        text = json.dumps({c: to_jsonable(row.get(c)) for c in columns}, indent=2)
+        out.write(separator + "  " + text.replace("\n", "\n  "))
+        separator = ",\n"
+    out.write("[]\n" if separator == "[\n" else "\n]\n")
+
+
+def _write_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: TextIO,
+                 title: str | None, ends: int | None, more_hint: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if ends is not None and ends < 1:
+        raise ValueError(f"ends must be at least 1, got {ends!r}")
+    head: list[Mapping[str, Any]] = []
+    tail: deque[Mapping[str, Any]] = deque(maxlen=ends)
+    total = 0
+    for row in rows:
+        total += 1
+        if ends is None or len(head) < ends:
+            head.append(row)
+        else:
+            tail.append(row)
+    left_out = total - len(head) - len(tail)
+    isatty = getattr(out, "isatty", lambda: False)()
+    console = Console(file=out, width=None if isatty else _OFF_TERMINAL_WIDTH,
+                      highlight=False, soft_wrap=False)
+    caption = (f"{total} rows: the first {len(head)} and the last {len(tail)} shown, "
+               f"{left_out} left out{more_hint}" if left_out else None)
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in head:
+        # markup off: a value such as "[bold]" is printed as is.
+        table.add_row(*(_escape(_text(row.get(c))) for c in columns))
+    if left_out:
+        table.add_row(*(["…"] * len(columns)))
+    for row in tail:
+        table.add_row(*(_escape(_text(row.get(c))) for c in columns))
+    console.print(table)
+    if caption is not None:  # not the table's caption: rich would wrap it to the table's width
+        console.print(caption, markup=False)
 
 
 def _escape(text: str) -> str:
