@@ -65,6 +65,7 @@ from dagcore.utils import timezone
 __all__ = [
     "Backfill",
     "BackfillCompleted",
+    "BackfillDateOutOfRange",
     "BackfillNotFound",
     "BackfillStatus",
     "OverlappingBackfill",
@@ -82,10 +83,17 @@ log = logging.getLogger(__name__)
 
 _CREATE_ATTEMPTS = 3
 _FINISHED_TI = frozenset(s.value for s in TaskInstanceState.finished)
+# backfill.max_active_runs is an INTEGER column: 32 bits on PostgreSQL (as Airflow's model).
+_MAX_ACTIVE_RUNS_LIMIT = 2**31 - 1
 
 
 class BackfillNotFound(LookupError):
     """No backfill has that id."""
+
+
+class BackfillDateOutOfRange(ValueError):
+    """The schedule between the backfill's dates reaches before year 1 or past 9999, which
+    Python's datetime cannot hold."""
 
 
 class BackfillCompleted(ValueError):
@@ -179,6 +187,9 @@ def _check_args(max_active_runs: object, keep_dag_paused: bool, unpause: bool) -
         raise TypeError(f"max_active_runs must be an int, got {max_active_runs!r}")
     if max_active_runs < 1:
         raise ValueError(f"max_active_runs must be a positive integer, got {max_active_runs}")
+    if max_active_runs > _MAX_ACTIVE_RUNS_LIMIT:  # else an OverflowError from the database
+        raise ValueError(f"max_active_runs must be at most {_MAX_ACTIVE_RUNS_LIMIT}, got "
+                         f"{max_active_runs}")
     if keep_dag_paused and unpause:
         raise ValueError("keep_dag_paused and unpause are mutually exclusive: keep the DAG "
                          "paused (its backfill runs still execute) or unpause it")
@@ -195,6 +206,20 @@ def _latest(conn: Connection, dag_bag: DBDagBag, dag_id: str) -> tuple[Any, Any,
 
 def _plan(conn: Connection, dag: SerializedDAG, *, from_date: datetime, to_date: datetime,
           reprocess_behavior: Any, run_backwards: bool, now: datetime) -> BackfillPlan:
+    try:
+        return _plan_in_range(conn, dag, from_date=from_date, to_date=to_date,
+                              reprocess_behavior=reprocess_behavior,
+                              run_backwards=run_backwards, now=now)
+    except OverflowError as exc:  # a date before year 1 or after 9999
+        raise BackfillDateOutOfRange(
+            f"Cannot backfill Dag {dag.dag_id} from {from_date.isoformat()} to "
+            f"{to_date.isoformat()}: its schedule around these dates reaches outside the years "
+            f"1 to 9999 ({exc})") from None
+
+
+def _plan_in_range(conn: Connection, dag: SerializedDAG, *, from_date: datetime,
+                   to_date: datetime, reprocess_behavior: Any, run_backwards: bool,
+                   now: datetime) -> BackfillPlan:
     dr = t.dag_run
     existing = conn.execute(sa.select(dr.c.logical_date, dr.c.state).where(
         dr.c.dag_id == dag.dag_id, dr.c.logical_date.is_not(None),

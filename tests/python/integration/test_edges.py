@@ -1,0 +1,151 @@
+"""Edge inputs that must end in one clear error, not a traceback (issue 12 §5): a conf JSON
+nested 60,000 deep, backfill dates whose schedule reaches year 1 or past 9999, and a
+``--max-active-runs`` too large for a 64-bit integer. The CLI prints one line
+(``dagcore: error: ...``) and exits 1 without writing; the Python API raises a ``ValueError``
+naming the value.
+
+Airflow checks these through pydantic (``airflow/api_fastapi/core_api/datamodels/backfills.py``,
+``dag_run.py``): a conf that cannot be parsed or a ``max_active_runs`` that does not fit the
+column is a 422 with a message, never a 500.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from cli_helpers import CLIHome, assert_one_line_error, snapshot
+
+from dagcore.api.backfills import create_backfill, dry_run_backfill
+from dagcore.api.common import trigger_dag
+from dagcore.dag_processing import sync_dags
+from dagcore.db import migrate, transaction
+from dagcore.models import tables as t
+
+pytestmark = pytest.mark.integration
+
+ETL_DAG = """\
+from datetime import UTC, datetime
+from dagcore import DAG
+from dagcore.operators.empty import EmptyOperator
+
+with DAG("etl", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule="@daily"):
+    EmptyOperator(task_id="only")
+"""
+
+# A DAG whose schedule starts at year 1: a backfill from 0001-01-01 asks for the day before.
+EARLY_DAG = """\
+from datetime import UTC, datetime
+from dagcore import DAG
+from dagcore.operators.empty import EmptyOperator
+
+with DAG("early", start_date=datetime(1, 1, 1, tzinfo=UTC), schedule="@daily"):
+    EmptyOperator(task_id="only")
+"""
+
+DEPTH = 60_000
+# Arrays: 120,000 characters, under Linux's 128 KiB limit on one command-line argument.
+DEEP_JSON = "[" * DEPTH + "]" * DEPTH
+DEEP_OBJECT = '{"a": ' + DEEP_JSON + "}"
+TOO_BIG = str(10 ** 23)
+
+
+def deep_dict(depth: int = DEPTH) -> dict[str, object]:
+    value: dict[str, object] = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.fixture
+def db(cli_home: CLIHome, cli_db: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
+    """A migrated database holding etl and early, both unpaused."""
+    monkeypatch.setenv("DAGCORE_HOME", str(cli_home.home))
+    folder = cli_home.write_dags({"etl.py": ETL_DAG, "early.py": EARLY_DAG})
+    migrate(cli_db)
+    result = sync_dags(folder, engine=cli_db, min_update_interval=timedelta(0))
+    assert not result.import_errors, result.import_errors
+    with transaction(cli_db) as conn:
+        conn.execute(t.dag.update().values(is_paused=False))
+    return cli_db
+
+
+CREATE = ("backfill", "create", "--dag-id", "etl", "--from-date", "2024-01-01", "--to-date",
+          "2024-01-03")
+
+CLI_ERRORS = [
+    ("trigger-deep-conf", ("dags", "trigger", "etl", "--conf", DEEP_OBJECT),
+     ("--conf", "nested too deeply")),
+    ("trigger-deep-array-conf", ("dags", "trigger", "etl", "--conf", DEEP_JSON),
+     ("--conf", "nested too deeply")),
+    ("backfill-deep-conf", (*CREATE, "--dag-run-conf", DEEP_OBJECT),
+     ("--dag-run-conf", "nested too deeply")),
+    ("backfill-year-1", ("backfill", "create", "--dag-id", "early", "--from-date",
+                         "0001-01-01", "--to-date", "0001-01-03"), ("0001-01-01",)),
+    ("backfill-year-1-dry-run", ("backfill", "create", "--dag-id", "early", "--from-date",
+                                 "0001-01-01", "--to-date", "0001-01-03", "--dry-run"),
+     ("0001-01-01",)),
+    ("backfill-past-9999", ("backfill", "create", "--dag-id", "etl", "--from-date",
+                            "9999-12-29", "--to-date", "9999-12-31"),
+     ("9999",)),
+    ("max-active-runs-too-big", (*CREATE, "--max-active-runs", TOO_BIG), (TOO_BIG,)),
+    ("max-active-runs-too-big-dry-run", (*CREATE, "--max-active-runs", TOO_BIG, "--dry-run"),
+     (TOO_BIG,)),
+]
+
+
+@pytest.mark.parametrize("args, fragments", [e[1:] for e in CLI_ERRORS],
+                         ids=[e[0] for e in CLI_ERRORS])
+def test_cli_edge_input_exits_1_with_one_line_and_writes_nothing(
+        cli_home: CLIHome, db: sa.Engine, args: tuple[str, ...],
+        fragments: tuple[str, ...]) -> None:
+    before = snapshot(db)
+    result: subprocess.CompletedProcess[str] = cli_home.run(*args)
+    line = assert_one_line_error(result, *fragments)
+    assert "Traceback" not in result.stderr
+    assert len(line) < 500, line  # the value is named, not echoed 60,000 characters long
+    assert snapshot(db) == before
+
+
+# -- the Python API -----------------------------------------------------------------------------
+
+
+def test_trigger_dag_refuses_a_conf_nested_too_deeply(db: sa.Engine) -> None:
+    with pytest.raises(ValueError, match="conf is nested too deeply"):
+        trigger_dag("etl", conf=deep_dict(), engine=db)
+
+
+def test_trigger_dag_still_accepts_a_conf_nested_a_little(db: sa.Engine) -> None:
+    dag_run = trigger_dag("etl", conf=deep_dict(50), engine=db)
+    assert dag_run is not None
+
+
+DAY = {"from_date": datetime(2024, 1, 1, tzinfo=UTC), "to_date": datetime(2024, 1, 3, tzinfo=UTC)}
+
+
+@pytest.mark.parametrize("function", [create_backfill, dry_run_backfill])
+def test_backfill_api_refuses_max_active_runs_beyond_int64(db: sa.Engine, function: object) -> None:
+    before = snapshot(db)
+    with pytest.raises(ValueError, match=f"max_active_runs .*{TOO_BIG}"):
+        function("etl", max_active_runs=10 ** 23, engine=db, **DAY)  # type: ignore[operator]
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("function", [create_backfill, dry_run_backfill])
+def test_backfill_api_refuses_dates_the_schedule_cannot_reach(db: sa.Engine,
+                                                              function: object) -> None:
+    before = snapshot(db)
+    with pytest.raises(ValueError, match="9999"):
+        function("etl", from_date=datetime(9999, 12, 29, tzinfo=UTC),  # type: ignore[operator]
+                 to_date=datetime(9999, 12, 31, tzinfo=UTC), engine=db)
+    with pytest.raises(ValueError, match="0001-01-01"):
+        function("early", from_date=datetime(1, 1, 1, tzinfo=UTC),  # type: ignore[operator]
+                 to_date=datetime(1, 1, 3, tzinfo=UTC), engine=db)
+    assert snapshot(db) == before
+
+
+def test_backfill_api_refuses_a_conf_nested_too_deeply(db: sa.Engine) -> None:
+    with pytest.raises(ValueError, match="conf is nested too deeply"):
+        create_backfill("etl", dag_run_conf=deep_dict(), engine=db, **DAY)
