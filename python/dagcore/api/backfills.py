@@ -34,7 +34,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -172,6 +172,11 @@ def _aware(value: object, name: str) -> datetime:
         raise TypeError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got {value.isoformat()}")
+    try:
+        value.astimezone(UTC)  # the database and the planner work in UTC
+    except OverflowError:
+        raise BackfillDateOutOfRange(f"{name} {value.isoformat()} is outside the years 1 to "
+                                     f"9999 in UTC") from None
     return value
 
 
@@ -217,14 +222,23 @@ def _plan(conn: Connection, dag: SerializedDAG, *, from_date: datetime, to_date:
             f"1 to 9999 ({exc})") from None
 
 
+def _shifted(value: datetime, days: int) -> datetime:
+    """``value`` moved by ``days``, or left as it is where that leaves datetime's range: a
+    bound of 9999-12-31 ("up to now") must not fail the query of existing runs."""
+    try:
+        return value + timedelta(days=days)
+    except OverflowError:
+        return value
+
+
 def _plan_in_range(conn: Connection, dag: SerializedDAG, *, from_date: datetime,
                    to_date: datetime, reprocess_behavior: Any, run_backwards: bool,
                    now: datetime) -> BackfillPlan:
     dr = t.dag_run
     existing = conn.execute(sa.select(dr.c.logical_date, dr.c.state).where(
         dr.c.dag_id == dag.dag_id, dr.c.logical_date.is_not(None),
-        dr.c.logical_date >= from_date - timedelta(days=1),
-        dr.c.logical_date <= to_date + timedelta(days=1))).all()
+        dr.c.logical_date >= _shifted(from_date, -1),
+        dr.c.logical_date <= _shifted(to_date, 1))).all()
     depends_on_past = any(task.depends_on_past for task in dag.task_dict.values())
     return plan_backfill_batch(dag.timetable, from_date=from_date, to_date=to_date,
                                existing_runs=[(r.logical_date, r.state) for r in existing],

@@ -12,13 +12,13 @@ column is a 422 with a message, never a 500.
 from __future__ import annotations
 
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 from cli_helpers import CLIHome, assert_one_line_error, snapshot
 
-from dagcore.api.backfills import create_backfill, dry_run_backfill
+from dagcore.api.backfills import BackfillDateOutOfRange, create_backfill, dry_run_backfill
 from dagcore.api.common import trigger_dag
 from dagcore.dag_processing import sync_dags
 from dagcore.db import migrate, transaction
@@ -82,14 +82,18 @@ CLI_ERRORS = [
      ("--conf", "nested too deeply")),
     ("backfill-deep-conf", (*CREATE, "--dag-run-conf", DEEP_OBJECT),
      ("--dag-run-conf", "nested too deeply")),
-    ("backfill-year-1", ("backfill", "create", "--dag-id", "early", "--from-date",
-                         "0001-01-01", "--to-date", "0001-01-03"), ("0001-01-01",)),
-    ("backfill-year-1-dry-run", ("backfill", "create", "--dag-id", "early", "--from-date",
-                                 "0001-01-01", "--to-date", "0001-01-03", "--dry-run"),
-     ("0001-01-01",)),
-    ("backfill-past-9999", ("backfill", "create", "--dag-id", "etl", "--from-date",
-                            "9999-12-29", "--to-date", "9999-12-31"),
-     ("9999",)),
+    # from_date - 1 day (the query of existing runs) was before year 1: "database error".
+    ("backfill-from-year-0-in-utc", ("backfill", "create", "--dag-id", "etl", "--from-date",
+                                     "0001-01-01T00:00:00+05:00", "--to-date", "0001-01-03"),
+     ("from_date 0001-01-01T00:00:00+05:00 is outside the years 1 to 9999",)),
+    ("backfill-to-year-10000-in-utc", (
+        "backfill", "create", "--dag-id", "etl", "--from-date", "2024-01-01", "--to-date",
+        "9999-12-31T23:00:00-05:00", "--dry-run"),
+     ("to_date 9999-12-31T23:00:00-05:00 is outside the years 1 to 9999",)),
+    # Airflow: both dates after now (airflow/models/backfill.py _validate_backfill_params).
+    ("backfill-9999", ("backfill", "create", "--dag-id", "etl", "--from-date", "9999-12-29",
+                       "--to-date", "9999-12-31"),
+     ("Backfill cannot be executed for future dates.",)),
     ("max-active-runs-too-big", (*CREATE, "--max-active-runs", TOO_BIG), (TOO_BIG,)),
     ("max-active-runs-too-big-dry-run", (*CREATE, "--max-active-runs", TOO_BIG, "--dry-run"),
      (TOO_BIG,)),
@@ -134,16 +138,52 @@ def test_backfill_api_refuses_max_active_runs_beyond_int64(db: sa.Engine, functi
 
 
 @pytest.mark.parametrize("function", [create_backfill, dry_run_backfill])
-def test_backfill_api_refuses_dates_the_schedule_cannot_reach(db: sa.Engine,
-                                                              function: object) -> None:
+def test_backfill_api_refuses_dates_outside_datetime_in_utc(db: sa.Engine,
+                                                            function: object) -> None:
     before = snapshot(db)
-    with pytest.raises(ValueError, match="9999"):
-        function("etl", from_date=datetime(9999, 12, 29, tzinfo=UTC),  # type: ignore[operator]
-                 to_date=datetime(9999, 12, 31, tzinfo=UTC), engine=db)
-    with pytest.raises(ValueError, match="0001-01-01"):
-        function("early", from_date=datetime(1, 1, 1, tzinfo=UTC),  # type: ignore[operator]
-                 to_date=datetime(1, 1, 3, tzinfo=UTC), engine=db)
+    early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))
+    with pytest.raises(BackfillDateOutOfRange, match="from_date 0001-01-01T00:00:00[+]05:00"):
+        function("etl", from_date=early, to_date=datetime(1, 1, 3, tzinfo=UTC),  # type: ignore[operator]
+                 engine=db)
+    late = datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))
+    with pytest.raises(BackfillDateOutOfRange, match="to_date 9999-12-31T23:00:00-05:00"):
+        function("etl", from_date=DAY["from_date"], to_date=late,  # type: ignore[operator]
+                 engine=db)
     assert snapshot(db) == before
+
+
+def test_backfill_from_year_1_creates_its_runs(db: sa.Engine) -> None:
+    # Airflow plans a backfill with the timetable from from_date, whatever the DAG's start_date
+    # (airflow/models/backfill.py _get_info_list); the query of existing runs a day before
+    # from_date overflowed.
+    backfill = create_backfill("early", from_date=datetime(1, 1, 1, tzinfo=UTC),
+                               to_date=datetime(1, 1, 3, tzinfo=UTC), engine=db)
+    with db.connect() as conn:
+        dates = conn.execute(sa.select(t.dag_run.c.logical_date).where(
+            t.dag_run.c.backfill_id == backfill.id).order_by(t.dag_run.c.logical_date)).scalars()
+        assert [d.replace(tzinfo=UTC) for d in dates] == [
+            datetime(1, 1, d, tzinfo=UTC) for d in (1, 2, 3)]
+
+
+def test_backfill_up_to_9999_plans_the_dates_up_to_now(db: sa.Engine) -> None:
+    # Airflow: only runs whose data interval ended before now (docs/airflow-behaviour.md); the
+    # query of existing runs a day after to_date overflowed.
+    plan = dry_run_backfill("etl", from_date=DAY["from_date"],
+                            to_date=datetime(9999, 12, 31, tzinfo=UTC), engine=db)
+    assert len(plan) > 365
+
+
+def test_backfill_planner_overflow_is_a_clear_error(db: sa.Engine,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A schedule computed past year 9999 inside the planner (the safety net of _plan)."""
+    import dagcore.api.backfills as backfills
+
+    def overflow(*args: object, **kwargs: object) -> None:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(backfills, "plan_backfill_batch", overflow)
+    with pytest.raises(BackfillDateOutOfRange, match="Cannot backfill Dag etl from 2024-01-01"):
+        dry_run_backfill("etl", engine=db, **DAY)
 
 
 def test_backfill_api_refuses_a_conf_nested_too_deeply(db: sa.Engine) -> None:
