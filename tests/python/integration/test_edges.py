@@ -12,7 +12,9 @@ column is a 422 with a message, never a 500.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -126,28 +128,32 @@ def test_trigger_dag_still_accepts_a_conf_nested_a_little(db: sa.Engine) -> None
     assert dag_run is not None
 
 
-DAY = {"from_date": datetime(2024, 1, 1, tzinfo=UTC), "to_date": datetime(2024, 1, 3, tzinfo=UTC)}
+DAY: dict[str, Any] = {"from_date": datetime(2024, 1, 1, tzinfo=UTC),
+                       "to_date": datetime(2024, 1, 3, tzinfo=UTC)}
 
 
 @pytest.mark.parametrize("function", [create_backfill, dry_run_backfill])
-def test_backfill_api_refuses_max_active_runs_beyond_int64(db: sa.Engine, function: object) -> None:
+def test_backfill_api_refuses_max_active_runs_beyond_the_column(
+        db: sa.Engine, function: Callable[..., Any]) -> None:
+    # backfill.max_active_runs is an INTEGER column (airflow/models/backfill.py): a value past
+    # it was an OverflowError from the driver.
     before = snapshot(db)
     with pytest.raises(ValueError, match=f"max_active_runs .*{TOO_BIG}"):
-        function("etl", max_active_runs=10 ** 23, engine=db, **DAY)  # type: ignore[operator]
+        function("etl", max_active_runs=10 ** 23, engine=db, **DAY)
     assert snapshot(db) == before
 
 
 @pytest.mark.parametrize("function", [create_backfill, dry_run_backfill])
 def test_backfill_api_refuses_dates_outside_datetime_in_utc(db: sa.Engine,
-                                                            function: object) -> None:
+                                                            function: Callable[..., Any]) -> None:
     before = snapshot(db)
     early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))
     with pytest.raises(BackfillDateOutOfRange, match="from_date 0001-01-01T00:00:00[+]05:00"):
-        function("etl", from_date=early, to_date=datetime(1, 1, 3, tzinfo=UTC),  # type: ignore[operator]
+        function("etl", from_date=early, to_date=datetime(1, 1, 3, tzinfo=UTC),
                  engine=db)
     late = datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))
     with pytest.raises(BackfillDateOutOfRange, match="to_date 9999-12-31T23:00:00-05:00"):
-        function("etl", from_date=DAY["from_date"], to_date=late,  # type: ignore[operator]
+        function("etl", from_date=DAY["from_date"], to_date=late,
                  engine=db)
     assert snapshot(db) == before
 
