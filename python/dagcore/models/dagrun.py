@@ -136,7 +136,9 @@ def validate_run_id(run_id: str, *, run_type: str = "manual") -> None:
     pattern = config.get("scheduler", "allowed_run_id_pattern",
                          fallback=DEFAULT_ALLOWED_RUN_ID_PATTERN)
     if not (_matches(pattern, run_id) or _matches(RUN_ID_REGEX, run_id)):
-        raise ValueError(f"The run_id provided '{run_id}' does not match regex pattern "
+        # Airflow's text, with control characters escaped so the id shows on one line.
+        shown = run_id.encode("unicode_escape").decode("ascii")
+        raise ValueError(f"The run_id provided '{shown}' does not match regex pattern "
                          f"'{pattern}' or '{RUN_ID_REGEX}'")
 
 

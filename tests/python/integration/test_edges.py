@@ -96,6 +96,13 @@ CLI_ERRORS = [
     ("backfill-9999", ("backfill", "create", "--dag-id", "etl", "--from-date", "9999-12-29",
                        "--to-date", "9999-12-31"),
      ("Backfill cannot be executed for future dates.",)),
+    # Ids ending in a newline ("$" matches before it): refused by name, not "not found".
+    ("trigger-dag-id-newline", ("dags", "trigger", "etl\n"), ("dag_id 'etl\\n' must contain",)),
+    ("backfill-dag-id-newline", ("backfill", "create", "--dag-id", "etl\n", "--from-date",
+                                 "2024-01-01", "--to-date", "2024-01-03"),
+     ("dag_id 'etl\\n' must contain",)),
+    ("trigger-run-id-newline", ("dags", "trigger", "etl", "--run-id", "my_run\n"),
+     ("The run_id provided 'my_run\\n' does not match",)),
     ("max-active-runs-too-big", (*CREATE, "--max-active-runs", TOO_BIG), (TOO_BIG,)),
     ("max-active-runs-too-big-dry-run", (*CREATE, "--max-active-runs", TOO_BIG, "--dry-run"),
      (TOO_BIG,)),

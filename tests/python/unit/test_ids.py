@@ -52,7 +52,8 @@ def test_cli_dag_id_ending_in_a_newline_is_an_invalid_id() -> None:
 def test_validate_run_id_refuses_a_final_newline(run_id: str) -> None:
     with pytest.raises(ValueError, match="does not match regex pattern") as info:
         validate_run_id(run_id)
-    assert run_id in str(info.value)
+    # Named on one line, the newline escaped.
+    assert f"The run_id provided '{run_id[:-1]}\\n' does not" in str(info.value)
 
 
 def test_validate_run_id_refuses_a_final_newline_with_a_configured_pattern() -> None:
