@@ -92,8 +92,8 @@ class BackfillNotFound(LookupError):
 
 
 class BackfillDateOutOfRange(ValueError):
-    """The schedule between the backfill's dates reaches before year 1 or past 9999, which
-    Python's datetime cannot hold."""
+    """A backfill date, in UTC, or a date its schedule computes from it is before year 1 or
+    after 9999, which Python's datetime cannot hold."""
 
 
 class BackfillCompleted(ValueError):
@@ -316,7 +316,10 @@ def create_backfill(dag_id: str, *, from_date: datetime, to_date: datetime,
         InvalidBackfillDirection, InvalidReprocessBehavior: Airflow's validation, in its order.
         ParamValidationError: ``dag_run_conf`` fails the DAG's params.
         OverlappingBackfill: an active backfill of the DAG overlaps the range (names its id).
-        ValueError: naive dates, bad arguments, or no date in the range to run.
+        BackfillDateOutOfRange: a date outside the years 1 to 9999 (in UTC, or as the
+            schedule computes it).
+        ValueError: naive dates, bad arguments (``max_active_runs`` above 2**31 - 1, the
+            column's limit), or no date in the range to run.
     """
     _aware(from_date, "from_date")
     _aware(to_date, "to_date")

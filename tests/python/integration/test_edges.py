@@ -150,6 +150,14 @@ def test_backfill_api_refuses_max_active_runs_beyond_the_column(
     assert snapshot(db) == before
 
 
+def test_backfill_api_accepts_max_active_runs_up_to_the_column_limit(db: sa.Engine) -> None:
+    backfill = create_backfill("etl", max_active_runs=2**31 - 1, engine=db, **DAY)
+    assert backfill.max_active_runs == 2**31 - 1
+    with pytest.raises(ValueError, match=f"max_active_runs must be at most {2**31 - 1}, got "
+                                         f"{2**31}"):
+        dry_run_backfill("etl", max_active_runs=2**31, engine=db, **DAY)
+
+
 @pytest.mark.parametrize("function", [create_backfill, dry_run_backfill])
 def test_backfill_api_refuses_dates_outside_datetime_in_utc(db: sa.Engine,
                                                             function: Callable[..., Any]) -> None:
