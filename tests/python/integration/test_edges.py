@@ -130,6 +130,16 @@ def test_trigger_dag_refuses_a_conf_nested_too_deeply(db: sa.Engine) -> None:
         trigger_dag("etl", conf=deep_dict(), engine=db)
 
 
+def test_trigger_dag_refuses_a_deep_list_conf_naming_its_type(db: sa.Engine) -> None:
+    # Airflow: "DagRun conf must be a JSON object or null" (docs/airflow-behaviour.md); the
+    # message's repr of the value recursed.
+    deep: list[object] = []
+    for _ in range(DEPTH):
+        deep = [deep]
+    with pytest.raises(ValueError, match="DagRun conf must be a JSON object or null, got list"):
+        trigger_dag("etl", conf=deep, engine=db)  # type: ignore[arg-type]
+
+
 def test_trigger_dag_still_accepts_a_conf_nested_a_little(db: sa.Engine) -> None:
     dag_run = trigger_dag("etl", conf=deep_dict(50), engine=db)
     assert dag_run is not None
