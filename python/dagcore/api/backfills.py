@@ -34,7 +34,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -65,6 +65,7 @@ from dagcore.utils import timezone
 __all__ = [
     "Backfill",
     "BackfillCompleted",
+    "BackfillDateOutOfRange",
     "BackfillNotFound",
     "BackfillStatus",
     "OverlappingBackfill",
@@ -82,10 +83,17 @@ log = logging.getLogger(__name__)
 
 _CREATE_ATTEMPTS = 3
 _FINISHED_TI = frozenset(s.value for s in TaskInstanceState.finished)
+# backfill.max_active_runs is an INTEGER column: 32 bits on PostgreSQL (as Airflow's model).
+_MAX_ACTIVE_RUNS_LIMIT = 2**31 - 1
 
 
 class BackfillNotFound(LookupError):
     """No backfill has that id."""
+
+
+class BackfillDateOutOfRange(ValueError):
+    """A backfill date, in UTC, or a date its schedule computes from it is before year 1 or
+    after 9999, which Python's datetime cannot hold."""
 
 
 class BackfillCompleted(ValueError):
@@ -164,6 +172,11 @@ def _aware(value: object, name: str) -> datetime:
         raise TypeError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got {value.isoformat()}")
+    try:
+        value.astimezone(UTC)  # the database and the planner work in UTC
+    except OverflowError:
+        raise BackfillDateOutOfRange(f"{name} {value.isoformat()} is outside the years 1 to "
+                                     f"9999 in UTC") from None
     return value
 
 
@@ -179,6 +192,9 @@ def _check_args(max_active_runs: object, keep_dag_paused: bool, unpause: bool) -
         raise TypeError(f"max_active_runs must be an int, got {max_active_runs!r}")
     if max_active_runs < 1:
         raise ValueError(f"max_active_runs must be a positive integer, got {max_active_runs}")
+    if max_active_runs > _MAX_ACTIVE_RUNS_LIMIT:  # else an OverflowError from the database
+        raise ValueError(f"max_active_runs must be at most {_MAX_ACTIVE_RUNS_LIMIT}, got "
+                         f"{max_active_runs}")
     if keep_dag_paused and unpause:
         raise ValueError("keep_dag_paused and unpause are mutually exclusive: keep the DAG "
                          "paused (its backfill runs still execute) or unpause it")
@@ -195,11 +211,34 @@ def _latest(conn: Connection, dag_bag: DBDagBag, dag_id: str) -> tuple[Any, Any,
 
 def _plan(conn: Connection, dag: SerializedDAG, *, from_date: datetime, to_date: datetime,
           reprocess_behavior: Any, run_backwards: bool, now: datetime) -> BackfillPlan:
+    try:
+        return _plan_in_range(conn, dag, from_date=from_date, to_date=to_date,
+                              reprocess_behavior=reprocess_behavior,
+                              run_backwards=run_backwards, now=now)
+    except OverflowError as exc:  # a date before year 1 or after 9999
+        raise BackfillDateOutOfRange(
+            f"Cannot backfill Dag {dag.dag_id} from {from_date.isoformat()} to "
+            f"{to_date.isoformat()}: its schedule around these dates reaches outside the years "
+            f"1 to 9999 ({exc})") from None
+
+
+def _shifted(value: datetime, days: int) -> datetime:
+    """``value`` moved by ``days``, or left as it is where that leaves datetime's range: a
+    bound of 9999-12-31 ("up to now") must not fail the query of existing runs."""
+    try:
+        return value + timedelta(days=days)
+    except OverflowError:
+        return value
+
+
+def _plan_in_range(conn: Connection, dag: SerializedDAG, *, from_date: datetime,
+                   to_date: datetime, reprocess_behavior: Any, run_backwards: bool,
+                   now: datetime) -> BackfillPlan:
     dr = t.dag_run
     existing = conn.execute(sa.select(dr.c.logical_date, dr.c.state).where(
         dr.c.dag_id == dag.dag_id, dr.c.logical_date.is_not(None),
-        dr.c.logical_date >= from_date - timedelta(days=1),
-        dr.c.logical_date <= to_date + timedelta(days=1))).all()
+        dr.c.logical_date >= _shifted(from_date, -1),
+        dr.c.logical_date <= _shifted(to_date, 1))).all()
     depends_on_past = any(task.depends_on_past for task in dag.task_dict.values())
     return plan_backfill_batch(dag.timetable, from_date=from_date, to_date=to_date,
                                existing_runs=[(r.logical_date, r.state) for r in existing],
@@ -277,7 +316,10 @@ def create_backfill(dag_id: str, *, from_date: datetime, to_date: datetime,
         InvalidBackfillDirection, InvalidReprocessBehavior: Airflow's validation, in its order.
         ParamValidationError: ``dag_run_conf`` fails the DAG's params.
         OverlappingBackfill: an active backfill of the DAG overlaps the range (names its id).
-        ValueError: naive dates, bad arguments, or no date in the range to run.
+        BackfillDateOutOfRange: a date outside the years 1 to 9999 (in UTC, or as the
+            schedule computes it).
+        ValueError: naive dates, bad arguments (``max_active_runs`` above 2**31 - 1, the
+            column's limit), or no date in the range to run.
     """
     _aware(from_date, "from_date")
     _aware(to_date, "to_date")

@@ -238,16 +238,38 @@ def _check_conf(dag: SerializedDAG, run_conf: Any) -> dict[str, Any]:
         run_conf = {}
     if not isinstance(run_conf, Mapping):
         raise ValueError(f"DagRun conf must be a JSON object or null, got "
-                         f"{type(run_conf).__name__}: {run_conf!r}")
+                         f"{type(run_conf).__name__}: {_short_repr(run_conf)}")
     run_conf = dict(run_conf)
     try:
         json.dumps(run_conf)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"DagRun conf must be JSON-serializable: {exc}") from None
-    # Raises ParamValidationError "Invalid input for param <name>: ..."
-    # (docs/airflow-behaviour.md 4.1).
-    merge_params(dag.params, conf=run_conf)
+    except RecursionError:  # json recurses once per level
+        raise _too_deep(run_conf) from None
+    try:
+        # Raises ParamValidationError "Invalid input for param <name>: ..."
+        # (docs/airflow-behaviour.md 4.1).
+        merge_params(dag.params, conf=run_conf)
+    except RecursionError:  # the copies and schema checks recurse once per level, too
+        raise _too_deep(run_conf) from None
     return run_conf
+
+
+def _too_deep(run_conf: Mapping[str, Any]) -> ValueError:
+    """The error for a conf nested deeper than Python's recursion limit: one clear message
+    instead of a RecursionError's traceback (issue 12 §5)."""
+    return ValueError(f"DagRun conf is nested too deeply to serialize as JSON: "
+                      f"{_short_repr(run_conf)}")
+
+
+def _short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters; ``...`` for a value nested too deeply for
+    ``repr`` itself."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "..."
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _check_start_date(dag: SerializedDAG, logical_date: datetime) -> None:

@@ -158,12 +158,21 @@ def parse_conf(text: str | None, name: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidConf(f"{name} is not valid JSON ({exc}): {text!r}", name=name,
+        raise InvalidConf(f"{name} is not valid JSON ({exc}): {_shorten(text)!r}", name=name,
                           value=text) from None
+    except RecursionError:  # Python's json parser recurses once per level
+        raise InvalidConf(f"{name} is nested too deeply to parse ({len(text)} characters): "
+                          f"{_shorten(text)!r}", name=name, value=text) from None
     if value is not None and not isinstance(value, dict):
         raise InvalidConf(f"{name} must be a JSON object or null, got {type(value).__name__}: "
-                          f"{text!r}", name=name, value=text)
+                          f"{_shorten(text)!r}", name=name, value=text)
     return value
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters with "...": a message names a huge value without
+    printing all of it."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def parse_regex(text: str | None, name: str) -> re.Pattern[str] | None:

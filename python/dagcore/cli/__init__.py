@@ -88,6 +88,20 @@ def _one_line(message: str) -> str:
     return " | ".join(lines) if lines else message
 
 
+def _check_dag_id(args: argparse.Namespace) -> None:
+    """Refuse a DAG id no DAG can have ("my_dag\\n", "a b") before a command looks it up, so
+    the error names the bad id instead of "not found".
+
+    Raises:
+        InvalidId: the command's DAG id is not a valid key.
+    """
+    from dagcore.api.user_input import parse_dag_id
+
+    dag_id = getattr(args, "dag_id", None)
+    if dag_id is not None:
+        parse_dag_id(dag_id, "dag_id")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``dagcore`` with ``argv`` (default ``sys.argv[1:]``).
 
@@ -106,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                             format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     try:
+        _check_dag_id(args)
         return int(args.func(args))
     except CLIError as exc:
         print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)

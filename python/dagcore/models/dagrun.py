@@ -135,9 +135,19 @@ def validate_run_id(run_id: str, *, run_type: str = "manual") -> None:
         raise ValueError(f"The run_id provided '{run_id}' contains the disallowed '..' sequence")
     pattern = config.get("scheduler", "allowed_run_id_pattern",
                          fallback=DEFAULT_ALLOWED_RUN_ID_PATTERN)
-    if not (re.match(pattern, run_id) or re.match(RUN_ID_REGEX, run_id)):
-        raise ValueError(f"The run_id provided '{run_id}' does not match regex pattern "
+    if not (_matches(pattern, run_id) or _matches(RUN_ID_REGEX, run_id)):
+        # Airflow's text, with control characters escaped so the id shows on one line.
+        shown = run_id.encode("unicode_escape").decode("ascii")
+        raise ValueError(f"The run_id provided '{shown}' does not match regex pattern "
                          f"'{pattern}' or '{RUN_ID_REGEX}'")
+
+
+def _matches(pattern: str, run_id: str) -> bool:
+    """``re.match`` as Airflow's check (a pattern without ``$`` only constrains the start),
+    except that a match may not stop just before a final newline: ``$`` matches there, which
+    would let ``"my_run\n"`` through."""
+    match = re.match(pattern, run_id)
+    return match is not None and run_id[match.end():] != "\n"
 
 
 # -- inserting runs -----------------------------------------------------------------------------

@@ -32,7 +32,8 @@ __all__ = ["BaseOperator", "DependencyMixin", "execute_task", "validate_key"]
 
 log = logging.getLogger(__name__)
 
-_KEY_RE = re.compile(r"^[\w.-]+$")
+# fullmatch, not match with "$": "$" also matches before a final newline ("my_dag\n").
+_KEY_RE = re.compile(r"[\w.-]+")
 _KEY_MAX = 250
 
 
@@ -47,7 +48,7 @@ def validate_key(key: object, what: str = "task_id") -> str:
         raise TypeError(f"{what} must be a str, got {type(key).__name__}")
     if not key or len(key) > _KEY_MAX:
         raise ValueError(f"{what} {key!r} must be 1 to {_KEY_MAX} characters long")
-    if not _KEY_RE.match(key) or not key.isascii():
+    if not _KEY_RE.fullmatch(key) or not key.isascii():
         raise ValueError(f"{what} {key!r} must contain only ASCII letters, digits, dashes, dots "
                          f"and underscores")
     return key
