@@ -375,7 +375,6 @@ class SerializedTask:
     executor_config: Mapping[str, Any] = field(default_factory=dict)
     do_xcom_push: bool = True
     multiple_outputs: bool = False
-    has_callbacks: bool = False
     is_empty: bool = False  # see _is_empty_task
 
     @classmethod
@@ -416,7 +415,6 @@ class SerializedTask:
             executor_config=dict(data.get("executor_config") or {}),
             do_xcom_push=bool(data.get("do_xcom_push", True)),
             multiple_outputs=bool(data.get("multiple_outputs", False)),
-            has_callbacks=any(data.get(f"has_{name}") for name in _TASK_CALLBACKS),
             is_empty=_is_empty_task(data),
         )
 

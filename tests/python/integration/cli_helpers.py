@@ -8,11 +8,14 @@ import sys
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from dagcore.dag_processing import sync_dags
+from dagcore.db import migrate, transaction
 from dagcore.models import tables as t
 
 
@@ -39,6 +42,19 @@ class CLIHome:
         for name, text in files.items():
             (self.dags_folder / name).write_text(textwrap.dedent(text))
         return self.dags_folder
+
+    def store_dags(self, engine: sa.Engine, files: Mapping[str, str], *,
+                   unpause: bool = False) -> Path:
+        """Write ``files`` into the DAG folder, migrate ``engine`` and store every DAG (no import
+        error allowed); ``unpause`` unpauses them all. Returns the folder."""
+        folder = self.write_dags(files)
+        migrate(engine)
+        result = sync_dags(folder, engine=engine, min_update_interval=timedelta(0))
+        assert not result.import_errors, result.import_errors
+        if unpause:
+            with transaction(engine) as conn:
+                conn.execute(t.dag.update().values(is_paused=False))
+        return folder
 
     def run(self, *args: str, stdin: str | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:

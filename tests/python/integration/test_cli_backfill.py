@@ -19,8 +19,7 @@ import sqlalchemy as sa
 from cli_helpers import CLIHome, assert_one_line_error, snapshot
 
 from dagcore.api.backfills import create_backfill
-from dagcore.dag_processing import sync_dags
-from dagcore.db import migrate, transaction
+from dagcore.db import transaction
 from dagcore.models import tables as t
 
 pytestmark = pytest.mark.integration
@@ -59,12 +58,7 @@ def day(i: int) -> datetime:
 def db(cli_home: CLIHome, cli_db: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
     """A migrated database holding etl and manual, both unpaused."""
     monkeypatch.setenv("DAGCORE_HOME", str(cli_home.home))
-    folder = cli_home.write_dags({"etl.py": ETL_DAG, "manual.py": MANUAL_DAG})
-    migrate(cli_db)
-    result = sync_dags(folder, engine=cli_db, min_update_interval=timedelta(0))
-    assert not result.import_errors, result.import_errors
-    with transaction(cli_db) as conn:
-        conn.execute(t.dag.update().values(is_paused=False))
+    cli_home.store_dags(cli_db, {"etl.py": ETL_DAG, "manual.py": MANUAL_DAG}, unpause=True)
     return cli_db
 
 

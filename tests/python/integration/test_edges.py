@@ -22,8 +22,6 @@ from cli_helpers import CLIHome, assert_one_line_error, snapshot
 
 from dagcore.api.backfills import BackfillDateOutOfRange, create_backfill, dry_run_backfill
 from dagcore.api.common import trigger_dag
-from dagcore.dag_processing import sync_dags
-from dagcore.db import migrate, transaction
 from dagcore.models import tables as t
 
 pytestmark = pytest.mark.integration
@@ -65,12 +63,7 @@ def deep_dict(depth: int = DEPTH) -> dict[str, object]:
 def db(cli_home: CLIHome, cli_db: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
     """A migrated database holding etl and early, both unpaused."""
     monkeypatch.setenv("DAGCORE_HOME", str(cli_home.home))
-    folder = cli_home.write_dags({"etl.py": ETL_DAG, "early.py": EARLY_DAG})
-    migrate(cli_db)
-    result = sync_dags(folder, engine=cli_db, min_update_interval=timedelta(0))
-    assert not result.import_errors, result.import_errors
-    with transaction(cli_db) as conn:
-        conn.execute(t.dag.update().values(is_paused=False))
+    cli_home.store_dags(cli_db, {"etl.py": ETL_DAG, "early.py": EARLY_DAG}, unpause=True)
     return cli_db
 
 

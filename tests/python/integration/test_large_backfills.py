@@ -31,7 +31,7 @@ from dagcore import DAG
 from dagcore.api.backfills import cancel_backfill, create_backfill
 from dagcore.api.common import clear_task_instances
 from dagcore.cli.output import render
-from dagcore.dag_processing import sync_dags, write_dag
+from dagcore.dag_processing import write_dag
 from dagcore.db import create_engine, migrate, transaction
 from dagcore.models import tables as t
 from dagcore.operators.empty import EmptyOperator
@@ -178,10 +178,7 @@ DRY_RUN = ("backfill", "create", "--dag-id", "hourly", "--from-date", "2014-01-0
 @pytest.fixture
 def hourly_home(cli_home: CLIHome, cli_db: Engine, monkeypatch: pytest.MonkeyPatch) -> CLIHome:
     monkeypatch.setenv("DAGCORE_HOME", str(cli_home.home))
-    folder = cli_home.write_dags({"hourly.py": HOURLY_DAG})
-    migrate(cli_db)
-    result = sync_dags(folder, engine=cli_db, min_update_interval=timedelta(0))
-    assert not result.import_errors, result.import_errors
+    cli_home.store_dags(cli_db, {"hourly.py": HOURLY_DAG})
     return cli_home
 
 
