@@ -361,6 +361,18 @@ class DagcoreConfigParser:
                     else:
                         self._overrides[key] = previous
 
+    def overrides(self) -> dict[tuple[str, str], str | None]:
+        """The options :meth:`overridden` has set now (a copy), for a process that must see the
+        same configuration as this one without inheriting its memory (the LocalExecutor's fork
+        server hands them to each worker)."""
+        with self._lock:
+            return dict(self._overrides)
+
+    def replace_overrides(self, values: Mapping[tuple[str, str], str | None]) -> None:
+        """Make ``values`` (from :meth:`overrides`) the only overrides of this process."""
+        with self._lock:
+            self._overrides = {_norm(s, k): v for (s, k), v in values.items()}
+
 
 conf = DagcoreConfigParser()
 """The process-wide configuration."""

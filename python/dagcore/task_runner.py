@@ -1,10 +1,11 @@
 """Run one try of one task instance against the metadata database (Airflow's task runner).
 
 An executor hands :func:`run_workload` a :class:`~dagcore.executors.base.TaskWorkload` (in a
-forked child, or in-process for ``dag.test()``); the runner claims the try, runs the task and
+worker process, or in-process for ``dag.test()``); the runner claims the try, runs the task and
 records the outcome. :func:`~dagcore.dag_loading.load_dag` parses the workload's DAG file, with a
-cache that the LocalExecutor fills in its parent process (:func:`preload`) so forked children
-inherit it.
+per-file cache, so a LocalExecutor worker parses a file once for all its tries.
+:func:`run_dag_callback` calls a DAG's run callbacks the same way, for the scheduler, which never
+imports a DAG file itself.
 
 Design note. The database is the single source of truth, and others change it while a try runs:
 a clear gives the task instance a new id (a running one becomes ``restarting``), the API marks it
@@ -62,7 +63,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from dagcore.configuration import conf
-from dagcore.dag_loading import load_dag, parse_dag_file
+from dagcore.dag_loading import load_dag
 from dagcore.db import transaction
 from dagcore.exceptions import (
     DagcoreException,
@@ -71,20 +72,20 @@ from dagcore.exceptions import (
     TaskTerminated,
     TaskTimeout,
 )
-from dagcore.executors.base import TaskInstanceKey, TaskWorkload
+from dagcore.executors.base import DagCallbackRequest, TaskInstanceKey, TaskWorkload
 from dagcore.models import tables as t
 from dagcore.models.taskinstance import NO_STATE, end_try, failure_state
 from dagcore.models.xcom import DatabaseXComBackend
 from dagcore.operators.base import execute_task
 from dagcore.state import TaskInstanceState
-from dagcore.templating import build_context, get_template_env
+from dagcore.templating import build_context
 from dagcore.utils import timezone
 
 if TYPE_CHECKING:
     from dagcore.dag import DAG
     from dagcore.operators.base import BaseOperator
 
-__all__ = ["LOG_FORMAT", "load_dag", "preload", "run_workload", "warm_up"]
+__all__ = ["LOG_FORMAT", "load_dag", "run_dag_callback", "run_workload", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -104,20 +105,6 @@ T = TypeVar("T")
 
 
 # -- parsing DAG files ---------------------------------------------------------------------------
-
-
-def preload(fileloc: str | None) -> None:
-    """Parse ``fileloc`` into :func:`load_dag`'s cache now, with each DAG's Jinja environment
-    (its construction imports ``jinja2.ext``); errors are logged and swallowed (the try that
-    needs the file reports them). The LocalExecutor calls this before forking, so that every
-    child inherits both."""
-    if fileloc is None:
-        return
-    try:
-        for dag in parse_dag_file(fileloc).dags.values():
-            get_template_env(dag)  # cached on the DAG
-    except Exception:  # noqa: BLE001 - a DAG file may raise anything; the try reports it
-        log.warning("preloading %s failed", fileloc, exc_info=True)
 
 
 # -- the try's log -------------------------------------------------------------------------------
@@ -847,3 +834,36 @@ def run_workload(workload: TaskWorkload, *, engine: Engine, dag: DAG | None = No
         row, run = claimed
         return _TryRun(workload, engine=engine, row=row, run=run, dag=dag, heartbeat=heartbeat,
                        handle_signals=handle_signals).run()
+
+
+def run_dag_callback(request: DagCallbackRequest) -> bool:
+    """Call the run callbacks of ``request.dag_id`` (``on_success_callback`` or
+    ``on_failure_callback``, per ``request.state``) with Airflow's DAG-callback context
+    (``dag``, ``run_id``, ``reason``, ``dag_run``); False if the DAG could not be loaded or a
+    callback raised (logged with its traceback; the others are still called)."""
+    from dagcore.templating import DagRunContext
+
+    try:
+        dag = load_dag(request.fileloc, request.dag_id)
+    except Exception:  # noqa: BLE001 - a DAG file may raise anything
+        log.exception("Cannot call the %s callback of Dag %s (run %s): the Dag did not load",
+                      request.state, request.dag_id, request.run_id)
+        return False
+    callbacks = dag.on_success_callback if request.state == "success" else dag.on_failure_callback
+    context = {
+        "dag": dag, "run_id": request.run_id, "reason": request.reason,
+        "dag_run": DagRunContext(
+            dag_id=request.dag_id, run_id=request.run_id, logical_date=request.logical_date,
+            data_interval_start=request.data_interval_start,
+            data_interval_end=request.data_interval_end, run_after=request.run_after,
+            run_type=request.run_type, conf=dict(request.conf), triggered_by=request.triggered_by),
+    }
+    ok = True
+    for callback in _callbacks_of(callbacks):
+        try:
+            callback(context)
+        except Exception:  # noqa: BLE001 - logged; the next callback is still called
+            log.exception("The %s callback of Dag %s (run %s) failed", request.state,
+                          request.dag_id, request.run_id)
+            ok = False
+    return ok

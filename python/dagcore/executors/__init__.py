@@ -15,6 +15,7 @@ from __future__ import annotations
 from dagcore.configuration import conf
 from dagcore.executors.base import (
     BaseExecutor,
+    DagCallbackRequest,
     ExecutorEvent,
     TaskInstanceKey,
     TaskWorkload,
@@ -25,6 +26,7 @@ from dagcore.executors.local import LocalExecutor
 
 __all__ = [
     "BaseExecutor",
+    "DagCallbackRequest",
     "ExecutorEvent",
     "InProcessExecutor",
     "LocalExecutor",

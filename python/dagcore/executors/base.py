@@ -16,12 +16,21 @@ finds no row and runs nothing.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from dagcore.configuration import conf
 
-__all__ = ["BaseExecutor", "ExecutorEvent", "TaskInstanceKey", "TaskWorkload", "log_path_for"]
+__all__ = [
+    "BaseExecutor",
+    "DagCallbackRequest",
+    "ExecutorEvent",
+    "TaskInstanceKey",
+    "TaskWorkload",
+    "log_path_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +53,30 @@ class TaskWorkload:
     dag_version_id: str | None  # the DAG version the scheduler chose for the run
     fileloc: str | None  # the DAG file that defines key.dag_id
     log_path: str  # absolute path of this try's log file
+
+
+@dataclass(frozen=True, slots=True)
+class DagCallbackRequest:
+    """A DAG's ``on_success_callback`` / ``on_failure_callback`` to call for a finished run.
+
+    The scheduler never imports a DAG file (a file that crashes or hangs would take it down), so
+    it hands the call to its executor, which runs it where tasks run: the process imports the
+    file, builds the context from these fields and calls the callbacks (Airflow runs them in
+    the DAG processor, away from the scheduler too).
+    """
+
+    dag_id: str
+    fileloc: str
+    state: str  # the run's final state, "success" or "failed"
+    reason: str
+    run_id: str
+    logical_date: datetime | None = None
+    data_interval_start: datetime | None = None
+    data_interval_end: datetime | None = None
+    run_after: datetime | None = None
+    run_type: str = "manual"
+    conf: dict[str, Any] = field(default_factory=dict)
+    triggered_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +143,16 @@ class BaseExecutor(abc.ABC):
     @abc.abstractmethod
     def terminate(self) -> None:
         """Stop every running workload now (SIGTERM, then SIGKILL after a short grace)."""
+
+    def queue_callback(self, request: DagCallbackRequest) -> None:
+        """Call a DAG's run callback away from the scheduler's process; no event comes back.
+
+        Raises:
+            NotImplementedError: this executor cannot run callbacks (the scheduler logs it).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not run DAG callbacks")
+
+    def kill(self, key: TaskInstanceKey, reason: str) -> bool:
+        """Kill the process of a running workload now (its event then says ``reason``); False
+        if this executor runs no such workload or cannot kill it."""
+        return False

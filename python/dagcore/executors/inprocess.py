@@ -23,7 +23,13 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from dagcore.executors.base import BaseExecutor, ExecutorEvent, TaskInstanceKey, TaskWorkload
+from dagcore.executors.base import (
+    BaseExecutor,
+    DagCallbackRequest,
+    ExecutorEvent,
+    TaskInstanceKey,
+    TaskWorkload,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -70,6 +76,13 @@ class InProcessExecutor(BaseExecutor):
             return
         self._keys.add(workload.key)
         self._pending.append(workload)
+
+    def queue_callback(self, request: DagCallbackRequest) -> None:
+        """Call a DAG's run callbacks now, in this process (loading the DAG from its file
+        unless it is among ``dags``): this executor's whole point is to run in the caller."""
+        from dagcore.task_runner import run_dag_callback
+
+        run_dag_callback(request)
 
     @property
     def running(self) -> set[TaskInstanceKey]:

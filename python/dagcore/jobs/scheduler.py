@@ -66,6 +66,7 @@ from dagcore.db import create_engine, transaction
 from dagcore.db_dagbag import DBDagBag, latest_version_id
 from dagcore.executors.base import (
     BaseExecutor,
+    DagCallbackRequest,
     ExecutorEvent,
     TaskInstanceKey,
     TaskWorkload,
@@ -1045,14 +1046,27 @@ class SchedulerJob:
                             "(max_consecutive_failed_dag_runs)", dag_id, limit)
 
     def _dag_callback(self, run: Any, dag: SerializedDAG, state: str, reason: str) -> None:
+        """Call the DAG's run callbacks: in this process only with a DAG object given to the
+        scheduler (``dag.test()``); otherwise the executor calls them in a process of its own,
+        as this process never imports a DAG file (one that crashes or hangs would take the
+        scheduler with it)."""
+        request = DagCallbackRequest(
+            dag_id=run.dag_id, fileloc=dag.fileloc or "", state=state, reason=reason,
+            run_id=run.run_id, logical_date=run.logical_date,
+            data_interval_start=run.data_interval_start,
+            data_interval_end=run.data_interval_end, run_after=run.run_after,
+            run_type=run.run_type, conf=dict(run.conf or {}), triggered_by=run.triggered_by)
+        real = self.dags.get(run.dag_id)
+        if real is None:
+            try:
+                self.executor.queue_callback(request)
+            except NotImplementedError as exc:
+                log.error("The %s callback of Dag %s (run %s) was not called: %s", state,
+                          run.dag_id, run.run_id, exc)
+            return
         from dagcore.templating import DagRunContext
 
-        real = self.dags.get(run.dag_id)
         try:
-            if real is None:
-                from dagcore.task_runner import load_dag
-
-                real = load_dag(dag.fileloc or "", run.dag_id)
             callbacks = (real.on_success_callback if state == RUN_SUCCESS
                          else real.on_failure_callback)
             context = {
@@ -1181,16 +1195,22 @@ class SchedulerJob:
 
         ti = t.task_instance
         now = timezone.utcnow()
-        limit = now - timedelta(seconds=conf.getfloat("scheduler",
-                                                      "task_instance_heartbeat_timeout"))
+        timeout = conf.getfloat("scheduler", "task_instance_heartbeat_timeout")
+        limit = now - timedelta(seconds=timeout)
         with transaction(self.engine) as conn:
             query = sa.select(ti.c.id, ti.c.dag_id, ti.c.task_id, ti.c.run_id).where(
                 ti.c.state == RUNNING,
                 sa.or_(ti.c.last_heartbeat_at.is_(None), ti.c.last_heartbeat_at < limit))
             zombies = conn.execute(self._lock(query, ti)).all()
             for z in zombies:
-                if str(z.id) in self._workloads:
-                    continue  # our own child: its exit is reported by the executor
+                workload = self._workloads.get(str(z.id))
+                if workload is not None:
+                    # Our own worker, alive but silent: hung where no signal reaches it (a
+                    # DAG file looping in C code at import). Its exit, reported by the
+                    # executor, then fails the try.
+                    self.executor.kill(workload.key, f"no heartbeat for {timeout:g} s "
+                                       "([scheduler] task_instance_heartbeat_timeout)")
+                    continue
                 new = fail_task_instance(conn, ti_id=z.id, now=now,
                                          error="no heartbeat: the task's process is gone")
                 log.warning("Zombie task %s.%s %s: %s", z.dag_id, z.task_id, z.run_id, new)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import socket
 import subprocess
 import sys
 import time
-import types
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -111,23 +111,6 @@ def ignore_sigterm_and_sleep(workload: TaskWorkload) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _write_atomic(_out() / f"{workload.key.task_id}.ready", "")
     time.sleep(60)
-
-
-# -- the default runner path, with a stand-in for dagcore.task_runner ---------------------------
-
-
-def fake_preload(fileloc: str | None) -> None:
-    _append("preload", f"{os.getpid()} {fileloc}")
-
-
-def fake_run_workload(workload: TaskWorkload, *, engine: object, **kwargs: object) -> str:
-    _write_atomic(_out() / "run_workload.json", json.dumps({
-        "pid": os.getpid(),
-        "ti_id": workload.ti_id,
-        "url": str(engine.url),  # type: ignore[attr-defined]
-        "kwargs": sorted(kwargs),
-    }))
-    return "success"
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -413,28 +396,6 @@ def test_terminate_right_after_launch(executors: Callable[..., LocalExecutor]) -
     assert {e.info for e in events} <= {"killed by signal SIGTERM", "killed by signal SIGKILL"}
 
 
-def test_default_runner_preloads_in_parent_and_uses_a_new_engine_in_child(
-    executors: Callable[..., LocalExecutor], home: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    fake = types.ModuleType("dagcore.task_runner")
-    fake.preload = fake_preload  # type: ignore[attr-defined]
-    fake.run_workload = fake_run_workload  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "dagcore.task_runner", fake)
-    url = f"sqlite:///{home / 'child.db'}"
-    executor = executors(1, engine_url=url)
-    w = workload("t", fileloc="/dags/etl.py")
-    executor.queue_workload(w)
-    (event,) = drain(executor)
-
-    assert event.state == "success"
-    assert (home / "out" / "preload").read_text() == f"{os.getpid()} /dags/etl.py\n"
-    ran = json.loads((home / "out" / "run_workload.json").read_text())
-    assert ran["pid"] != os.getpid()
-    assert ran["ti_id"] == w.ti_id
-    assert ran["url"] == url
-    assert ran["kwargs"] == []
-
-
 def test_a_worker_is_reused_up_to_worker_max_tasks(
         executors: Callable[..., LocalExecutor], home: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -456,7 +417,7 @@ def test_a_worker_killed_mid_try_fails_that_try_and_the_next_gets_a_new_worker(
     executor.queue_workload(workload("killed"))
     (killed,) = drain(executor)
     assert (killed.state, killed.info) == ("failed", "killed by signal SIGKILL")
-    executor._runner = write_marker  # the same executor, a runner that works
+    executor._runner = pickle.dumps(write_marker)  # the same executor, a runner that works
     executor.queue_workload(workload("after"))
     (after,) = drain(executor)
     assert after.state == "success"

@@ -115,18 +115,26 @@ def test_duplicate_key_is_ignored_and_logged(caplog: pytest.LogCaptureFixture) -
     assert str(w.key) in caplog.text
 
 
-def test_fork_failure_is_an_immediate_failed_event(monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing_fork() -> int:
-        raise BlockingIOError(11, "Resource temporarily unavailable")
-
-    monkeypatch.setattr(os, "fork", failing_fork)
+def test_a_fork_server_that_cannot_start_is_an_immediate_failed_event(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
     executor = LocalExecutor(2, runner=never_called)
     w = workload("a")
     executor.queue_workload(w)
     (event,) = executor.heartbeat()
-    assert event == ExecutorEvent(w.key, w.ti_id, "failed",
-                                  "fork failed: [Errno 11] Resource temporarily unavailable")
+    assert event.state == "failed"
+    assert event.info is not None
+    assert event.info.startswith("cannot start a worker: cannot start the fork server "
+                                 "(/nonexistent/python3): ")
+    assert "No such file or directory" in event.info
     assert not executor.running
+
+
+def test_a_runner_that_cannot_be_pickled_is_refused() -> None:
+    with pytest.raises(TypeError) as excinfo:
+        LocalExecutor(1, runner=lambda w: None)
+    assert str(excinfo.value).startswith("runner must be picklable (a module-level function), "
+                                         "got <function ")
 
 
 def test_terminate_drops_workloads_not_started() -> None:
@@ -162,7 +170,8 @@ def test_negative_waits_are_rejected(call: Any, message: str) -> None:
         pytest.param(3 << 8, "failed", "exit status 3", id="exit-3"),
         pytest.param(int(signal.SIGKILL), "failed", "killed by signal SIGKILL", id="sigkill"),
         pytest.param(int(signal.SIGTERM), "failed", "killed by signal SIGTERM", id="sigterm"),
-        pytest.param(None, "failed", "exit status unknown (the process was reaped elsewhere)",
+        pytest.param(None, "failed",
+                     "exit status unknown (the fork server that started it is gone)",
                      id="reaped-elsewhere"),
     ],
 )
