@@ -427,6 +427,7 @@ def test_kill_9_at_random_points_with_cli_commands_in_between_loses_no_outcome(s
     run_ids = site.trigger("crashload", CRASH_RUNS)
     total = CRASH_RUNS * CRASH_TASKS
     rng = random.Random(CRASH_SEED)
+    orphans = []  # per kill: the orphaned processes that had the database open
     for i in range(CRASH_KILLS):
         started = len(site.executed())
         process = site.scheduler(f"killed-{i}", "-p", CRASH_PARALLELISM)
@@ -439,10 +440,12 @@ def test_kill_9_at_random_points_with_cli_commands_in_between_loses_no_outcome(s
         time.sleep(rng.uniform(0, 0.3))
         assert process.alive(), process.describe()
         process.kill9()
+        orphans.append(len(site.database_users()))
         site.open_and_close()
         site.cli("dags", "list")
         site.cli("dags", "list-runs", "crashload")
 
+    assert any(orphans), f"no kill left a worker mid-try: {orphans}"
     final = site.scheduler("final", "-p", CRASH_PARALLELISM)
     wait_for("every run finished", lambda: all(
         state in ("success", "failed") for state in site.runs("crashload").values()),
