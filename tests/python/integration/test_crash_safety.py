@@ -495,7 +495,7 @@ def test_a_clean_scheduler_stop_leaves_no_worker_or_task_process(site: Site, sto
         assert {read_pid(child_file), read_pid(pid_file), scheduler.pid} <= marked
         assert scheduler.stop() == 0, scheduler.describe()
     else:
-        scheduler = site.scheduler("scheduler", "--num-runs", "200")
+        scheduler = site.scheduler("scheduler", "--num-runs", "50")
         assert scheduler.proc.wait(timeout=120) == 0, scheduler.describe()
         assert child_file.exists() and pid_file.exists(), "the tasks never ran"
         assert {ti.state for ti in site.tis("leaver").values()} == {"success"}
