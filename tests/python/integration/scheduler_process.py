@@ -146,6 +146,91 @@ def socket_inodes(pid: int) -> set[str]:
     return inodes
 
 
+def pids_with_env(name: str, value: str) -> list[int]:
+    """The live processes whose environment holds ``name=value``.
+
+    ``/proc/<pid>/environ`` is the environment a process was started (``exec``) with, which
+    its forks keep and its children inherit unless a parent filtered it: a unique value set
+    in a scheduler's environment marks every worker, task and background child it started,
+    whatever session or process group they moved to. Zombies show an empty environment.
+    """
+    needle = f"{name}={value}".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                variables = f.read().split(b"\0")
+        except OSError:  # it ended meanwhile, or is not ours to read
+            continue
+        if needle in variables:
+            pids.append(int(entry))
+    return pids
+
+
+def command_lines(pids: Iterable[int]) -> dict[int, str]:
+    """pid -> command line, for assertion messages (``""`` if it ended meanwhile)."""
+    lines = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                lines[pid] = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            lines[pid] = ""
+    return lines
+
+
+def kill_pids(pids: Iterable[int]) -> None:
+    """SIGKILL each of ``pids`` (processes the test started, found by pid), if still there."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def open_by(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (one of its ``/proc/<pid>/fd`` links to it)."""
+    target = str(path.resolve())
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                return True
+        except OSError:  # closed meanwhile
+            continue
+    return False
+
+
+def posix_locks(path: Path) -> list[tuple[int, str, int, int | None]]:
+    """The POSIX (``fcntl``) locks held on ``path``'s inode: ``(pid, "READ" or "WRITE",
+    first byte, last byte or None for "to the end of file")``, from ``/proc/locks``.
+
+    A line of ``/proc/locks`` (proc(5)) reads ``1: POSIX  ADVISORY  READ 4285 fd:01:1234 128
+    128``: kind, mandatory or advisory, mode, pid, ``major:minor:inode`` of the file (the
+    device numbers in hex), first and last byte. Waiters (``1: -> POSIX ...``) hold nothing
+    and are skipped, as are ``flock`` and open-file-description locks (which SQLite does not
+    use, and which show pid -1).
+    """
+    st = os.stat(path)
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    locks = []
+    with open("/proc/locks", encoding="ascii") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) < 8 or fields[1] != "POSIX":
+                continue
+            mode, pid, device, start, end = fields[3:8]
+            if device != inode:
+                continue
+            locks.append((int(pid), mode, int(start), None if end == "EOF" else int(end)))
+    return locks
+
+
 def reap_sessions(processes: Iterable[DagcoreProcess], *, grace: float = 30) -> list[int]:
     """End every process of the sessions of ``processes``: wait ``grace`` seconds for them to
     finish by themselves (orphaned tasks), then SIGKILL each by pid.
