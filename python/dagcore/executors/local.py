@@ -106,6 +106,7 @@ class LocalExecutor(BaseExecutor):
         self._events: list[ExecutorEvent] = []
         self._killed: dict[int, str] = {}  # pid -> why kill() killed it
         self._callbacks: dict[int, DagCallbackRequest] = {}  # pid -> the callback it runs
+        self._callback_deadlines: dict[int, float] = {}  # pid -> monotonic time to kill it
         # Worker processes are reused for up to max_tasks_per_worker tries (see the note).
         self.max_tasks_per_worker = max(1, conf.getint("core", "worker_max_tasks"))
         self._workers: dict[int, _Worker] = {}  # every live worker, busy or idle
@@ -128,13 +129,17 @@ class LocalExecutor(BaseExecutor):
 
     def queue_callback(self, request: DagCallbackRequest) -> None:
         """Run a DAG's run callbacks in a worker of their own, now (not counted in
-        ``parallelism``); a failure is logged, no event comes back."""
+        ``parallelism``); a failure is logged, no event comes back. The worker is killed after
+        ``[core] dag_file_processor_timeout`` seconds (Airflow runs these callbacks in its DAG
+        file processor, under that timeout)."""
         pid = self._new_worker(1)
         if pid is None or not self._send(pid, request):
             log.error("Cannot run the %s callback of Dag %s (run %s): no worker",
                       request.state, request.dag_id, request.run_id)
             return
         self._callbacks[pid] = request
+        timeout = conf.getfloat("core", "dag_file_processor_timeout", fallback=50.0)
+        self._callback_deadlines[pid] = time.monotonic() + timeout
 
     def kill(self, key: TaskInstanceKey, reason: str) -> bool:
         """SIGKILL the process group of the worker running ``key``; its event says ``reason``."""
@@ -373,6 +378,7 @@ class LocalExecutor(BaseExecutor):
                 os.close(worker.results)
         self._procs.pop(pid, None)
         self._killed.pop(pid, None)
+        self._callback_deadlines.pop(pid, None)
         with contextlib.suppress(ValueError):
             self._idle.remove(pid)
 
@@ -400,6 +406,8 @@ class LocalExecutor(BaseExecutor):
         """Collect finished tries (from the workers' result pipes) and dead workers; how many
         tries ended."""
         ended = 0
+        if self._callback_deadlines:
+            self._kill_late_callbacks()
         for pid in list(self._procs) + list(self._callbacks):
             worker = self._workers[pid]
             try:
@@ -448,6 +456,18 @@ class LocalExecutor(BaseExecutor):
             self._event(running, state, info)
             ended += 1
         return ended
+
+    def _kill_late_callbacks(self) -> None:
+        now = time.monotonic()
+        for pid, deadline in list(self._callback_deadlines.items()):
+            if now >= deadline:
+                del self._callback_deadlines[pid]
+                request = self._callbacks.get(pid)
+                if request is not None:
+                    log.error("The %s callback of Dag %s (run %s) did not finish within "
+                              "[core] dag_file_processor_timeout: killing it", request.state,
+                              request.dag_id, request.run_id)
+                    _signal_groups([pid], signal.SIGKILL)
 
     def _wait_reaped(self, deadline: float) -> None:
         delay = 0.001

@@ -37,7 +37,7 @@ from dagcore.operators.base import BaseOperator
 from dagcore.operators.empty import EmptyOperator
 from dagcore.operators.python import PythonOperator
 from dagcore.operators.trigger_dagrun import TriggerDagRunOperator
-from dagcore.task_runner import load_dag, preload, run_workload
+from dagcore.task_runner import load_dag, run_workload
 from dagcore.models.xcom import DatabaseXComBackend
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -601,9 +601,6 @@ def test_load_dag_names_what_is_missing(tmp_path: Path) -> None:
         load_dag(str(tmp_path / "nowhere.py"), "x")
     with pytest.raises(LookupError, match="is not a file"):
         load_dag(str(tmp_path), "x")
-    preload(str(broken))  # swallowed
-    preload(str(tmp_path / "nowhere.py"))
-    preload(None)
 
 
 def test_a_workload_loads_its_dag_file(h: Harness) -> None:
@@ -611,7 +608,6 @@ def test_a_workload_loads_its_dag_file(h: Harness) -> None:
     dag = load_dag(str(path), "from_file")
     workload = h.queue(dag, "work")
     assert workload.fileloc == str(path)
-    preload(workload.fileloc)
     assert h.run(workload, None) == "success"
     assert h.xcoms("from_file") == {("work", "return_value"): "ran-it"}
     assert "ran-it" in log_text(workload)
