@@ -7,8 +7,8 @@ Why this benchmark exists: Airflow's scheduler decides every running run on ever
 interpreter per task (``airflow tasks run``), so short tasks are dominated by the machinery
 around them. dagcore's loop decides many runs in one C++ call (``RunGraph.decide_many``), marks
 ``EmptyOperator`` tasks successful without running them (re-deciding in memory, so a whole DAG of
-empty tasks ends in one loop), and its LocalExecutor forks one child per task from the already
-imported scheduler.
+empty tasks ends in one loop), and its LocalExecutor runs tasks in reused workers forked from a
+fork server that has dagcore imported.
 
 Everything runs in a temporary ``DAGCORE_HOME`` (set in ``os.environ``, so task logs go there),
 one SQLite file (WAL) per workload, made by ``dagcore.db.migrate``; DAGs are stored with
@@ -25,8 +25,9 @@ other wait). So at most 256 runs are decided per loop and ``max_active_runs`` is
    LocalExecutor(parallelism=2), which these tasks never reach. Figure: task instances per second
    (5,000 / seconds).
 2. Python tasks: 10 runs of a 50-task DAG of independent no-op ``PythonOperator`` tasks, defined
-   in a real ``.py`` file in the temporary home, with LocalExecutor(parallelism=2): every task is
-   a forked child that claims its try, runs it and records the outcome in the database. Figure:
+   in a real ``.py`` file in the temporary home, with LocalExecutor(parallelism=2): every task
+   runs in a worker process that claims its try, runs it and records the outcome in the
+   database. Figure:
    task instances per second (500 / seconds). Also reported: CPU per task instance of the
    scheduler process and of its children (``getrusage``), which bounds this figure on a small
    machine: with 2 CPUs, the figure cannot exceed 2 s / (scheduler + child CPU per task).

@@ -110,7 +110,8 @@ class BaseExecutor(abc.ABC):
 
     @abc.abstractmethod
     def start(self) -> None:
-        """Get ready to run workloads (called once, before the first ``queue_workload``)."""
+        """Get ready to run workloads (before the first ``queue_workload``; the scheduler calls
+        it when it is made and again when it runs, so a second call must change nothing)."""
 
     @abc.abstractmethod
     def queue_workload(self, workload: TaskWorkload) -> None:

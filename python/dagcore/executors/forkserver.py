@@ -107,7 +107,8 @@ class ForkServer:
     """The executor's handle on its fork server.
 
     Not thread-safe: one thread (the executor's) uses it. :meth:`start` returns at once; the
-    first :meth:`spawn` waits for the server to be up.
+    first :meth:`spawn` waits for the server to be up. A server whose handle is dropped without
+    :meth:`stop` leaves when the handle is garbage-collected (its socket closes).
 
     Args:
         engine_url: the database the workers use; the server compiles a try's statements for it.
@@ -118,6 +119,12 @@ class ForkServer:
         self._sock: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self.exits: dict[int, int] = {}  # pid -> waitpid status, reported and not yet taken
+
+    def __del__(self) -> None:
+        # An executor dropped without end(): closing the socket makes the server leave.
+        sock = getattr(self, "_sock", None)
+        if sock is not None:
+            sock.close()
 
     @property
     def alive(self) -> bool:

@@ -115,8 +115,13 @@ class LocalExecutor(BaseExecutor):
     # -- the BaseExecutor contract ------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the fork server (in the background: the first try waits for it)."""
-        self._fork_server().start()
+        """Start the fork server, in the background (an interpreter importing dagcore: about
+        half a second of CPU, while the scheduler gets ready; the first try waits for it). A
+        server that cannot start is reported by the first try's event."""
+        try:
+            self._fork_server().start()
+        except ForkServerError as exc:
+            log.error("%s (the first worker tries again)", exc)
         log.debug("LocalExecutor started (parallelism %d)", self.parallelism)
 
     def queue_workload(self, workload: TaskWorkload) -> None:

@@ -249,6 +249,7 @@ class SchedulerJob:
             executor = get_executor(engine_url=self.engine.url.render_as_string(
                 hide_password=False))
         self.executor = executor
+        executor.start()  # what it starts (the LocalExecutor's fork server) boots meanwhile
         self.dag_bag = dag_bag if dag_bag is not None else DBDagBag.for_scheduler(
             engine=self.engine)
         self.num_runs = num_runs

@@ -310,6 +310,12 @@ def test_kill_9_at_random_points_then_a_restart_runs_every_task_once(world: Worl
     wait_for("the orphaned task processes exited by themselves",
              lambda: not any(session_pids(p.pid) for p in world.processes), timeout=60)
     assert_workload_done_once(world, "workload", run_ids)
+    # Only schedulers died: every worker finished its try and recorded it, so no outcome was
+    # lost and no task needed a second try (a success committed by an orphaned worker into a
+    # WAL that a restarting scheduler deleted came back as a retry before the fork server).
+    executed_tasks = Counter((run_id, task_id) for run_id, task_id, _ in world.executed())
+    assert max(executed_tasks.values()) == 1, executed_tasks.most_common(3)
+    assert {row.try_number for row in world.tis("workload")} == {1}
     with world.engine.connect() as conn:
         jobs = Counter(conn.execute(sa.select(t.job.c.state)).scalars())
     # Each killed scheduler's row was marked failed by the next one to start.
@@ -462,6 +468,17 @@ with DAG("late", start_date=datetime(2025, 1, 1, tzinfo=UTC), schedule=None):
 """
 
 
+def after_the_orphan_claimed(workload: TaskWorkload) -> None:
+    """The next scheduler's runner (in its worker): wait for the orphan's claim, then run."""
+    wait_for("the orphan claimed the try", Path(os.environ["LATE_EXECUTIONS"]).exists,
+             timeout=60)
+    engine = create_engine(os.environ["LATE_DB_URL"])
+    try:
+        run_workload(workload, engine=engine)  # finds the try running: runs nothing
+    finally:
+        engine.dispose()
+
+
 def test_a_try_claimed_late_by_an_orphan_is_not_failed_by_the_next_scheduler(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """A dead scheduler's task process claims its try only after the next scheduler reset and
@@ -484,14 +501,8 @@ def test_a_try_claimed_late_by_an_orphan_is_not_failed_by_the_next_scheduler(
         conn.execute(t.job.update().where(t.job.c.id == dead.job.id).values(
             latest_heartbeat=datetime(2000, 1, 1, tzinfo=UTC)))
 
-    def after_the_orphan_claimed(workload: TaskWorkload) -> None:
-        wait_for("the orphan claimed the try", world.executions.exists, timeout=60)
-        engine = create_engine(world.url)
-        try:
-            run_workload(workload, engine=engine)  # finds the try running: runs nothing
-        finally:
-            engine.dispose()
-
+    monkeypatch.setenv("LATE_EXECUTIONS", str(world.executions))
+    monkeypatch.setenv("LATE_DB_URL", world.url)
     executor = LocalExecutor(2, runner=after_the_orphan_claimed)
     job = SchedulerJob(engine=world.engine, executor=executor, idle_sleep=0.0, single=False)
     job.job.register()
