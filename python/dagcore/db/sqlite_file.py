@@ -45,9 +45,10 @@ _watches: weakref.WeakKeyDictionary[Engine, DatabaseFileWatch | None] = (
     weakref.WeakKeyDictionary())
 
 
-class DatabaseFileGone(RuntimeError):
+class DatabaseFileGone(OSError):
     """The SQLite file a running process works on was deleted or replaced by another file: its
-    connections would go on writing into the old one, which nobody reads."""
+    connections would go on writing into the old one, which nobody reads. An ``OSError``, as a
+    missing file is: the command line reports it as one line."""
 
 
 class DatabaseLocked(RuntimeError):

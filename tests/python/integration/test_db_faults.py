@@ -249,3 +249,21 @@ def test_a_lock_held_past_the_busy_timeout_stops_the_scheduler_and_keeps_the_suc
 def _cmdline(pid: int) -> str:
     text = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def test_a_dag_processor_whose_database_file_is_deleted_stops_with_one_line(home: Home) -> None:
+    """Before: it went on parsing into the deleted file every interval until stopped."""
+    processor = DagcoreProcess(home.env, ["dag-processor", "--interval", "0.2"], logs=home.out,
+                               name="processor")
+    home.processes.append(processor)
+    # Its first line, then one line per pass: two passes done.
+    wait_for("two passes", lambda: len(processor.stdout.splitlines()) >= 3, timeout=WAIT_S,
+             watch=[processor])
+    _delete(home.db)
+    wait_for("the DAG processor exited", lambda: not processor.alive(), timeout=WAIT_S)
+
+    assert processor.proc.returncode == 1, processor.describe()
+    assert _last_line(processor) == (
+        f"dagcore: error: the SQLite database file {home.db} was deleted while this process "
+        f"was using it; stopping (its writes would go to the deleted file)")
+    assert not home.db.exists()
