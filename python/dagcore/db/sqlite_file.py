@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,14 +148,17 @@ def lock_holders(path: Path) -> list[tuple[int, str]]:
     """The processes holding the write lock of the SQLite database ``path`` (WAL or rollback
     journal), as ``(pid, command line)``, this process left out; empty where ``/proc/locks``
     cannot be read."""
-    wanted: dict[tuple[str, int], int] = {}  # (dev, inode) -> first lock offset that counts
-    for file, first in ((path, _PENDING_BYTE),
-                        (Path(f"{path}-shm"), _WAL_WRITE_LOCK_OFFSET)):
+    # (device, inode) -> whether a write lock starting at an offset is the write lock
+    files: dict[tuple[str, int], Callable[[int], bool]] = {}
+    tests: tuple[tuple[Path, Callable[[int], bool]], ...] = (
+        (path, lambda start: start >= _PENDING_BYTE),
+        (Path(f"{path}-shm"), lambda start: start == _WAL_WRITE_LOCK_OFFSET))
+    for file, test in tests:
         try:
             st = os.stat(file)
         except OSError:
             continue
-        wanted[(_proc_dev(st.st_dev), st.st_ino)] = first
+        files[(_proc_dev(st.st_dev), st.st_ino)] = test
     try:
         with open("/proc/locks", encoding="ascii", errors="replace") as f:
             lines = f.readlines()
@@ -162,20 +166,19 @@ def lock_holders(path: Path) -> list[tuple[int, str]]:
         return []
     pids: list[int] = []
     for line in lines:
-        # "1: POSIX  ADVISORY  WRITE 6017 fe:00:10978472 120 120" (proc(5))
+        # "1: POSIX  ADVISORY  WRITE 6017 fe:00:10978472 120 120" (proc(5)); a waiter's line
+        # has "->" after the number and is skipped.
         fields = line.split()
         if len(fields) < 8 or fields[1] != "POSIX" or fields[3] != "WRITE":
             continue
         try:
             pid, start = int(fields[4]), int(fields[6])
             major, minor, inode = fields[5].split(":")
-            first = wanted.get((f"{major}:{minor}", int(inode)))
+            is_write_lock = files.get((f"{major}:{minor}", int(inode)))
         except ValueError:
             continue
-        if first is None or start < first or (first == _WAL_WRITE_LOCK_OFFSET
-                                               and start != first):
-            continue
-        if pid != os.getpid() and pid not in pids:
+        if (is_write_lock is not None and is_write_lock(start) and pid != os.getpid()
+                and pid not in pids):
             pids.append(pid)
     return [(pid, _cmdline(pid)) for pid in pids]
 

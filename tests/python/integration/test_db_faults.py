@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +35,8 @@ from scheduler_process import (
     session_pids,
     wait_for,
 )
+
+from dagcore.db.sqlite_file import lock_holders
 
 pytestmark = pytest.mark.integration
 
@@ -267,3 +271,43 @@ def test_a_dag_processor_whose_database_file_is_deleted_stops_with_one_line(home
         f"dagcore: error: the SQLite database file {home.db} was deleted while this process "
         f"was using it; stopping (its writes would go to the deleted file)")
     assert not home.db.exists()
+
+
+def _holding(db: Path, *statements: str) -> subprocess.Popen[str]:
+    """Another process that runs ``statements`` on ``db`` and waits for a line on stdin."""
+    script = textwrap.dedent(f"""\
+        import sqlite3, sys
+        con = sqlite3.connect({str(db)!r}, isolation_level=None)
+        for statement in {list(statements)!r}:
+            con.execute(statement).fetchall()
+        print("ready", flush=True)
+        sys.stdin.readline()
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    return process
+
+
+@pytest.mark.parametrize("journal_mode", ["wal", "delete"])
+def test_lock_holders_names_the_process_holding_the_write_lock(tmp_path: Path,
+                                                               journal_mode: str) -> None:
+    """WAL: the write lock is byte 120 of the -shm file; rollback journal: the database
+    file's lock bytes (sqlite3 os_unix.c). A reader in a transaction is not a holder."""
+    db = tmp_path / "locked.db"
+    setup = sqlite3.connect(db, isolation_level=None)
+    setup.execute(f"PRAGMA journal_mode={journal_mode}")
+    setup.execute("CREATE TABLE t (x)")
+    setup.close()
+    reader = _holding(db, "BEGIN", "SELECT count(*) FROM t")
+    try:
+        writer = _holding(db, "BEGIN IMMEDIATE")
+        try:
+            holders = lock_holders(db)
+            assert [pid for pid, _ in holders] == [writer.pid]
+            assert holders[0][1].startswith(f"{sys.executable} -c import sqlite3")
+        finally:
+            writer.communicate("\n", timeout=WAIT_S)
+        assert lock_holders(db) == []
+    finally:
+        reader.communicate("\n", timeout=WAIT_S)
