@@ -6,7 +6,7 @@ other.db dagcore.db``) while it was open: it writes into the unlinked inode, whi
 ever read, and reports success. A scheduler would go on "recording" runs and outcomes into a
 file that is gone and exit 0. The long-running processes therefore compare the path's device
 and inode with the ones they saw first (:class:`DatabaseFileWatch`), once per loop: one
-``os.stat``, about a microsecond, and stop with :class:`DatabaseFileGone` when they differ.
+``os.stat``, a few microseconds, and stop with :class:`DatabaseFileGone` when they differ.
 
 A writer that waits longer than ``busy_timeout`` for the write lock gets ``database is locked``,
 which names neither the file nor who holds it. :func:`describe_lock_timeout` says both, from

@@ -42,6 +42,13 @@ built once per scheduler, with what changes as bound parameters.
 A restarted scheduler resets the ``queued`` task instances of dead schedulers to ``scheduled``
 (they were never started, or their process will find its row changed and not run); ``running``
 ones are left to finish, or to the zombie check if their process is gone.
+
+Database faults stop the loop, as an exception in Airflow's loop stops its scheduler, with one
+line: a SQLite file deleted or replaced under the scheduler (checked at the start of each loop,
+one ``os.stat``; :class:`~dagcore.db.sqlite_file.DatabaseFileWatch`) terminates the running
+tries and writes nothing more; a write lock held by another program past the busy timeout
+(:class:`~dagcore.db.sqlite_file.DatabaseLocked`, naming the holder) waits for the running
+tries, which record their own outcomes once the lock is released.
 """
 
 from __future__ import annotations
@@ -382,8 +389,8 @@ class SchedulerJob:
         if isinstance(failure, DatabaseFileGone):
             self.executor.terminate()
             ended = self.executor.end(timeout=0)
-            log.error("Terminated the running tries; %d executor event(s) not recorded "
-                      "(the database file is gone)", len(ended))
+            log.error("Terminated the running tries; %d ended try(s) not recorded (the "
+                      "database file is gone)", len(ended))
             return
         events = self.executor.end(timeout=None if not self._stop.is_set() else grace)
         try:
@@ -413,7 +420,7 @@ class SchedulerJob:
         """One scheduler loop; returns how much it did (0: nothing to do)."""
         self.loops += 1
         if self._db_file is not None:
-            self._db_file.check()  # about a microsecond: one os.stat
+            self._db_file.check()  # one os.stat, a few microseconds
         events = self.executor.heartbeat()
         did = 0
         if events:
