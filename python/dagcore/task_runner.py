@@ -65,6 +65,7 @@ from sqlalchemy.engine import Connection, Engine
 from dagcore.configuration import conf
 from dagcore.dag_loading import load_dag
 from dagcore.db import transaction
+from dagcore.db.sqlite_file import is_lock_error
 from dagcore.exceptions import (
     DagcoreException,
     DagRunTriggerException,
@@ -97,7 +98,8 @@ XCOM_TRIGGER_DAG_ID: Final = "trigger_dag_id"
 _QUEUED: Final = TaskInstanceState.QUEUED.value
 _RUNNING: Final = TaskInstanceState.RUNNING.value
 _RESTARTING: Final = TaskInstanceState.RESTARTING.value
-_DB_ATTEMPTS: Final = 3  # the outcome write is retried on OperationalError (a locked SQLite)
+_DB_ATTEMPTS: Final = 3  # the outcome write is retried on OperationalError (see _retrying)
+_LOCKED_PAUSE_S: Final = 0.05  # between outcome writes that found the database locked
 _HEARTBEAT_JOIN_S: Final = 60.0
 _MIN_POKE_S: Final = 0.01
 
@@ -403,16 +405,28 @@ def _run_callbacks(task: Any, name: str, context: dict[str, Any]) -> None:
 
 
 def _retrying(what: str, fn: Callable[[], T]) -> T:
-    for attempt in range(1, _DB_ATTEMPTS + 1):
+    """``fn()``, again after an ``OperationalError``: up to ``_DB_ATTEMPTS`` times, and as long
+    as it takes while the error is SQLite's lock timeout (another connection holds the write
+    lock; the busy timeout is then the wait between attempts). A finished try's outcome is
+    known: giving up on it would leave the try ``running``, for a scheduler to fail (or retry)
+    although its task succeeded."""
+    attempt = locked = 0
+    while True:
         try:
             return fn()
-        except sa.exc.OperationalError:
-            if attempt == _DB_ATTEMPTS:
+        except sa.exc.OperationalError as exc:
+            if is_lock_error(exc):
+                locked += 1
+                log.warning("%s: the database is locked (%d time(s)); trying again", what,
+                            locked)
+                time.sleep(_LOCKED_PAUSE_S)
+                continue
+            attempt += 1
+            if attempt >= _DB_ATTEMPTS:
                 raise
             log.warning("%s failed (attempt %d of %d); trying again", what, attempt,
                         _DB_ATTEMPTS, exc_info=True)
             time.sleep(0.5 * attempt)
-    raise AssertionError("unreachable")
 
 
 # The statements of a try: built once with bound parameters (building and compiling them was a

@@ -60,6 +60,7 @@ def _cmd_dag_processor(args: argparse.Namespace) -> int:
 
     from dagcore.api.user_input import require_positive
     from dagcore.dag_processing import sync_dags
+    from dagcore.db.sqlite_file import check_database_file
 
     usage_error(lambda: require_positive(args.interval, "--interval", "number of seconds"))
     folder = dag_folder(args.subdir)
@@ -75,6 +76,7 @@ def _cmd_dag_processor(args: argparse.Namespace) -> int:
               flush=True)
         with _StopFlag() as stop:
             while not stop.event.is_set():
+                check_database_file(engine)  # deleted or replaced: stop (one line, exit 1)
                 try:
                     result = sync_dags(folder, engine=engine)
                 except sa.exc.OperationalError as exc:

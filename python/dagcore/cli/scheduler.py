@@ -29,7 +29,18 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 def run_scheduler(eng: Any, args: argparse.Namespace) -> int:
     """A scheduler with a LocalExecutor of ``args.parallelism`` on ``eng``, for
-    ``args.num_runs`` loops (None: until SIGTERM/SIGINT)."""
+    ``args.num_runs`` loops (None: until SIGTERM/SIGINT). The database faults that stop it
+    (another scheduler alive, the SQLite file deleted, its lock held too long) end it with one
+    line naming them."""
+    import sqlalchemy as sa
+
+    from dagcore.configuration import conf
+    from dagcore.db.sqlite_file import (
+        DatabaseFileGone,
+        DatabaseLocked,
+        describe_lock_timeout,
+        is_lock_error,
+    )
     from dagcore.executors.local import LocalExecutor
     from dagcore.jobs.job import SchedulerAlreadyRunning
     from dagcore.jobs.scheduler import SchedulerJob
@@ -40,8 +51,13 @@ def run_scheduler(eng: Any, args: argparse.Namespace) -> int:
                        num_runs=-1 if args.num_runs is None else args.num_runs)
     try:
         loops = job.run()
-    except SchedulerAlreadyRunning as exc:
+    except (SchedulerAlreadyRunning, DatabaseFileGone, DatabaseLocked) as exc:
         raise CLIError(str(exc)) from None
+    except sa.exc.OperationalError as exc:
+        if not is_lock_error(exc):  # registering: the loop's own lock errors are DatabaseLocked
+            raise
+        raise CLIError(describe_lock_timeout(
+            eng, conf.getfloat("database", "sqlite_busy_timeout"))) from None
     print(f"scheduler: stopped after {loops} loop(s)", flush=True)
     return 0
 

@@ -3,6 +3,8 @@
 * :func:`create_engine` -- an engine for ``[database] sql_alchemy_conn`` (SQLite by default);
 * :func:`transaction` -- one state change, one transaction;
 * :func:`migrate` / :func:`reset` / :func:`check` -- the schema (``dagcore db migrate|reset``).
+* :mod:`dagcore.db.sqlite_file` -- the SQLite file under a long-running process: deleted or
+  replaced (:class:`~dagcore.db.sqlite_file.DatabaseFileWatch`), or its lock held too long.
 
 The tables themselves are in :mod:`dagcore.models`.
 """

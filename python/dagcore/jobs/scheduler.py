@@ -42,6 +42,13 @@ built once per scheduler, with what changes as bound parameters.
 A restarted scheduler resets the ``queued`` task instances of dead schedulers to ``scheduled``
 (they were never started, or their process will find its row changed and not run); ``running``
 ones are left to finish, or to the zombie check if their process is gone.
+
+Database faults stop the loop, as an exception in Airflow's loop stops its scheduler, with one
+line: a SQLite file deleted or replaced under the scheduler (checked at the start of each loop,
+one ``os.stat``; :class:`~dagcore.db.sqlite_file.DatabaseFileWatch`) terminates the running
+tries and writes nothing more; a write lock held by another program past the busy timeout
+(:class:`~dagcore.db.sqlite_file.DatabaseLocked`, naming the holder) waits for the running
+tries, which record their own outcomes once the lock is released.
 """
 
 from __future__ import annotations
@@ -63,6 +70,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from dagcore.configuration import conf
 from dagcore.db import create_engine, transaction
+from dagcore.db.sqlite_file import (
+    DatabaseFileGone,
+    DatabaseFileWatch,
+    DatabaseLocked,
+    describe_lock_timeout,
+    is_lock_error,
+)
 from dagcore.db_dagbag import DBDagBag, latest_version_id
 from dagcore.executors.base import (
     BaseExecutor,
@@ -269,6 +283,7 @@ class SchedulerJob:
         self._statements: dict[str, Any] = {}  # see _statement
         self._urgent = False  # the last loop left work for the next one at once (see run)
         self._workloads: dict[str, TaskWorkload] = {}
+        self._db_file: DatabaseFileWatch | None = None  # set by run()
         self.loops = 0
         self.batch_size = conf.getint("scheduler", "max_dagruns_per_loop_to_schedule")
         self.create_per_loop = conf.getint("scheduler", "max_dagruns_to_create_per_loop")
@@ -291,12 +306,18 @@ class SchedulerJob:
 
         Raises:
             SchedulerAlreadyRunning: another scheduler is alive on this SQLite database.
+            DatabaseFileGone: the SQLite file was deleted or replaced while the scheduler ran
+                (its running tries were terminated, as on SIGTERM).
+            DatabaseLocked: another connection held the SQLite write lock for longer than the
+                busy timeout (the running tries were waited for: they record their own outcomes
+                once the lock is released).
         """
         self.job.register(single=self.single)
+        self._db_file = DatabaseFileWatch.of(self.engine)
         log.info("Scheduler job %s started (pid %s, executor %s)", self.job.id, os.getpid(),
                  type(self.executor).__name__)
         restore = self._install_signal_handlers()
-        state = "success"
+        failure: BaseException | None = None
         try:
             self.executor.start()
             self.adopt_or_reset_orphaned_tasks()
@@ -306,17 +327,31 @@ class SchedulerJob:
                 # instances it queued has nothing more to do until a task ends: sleep then too.
                 if (did == 0 or not self._urgent) and not self._stop.is_set():
                     self._idle()
-        except BaseException:
-            state = "failed"
-            raise
+        except BaseException as exc:
+            failure = self._explain(exc)
+            if failure is exc:
+                raise
+            raise failure from exc
         finally:
             try:
-                self._shutdown()
+                self._shutdown(failure)
             finally:
                 restore()
-                self.job.complete(state)
+                self._complete(failure)
                 log.info("Scheduler job %s stopped after %d loop(s)", self.job.id, self.loops)
         return self.loops
+
+    def _explain(self, exc: BaseException) -> BaseException:
+        """The error the loop stops with, logged as one line: a SQLite lock timeout becomes
+        :class:`DatabaseLocked` naming the file and, while it still holds the lock, the
+        process holding it (read now, before the shutdown waits for the running tries)."""
+        if isinstance(exc, DatabaseFileGone):
+            log.error("%s", exc)
+        elif is_lock_error(exc):
+            exc = DatabaseLocked(describe_lock_timeout(
+                self.engine, conf.getfloat("database", "sqlite_busy_timeout")))
+            log.error("%s; stopping after the running tries end", exc)
+        return exc
 
     def _idle(self) -> None:
         """Sleep after a loop that did nothing: ``idle_sleep``; while tasks run, at most 10 ms,
@@ -342,16 +377,52 @@ class SchedulerJob:
 
         return restore
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, failure: BaseException | None = None) -> None:
+        """End the executor and decide the tries whose processes ended without an outcome.
+
+        After a stop request the running tries get ``[core] killed_task_cleanup_time`` seconds,
+        else they are waited for (each records its own outcome, waiting out a database lock).
+        When the database file is gone they are terminated at once, and nothing is written: a
+        write would go to the deleted file, or create an empty one at its path. After a
+        database error, events that cannot be written are left to the next scheduler (a try
+        left ``running`` without a process is a zombie to it).
+        """
         grace = conf.getfloat("core", "killed_task_cleanup_time")
+        if isinstance(failure, DatabaseFileGone):
+            self.executor.terminate()
+            ended = self.executor.end(timeout=0)
+            log.error("Terminated the running tries; %d ended try(s) not recorded (the "
+                      "database file is gone)", len(ended))
+            return
         events = self.executor.end(timeout=None if not self._stop.is_set() else grace)
-        self._process_events(events)
+        try:
+            self._process_events(events)
+        except sa.exc.OperationalError as exc:
+            if failure is None:
+                raise
+            log.error("Could not record %d executor event(s) (%s); the next scheduler will "
+                      "find those tries", len(events), str(getattr(exc, "orig", exc)).strip())
+
+    def _complete(self, failure: BaseException | None) -> None:
+        """Mark this scheduler's ``job`` row finished (not when the database file is gone;
+        after a database error the next scheduler marks it failed if this cannot)."""
+        if isinstance(failure, DatabaseFileGone):
+            return
+        try:
+            self.job.complete("failed" if failure is not None else "success")
+        except sa.exc.OperationalError as exc:
+            if failure is None:
+                raise
+            log.error("Could not mark scheduler job %s failed (%s)", self.job.id,
+                      str(getattr(exc, "orig", exc)).strip())
 
     # -- the loop -------------------------------------------------------------------------------
 
     def run_once(self) -> int:
         """One scheduler loop; returns how much it did (0: nothing to do)."""
         self.loops += 1
+        if self._db_file is not None:
+            self._db_file.check()  # one os.stat, a few microseconds
         events = self.executor.heartbeat()
         did = 0
         if events:
