@@ -383,6 +383,7 @@ class LocalExecutor(BaseExecutor):
                 os.close(worker.results)
         self._procs.pop(pid, None)
         self._killed.pop(pid, None)
+        self._callbacks.pop(pid, None)
         self._callback_deadlines.pop(pid, None)
         with contextlib.suppress(ValueError):
             self._idle.remove(pid)
