@@ -559,8 +559,10 @@ class DagFileParserPool:
                 results[index] = self._receive(child, dag_folder)
             elif now - child.started >= self.timeout:
                 self._discard(child)
-                log.error("parsing %s took more than %gs: process %d killed", path,
-                          self.timeout, child.pid)
+                # Airflow's words (dag_processing/manager.py _kill_timed_out_processors).
+                log.error("Processor for %s with PID %s has been running for %.2f seconds, "
+                          "exceeding the timeout of %.2f seconds. Killing it!", path, child.pid,
+                          now - child.started, self.timeout)
                 results[index] = self._failure(
                     path, dag_folder, now - child.started,
                     f"did not finish within {self.timeout:g} s "
