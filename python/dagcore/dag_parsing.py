@@ -549,7 +549,7 @@ class DagFileParserPool:
         wait_for = max(0.0, min(child.started for child in busy) + self.timeout - now)
         if poll:
             wait_for = min(wait_for, _POLL_SECONDS)
-        ready = set(wait(  # type: ignore[arg-type]
+        ready = set(wait(
             [child.channel for child in busy], timeout=wait_for))
         now = time.monotonic()
         for child in busy:

@@ -13,6 +13,11 @@ from typing import TYPE_CHECKING, Any, Final
 from dagcore.cli.common import dag_folder, migrated_engine, usage_error
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy.engine import Engine
+
+    from dagcore.dag_parsing import DagFileParserPool
     from dagcore.dag_processing import SyncResult
 
 __all__ = ["DEFAULT_PROCESSOR_INTERVAL", "add_dag_processor_command", "sync_summary"]
@@ -75,7 +80,7 @@ def _cmd_dag_processor(args: argparse.Namespace) -> int:
         return 0
 
 
-def _one_pass(folder: str, engine: Any, pool: Any) -> int:
+def _one_pass(folder: Path, engine: Engine, pool: DagFileParserPool) -> int:
     from dagcore.dag_processing import sync_dags
 
     result = sync_dags(folder, engine=engine, pool=pool)
@@ -85,7 +90,8 @@ def _one_pass(folder: str, engine: Any, pool: Any) -> int:
     return 0
 
 
-def _loop(folder: str, engine: Any, pool: Any, interval: float, stop: threading.Event) -> None:
+def _loop(folder: Path, engine: Engine, pool: DagFileParserPool, interval: float,
+          stop: threading.Event) -> None:
     """Passes every ``interval`` seconds until ``stop`` is set; a pass under way when it is set
     is abandoned (its busy parsing children are killed, so a file stuck in C code cannot delay
     the stop)."""
