@@ -450,6 +450,7 @@ class DagFileParserPool:
                         else _positive_seconds(timeout, "the DAG file processor timeout"))
         self._children: list[_Child] = []
         self._closed = False
+        self._owner = os.getpid()  # a copy of the pool in a forked process owns no child
 
     def __enter__(self) -> DagFileParserPool:
         return self
@@ -625,6 +626,8 @@ class DagFileParserPool:
         alive after 2 s) is SIGKILLed. Idempotent."""
         self._closed = True
         children, self._children = self._children, []
+        if os.getpid() != self._owner:
+            return  # a copy inherited by fork: the children are another process's to stop
         for child in children:
             with contextlib.suppress(OSError):
                 child.channel.close()
