@@ -121,7 +121,9 @@ def add_dag_processor_command(commands: Any) -> None:
         "dag-processor", help="Parse DAG files and store them in the database",
         description="Parse the DAG folder and write the DAGs' serialized versions and the "
         "import errors to the metadata database, every --interval seconds until SIGTERM or "
-        "SIGINT (or once with --once).")
+        "SIGINT (or once with --once). Files are imported by [dag_processor] "
+        "parsing_processes child processes; a file whose process dies, or runs past "
+        "dag_file_processor_timeout and is killed, gets an import error.")
     parser.add_argument("--once", action="store_true",
                         help="Do one pass, print a summary and exit")
     parser.add_argument("--interval", type=float, metavar="SECONDS", default=None,
