@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from cli_helpers import CLIHome
+from cli_helpers import CLIHome, assert_one_line_error
 from scheduler_process import DagcoreProcess, reap_sessions, session_pids, wait_for
 
 from dagcore.models import tables as t
@@ -127,6 +127,30 @@ def test_reserialize_stores_the_good_dags_and_records_the_hostile_file(
     assert "DAGs written: 2, versions created: 2, import errors: 1" in result.stdout
     assert "import error: b_hostile.py" in result.stdout
     assert_folder_stored(cli_home, hostile)
+
+
+def test_reserialize_leaves_no_parsing_process_behind(
+        cli_home: CLIHome, processes: list[DagcoreProcess]) -> None:
+    folder = hostile_folder(cli_home, "segfault")
+    command = DagcoreProcess(cli_home.env, ["dags", "reserialize", "-S", str(folder)],
+                             logs=cli_home.home, name="reserialize")
+    processes.append(command)
+    assert command.proc.wait(timeout=DEADLINE_S) == 0, command.describe()
+    assert session_pids(command.pid) == []
+
+
+@pytest.mark.parametrize(("variable", "value", "fragment"), [
+    ("DAGCORE__DAG_PROCESSOR__PARSING_PROCESSES", "0",
+     "[dag_processor] parsing_processes must be a whole number of at least 1, got 0"),
+    ("DAGCORE__CORE__DAG_FILE_PROCESSOR_TIMEOUT", "-1",
+     "[core] dag_file_processor_timeout must be a positive number of seconds, got -1.0"),
+])
+def test_bad_parsing_settings_are_one_line_errors(cli_home: CLIHome, variable: str, value: str,
+                                                  fragment: str) -> None:
+    folder = hostile_folder(cli_home, "raises")
+    cli_home.env[variable] = value
+    assert_one_line_error(cli_home.run("dags", "reserialize", "-S", str(folder)), fragment)
+    assert_one_line_error(cli_home.run("dag-processor", "--once", "-S", str(folder)), fragment)
 
 
 @pytest.mark.parametrize("hostile", ["os-exit", "segfault", "c-loop"])
