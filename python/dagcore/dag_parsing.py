@@ -46,7 +46,7 @@ import sys
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Pipe, wait
 from pathlib import Path
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DagFileParserPool",
+    "FolderMerge",
     "ParsedFile",
     "ParsedFolder",
     "ParsingInterrupted",
@@ -82,12 +83,16 @@ _POLL_SECONDS: Final = 0.1
 _EXIT_GRACE_SECONDS: Final = 2.0
 """How long an idle child has to exit once its channel is closed, before it is SIGKILLed."""
 
+_FILES_PER_CHILD: Final = 2
+"""Files sent to a child at once: it starts the next one while the parent reads or stores the
+result of the first."""
+
 _CHILD_FAILURE_STATUS: Final = 70  # EX_SOFTWARE: the child's own code failed (not the DAG file)
 
 
 class ParsingInterrupted(Exception):  # noqa: N818 - a state, not a failure of the caller's input
     """:meth:`DagFileParserPool.parse` stopped because its ``should_stop`` said so (a SIGTERM of
-    the DAG processor): the pass is abandoned and nothing of it is stored."""
+    the DAG processor): the pass is abandoned."""
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -255,11 +260,28 @@ def _read_source(path: str) -> str:
         return ""
 
 
-def parse_file(path: str, dag_folder: str, *, safe_mode: bool) -> ParsedFile:
-    """Import one DAG file with a fresh :class:`DagBag` and serialize its DAGs, in this process
-    (what a parsing child runs for each file it is sent)."""
+def parse_file(path: str, dag_folder: str, *, safe_mode: bool,
+               bag: DagBag | None = None) -> ParsedFile:
+    """Import one DAG file and serialize its DAGs, in this process (what a parsing child runs
+    for each file it is sent).
+
+    Args:
+        bag: an empty bag of ``dag_folder`` to parse with (a child reuses one: building a bag
+            reads the configuration); default a new one. It is emptied again afterwards.
+    """
     started = time.perf_counter()
-    bag = DagBag(dag_folder, include_examples=False, safe_mode=safe_mode, collect_dags=False)
+    if bag is None:
+        bag = DagBag(dag_folder, include_examples=False, safe_mode=safe_mode,
+                     collect_dags=False)
+    try:
+        return _parse_with(bag, path, safe_mode, started)
+    finally:
+        bag.dags.clear()
+        bag.import_errors.clear()
+        bag.file_last_changed.clear()
+
+
+def _parse_with(bag: DagBag, path: str, safe_mode: bool, started: float) -> ParsedFile:
     found = bag.process_file(path, only_if_updated=False, safe_mode=safe_mode)
     import_errors = dict(bag.import_errors)
     source = _read_source(path) if found else None
@@ -267,6 +289,37 @@ def parse_file(path: str, dag_folder: str, *, safe_mode: bool) -> ParsedFile:
     return ParsedFile(path=path, relative_fileloc=relative_fileloc(path, bag.dag_folder),
                       dags=tuple(entries), import_errors=import_errors,
                       duration=time.perf_counter() - started)
+
+
+class FolderMerge:
+    """Combines the files of a folder, given in file order, into the DAGs kept and the import
+    errors: a DAG id already found in an earlier file is refused with the DAG bag's
+    :class:`DagDuplicatedIdError` message, as an import error of the later file (whose other
+    DAGs are kept), as when one bag parses the folder.
+
+    Attributes:
+        import_errors: relative path -> message, for the files added so far.
+    """
+
+    def __init__(self) -> None:
+        self.import_errors: dict[str, str] = {}
+        self._first_file: dict[str, str] = {}
+
+    def add(self, parsed: ParsedFile) -> list[SerializedDagEntry]:
+        """Record ``parsed``'s import errors; its DAGs that are kept."""
+        for filename, message in parsed.import_errors.items():
+            _add_error(self.import_errors, filename, message)
+        kept = []
+        for entry in parsed.dags:
+            first = self._first_file.setdefault(entry.dag_id, entry.fileloc)
+            if first != entry.fileloc:
+                exc = DagDuplicatedIdError(entry.dag_id, entry.fileloc, first)
+                log.error("failed to bag DAG %r from %s: %s", entry.dag_id, entry.fileloc, exc)
+                _add_error(self.import_errors, parsed.relative_fileloc,
+                           f"{type(exc).__name__}: {exc}")
+                continue
+            kept.append(entry)
+        return kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,26 +332,10 @@ class ParsedFolder:
 
     @staticmethod
     def merge(files: Sequence[ParsedFile]) -> ParsedFolder:
-        """Combine the files' results in file order; a DAG id already found in an earlier file is
-        refused with the DAG bag's :class:`DagDuplicatedIdError` message, as an import error of
-        the later file (whose other DAGs are kept)."""
-        dags: list[SerializedDagEntry] = []
-        import_errors: dict[str, str] = {}
-        owner: dict[str, str] = {}
-        for parsed in files:
-            for filename, message in parsed.import_errors.items():
-                _add_error(import_errors, filename, message)
-            for entry in parsed.dags:
-                first = owner.setdefault(entry.dag_id, entry.fileloc)
-                if first != entry.fileloc:
-                    exc = DagDuplicatedIdError(entry.dag_id, entry.fileloc, first)
-                    log.error("failed to bag DAG %r from %s: %s", entry.dag_id, entry.fileloc,
-                              exc)
-                    _add_error(import_errors, parsed.relative_fileloc,
-                               f"{type(exc).__name__}: {exc}")
-                    continue
-                dags.append(entry)
-        return ParsedFolder(dags, import_errors, list(files))
+        """Combine the files' results, given in file order (see :class:`FolderMerge`)."""
+        merge = FolderMerge()
+        dags = [entry for parsed in files for entry in merge.add(parsed)]
+        return ParsedFolder(dags, merge.import_errors, list(files))
 
 
 # -- the child ----------------------------------------------------------------------------------
@@ -337,12 +374,20 @@ def _flush_stdio() -> None:
             stream.flush()
 
 
-def _answer(request: tuple[str, str, bool]) -> ParsedFile:
-    """Parse the requested file; a failure of this code (not of the DAG file, which the bag
-    records) still answers, as the file's import error."""
-    path, dag_folder, safe_mode = request
+def _answer(request: tuple[str, str, bool, int], bags: dict[tuple[str, int], DagBag]
+            ) -> ParsedFile:
+    """Parse the requested file with the child's bag of its folder for this pass (kept in
+    ``bags``: a bag reads the configuration when built, once per pass as in one process); a
+    failure of this code (not of the DAG file, which the bag records) still answers, as the
+    file's import error."""
+    path, dag_folder, safe_mode, pass_number = request
     try:
-        return parse_file(path, dag_folder, safe_mode=safe_mode)
+        bag = bags.get((dag_folder, pass_number))
+        if bag is None:
+            bags.clear()
+            bag = bags[(dag_folder, pass_number)] = DagBag(
+                dag_folder, include_examples=False, safe_mode=safe_mode, collect_dags=False)
+        return parse_file(path, dag_folder, safe_mode=safe_mode, bag=bag)
     except BaseException as exc:  # noqa: BLE001 - even a KeyboardInterrupt raised by the file
         rel = relative_fileloc(os.path.abspath(path), os.path.abspath(dag_folder))
         message = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -356,12 +401,13 @@ def _child_main(channel: Connection, parent_pid: int) -> NoReturn:
     try:
         _reset_signals()
         _die_with_parent(parent_pid)
+        bags: dict[tuple[str, int], DagBag] = {}
         while True:
             try:
                 request = channel.recv()
             except EOFError:
                 break
-            result = _answer(request)
+            result = _answer(request, bags)
             _flush_stdio()
             try:
                 channel.send(result)
@@ -387,8 +433,9 @@ def _child_main(channel: Connection, parent_pid: int) -> NoReturn:
 class _Child:
     pid: int
     channel: Connection
-    job: tuple[int, str] | None = None  # (index in the request list, path)
-    started: float = 0.0
+    # (index in the request list, path) of the files sent, the one being parsed first
+    jobs: deque[tuple[int, str]] = field(default_factory=deque)
+    started: float = 0.0  # when the first of ``jobs`` was started (about)
 
 
 def _describe_exit(status: int) -> str:
@@ -451,6 +498,7 @@ class DagFileParserPool:
         self._children: list[_Child] = []
         self._closed = False
         self._owner = os.getpid()  # a copy of the pool in a forked process owns no child
+        self._passes = 0  # iter_parse calls: a child builds one DagBag per pass
 
     def __enter__(self) -> DagFileParserPool:
         return self
@@ -465,16 +513,18 @@ class DagFileParserPool:
 
     # -- parsing --------------------------------------------------------------------------------
 
-    def parse_folder(self, dag_folder: str | os.PathLike[str], *,
-                     include_examples: bool | None = None, safe_mode: bool | None = None,
-                     should_stop: Callable[[], bool] | None = None) -> ParsedFolder:
+    def iter_folder(self, dag_folder: str | os.PathLike[str], *,
+                    include_examples: bool | None = None, safe_mode: bool | None = None,
+                    should_stop: Callable[[], bool] | None = None
+                    ) -> Generator[ParsedFile, None, None]:
         """Every DAG file of ``dag_folder`` (a folder or one file), as
-        :meth:`dagcore.dagbag.DagBag.collect_dags` lists them, parsed by the children.
+        :meth:`dagcore.dagbag.DagBag.collect_dags` lists them, parsed by the children: see
+        :meth:`iter_parse`.
 
         Args:
             include_examples: default ``[core] load_examples``.
             safe_mode: default ``[core] dag_discovery_safe_mode``.
-            should_stop: see :meth:`parse`.
+            should_stop: see :meth:`iter_parse`.
         """
         folder = os.path.abspath(os.fspath(dag_folder))
         if include_examples is None:
@@ -482,16 +532,33 @@ class DagFileParserPool:
         if safe_mode is None:
             safe_mode = conf.getboolean("core", "dag_discovery_safe_mode", fallback=True)
         paths = dag_file_paths(folder, include_examples=include_examples, safe_mode=safe_mode)
-        files = self.parse([os.path.abspath(p) for p in paths], dag_folder=folder,
-                           safe_mode=safe_mode, should_stop=should_stop)
-        return ParsedFolder.merge(files)
+        return self.iter_parse([os.path.abspath(p) for p in paths], dag_folder=folder,
+                               safe_mode=safe_mode, should_stop=should_stop)
+
+    def parse_folder(self, dag_folder: str | os.PathLike[str], *,
+                     include_examples: bool | None = None, safe_mode: bool | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> ParsedFolder:
+        """:meth:`iter_folder`'s files merged (:meth:`ParsedFolder.merge`)."""
+        return ParsedFolder.merge(list(self.iter_folder(
+            dag_folder, include_examples=include_examples, safe_mode=safe_mode,
+            should_stop=should_stop)))
 
     def parse(self, paths: Sequence[str], *, dag_folder: str, safe_mode: bool = True,
               should_stop: Callable[[], bool] | None = None) -> list[ParsedFile]:
-        """Parse ``paths`` in the children, in parallel; the results in the order of ``paths``.
+        """:meth:`iter_parse` to its end, as a list."""
+        return list(self.iter_parse(paths, dag_folder=dag_folder, safe_mode=safe_mode,
+                                    should_stop=should_stop))
+
+    def iter_parse(self, paths: Sequence[str], *, dag_folder: str, safe_mode: bool = True,
+                   should_stop: Callable[[], bool] | None = None
+                   ) -> Generator[ParsedFile, None, None]:
+        """Parse ``paths`` in the children, in parallel; yield the results in the order of
+        ``paths``, each as soon as it and those before it are in. The children go on parsing
+        while the caller handles a result (the DAG processor stores it meanwhile).
 
         A child that dies on a file, or has not answered within :attr:`timeout` (it is then
-        SIGKILLed), makes that file's import error, and a new child takes its place.
+        SIGKILLed), makes that file's import error, and a new child takes its place. Leaving
+        the iteration early SIGKILLs the children still busy.
 
         Args:
             paths: absolute paths of DAG files.
@@ -506,42 +573,50 @@ class DagFileParserPool:
         """
         if self._closed:
             raise RuntimeError("the DAG file parser pool is closed")
-        results: list[ParsedFile | None] = [None] * len(paths)
+        results: dict[int, ParsedFile] = {}
         queue = deque(enumerate(paths))
+        next_index = 0
+        self._passes += 1
         try:
-            while queue or self._busy():
+            while next_index < len(paths):
                 if should_stop is not None and should_stop():
                     raise ParsingInterrupted("stopped while parsing DAG files")
                 self._dispatch(queue, dag_folder, safe_mode, results)
-                self._collect(results, dag_folder, poll=should_stop is not None)
-        except BaseException:
-            for child in self._busy():  # possibly stuck: they cannot be waited for
+                if next_index in results:
+                    yield results.pop(next_index)
+                    next_index += 1
+                else:
+                    self._collect(queue, dag_folder, results, poll=should_stop is not None)
+        finally:
+            for child in self._busy():  # left early: possibly stuck, they cannot be waited for
                 self._discard(child)
-            raise
-        return [result for result in results if result is not None]
 
     def _busy(self) -> list[_Child]:
-        return [child for child in self._children if child.job is not None]
+        return [child for child in self._children if child.jobs]
 
     def _dispatch(self, queue: deque[tuple[int, str]], dag_folder: str, safe_mode: bool,
-                  results: list[ParsedFile | None]) -> None:
-        """Hand queued files to idle children, starting children up to :attr:`processes`."""
+                  results: dict[int, ParsedFile]) -> None:
+        """Hand queued files to the children, up to :data:`_FILES_PER_CHILD` each, the least
+        loaded first, starting children up to :attr:`processes`."""
         while queue:
-            child = next((c for c in self._children if c.job is None), None)
-            if child is None:
-                if len(self._children) >= self.processes:
-                    return
+            child = min(self._children, key=lambda c: len(c.jobs), default=None)
+            if child is None or (child.jobs and len(self._children) < self.processes):
                 child = self._start()
+            elif len(child.jobs) >= _FILES_PER_CHILD:
+                return
             index, path = queue.popleft()
             try:
-                child.channel.send((path, dag_folder, safe_mode))
-            except OSError:  # died while idle: replace it, the file goes back to the queue
-                self._discard(child)
+                child.channel.send((path, dag_folder, safe_mode, self._passes))
+            except OSError:  # it died: the file goes back to the queue
                 queue.appendleft((index, path))
+                self._died(child, queue, dag_folder, results)
                 continue
-            child.job, child.started = (index, path), time.monotonic()
+            if not child.jobs:
+                child.started = time.monotonic()
+            child.jobs.append((index, path))
 
-    def _collect(self, results: list[ParsedFile | None], dag_folder: str, *, poll: bool) -> None:
+    def _collect(self, queue: deque[tuple[int, str]], dag_folder: str,
+                 results: dict[int, ParsedFile], *, poll: bool) -> None:
         """Wait for an answer, a death or a timeout, and record what happened."""
         busy = self._busy()
         if not busy:
@@ -550,38 +625,47 @@ class DagFileParserPool:
         wait_for = max(0.0, min(child.started for child in busy) + self.timeout - now)
         if poll:
             wait_for = min(wait_for, _POLL_SECONDS)
-        ready = set(wait(
-            [child.channel for child in busy], timeout=wait_for))
+        ready = set(wait([child.channel for child in busy], timeout=wait_for))
         now = time.monotonic()
         for child in busy:
-            assert child.job is not None
-            index, path = child.job
             if child.channel in ready:
-                results[index] = self._receive(child, dag_folder)
+                self._receive(child, queue, dag_folder, results)
             elif now - child.started >= self.timeout:
-                self._discard(child)
+                index, path = child.jobs[0]
                 # Airflow's words (dag_processing/manager.py _kill_timed_out_processors).
                 log.error("Processor for %s with PID %s has been running for %.2f seconds, "
                           "exceeding the timeout of %.2f seconds. Killing it!", path, child.pid,
                           now - child.started, self.timeout)
-                results[index] = self._failure(
-                    path, dag_folder, now - child.started,
-                    f"did not finish within {self.timeout:g} s "
-                    "(dag_file_processor_timeout) and was killed")
+                self._died(child, queue, dag_folder, results,
+                           how=f"did not finish within {self.timeout:g} s "
+                               "(dag_file_processor_timeout) and was killed")
 
-    def _receive(self, child: _Child, dag_folder: str) -> ParsedFile:
-        assert child.job is not None
-        _, path = child.job
+    def _receive(self, child: _Child, queue: deque[tuple[int, str]], dag_folder: str,
+                 results: dict[int, ParsedFile]) -> None:
         try:
             result: ParsedFile = child.channel.recv()
         except (EOFError, OSError):
-            elapsed = time.monotonic() - child.started
-            status = self._discard(child, grace=_EXIT_GRACE_SECONDS)
+            self._died(child, queue, dag_folder, results)
+            return
+        index, _ = child.jobs.popleft()
+        results[index] = result
+        child.started = time.monotonic()  # the next file, if any, is under way
+
+    def _died(self, child: _Child, queue: deque[tuple[int, str]], dag_folder: str,
+              results: dict[int, ParsedFile], how: str | None = None) -> None:
+        """``child`` is gone (``how`` None: it ended by itself) or is to be killed (``how``
+        says why): the file it was parsing gets the import error, the files queued behind it
+        go back to the queue, and the child is reaped and forgotten."""
+        elapsed = time.monotonic() - child.started
+        status = self._discard(child, grace=0.0 if how is not None else _EXIT_GRACE_SECONDS)
+        if not child.jobs:
+            return
+        (index, path), *waiting = child.jobs
+        queue.extendleft(reversed(waiting))
+        if how is None:
             how = _describe_exit(status)
             log.error("the process parsing %s (pid %d) %s", path, child.pid, how)
-            return self._failure(path, dag_folder, elapsed, how)
-        child.job = None
-        return result
+        results[index] = self._failure(path, dag_folder, elapsed, how)
 
     @staticmethod
     def _failure(path: str, dag_folder: str, duration: float, how: str) -> ParsedFile:
@@ -633,7 +717,7 @@ class DagFileParserPool:
                 child.channel.close()
         deadline = time.monotonic() + _EXIT_GRACE_SECONDS
         for child in children:
-            if child.job is not None:
+            if child.jobs:
                 _kill(child.pid)
             elif _reap(child.pid, max(0.0, deadline - time.monotonic())) is None:
                 _kill(child.pid)

@@ -27,6 +27,7 @@ define it; a syntax error mid-edit must not stop its running backfills, docs/air
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -46,6 +47,7 @@ from sqlalchemy.engine import Connection, Engine
 from dagcore.configuration import conf
 from dagcore.dag_parsing import (
     DagFileParserPool,
+    FolderMerge,
     SerializedDagEntry,
     parser_pool,
     serialize_dags,
@@ -292,25 +294,47 @@ def sync_serialized(engine: Engine, entries: Iterable[SerializedDagEntry],
     :mod:`dagcore.dag_parsing`): the same writes, one transaction per DAG, then the import
     errors and the stale marking in one more."""
     now = now if now is not None else timezone.utcnow()
-    import_errors = dict(import_errors)
-    serialized = list(entries)
-    written: list[str] = []
-    versions_created: list[str] = []
-    unchanged: list[str] = []
-    created: list[str] = []
-    for entry in serialized:
+    writes = _Writes()
+    for entry in entries:
+        writes.store(engine, entry, bundle_name=bundle_name, bundle_version=bundle_version,
+                     min_update_interval=min_update_interval, now=now)
+    return _finish_sync(engine, writes, import_errors, bundle_name=bundle_name,
+                        parsed_files=parsed_files, now=now)
+
+
+@dataclass(slots=True)
+class _Writes:
+    """What the per-DAG transactions of a sync did so far."""
+
+    written: list[str] = dataclasses.field(default_factory=list)
+    versions_created: list[str] = dataclasses.field(default_factory=list)
+    unchanged: list[str] = dataclasses.field(default_factory=list)
+    created: list[str] = dataclasses.field(default_factory=list)
+    found: set[str] = dataclasses.field(default_factory=set)
+
+    def store(self, engine: Engine, entry: SerializedDagEntry, *, bundle_name: str,
+              bundle_version: str | None, min_update_interval: timedelta | None,
+              now: datetime) -> None:
+        """One DAG's ``dag`` row and version, in a transaction of its own."""
         with transaction(engine) as conn:
             if _upsert_dag_row(conn, entry, bundle_name=bundle_name,
                                bundle_version=bundle_version, now=now):
-                created.append(entry.dag_id)
+                self.created.append(entry.dag_id)
             changed = _write_version(conn, entry, bundle_name=bundle_name,
                                      bundle_version=bundle_version,
                                      min_update_interval=min_update_interval, now=now)
-        (written if changed is not None else unchanged).append(entry.dag_id)
+        (self.written if changed is not None else self.unchanged).append(entry.dag_id)
         if changed == "created":
-            versions_created.append(entry.dag_id)
+            self.versions_created.append(entry.dag_id)
+        self.found.add(entry.dag_id)
 
-    found = {entry.dag_id for entry in serialized}
+
+def _finish_sync(engine: Engine, writes: _Writes, import_errors: Mapping[str, str], *,
+                 bundle_name: str, parsed_files: Collection[str] | None,
+                 now: datetime) -> SyncResult:
+    """The import errors and the stale marking of a sync, in one transaction."""
+    import_errors = dict(import_errors)
+    found = writes.found
     failed = set(import_errors)
     stale: list[str] = []
     with transaction(engine) as conn:
@@ -341,9 +365,10 @@ def sync_serialized(engine: Engine, entries: Iterable[SerializedDagEntry],
                          .values(is_stale=True))
     for dag_id in stale:
         log.info("DAG %s is no longer defined by its file: marked stale", dag_id)
-    return SyncResult(written=tuple(written), versions_created=tuple(versions_created),
-                      unchanged=tuple(unchanged), created=tuple(created),
-                      stale=tuple(sorted(stale)), import_errors=dict(import_errors))
+    return SyncResult(written=tuple(writes.written),
+                      versions_created=tuple(writes.versions_created),
+                      unchanged=tuple(writes.unchanged), created=tuple(writes.created),
+                      stale=tuple(sorted(stale)), import_errors=import_errors)
 
 
 def sync_dags(dag_folder: str | Path | None = None, *, engine: Engine | None = None,
@@ -364,25 +389,34 @@ def sync_dags(dag_folder: str | Path | None = None, *, engine: Engine | None = N
         pool: the parsing children to use (the DAG processor keeps one across passes); default
             a pool of ``[dag_processor] parsing_processes`` started and stopped here.
         should_stop: polled while files are parsed; True abandons the pass
-            (:class:`dagcore.dag_parsing.ParsingInterrupted`, nothing stored).
+            (:class:`dagcore.dag_parsing.ParsingInterrupted`).
 
     Raises:
         ConfigError: a bad ``[dag_processor] parsing_processes`` or
             ``dag_file_processor_timeout``.
-        ParsingInterrupted: ``should_stop`` returned True.
+        ParsingInterrupted: ``should_stop`` returned True (the DAGs of the files parsed by
+            then may be stored already; import errors and stale marking are not).
     """
     folder = dag_folder if dag_folder is not None else conf.get("core", "dags_folder")
     if min_update_interval is None:
         min_update_interval = timedelta(seconds=conf.getfloat(
             "core", "min_serialized_dag_update_interval", fallback=30.0))
-    with parser_pool(pool) as parsers:
-        parsed = parsers.parse_folder(str(folder), should_stop=should_stop)
+    now = now if now is not None else timezone.utcnow()
     own_engine = engine is None
     engine = engine if engine is not None else create_engine()
     try:
-        return sync_serialized(engine, parsed.dags, parsed.import_errors,
-                               bundle_name=bundle_name,
-                               min_update_interval=min_update_interval or None, now=now)
+        with parser_pool(pool) as parsers, contextlib.closing(
+                parsers.iter_folder(str(folder), should_stop=should_stop)) as files:
+            # Each file's DAGs are stored as soon as it is in (and those before it), while the
+            # children parse the next files.
+            merge = FolderMerge()
+            writes = _Writes()
+            for parsed in files:
+                for entry in merge.add(parsed):
+                    writes.store(engine, entry, bundle_name=bundle_name, bundle_version=None,
+                                 min_update_interval=min_update_interval or None, now=now)
+        return _finish_sync(engine, writes, merge.import_errors, bundle_name=bundle_name,
+                            parsed_files=None, now=now)
     finally:
         if own_engine:
             engine.dispose()
