@@ -97,6 +97,14 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         "zombie_detection_interval": "10.0",
         "task_queued_timeout": "600.0",
     },
+    "dag_processor": {
+        # Airflow 3's options (docs/airflow-behaviour.md 1.6): the DAG files are parsed by this
+        # many child processes, and a child that spends longer than the timeout (seconds) on one
+        # file is SIGKILLed; the file gets an import error. [core] dag_file_processor_timeout,
+        # Airflow 2's name, wins when set.
+        "parsing_processes": "2",
+        "dag_file_processor_timeout": "50",
+    },
     "logging": {
         "base_log_folder": "{DAGCORE_HOME}/logs",
         "logging_level": "INFO",

@@ -1,9 +1,12 @@
 """From parsed DAG files to the database: serialized versions, import errors, stale DAGs.
 
-Design note. :func:`sync_dags` parses a folder with :class:`dagcore.dagbag.DagBag` and hands the
-result to :func:`sync_parsed`, which needs no parser (tests and other bundles call it directly).
-Each DAG is written in its own transaction (:func:`write_dag` plus its ``dag`` row), so one bad
-DAG cannot roll back the others; import errors and stale marking are one more transaction.
+Design note. :func:`sync_dags` parses a folder in child processes
+(:class:`dagcore.dag_parsing.DagFileParserPool`: a DAG file that crashes or hangs its process is
+that file's import error, the rest of the folder is stored) and hands the DAGs, serialized there,
+to :func:`sync_serialized`. :func:`sync_parsed` does the same for DAG objects parsed in this
+process (tests and other bundles call it directly). Each DAG is written in its own transaction
+(its ``dag`` row and version), so one bad DAG cannot roll back the others; import errors and
+stale marking are one more transaction.
 
 Versioning follows Airflow's ``SerializedDagModel.write_dag`` (docs/airflow-behaviour.md 1.3):
 throttled by ``min_update_interval``; no write when the hash and bundle are unchanged; an in-place
@@ -24,13 +27,14 @@ define it; a syntax error mid-edit must not stop its running backfills, docs/air
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
-import traceback
 import uuid
 import zlib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,16 +45,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from dagcore.configuration import conf
+from dagcore.dag_parsing import (
+    DagFileParserPool,
+    FolderMerge,
+    SerializedDagEntry,
+    parser_pool,
+    serialize_dags,
+    serialized_entry,
+)
 from dagcore.db import create_engine, transaction
 from dagcore.models import tables as t
 from dagcore.models.types import uuid7
-from dagcore.serialization import dag_hash, serialize_dag
 from dagcore.utils import timezone
 
 if TYPE_CHECKING:
     from dagcore.dag import DAG
 
-__all__ = ["SyncResult", "sync_dags", "sync_parsed", "write_dag"]
+__all__ = ["SyncResult", "sync_dags", "sync_parsed", "sync_serialized", "write_dag"]
 
 log = logging.getLogger(__name__)
 
@@ -96,49 +107,36 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     return dialect.insert(table)
 
 
-def _paused_at_creation(dag: Any) -> bool:
-    flag = getattr(dag, "is_paused_upon_creation", None)
-    if flag is not None:
-        return bool(flag)
+def _paused_at_creation(entry: SerializedDagEntry) -> bool:
+    if entry.is_paused_upon_creation is not None:
+        return entry.is_paused_upon_creation
     return conf.getboolean("core", "dags_are_paused_at_creation", fallback=True)
 
 
-def _dag_row_values(dag: Any, *, bundle_name: str, bundle_version: str | None,
+def _dag_row_values(entry: SerializedDagEntry, *, bundle_name: str, bundle_version: str | None,
                     now: datetime) -> dict[str, Any]:
-    owners = sorted({str(getattr(task, "owner", "")) for task in dag.task_dict.values()} - {""})
     return {
+        **entry.attributes,
         "is_stale": False,
         "last_parsed_time": now,
-        "fileloc": dag.fileloc,
-        "relative_fileloc": getattr(dag, "relative_fileloc", None),
         "bundle_name": bundle_name,
         "bundle_version": bundle_version,
-        "owners": ", ".join(owners) or None,
-        "dag_display_name": getattr(dag, "dag_display_name", dag.dag_id),
-        "description": dag.description,
-        "timetable_summary": dag.timetable.summary,
-        "timetable_description": dag.timetable.description or None,
-        "max_active_tasks": dag.max_active_tasks,
-        "max_active_runs": dag.max_active_runs,
-        "max_consecutive_failed_dag_runs": dag.max_consecutive_failed_dag_runs,
-        "has_task_concurrency_limits": any(
-            task.max_active_tis_per_dag is not None or task.max_active_tis_per_dagrun is not None
-            for task in dag.task_dict.values()),
         "has_import_errors": False,
     }
 
 
-def _upsert_dag_row(conn: Connection, dag: Any, *, bundle_name: str, bundle_version: str | None,
-                    now: datetime) -> bool:
+def _upsert_dag_row(conn: Connection, entry: SerializedDagEntry, *, bundle_name: str,
+                    bundle_version: str | None, now: datetime) -> bool:
     """Insert (paused per the creation rule) or update the ``dag`` row; True if inserted."""
-    values = _dag_row_values(dag, bundle_name=bundle_name, bundle_version=bundle_version, now=now)
+    values = _dag_row_values(entry, bundle_name=bundle_name, bundle_version=bundle_version,
+                             now=now)
     inserted = conn.execute(
         _insert(conn, t.dag)
-        .values(dag_id=dag.dag_id, is_paused=_paused_at_creation(dag), **values)
+        .values(dag_id=entry.dag_id, is_paused=_paused_at_creation(entry), **values)
         .on_conflict_do_nothing(index_elements=["dag_id"])
     ).rowcount
     if not inserted:
-        conn.execute(t.dag.update().where(t.dag.c.dag_id == dag.dag_id).values(**values))
+        conn.execute(t.dag.update().where(t.dag.c.dag_id == entry.dag_id).values(**values))
     return bool(inserted)
 
 
@@ -162,23 +160,18 @@ def _write_code(conn: Connection, *, dag_id: str, version_id: uuid.UUID, fileloc
                                                 **values))
 
 
-def _write_dag(conn: Connection, dag: DAG, *, bundle_name: str, bundle_version: str | None,
-               min_update_interval: timedelta | None, now: datetime,
-               source_code: str | None,
-               data: dict[str, Any] | None = None) -> Literal["created", "updated"] | None:
-    """The write of :func:`write_dag`: ``"created"`` (a new version), ``"updated"`` (in place) or
-    ``None`` (nothing written). ``data`` is the DAG serialized already (default: serialize it
-    here)."""
-    if data is None:
-        data = serialize_dag(dag)
-    _upsert_dag_row(conn, dag, bundle_name=bundle_name, bundle_version=bundle_version, now=now)
-    new_hash = dag_hash(data)
+def _write_version(conn: Connection, entry: SerializedDagEntry, *, bundle_name: str,
+                   bundle_version: str | None, min_update_interval: timedelta | None,
+                   now: datetime) -> Literal["created", "updated"] | None:
+    """The version part of :func:`write_dag` (the ``dag`` row exists): ``"created"`` (a new
+    version), ``"updated"`` (in place) or ``None`` (nothing written)."""
+    data, new_hash, dag_id = entry.data, entry.dag_hash, entry.dag_id
     dv, sd = t.dag_version, t.serialized_dag
     query = (
         sa.select(dv.c.id, dv.c.version_number, dv.c.bundle_name, dv.c.bundle_version,
                   sd.c.dag_hash, sd.c.last_updated)
         .select_from(dv.outerjoin(sd, sd.c.dag_version_id == dv.c.id))
-        .where(dv.c.dag_id == dag.dag_id)
+        .where(dv.c.dag_id == dag_id)
         .order_by(dv.c.version_number.desc())
         .limit(1)
         # Two processors writing the same DAG: the second waits, then sees the first's version.
@@ -191,8 +184,8 @@ def _write_dag(conn: Connection, dag: DAG, *, bundle_name: str, bundle_version: 
         return None
     if latest is not None and latest.dag_hash == new_hash and latest.bundle_name == bundle_name:
         return None
-    source = _source_code(dag.fileloc) if source_code is None else source_code
-    fileloc = dag.fileloc or ""
+    source = _source_code(entry.fileloc) if entry.source_code is None else entry.source_code
+    fileloc = entry.fileloc
     if latest is not None and latest.dag_hash is not None:
         used = conn.execute(sa.select(
             sa.exists().where(t.task_instance.c.dag_version_id == latest.id)
@@ -203,84 +196,66 @@ def _write_dag(conn: Connection, dag: DAG, *, bundle_name: str, bundle_version: 
                 dag_hash=new_hash, last_updated=now, **_data_columns(data)))
             conn.execute(dv.update().where(dv.c.id == latest.id).values(
                 bundle_name=bundle_name, bundle_version=bundle_version, last_updated=now))
-            _write_code(conn, dag_id=dag.dag_id, version_id=latest.id, fileloc=fileloc,
+            _write_code(conn, dag_id=dag_id, version_id=latest.id, fileloc=fileloc,
                         source=source, now=now)
-            log.info("DAG %s: version %d updated in place", dag.dag_id, latest.version_number)
+            log.info("DAG %s: version %d updated in place", dag_id, latest.version_number)
             return "updated"
     number = 1 if latest is None else latest.version_number + 1
     version_id = uuid7()
-    conn.execute(dv.insert().values(id=version_id, version_number=number, dag_id=dag.dag_id,
+    conn.execute(dv.insert().values(id=version_id, version_number=number, dag_id=dag_id,
                                     bundle_name=bundle_name, bundle_version=bundle_version,
                                     created_at=now, last_updated=now))
-    conn.execute(sd.insert().values(id=uuid7(), dag_id=dag.dag_id, dag_version_id=version_id,
+    conn.execute(sd.insert().values(id=uuid7(), dag_id=dag_id, dag_version_id=version_id,
                                     dag_hash=new_hash, created_at=now, last_updated=now,
                                     **_data_columns(data)))
-    _write_code(conn, dag_id=dag.dag_id, version_id=version_id, fileloc=fileloc, source=source,
+    _write_code(conn, dag_id=dag_id, version_id=version_id, fileloc=fileloc, source=source,
                 now=now)
-    log.info("DAG %s: new version %d", dag.dag_id, number)
+    log.info("DAG %s: new version %d", dag_id, number)
     return "created"
 
 
-def write_dag(target: Engine | Connection, dag: DAG, *, bundle_name: str = "dags-folder",
-              bundle_version: str | None = None, min_update_interval: timedelta | None = None,
-              now: datetime | None = None, source_code: str | None = None) -> bool:
+def write_dag(target: Engine | Connection, dag: DAG | SerializedDagEntry, *,
+              bundle_name: str = "dags-folder", bundle_version: str | None = None,
+              min_update_interval: timedelta | None = None, now: datetime | None = None,
+              source_code: str | None = None) -> bool:
     """Store a DAG's serialized form with Airflow's versioning rules (docs/airflow-behaviour.md
     1.3).
 
     Args:
         target: an engine (one transaction is opened) or a connection inside the caller's
             transaction.
-        dag: the DAG; its ``dag`` row is created (paused per the creation rule) if missing.
+        dag: the DAG, or its :class:`dagcore.dag_parsing.SerializedDagEntry` (serialized in a
+            parsing process); its ``dag`` row is created (paused per the creation rule) if
+            missing.
         bundle_name, bundle_version: recorded on the version.
         min_update_interval: skip the write when the latest serialized row was updated less
             than this long before ``now``.
         now: the time to record (default :func:`dagcore.utils.timezone.utcnow`).
-        source_code: the file's source for ``dag_code`` (default: read ``dag.fileloc``).
+        source_code: the file's source for ``dag_code`` (default: the entry's, else read
+            ``fileloc``).
 
     Returns:
         True if a version was created or updated in place, False if nothing was written.
     """
     now = now if now is not None else timezone.utcnow()
+    entry = dag if isinstance(dag, SerializedDagEntry) else serialized_entry(dag)
+    if source_code is not None:
+        entry = dataclasses.replace(entry, source_code=source_code)
     if isinstance(target, Engine):
         with transaction(target) as conn:
-            return _write_dag(conn, dag, bundle_name=bundle_name, bundle_version=bundle_version,
-                              min_update_interval=min_update_interval, now=now,
-                              source_code=source_code) is not None
-    return _write_dag(target, dag, bundle_name=bundle_name, bundle_version=bundle_version,
-                      min_update_interval=min_update_interval,
-                      now=now, source_code=source_code) is not None
+            return _write_dag(conn, entry, bundle_name=bundle_name,
+                              bundle_version=bundle_version,
+                              min_update_interval=min_update_interval, now=now) is not None
+    return _write_dag(target, entry, bundle_name=bundle_name, bundle_version=bundle_version,
+                      min_update_interval=min_update_interval, now=now) is not None
 
 
-def _serialization_error(dag: DAG, exc: Exception) -> str:
-    """The import error of a DAG that failed to serialize, as the DAG bag words a file's failure
-    (the last ``[core] dagbag_import_error_traceback_depth`` frames, unless
-    ``dagbag_import_error_tracebacks`` is off), under Airflow's "Failed to serialize DAG"
-    (Airflow logs that line and stores the traceback alone; docs/airflow-behaviour.md 8.9)."""
-    if conf.getboolean("core", "dagbag_import_error_tracebacks", fallback=True):
-        depth = conf.getint("core", "dagbag_import_error_traceback_depth", fallback=2)
-        detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__,
-                                                    limit=-depth))
-        return f"Failed to serialize DAG {dag.dag_id!r}\n{detail}"
-    return f"Failed to serialize DAG {dag.dag_id!r}: {type(exc).__name__}: {exc}"
-
-
-def _serialize_dags(dags: Iterable[DAG], import_errors: dict[str, str]
-                    ) -> list[tuple[DAG, dict[str, Any]]]:
-    """Each DAG with its serialized data; a DAG that fails to serialize is left out and its error
-    added to ``import_errors`` under its file (after a blank line when the file has one
-    already), as Airflow's DAG-file processor does (docs/airflow-behaviour.md 8.9)."""
-    serialized = []
-    for dag in dags:
-        try:
-            serialized.append((dag, serialize_dag(dag)))
-        except Exception as exc:  # noqa: BLE001 - any failure is this DAG's, not the folder's
-            log.exception("Failed to serialize DAG: %s", dag.fileloc)
-            filename = getattr(dag, "relative_fileloc", None) or dag.fileloc or dag.dag_id
-            message = _serialization_error(dag, exc)
-            existing = import_errors.get(filename)
-            import_errors[filename] = (f"{existing.rstrip()}\n\n{message}" if existing
-                                       else message)
-    return serialized
+def _write_dag(conn: Connection, entry: SerializedDagEntry, *, bundle_name: str,
+               bundle_version: str | None, min_update_interval: timedelta | None,
+               now: datetime) -> Literal["created", "updated"] | None:
+    _upsert_dag_row(conn, entry, bundle_name=bundle_name, bundle_version=bundle_version, now=now)
+    return _write_version(conn, entry, bundle_name=bundle_name, bundle_version=bundle_version,
+                          min_update_interval=min_update_interval, now=now)
 
 
 def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str, str], *,
@@ -302,27 +277,64 @@ def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str,
         min_update_interval: passed to :func:`write_dag`.
         now: the time to record (default ``utcnow()``).
     """
-    now = now if now is not None else timezone.utcnow()
     import_errors = dict(import_errors)
-    serialized = _serialize_dags(dags, import_errors)
-    written: list[str] = []
-    versions_created: list[str] = []
-    unchanged: list[str] = []
-    created: list[str] = []
-    for dag, data in serialized:
-        with transaction(engine) as conn:
-            if _upsert_dag_row(conn, dag, bundle_name=bundle_name,
-                               bundle_version=bundle_version, now=now):
-                created.append(dag.dag_id)
-            changed = _write_dag(conn, dag, bundle_name=bundle_name,
-                                 bundle_version=bundle_version,
-                                 min_update_interval=min_update_interval, now=now,
-                                 source_code=None, data=data)
-        (written if changed is not None else unchanged).append(dag.dag_id)
-        if changed == "created":
-            versions_created.append(dag.dag_id)
+    entries = serialize_dags(dags, import_errors)
+    return sync_serialized(engine, entries, import_errors, bundle_name=bundle_name,
+                           bundle_version=bundle_version, parsed_files=parsed_files,
+                           min_update_interval=min_update_interval, now=now)
 
-    found = {dag.dag_id for dag, _ in serialized}
+
+def sync_serialized(engine: Engine, entries: Iterable[SerializedDagEntry],
+                    import_errors: Mapping[str, str], *, bundle_name: str = "dags-folder",
+                    bundle_version: str | None = None,
+                    parsed_files: Collection[str] | None = None,
+                    min_update_interval: timedelta | None = None,
+                    now: datetime | None = None) -> SyncResult:
+    """:func:`sync_parsed` for DAGs serialized already (by the parsing processes of
+    :mod:`dagcore.dag_parsing`): the same writes, one transaction per DAG, then the import
+    errors and the stale marking in one more."""
+    now = now if now is not None else timezone.utcnow()
+    writes = _Writes()
+    for entry in entries:
+        writes.store(engine, entry, bundle_name=bundle_name, bundle_version=bundle_version,
+                     min_update_interval=min_update_interval, now=now)
+    return _finish_sync(engine, writes, import_errors, bundle_name=bundle_name,
+                        parsed_files=parsed_files, now=now)
+
+
+@dataclass(slots=True)
+class _Writes:
+    """What the per-DAG transactions of a sync did so far."""
+
+    written: list[str] = dataclasses.field(default_factory=list)
+    versions_created: list[str] = dataclasses.field(default_factory=list)
+    unchanged: list[str] = dataclasses.field(default_factory=list)
+    created: list[str] = dataclasses.field(default_factory=list)
+    found: set[str] = dataclasses.field(default_factory=set)
+
+    def store(self, engine: Engine, entry: SerializedDagEntry, *, bundle_name: str,
+              bundle_version: str | None, min_update_interval: timedelta | None,
+              now: datetime) -> None:
+        """One DAG's ``dag`` row and version, in a transaction of its own."""
+        with transaction(engine) as conn:
+            if _upsert_dag_row(conn, entry, bundle_name=bundle_name,
+                               bundle_version=bundle_version, now=now):
+                self.created.append(entry.dag_id)
+            changed = _write_version(conn, entry, bundle_name=bundle_name,
+                                     bundle_version=bundle_version,
+                                     min_update_interval=min_update_interval, now=now)
+        (self.written if changed is not None else self.unchanged).append(entry.dag_id)
+        if changed == "created":
+            self.versions_created.append(entry.dag_id)
+        self.found.add(entry.dag_id)
+
+
+def _finish_sync(engine: Engine, writes: _Writes, import_errors: Mapping[str, str], *,
+                 bundle_name: str, parsed_files: Collection[str] | None,
+                 now: datetime) -> SyncResult:
+    """The import errors and the stale marking of a sync, in one transaction."""
+    import_errors = dict(import_errors)
+    found = writes.found
     failed = set(import_errors)
     stale: list[str] = []
     with transaction(engine) as conn:
@@ -353,15 +365,19 @@ def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str,
                          .values(is_stale=True))
     for dag_id in stale:
         log.info("DAG %s is no longer defined by its file: marked stale", dag_id)
-    return SyncResult(written=tuple(written), versions_created=tuple(versions_created),
-                      unchanged=tuple(unchanged), created=tuple(created),
-                      stale=tuple(sorted(stale)), import_errors=dict(import_errors))
+    return SyncResult(written=tuple(writes.written),
+                      versions_created=tuple(writes.versions_created),
+                      unchanged=tuple(writes.unchanged), created=tuple(writes.created),
+                      stale=tuple(sorted(stale)), import_errors=import_errors)
 
 
 def sync_dags(dag_folder: str | Path | None = None, *, engine: Engine | None = None,
               bundle_name: str = "dags-folder", now: datetime | None = None,
-              min_update_interval: timedelta | None = None) -> SyncResult:
-    """Parse a DAG folder and sync it to the database (what ``dagcore dag-processor`` does).
+              min_update_interval: timedelta | None = None,
+              pool: DagFileParserPool | None = None,
+              should_stop: Callable[[], bool] | None = None) -> SyncResult:
+    """Parse a DAG folder in child processes and sync it to the database (what
+    ``dagcore dag-processor`` does).
 
     Args:
         dag_folder: the folder (default ``[core] dags_folder``).
@@ -370,19 +386,37 @@ def sync_dags(dag_folder: str | Path | None = None, *, engine: Engine | None = N
         now: the time to record (default ``utcnow()``).
         min_update_interval: the write throttle (default
             ``[core] min_serialized_dag_update_interval`` seconds).
-    """
-    from dagcore.dagbag import DagBag
+        pool: the parsing children to use (the DAG processor keeps one across passes); default
+            a pool of ``[dag_processor] parsing_processes`` started and stopped here.
+        should_stop: polled while files are parsed; True abandons the pass
+            (:class:`dagcore.dag_parsing.ParsingInterrupted`).
 
+    Raises:
+        ConfigError: a bad ``[dag_processor] parsing_processes`` or
+            ``dag_file_processor_timeout``.
+        ParsingInterrupted: ``should_stop`` returned True (the DAGs of the files parsed by
+            then may be stored already; import errors and stale marking are not).
+    """
     folder = dag_folder if dag_folder is not None else conf.get("core", "dags_folder")
     if min_update_interval is None:
         min_update_interval = timedelta(seconds=conf.getfloat(
             "core", "min_serialized_dag_update_interval", fallback=30.0))
-    bag = DagBag(str(folder))
+    now = now if now is not None else timezone.utcnow()
     own_engine = engine is None
     engine = engine if engine is not None else create_engine()
     try:
-        return sync_parsed(engine, bag.dags.values(), bag.import_errors, bundle_name=bundle_name,
-                           min_update_interval=min_update_interval or None, now=now)
+        with parser_pool(pool) as parsers, contextlib.closing(
+                parsers.iter_folder(str(folder), should_stop=should_stop)) as files:
+            # Each file's DAGs are stored as soon as it is in (and those before it), while the
+            # children parse the next files.
+            merge = FolderMerge()
+            writes = _Writes()
+            for parsed in files:
+                for entry in merge.add(parsed):
+                    writes.store(engine, entry, bundle_name=bundle_name, bundle_version=None,
+                                 min_update_interval=min_update_interval or None, now=now)
+        return _finish_sync(engine, writes, merge.import_errors, bundle_name=bundle_name,
+                            parsed_files=None, now=now)
     finally:
         if own_engine:
             engine.dispose()

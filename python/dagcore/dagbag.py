@@ -64,9 +64,11 @@ __all__ = [  # noqa: F822 - DBDagBag is served lazily by __getattr__ (below)
     "DagDuplicatedIdError",
     "DagImportTimeout",
     "FileLoadStat",
+    "dag_file_paths",
     "find_path_from_directory",
     "list_py_file_paths",
     "might_contain_dag",
+    "relative_fileloc",
 ]
 
 log = logging.getLogger(__name__)
@@ -316,6 +318,29 @@ def list_py_file_paths(directory: str | os.PathLike[str] | None, *, safe_mode: b
     return found
 
 
+def dag_file_paths(dag_folder: str | os.PathLike[str], *, include_examples: bool,
+                   safe_mode: bool) -> list[str]:
+    """The files :meth:`DagBag.collect_dags` parses, in its order: the folder's candidates
+    (:func:`list_py_file_paths`), then the examples' when ``include_examples``. The DAG
+    processor lists the same files to hand them to its parsing processes."""
+    files = list_py_file_paths(dag_folder, safe_mode=safe_mode)
+    if include_examples:
+        if EXAMPLE_DAGS_FOLDER.is_dir():
+            files.extend(list_py_file_paths(EXAMPLE_DAGS_FOLDER, safe_mode=safe_mode))
+        else:
+            log.warning("include_examples: %s does not exist", EXAMPLE_DAGS_FOLDER)
+    return files
+
+
+def relative_fileloc(path: str, dag_folder: str) -> str:
+    """``path`` relative to ``dag_folder`` or to the examples folder (the key of its import
+    errors and its DAGs' ``relative_fileloc``), or ``path`` itself when under neither."""
+    for base in (dag_folder, str(EXAMPLE_DAGS_FOLDER)):
+        if os.path.isdir(base) and (path == base or path.startswith(base + os.sep)):
+            return os.path.relpath(path, base)
+    return path
+
+
 # -------------------------------------------------------------------------------------------------
 # Import machinery
 
@@ -496,12 +521,7 @@ class DagBag:
         folder = os.path.abspath(os.fspath(dag_folder)) if dag_folder else self.dag_folder
         safe_mode = self.safe_mode if safe_mode is None else safe_mode
         include_examples = self.include_examples if include_examples is None else include_examples
-        files = list_py_file_paths(folder, safe_mode=safe_mode)
-        if include_examples:
-            if EXAMPLE_DAGS_FOLDER.is_dir():
-                files.extend(list_py_file_paths(EXAMPLE_DAGS_FOLDER, safe_mode=safe_mode))
-            else:
-                log.warning("include_examples: %s does not exist", EXAMPLE_DAGS_FOLDER)
+        files = dag_file_paths(folder, include_examples=include_examples, safe_mode=safe_mode)
         stats = []
         with self._parsing():
             for filepath in files:
@@ -563,10 +583,7 @@ class DagBag:
             return None
 
     def _relative(self, path: str) -> str:
-        for base in (self.dag_folder, str(EXAMPLE_DAGS_FOLDER)):
-            if os.path.isdir(base) and (path == base or path.startswith(base + os.sep)):
-                return os.path.relpath(path, base)
-        return path
+        return relative_fileloc(path, self.dag_folder)
 
     @contextlib.contextmanager
     def _parsing(self) -> Iterator[None]:

@@ -13,6 +13,11 @@ from typing import TYPE_CHECKING, Any, Final
 from dagcore.cli.common import dag_folder, migrated_engine, usage_error
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy.engine import Engine
+
+    from dagcore.dag_parsing import DagFileParserPool
     from dagcore.dag_processing import SyncResult
 
 __all__ = ["DEFAULT_PROCESSOR_INTERVAL", "add_dag_processor_command", "sync_summary"]
@@ -56,38 +61,60 @@ class _StopFlag:
 
 
 def _cmd_dag_processor(args: argparse.Namespace) -> int:
-    import sqlalchemy as sa
-
     from dagcore.api.user_input import require_positive
-    from dagcore.dag_processing import sync_dags
-    from dagcore.db.sqlite_file import check_database_file
+    from dagcore.dag_parsing import DagFileParserPool
 
     usage_error(lambda: require_positive(args.interval, "--interval", "number of seconds"))
     folder = dag_folder(args.subdir)
     interval = args.interval if args.interval is not None else DEFAULT_PROCESSOR_INTERVAL
-    with migrated_engine() as engine:
+    # The parsing children live as long as the command: forked at the first pass, reused by
+    # every pass, stopped (SIGKILL for one still busy) when the command ends however it ends.
+    with DagFileParserPool() as pool, migrated_engine() as engine:
         if args.once:
-            result = sync_dags(folder, engine=engine)
-            print(sync_summary(result))
-            for filename in sorted(result.import_errors):
-                print(f"  import error: {filename}")
-            return 0
+            return _one_pass(folder, engine, pool)
         print(f"dag-processor: parsing {folder} every {interval:g}s (Ctrl-C or SIGTERM stops)",
               flush=True)
         with _StopFlag() as stop:
-            while not stop.event.is_set():
-                check_database_file(engine)  # deleted or replaced: stop (one line, exit 1)
-                try:
-                    result = sync_dags(folder, engine=engine)
-                except sa.exc.OperationalError as exc:
-                    # Transient (a locked or restarting database): the next pass retries.
-                    log.error("dag-processor pass failed, retrying in %gs: %s", interval,
-                              getattr(exc, "orig", exc))
-                else:
-                    print(sync_summary(result), flush=True)
-                stop.event.wait(interval)
+            _loop(folder, engine, pool, interval, stop.event)
         print("dag-processor: stopped", flush=True)
         return 0
+
+
+def _one_pass(folder: Path, engine: Engine, pool: DagFileParserPool) -> int:
+    from dagcore.dag_processing import sync_dags
+
+    result = sync_dags(folder, engine=engine, pool=pool)
+    print(sync_summary(result))
+    for filename in sorted(result.import_errors):
+        print(f"  import error: {filename}")
+    return 0
+
+
+def _loop(folder: Path, engine: Engine, pool: DagFileParserPool, interval: float,
+          stop: threading.Event) -> None:
+    """Passes every ``interval`` seconds until ``stop`` is set; a pass under way when it is set
+    is abandoned (its busy parsing children are killed, so a file stuck in C code cannot delay
+    the stop)."""
+    import sqlalchemy as sa
+
+    from dagcore.dag_parsing import ParsingInterrupted
+    from dagcore.dag_processing import sync_dags
+    from dagcore.db.sqlite_file import check_database_file
+
+    while not stop.is_set():
+        check_database_file(engine)  # deleted or replaced: stop (one line, exit 1)
+        try:
+            result = sync_dags(folder, engine=engine, pool=pool, should_stop=stop.is_set)
+        except ParsingInterrupted:
+            log.info("dag-processor: pass abandoned to stop")
+            return
+        except sa.exc.OperationalError as exc:
+            # Transient (a locked or restarting database): the next pass retries.
+            log.error("dag-processor pass failed, retrying in %gs: %s", interval,
+                      getattr(exc, "orig", exc))
+        else:
+            print(sync_summary(result), flush=True)
+        stop.wait(interval)
 
 
 def add_dag_processor_command(commands: Any) -> None:
@@ -96,7 +123,9 @@ def add_dag_processor_command(commands: Any) -> None:
         "dag-processor", help="Parse DAG files and store them in the database",
         description="Parse the DAG folder and write the DAGs' serialized versions and the "
         "import errors to the metadata database, every --interval seconds until SIGTERM or "
-        "SIGINT (or once with --once).")
+        "SIGINT (or once with --once). Files are imported by [dag_processor] "
+        "parsing_processes child processes; a file whose process dies, or runs past "
+        "dag_file_processor_timeout and is killed, gets an import error.")
     parser.add_argument("--once", action="store_true",
                         help="Do one pass, print a summary and exit")
     parser.add_argument("--interval", type=float, metavar="SECONDS", default=None,

@@ -96,6 +96,8 @@ def _cmd_standalone(args: argparse.Namespace) -> int:
     with engine() as eng:
         revision = migrate(eng)
         print(f"standalone: database at {revision}", flush=True)
+        # Parsed in child processes, stopped when the sync returns: a DAG file that crashes or
+        # hangs its parsing process is an import error, and standalone goes on.
         result = sync_dags(folder, engine=eng)
         print(f"standalone: {len(result.written) + len(result.unchanged)} DAG(s) parsed "
               f"({len(result.written)} written), {len(result.import_errors)} import error(s)",

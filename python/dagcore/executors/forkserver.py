@@ -119,6 +119,7 @@ class ForkServer:
         self._sock: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self.exits: dict[int, int] = {}  # pid -> waitpid status, reported and not yet taken
+        self.ready = False  # the running server said it is ready
 
     def __del__(self) -> None:
         # An executor dropped without end(): closing the socket makes the server leave.
@@ -151,9 +152,23 @@ class ForkServer:
         finally:
             theirs.close()
         self._sock = ours
+        self.ready = False
         settings = WorkerSettings.here(engine_url=self.engine_url)
         self._send(("init", settings))
         log.debug("Fork server started, pid %d", self._process.pid)
+
+    def wait_ready(self, timeout: float = _ANSWER_TIMEOUT_S) -> None:
+        """Start the server if needed and wait until it can fork.
+
+        Raises:
+            ForkServerError: it did not start, or was not ready within ``timeout`` seconds.
+        """
+        self.start()
+        deadline = time.monotonic() + timeout
+        while not self.ready:
+            if self._receive(deadline - time.monotonic()) is None and (
+                    self._sock is None or time.monotonic() >= deadline):
+                raise ForkServerError(f"the fork server was not ready within {timeout:g} s")
 
     def spawn(self, fds: tuple[int, int], settings: WorkerSettings) -> int:
         """Fork a worker with the command pipe's read end and the result pipe's write end;
@@ -234,7 +249,9 @@ class ForkServer:
             self._lost("it exited")
             return None
         message = pickle.loads(data)
-        if message[0] == "exited":
+        if message[0] == "ready":
+            self.ready = True
+        elif message[0] == "exited":
             self.exits[int(message[1])] = int(message[2])
         return message
 

@@ -124,6 +124,16 @@ class LocalExecutor(BaseExecutor):
             log.error("%s (the first worker tries again)", exc)
         log.debug("LocalExecutor started (parallelism %d)", self.parallelism)
 
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Block until the fork server can fork workers (a benchmark that times tries, not the
+        executor's start-up, waits for this first).
+
+        Raises:
+            dagcore.executors.forkserver.ForkServerError: it is not ready within ``timeout``
+                seconds, or cannot start.
+        """
+        self._fork_server().wait_ready(timeout)
+
     def queue_workload(self, workload: TaskWorkload) -> None:
         """Accept ``workload``; a key already queued or running is ignored (and logged)."""
         if workload.key in self._keys:
@@ -135,16 +145,17 @@ class LocalExecutor(BaseExecutor):
     def queue_callback(self, request: DagCallbackRequest) -> None:
         """Run a DAG's run callbacks in a worker of their own, now (not counted in
         ``parallelism``); a failure is logged, no event comes back. The worker is killed after
-        ``[core] dag_file_processor_timeout`` seconds (Airflow runs these callbacks in its DAG
-        file processor, under that timeout)."""
+        ``dag_file_processor_timeout`` seconds (``[dag_processor]``, or ``[core]`` when set
+        there: Airflow runs these callbacks in its DAG file processor, under that timeout)."""
         pid = self._new_worker(1)
         if pid is None or not self._send(pid, request):
             log.error("Cannot run the %s callback of Dag %s (run %s): no worker",
                       request.state, request.dag_id, request.run_id)
             return
         self._callbacks[pid] = request
-        timeout = conf.getfloat("core", "dag_file_processor_timeout", fallback=50.0)
-        self._callback_deadlines[pid] = time.monotonic() + timeout
+        from dagcore.dag_parsing import dag_file_processor_timeout
+
+        self._callback_deadlines[pid] = time.monotonic() + dag_file_processor_timeout()
 
     def kill(self, key: TaskInstanceKey, reason: str) -> bool:
         """SIGKILL the process group of the worker running ``key``; its event says ``reason``."""
@@ -471,7 +482,7 @@ class LocalExecutor(BaseExecutor):
                 request = self._callbacks.get(pid)
                 if request is not None:
                     log.error("The %s callback of Dag %s (run %s) did not finish within "
-                              "[core] dag_file_processor_timeout: killing it", request.state,
+                              "dag_file_processor_timeout: killing it", request.state,
                               request.dag_id, request.run_id)
                     _signal_groups([pid], signal.SIGKILL)
 

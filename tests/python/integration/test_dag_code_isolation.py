@@ -185,4 +185,4 @@ def test_a_stored_dag_whose_file_turns_hostile_fails_alone(
     assert f"Task bad.work manual_bad try 1: process ended ({info}) while running" in caplog.text
     if kind == "c_loop":  # its failure callback hangs the same way: killed on time
         assert ("The failed callback of Dag bad (run manual_bad) did not finish within "
-                "[core] dag_file_processor_timeout: killing it") in caplog.text
+                "dag_file_processor_timeout: killing it") in caplog.text

@@ -130,6 +130,16 @@ def test_a_fork_server_that_cannot_start_is_an_immediate_failed_event(
     assert not executor.running
 
 
+def test_wait_ready_names_a_fork_server_that_cannot_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagcore.executors.forkserver import ForkServerError
+
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
+    with pytest.raises(ForkServerError, match=r"^cannot start the fork server "
+                       r"\(/nonexistent/python3\): .*No such file or directory"):
+        LocalExecutor(1, runner=never_called).wait_ready(timeout=5)
+
+
 def test_a_runner_that_cannot_be_pickled_is_refused() -> None:
     with pytest.raises(TypeError) as excinfo:
         LocalExecutor(1, runner=lambda w: None)

@@ -65,6 +65,7 @@ LAYER_OF = {
     "dagcore.dag_loading": "storage",
     "dagcore.db_dagbag": "storage",
     "dagcore.dag_processing": "storage",
+    "dagcore.dag_parsing": "storage",  # the DAG processor's parsing child processes
     # operations: the Python API over the database (CLI, REST and operators call it)
     "dagcore.api.*": "operations",
     # runtime: processes that run DAGs
