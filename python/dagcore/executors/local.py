@@ -50,6 +50,7 @@ from dagcore.executors.base import (
     TaskWorkload,
 )
 from dagcore.executors.forkserver import ForkServer, ForkServerError, WorkerSettings
+from dagcore.utils.process import pid_alive
 
 __all__ = ["LocalExecutor"]
 
@@ -415,7 +416,7 @@ class LocalExecutor(BaseExecutor):
             reported.clear()  # pids of no worker of ours (any more)
         if server is None or not server.alive:
             for pid, worker in self._workers.items():
-                if pid not in exits and worker.at_eof() and not _exists(pid):
+                if pid not in exits and worker.at_eof() and not pid_alive(pid):
                     exits[pid] = None
         return exits
 
@@ -495,16 +496,6 @@ class LocalExecutor(BaseExecutor):
                 return
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, _MAX_POLL_S)
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _describe_status(status: int | None) -> tuple[str, str | None]:

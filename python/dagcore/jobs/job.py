@@ -25,6 +25,7 @@ from dagcore.configuration import conf
 from dagcore.db import transaction
 from dagcore.models import tables as t
 from dagcore.utils import timezone
+from dagcore.utils.process import pid_alive
 
 __all__ = ["Job", "SchedulerAlreadyRunning", "hostname", "is_alive"]
 
@@ -41,22 +42,6 @@ def hostname() -> str:
     return socket.getfqdn()
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # an unreaped zombie answers kill(0) but is dead
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def is_alive(row: Any, now: datetime, threshold: float | None = None) -> bool:
     """Whether a ``job`` row belongs to a live process (see the module note)."""
     if row.state != RUNNING:
@@ -66,7 +51,7 @@ def is_alive(row: Any, now: datetime, threshold: float | None = None) -> bool:
     if row.latest_heartbeat < now - timedelta(seconds=threshold):
         return False
     if row.hostname == hostname():
-        return _pid_alive(row.pid)
+        return pid_alive(row.pid)
     return True
 
 
