@@ -42,6 +42,14 @@ PACKAGES=(
   python3-pendulum
   python3-jsonschema
   postgresql
+  # the REST API server (dagcore.server) and its tests
+  python3-fastapi
+  python3-uvicorn
+  python3-pydantic
+  python3-httpx
+  python3-requests
+  python3-jwt
+  python3-multipart
   # `make lint`
   flake8
   python3-pyflakes

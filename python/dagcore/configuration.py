@@ -117,6 +117,19 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         "dag_version_cache_policy": "tinylfu",
         # Seconds from load after which a cached DAG version is reloaded; 0: no TTL.
         "dag_version_cache_ttl": "0",
+        # The REST API server (dagcore.server). A request body longer than this is refused with
+        # 413 before it is read whole (a byte size: 1048576, 1 MiB).
+        "max_request_body_bytes": str(1 << 20),
+        # Paging, Airflow's options: the largest `limit` honoured, and the `limit` of a v2
+        # listing that gives none (v1's default is its spec's, 100).
+        "maximum_page_limit": "100",
+        "fallback_page_limit": "50",
+    },
+    "api_auth": {
+        # Airflow's options. Seconds a token from POST /auth/token stays valid. The signing
+        # secret is [api_auth] jwt_secret (no default): unset, one is generated once into
+        # $DAGCORE_HOME/jwt_secret (dagcore.api.tokens).
+        "jwt_expiration_time": "86400",
     },
     "metrics": {
         "statsd_on": "False",

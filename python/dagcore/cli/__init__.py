@@ -9,7 +9,8 @@ Adding a group is one module plus one entry in :data:`COMMAND_GROUPS`.
   DAG folder); :mod:`~dagcore.cli.output`: ``-o table|json|plain``.
 * :mod:`~dagcore.cli.db`, :mod:`~dagcore.cli.dags`, :mod:`~dagcore.cli.tasks`,
   :mod:`~dagcore.cli.backfill`, :mod:`~dagcore.cli.scheduler` (``scheduler``, ``standalone``),
-  :mod:`~dagcore.cli.dag_processor`, :mod:`~dagcore.cli.config`, :mod:`~dagcore.cli.version`.
+  :mod:`~dagcore.cli.dag_processor`, :mod:`~dagcore.cli.config`, :mod:`~dagcore.cli.version`,
+  :mod:`~dagcore.cli.users`.
 * What the user typed (conf JSON, dates, regular expressions, numbers) is parsed by
   :mod:`dagcore.api.user_input`, which the REST server shares; its errors name the value.
 
@@ -35,6 +36,7 @@ from dagcore.cli.dags import add_dags_commands
 from dagcore.cli.db import add_db_commands
 from dagcore.cli.scheduler import add_scheduler_command, add_standalone_command
 from dagcore.cli.tasks import add_tasks_commands
+from dagcore.cli.users import add_users_commands
 from dagcore.cli.version import add_version_command
 
 __all__ = ["COMMAND_GROUPS", "CLIError", "build_parser", "main"]
@@ -50,6 +52,7 @@ COMMAND_GROUPS: Final[tuple[Callable[[Any], None], ...]] = (
     add_scheduler_command,
     add_standalone_command,
     add_tasks_commands,
+    add_users_commands,
     add_version_command,
 )
 """Each adds one top-level command (and its subcommands) to the ``dagcore`` parser."""

@@ -41,6 +41,7 @@ __all__ = [
     "serialized_dag",
     "task_instance",
     "task_instance_history",
+    "user",
     "xcom",
 ]
 
@@ -351,4 +352,18 @@ xcom = sa.Table(
         ondelete="CASCADE",
     ),
     sa.Index(None, "dag_id", "run_id", "task_id"),
+)
+
+# A person or program that may call the REST API (``dagcore users create``). The password is
+# stored only as a salted scrypt hash with its parameters (dagcore.api.users); ``role`` is one
+# of viewer, user, op, admin.
+user = sa.Table(
+    "user",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(ID_LEN), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(512), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
