@@ -183,8 +183,12 @@ def hash_password(password: str) -> str:
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
-def verify_password(password: str, stored: str) -> bool:
-    """Whether ``password`` matches the ``stored`` hash; False for a malformed hash."""
+def verify_password(password: str, stored: str | None) -> bool:
+    """Whether ``password`` matches the ``stored`` hash; False for a malformed hash. ``None``
+    (no such user) costs as much as a wrong password and is False."""
+    if stored is None:
+        verify_password(password, _DUMMY_HASH)
+        return False
     try:
         scheme, n, r, p, salt, expected = stored.split("$")
         if scheme != "scrypt":
@@ -312,7 +316,7 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
     a wrong password)."""
     with engine.connect() as conn:
         row = conn.execute(sa.select(t.user).where(t.user.c.username == username)).first()
-    ok = verify_password(password, row.password_hash if row is not None else _DUMMY_HASH)
+    ok = verify_password(password, row.password_hash if row is not None else None)
     if row is None or not ok:
         return None
     return _user(row)

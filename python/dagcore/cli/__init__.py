@@ -10,7 +10,7 @@ Adding a group is one module plus one entry in :data:`COMMAND_GROUPS`.
 * :mod:`~dagcore.cli.db`, :mod:`~dagcore.cli.dags`, :mod:`~dagcore.cli.tasks`,
   :mod:`~dagcore.cli.backfill`, :mod:`~dagcore.cli.scheduler` (``scheduler``, ``standalone``),
   :mod:`~dagcore.cli.dag_processor`, :mod:`~dagcore.cli.config`, :mod:`~dagcore.cli.version`,
-  :mod:`~dagcore.cli.users`.
+  :mod:`~dagcore.cli.users`, :mod:`~dagcore.cli.api_server`.
 * What the user typed (conf JSON, dates, regular expressions, numbers) is parsed by
   :mod:`dagcore.api.user_input`, which the REST server shares; its errors name the value.
 
@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+from dagcore.cli.api_server import add_api_server_command
 from dagcore.cli.backfill import add_backfill_commands
 from dagcore.cli.common import PROG, CLIError, database_url_for_display
 from dagcore.cli.config import add_config_commands
@@ -44,6 +45,7 @@ __all__ = ["COMMAND_GROUPS", "CLIError", "build_parser", "main"]
 log = logging.getLogger(__name__)
 
 COMMAND_GROUPS: Final[tuple[Callable[[Any], None], ...]] = (
+    add_api_server_command,
     add_backfill_commands,
     add_config_commands,
     add_dag_processor_command,

@@ -1,0 +1,62 @@
+"""The REST API application: :func:`create_app`.
+
+Design note. One FastAPI application serves Airflow 3's public API under ``/api/v2`` (its
+OpenAPI document at ``/api/v2/openapi.json``, the Swagger page at ``/docs``) and the token route
+``/auth/token``; Airflow 2's stable API is a sub-application mounted at ``/api/v1``, so each
+version renders its own errors (:mod:`dagcore.server.errors`) and datetimes
+(:mod:`dagcore.server.serializers`). Routes live in one module per area under ``v2/`` and
+``v1/``; each protected route depends on :func:`dagcore.server.auth.require` with its action.
+Handlers call :mod:`dagcore.api` (the CLI's functions) and read DAGs through
+``DBDagBag.for_api_server()``, never by parsing files. A body over ``[api]
+max_request_body_bytes`` is refused with 413 before any route sees it
+(:mod:`dagcore.server.limits`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+import dagcore
+from dagcore.configuration import conf
+from dagcore.db import create_engine
+from dagcore.db_dagbag import DBDagBag
+from dagcore.server import auth_routes, v1, v2
+from dagcore.server.errors import install_v2_handlers
+from dagcore.server.limits import BodySizeLimit
+from dagcore.server.state import ServerState
+
+__all__ = ["OPENAPI_URL", "create_app"]
+
+log = logging.getLogger(__name__)
+
+OPENAPI_URL = f"{v2.PREFIX}/openapi.json"
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    """The API server's application.
+
+    Args:
+        engine: the metadata database (default: one from ``[database] sql_alchemy_conn``).
+
+    Raises:
+        ConfigError: ``[api] max_request_body_bytes`` is not a byte size.
+    """
+    engine = engine if engine is not None else create_engine()
+    state = ServerState(engine=engine, dag_bag=DBDagBag.for_api_server(engine=engine))
+    app = FastAPI(title="dagcore REST API", version=dagcore.__version__,
+                  description="Airflow 3's public API (/api/v2) and Airflow 2's stable API "
+                  "(/api/v1) over dagcore.",
+                  openapi_url=OPENAPI_URL, docs_url="/docs", redoc_url=None)
+    app.state.dagcore = state
+    install_v2_handlers(app)
+    app.include_router(auth_routes.router)
+    app.include_router(v2.router())
+    v1_app = v1.create_v1_app()
+    v1_app.state.dagcore = state
+    app.mount(v1.PREFIX, v1_app)
+    limit = conf.getbytes("api", "max_request_body_bytes")
+    app.add_middleware(BodySizeLimit, limit=limit)
+    return app

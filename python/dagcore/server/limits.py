@@ -1,0 +1,89 @@
+"""A cap on request bodies: ``[api] max_request_body_bytes`` (default 1 MiB) → 413.
+
+Design note. The check is an ASGI middleware in front of every route, so an oversized body is
+refused before any handler, model or JSON parser sees it: by its ``Content-Length`` without
+reading it, or, for a chunked body, as soon as the bytes read pass the limit (a body within the
+limit is then replayed to the application). The answer is written as the path's API version
+writes errors (:mod:`dagcore.server.errors`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from dagcore.server.errors import problem
+
+__all__ = ["BodySizeLimit"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodySizeLimit:
+    """Refuse a request whose body is longer than ``limit`` bytes with 413."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = self._content_length(scope)
+        if length is not None:
+            if length > self.limit:
+                await self._refuse(scope, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        # No Content-Length (chunked): read up to the limit, then replay what was read.
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._refuse(scope, send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    def _content_length(scope: Scope) -> int | None:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    return int(value)
+                except ValueError:
+                    return None
+        return None
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        detail = (f"Request body is larger than the limit of {self.limit} bytes "
+                  f"([api] max_request_body_bytes)")
+        if str(scope.get("path", "")).startswith("/api/v1"):
+            body = problem(413, detail)
+            media = b"application/problem+json"
+        else:
+            body = {"detail": detail}
+            media = b"application/json"
+        payload = json.dumps(body).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", media),
+                                (b"content-length", str(len(payload)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,34 @@
+"""What every request handler shares: the engine, the DAG bag and the credential cache.
+
+Design note. :func:`dagcore.server.app.create_app` makes one :class:`ServerState` per
+application and stores it on ``app.state.dagcore`` (the v1 sub-application gets the same
+object); handlers reach it through the :func:`server_state` dependency, so tests can build an
+app on their own engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from sqlalchemy.engine import Engine
+
+from dagcore.db_dagbag import DBDagBag
+from dagcore.server.credentials import CredentialCache
+
+__all__ = ["ServerState", "server_state"]
+
+
+@dataclass
+class ServerState:
+    """The server's shared objects."""
+
+    engine: Engine
+    dag_bag: DBDagBag
+    credentials: CredentialCache = field(default_factory=CredentialCache)
+
+
+def server_state(request: Request) -> ServerState:
+    """The :class:`ServerState` of the application serving ``request``."""
+    state: ServerState = request.app.state.dagcore
+    return state

@@ -1,0 +1,19 @@
+"""``/api/v2``: Airflow 3's public API. One module per area; :func:`router` joins them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["PREFIX", "router"]
+
+PREFIX = "/api/v2"
+
+
+def router() -> APIRouter:
+    """Every ``/api/v2`` route."""
+    from dagcore.server.v2 import dags, monitor
+
+    api = APIRouter(prefix=PREFIX)
+    api.include_router(monitor.router)
+    api.include_router(dags.router)
+    return api
