@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,27 @@ STOP_TIMEOUT = 30.0
 START_ATTEMPTS = 3
 
 ROLES = ("viewer", "user", "op", "admin")
+
+DAGS = {
+    "etl.py": """\
+from datetime import UTC, datetime
+from dagcore import DAG
+from dagcore.operators.empty import EmptyOperator
+
+with DAG("etl_daily", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule="@daily",
+         tags=["etl", "prod"], description="Daily ETL"):
+    EmptyOperator(task_id="extract")
+
+with DAG("ml_train", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule="0 3 * * *",
+         tags=["ml"]):
+    EmptyOperator(task_id="train")
+
+with DAG("reporting", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule=None,
+         tags=["prod"]):
+    EmptyOperator(task_id="report")
+""",
+}
+DAG_IDS = ["etl_daily", "ml_train", "reporting"]
 
 
 def password_of(username: str) -> str:
@@ -142,3 +164,36 @@ def server_env(home: Path, **settings: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     env.update(settings)
     return env
+
+
+def prepare_home(root: Path, *, parsed_at: datetime | None = None,
+                 **settings: str) -> Path:
+    """``root/home``: migrated (``dagcore db migrate``), :data:`DAGS` stored, a stale DAG
+    ``old_dag`` beside them, and one user per role (``dagcore users create``). ``settings``
+    are environment variables for the commands (a database URL)."""
+    from dagcore.dag_processing import sync_dags
+    from dagcore.db import create_engine, transaction
+    from dagcore.models import tables as t
+
+    home = root / "home"
+    home.mkdir()
+    folder = root / "dags"
+    folder.mkdir()
+    for name, text in DAGS.items():
+        (folder / name).write_text(text)
+    env = server_env(home, **settings)
+    migrated = run_cli(env, "db", "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    url = settings.get("DAGCORE__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'dagcore.db'}")
+    engine = create_engine(url)
+    try:
+        result = sync_dags(folder, engine=engine, min_update_interval=timedelta(0),
+                           now=parsed_at)
+        assert not result.import_errors, result.import_errors
+        with transaction(engine) as conn:
+            conn.execute(t.dag.insert().values(dag_id="old_dag", is_stale=True,
+                                               is_paused=False))
+    finally:
+        engine.dispose()
+    create_role_users(env)
+    return home

@@ -22,70 +22,29 @@ import pytest
 import requests
 import sqlalchemy as sa
 from api_server_process import (
+    DAG_IDS,
     ROLES,
     ApiServer,
-    create_role_users,
     password_of,
+    prepare_home,
     run_cli,
     server_env,
     start_api_server,
 )
 from starlette.routing import Mount
 
-from dagcore.dag_processing import sync_dags
 from dagcore.db import create_engine, transaction
 from dagcore.models import tables as t
 
-DAGS = {
-    "etl.py": """\
-from datetime import UTC, datetime
-from dagcore import DAG
-from dagcore.operators.empty import EmptyOperator
-
-with DAG("etl_daily", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule="@daily",
-         tags=["etl", "prod"], description="Daily ETL"):
-    EmptyOperator(task_id="extract")
-
-with DAG("ml_train", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule="0 3 * * *",
-         tags=["ml"]):
-    EmptyOperator(task_id="train")
-
-with DAG("reporting", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule=None,
-         tags=["prod"]):
-    EmptyOperator(task_id="report")
-""",
-}
-DAG_IDS = ["etl_daily", "ml_train", "reporting"]
 PARSED_AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 V1_PROBLEM = "https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-api-ref.html"
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated home with the DAGs stored and one user per role (via the CLI)."""
-    root = tmp_path_factory.mktemp("api")
-    home = root / "home"
-    home.mkdir()
-    folder = root / "dags"
-    folder.mkdir()
-    for name, text in DAGS.items():
-        (folder / name).write_text(text)
-    env = server_env(home)
-    migrated = run_cli(env, "db", "migrate")
-    assert migrated.returncode == 0, migrated.stderr
-    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
-    try:
-        result = sync_dags(folder, engine=engine, min_update_interval=timedelta(0),
-                           now=PARSED_AT)
-        assert not result.import_errors, result.import_errors
-        # A stale DAG: listed only when stale DAGs are asked for.
-        with transaction(engine) as conn:
-            conn.execute(t.dag.insert().values(dag_id="old_dag", is_stale=True,
-                                               is_paused=False))
-    finally:
-        engine.dispose()
-    create_role_users(env)
-    return home
+    """A migrated home with the DAGs stored, a stale one, and one user per role (via the
+    CLI)."""
+    return prepare_home(tmp_path_factory.mktemp("api"), parsed_at=PARSED_AT)
 
 
 @pytest.fixture(scope="module")
