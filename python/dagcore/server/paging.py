@@ -17,6 +17,7 @@ def fallback_page_limit() -> int:
 
 
 def effective_limit(limit: int | None) -> int:
-    """``limit`` capped at the maximum; None gives the fallback (capped too)."""
+    """``limit`` capped at the maximum; None gives the fallback (capped too). 0 stays 0 (an
+    empty page), as Airflow 3's ``LimitFilter`` (``api_fastapi/common/parameters``)."""
     value = fallback_page_limit() if limit is None else limit
     return min(value, maximum_page_limit())
