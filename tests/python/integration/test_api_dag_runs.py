@@ -315,7 +315,7 @@ def test_v2_clear_dry_run_then_clear(server: ApiServer, db: sa.Engine) -> None:
 # -- concurrency (issue 13) ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("version", ["v2"])
+@pytest.mark.parametrize("version", ["v2", "v1"])
 def test_eight_threads_one_run_id(server: ApiServer, db: sa.Engine, version: str) -> None:
     """8 threads posting the same dag_run_id: exactly one 200, seven 409, one run stored
     (the unique constraint decides, docs/airflow-behaviour.md 4)."""
@@ -358,3 +358,183 @@ def test_v2_clear_keeps_dates_aware(server: ApiServer) -> None:
     run = _trigger(server, logical_date="2025-06-01T12:00:00+02:00")
     assert run["logical_date"] == "2025-06-01T10:00:00Z"
     assert datetime.fromisoformat(run["queued_at"].replace("Z", "+00:00")).tzinfo == UTC
+
+
+# -- v1 (A.1-A.3) --------------------------------------------------------------------------------
+
+
+def _v1(server: ApiServer, method: str, path: str, user: str = "user",
+        **kwargs: Any) -> Any:
+    return server.request(method, f"{V1}{path}", as_user=user, basic=True, **kwargs)
+
+
+def _problem(answer: Any, status: int, detail: Any, title: str | None = None) -> None:
+    """Airflow 2's problem+json (connexion): status, title and detail."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    body = answer.json()
+    assert (body["status"], body["detail"]) == (status, detail)
+    if title is not None:
+        assert body["title"] == title
+
+
+def test_v1_trigger_with_v1_names(server: ApiServer) -> None:
+    """post_dag_run: 200 with dag_run_id, execution_date equal to logical_date, +00:00
+    datetimes, external_trigger true, conf {} when absent (A.2 1)."""
+    run_id = _run_id()
+    answer = _v1(server, "POST", "/etl_daily/dagRuns",
+                 json={"dag_run_id": run_id, "execution_date": "2023-07-08T09:10:11+00:00"})
+    assert answer.status_code == 200, answer.text
+    run = answer.json()
+    assert run["dag_run_id"] == run_id
+    assert run["logical_date"] == run["execution_date"] == "2023-07-08T09:10:11+00:00"
+    assert (run["state"], run["external_trigger"], run["conf"], run["start_date"]) == (
+        "queued", True, {}, None)
+    assert run["run_type"] == "manual"
+
+
+def test_v1_two_conflict_messages(server: ApiServer) -> None:
+    """A.3 2: the same logical date → "...DAGRun logical date: '<isoformat(sep=' ')>' already
+    exists"; the same run id → "...DAGRun ID: '<r>' already exists"; title "Conflict"."""
+    run_id = _run_id()
+    first = _v1(server, "POST", "/ml_train/dagRuns",
+                json={"dag_run_id": run_id, "logical_date": "2023-01-02T03:00:00+00:00"})
+    assert first.status_code == 200, first.text
+    same_date = _v1(server, "POST", "/ml_train/dagRuns",
+                    json={"dag_run_id": _run_id(), "logical_date": "2023-01-02T03:00:00Z"})
+    _problem(same_date, 409, "DAGRun with DAG ID: 'ml_train' and DAGRun logical date: "
+                             "'2023-01-02 03:00:00+00:00' already exists", "Conflict")
+    same_id = _v1(server, "POST", "/ml_train/dagRuns",
+                  json={"dag_run_id": run_id, "logical_date": "2023-01-03T03:00:00Z"})
+    _problem(same_id, 409, f"DAGRun with DAG ID: 'ml_train' and DAGRun ID: '{run_id}' already "
+                           f"exists", "Conflict")
+
+
+@pytest.mark.parametrize(("body", "detail"), [
+    ({"bogus": 1}, "{'bogus': ['Unknown field.']}"),
+    ({"execution_date": "2020-11-10T08:25:56.939143"},
+     "'2020-11-10T08:25:56.939143' is not a 'date-time' - 'execution_date'"),
+    ({"conf": "x"}, "'x' is not of type 'object' - 'conf'"),
+    ({"data_interval_start": "2024-01-01T00:00:00Z"},
+     "{'_schema': [\"Both 'data_interval_start' and 'data_interval_end' must be specified "
+     "together\"]}"),
+    ({"dag_id": "x"}, "Property is read-only - 'dag_id'"),
+])
+def test_v1_trigger_bad_bodies_are_400(server: ApiServer, body: dict[str, Any],
+                                       detail: str) -> None:
+    """Connexion's and marshmallow's 400s (A.1, A.2 1)."""
+    _problem(_v1(server, "POST", "/reporting/dagRuns", json=body), 400, detail)
+
+
+def test_v1_logical_and_execution_date_conflict(server: ApiServer) -> None:
+    """A.3 1: both given and different → 400 title "logical_date conflicts with
+    execution_date"."""
+    answer = _v1(server, "POST", "/reporting/dagRuns",
+                 json={"logical_date": "2024-01-01T00:00:00+00:00",
+                       "execution_date": "2024-01-02T00:00:00+00:00"})
+    _problem(answer, 400, "'2024-01-01T00:00:00+00:00' != '2024-01-02T00:00:00+00:00'",
+             "logical_date conflicts with execution_date")
+
+
+@pytest.mark.parametrize("key", ["start_date", "end_date", "state"])
+def test_v1_read_only_fields_name_the_backfill_endpoint(server: ApiServer, key: str) -> None:
+    """Deviation 2 of issue 13: Airflow's 400 "Property is read-only - '<key>'", plus how to run
+    a date range (the backfill endpoint)."""
+    answer = _v1(server, "POST", "/reporting/dagRuns",
+                 json={key: "2024-01-01T00:00:00+00:00", "dag_run_id": _run_id()})
+    assert answer.status_code == 400
+    detail = answer.json()["detail"]
+    assert detail.startswith(f"Property is read-only - '{key}'")
+    assert "/api/v2/backfills" in detail
+
+
+def test_v1_trigger_unknown_dag(server: ApiServer) -> None:
+    """404 title "DAG not found", detail "DAG with dag_id: '<d>' not found"."""
+    _problem(_v1(server, "POST", "/nope/dagRuns", json={}), 404,
+             "DAG with dag_id: 'nope' not found", "DAG not found")
+
+
+def test_v1_list_get_and_unknown_dag(server: ApiServer) -> None:
+    """GET list: an unknown DAG is no error (200, empty); order_by one field; bad order_by →
+    400; state comma list; GET one → 404 title "DAGRun not found"."""
+    _v1(server, "POST", "/ml_train/dagRuns",
+        json={"dag_run_id": _run_id(), "logical_date": "2022-05-01T03:00:00+00:00"})
+    assert _v1(server, "GET", "/nope/dagRuns", user="viewer").json() == {
+        "dag_runs": [], "total_entries": 0}
+    body = _v1(server, "GET", "/ml_train/dagRuns", user="viewer",
+               params={"execution_date_lte": "2022-05-01T03:00:00+00:00",
+                       "order_by": "-execution_date", "state": "queued,running"}).json()
+    assert body["total_entries"] == 1
+    run = body["dag_runs"][0]
+    assert run["execution_date"] == "2022-05-01T03:00:00+00:00"
+    _problem(_v1(server, "GET", "/ml_train/dagRuns", user="viewer",
+                 params={"order_by": "password"}), 400,
+             "Ordering with 'password' is disallowed or the attribute does not exist on the "
+             "model")
+    _problem(_v1(server, "GET", "/ml_train/dagRuns", user="viewer", params={"limit": -1}),
+             400, None, "Page limit must be a positive integer")
+    got = _v1(server, "GET", f"/ml_train/dagRuns/{run['dag_run_id']}", user="viewer")
+    assert got.json() == run
+    _problem(_v1(server, "GET", "/ml_train/dagRuns/ghost", user="viewer"), 404,
+             "DAGRun with DAG ID: 'ml_train' and DagRun ID: 'ghost' not found",
+             "DAGRun not found")
+    every = _v1(server, "GET", "/~/dagRuns", user="viewer").json()
+    assert len(every["dag_runs"]) <= 100 and every["total_entries"] >= 1
+
+
+def test_v1_patch_state(server: ApiServer, db: sa.Engine) -> None:
+    """PATCH {"state"}: success marks the unfinished TIs success; 400 "'running' is not one of
+    [...] - 'state'"; an unknown key 400; a missing run 404 title "Dag Run id <r> not found in
+    dag <d>" (A.2 5)."""
+    run_id = _trigger(server)["dag_run_id"]
+    _add_tis(db, "reporting", run_id, {"a": None, "b": "failed"})
+    answer = _v1(server, "PATCH", f"/reporting/dagRuns/{run_id}", json={"state": "success"})
+    assert answer.status_code == 200 and answer.json()["state"] == "success"
+    assert answer.json()["end_date"].endswith("+00:00")
+    assert _ti_states(db, "reporting", run_id) == {"a": "success", "b": "failed"}
+    _problem(_v1(server, "PATCH", f"/reporting/dagRuns/{run_id}", json={"state": "running"}),
+             400, "'running' is not one of ['success', 'failed', 'queued'] - 'state'")
+    _problem(_v1(server, "PATCH", f"/reporting/dagRuns/{run_id}",
+                 json={"state": "failed", "states": "x"}), 400,
+             "{'states': ['Unknown field.']}")
+    _problem(_v1(server, "PATCH", "/reporting/dagRuns/ghost", json={"state": "failed"}),
+             404, None, "Dag Run id ghost not found in dag reporting")
+
+
+def test_v1_clear(server: ApiServer, db: sa.Engine) -> None:
+    """clear: {} is a dry run listing TaskInstanceReferences; dry_run false clears and answers
+    the run queued; "{'dryrun': ['Unknown field.']}"; 404 title with three spaces (A.2 6)."""
+    run_id = _trigger(server)["dag_run_id"]
+    _add_tis(db, "reporting", run_id, {"a": "failed"})
+    _v1(server, "PATCH", f"/reporting/dagRuns/{run_id}", json={"state": "failed"})
+    dry = _v1(server, "POST", f"/reporting/dagRuns/{run_id}/clear", json={})
+    assert dry.json() == {"task_instances": [{"task_id": "a", "dag_id": "reporting",
+                                              "execution_date": None, "dag_run_id": run_id}]}
+    done = _v1(server, "POST", f"/reporting/dagRuns/{run_id}/clear", json={"dry_run": False})
+    assert done.status_code == 200 and done.json()["state"] == "queued"
+    assert _ti_states(db, "reporting", run_id) == {"a": None}
+    _problem(_v1(server, "POST", f"/reporting/dagRuns/{run_id}/clear", json={"dryrun": True}),
+             400, "{'dryrun': ['Unknown field.']}")
+    _problem(_v1(server, "POST", "/reporting/dagRuns/ghost/clear", json={}), 404, None,
+             "Dag Run id ghost not found in dag   reporting")
+
+
+def test_v1_delete_and_delete_by_logical_date(server: ApiServer, db: sa.Engine) -> None:
+    """DELETE → 204 (A.2 4); a missing id → 404 title "Not Found"; deviation 3 of issue 13:
+    an ISO datetime equal to a run's logical date deletes that run (Airflow: 404)."""
+    run_id = _run_id()
+    _v1(server, "POST", "/etl_daily/dagRuns",
+        json={"dag_run_id": run_id, "logical_date": "2021-04-05T00:00:00+00:00"})
+    assert _v1(server, "DELETE", f"/etl_daily/dagRuns/{run_id}", user="user").status_code == 403
+    answer = _v1(server, "DELETE", f"/etl_daily/dagRuns/{run_id}", user="op")
+    assert (answer.status_code, answer.content) == (204, b"")
+    _problem(_v1(server, "DELETE", f"/etl_daily/dagRuns/{run_id}", user="op"), 404,
+             f"DAGRun with DAG ID: 'etl_daily' and DagRun ID: '{run_id}' not found", "Not Found")
+    other = _run_id()
+    _v1(server, "POST", "/etl_daily/dagRuns",
+        json={"dag_run_id": other, "logical_date": "2021-04-06T00:00:00+00:00"})
+    answer = _v1(server, "DELETE", "/etl_daily/dagRuns/2021-04-06T00:00:00+00:00", user="op")
+    assert answer.status_code == 204, answer.text
+    assert _stored_runs(db, "etl_daily", other) == 0
+    _problem(_v1(server, "DELETE", "/etl_daily/dagRuns/2021-04-07T00:00:00Z", user="op"), 404,
+             "DAGRun with DAG ID: 'etl_daily' and DagRun ID: '2021-04-07T00:00:00Z' not found")
