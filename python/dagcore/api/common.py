@@ -311,6 +311,7 @@ def trigger_dag(dag_id: str, *, run_id: str | None = None, conf: Mapping[str, An
                 logical_date: datetime | None = _NOW, run_after: datetime | None = None,
                 replace_microseconds: bool = True, triggered_by: str = "cli",
                 triggering_user_name: str | None = None, note: str | None = None,
+                data_interval: tuple[datetime, datetime] | None = None,
                 engine: Engine | None = None, dag_bag: DBDagBag | None = None) -> DagRun:
     """Create a queued manual run of a DAG (Airflow's ``trigger_dag``, docs/airflow-behaviour.md
     4.1-4.2).
@@ -331,6 +332,8 @@ def trigger_dag(dag_id: str, *, run_id: str | None = None, conf: Mapping[str, An
         triggered_by: one of :data:`TRIGGERED_BY` (``"cli"``, ``"operator"``, ``"rest_api"``...).
         triggering_user_name: who triggered it (stored on the run).
         note: the run's note.
+        data_interval: (start, end), aware, given instead of the timetable's inference (the
+            REST API's ``data_interval_start/end``); only with a logical date.
         engine: the metadata database (default: the dag bag's, else the configured one).
         dag_bag: where the DAG is read from (default: a throw-away :class:`DBDagBag`).
 
@@ -358,6 +361,11 @@ def trigger_dag(dag_id: str, *, run_id: str | None = None, conf: Mapping[str, An
         if replace_microseconds:
             logical_date = logical_date.replace(microsecond=0)
     run_after = (run_after or now).astimezone(UTC)
+    if data_interval is not None:
+        _check_aware(data_interval[0], "data_interval_start")
+        _check_aware(data_interval[1], "data_interval_end")
+        if logical_date is None:
+            raise ValueError("a data interval needs a logical date")
     if run_id is not None:
         validate_run_id(run_id)
     engine, dag_bag = _engine_and_bag(engine, dag_bag)
@@ -376,10 +384,14 @@ def trigger_dag(dag_id: str, *, run_id: str | None = None, conf: Mapping[str, An
             if dag is None:
                 raise DagNotFound(f"Dag id {dag_id} not found in the serialized DAG table")
             run_conf = _check_conf(dag, conf)
-            interval = None
+            interval: tuple[Any, Any] = (None, None)
             if logical_date is not None:
                 _check_start_date(dag, logical_date)
-                interval = dag.timetable.infer_manual_data_interval(run_after=logical_date)
+                if data_interval is None:
+                    inferred = dag.timetable.infer_manual_data_interval(run_after=logical_date)
+                    interval = (inferred.start, inferred.end)
+                else:
+                    interval = data_interval
             if run_id is None:
                 run_id = generate_run_id("manual", stamp=logical_date, run_after=run_after)
             new_id = insert_dag_run(
@@ -387,8 +399,7 @@ def trigger_dag(dag_id: str, *, run_id: str | None = None, conf: Mapping[str, An
                 run_after=run_after, queued_at=now, start_date=None, end_date=None,
                 state=DagRunState.QUEUED.value, run_type="manual", triggered_by=triggered_by,
                 triggering_user_name=triggering_user_name, conf=run_conf,
-                data_interval_start=None if interval is None else interval.start,
-                data_interval_end=None if interval is None else interval.end,
+                data_interval_start=interval[0], data_interval_end=interval[1],
                 created_dag_version_id=version_id, bundle_version=dag_row.bundle_version,
                 clear_number=0, note=note, updated_at=now)
             row = conn.execute(sa.select(t.dag_run).where(t.dag_run.c.id == new_id)).one()

@@ -1,0 +1,200 @@
+"""``/api/v2/dags/{dag_id}/dagRuns``: list, get, trigger, patch, delete, clear.
+
+Airflow 3 (``api_fastapi/core_api/routes/public/dag_run.py``, docs/airflow-rest-api.md B.2):
+the list takes ``~`` for every DAG and answers 404 for an unknown one; a trigger body is strict
+with ``logical_date`` a required (nullable) key and answers 200; a duplicate run id or logical
+date is a unique-constraint violation, 409 with ``_UniqueConstraintErrorHandler``'s body
+(``statement``/``orig_error`` hidden, the ``message`` naming an id found in the server log);
+a missing run is 404 "The DagRun with dag_id: `<d>` and run_id: `<r>` was not found"; DELETE
+answers 204; clear with ``dry_run`` (the default) lists the task instances it would clear.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from dagcore.api import common
+from dagcore.api import dag_runs as api_runs
+from dagcore.api.users import Action
+from dagcore.server.auth import Principal, require
+from dagcore.server.errors import ApiError
+from dagcore.server.paging import effective_limit
+from dagcore.server.state import ServerState, server_state
+from dagcore.server.v2.dag_run_models import (
+    DAGRunClearBody,
+    DAGRunCollectionResponse,
+    DAGRunPatchBody,
+    DAGRunResponse,
+    TaskInstanceCollectionResponse,
+    TriggerDAGRunPostBody,
+    dag_run_response,
+    task_instance_response,
+)
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/dags/{dag_id}/dagRuns", tags=["DagRun"])
+
+_VALID_STATES = ("queued", "running", "success", "failed")
+
+
+def _not_found(dag_id: str, run_id: str) -> ApiError:
+    return ApiError(404, f"The DagRun with dag_id: `{dag_id}` and run_id: `{run_id}` was not "
+                    f"found")
+
+
+def _response(server: ServerState, run: common.DagRun) -> DAGRunResponse:
+    return dag_run_response(run, api_runs.dag_versions_of(server.engine, run))
+
+
+def _unique_violation() -> ApiError:
+    """Airflow 3's ``_UniqueConstraintErrorHandler`` body (statement and error hidden)."""
+    error_id = uuid.uuid4()
+    log.info("Unique constraint violation on dag_run; error id %s", error_id)
+    return ApiError(409, {
+        "reason": "Unique constraint violation", "statement": "hidden", "orig_error": "hidden",
+        "message": "Serious error when handling your request. Check logs for more details - "
+                   f"you will find it in api server when you look for ID {error_id}"})
+
+
+@router.get("", response_model=DAGRunCollectionResponse,
+            dependencies=[Depends(require(Action.READ))])
+def get_dag_runs(
+    dag_id: str = Path(...),
+    limit: int | None = Query(None, ge=0),
+    offset: int = Query(0, ge=0),
+    state: list[str] = Query([]),
+    run_type: list[str] = Query([]),
+    logical_date_gte: datetime | None = Query(None),
+    logical_date_lte: datetime | None = Query(None),
+    start_date_gte: datetime | None = Query(None),
+    start_date_lte: datetime | None = Query(None),
+    end_date_gte: datetime | None = Query(None),
+    end_date_lte: datetime | None = Query(None),
+    run_after_gte: datetime | None = Query(None),
+    run_after_lte: datetime | None = Query(None),
+    updated_at_gte: datetime | None = Query(None),
+    updated_at_lte: datetime | None = Query(None),
+    order_by: list[str] = Query(["id"]),
+    server: ServerState = Depends(server_state),
+) -> Any:
+    """A page of the DAG's runs (``~``: every DAG's) and how many match."""
+    bad = [s for s in state if s not in _VALID_STATES]
+    if bad:
+        raise ApiError(422, f"Invalid value for state. Valid values are "
+                       f"{', '.join(_VALID_STATES)}")
+    if dag_id != "~" and not api_runs.dag_exists(server.engine, dag_id):
+        raise ApiError(404, f"The Dag with ID: `{dag_id}` was not found")
+    filters = api_runs.RunFilters(
+        states=state, run_types=run_type, logical_date_gte=logical_date_gte,
+        logical_date_lte=logical_date_lte, start_date_gte=start_date_gte,
+        start_date_lte=start_date_lte, end_date_gte=end_date_gte, end_date_lte=end_date_lte,
+        run_after_gte=run_after_gte, run_after_lte=run_after_lte,
+        updated_at_gte=updated_at_gte, updated_at_lte=updated_at_lte)
+    try:
+        listing = api_runs.list_dag_runs(server.engine, None if dag_id == "~" else dag_id,
+                                         limit=effective_limit(limit), offset=offset,
+                                         filters=filters, order_by=order_by)
+    except api_runs.InvalidOrderBy as exc:
+        raise ApiError(400, str(exc)) from None
+    return DAGRunCollectionResponse(dag_runs=[_response(server, run) for run in listing.runs],
+                                    total_entries=listing.total)
+
+
+@router.get("/{dag_run_id}", response_model=DAGRunResponse,
+            dependencies=[Depends(require(Action.READ))])
+def get_dag_run(dag_id: str = Path(...), dag_run_id: str = Path(...),
+                server: ServerState = Depends(server_state)) -> Any:
+    """One run."""
+    try:
+        return _response(server, api_runs.get_dag_run(server.engine, dag_id, dag_run_id))
+    except api_runs.DagRunNotFound:
+        raise _not_found(dag_id, dag_run_id) from None
+
+
+@router.post("", response_model=DAGRunResponse)
+def trigger_dag_run(body: TriggerDAGRunPostBody, dag_id: str = Path(...),
+                    principal: Principal = Depends(require(Action.TRIGGER)),
+                    server: ServerState = Depends(server_state)) -> Any:
+    """Trigger a run (:func:`dagcore.api.common.trigger_dag`); 200 as Airflow 3 answers."""
+    interval = (None if body.data_interval_start is None or body.data_interval_end is None
+                else (body.data_interval_start, body.data_interval_end))
+    try:
+        run = common.trigger_dag(
+            dag_id, run_id=body.dag_run_id, conf=body.conf, logical_date=body.logical_date,
+            run_after=body.run_after, replace_microseconds=False, triggered_by="rest_api",
+            triggering_user_name=principal.username, note=body.note, data_interval=interval,
+            engine=server.engine, dag_bag=server.dag_bag)
+    except common.DagNotFound:
+        raise ApiError(404, f"DAG with dag_id: '{dag_id}' not found") from None
+    except common.DagHasImportErrors:
+        raise ApiError(400, f"DAG with dag_id: '{dag_id}' has import errors and cannot be "
+                       f"triggered") from None
+    except common.DagRunAlreadyExists:
+        raise _unique_violation() from None
+    except ValueError as exc:  # ParamValidationError too
+        raise ApiError(400, str(exc)) from None
+    return _response(server, run)
+
+
+@router.patch("/{dag_run_id}", response_model=DAGRunResponse,
+              dependencies=[Depends(require(Action.TRIGGER))])
+def patch_dag_run(body: DAGRunPatchBody, dag_id: str = Path(...),
+                  dag_run_id: str = Path(...), update_mask: list[str] | None = Query(None),
+                  server: ServerState = Depends(server_state)) -> Any:
+    """Set a run's state and/or note; ``update_mask`` limits which (unknown names are
+    ignored, as Airflow 3 does); without it the fields sent apply."""
+    sent = body.__fields_set__
+    fields = set(update_mask) if update_mask is not None else sent
+    kwargs: dict[str, Any] = {}
+    if "state" in fields and body.state is not None:
+        kwargs["state"] = body.state
+    if "note" in fields:
+        kwargs["note"] = body.note
+    try:
+        return _response(server, api_runs.patch_dag_run(server.engine, dag_id, dag_run_id,
+                                                        **kwargs))
+    except api_runs.DagRunNotFound:
+        raise _not_found(dag_id, dag_run_id) from None
+
+
+@router.delete("/{dag_run_id}", status_code=204, response_class=Response,
+               dependencies=[Depends(require(Action.DELETE_RUN))])
+def delete_dag_run(dag_id: str = Path(...), dag_run_id: str = Path(...),
+                   server: ServerState = Depends(server_state)) -> Response:
+    """Delete a run and its task instances."""
+    try:
+        api_runs.delete_dag_run(server.engine, dag_id, dag_run_id)
+    except api_runs.DagRunNotFound:
+        raise _not_found(dag_id, dag_run_id) from None
+    return Response(status_code=204)
+
+
+@router.post("/{dag_run_id}/clear",
+             response_model=TaskInstanceCollectionResponse | DAGRunResponse,
+             dependencies=[Depends(require(Action.CLEAR))])
+def clear_dag_run(body: DAGRunClearBody, dag_id: str = Path(...),
+                  dag_run_id: str = Path(...),
+                  server: ServerState = Depends(server_state)) -> Any:
+    """Clear a run (:func:`dagcore.api.common.clear_dag_runs`): with ``dry_run`` the task
+    instances that would be cleared, else the run as it is then."""
+    try:
+        run = api_runs.get_dag_run(server.engine, dag_id, dag_run_id)
+        cleared = common.clear_dag_runs(
+            dag_id, run_ids=[dag_run_id], only_failed=body.only_failed, dry_run=body.dry_run,
+            run_on_latest_version=body.run_on_latest_version, engine=server.engine,
+            dag_bag=server.dag_bag)
+        if body.dry_run:
+            return TaskInstanceCollectionResponse(
+                task_instances=[task_instance_response(ti, run) for ti in cleared],
+                total_entries=len(cleared))
+        return _response(server, api_runs.get_dag_run(server.engine, dag_id, dag_run_id))
+    except (api_runs.DagRunNotFound, common.DagNotFound):
+        raise _not_found(dag_id, dag_run_id) from None
