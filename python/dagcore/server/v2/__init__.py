@@ -11,9 +11,10 @@ PREFIX = "/api/v2"
 
 def router() -> APIRouter:
     """Every ``/api/v2`` route."""
-    from dagcore.server.v2 import dags, monitor
+    from dagcore.server.v2 import backfills, dags, monitor
 
     api = APIRouter(prefix=PREFIX)
     api.include_router(monitor.router)
     api.include_router(dags.router)
+    api.include_router(backfills.router)
     return api
