@@ -11,10 +11,11 @@ PREFIX = "/api/v2"
 
 def router() -> APIRouter:
     """Every ``/api/v2`` route."""
-    from dagcore.server.v2 import backfills, dags, monitor
+    from dagcore.server.v2 import backfills, dags, import_errors, monitor
 
     api = APIRouter(prefix=PREFIX)
     api.include_router(monitor.router)
     api.include_router(dags.router)
     api.include_router(backfills.router)
+    api.include_router(import_errors.router)
     return api
