@@ -11,11 +11,12 @@ PREFIX = "/api/v2"
 
 def router() -> APIRouter:
     """Every ``/api/v2`` route."""
-    from dagcore.server.v2 import backfills, dags, import_errors, monitor
+    from dagcore.server.v2 import backfills, dags, import_errors, monitor, task_instances
 
     api = APIRouter(prefix=PREFIX)
     api.include_router(monitor.router)
     api.include_router(dags.router)
     api.include_router(backfills.router)
     api.include_router(import_errors.router)
+    api.include_router(task_instances.router)
     return api
