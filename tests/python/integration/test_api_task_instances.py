@@ -233,3 +233,48 @@ def test_v1_clear_by_state_errors(server: ApiServer) -> None:
     assert server.request("POST", path, as_user="viewer", basic=True,
                           json={}).status_code == 403
     assert server.request("POST", path, json={}).status_code == 401
+
+
+def test_v2_patch_state(server: ApiServer, db: sa.Engine) -> None:
+    """patch_task_instance (Airflow 3.1+): the dry_run route lists what would change and
+    changes nothing; PATCH sets the state and answers the changed instances as a collection;
+    the same state again → 409 "Task id <t> is already in <s> state"."""
+    run_id = _run(db, 15, "failed", run_state="failed")
+    path = f"/api/v2/dags/etl_daily/dagRuns/{run_id}/taskInstances/extract"
+    dry = server.request("PATCH", f"{path}/dry_run", as_user="user",
+                         json={"new_state": "success"})
+    assert dry.status_code == 200, dry.text
+    assert [ti["state"] for ti in dry.json()["task_instances"]] == ["failed"]
+    assert _ti_state(db, run_id) == "failed"
+    done = server.request("PATCH", path, as_user="user", json={"new_state": "success"})
+    assert done.status_code == 200, done.text
+    assert [(ti["task_id"], ti["state"]) for ti in done.json()["task_instances"]] == [
+        ("extract", "success")]
+    assert done.json()["total_entries"] == 1
+    assert _ti_state(db, run_id) == "success"
+    again = server.request("PATCH", path, as_user="user", json={"new_state": "success"})
+    assert (again.status_code, again.json()) == (
+        409, {"detail": "Task id extract is already in success state"})
+
+
+def test_v2_patch_errors(server: ApiServer, db: sa.Engine) -> None:
+    """PatchTaskInstanceBody's validator → 422; an unknown task → 404 "Task '<t>' not found in
+    DAG '<d>'"; an unknown run → 404; dagcore refuses a note (no task-instance notes) with 400
+    naming it; viewers 403."""
+    run_id = _run(db, 16, "success")
+    base = f"/api/v2/dags/etl_daily/dagRuns/{run_id}/taskInstances"
+    bad = server.request("PATCH", f"{base}/extract", as_user="user",
+                         json={"new_state": "running"})
+    assert bad.status_code == 422
+    assert "'running' is not one of ['success', 'failed', 'skipped']" in bad.text
+    task = server.request("PATCH", f"{base}/nope", as_user="user", json={"new_state": "failed"})
+    assert (task.status_code, task.json()) == (
+        404, {"detail": "Task 'nope' not found in DAG 'etl_daily'"})
+    run = server.request("PATCH", "/api/v2/dags/etl_daily/dagRuns/zz/taskInstances/extract",
+                         as_user="user", json={"new_state": "failed"})
+    assert run.status_code == 404
+    note = server.request("PATCH", f"{base}/extract", as_user="user", json={"note": "hi"})
+    assert note.status_code == 400 and "'note'" in note.json()["detail"]
+    assert server.request("PATCH", f"{base}/extract", as_user="viewer",
+                          json={"new_state": "failed"}).status_code == 403
+    assert _ti_state(db, run_id) == "success"

@@ -13,6 +13,7 @@ from dagcore.server.serializers import StrictBody, V2Model
 
 __all__ = [
     "ClearTaskInstancesBody",
+    "PatchTaskInstanceBody",
     "TaskInstanceCollectionResponse",
     "TaskInstanceResponse",
     "task_instance_response",
@@ -124,3 +125,26 @@ class ClearTaskInstancesBody(StrictBody):
             raise ValueError("Exactly one of dag_run_id or (start_date and end_date) must be "
                              "provided")
         return values
+
+
+class PatchTaskInstanceBody(StrictBody):
+    """Airflow 3's ``PatchTaskInstanceBody``: the new state (success, failed or skipped) and the
+    relatives to set with it. ``note``: dagcore keeps no task-instance notes (refused in the
+    route). ``include_future``/``include_past`` (other runs) are accepted only as false."""
+
+    new_state: str | None = None
+    note: str | None = None
+    include_upstream: bool = False
+    include_downstream: bool = False
+    include_future: bool = False
+    include_past: bool = False
+
+    @validator("new_state", pre=True)
+    def _state(cls, value: Any) -> str:  # noqa: N805 (pydantic)
+        valid = ["success", "failed", "skipped"]
+        if value is None:
+            raise ValueError("'new_state' should not be empty")
+        state = str(value).lower()
+        if state not in valid:
+            raise ValueError(f"'{state}' is not one of {valid}")
+        return state

@@ -1,5 +1,12 @@
 """Task instances on ``/api/v2``: ``GET /dags/{dag_id}/dagRuns/{run_id}/taskInstances``,
-``GET .../taskInstances/{task_id}`` and ``POST /dags/{dag_id}/clearTaskInstances``.
+``GET`` and ``PATCH .../taskInstances/{task_id}`` (and ``PATCH .../{task_id}/dry_run``), and
+``POST /dags/{dag_id}/clearTaskInstances``.
+
+PATCH (Airflow 3.1+, ``patch_task_instance``): ``new_state`` success|failed|skipped (else 422
+"'<s>' is not one of [...]"), ``include_upstream``/``include_downstream``; answers the changed
+instances as a collection; 404 "Task '<t>' not found in DAG '<d>'"; 409 "Task id <t> is already
+in <s> state". dagcore keeps no task-instance notes and sets states within one run: ``note``,
+``include_future`` and ``include_past`` are refused with 400 naming the field.
 
 Airflow 3 (``core_api/routes/public/task_instances.py``, docs/airflow-rest-api.md B.2): lists
 page with ``limit``/``offset``, filter ``state`` (repeatable, ``no_status`` for none) and
@@ -27,6 +34,7 @@ from dagcore.server.paging import effective_limit
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v2.task_instance_models import (
     ClearTaskInstancesBody,
+    PatchTaskInstanceBody,
     TaskInstanceCollectionResponse,
     TaskInstanceResponse,
     task_instance_response,
@@ -114,3 +122,51 @@ def clear_task_instances(body: ClearTaskInstancesBody, dag_id: str = Path(...),
     return TaskInstanceCollectionResponse(
         task_instances=[task_instance_response(i, name) for i in infos],
         total_entries=len(infos))
+
+
+def _patch(server: ServerState, dag_id: str, dag_run_id: str, task_id: str,
+           body: PatchTaskInstanceBody, dry_run: bool) -> Any:
+    if body.note is not None:
+        raise ApiError(400, "dagcore keeps no task-instance notes: 'note' cannot be set")
+    for flag in ("include_future", "include_past"):
+        if getattr(body, flag):
+            raise ApiError(400, f"'{flag}' is not supported: dagcore sets task-instance states "
+                                f"within one run")
+    name = _display_name(server, dag_id)
+    if body.new_state is None:
+        return get_task_instances(dag_id, dag_run_id, limit=None, offset=0, state=[],
+                                  task_id=task_id, order_by=["map_index"], server=server)
+    try:
+        changed = api_tis.set_task_instance_state(
+            server.engine, server.dag_bag, dag_id, dag_run_id, task_id, body.new_state,
+            upstream=body.include_upstream, downstream=body.include_downstream,
+            dry_run=dry_run)
+    except (api_common.DagNotFound, api_common.DagRunNotFound, api_tis.TaskNotFound,
+            api_tis.TaskInstanceNotFound) as exc:
+        raise ApiError(404, str(exc)) from None
+    if not changed and not dry_run:
+        raise ApiError(409, f"Task id {task_id} is already in {body.new_state} state")
+    infos = api_tis.with_run_dates(server.engine, changed)
+    return TaskInstanceCollectionResponse(
+        task_instances=[task_instance_response(i, name) for i in infos],
+        total_entries=len(infos))
+
+
+@router.patch("/dagRuns/{dag_run_id}/taskInstances/{task_id}",
+              response_model=TaskInstanceCollectionResponse,
+              dependencies=[Depends(require(Action.CLEAR))])
+def patch_task_instance(body: PatchTaskInstanceBody, dag_id: str = Path(...),
+                        dag_run_id: str = Path(...), task_id: str = Path(...),
+                        server: ServerState = Depends(server_state)) -> Any:
+    """Set a task instance's state (and its relatives', as asked)."""
+    return _patch(server, dag_id, dag_run_id, task_id, body, dry_run=False)
+
+
+@router.patch("/dagRuns/{dag_run_id}/taskInstances/{task_id}/dry_run",
+              response_model=TaskInstanceCollectionResponse,
+              dependencies=[Depends(require(Action.CLEAR))])
+def patch_task_instance_dry_run(body: PatchTaskInstanceBody, dag_id: str = Path(...),
+                                dag_run_id: str = Path(...), task_id: str = Path(...),
+                                server: ServerState = Depends(server_state)) -> Any:
+    """The task instances a PATCH would change, unchanged."""
+    return _patch(server, dag_id, dag_run_id, task_id, body, dry_run=True)
