@@ -278,3 +278,56 @@ def test_v2_patch_errors(server: ApiServer, db: sa.Engine) -> None:
     assert server.request("PATCH", f"{base}/extract", as_user="viewer",
                           json={"new_state": "failed"}).status_code == 403
     assert _ti_state(db, run_id) == "success"
+
+
+# -- set_task_instance_state on a chain (the API layer, both backends) ---------------------------
+
+
+@pytest.fixture
+def chain_db(engine: sa.Engine) -> sa.Engine:
+    """A DAG a>b>c>d and a failed run r1: a success, b failed, c upstream_failed, d failed."""
+    from test_api_common import add_run, make_dag, store
+
+    from dagcore.db import migrate
+
+    migrate(engine)
+    store(engine, make_dag(edges="a>b>c>d"))
+    add_run(engine, "r1", {"a": "success", "b": "failed", "c": "upstream_failed", "d": "failed"},
+            run_state="failed")
+    return engine
+
+
+def _states(engine: sa.Engine) -> dict[str, str | None]:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(t.task_instance.c.task_id, t.task_instance.c.state)
+                                 .where(t.task_instance.c.run_id == "r1")).all())
+
+
+def test_set_state_clears_failed_downstream(chain_db: sa.Engine) -> None:
+    """Airflow's dag.set_task_instance_state: b → success, then the failed and upstream_failed
+    instances downstream of b (c, d) are cleared and the run is queued again so it resumes."""
+    from dagcore.api.task_instances import set_task_instance_state
+    from dagcore.db_dagbag import DBDagBag
+
+    bag = DBDagBag(engine=chain_db, revalidation_interval=0)
+    changed = set_task_instance_state(chain_db, bag, "etl", "r1", "b", "success")
+    assert [(ti.task_id, ti.state) for ti in changed] == [("b", "success")]
+    assert _states(chain_db) == {"a": "success", "b": "success", "c": None, "d": None}
+    with chain_db.connect() as conn:
+        assert conn.execute(sa.select(t.dag_run.c.state)
+                            .where(t.dag_run.c.run_id == "r1")).scalar_one() == "queued"
+
+
+def test_set_state_with_downstream_and_dry_run(chain_db: sa.Engine) -> None:
+    """include_downstream sets the relatives too (and they are not cleared afterwards); a dry
+    run lists the instances that would change and changes nothing."""
+    from dagcore.api.task_instances import set_task_instance_state
+    from dagcore.db_dagbag import DBDagBag
+
+    bag = DBDagBag(engine=chain_db, revalidation_interval=0)
+    dry = set_task_instance_state(chain_db, bag, "etl", "r1", "b", "skipped", downstream=True,
+                                  dry_run=True)
+    assert [ti.task_id for ti in dry] == ["b", "c", "d"]
+    assert _states(chain_db)["b"] == "failed"
+    set_task_instance_state(chain_db, bag, "etl", "r1", "c", "failed", downstream=True)
+    assert _states(chain_db) == {"a": "success", "b": "failed", "c": "failed", "d": "failed"}
