@@ -29,7 +29,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -448,6 +448,18 @@ def _state_filter(only_failed: bool, only_running: bool) -> frozenset[str] | Non
     return None
 
 
+def _check_states(states: Collection[str], only_failed: bool,
+                  only_running: bool) -> frozenset[str]:
+    """``states`` as a filter: each a task-instance state, none with only_failed/only_running."""
+    if only_failed or only_running:
+        raise ValueError("states cannot be combined with only_failed or only_running")
+    valid = {s.value for s in TaskInstanceState}
+    bad = [state for state in states if state not in valid]
+    if bad:
+        raise ValueError(f"invalid task instance state(s): {', '.join(map(repr, bad))}")
+    return frozenset(states)
+
+
 def _tasks_for_run(dag: SerializedDAG | None, task_ids: Sequence[str] | None,
                    task_regex: re.Pattern[str] | None, upstream: bool,
                    downstream: bool) -> set[str] | None:
@@ -497,7 +509,8 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
            start_date: datetime | None, end_date: datetime | None, only_failed: bool,
            only_running: bool, include_upstream: bool, include_downstream: bool,
            dry_run: bool, dag_run_state: DagRunState | str | None, run_on_latest_version: bool,
-           engine: Engine | None, dag_bag: DBDagBag | None) -> list[TaskInstanceRow]:
+           engine: Engine | None, dag_bag: DBDagBag | None,
+           states: Collection[str] | None = None) -> list[TaskInstanceRow]:
     if only_failed and only_running:
         raise ValueError("only_failed and only_running cannot both be set")
     _check_aware(start_date, "start_date")
@@ -526,7 +539,10 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
         dag_run_state = getattr(dag_run_state, "value", dag_run_state)
         if dag_run_state not in _DAG_RUN_STATES:
             raise ValueError(f"invalid DagRun state: {dag_run_state}")
-    states = _state_filter(only_failed, only_running)
+    if states is not None:
+        states = _check_states(states, only_failed, only_running)
+    else:
+        states = _state_filter(only_failed, only_running)
     engine, dag_bag = _engine_and_bag(engine, dag_bag)
 
     ti, dr = t.task_instance, t.dag_run
@@ -625,7 +641,8 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
                          dry_run: bool = False,
                          dag_run_state: DagRunState | str | None = DagRunState.QUEUED,
                          run_on_latest_version: bool = False, engine: Engine | None = None,
-                         dag_bag: DBDagBag | None = None) -> list[TaskInstanceRow]:
+                         dag_bag: DBDagBag | None = None,
+                         states: Collection[str] | None = None) -> list[TaskInstanceRow]:
     """Clear task instances of a DAG so they run again (Airflow's ``dag.clear``,
     docs/airflow-behaviour.md 3.8).
 
@@ -657,6 +674,8 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
             lacks become ``removed``). Default False: each run keeps its own version.
         engine: the metadata database (default: the dag bag's, else the configured one).
         dag_bag: where DAG versions are read from (default: a throw-away :class:`DBDagBag`).
+        states: only task instances in these states (excludes only_failed and only_running;
+            the REST API's ``POST /api/v1/dags/{dag_id}/clear``, issue 13's deviation 1).
 
     Returns:
         The task instances cleared, as they are now (with ``dry_run``: as they are, unchanged),
@@ -679,7 +698,8 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
                   end_date=end_date, only_failed=only_failed, only_running=only_running,
                   include_upstream=include_upstream, include_downstream=include_downstream,
                   dry_run=dry_run, dag_run_state=dag_run_state,
-                  run_on_latest_version=run_on_latest_version, engine=engine, dag_bag=dag_bag)
+                  run_on_latest_version=run_on_latest_version, engine=engine, dag_bag=dag_bag,
+                  states=states)
 
 
 def clear_dag_runs(dag_id: str, *, run_ids: Iterable[str] | None = None,

@@ -13,7 +13,7 @@ PREFIX = "/api/v1"
 def create_v1_app() -> FastAPI:
     """The ``/api/v1`` application (mounted by :func:`dagcore.server.app.create_app`)."""
     from dagcore.server.errors import install_v1_handlers
-    from dagcore.server.v1 import dag_runs, dags, monitor
+    from dagcore.server.v1 import dag_runs, dags, import_errors, monitor, task_instances
 
     app = FastAPI(title="dagcore REST API v1 (Airflow 2 stable API)", docs_url=None,
                   redoc_url=None, openapi_url=None)
@@ -21,4 +21,6 @@ def create_v1_app() -> FastAPI:
     app.include_router(monitor.router)
     app.include_router(dags.router)
     app.include_router(dag_runs.router)
+    app.include_router(import_errors.router)
+    app.include_router(task_instances.router)
     return app

@@ -11,10 +11,20 @@ PREFIX = "/api/v2"
 
 def router() -> APIRouter:
     """Every ``/api/v2`` route."""
-    from dagcore.server.v2 import dag_runs, dags, monitor
+    from dagcore.server.v2 import (
+        backfills,
+        dag_runs,
+        dags,
+        import_errors,
+        monitor,
+        task_instances,
+    )
 
     api = APIRouter(prefix=PREFIX)
     api.include_router(monitor.router)
     api.include_router(dags.router)
     api.include_router(dag_runs.router)
+    api.include_router(backfills.router)
+    api.include_router(import_errors.router)
+    api.include_router(task_instances.router)
     return api

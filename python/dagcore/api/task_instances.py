@@ -1,0 +1,273 @@
+"""Task instances of a run for the REST API: list (filters, ordering, paging), get, set a
+state, and the run dates every answer carries (``logical_date``, ``run_after``).
+
+Airflow 3 (``core_api/routes/public/task_instances.py``, docs/airflow-rest-api.md B.2) orders
+by ``map_index`` by default; the sortable fields here are the ``task_instance`` columns the API
+shows. A run that does not exist is an error (404 in the route), an empty run is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from dagcore.api.common import (
+    DagNotFound,
+    DagRunNotFound,
+    TaskInstanceRow,
+    clear_task_instances,
+    in_chunks,
+)
+from dagcore.api.user_input import UserInputError
+from dagcore.db import transaction
+from dagcore.db_dagbag import DBDagBag
+from dagcore.models import tables as t
+from dagcore.serialization import SerializedDAG
+from dagcore.state import TaskInstanceState
+from dagcore.utils import timezone
+
+__all__ = [
+    "InvalidTaskInstanceOrder",
+    "InvalidTaskInstanceState",
+    "ORDER_BY_FIELDS",
+    "TaskInstanceInfo",
+    "TaskInstanceListing",
+    "TaskInstanceNotFound",
+    "SETTABLE_STATES",
+    "TaskNotFound",
+    "get_task_instance",
+    "list_task_instances",
+    "set_task_instance_state",
+    "with_run_dates",
+]
+
+ORDER_BY_FIELDS: Final = ("id", "task_id", "map_index", "state", "start_date", "end_date",
+                          "duration", "try_number", "pool", "queue", "priority_weight",
+                          "operator", "updated_at")
+# A state filter may name "no_status" for a task instance without one (Airflow 3's ``state``
+# query parameter, which maps it to NULL).
+NO_STATUS: Final = "no_status"
+# The states a user may set (Airflow 3's PatchTaskInstanceBody).
+SETTABLE_STATES: Final = ("success", "failed", "skipped")
+
+
+class TaskInstanceNotFound(LookupError):
+    """No task instance of the run has that task id and map index."""
+
+
+class TaskNotFound(LookupError):
+    """The DAG's latest version has no task with that id."""
+
+
+class InvalidTaskInstanceOrder(UserInputError):
+    """An ``order_by`` field task instances cannot be sorted by (Airflow's message)."""
+
+
+class InvalidTaskInstanceState(UserInputError):
+    """A ``state`` filter value that is not a task-instance state."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInstanceInfo:
+    """A task instance and its run's dates."""
+
+    ti: TaskInstanceRow
+    logical_date: datetime | None
+    run_after: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInstanceListing:
+    task_instances: list[TaskInstanceInfo]
+    total: int
+
+
+def _run(conn: Connection, dag_id: str, run_id: str) -> Any:
+    row = conn.execute(sa.select(t.dag_run.c.logical_date, t.dag_run.c.run_after).where(
+        t.dag_run.c.dag_id == dag_id, t.dag_run.c.run_id == run_id)).one_or_none()
+    if row is None:
+        raise DagRunNotFound(f"The DagRun with dag_id: `{dag_id}` and run_id: `{run_id}` was "
+                             f"not found")
+    return row
+
+
+def _ordering(order_by: Sequence[str]) -> list[Any]:
+    ti = t.task_instance
+    clauses: list[Any] = []
+    for raw in order_by:
+        name = raw[1:] if raw.startswith("-") else raw
+        if name not in ORDER_BY_FIELDS:
+            raise InvalidTaskInstanceOrder(
+                f"Ordering with '{name}' is disallowed or the attribute does not exist on the "
+                f"model", name="order_by", value=raw)
+        clauses.append(ti.c[name].desc() if raw.startswith("-") else ti.c[name].asc())
+    clauses.extend([ti.c.task_id.asc(), ti.c.map_index.asc()])  # a stable order between pages
+    return clauses
+
+
+def _state_condition(states: Sequence[str]) -> Any:
+    valid = {s.value for s in TaskInstanceState} | {NO_STATUS}
+    bad = [s for s in states if s not in valid]
+    if bad:
+        raise InvalidTaskInstanceState(
+            f"Invalid value for state. Valid values are {', '.join(sorted(valid))}; got "
+            f"{', '.join(map(repr, bad))}", name="state", value=bad)
+    column = t.task_instance.c.state
+    named = [s for s in states if s != NO_STATUS]
+    conditions = [column.in_(named)] if named else []
+    if NO_STATUS in states:
+        conditions.append(column.is_(None))
+    return sa.or_(*conditions)
+
+
+def list_task_instances(engine: Engine, dag_id: str, run_id: str, *, limit: int,
+                        offset: int = 0, states: Sequence[str] = (),
+                        task_id: str | None = None,
+                        order_by: Sequence[str] = ("map_index",)) -> TaskInstanceListing:
+    """A page of the run's task instances and how many match.
+
+    Raises:
+        DagRunNotFound: no such run (Airflow 3's 404 text).
+        InvalidTaskInstanceOrder, InvalidTaskInstanceState: a bad ``order_by`` or ``state``.
+    """
+    ordering = _ordering(order_by)
+    ti = t.task_instance
+    conditions = [ti.c.dag_id == dag_id, ti.c.run_id == run_id]
+    if states:
+        conditions.append(_state_condition(states))
+    if task_id is not None:
+        conditions.append(ti.c.task_id == task_id)
+    with engine.connect() as conn:
+        run = _run(conn, dag_id, run_id)
+        total = conn.execute(sa.select(sa.func.count()).select_from(ti)
+                             .where(*conditions)).scalar_one()
+        rows = conn.execute(sa.select(ti).where(*conditions).order_by(*ordering)
+                            .limit(limit).offset(offset)).all()
+    return TaskInstanceListing([TaskInstanceInfo(TaskInstanceRow.from_row(row),
+                                                 run.logical_date, run.run_after)
+                                for row in rows], total)
+
+
+def get_task_instance(engine: Engine, dag_id: str, run_id: str, task_id: str,
+                      map_index: int = -1) -> TaskInstanceInfo:
+    """One task instance of the run.
+
+    Raises:
+        DagRunNotFound: no such run.
+        TaskInstanceNotFound: the run has no such task instance.
+    """
+    ti = t.task_instance
+    with engine.connect() as conn:
+        run = _run(conn, dag_id, run_id)
+        row = conn.execute(sa.select(ti).where(
+            ti.c.dag_id == dag_id, ti.c.run_id == run_id, ti.c.task_id == task_id,
+            ti.c.map_index == map_index)).one_or_none()
+    if row is None:
+        raise TaskInstanceNotFound(
+            f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, task_id: "
+            f"`{task_id}` and map_index: `{map_index}` was not found")
+    return TaskInstanceInfo(TaskInstanceRow.from_row(row), run.logical_date, run.run_after)
+
+
+def with_run_dates(engine: Engine, rows: Iterable[TaskInstanceRow]) -> list[TaskInstanceInfo]:
+    """``rows`` (of one DAG) with their runs' dates, in the same order."""
+    rows = list(rows)
+    if not rows:
+        return []
+    dr = t.dag_run
+    dates: dict[str, Any] = {}
+    with engine.connect() as conn:
+        for part in in_chunks(sorted({row.run_id for row in rows})):
+            for run in conn.execute(sa.select(dr.c.run_id, dr.c.logical_date, dr.c.run_after)
+                                    .where(dr.c.dag_id == rows[0].dag_id,
+                                           dr.c.run_id.in_(part))):
+                dates[run.run_id] = run
+    return [TaskInstanceInfo(row, getattr(dates.get(row.run_id), "logical_date", None),
+                             getattr(dates.get(row.run_id), "run_after", None))
+            for row in rows]
+
+
+def _relatives(dag: SerializedDAG, task_id: str, *, upstream: bool,
+               downstream: bool) -> set[str]:
+    """``task_id`` and, as asked, all its upstream and downstream tasks (transitively)."""
+    found = {task_id}
+    for wanted, edges in ((upstream, "upstream_task_ids"), (downstream, "downstream_task_ids")):
+        todo = [task_id] if wanted else []
+        while todo:
+            for other in getattr(dag.task_dict[todo.pop()], edges):
+                if other not in found:
+                    found.add(other)
+                    todo.append(other)
+    return found
+
+
+def set_task_instance_state(engine: Engine, dag_bag: DBDagBag, dag_id: str, run_id: str,
+                            task_id: str, new_state: str, *, map_index: int | None = None,
+                            upstream: bool = False, downstream: bool = False,
+                            dry_run: bool = False) -> list[TaskInstanceRow]:
+    """Set ``new_state`` on a task instance of a run (and, as asked, on its upstream and
+    downstream relatives in the same run), as Airflow's ``dag.set_task_instance_state``.
+
+    Only task instances not already in ``new_state`` change: a finished one keeps its start
+    date and gets an end date if it had none. Then, as Airflow does, the failed and
+    upstream-failed instances downstream of ``task_id`` in the run are cleared (their run is
+    queued again) so the run can resume; that is a second transaction.
+
+    Args:
+        map_index: one mapped instance; None: every instance of the task(s).
+        dry_run: change nothing; return what would change.
+
+    Returns:
+        The task instances changed (with ``dry_run``: as they are now), by task id and map
+        index.
+
+    Raises:
+        ValueError: ``new_state`` is not success, failed or skipped.
+        DagNotFound, TaskNotFound, DagRunNotFound: the DAG, the task (in the DAG's latest
+            version) or the run does not exist.
+        TaskInstanceNotFound: the run has no instance of ``task_id`` (at ``map_index``).
+    """
+    if new_state not in SETTABLE_STATES:
+        raise ValueError(f"'{new_state}' is not one of {list(SETTABLE_STATES)}")
+    dag = dag_bag.get_latest_version_of_dag(dag_id)
+    if dag is None:
+        raise DagNotFound(f"The Dag with ID: `{dag_id}` was not found")
+    if task_id not in dag.task_dict:
+        raise TaskNotFound(f"Task '{task_id}' not found in DAG '{dag_id}'")
+    tasks = _relatives(dag, task_id, upstream=upstream, downstream=downstream)
+    ti = t.task_instance
+    conditions = [ti.c.dag_id == dag_id, ti.c.run_id == run_id, ti.c.task_id.in_(sorted(tasks))]
+    if map_index is not None:
+        conditions.append(sa.or_(ti.c.task_id != task_id, ti.c.map_index == map_index))
+    with transaction(engine) as conn:
+        _run(conn, dag_id, run_id)
+        query = sa.select(ti).where(*conditions).order_by(ti.c.task_id, ti.c.map_index)
+        if engine.dialect.name != "sqlite":
+            query = query.with_for_update()
+        rows = conn.execute(query).all()
+        if not any(row.task_id == task_id for row in rows):
+            index = -1 if map_index is None else map_index
+            raise TaskInstanceNotFound(
+                f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, task_id: "
+                f"`{task_id}` and map_index: `{index}` was not found")
+        changing = [row for row in rows if row.state != new_state]
+        if dry_run or not changing:
+            return [TaskInstanceRow.from_row(row) for row in changing]
+        now = timezone.utcnow()
+        for row in changing:
+            conn.execute(ti.update().where(ti.c.id == row.id).values(
+                state=new_state, start_date=row.start_date or now,
+                end_date=row.end_date or now, updated_at=now))
+        changed = conn.execute(sa.select(ti).where(ti.c.id.in_([r.id for r in changing]))
+                               .order_by(ti.c.task_id, ti.c.map_index)).all()
+    # The instances just set are left alone (Airflow excludes them from this clear).
+    below = sorted(_relatives(dag, task_id, upstream=False, downstream=True) - tasks)
+    if below:
+        clear_task_instances(dag_id, task_ids=below, run_id=run_id, only_failed=True,
+                             engine=engine, dag_bag=dag_bag)
+    return [TaskInstanceRow.from_row(row) for row in changed]

@@ -1,0 +1,150 @@
+"""``/api/v2`` task-instance models, with Airflow 3's field names
+(``api_fastapi/core_api/datamodels/task_instances.py``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import root_validator, validator
+
+from dagcore.api.task_instances import TaskInstanceInfo
+from dagcore.server.serializers import StrictBody, V2Model
+
+__all__ = [
+    "ClearTaskInstancesBody",
+    "PatchTaskInstanceBody",
+    "TaskInstanceCollectionResponse",
+    "TaskInstanceResponse",
+    "task_instance_response",
+]
+
+
+class TaskInstanceResponse(V2Model):
+    id: str
+    task_id: str
+    dag_id: str
+    dag_run_id: str
+    map_index: int
+    logical_date: datetime | None
+    run_after: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+    duration: float | None
+    state: str | None
+    try_number: int
+    max_tries: int
+    task_display_name: str
+    dag_display_name: str
+    hostname: str | None
+    unixname: str | None
+    pool: str
+    pool_slots: int
+    queue: str | None
+    priority_weight: int | None
+    operator: str | None
+    operator_name: str | None
+    queued_when: datetime | None
+    scheduled_when: datetime | None
+    pid: int | None
+    executor: str | None
+    executor_config: str
+    note: str | None
+    rendered_map_index: str | None
+    rendered_fields: dict[str, Any]
+    trigger: None
+    triggerer_job: None
+    dag_version: None
+
+
+class TaskInstanceCollectionResponse(V2Model):
+    task_instances: list[TaskInstanceResponse]
+    total_entries: int
+
+
+def task_instance_response(info: TaskInstanceInfo,
+                           dag_display_name: str | None = None) -> TaskInstanceResponse:
+    """A task instance as Airflow 3's ``TaskInstanceResponse``. dagcore keeps no task-instance
+    notes, rendered fields or triggers: those fields are null or empty."""
+    ti = info.ti
+    return TaskInstanceResponse(
+        id=str(ti.id), task_id=ti.task_id, dag_id=ti.dag_id, dag_run_id=ti.run_id,
+        map_index=ti.map_index, logical_date=info.logical_date, run_after=info.run_after,
+        start_date=ti.start_date, end_date=ti.end_date, duration=ti.duration, state=ti.state,
+        try_number=ti.try_number, max_tries=ti.max_tries,
+        task_display_name=ti.task_display_name or ti.task_id,
+        dag_display_name=dag_display_name or ti.dag_id, hostname=ti.hostname,
+        unixname=ti.unixname, pool=ti.pool, pool_slots=ti.pool_slots, queue=ti.queue,
+        priority_weight=ti.priority_weight, operator=ti.operator,
+        operator_name=ti.custom_operator_name or ti.operator, queued_when=ti.queued_dttm,
+        scheduled_when=ti.scheduled_dttm, pid=ti.pid, executor=ti.executor,
+        executor_config=str(ti.executor_config if ti.executor_config is not None else {}),
+        note=None, rendered_map_index=ti.rendered_map_index, rendered_fields={}, trigger=None,
+        triggerer_job=None, dag_version=None)
+
+
+class ClearTaskInstancesBody(StrictBody):
+    """Airflow 3's ``ClearTaskInstancesBody`` (docs/airflow-rest-api.md B.2): a dry run that
+    clears only failed task instances and resets their runs unless told otherwise."""
+
+    dry_run: bool = True
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    only_failed: bool = True
+    only_running: bool = False
+    reset_dag_runs: bool = True
+    task_ids: list[str] | None = None
+    dag_run_id: str | None = None
+    include_upstream: bool = False
+    include_downstream: bool = False
+    include_future: bool = False
+    include_past: bool = False
+    run_on_latest_version: bool = False
+
+    @validator("start_date", "end_date")
+    def _aware(cls, value: datetime | None) -> datetime | None:  # noqa: N805 (pydantic)
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise ValueError("Input should have timezone info")
+        return value
+
+    @validator("task_ids")
+    def _not_empty(cls, value: list[str] | None) -> list[str] | None:  # noqa: N805
+        if value is not None and not value:
+            raise ValueError("task_ids must not be empty")
+        return value
+
+    @root_validator(skip_on_failure=True)
+    def _consistent(cls, values: dict[str, Any]) -> dict[str, Any]:  # noqa: N805
+        """Airflow's cross-field rules (its ClearTaskInstancesBody validators)."""
+        if values.get("only_failed") and values.get("only_running"):
+            raise ValueError("only_failed and only_running both are set to True")
+        start, end = values.get("start_date"), values.get("end_date")
+        if start is not None and end is not None and end < start:
+            raise ValueError("end_date is sooner than start_date")
+        if values.get("dag_run_id") is not None and (start is not None or end is not None):
+            raise ValueError("Exactly one of dag_run_id or (start_date and end_date) must be "
+                             "provided")
+        return values
+
+
+class PatchTaskInstanceBody(StrictBody):
+    """Airflow 3's ``PatchTaskInstanceBody``: the new state (success, failed or skipped) and the
+    relatives to set with it. ``note``: dagcore keeps no task-instance notes (refused in the
+    route). ``include_future``/``include_past`` (other runs) are accepted only as false."""
+
+    new_state: str | None = None
+    note: str | None = None
+    include_upstream: bool = False
+    include_downstream: bool = False
+    include_future: bool = False
+    include_past: bool = False
+
+    @validator("new_state", pre=True)
+    def _state(cls, value: Any) -> str:  # noqa: N805 (pydantic)
+        valid = ["success", "failed", "skipped"]
+        if value is None:
+            raise ValueError("'new_state' should not be empty")
+        state = str(value).lower()
+        if state not in valid:
+            raise ValueError(f"'{state}' is not one of {valid}")
+        return state
