@@ -388,11 +388,9 @@ class _Outcome:
 
 
 def _callbacks_of(value: Any) -> list[Callable[[dict[str, Any]], Any]]:
-    if value is None:
-        return []
     if isinstance(value, (list, tuple)):
-        return list(value)
-    return [value]
+        return [callback for callback in value if callback is not None]
+    return [] if value is None else [value]
 
 
 def _run_callbacks(task: Any, name: str, context: dict[str, Any]) -> None:
@@ -850,19 +848,22 @@ def run_workload(workload: TaskWorkload, *, engine: Engine, dag: DAG | None = No
                        handle_signals=handle_signals).run()
 
 
-def run_dag_callback(request: DagCallbackRequest) -> bool:
+def run_dag_callback(request: DagCallbackRequest, dag: DAG | None = None) -> bool:
     """Call the run callbacks of ``request.dag_id`` (``on_success_callback`` or
     ``on_failure_callback``, per ``request.state``) with Airflow's DAG-callback context
     (``dag``, ``run_id``, ``reason``, ``dag_run``); False if the DAG could not be loaded or a
-    callback raised (logged with its traceback; the others are still called)."""
+    callback raised (logged with its traceback; the others are still called, as Airflow's
+    ``DAG.handle_callback`` does). ``dag`` is the DAG object to use (``dag.test()``); default
+    the DAG as ``request.fileloc`` defines it."""
     from dagcore.templating import DagRunContext
 
-    try:
-        dag = load_dag(request.fileloc, request.dag_id)
-    except Exception:  # noqa: BLE001 - a DAG file may raise anything
-        log.exception("Cannot call the %s callback of Dag %s (run %s): the Dag did not load",
-                      request.state, request.dag_id, request.run_id)
-        return False
+    if dag is None:
+        try:
+            dag = load_dag(request.fileloc, request.dag_id)
+        except Exception:  # noqa: BLE001 - a DAG file may raise anything
+            log.exception("Cannot call the %s callback of Dag %s (run %s): the Dag did not "
+                          "load", request.state, request.dag_id, request.run_id)
+            return False
     callbacks = dag.on_success_callback if request.state == "success" else dag.on_failure_callback
     context = {
         "dag": dag, "run_id": request.run_id, "reason": request.reason,

@@ -1129,33 +1129,16 @@ class SchedulerJob:
             data_interval_end=run.data_interval_end, run_after=run.run_after,
             run_type=run.run_type, conf=dict(run.conf or {}), triggered_by=run.triggered_by)
         real = self.dags.get(run.dag_id)
-        if real is None:
-            try:
-                self.executor.queue_callback(request)
-            except NotImplementedError as exc:
-                log.error("The %s callback of Dag %s (run %s) was not called: %s", state,
-                          run.dag_id, run.run_id, exc)
-            return
-        from dagcore.templating import DagRunContext
+        if real is not None:
+            from dagcore.task_runner import run_dag_callback
 
+            run_dag_callback(request, dag=real)
+            return
         try:
-            callbacks = (real.on_success_callback if state == RUN_SUCCESS
-                         else real.on_failure_callback)
-            context = {
-                "dag": real, "run_id": run.run_id, "reason": reason,
-                "dag_run": DagRunContext(
-                    dag_id=run.dag_id, run_id=run.run_id, logical_date=run.logical_date,
-                    data_interval_start=run.data_interval_start,
-                    data_interval_end=run.data_interval_end, run_after=run.run_after,
-                    run_type=run.run_type, conf=dict(run.conf or {}),
-                    triggered_by=run.triggered_by),
-            }
-            for callback in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
-                if callback is not None:
-                    callback(context)
-        except Exception:
-            log.exception("The %s callback of Dag %s (run %s) failed", state, run.dag_id,
-                          run.run_id)
+            self.executor.queue_callback(request)
+        except NotImplementedError as exc:
+            log.error("The %s callback of Dag %s (run %s) was not called: %s", state,
+                      run.dag_id, run.run_id, exc)
 
     # -- 5. queue task instances ----------------------------------------------------------------
 
