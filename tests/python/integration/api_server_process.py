@@ -17,9 +17,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import requests
+import sqlalchemy as sa
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
@@ -197,3 +200,25 @@ def prepare_home(root: Path, *, parsed_at: datetime | None = None,
         engine.dispose()
     create_role_users(env)
     return home
+
+
+def serve(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """The body of a module's ``server`` fixture: a server on ``home`` for the module's tests,
+    which must then stop cleanly (exit status 0 after SIGTERM)."""
+    running = start_api_server(server_env(home), tmp_path_factory.mktemp("log") / "server.log")
+    try:
+        yield running
+    finally:
+        code = running.stop()
+        assert code == 0, running.log()
+
+
+def home_engine(home: Path) -> Iterator[sa.Engine]:
+    """The body of a ``db`` fixture: an engine on ``home``'s database, disposed after."""
+    from dagcore.db import create_engine
+
+    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()

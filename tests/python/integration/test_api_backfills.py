@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from api_server_process import ApiServer, prepare_home, server_env, start_api_server
+from api_server_process import ApiServer, home_engine, prepare_home, serve
 
-from dagcore.db import create_engine
 from dagcore.models import tables as t
 
 BODY = {"dag_id": "etl_daily", "from_date": "2024-02-01T00:00:00Z",
@@ -30,21 +29,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    running = start_api_server(server_env(home), tmp_path_factory.mktemp("log") / "server.log")
-    try:
-        yield running
-    finally:
-        code = running.stop()
-        assert code == 0, running.log()
+    yield from serve(home, tmp_path_factory)
 
 
 @pytest.fixture
 def db(home: Path) -> Iterator[sa.Engine]:
-    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
+    yield from home_engine(home)
 
 
 def _create(server: ApiServer, **body: Any) -> dict[str, Any]:

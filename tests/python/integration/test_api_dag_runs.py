@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from api_server_process import ApiServer, prepare_home, server_env, start_api_server
+from api_server_process import ApiServer, home_engine, prepare_home, serve
 
-from dagcore.db import create_engine, transaction
+from dagcore.db import transaction
 from dagcore.models import tables as t
 
 V2 = "/api/v2/dags"
@@ -33,21 +33,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    running = start_api_server(server_env(home), tmp_path_factory.mktemp("log") / "server.log")
-    try:
-        yield running
-    finally:
-        code = running.stop()
-        assert code == 0, running.log()
+    yield from serve(home, tmp_path_factory)
 
 
 @pytest.fixture
 def db(home: Path) -> Iterator[sa.Engine]:
-    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
+    yield from home_engine(home)
 
 
 def _run_id() -> str:

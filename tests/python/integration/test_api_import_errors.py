@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from api_server_process import ApiServer, prepare_home, server_env, start_api_server
+from api_server_process import ApiServer, prepare_home, serve
 
 from dagcore.db import create_engine, transaction
 from dagcore.models import tables as t
@@ -42,12 +42,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    running = start_api_server(server_env(home), tmp_path_factory.mktemp("log") / "server.log")
-    try:
-        yield running
-    finally:
-        code = running.stop()
-        assert code == 0, running.log()
+    yield from serve(home, tmp_path_factory)
 
 
 FIRST_V2 = {"import_error_id": 1, "timestamp": "2020-06-10T12:00:00Z",

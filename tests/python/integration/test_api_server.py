@@ -22,6 +22,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 from api_server_process import (
+    home_engine,
+    serve,
     DAG_IDS,
     ROLES,
     ApiServer,
@@ -29,7 +31,6 @@ from api_server_process import (
     prepare_home,
     run_cli,
     server_env,
-    start_api_server,
 )
 from starlette.routing import Mount
 
@@ -49,21 +50,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    running = start_api_server(server_env(home), tmp_path_factory.mktemp("log") / "server.log")
-    try:
-        yield running
-    finally:
-        code = running.stop()
-        assert code == 0, running.log()
+    yield from serve(home, tmp_path_factory)
 
 
 @pytest.fixture
 def db(home: Path) -> Iterator[sa.Engine]:
-    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
+    yield from home_engine(home)
 
 
 def _is_paused(db: sa.Engine, dag_id: str) -> bool:

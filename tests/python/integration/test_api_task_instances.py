@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from api_server_process import ApiServer, prepare_home, server_env, start_api_server
+from api_server_process import ApiServer, home_engine, prepare_home, serve
 
 from dagcore.api.common import trigger_dag
-from dagcore.db import create_engine, transaction
+from dagcore.db import transaction
 from dagcore.models import tables as t
 
 V1_PROBLEM = "https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-api-ref.html"
@@ -31,21 +31,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    running = start_api_server(server_env(home), tmp_path_factory.mktemp("log") / "server.log")
-    try:
-        yield running
-    finally:
-        code = running.stop()
-        assert code == 0, running.log()
+    yield from serve(home, tmp_path_factory)
 
 
 @pytest.fixture
 def db(home: Path) -> Iterator[sa.Engine]:
-    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
+    yield from home_engine(home)
 
 
 def _run(db: sa.Engine, day: int, ti_state: str, run_state: str = "success",
