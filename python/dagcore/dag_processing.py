@@ -137,7 +137,21 @@ def _upsert_dag_row(conn: Connection, entry: SerializedDagEntry, *, bundle_name:
     ).rowcount
     if not inserted:
         conn.execute(t.dag.update().where(t.dag.c.dag_id == entry.dag_id).values(**values))
+    _sync_tags(conn, entry)
     return bool(inserted)
+
+
+def _sync_tags(conn: Connection, entry: SerializedDagEntry) -> None:
+    """The ``dag_tag`` rows become the DAG's tags (Airflow rewrites them at each parse too)."""
+    tags = {str(tag)[:t.TAG_MAX_LEN] for tag in entry.data.get("dag", {}).get("tags") or ()}
+    dt = t.dag_tag
+    have = set(conn.execute(sa.select(dt.c.name).where(dt.c.dag_id == entry.dag_id)).scalars())
+    if have - tags:
+        conn.execute(dt.delete().where(dt.c.dag_id == entry.dag_id,
+                                       dt.c.name.in_(sorted(have - tags))))
+    if tags - have:
+        conn.execute(dt.insert(), [{"dag_id": entry.dag_id, "name": name}
+                                   for name in sorted(tags - have)])
 
 
 def _data_columns(data: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Design note. This module is the *current* schema; the Alembic revisions in
 ``dagcore/migrations/versions`` are its frozen history, and a test compares a migrated database
 with this metadata so the two cannot drift apart. Referential integrity is the database's job:
 
-* deleting a ``dag`` row cascades to its versions, serialized DAGs, code, runs, task instances
+* deleting a ``dag`` row cascades to its tags, versions, serialized DAGs, code, runs, task instances
   (and their history), XComs and backfills;
 * deleting a ``dag_version`` cascades to its ``serialized_dag`` and ``dag_code``, sets
   ``dag_run.created_dag_version_id`` to NULL, and is refused while a task instance still
@@ -34,6 +34,7 @@ __all__ = [
     "dag",
     "dag_code",
     "dag_run",
+    "dag_tag",
     "dag_version",
     "import_error",
     "job",
@@ -95,6 +96,19 @@ dag = sa.Table(
     sa.Column("next_dagrun_create_after", UtcDateTime),
     sa.Index(None, "next_dagrun_create_after"),
     sa.Index(None, "is_paused"),
+)
+
+# A DAG's tags (Airflow's ``dag_tag``), rewritten with its ``dag`` row at each parse, so the API
+# filters by tag in SQL.
+TAG_MAX_LEN: Final = 100  # Airflow's TAG_MAX_LEN
+
+dag_tag = sa.Table(
+    "dag_tag",
+    metadata,
+    sa.Column("name", sa.String(TAG_MAX_LEN), primary_key=True),
+    sa.Column("dag_id", sa.String(ID_LEN), sa.ForeignKey("dag.dag_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Index(None, "dag_id"),
 )
 
 # Versions are numbered per DAG from 1; the latest is the highest number (docs/airflow-behaviour.md
@@ -277,6 +291,7 @@ def _task_instance_columns() -> list[sa.Column]:
         sa.Column("next_kwargs", sa.JSON),
         sa.Column("last_heartbeat_at", UtcDateTime),
         sa.Column("updated_at", UtcDateTime),
+        sa.Column("note", sa.Text),  # Airflow 3's task instance note (PATCH ... note)
         # Deferred: a version stays while task instances use it, but deleting a dag (which
         # cascades to both by different paths) is checked only once the cascades are done.
         sa.Column("dag_version_id", UUIDType,
