@@ -14,8 +14,8 @@ layer maps them to HTTP answers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from dagcore.api.common import DagNotFound, DagRun, DagRunNotFound
-from dagcore.api.dags import InvalidOrderBy
+from dagcore.api.dags import InvalidOrderBy, order_clauses
 from dagcore.db import transaction
 from dagcore.models import tables as t
 from dagcore.state import DagRunState, TaskInstanceState
@@ -34,7 +34,9 @@ __all__ = [
     "DagNotFound",
     "DagRunListing",
     "DagRunNotFound",
+    "DateRange",
     "InvalidOrderBy",
+    "RANGE_COLUMNS",
     "RunFilters",
     "dag_exists",
     "dag_versions_of",
@@ -42,6 +44,7 @@ __all__ = [
     "get_dag_run",
     "list_dag_runs",
     "patch_dag_run",
+    "run_duration",
     "run_id_at_logical_date",
 ]
 
@@ -51,41 +54,89 @@ _dr = t.dag_run
 # are a subset (its names are mapped by the caller). "dag_run_id" is an alias of run_id.
 ORDER_BY_FIELDS: Final = ("id", "state", "dag_id", "run_id", "dag_run_id", "logical_date",
                           "run_after", "start_date", "end_date", "updated_at", "conf",
-                          "run_type")
+                          "duration")
 
 SETTABLE_STATES: Final = frozenset({DagRunState.SUCCESS.value, DagRunState.FAILED.value,
                                     DagRunState.QUEUED.value})
 
+RANGE_COLUMNS: Final = ("logical_date", "start_date", "end_date", "run_after", "updated_at")
+"""The columns :class:`RunFilters` bounds."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DateRange:
+    """Bounds on one datetime column (aware datetimes; None: no bound): ``gte``/``gt`` below,
+    ``lte``/``lt`` above (Airflow's ``Range``)."""
+
+    gte: datetime | None = None
+    gt: datetime | None = None
+    lte: datetime | None = None
+    lt: datetime | None = None
+
+    def conditions(self, column: Any) -> list[Any]:
+        found = []
+        if self.gte is not None:
+            found.append(column >= self.gte)
+        if self.gt is not None:
+            found.append(column > self.gt)
+        if self.lte is not None:
+            found.append(column <= self.lte)
+        if self.lt is not None:
+            found.append(column < self.lt)
+        return found
+
+
+def _any_equal(column: Any, values: Sequence[str | None]) -> Any:
+    """Airflow's ANY_EQUAL filter, where None (``none`` in a query) matches NULL."""
+    wanted = [v for v in values if v is not None]
+    clauses = [column.in_(wanted)] if wanted else []
+    if len(wanted) != len(values):
+        clauses.append(column.is_(None))
+    return sa.or_(*clauses)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunFilters:
-    """Range and value filters of a run listing; each bound is inclusive, None means none."""
+    """The filters of a run listing (Airflow 3's ``GET /dagRuns``): ``states`` and
+    ``run_types`` (None matches NULL), ``dag_versions`` (version numbers of the version a run
+    was created with), ``run_id_pattern`` and ``triggering_user_name_pattern`` (SQL ``LIKE``
+    substrings, case-insensitive), and ``ranges``: column name (one of
+    :data:`RANGE_COLUMNS`) to :class:`DateRange`. ``coalesce_open_dates`` (Airflow 3's rule)
+    lets a run not started (ended) yet count as starting (ending) now; Airflow 2's v1 compares
+    the stored dates only."""
 
-    states: Sequence[str] = ()
-    run_types: Sequence[str] = ()
-    logical_date_gte: datetime | None = None
-    logical_date_lte: datetime | None = None
-    start_date_gte: datetime | None = None
-    start_date_lte: datetime | None = None
-    end_date_gte: datetime | None = None
-    end_date_lte: datetime | None = None
-    run_after_gte: datetime | None = None
-    run_after_lte: datetime | None = None
-    updated_at_gte: datetime | None = None
-    updated_at_lte: datetime | None = None
+    states: Sequence[str | None] = ()
+    run_types: Sequence[str | None] = ()
+    dag_versions: Sequence[int] = ()
+    run_id_pattern: str | None = None
+    triggering_user_name_pattern: str | None = None
+    ranges: Mapping[str, DateRange] = field(default_factory=dict)
+    coalesce_open_dates: bool = True
 
-    def conditions(self) -> list[Any]:
+    def conditions(self, now: datetime) -> list[Any]:
+        """SQL conditions; ``now`` stands in for a missing start or end date."""
         found: list[Any] = []
         if self.states:
-            found.append(_dr.c.state.in_(list(self.states)))
+            found.append(_any_equal(_dr.c.state, self.states))
         if self.run_types:
-            found.append(_dr.c.run_type.in_(list(self.run_types)))
-        for column in ("logical_date", "start_date", "end_date", "run_after", "updated_at"):
-            low, high = getattr(self, f"{column}_gte"), getattr(self, f"{column}_lte")
-            if low is not None:
-                found.append(_dr.c[column] >= low)
-            if high is not None:
-                found.append(_dr.c[column] <= high)
+            found.append(_any_equal(_dr.c.run_type, self.run_types))
+        if self.dag_versions:
+            dv = t.dag_version
+            found.append(sa.exists().where(dv.c.id == _dr.c.created_dag_version_id,
+                                           dv.c.version_number.in_(list(self.dag_versions))))
+        if self.run_id_pattern:
+            found.append(_dr.c.run_id.ilike(f"%{self.run_id_pattern}%"))
+        if self.triggering_user_name_pattern:
+            found.append(_dr.c.triggering_user_name.ilike(
+                f"%{self.triggering_user_name_pattern}%"))
+        for name, bounds in self.ranges.items():
+            if name not in RANGE_COLUMNS:
+                raise ValueError(f"cannot filter runs by {name!r}: one of "
+                                 f"{', '.join(RANGE_COLUMNS)}")
+            column = _dr.c[name]
+            if self.coalesce_open_dates and name in ("start_date", "end_date"):
+                column = sa.func.coalesce(column, sa.literal(now, t.dag_run.c[name].type))
+            found.extend(bounds.conditions(column))
         return found
 
 
@@ -97,30 +148,23 @@ class DagRunListing:
     total: int
 
 
-def _order_column(name: str) -> Any:
+def _order_column(name: str, dialect: str) -> Any:
     if name == "dag_run_id":
         return _dr.c.run_id
     if name == "conf":
         return sa.cast(_dr.c.conf, sa.Text)
+    if name == "duration":
+        return run_duration(dialect)
     return _dr.c[name]
 
 
-def _order_by(order_by: Sequence[str], allowed: Sequence[str]) -> list[Any]:
-    """SQL ordering (``-`` prefix: descending), id last as a tiebreaker.
-
-    Raises:
-        InvalidOrderBy: a field not in ``allowed`` (Airflow's text).
-    """
-    clauses: list[Any] = []
-    for raw in order_by:
-        name = raw[1:] if raw.startswith("-") else raw
-        if name not in allowed:
-            raise InvalidOrderBy(f"Ordering with '{name}' is disallowed or the attribute does "
-                                 f"not exist on the model", name="order_by", value=raw)
-        column = _order_column(name)
-        clauses.append(column.desc() if raw.startswith("-") else column.asc())
-    clauses.append(_dr.c.id.asc())
-    return clauses
+def run_duration(dialect: str) -> Any:
+    """A run's duration in seconds as SQL (NULL unless it has both dates), Airflow's
+    ``DagRun.duration`` expression."""
+    if dialect == "postgresql":
+        return sa.extract("epoch", _dr.c.end_date - _dr.c.start_date)
+    # SQLite keeps UTC text; julianday() reads it as days.
+    return (sa.func.julianday(_dr.c.end_date) - sa.func.julianday(_dr.c.start_date)) * 86400.0
 
 
 def dag_exists(engine: Engine, dag_id: str) -> bool:
@@ -133,13 +177,17 @@ def dag_exists(engine: Engine, dag_id: str) -> bool:
 def list_dag_runs(engine: Engine, dag_id: str | None, *, limit: int, offset: int = 0,
                   filters: RunFilters = RunFilters(), order_by: Sequence[str] = ("id",),
                   order_by_allowed: Sequence[str] = ORDER_BY_FIELDS) -> DagRunListing:
-    """A page of the DAG's runs (every DAG's when ``dag_id`` is None) and the number matching.
+    """A page of the DAG's runs (every DAG's when ``dag_id`` is None) and the number matching,
+    ordered as Airflow's ``SortParam`` (:func:`dagcore.api.dags.order_clauses`).
 
     Raises:
-        InvalidOrderBy: an ``order_by`` field outside ``order_by_allowed``.
+        InvalidOrderBy: a bad ``order_by``.
+        ValueError: a range on a column not in :data:`RANGE_COLUMNS`.
     """
-    ordering = _order_by(order_by, order_by_allowed)
-    conditions = filters.conditions()
+    dialect = engine.dialect.name
+    ordering = order_clauses(order_by, order_by_allowed,
+                             lambda name: _order_column(name, dialect), _dr.c.id)
+    conditions = filters.conditions(timezone.utcnow())
     if dag_id is not None:
         conditions.append(_dr.c.dag_id == dag_id)
     with engine.connect() as conn:

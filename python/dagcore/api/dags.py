@@ -1,87 +1,88 @@
 """DAGs as the REST API lists, shows and pauses them (Airflow's ``GET/PATCH /dags``).
 
-Design note. The ``dag`` table answers the columns; what only the DAG itself knows (its tags)
-comes from the DAG's latest version through a :class:`~dagcore.db_dagbag.DBDagBag` (the API
-server's bounded cache), never from parsing files. Filters and paging follow Airflow 3's
+Design note. Everything is answered in SQL from the ``dag`` table, its ``dag_tag`` rows and the
+DAG's latest started run; no DAG is deserialized. Filters and paging follow Airflow 3's
 ``GET /api/v2/dags`` (docs/airflow-rest-api.md B.2), which Airflow 2's v1 listing is a subset
-of (A.2 8): ``dag_id_pattern`` is a case-insensitive SQL ``LIKE`` substring (``%`` and ``_`` are
-wildcards, as Airflow's ``ilike``), ``tags`` match any (or, with ``tags_match_any=False``,
-all) of the given tags, ``paused`` filters on ``is_paused``, stale DAGs are left out unless
-asked for. ``total`` counts the matches before paging.
+of (A.2 8):
 
-A tag filter reads the tags of every DAG the other filters let through (cached versions make
-this cheap after the first time); a ``dag_tag`` table, as Airflow has, would let SQL do it.
+* ``dag_id_pattern`` / ``dag_display_name_pattern``: a case-insensitive SQL ``LIKE`` substring
+  (``%`` and ``_`` are wildcards, as Airflow's ``ilike``; v2's ``~`` alias is the caller's);
+* ``tags``: DAGs with any (``tags_match_any``) or all of the tags, through ``dag_tag``;
+* ``owners``: DAGs whose ``owners`` column contains any of the names (Airflow's ``ilike``);
+* ``paused``, ``has_import_errors``, ``bundle_name``, ``bundle_version``: equality;
+* ``exclude_stale``: stale DAGs left out;
+* ``last_dag_run_state``: the state of the DAG's latest run, which Airflow takes as the run
+  with the highest id among those that started (``common/db/dags.py``); a DAG that never
+  started a run has none and is left out.
+
+Ordering (``order_by``, ``-`` for descending) follows Airflow's ``SortParam``: at most
+:data:`MAX_SORT_PARAMS` fields, each with NULLs last, then the primary key in the direction of
+the first field as a tiebreaker; an unknown field is :class:`InvalidOrderBy` with Airflow's
+text. ``total`` counts the matches before paging.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from dagcore.api.common import DagNotFound
 from dagcore.api.user_input import UserInputError
 from dagcore.db import transaction
-from dagcore.db_dagbag import DBDagBag
 from dagcore.models import tables as t
 
 __all__ = [
+    "MAX_SORT_PARAMS",
     "ORDER_BY_FIELDS",
     "DagListing",
     "DagNotFound",
     "InvalidOrderBy",
     "get_dag_info",
     "list_dags",
+    "order_clauses",
     "set_dag_paused",
 ]
 
-
-class InvalidOrderBy(UserInputError):
-    """An ``order_by`` field the listing cannot sort by (Airflow's message)."""
-
-
-def _last_run_column(column: str) -> Any:
-    dr = t.dag_run
-    return (sa.select(dr.c[column]).where(dr.c.dag_id == t.dag.c.dag_id)
-            .order_by(dr.c.run_after.desc(), dr.c.id.desc()).limit(1)
-            .correlate(t.dag).scalar_subquery())
-
+MAX_SORT_PARAMS: Final = 10  # Airflow's SortParam.MAX_SORT_PARAMS
 
 # Airflow 3's sortable fields of GET /dags (routes/public/dags.py, SortParam).
 ORDER_BY_FIELDS: Final = ("dag_id", "dag_display_name", "next_dagrun", "last_run_state",
                           "last_run_start_date")
+_LAST_RUN_FIELDS: Final = frozenset({"last_run_state", "last_run_start_date"})
 
 
-def _order_column(name: str) -> Any:
-    if name == "dag_id":
-        return t.dag.c.dag_id
-    if name == "dag_display_name":
-        return sa.func.coalesce(t.dag.c.dag_display_name, t.dag.c.dag_id)
-    if name == "next_dagrun":
-        return t.dag.c.next_dagrun
-    if name == "last_run_state":
-        return _last_run_column("state")
-    return _last_run_column("start_date")
+class InvalidOrderBy(UserInputError):
+    """An ``order_by`` the listing cannot sort by (Airflow's message)."""
 
 
-def _order_by(order_by: Sequence[str], allowed: Sequence[str]) -> list[Any]:
-    """SQL ordering for ``order_by`` (``-`` prefix: descending), dag_id last as a tiebreaker.
+def order_clauses(order_by: Sequence[str], allowed: Sequence[str],
+                  column_of: Callable[[str], Any], primary_key: Any) -> list[Any]:
+    """SQL ordering as Airflow's ``SortParam.to_orm``: per field (``-`` prefix: descending)
+    NULLs last, then ``primary_key`` in the first field's direction.
 
     Raises:
-        InvalidOrderBy: a field not in ``allowed`` (Airflow's text).
+        InvalidOrderBy: more than :data:`MAX_SORT_PARAMS` fields, or one not in ``allowed``
+            (Airflow's texts).
     """
+    if len(order_by) > MAX_SORT_PARAMS:
+        raise InvalidOrderBy(f"Ordering with more than {MAX_SORT_PARAMS} parameters is not "
+                             f"allowed. Provided: {list(order_by)}", name="order_by",
+                             value=list(order_by))
     clauses: list[Any] = []
     for raw in order_by:
-        name = raw[1:] if raw.startswith("-") else raw
+        name = raw.lstrip("-")
         if name not in allowed:
             raise InvalidOrderBy(f"Ordering with '{name}' is disallowed or the attribute does "
                                  f"not exist on the model", name="order_by", value=raw)
-        column = _order_column(name)
+        column = column_of(name)
+        clauses.append(sa.case((column.is_not(None), 0), else_=1))
         clauses.append(column.desc() if raw.startswith("-") else column.asc())
-    clauses.append(t.dag.c.dag_id.asc())
+    descending = bool(order_by) and order_by[0].startswith("-")
+    clauses.append(primary_key.desc() if descending else primary_key.asc())
     return clauses
 
 
@@ -94,54 +95,107 @@ class DagListing:
     total: int
 
 
-def _with_tags(row: Any, dag_bag: DBDagBag) -> dict[str, Any]:
-    info = dict(row._mapping)
-    info["tags"] = _tags(dag_bag, info["dag_id"])
-    return info
+_last_run = t.dag_run.alias("last_run")
 
 
-def _tags(dag_bag: DBDagBag, dag_id: str) -> list[str]:
-    dag = dag_bag.get_latest_version_of_dag(dag_id)
-    return sorted(dag.tags) if dag is not None else []
+def _with_last_run(query: sa.Select) -> sa.Select:
+    """``query`` joined (outer) to each DAG's latest started run as ``last_run``."""
+    dr = t.dag_run
+    latest = (sa.select(dr.c.dag_id, sa.func.max(dr.c.id).label("run_pk"))
+              .where(dr.c.start_date.is_not(None)).group_by(dr.c.dag_id).subquery("mrq"))
+    return query.select_from(
+        t.dag.outerjoin(latest, latest.c.dag_id == t.dag.c.dag_id)
+        .outerjoin(_last_run, _last_run.c.id == latest.c.run_pk))
 
 
-def list_dags(engine: Engine, dag_bag: DBDagBag, *, limit: int, offset: int = 0,
+def _order_column(name: str) -> Any:
+    if name == "dag_display_name":
+        return sa.func.coalesce(t.dag.c.dag_display_name, t.dag.c.dag_id)
+    if name == "last_run_state":
+        return _last_run.c.state
+    if name == "last_run_start_date":
+        return _last_run.c.start_date
+    return t.dag.c[name]
+
+
+def _tag_condition(tags: Sequence[str], match_any: bool) -> Any:
+    dt = t.dag_tag
+
+    def has(tag: str) -> Any:
+        return sa.exists().where(dt.c.dag_id == t.dag.c.dag_id, dt.c.name == tag)
+
+    if match_any:
+        return sa.exists().where(dt.c.dag_id == t.dag.c.dag_id, dt.c.name.in_(list(tags)))
+    return sa.and_(*(has(tag) for tag in dict.fromkeys(tags)))
+
+
+def _tags_of(conn: Connection, dag_ids: Sequence[str]) -> dict[str, list[str]]:
+    dt = t.dag_tag
+    found: dict[str, list[str]] = {dag_id: [] for dag_id in dag_ids}
+    if dag_ids:
+        rows = conn.execute(sa.select(dt.c.dag_id, dt.c.name)
+                            .where(dt.c.dag_id.in_(list(dag_ids))).order_by(dt.c.name))
+        for dag_id, name in rows:
+            found[dag_id].append(name)
+    return found
+
+
+def _with_tags(conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    infos = [dict(row._mapping) for row in rows]
+    tags = _tags_of(conn, [info["dag_id"] for info in infos])
+    for info in infos:
+        info["tags"] = tags[info["dag_id"]]
+    return infos
+
+
+def list_dags(engine: Engine, *, limit: int, offset: int = 0,
               tags: Sequence[str] | None = None, tags_match_any: bool = True,
-              dag_id_pattern: str | None = None, paused: bool | None = None,
-              exclude_stale: bool = True, order_by: Sequence[str] = ("dag_id",),
+              owners: Sequence[str] | None = None, dag_id_pattern: str | None = None,
+              dag_display_name_pattern: str | None = None, paused: bool | None = None,
+              exclude_stale: bool = True, has_import_errors: bool | None = None,
+              bundle_name: str | None = None, bundle_version: str | None = None,
+              last_dag_run_state: str | None = None, order_by: Sequence[str] = ("dag_id",),
               order_by_allowed: Sequence[str] = ORDER_BY_FIELDS) -> DagListing:
     """A page of DAGs (see the module note for the filters).
 
     Raises:
-        InvalidOrderBy: an ``order_by`` field outside ``order_by_allowed``.
+        InvalidOrderBy: a bad ``order_by`` (see :func:`order_clauses`).
     """
-    ordering = _order_by(order_by, order_by_allowed)
+    ordering = order_clauses(order_by, order_by_allowed, _order_column, t.dag.c.dag_id)
+    dag = t.dag
     conditions: list[Any] = []
     if exclude_stale:
-        conditions.append(t.dag.c.is_stale.is_(False))
-    if paused is not None:
-        conditions.append(t.dag.c.is_paused.is_(paused))
+        conditions.append(dag.c.is_stale.is_(False))
+    for column, value in ((dag.c.is_paused, paused), (dag.c.has_import_errors, has_import_errors),
+                          (dag.c.bundle_name, bundle_name),
+                          (dag.c.bundle_version, bundle_version)):
+        if value is not None:
+            conditions.append(column == value)
     if dag_id_pattern:
-        conditions.append(t.dag.c.dag_id.ilike(f"%{dag_id_pattern}%"))
-    query = sa.select(t.dag).where(*conditions)
+        conditions.append(dag.c.dag_id.ilike(f"%{dag_id_pattern}%"))
+    if dag_display_name_pattern:
+        conditions.append(dag.c.dag_display_name.ilike(f"%{dag_display_name_pattern}%"))
+    if tags:
+        conditions.append(_tag_condition(tags, tags_match_any))
+    if owners:
+        conditions.append(sa.or_(*(dag.c.owners.ilike(f"%{owner}%") for owner in owners)))
+    if last_dag_run_state is not None:
+        conditions.append(_last_run.c.state == last_dag_run_state)
+    joins_last_run = last_dag_run_state is not None or any(
+        raw.lstrip("-") in _LAST_RUN_FIELDS for raw in order_by)
+    query = sa.select(dag).where(*conditions)
+    counting = sa.select(sa.func.count()).where(*conditions)
+    if joins_last_run:
+        query, counting = _with_last_run(query), _with_last_run(counting)
+    else:
+        counting = counting.select_from(dag)
     with engine.connect() as conn:
-        if not tags:
-            total = conn.execute(sa.select(sa.func.count()).select_from(t.dag)
-                                 .where(*conditions)).scalar_one()
-            rows = conn.execute(query.order_by(*ordering).limit(limit).offset(offset)).all()
-            return DagListing(dags=[_with_tags(row, dag_bag) for row in rows], total=total)
-        rows = conn.execute(query.order_by(*ordering)).all()
-    wanted = set(tags)
-    matching = []
-    for row in rows:
-        info = _with_tags(row, dag_bag)
-        have = set(info["tags"])
-        if (have & wanted) if tags_match_any else wanted <= have:
-            matching.append(info)
-    return DagListing(dags=matching[offset:offset + limit], total=len(matching))
+        total = conn.execute(counting).scalar_one()
+        rows = conn.execute(query.order_by(*ordering).limit(limit).offset(offset)).all()
+        return DagListing(dags=_with_tags(conn, rows), total=total)
 
 
-def get_dag_info(engine: Engine, dag_bag: DBDagBag, dag_id: str) -> dict[str, Any]:
+def get_dag_info(engine: Engine, dag_id: str) -> dict[str, Any]:
     """The DAG's ``dag`` columns plus ``tags``.
 
     Raises:
@@ -149,9 +203,9 @@ def get_dag_info(engine: Engine, dag_bag: DBDagBag, dag_id: str) -> dict[str, An
     """
     with engine.connect() as conn:
         row = conn.execute(sa.select(t.dag).where(t.dag.c.dag_id == dag_id)).one_or_none()
-    if row is None:
-        raise DagNotFound(f"DAG {dag_id!r} not found")
-    return _with_tags(row, dag_bag)
+        if row is None:
+            raise DagNotFound(f"DAG {dag_id!r} not found")
+        return _with_tags(conn, [row])[0]
 
 
 def set_dag_paused(engine: Engine, dag_id: str, paused: bool) -> None:

@@ -102,14 +102,13 @@ def get_dag_runs(
                             f"exist on the model")
     column = ("-" if order_by.startswith("-") else "") + _ORDER_BY[name]
     states = [s.strip() for item in state for s in item.split(",") if s.strip()]
-    filters = api_runs.RunFilters(
-        states=states, logical_date_gte=_query_datetime(execution_date_gte),
-        logical_date_lte=_query_datetime(execution_date_lte),
-        start_date_gte=_query_datetime(start_date_gte),
-        start_date_lte=_query_datetime(start_date_lte),
-        end_date_gte=_query_datetime(end_date_gte), end_date_lte=_query_datetime(end_date_lte),
-        updated_at_gte=_query_datetime(updated_at_gte),
-        updated_at_lte=_query_datetime(updated_at_lte))
+    bounds = (("logical_date", execution_date_gte, execution_date_lte),
+              ("start_date", start_date_gte, start_date_lte),
+              ("end_date", end_date_gte, end_date_lte),
+              ("updated_at", updated_at_gte, updated_at_lte))
+    filters = api_runs.RunFilters(states=states, coalesce_open_dates=False, ranges={
+        column: api_runs.DateRange(gte=_query_datetime(low), lte=_query_datetime(high))
+        for column, low, high in bounds})
     listing = api_runs.list_dag_runs(server.engine, None if dag_id == "~" else dag_id,
                                      limit=_limit(limit), offset=offset, filters=filters,
                                      order_by=[column])

@@ -54,7 +54,7 @@ def get_dags(
         raise ApiError(400, f"{offset} is less than the minimum of 0 - 'offset'")
     try:
         listing = api_dags.list_dags(
-            server.engine, server.dag_bag, limit=_limit(limit), offset=offset, tags=tags,
+            server.engine, limit=_limit(limit), offset=offset, tags=tags,
             dag_id_pattern=dag_id_pattern, paused=paused, exclude_stale=only_active,
             order_by=[order_by], order_by_allowed=("dag_id",))
     except api_dags.InvalidOrderBy as exc:
@@ -67,7 +67,7 @@ def get_dags(
 def get_dag(dag_id: str = Path(...), server: ServerState = Depends(server_state)) -> Any:
     """One DAG."""
     try:
-        return dag_v1(api_dags.get_dag_info(server.engine, server.dag_bag, dag_id))
+        return dag_v1(api_dags.get_dag_info(server.engine, dag_id))
     except api_dags.DagNotFound:
         raise ApiError(404, f"The DAG with dag_id: {dag_id} was not found",
                        title="DAG not found") from None
@@ -101,6 +101,6 @@ def patch_dag(body: dict[str, Any] = Body(...), dag_id: str = Path(...),
     paused = _is_paused(body)
     try:
         api_dags.set_dag_paused(server.engine, dag_id, paused)
-        return dag_v1(api_dags.get_dag_info(server.engine, server.dag_bag, dag_id))
+        return dag_v1(api_dags.get_dag_info(server.engine, dag_id))
     except api_dags.DagNotFound:
         raise ApiError(404, None, title=f"Dag with id: '{dag_id}' not found") from None

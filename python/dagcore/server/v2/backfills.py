@@ -50,7 +50,7 @@ _ORDER_FIELDS = ("id", "dag_id", "from_date", "to_date", "created_at", "complete
 
 def _display_name(server: ServerState, dag_id: str) -> str:
     try:
-        info = api_dags.get_dag_info(server.engine, server.dag_bag, dag_id)
+        info = api_dags.get_dag_info(server.engine, dag_id)
     except DagNotFound:
         return dag_id
     return str(info.get("dag_display_name") or dag_id)

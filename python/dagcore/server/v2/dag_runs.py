@@ -1,7 +1,12 @@
 """``/api/v2/dags/{dag_id}/dagRuns``: list, get, trigger, patch, delete, clear.
 
 Airflow 3 (``api_fastapi/core_api/routes/public/dag_run.py``, docs/airflow-rest-api.md B.2):
-the list takes ``~`` for every DAG and answers 404 for an unknown one; a trigger body is strict
+the list takes ``~`` for every DAG and answers 404 for an unknown one; its filters are the
+``_gte``/``_gt``/``_lte``/``_lt`` bounds of run_after, logical_date, start_date, end_date and
+updated_at (a run not started or ended yet counts as now there), repeated ``state`` and
+``run_type`` (``none`` is NULL; an unknown value → 422 naming the valid ones), ``dag_version``
+(version numbers), ``run_id_pattern`` and ``triggering_user_name_pattern`` (SQL ``LIKE``, ``~``
+for all); ``order_by`` as GET /dags (unknown → 400). A trigger body is strict
 with ``logical_date`` a required (nullable) key and answers 200; a duplicate run id or logical
 date is a unique-constraint violation, 409 with ``_UniqueConstraintErrorHandler``'s body
 (``statement``/``orig_error`` hidden, the ``message`` naming an id found in the server log);
@@ -13,10 +18,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from dagcore.api import common
 from dagcore.api import dag_runs as api_runs
@@ -35,6 +41,7 @@ from dagcore.server.v2.dag_run_models import (
     dag_run_response,
     task_instance_response,
 )
+from dagcore.server.v2.dags import search_pattern
 
 __all__ = ["router"]
 
@@ -42,7 +49,45 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/dags/{dag_id}/dagRuns", tags=["DagRun"])
 
-_VALID_STATES = ("queued", "running", "success", "failed")
+# Airflow's DagRunState and DagRunType values, in their enums' order (the 422 texts list them).
+_VALID_STATES: Final = ("queued", "running", "success", "failed")
+_VALID_RUN_TYPES: Final = ("backfill", "scheduled", "manual", "asset_triggered")
+
+
+def _aware_or_422(value: datetime | None, name: str, raw: str | None) -> datetime | None:
+    """A query datetime must name its zone: Airflow would fail comparing a naive one with its
+    UTC columns (a 500); dagcore answers pydantic 2's ``timezone_aware`` error instead."""
+    if value is not None and value.utcoffset() is None:
+        raise ApiError(422, [{"type": "timezone_aware", "loc": ["query", name],
+                              "msg": "Input should have timezone info", "input": raw}])
+    return value
+
+
+def date_range(column: str) -> Callable[..., api_runs.DateRange]:
+    """A dependency reading ``<column>_gte``, ``_gt``, ``_lte`` and ``_lt`` (Airflow's
+    ``datetime_range_filter_factory``)."""
+
+    def bounds(request: Request,
+               gte: datetime | None = Query(None, alias=f"{column}_gte"),
+               gt: datetime | None = Query(None, alias=f"{column}_gt"),
+               lte: datetime | None = Query(None, alias=f"{column}_lte"),
+               lt: datetime | None = Query(None, alias=f"{column}_lt")) -> api_runs.DateRange:
+        def aware(value: datetime | None, suffix: str) -> datetime | None:
+            name = f"{column}_{suffix}"
+            return _aware_or_422(value, name, request.query_params.get(name))
+
+        return api_runs.DateRange(gte=aware(gte, "gte"), gt=aware(gt, "gt"),
+                                  lte=aware(lte, "lte"), lt=aware(lt, "lt"))
+
+    return bounds
+
+
+def _enum_values(values: list[str], valid: tuple[str, ...], what: str) -> list[str | None]:
+    """Airflow's ``_transform_dag_run_states`` / ``_types``: ``none`` is NULL, anything else
+    unknown → 422 listing the valid values."""
+    if any(v not in valid and v != "none" for v in values):
+        raise ApiError(422, f"Invalid value for {what}. Valid values are {', '.join(valid)}")
+    return [None if v == "none" else v for v in values]
 
 
 def _not_found(dag_id: str, run_id: str) -> ApiError:
@@ -70,34 +115,29 @@ def get_dag_runs(
     dag_id: str = Path(...),
     limit: int | None = Query(None, ge=0),
     offset: int = Query(0, ge=0),
-    state: list[str] = Query([]),
+    run_after: api_runs.DateRange = Depends(date_range("run_after")),
+    logical_date: api_runs.DateRange = Depends(date_range("logical_date")),
+    start_date: api_runs.DateRange = Depends(date_range("start_date")),
+    end_date: api_runs.DateRange = Depends(date_range("end_date")),
+    updated_at: api_runs.DateRange = Depends(date_range("updated_at")),
     run_type: list[str] = Query([]),
-    logical_date_gte: datetime | None = Query(None),
-    logical_date_lte: datetime | None = Query(None),
-    start_date_gte: datetime | None = Query(None),
-    start_date_lte: datetime | None = Query(None),
-    end_date_gte: datetime | None = Query(None),
-    end_date_lte: datetime | None = Query(None),
-    run_after_gte: datetime | None = Query(None),
-    run_after_lte: datetime | None = Query(None),
-    updated_at_gte: datetime | None = Query(None),
-    updated_at_lte: datetime | None = Query(None),
+    state: list[str] = Query([]),
+    dag_version: list[int] = Query([]),
     order_by: list[str] = Query(["id"]),
+    run_id_pattern: str | None = Query(None),
+    triggering_user_name_pattern: str | None = Query(None),
     server: ServerState = Depends(server_state),
 ) -> Any:
     """A page of the DAG's runs (``~``: every DAG's) and how many match."""
-    bad = [s for s in state if s not in _VALID_STATES]
-    if bad:
-        raise ApiError(422, f"Invalid value for state. Valid values are "
-                       f"{', '.join(_VALID_STATES)}")
+    filters = api_runs.RunFilters(
+        states=_enum_values(state, _VALID_STATES, "state"),
+        run_types=_enum_values(run_type, _VALID_RUN_TYPES, "run type"),
+        dag_versions=dag_version, run_id_pattern=search_pattern(run_id_pattern),
+        triggering_user_name_pattern=search_pattern(triggering_user_name_pattern),
+        ranges={"run_after": run_after, "logical_date": logical_date, "start_date": start_date,
+                "end_date": end_date, "updated_at": updated_at})
     if dag_id != "~" and not api_runs.dag_exists(server.engine, dag_id):
         raise ApiError(404, f"The Dag with ID: `{dag_id}` was not found")
-    filters = api_runs.RunFilters(
-        states=state, run_types=run_type, logical_date_gte=logical_date_gte,
-        logical_date_lte=logical_date_lte, start_date_gte=start_date_gte,
-        start_date_lte=start_date_lte, end_date_gte=end_date_gte, end_date_lte=end_date_lte,
-        run_after_gte=run_after_gte, run_after_lte=run_after_lte,
-        updated_at_gte=updated_at_gte, updated_at_lte=updated_at_lte)
     try:
         listing = api_runs.list_dag_runs(server.engine, None if dag_id == "~" else dag_id,
                                          limit=effective_limit(limit), offset=offset,

@@ -1,11 +1,14 @@
 """``GET /api/v2/dags``, ``GET /api/v2/dags/{dag_id}``, ``PATCH /api/v2/dags/{dag_id}``.
 
-Airflow 3 (``core_api/routes/public/dags.py``, docs/airflow-rest-api.md B.2): filters ``tags``
-(with ``tags_match_mode`` any|all), ``dag_id_pattern``, ``paused``, ``exclude_stale`` (true);
-``order_by`` (a list, ``-`` for descending; an unknown field → 400); ``limit`` (default
-``[api] fallback_page_limit``, capped at ``[api] maximum_page_limit``, negative → 422) and
-``offset`` (≥ 0). 404 texts: "The Dag with ID: `<d>` was not found" (GET), "Dag with id: <d>
-was not found" (PATCH); a PATCH ``update_mask`` other than exactly ``is_paused`` → 400 "Only
+Airflow 3 (``core_api/routes/public/dags.py``, ``common/parameters.py``, docs/airflow-rest-api.md
+B.2): filters ``tags`` (with ``tags_match_mode`` any|all), ``owners``, ``dag_id_pattern`` and
+``dag_display_name_pattern`` (SQL ``LIKE`` substrings; ``~`` means every DAG),
+``exclude_stale`` (true), ``paused``, ``has_import_errors``, ``bundle_name``,
+``bundle_version``, ``last_dag_run_state`` (a DagRunState, else 422); ``order_by`` (a list,
+``-`` for descending; an unknown field or more than 10 → 400); ``limit`` (default ``[api]
+fallback_page_limit``, capped at ``[api] maximum_page_limit``, negative → 422) and ``offset``
+(≥ 0). 404 texts: "The Dag with ID: `<d>` was not found" (GET), "Dag with id: <d> was not
+found" (PATCH); a PATCH ``update_mask`` other than exactly ``is_paused`` → 400 "Only
 `is_paused` field can be updated through the REST API".
 """
 
@@ -27,12 +30,18 @@ from dagcore.server.v2.datamodels import (
     DAGResponse,
     dag_response,
 )
+from dagcore.state import DagRunState
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/dags", tags=["DAG"])
 
 ONLY_IS_PAUSED = "Only `is_paused` field can be updated through the REST API"
+
+
+def search_pattern(value: str | None) -> str | None:
+    """Airflow's ``_SearchParam.transform_aliases``: ``~`` is the pattern ``%`` (everything)."""
+    return "%" if value == "~" else value
 
 
 @router.get("", response_model=DAGCollectionResponse,
@@ -42,18 +51,29 @@ def get_dags(
     offset: int = Query(0, ge=0),
     tags: list[str] = Query([]),
     tags_match_mode: Literal["any", "all"] | None = Query(None),
+    owners: list[str] = Query([]),
     dag_id_pattern: str | None = Query(None),
+    dag_display_name_pattern: str | None = Query(None),
     exclude_stale: bool = Query(True),
     paused: bool | None = Query(None),
+    has_import_errors: bool | None = Query(None),
+    last_dag_run_state: DagRunState | None = Query(None),
+    bundle_name: str | None = Query(None),
+    bundle_version: str | None = Query(None),
     order_by: list[str] = Query(["dag_id"]),
     server: ServerState = Depends(server_state),
 ) -> Any:
     """A page of DAGs and how many match."""
     try:
         listing = api_dags.list_dags(
-            server.engine, server.dag_bag, limit=effective_limit(limit), offset=offset,
-            tags=tags, tags_match_any=tags_match_mode != "all", dag_id_pattern=dag_id_pattern,
-            paused=paused, exclude_stale=exclude_stale, order_by=order_by)
+            server.engine, limit=effective_limit(limit), offset=offset, tags=tags,
+            tags_match_any=tags_match_mode != "all", owners=owners,
+            dag_id_pattern=search_pattern(dag_id_pattern),
+            dag_display_name_pattern=search_pattern(dag_display_name_pattern),
+            paused=paused, exclude_stale=exclude_stale, has_import_errors=has_import_errors,
+            bundle_name=bundle_name, bundle_version=bundle_version,
+            last_dag_run_state=None if last_dag_run_state is None else last_dag_run_state.value,
+            order_by=order_by)
     except api_dags.InvalidOrderBy as exc:
         raise ApiError(400, str(exc)) from None
     return DAGCollectionResponse(dags=[dag_response(info) for info in listing.dags],
@@ -65,7 +85,7 @@ def get_dags(
 def get_dag(dag_id: str = Path(...), server: ServerState = Depends(server_state)) -> Any:
     """One DAG."""
     try:
-        return dag_response(api_dags.get_dag_info(server.engine, server.dag_bag, dag_id))
+        return dag_response(api_dags.get_dag_info(server.engine, dag_id))
     except api_dags.DagNotFound:
         raise ApiError(404, f"The Dag with ID: `{dag_id}` was not found") from None
 
@@ -80,6 +100,6 @@ def patch_dag(body: DAGPatchBody, dag_id: str = Path(...),
         raise ApiError(400, ONLY_IS_PAUSED)
     try:
         api_dags.set_dag_paused(server.engine, dag_id, body.is_paused)
-        return dag_response(api_dags.get_dag_info(server.engine, server.dag_bag, dag_id))
+        return dag_response(api_dags.get_dag_info(server.engine, dag_id))
     except api_dags.DagNotFound:
         raise ApiError(404, f"Dag with id: {dag_id} was not found") from None

@@ -50,7 +50,7 @@ PAST_FUTURE_WITH_RUN = ("Cannot use include_past or include_future when dag_run_
 
 def _display_name(server: ServerState, dag_id: str) -> str:
     try:
-        info = api_dags.get_dag_info(server.engine, server.dag_bag, dag_id)
+        info = api_dags.get_dag_info(server.engine, dag_id)
     except api_common.DagNotFound:
         return dag_id
     return str(info.get("dag_display_name") or dag_id)
