@@ -190,6 +190,7 @@ class TaskInstanceRow:
     next_kwargs: Any
     last_heartbeat_at: datetime | None
     updated_at: datetime | None
+    note: str | None
     dag_version_id: uuid.UUID | None
 
     @classmethod

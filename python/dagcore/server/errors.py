@@ -2,7 +2,8 @@
 
 Design note. A route raises :class:`ApiError` (status, detail); the application of each version
 renders it: ``/api/v2`` and ``/auth`` as Airflow 3 does, ``{"detail": ...}`` in
-``application/json``, with validation errors 422 and pydantic's list (FastAPI's default);
+``application/json``, with validation errors 422 and pydantic 2's list (dagcore's pydantic 1
+errors rewritten by :mod:`dagcore.server.validation`);
 ``/api/v1`` as Airflow 2's connexion does, RFC 7807 ``application/problem+json`` with ``type``,
 ``title``, ``status`` and ``detail``, and 400 for a request that breaks the schema
 (docs/airflow-rest-api.md A.1, B.1).
@@ -13,9 +14,12 @@ from __future__ import annotations
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dagcore.server.validation import pydantic2_errors
 
 __all__ = [
     "ApiError",
@@ -84,11 +88,17 @@ def v1_validation_detail(exc: RequestValidationError) -> str:
 
 
 def install_v2_handlers(app: FastAPI) -> None:
-    """Airflow 3's error bodies: ``{"detail": ...}``; FastAPI's own 422 stays as it is."""
+    """Airflow 3's error bodies: ``{"detail": ...}``; a validation error 422 with pydantic 2's
+    items."""
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": jsonable_encoder(pydantic2_errors(request, exc))},
+                            status_code=422)
 
 
 def install_v1_handlers(app: FastAPI) -> None:
