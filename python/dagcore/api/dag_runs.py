@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from dagcore.api.common import DagNotFound, DagRun, DagRunNotFound
-from dagcore.api.dags import InvalidOrderBy, order_clauses
+from dagcore.api.dags import DateRange, InvalidOrderBy, any_equal, order_clauses
 from dagcore.db import transaction
 from dagcore.models import tables as t
 from dagcore.state import DagRunState, TaskInstanceState
@@ -64,38 +64,6 @@ RANGE_COLUMNS: Final = ("logical_date", "start_date", "end_date", "run_after", "
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DateRange:
-    """Bounds on one datetime column (aware datetimes; None: no bound): ``gte``/``gt`` below,
-    ``lte``/``lt`` above (Airflow's ``Range``)."""
-
-    gte: datetime | None = None
-    gt: datetime | None = None
-    lte: datetime | None = None
-    lt: datetime | None = None
-
-    def conditions(self, column: Any) -> list[Any]:
-        found = []
-        if self.gte is not None:
-            found.append(column >= self.gte)
-        if self.gt is not None:
-            found.append(column > self.gt)
-        if self.lte is not None:
-            found.append(column <= self.lte)
-        if self.lt is not None:
-            found.append(column < self.lt)
-        return found
-
-
-def _any_equal(column: Any, values: Sequence[str | None]) -> Any:
-    """Airflow's ANY_EQUAL filter, where None (``none`` in a query) matches NULL."""
-    wanted = [v for v in values if v is not None]
-    clauses = [column.in_(wanted)] if wanted else []
-    if len(wanted) != len(values):
-        clauses.append(column.is_(None))
-    return sa.or_(*clauses)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class RunFilters:
     """The filters of a run listing (Airflow 3's ``GET /dagRuns``): ``states`` and
     ``run_types`` (None matches NULL), ``dag_versions`` (version numbers of the version a run
@@ -117,9 +85,9 @@ class RunFilters:
         """SQL conditions; ``now`` stands in for a missing start or end date."""
         found: list[Any] = []
         if self.states:
-            found.append(_any_equal(_dr.c.state, self.states))
+            found.append(any_equal(_dr.c.state, self.states))
         if self.run_types:
-            found.append(_any_equal(_dr.c.run_type, self.run_types))
+            found.append(any_equal(_dr.c.run_type, self.run_types))
         if self.dag_versions:
             dv = t.dag_version
             found.append(sa.exists().where(dv.c.id == _dr.c.created_dag_version_id,

@@ -11,9 +11,10 @@ of (A.2 8):
 * ``owners``: DAGs whose ``owners`` column contains any of the names (Airflow's ``ilike``);
 * ``paused``, ``has_import_errors``, ``bundle_name``, ``bundle_version``: equality;
 * ``exclude_stale``: stale DAGs left out;
-* ``last_dag_run_state``: the state of the DAG's latest run, which Airflow takes as the run
-  with the highest id among those that started (``common/db/dags.py``); a DAG that never
-  started a run has none and is left out.
+* ``last_dag_run_state``, ``dag_run_states`` (None: NULL), ``dag_run_start_date`` and
+  ``dag_run_end_date`` (:class:`DateRange`): on the DAG's latest run, which Airflow takes as the
+  run with the highest id among those that started (``common/db/dags.py``); a DAG that never
+  started a run has none and is left out by them.
 
 Ordering (``order_by``, ``-`` for descending) follows Airflow's ``SortParam``: at most
 :data:`MAX_SORT_PARAMS` fields, each with NULLs last, then the primary key in the direction of
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -40,7 +42,9 @@ __all__ = [
     "ORDER_BY_FIELDS",
     "DagListing",
     "DagNotFound",
+    "DateRange",
     "InvalidOrderBy",
+    "any_equal",
     "get_dag_info",
     "list_dags",
     "order_clauses",
@@ -84,6 +88,38 @@ def order_clauses(order_by: Sequence[str], allowed: Sequence[str],
     descending = bool(order_by) and order_by[0].startswith("-")
     clauses.append(primary_key.desc() if descending else primary_key.asc())
     return clauses
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DateRange:
+    """Bounds on one datetime column (aware datetimes; None: no bound): ``gte``/``gt`` below,
+    ``lte``/``lt`` above (Airflow's ``Range``)."""
+
+    gte: datetime | None = None
+    gt: datetime | None = None
+    lte: datetime | None = None
+    lt: datetime | None = None
+
+    def conditions(self, column: Any) -> list[Any]:
+        found = []
+        if self.gte is not None:
+            found.append(column >= self.gte)
+        if self.gt is not None:
+            found.append(column > self.gt)
+        if self.lte is not None:
+            found.append(column <= self.lte)
+        if self.lt is not None:
+            found.append(column < self.lt)
+        return found
+
+
+def any_equal(column: Any, values: Sequence[str | None]) -> Any:
+    """Airflow's ANY_EQUAL filter, where None (``none`` in a query) matches NULL."""
+    wanted = [v for v in values if v is not None]
+    clauses = [column.in_(wanted)] if wanted else []
+    if len(wanted) != len(values):
+        clauses.append(column.is_(None))
+    return sa.or_(*clauses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +190,11 @@ def list_dags(engine: Engine, *, limit: int, offset: int = 0,
               dag_display_name_pattern: str | None = None, paused: bool | None = None,
               exclude_stale: bool = True, has_import_errors: bool | None = None,
               bundle_name: str | None = None, bundle_version: str | None = None,
-              last_dag_run_state: str | None = None, order_by: Sequence[str] = ("dag_id",),
+              last_dag_run_state: str | None = None,
+              dag_run_states: Sequence[str | None] = (),
+              dag_run_start_date: DateRange = DateRange(),
+              dag_run_end_date: DateRange = DateRange(),
+              order_by: Sequence[str] = ("dag_id",),
               order_by_allowed: Sequence[str] = ORDER_BY_FIELDS) -> DagListing:
     """A page of DAGs (see the module note for the filters).
 
@@ -179,10 +219,16 @@ def list_dags(engine: Engine, *, limit: int, offset: int = 0,
         conditions.append(_tag_condition(tags, tags_match_any))
     if owners:
         conditions.append(sa.or_(*(dag.c.owners.ilike(f"%{owner}%") for owner in owners)))
+    last_run = []
     if last_dag_run_state is not None:
-        conditions.append(_last_run.c.state == last_dag_run_state)
-    joins_last_run = last_dag_run_state is not None or any(
-        raw.lstrip("-") in _LAST_RUN_FIELDS for raw in order_by)
+        last_run.append(_last_run.c.state == last_dag_run_state)
+    if dag_run_states:
+        last_run.append(any_equal(_last_run.c.state, dag_run_states))
+    last_run += dag_run_start_date.conditions(_last_run.c.start_date)
+    last_run += dag_run_end_date.conditions(_last_run.c.end_date)
+    conditions += last_run
+    joins_last_run = bool(last_run) or any(raw.lstrip("-") in _LAST_RUN_FIELDS
+                                           for raw in order_by)
     query = sa.select(dag).where(*conditions)
     counting = sa.select(sa.func.count()).where(*conditions)
     if joins_last_run:

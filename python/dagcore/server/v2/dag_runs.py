@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from dagcore.api import common
 from dagcore.api import dag_runs as api_runs
+from dagcore.api import dags as api_dags
 from dagcore.api.users import Action
 from dagcore.server.auth import Principal, require
 from dagcore.server.errors import ApiError
@@ -41,53 +40,19 @@ from dagcore.server.v2.dag_run_models import (
     dag_run_response,
     task_instance_response,
 )
-from dagcore.server.v2.dags import search_pattern
+from dagcore.server.v2.parameters import (
+    DAG_RUN_STATES,
+    DAG_RUN_TYPES,
+    date_range,
+    enum_values,
+    search_pattern,
+)
 
 __all__ = ["router"]
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/dags/{dag_id}/dagRuns", tags=["DagRun"])
-
-# Airflow's DagRunState and DagRunType values, in their enums' order (the 422 texts list them).
-_VALID_STATES: Final = ("queued", "running", "success", "failed")
-_VALID_RUN_TYPES: Final = ("backfill", "scheduled", "manual", "asset_triggered")
-
-
-def _aware_or_422(value: datetime | None, name: str, raw: str | None) -> datetime | None:
-    """A query datetime must name its zone: Airflow would fail comparing a naive one with its
-    UTC columns (a 500); dagcore answers pydantic 2's ``timezone_aware`` error instead."""
-    if value is not None and value.utcoffset() is None:
-        raise ApiError(422, [{"type": "timezone_aware", "loc": ["query", name],
-                              "msg": "Input should have timezone info", "input": raw}])
-    return value
-
-
-def date_range(column: str) -> Callable[..., api_runs.DateRange]:
-    """A dependency reading ``<column>_gte``, ``_gt``, ``_lte`` and ``_lt`` (Airflow's
-    ``datetime_range_filter_factory``)."""
-
-    def bounds(request: Request,
-               gte: datetime | None = Query(None, alias=f"{column}_gte"),
-               gt: datetime | None = Query(None, alias=f"{column}_gt"),
-               lte: datetime | None = Query(None, alias=f"{column}_lte"),
-               lt: datetime | None = Query(None, alias=f"{column}_lt")) -> api_runs.DateRange:
-        def aware(value: datetime | None, suffix: str) -> datetime | None:
-            name = f"{column}_{suffix}"
-            return _aware_or_422(value, name, request.query_params.get(name))
-
-        return api_runs.DateRange(gte=aware(gte, "gte"), gt=aware(gt, "gt"),
-                                  lte=aware(lte, "lte"), lt=aware(lt, "lt"))
-
-    return bounds
-
-
-def _enum_values(values: list[str], valid: tuple[str, ...], what: str) -> list[str | None]:
-    """Airflow's ``_transform_dag_run_states`` / ``_types``: ``none`` is NULL, anything else
-    unknown → 422 listing the valid values."""
-    if any(v not in valid and v != "none" for v in values):
-        raise ApiError(422, f"Invalid value for {what}. Valid values are {', '.join(valid)}")
-    return [None if v == "none" else v for v in values]
 
 
 def _not_found(dag_id: str, run_id: str) -> ApiError:
@@ -115,11 +80,11 @@ def get_dag_runs(
     dag_id: str = Path(...),
     limit: int | None = Query(None, ge=0),
     offset: int = Query(0, ge=0),
-    run_after: api_runs.DateRange = Depends(date_range("run_after")),
-    logical_date: api_runs.DateRange = Depends(date_range("logical_date")),
-    start_date: api_runs.DateRange = Depends(date_range("start_date")),
-    end_date: api_runs.DateRange = Depends(date_range("end_date")),
-    updated_at: api_runs.DateRange = Depends(date_range("updated_at")),
+    run_after: api_dags.DateRange = Depends(date_range("run_after")),
+    logical_date: api_dags.DateRange = Depends(date_range("logical_date")),
+    start_date: api_dags.DateRange = Depends(date_range("start_date")),
+    end_date: api_dags.DateRange = Depends(date_range("end_date")),
+    updated_at: api_dags.DateRange = Depends(date_range("updated_at")),
     run_type: list[str] = Query([]),
     state: list[str] = Query([]),
     dag_version: list[int] = Query([]),
@@ -130,8 +95,8 @@ def get_dag_runs(
 ) -> Any:
     """A page of the DAG's runs (``~``: every DAG's) and how many match."""
     filters = api_runs.RunFilters(
-        states=_enum_values(state, _VALID_STATES, "state"),
-        run_types=_enum_values(run_type, _VALID_RUN_TYPES, "run type"),
+        states=enum_values(state, DAG_RUN_STATES, "state"),
+        run_types=enum_values(run_type, DAG_RUN_TYPES, "run type"),
         dag_versions=dag_version, run_id_pattern=search_pattern(run_id_pattern),
         triggering_user_name_pattern=search_pattern(triggering_user_name_pattern),
         ranges={"run_after": run_after, "logical_date": logical_date, "start_date": start_date,

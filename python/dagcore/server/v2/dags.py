@@ -4,7 +4,9 @@ Airflow 3 (``core_api/routes/public/dags.py``, ``common/parameters.py``, docs/ai
 B.2): filters ``tags`` (with ``tags_match_mode`` any|all), ``owners``, ``dag_id_pattern`` and
 ``dag_display_name_pattern`` (SQL ``LIKE`` substrings; ``~`` means every DAG),
 ``exclude_stale`` (true), ``paused``, ``has_import_errors``, ``bundle_name``,
-``bundle_version``, ``last_dag_run_state`` (a DagRunState, else 422); ``order_by`` (a list,
+``bundle_version``, and on the latest started run ``last_dag_run_state`` (a DagRunState, else
+422), ``dag_run_state`` (repeated) and the ``dag_run_start_date_*`` / ``dag_run_end_date_*``
+bounds; ``order_by`` (a list,
 ``-`` for descending; an unknown field or more than 10 → 400); ``limit`` (default ``[api]
 fallback_page_limit``, capped at ``[api] maximum_page_limit``, negative → 422) and ``offset``
 (≥ 0). 404 texts: "The Dag with ID: `<d>` was not found" (GET), "Dag with id: <d> was not
@@ -30,6 +32,7 @@ from dagcore.server.v2.datamodels import (
     DAGResponse,
     dag_response,
 )
+from dagcore.server.v2.parameters import DAG_RUN_STATES, date_range, enum_values, search_pattern
 from dagcore.state import DagRunState
 
 __all__ = ["router"]
@@ -37,11 +40,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/dags", tags=["DAG"])
 
 ONLY_IS_PAUSED = "Only `is_paused` field can be updated through the REST API"
-
-
-def search_pattern(value: str | None) -> str | None:
-    """Airflow's ``_SearchParam.transform_aliases``: ``~`` is the pattern ``%`` (everything)."""
-    return "%" if value == "~" else value
 
 
 @router.get("", response_model=DAGCollectionResponse,
@@ -58,6 +56,9 @@ def get_dags(
     paused: bool | None = Query(None),
     has_import_errors: bool | None = Query(None),
     last_dag_run_state: DagRunState | None = Query(None),
+    dag_run_state: list[str] = Query([]),
+    dag_run_start_date: api_dags.DateRange = Depends(date_range("dag_run_start_date")),
+    dag_run_end_date: api_dags.DateRange = Depends(date_range("dag_run_end_date")),
     bundle_name: str | None = Query(None),
     bundle_version: str | None = Query(None),
     order_by: list[str] = Query(["dag_id"]),
@@ -73,6 +74,8 @@ def get_dags(
             paused=paused, exclude_stale=exclude_stale, has_import_errors=has_import_errors,
             bundle_name=bundle_name, bundle_version=bundle_version,
             last_dag_run_state=None if last_dag_run_state is None else last_dag_run_state.value,
+            dag_run_states=enum_values(dag_run_state, DAG_RUN_STATES, "state"),
+            dag_run_start_date=dag_run_start_date, dag_run_end_date=dag_run_end_date,
             order_by=order_by)
     except api_dags.InvalidOrderBy as exc:
         raise ApiError(400, str(exc)) from None
