@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +228,143 @@ def test_v2_list_errors(server: ApiServer) -> None:
         422, "Invalid value for state. Valid values are queued, running, success, failed")
     assert server.request("GET", f"{V2}/reporting/dagRuns", as_user="viewer",
                           params={"limit": -1}).status_code == 422
+
+
+# -- v2: list filters (Airflow 3's get_dag_runs, common/parameters.py; test_dag_run.py
+# TestGetDagRuns.test_filters, test_bad_filters, test_invalid_state, test_invalid_dag_version) --
+
+FILTER_DAY = datetime(2031, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def filter_runs(home: Path) -> dict[str, str]:
+    """Four etl_daily runs with a common run-id token (so other tests' runs stay out):
+    a: success, scheduled, day 1, 1 h, user alice, created with version 1;
+    b: failed, manual, day 2, 4 h, user bob, version 1;
+    c: running, backfill, day 3, started, not ended;
+    d: queued, asset_triggered, no logical date, not started."""
+    token = uuid.uuid4().hex[:10]
+    hour = timedelta(hours=1)
+    dv = t.dag_version
+    for engine in home_engine(home):  # one engine, disposed after
+        with transaction(engine) as conn:
+            version_id = conn.execute(sa.select(dv.c.id).where(
+                dv.c.dag_id == "etl_daily", dv.c.version_number == 1)).scalar_one()
+            for key, day, state, run_type, hours, user, version in (
+                    ("a", 0, "success", "scheduled", 1, "alice", version_id),
+                    ("b", 1, "failed", "manual", 4, "bob", version_id),
+                    ("c", 2, "running", "backfill", None, None, None),
+                    ("d", 3, "queued", "asset_triggered", None, None, None)):
+                when = FILTER_DAY + timedelta(days=day)
+                start = None if key == "d" else when + hour
+                conn.execute(t.dag_run.insert().values(
+                    dag_id="etl_daily", run_id=f"{token}_{key}", state=state,
+                    run_type=run_type, logical_date=None if key == "d" else when,
+                    run_after=when, start_date=start,
+                    end_date=None if hours is None else start + hours * hour,
+                    updated_at=when + 6 * hour, triggering_user_name=user,
+                    created_dag_version_id=version))
+    return {"token": token}
+
+
+def _filtered(server: ApiServer, token: str, **query: Any) -> list[str]:
+    query.setdefault("run_id_pattern", token)
+    answer = server.request("GET", f"{V2}/~/dagRuns", as_user="viewer", params=query)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["total_entries"] == len(body["dag_runs"])
+    return [run["dag_run_id"].rsplit("_", 1)[1] for run in body["dag_runs"]]
+
+
+def _day(days: int, hours: int = 0) -> str:
+    return (FILTER_DAY + timedelta(days=days, hours=hours)).isoformat()
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ({}, ["a", "b", "c", "d"]),
+    # RangeFilter bounds: _gte, _gt, _lte, _lt; a NULL logical date matches no bound.
+    ({"logical_date_gte": _day(1)}, ["b", "c"]),
+    ({"logical_date_gt": _day(1)}, ["c"]),
+    ({"logical_date_lte": _day(1)}, ["a", "b"]),
+    ({"logical_date_lt": _day(1)}, ["a"]),
+    ({"run_after_gte": _day(3)}, ["d"]),
+    ({"run_after_gt": _day(0), "run_after_lt": _day(3)}, ["b", "c"]),
+    ({"updated_at_gte": _day(1, 6), "updated_at_lte": _day(2, 6)}, ["b", "c"]),
+    ({"start_date_gte": _day(1)}, ["b", "c"]),
+    # start_date/end_date are coalesced with now: an open run (c, d) ends "now" (before 2031).
+    ({"end_date_lte": _day(0, 3)}, ["a", "c", "d"]),
+    ({"end_date_gt": _day(0, 3)}, ["b"]),
+    # Repeated state / run_type (ANY_EQUAL); "none" is NULL, which no run has.
+    ({"state": ["success", "failed"]}, ["a", "b"]),
+    ({"state": "none"}, []),
+    ({"run_type": ["manual", "backfill"]}, ["b", "c"]),
+    ({"run_type": "asset_triggered"}, ["d"]),
+    # dag_version: version numbers of the version a run was created with.
+    ({"dag_version": 1}, ["a", "b"]),
+    ({"dag_version": [2, 3]}, []),
+    # _SearchParam patterns: ILIKE substring; "~" is everything.
+    ({"triggering_user_name_pattern": "ALI"}, ["a"]),
+    ({"triggering_user_name_pattern": "~"}, ["a", "b"]),
+    # SortParam: duration (end - start) with NULLs last, id in the first field's direction.
+    ({"order_by": "duration"}, ["a", "b", "c", "d"]),
+    ({"order_by": "-duration"}, ["b", "a", "d", "c"]),
+    ({"order_by": ["-end_date", "run_id"]}, ["b", "a", "c", "d"]),
+    ({"order_by": "-logical_date"}, ["c", "b", "a", "d"]),
+])
+def test_v2_list_filters(server: ApiServer, filter_runs: dict[str, str],
+                         query: dict[str, Any], expected: list[str]) -> None:
+    assert _filtered(server, filter_runs["token"], **query) == expected
+
+
+def test_v2_list_run_id_pattern(server: ApiServer, filter_runs: dict[str, str]) -> None:
+    """run_id_pattern is a substring; on one DAG's path as on ~."""
+    token = filter_runs["token"]
+    answer = server.request("GET", f"{V2}/etl_daily/dagRuns", as_user="viewer",
+                            params={"run_id_pattern": f"{token}_b"}).json()
+    assert [r["dag_run_id"] for r in answer["dag_runs"]] == [f"{token}_b"]
+
+
+def test_v2_list_bad_filters(server: ApiServer) -> None:
+    """test_dag_run.py test_bad_filters: every bad date is one pydantic 2 item, in the order of
+    the parameters (run_after, logical_date, start_date, end_date; gte before lte)."""
+    names = ["logical_date_gte", "start_date_gte", "end_date_gte", "run_after_gte",
+             "logical_date_lte", "start_date_lte", "end_date_lte", "run_after_lte"]
+    answer = server.request("GET", f"{V2}/etl_daily/dagRuns", as_user="viewer",
+                            params={name: "invalid" for name in names})
+    assert answer.status_code == 422
+    order = ["run_after_gte", "run_after_lte", "logical_date_gte", "logical_date_lte",
+             "start_date_gte", "start_date_lte", "end_date_gte", "end_date_lte"]
+    assert answer.json()["detail"] == [
+        {"type": "datetime_from_date_parsing", "loc": ["query", name],
+         "msg": "Input should be a valid datetime or date, input is too short",
+         "input": "invalid", "ctx": {"error": "input is too short"}} for name in order]
+
+
+def test_v2_list_bad_values(server: ApiServer) -> None:
+    """test_invalid_dag_version: int_parsing naming dag_version; _transform_dag_run_types'
+    422 text; Airflow's sort fields (no run_type) and at most 10; a naive date → 422
+    timezone_aware (dagcore's: Airflow fails comparing it with its UTC columns)."""
+    path = f"{V2}/etl_daily/dagRuns"
+    answer = server.request("GET", path, as_user="viewer", params={"dag_version": "invalid"})
+    assert (answer.status_code, answer.json()) == (422, {"detail": [{
+        "type": "int_parsing", "loc": ["query", "dag_version", 0],
+        "msg": "Input should be a valid integer, unable to parse string as an integer",
+        "input": "invalid"}]})
+    answer = server.request("GET", path, as_user="viewer", params={"run_type": "adhoc"})
+    assert (answer.status_code, answer.json()) == (422, {
+        "detail": "Invalid value for run type. Valid values are backfill, scheduled, manual, "
+                  "asset_triggered"})
+    answer = server.request("GET", path, as_user="viewer", params={"order_by": "run_type"})
+    assert answer.status_code == 400
+    many = ["id"] * 11
+    answer = server.request("GET", path, as_user="viewer", params={"order_by": many})
+    assert (answer.status_code, answer.json()) == (400, {
+        "detail": f"Ordering with more than 10 parameters is not allowed. Provided: {many}"})
+    answer = server.request("GET", path, as_user="viewer",
+                            params={"start_date_gt": "2031-01-01T00:00:00"})
+    assert (answer.status_code, answer.json()) == (422, {"detail": [{
+        "type": "timezone_aware", "loc": ["query", "start_date_gt"],
+        "msg": "Input should have timezone info", "input": "2031-01-01T00:00:00"}]})
 
 
 def test_v2_get_run_and_404(server: ApiServer) -> None:

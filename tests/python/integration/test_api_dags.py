@@ -148,7 +148,8 @@ def test_bad_filter_values_are_422(server: ApiServer) -> None:
                             params={"last_dag_run_state": "done"})
     expected = "'queued', 'running', 'success' or 'failed'"
     assert (answer.status_code, answer.json()) == (422, {"detail": [{
-        "type": "enum", "loc": ["query", "last_dag_run_state"], "msg": f"Input should be {expected}",
+        "type": "enum", "loc": ["query", "last_dag_run_state"],
+        "msg": f"Input should be {expected}",
         "input": "done", "ctx": {"expected": expected}}]})
     answer = server.request("GET", "/api/v2/dags", as_user="viewer",
                             params={"dag_run_state": "done"})
