@@ -244,3 +244,28 @@ def test_sync_dags_parses_a_folder(db: Engine, tmp_path: Path) -> None:
     assert result.written == ("one",)
     assert list(result.import_errors) == ["bad.py"]
     assert versions(db, "one")[0][0] == 1
+
+
+def test_dag_tag_rows_follow_the_dags_tags(db: Engine) -> None:
+    """Each write makes dag_tag the DAG's tags (Airflow's DagModel.tags, rewritten at each
+    parse by DagModelOperation.update_dags); deleting the dag row takes them along."""
+    def tags() -> list[str]:
+        with db.connect() as conn:
+            return list(conn.execute(sa.select(t.dag_tag.c.name).where(
+                t.dag_tag.c.dag_id == "etl").order_by(t.dag_tag.c.name)).scalars())
+
+    dag = make_dag()
+    dag.tags = {"prod", "etl"}
+    write_dag(db, dag, now=T0)
+    assert tags() == ["etl", "prod"]
+    dag.tags = {"etl", "nightly"}
+    write_dag(db, dag, now=T0 + timedelta(minutes=1))
+    assert tags() == ["etl", "nightly"]
+    dag.tags = set()
+    write_dag(db, dag, now=T0 + timedelta(minutes=2))
+    assert tags() == []
+    dag.tags = {"etl"}
+    write_dag(db, dag, now=T0 + timedelta(minutes=3))
+    with transaction(db) as conn:
+        conn.execute(t.dag.delete().where(t.dag.c.dag_id == "etl"))
+    assert tags() == []

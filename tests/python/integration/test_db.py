@@ -353,3 +353,56 @@ def test_sqlite_writers_in_two_threads_queue_instead_of_failing(tmp_path: Path) 
             assert conn.execute(sa.select(t.dag.c.max_active_tasks)).scalar_one() == 50  # no lost update
     finally:
         engine.dispose()
+
+
+def _upgrade_to(engine: Engine, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from dagcore.db.migrate import MIGRATIONS_DIR
+
+    with engine.connect() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+        conn.commit()
+
+
+def test_0005_fills_dag_tag_from_each_dags_latest_version(engine: Engine) -> None:
+    """Upgrading from 0004: dag_tag gets the tags of each DAG's highest version (its
+    serialized DAG plain or zlib-compressed), so the API's tag filter (Airflow's dag_tag) answers
+    before the next parse; task instances get a note column."""
+    import json
+    import uuid
+    import zlib
+
+    _upgrade_to(engine, "0004_users")
+    now = NOW
+
+    def version(conn: Connection, dag_id: str, number: int, tags: list[str], *,
+                compressed: bool = False) -> None:
+        version_id = uuid.uuid4()
+        data = {"__version": 1, "dag": {"dag_id": dag_id, "tags": tags}}
+        conn.execute(sa.insert(t.dag_version).values(
+            id=version_id, version_number=number, dag_id=dag_id, created_at=now,
+            last_updated=now))
+        conn.execute(sa.insert(t.serialized_dag).values(
+            id=uuid.uuid4(), dag_id=dag_id, dag_version_id=version_id, dag_hash="h" * 32,
+            created_at=now, last_updated=now, data=None if compressed else data,
+            data_compressed=zlib.compress(json.dumps(data).encode()) if compressed else None))
+
+    dag = sa.table("dag", sa.column("dag_id"))  # the 0004 schema, not today's
+    with transaction(engine) as conn:
+        for dag_id in ("etl", "ml", "bare"):
+            conn.execute(dag.insert().values(dag_id=dag_id))
+        version(conn, "etl", 1, ["old"])
+        version(conn, "etl", 2, ["prod", "etl"])
+        version(conn, "ml", 1, ["ml"], compressed=True)
+        version(conn, "bare", 1, [])
+    assert migrate(engine) == head_revision()
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.dag_tag.c.dag_id, t.dag_tag.c.name)
+                            .order_by(t.dag_tag.c.dag_id, t.dag_tag.c.name)).all()
+    assert [tuple(row) for row in rows] == [("etl", "etl"), ("etl", "prod"), ("ml", "ml")]
+    assert "note" in {c["name"] for c in sa.inspect(engine).get_columns("task_instance")}
