@@ -42,6 +42,7 @@ __all__ = [
     "TaskNotFound",
     "get_task_instance",
     "list_task_instances",
+    "set_task_instance_note",
     "set_task_instance_state",
     "with_run_dates",
 ]
@@ -271,3 +272,34 @@ def set_task_instance_state(engine: Engine, dag_bag: DBDagBag, dag_id: str, run_
         clear_task_instances(dag_id, task_ids=below, run_id=run_id, only_failed=True,
                              engine=engine, dag_bag=dag_bag)
     return [TaskInstanceRow.from_row(row) for row in changed]
+
+
+def set_task_instance_note(engine: Engine, dag_id: str, run_id: str, task_id: str,
+                           note: str | None, *, map_index: int | None = None
+                           ) -> list[TaskInstanceRow]:
+    """Set (None: remove) the note of the run's instances of ``task_id`` (one mapped instance
+    with ``map_index``), as Airflow 3's ``PATCH .../taskInstances/{task_id}`` with ``note``
+    does; one transaction.
+
+    Returns:
+        The task instances, by map index, as they are then.
+
+    Raises:
+        DagRunNotFound: no such run.
+        TaskInstanceNotFound: the run has no instance of ``task_id`` (at ``map_index``).
+    """
+    ti = t.task_instance
+    conditions = [ti.c.dag_id == dag_id, ti.c.run_id == run_id, ti.c.task_id == task_id]
+    if map_index is not None:
+        conditions.append(ti.c.map_index == map_index)
+    with transaction(engine) as conn:
+        _run(conn, dag_id, run_id)
+        updated = conn.execute(ti.update().where(*conditions)
+                               .values(note=note, updated_at=timezone.utcnow())).rowcount
+        if not updated:
+            index = -1 if map_index is None else map_index
+            raise TaskInstanceNotFound(
+                f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, task_id: "
+                f"`{task_id}` and map_index: `{index}` was not found")
+        rows = conn.execute(sa.select(ti).where(*conditions).order_by(ti.c.map_index)).all()
+    return [TaskInstanceRow.from_row(row) for row in rows]

@@ -173,5 +173,5 @@ def task_instance_response(ti: TaskInstanceRow, run: DagRun) -> TaskInstanceResp
         unixname=ti.unixname, pool=ti.pool, pool_slots=ti.pool_slots, queue=ti.queue,
         priority_weight=ti.priority_weight, operator=ti.operator, queued_when=ti.queued_dttm,
         scheduled_when=ti.scheduled_dttm, pid=ti.pid, executor=ti.executor,
-        executor_config=str(ti.executor_config or {}), note=None,
+        executor_config=str(ti.executor_config or {}), note=ti.note,
         rendered_map_index=ti.rendered_map_index)

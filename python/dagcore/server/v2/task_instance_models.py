@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import root_validator, validator
+from pydantic import Field, root_validator, validator
 
 from dagcore.api.task_instances import TaskInstanceInfo
 from dagcore.server.serializers import StrictBody, V2Model
@@ -64,8 +64,8 @@ class TaskInstanceCollectionResponse(V2Model):
 
 def task_instance_response(info: TaskInstanceInfo,
                            dag_display_name: str | None = None) -> TaskInstanceResponse:
-    """A task instance as Airflow 3's ``TaskInstanceResponse``. dagcore keeps no task-instance
-    notes, rendered fields or triggers: those fields are null or empty."""
+    """A task instance as Airflow 3's ``TaskInstanceResponse``. dagcore keeps no rendered
+    fields or triggers: those fields are null or empty."""
     ti = info.ti
     return TaskInstanceResponse(
         id=str(ti.id), task_id=ti.task_id, dag_id=ti.dag_id, dag_run_id=ti.run_id,
@@ -79,7 +79,7 @@ def task_instance_response(info: TaskInstanceInfo,
         operator_name=ti.custom_operator_name or ti.operator, queued_when=ti.queued_dttm,
         scheduled_when=ti.scheduled_dttm, pid=ti.pid, executor=ti.executor,
         executor_config=str(ti.executor_config if ti.executor_config is not None else {}),
-        note=None, rendered_map_index=ti.rendered_map_index, rendered_fields={}, trigger=None,
+        note=ti.note, rendered_map_index=ti.rendered_map_index, rendered_fields={}, trigger=None,
         triggerer_job=None, dag_version=None)
 
 
@@ -129,11 +129,11 @@ class ClearTaskInstancesBody(StrictBody):
 
 class PatchTaskInstanceBody(StrictBody):
     """Airflow 3's ``PatchTaskInstanceBody``: the new state (success, failed or skipped) and the
-    relatives to set with it. ``note``: dagcore keeps no task-instance notes (refused in the
-    route). ``include_future``/``include_past`` (other runs) are accepted only as false."""
+    relatives to set with it, and/or the note (at most 1000 characters).
+    ``include_future``/``include_past`` (other runs) are accepted only as false."""
 
     new_state: str | None = None
-    note: str | None = None
+    note: str | None = Field(None, max_length=1000)
     include_upstream: bool = False
     include_downstream: bool = False
     include_future: bool = False

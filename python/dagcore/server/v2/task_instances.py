@@ -125,27 +125,38 @@ def clear_task_instances(body: ClearTaskInstancesBody, dag_id: str = Path(...),
 
 
 def _patch(server: ServerState, dag_id: str, dag_run_id: str, task_id: str,
-           body: PatchTaskInstanceBody, dry_run: bool) -> Any:
-    if body.note is not None:
-        raise ApiError(400, "dagcore keeps no task-instance notes: 'note' cannot be set")
+           body: PatchTaskInstanceBody, update_mask: list[str] | None,
+           dry_run: bool) -> Any:
+    """Airflow 3's patch: the fields sent (only those in ``update_mask`` when given) apply;
+    ``note`` is set when sent non-null or named in the mask (Airflow's
+    ``_patch_task_instance_note``). A dry run changes nothing, the note included."""
+    fields = set(body.__fields_set__)
+    if update_mask:
+        fields &= set(update_mask)
     for flag in ("include_future", "include_past"):
         if getattr(body, flag):
             raise ApiError(400, f"'{flag}' is not supported: dagcore sets task-instance states "
                                 f"within one run")
     name = _display_name(server, dag_id)
-    if body.new_state is None:
-        return get_task_instances(dag_id, dag_run_id, limit=None, offset=0, state=[],
-                                  task_id=task_id, order_by=["map_index"], server=server)
     try:
-        changed = api_tis.set_task_instance_state(
-            server.engine, server.dag_bag, dag_id, dag_run_id, task_id, body.new_state,
-            upstream=body.include_upstream, downstream=body.include_downstream,
-            dry_run=dry_run)
+        changed = None
+        if "new_state" in fields and body.new_state is not None:
+            changed = api_tis.set_task_instance_state(
+                server.engine, server.dag_bag, dag_id, dag_run_id, task_id, body.new_state,
+                upstream=body.include_upstream, downstream=body.include_downstream,
+                dry_run=dry_run)
+            if not changed and not dry_run:
+                raise ApiError(409, f"Task id {task_id} is already in {body.new_state} state")
+        if "note" in fields and (update_mask or body.note is not None) and not dry_run:
+            noted = api_tis.set_task_instance_note(server.engine, dag_id, dag_run_id, task_id,
+                                                   body.note)
+            changed = noted if changed is None else changed
     except (api_common.DagNotFound, api_common.DagRunNotFound, api_tis.TaskNotFound,
             api_tis.TaskInstanceNotFound) as exc:
         raise ApiError(404, str(exc)) from None
-    if not changed and not dry_run:
-        raise ApiError(409, f"Task id {task_id} is already in {body.new_state} state")
+    if changed is None:
+        return get_task_instances(dag_id, dag_run_id, limit=None, offset=0, state=[],
+                                  task_id=task_id, order_by=["map_index"], server=server)
     infos = api_tis.with_run_dates(server.engine, changed)
     return TaskInstanceCollectionResponse(
         task_instances=[task_instance_response(i, name) for i in infos],
@@ -157,9 +168,10 @@ def _patch(server: ServerState, dag_id: str, dag_run_id: str, task_id: str,
               dependencies=[Depends(require(Action.CLEAR))])
 def patch_task_instance(body: PatchTaskInstanceBody, dag_id: str = Path(...),
                         dag_run_id: str = Path(...), task_id: str = Path(...),
+                        update_mask: list[str] | None = Query(None),
                         server: ServerState = Depends(server_state)) -> Any:
-    """Set a task instance's state (and its relatives', as asked)."""
-    return _patch(server, dag_id, dag_run_id, task_id, body, dry_run=False)
+    """Set a task instance's state (and its relatives', as asked) and/or its note."""
+    return _patch(server, dag_id, dag_run_id, task_id, body, update_mask, dry_run=False)
 
 
 @router.patch("/dagRuns/{dag_run_id}/taskInstances/{task_id}/dry_run",
@@ -167,6 +179,7 @@ def patch_task_instance(body: PatchTaskInstanceBody, dag_id: str = Path(...),
               dependencies=[Depends(require(Action.CLEAR))])
 def patch_task_instance_dry_run(body: PatchTaskInstanceBody, dag_id: str = Path(...),
                                 dag_run_id: str = Path(...), task_id: str = Path(...),
+                                update_mask: list[str] | None = Query(None),
                                 server: ServerState = Depends(server_state)) -> Any:
     """The task instances a PATCH would change, unchanged."""
-    return _patch(server, dag_id, dag_run_id, task_id, body, dry_run=True)
+    return _patch(server, dag_id, dag_run_id, task_id, body, update_mask, dry_run=True)
