@@ -22,6 +22,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 from api_server_process import (
+    database_url_of,
     home_engine,
     serve,
     DAG_IDS,
@@ -42,10 +43,11 @@ V1_PROBLEM = "https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def home(tmp_path_factory: pytest.TempPathFactory, api_database_url: str | None) -> Path:
     """A migrated home with the DAGs stored, a stale one, and one user per role (via the
-    CLI)."""
-    return prepare_home(tmp_path_factory.mktemp("api"), parsed_at=PARSED_AT)
+    CLI), on SQLite and on PostgreSQL (the module runs once per backend)."""
+    return prepare_home(tmp_path_factory.mktemp("api"), parsed_at=PARSED_AT,
+                        database_url=api_database_url)
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +237,7 @@ def test_every_route_needs_authentication(server: ApiServer, home: Path) -> None
     the token route) answers 401 to an anonymous request, whatever its body."""
     from dagcore.server.app import create_app
 
-    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
+    engine = create_engine(database_url_of(home))
     try:
         routes = sorted(set(_routes(create_app(engine))))
     finally:
