@@ -113,7 +113,7 @@ class _ApiServerChild:
         self.host = host
         self.port = port
         self.address_in_use = False
-        self.serving = False  # answered, and not being stopped: an exit now is reported
+        self.serving = False  # answered, and not being stopped: a failure now is reported
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dagcore", "api-server", "--host", host, "--port", str(port)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -135,7 +135,7 @@ class _ApiServerChild:
                 self.address_in_use = True
             print(f"api-server | {line}", file=sys.stderr, flush=True)
         code = self.process.wait()
-        if self.serving:
+        if self.serving and code != 0:  # 0: a Ctrl-C, which reached the whole process group
             print(f"standalone: the API server exited with code {code}; the scheduler goes on",
                   file=sys.stderr, flush=True)
 
