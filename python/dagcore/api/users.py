@@ -300,8 +300,17 @@ class StoredCredentials:
     password_hash: str
 
 
+def _could_exist(username: str) -> bool:
+    """Whether ``username`` is a name :func:`create_user` accepts. One it refuses is unknown
+    without asking the database (a NUL character in it: PostgreSQL's driver refuses the query,
+    SQLite finds nothing)."""
+    return len(username) <= USERNAME_MAX_LEN and _USERNAME_RE.match(username) is not None
+
+
 def stored_credentials(engine: Engine, username: str) -> StoredCredentials | None:
     """The user's role and password hash, or None when there is no such user."""
+    if not _could_exist(username):
+        return None
     with engine.connect() as conn:
         row = conn.execute(sa.select(t.user.c.username, t.user.c.role, t.user.c.password_hash)
                            .where(t.user.c.username == username)).first()
@@ -314,8 +323,10 @@ def stored_credentials(engine: Engine, username: str) -> StoredCredentials | Non
 def authenticate(engine: Engine, username: str, password: str) -> User | None:
     """The user when ``password`` is theirs, else None (an unknown user costs the same time as
     a wrong password)."""
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(t.user).where(t.user.c.username == username)).first()
+    row = None
+    if _could_exist(username):
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(t.user).where(t.user.c.username == username)).first()
     ok = verify_password(password, row.password_hash if row is not None else None)
     if row is None or not ok:
         return None

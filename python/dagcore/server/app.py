@@ -8,8 +8,8 @@ version renders its own errors (:mod:`dagcore.server.errors`) and datetimes
 ``v1/``; each protected route depends on :func:`dagcore.server.auth.require` with its action.
 Handlers call :mod:`dagcore.api` (the CLI's functions) and read DAGs through
 ``DBDagBag.for_api_server()``, never by parsing files. A body over ``[api]
-max_request_body_bytes`` is refused with 413 before any route sees it
-(:mod:`dagcore.server.limits`).
+max_request_body_bytes`` is refused with 413, and a NUL character in the URL with 404 (path)
+or 422/400 (query), before any route sees them (:mod:`dagcore.server.limits`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dagcore.db import create_engine
 from dagcore.db_dagbag import DBDagBag
 from dagcore.server import auth_routes, v1, v2
 from dagcore.server.errors import install_v2_handlers
-from dagcore.server.limits import BodySizeLimit
+from dagcore.server.limits import BodySizeLimit, NulInUrl
 from dagcore.server.state import ServerState
 
 __all__ = ["OPENAPI_URL", "create_app"]
@@ -59,4 +59,5 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.mount(v1.PREFIX, v1_app)
     limit = conf.getbytes("api", "max_request_body_bytes")
     app.add_middleware(BodySizeLimit, limit=limit)
+    app.add_middleware(NulInUrl)
     return app

@@ -170,16 +170,21 @@ def server_env(home: Path, **settings: str) -> dict[str, str]:
 
 
 def prepare_home(root: Path, *, parsed_at: datetime | None = None,
-                 **settings: str) -> Path:
+                 database_url: str | None = None, **settings: str) -> Path:
     """``root/home``: migrated (``dagcore db migrate``), :data:`DAGS` stored, a stale DAG
     ``old_dag`` beside them, and one user per role (``dagcore users create``). ``settings``
-    are environment variables for the commands (a database URL)."""
+    are environment variables for the commands (a database URL). ``database_url`` (a
+    PostgreSQL database) is written into the home's ``dagcore.cfg`` instead, so that every
+    command and server started with this ``DAGCORE_HOME`` uses it (None: the home's SQLite
+    file)."""
     from dagcore.dag_processing import sync_dags
     from dagcore.db import create_engine, transaction
     from dagcore.models import tables as t
 
     home = root / "home"
     home.mkdir()
+    if database_url is not None:
+        (home / "dagcore.cfg").write_text(f"[database]\nsql_alchemy_conn = {database_url}\n")
     folder = root / "dags"
     folder.mkdir()
     for name, text in DAGS.items():
@@ -187,7 +192,7 @@ def prepare_home(root: Path, *, parsed_at: datetime | None = None,
     env = server_env(home, **settings)
     migrated = run_cli(env, "db", "migrate")
     assert migrated.returncode == 0, migrated.stderr
-    url = settings.get("DAGCORE__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'dagcore.db'}")
+    url = settings.get("DAGCORE__DATABASE__SQL_ALCHEMY_CONN", database_url_of(home))
     engine = create_engine(url)
     try:
         result = sync_dags(folder, engine=engine, min_update_interval=timedelta(0),
@@ -200,6 +205,17 @@ def prepare_home(root: Path, *, parsed_at: datetime | None = None,
         engine.dispose()
     create_role_users(env)
     return home
+
+
+def database_url_of(home: Path) -> str:
+    """The database of a home from :func:`prepare_home`: its ``dagcore.cfg``'s, else its
+    SQLite file."""
+    import configparser
+
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(home / "dagcore.cfg")
+    return config.get("database", "sql_alchemy_conn",
+                      fallback=f"sqlite:///{home / 'dagcore.db'}")
 
 
 def serve(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
@@ -217,7 +233,7 @@ def home_engine(home: Path) -> Iterator[sa.Engine]:
     """The body of a ``db`` fixture: an engine on ``home``'s database, disposed after."""
     from dagcore.db import create_engine
 
-    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
+    engine = create_engine(database_url_of(home))
     try:
         yield engine
     finally:

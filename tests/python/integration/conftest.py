@@ -195,6 +195,22 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     return request.getfixturevalue(f"{request.param}_engine")
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def api_database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The database of an API test module's home (``prepare_home(database_url=...)``), each
+    backend in turn (test ids ``[sqlite]`` and ``[postgres]``): None for the home's SQLite
+    file, or a new PostgreSQL database on the session's server, dropped after the module."""
+    if request.param == "sqlite":
+        yield None
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    try:
+        yield server.url(name)
+    finally:
+        server.drop_database(name)
+
+
 # -- the command line ----------------------------------------------------------------------------
 
 

@@ -23,8 +23,9 @@ BODY = {"dag_id": "etl_daily", "from_date": "2024-02-01T00:00:00Z",
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return prepare_home(tmp_path_factory.mktemp("api"))
+def home(tmp_path_factory: pytest.TempPathFactory, api_database_url: str | None) -> Path:
+    """On SQLite and on PostgreSQL (the module runs once per backend)."""
+    return prepare_home(tmp_path_factory.mktemp("api"), database_url=api_database_url)
 
 
 @pytest.fixture(scope="module")

@@ -27,8 +27,9 @@ V1 = "/api/v1/dags"
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return prepare_home(tmp_path_factory.mktemp("runs"))
+def home(tmp_path_factory: pytest.TempPathFactory, api_database_url: str | None) -> Path:
+    """On SQLite and on PostgreSQL (the module runs once per backend)."""
+    return prepare_home(tmp_path_factory.mktemp("runs"), database_url=api_database_url)
 
 
 @pytest.fixture(scope="module")

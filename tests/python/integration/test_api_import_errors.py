@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from api_server_process import ApiServer, prepare_home, serve
+from api_server_process import ApiServer, database_url_of, prepare_home, serve
 
 from dagcore.db import create_engine, transaction
 from dagcore.models import tables as t
@@ -24,10 +24,11 @@ AT = datetime(2020, 6, 10, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with two import errors."""
-    home = prepare_home(tmp_path_factory.mktemp("api"))
-    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
+def home(tmp_path_factory: pytest.TempPathFactory, api_database_url: str | None) -> Path:
+    """A home with two import errors, on SQLite and on PostgreSQL (the module runs once per
+    backend)."""
+    home = prepare_home(tmp_path_factory.mktemp("api"), database_url=api_database_url)
+    engine = create_engine(database_url_of(home))
     try:
         with transaction(engine) as conn:
             conn.execute(t.import_error.insert(), [

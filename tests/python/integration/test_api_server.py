@@ -22,6 +22,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 from api_server_process import (
+    database_url_of,
     home_engine,
     serve,
     DAG_IDS,
@@ -42,10 +43,11 @@ V1_PROBLEM = "https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def home(tmp_path_factory: pytest.TempPathFactory, api_database_url: str | None) -> Path:
     """A migrated home with the DAGs stored, a stale one, and one user per role (via the
-    CLI)."""
-    return prepare_home(tmp_path_factory.mktemp("api"), parsed_at=PARSED_AT)
+    CLI), on SQLite and on PostgreSQL (the module runs once per backend)."""
+    return prepare_home(tmp_path_factory.mktemp("api"), parsed_at=PARSED_AT,
+                        database_url=api_database_url)
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +237,7 @@ def test_every_route_needs_authentication(server: ApiServer, home: Path) -> None
     the token route) answers 401 to an anonymous request, whatever its body."""
     from dagcore.server.app import create_app
 
-    engine = create_engine(f"sqlite:///{home / 'dagcore.db'}")
+    engine = create_engine(database_url_of(home))
     try:
         routes = sorted(set(_routes(create_app(engine))))
     finally:
@@ -362,6 +364,31 @@ def test_hostile_ids_are_404(server: ApiServer, dag_id: str, db: sa.Engine) -> N
         assert patched.status_code in (404, 405), (path, patched.text)
     with db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.dag)).scalar_one() == 4
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/api/v2/dags?dag_id_pattern=a%00", 422), ("/api/v2/backfills?dag_id=a%00b", 422),
+    ("/api/v1/dags/reporting/dagRuns?execution_date_gte=2024-01-01T00:00:00%00", 400),
+])
+def test_nul_in_a_query_parameter_is_refused(server: ApiServer, path: str, status: int) -> None:
+    """A NUL character in a query parameter: v2 422 / v1 400 naming the parameter, on both
+    backends (PostgreSQL's driver refuses it in a query: it was a 500 there)."""
+    v1 = path.startswith("/api/v1")
+    answer = server.request("GET", path, as_user="admin", basic=v1)
+    assert answer.status_code == status, answer.text
+    assert "contains a NUL character" in answer.json()["detail"]
+    name = path.split("?")[1].split("=")[0]
+    assert repr(name) in answer.json()["detail"]
+
+
+def test_nul_in_credentials_is_401(server: ApiServer) -> None:
+    """A username no user can have (a NUL character) is unknown: 401 "Invalid credentials"
+    (Airflow 3's create_token), not a database error."""
+    answer = requests.post(f"{server.url}/auth/token", timeout=30,
+                           json={"username": "ad\u0000min", "password": "x"})
+    assert (answer.status_code, answer.json()) == (401, {"detail": "Invalid credentials"})
+    basic = requests.get(f"{server.url}/api/v1/dags", auth=("ad\x00min", "x"), timeout=30)
+    assert basic.status_code == 401
 
 
 # -- health and version ---------------------------------------------------------------------------

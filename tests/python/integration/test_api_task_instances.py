@@ -25,8 +25,9 @@ V1_PROBLEM = "https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return prepare_home(tmp_path_factory.mktemp("api"))
+def home(tmp_path_factory: pytest.TempPathFactory, api_database_url: str | None) -> Path:
+    """On SQLite and on PostgreSQL (the module runs once per backend)."""
+    return prepare_home(tmp_path_factory.mktemp("api"), database_url=api_database_url)
 
 
 @pytest.fixture(scope="module")

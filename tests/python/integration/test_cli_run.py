@@ -363,7 +363,8 @@ def test_standalone_migrates_parses_and_runs_a_triggered_run(
     prepare(cli_home, dags_folder, "pipeline")
     ok(cli_home, "dags", "trigger", "pipeline", "-r", "standalone_1")
     done = run_until_finished(processes, cli_home, cli_db, "pipeline", "standalone_1",
-                              "standalone", "-n", LOOPS, "-p", "2", "-S", str(dags_folder))
+                              "standalone", "-n", LOOPS, "-p", "2", "-S", str(dags_folder),
+                              "--no-api-server")
     stdout = done[0].stdout
     assert f"standalone: database at {head_revision()}" in stdout
     # Parsed again, unchanged since `dags reserialize`: nothing written.
