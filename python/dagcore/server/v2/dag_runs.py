@@ -24,6 +24,7 @@ from dagcore.api.users import Action
 from dagcore.server.auth import Principal, require
 from dagcore.server.errors import ApiError
 from dagcore.server.paging import effective_limit
+from dagcore.server.serializers import rendered
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v2.dag_run_models import (
     DAGRunClearBody,
@@ -117,8 +118,8 @@ def get_dag_runs(
                                          filters=filters, order_by=order_by)
     except api_runs.InvalidOrderBy as exc:
         raise ApiError(400, str(exc)) from None
-    return DAGRunCollectionResponse(dag_runs=_responses(server, listing.runs),
-                                    total_entries=listing.total)
+    return rendered(DAGRunCollectionResponse(dag_runs=_responses(server, listing.runs),
+                                             total_entries=listing.total))
 
 
 @router.get("/{dag_run_id}", response_model=DAGRunResponse,
@@ -154,7 +155,7 @@ def trigger_dag_run(body: TriggerDAGRunPostBody, dag_id: str = Path(...),
         raise _unique_violation() from None
     except ValueError as exc:  # ParamValidationError too
         raise ApiError(400, str(exc)) from None
-    return _response(server, run)
+    return rendered(_response(server, run))
 
 
 @router.patch("/{dag_run_id}", response_model=DAGRunResponse,
