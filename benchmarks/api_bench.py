@@ -279,6 +279,10 @@ def client(port: int, index: int, warmup: list[Request], phases: list[list[Reque
         for requests in phases:
             result = PhaseResult()
             barrier.wait()
+            # uvicorn closes a connection idle for 5 s (keep-alive timeout), as one may have
+            # been while others finished: a new one per phase, opened before the clock starts.
+            conn.close()
+            conn.connect()
             result.started = time.monotonic()
             for method, path, body in requests:
                 sent = time.perf_counter()

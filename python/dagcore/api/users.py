@@ -300,11 +300,15 @@ class StoredCredentials:
     password_hash: str
 
 
+# Built once (every API request runs it): no construction or cache key per call.
+_CREDENTIALS = (sa.select(t.user.c.username, t.user.c.role, t.user.c.password_hash)
+                .where(t.user.c.username == sa.bindparam("username")))
+
+
 def stored_credentials(engine: Engine, username: str) -> StoredCredentials | None:
     """The user's role and password hash, or None when there is no such user."""
     with engine.connect() as conn:
-        row = conn.execute(sa.select(t.user.c.username, t.user.c.role, t.user.c.password_hash)
-                           .where(t.user.c.username == username)).first()
+        row = conn.execute(_CREDENTIALS, {"username": username}).first()
     if row is None:
         return None
     return StoredCredentials(username=row.username, role=Role(row.role),
