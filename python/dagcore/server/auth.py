@@ -136,7 +136,9 @@ def require(action: Action) -> Callable[..., Principal]:
         ApiError: 401 (nobody authenticated), 403 (not permitted).
     """
 
-    def dependency(principal: Principal = Depends(authenticate)) -> Principal:
+    # async: a role check does no I/O, so it need not take a trip through the thread pool
+    # (authenticate, which reads the user, stays a plain def and runs there).
+    async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
         if not can(principal.role, action):
             raise ApiError(403, "Forbidden", v1_detail=None)
         return principal
