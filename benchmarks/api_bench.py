@@ -256,6 +256,14 @@ class PhaseResult:
     errors: int = 0
     first_error: str | None = None
     items: int = 0  # list entries received (the memory phase)
+    reconnects: int = 0  # GETs sent again on a new connection after the server dropped one
+
+
+def token_of(conn: http.client.HTTPConnection) -> str:
+    """A bearer token from ``POST /auth/token``, as Airflow 3's clients get one."""
+    conn.request("POST", "/auth/token", body=json.dumps({"username": USER, "password": PASSWORD}),
+                 headers={"Content-Type": "application/json"})
+    return str(json.loads(conn.getresponse().read())["access_token"])
 
 
 def client(port: int, index: int, warmup: list[Request], phases: list[list[Request]],
@@ -265,18 +273,27 @@ def client(port: int, index: int, warmup: list[Request], phases: list[list[Reque
     results: list[dict[str, Any]] = []
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        conn.request("POST", "/auth/token", body=json.dumps(
-            {"username": USER, "password": PASSWORD}), headers={"Content-Type":
-                                                              "application/json"})
-        answer = conn.getresponse()
-        token = json.loads(answer.read())["access_token"]
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        headers = {"Authorization": f"Bearer {token_of(conn)}",
+                   "Content-Type": "application/json"}
+
+        reconnects = [0]
 
         def send(method: str, path: str, body: dict[str, Any] | None) -> tuple[int, bytes]:
-            conn.request(method, path, body=None if body is None else json.dumps(body),
-                         headers=headers)
-            response = conn.getresponse()
-            return response.status, response.read()
+            """One request; a GET is sent once more on a new connection if the server dropped
+            the kept-alive one (uvicorn's 5 s keep-alive timer can fire while its event loop is
+            starved by busy request threads), as HTTP clients retry idempotent requests."""
+            for attempt in (0, 1):
+                try:
+                    conn.request(method, path, body=None if body is None else json.dumps(body),
+                                 headers=headers)
+                    response = conn.getresponse()
+                    return response.status, response.read()
+                except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+                    conn.close()
+                    if method != "GET" or attempt:
+                        raise
+                    reconnects[0] += 1
+            raise AssertionError("unreachable")
 
         for method, path, body in warmup:
             send(method, path, body)
@@ -288,6 +305,7 @@ def client(port: int, index: int, warmup: list[Request], phases: list[list[Reque
             # been while others finished: a new one per phase, opened before the clock starts.
             conn.close()
             conn.connect()
+            reconnects[0] = 0
             result.started = time.monotonic()
             for method, path, body in requests:
                 sent = time.perf_counter()
@@ -301,7 +319,8 @@ def client(port: int, index: int, warmup: list[Request], phases: list[list[Reque
             result.ended = time.monotonic()
             results.append({"latencies": result.latencies, "started": result.started,
                             "ended": result.ended, "errors": result.errors,
-                            "first_error": result.first_error, "items": result.items})
+                            "first_error": result.first_error, "items": result.items,
+                            "reconnects": reconnects[0]})
         conn.close()
     except Exception:  # noqa: BLE001 - reported by the parent
         barrier.abort()
@@ -357,6 +376,7 @@ class Figures:
     p99_ms: float | None = None
     errors: int = 0
     first_error: str | None = None
+    reconnects: int = 0
 
     @property
     def per_s(self) -> float | None:
@@ -383,7 +403,8 @@ def figures(rounds: list[list[PhaseResult]]) -> Figures:
                    p50_ms=None if not latencies else percentile(latencies, 0.5) * 1e3,
                    p99_ms=None if not latencies else percentile(latencies, 0.99) * 1e3,
                    errors=errors,
-                   first_error=next((r.first_error for r in results if r.first_error), None))
+                   first_error=next((r.first_error for r in results if r.first_error), None),
+                   reconnects=sum(r.reconnects for r in results))
 
 
 def request_plans(cfg: Settings, round_: int
@@ -442,7 +463,8 @@ def seed_requests_db(db: Path) -> None:
             now = datetime.now(UTC)
             conn.execute(t.dag_run.insert(), [{
                 "dag_id": LIST_DAG, "run_id": f"scheduled__{START + timedelta(days=i):%Y-%m-%d}",
-                "logical_date": START + timedelta(days=i), "run_after": START + timedelta(days=i + 1),
+                "logical_date": START + timedelta(days=i),
+                "run_after": START + timedelta(days=i + 1),
                 "queued_at": now, "start_date": now, "end_date": now + timedelta(seconds=i),
                 "state": "success", "run_type": "scheduled", "triggered_by": "timetable",
                 "conf": {}, "data_interval_start": START + timedelta(days=i),
@@ -562,12 +584,8 @@ def same_json_shape(a: Any, b: Any) -> bool:
 def fetch(port: int, method: str, path: str, body: Any = None) -> Any:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        conn.request("POST", "/auth/token", body=json.dumps(
-            {"username": USER, "password": PASSWORD}), headers={"Content-Type":
-                                                              "application/json"})
-        token = json.loads(conn.getresponse().read())["access_token"]
         conn.request(method, path, body=None if body is None else json.dumps(body),
-                     headers={"Authorization": f"Bearer {token}",
+                     headers={"Authorization": f"Bearer {token_of(conn)}",
                               "Content-Type": "application/json"})
         return json.loads(conn.getresponse().read())
     finally:
@@ -686,6 +704,7 @@ class MemoryResult:
     requests: int = 0
     dags_received: int = 0
     errors: int = 0
+    reconnects: int = 0
     rss_before_kib: int = 0
     rss_peak_kib: int = 0
     rss_after_kib: int = 0
@@ -749,6 +768,7 @@ def bench_memory(cfg: Settings, root: Path, notes: list[str]) -> MemoryResult:
         result.requests = sum(len(r.latencies) for r in walk)
         result.dags_received = sum(r.items for r in walk)
         result.errors = sum(r.errors for r in walk)
+        result.reconnects = sum(r.reconnects for r in walk)
         first = next((r.first_error for r in walk if r.first_error), None)
         if first:
             notes.append(f"memory walk: {result.errors} errors, first: {first}")
@@ -822,8 +842,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             fig[f"{key}_p99_ms"] = rounded(None if f is None else f.p99_ms, 3)
             fig[f"{key}_requests"] = None if f is None else f.requests
             fig[f"{key}_errors"] = None if f is None else f.errors
+            fig[f"{key}_reconnects"] = None if f is None else f.reconnects
             if f is not None and f.errors:
                 notes.append(f"{server} {request}: {f.errors} errors, first: {f.first_error}")
+            if f is not None and f.reconnects:
+                notes.append(f"{server} {request}: {f.reconnects} requests sent again after "
+                             f"the server dropped a kept-alive connection")
             rows.append([label, server, "n/a" if f is None else f"{f.requests:,}",
                          fmt(None if f is None else f.per_s, ",.1f"),
                          fmt(None if f is None else f.p50_ms, ",.2f"),
@@ -848,6 +872,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seed_seconds": round(mem.seed_seconds, 2),
             "walk_seconds": round(mem.walk_seconds, 2), "walk_requests": mem.requests,
             "dags_received": mem.dags_received, "walk_errors": mem.errors,
+            "walk_reconnects": mem.reconnects,
             "cache_budget_bytes": CACHE_BYTES, "cache_size_cap": 0,
             "rss_before_mib": round(mem.rss_before_kib / 1024, 1),
             "rss_peak_mib": round(mem.rss_peak_kib / 1024, 1),
@@ -907,7 +932,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{mem.versions:,} ({mem.json_bytes:,} B)"],
              ["seeding s / walk s (requests)",
               f"{mem.seed_seconds:.1f} / {mem.walk_seconds:.1f} ({mem.requests:,})"],
-             ["DAGs received / errors", f"{mem.dags_received:,} / {mem.errors:,}"],
+             ["DAGs received / errors / GETs resent after a dropped connection",
+              f"{mem.dags_received:,} / {mem.errors:,} / {mem.reconnects:,}"],
              ["server VmRSS before / peak / after MiB",
               f"{mem.rss_before_kib / 1024:,.1f} / {mem.rss_peak_kib / 1024:,.1f} / "
               f"{mem.rss_after_kib / 1024:,.1f}"],
