@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
@@ -128,7 +128,7 @@ def authenticate(request: Request, state: ServerState = Depends(server_state),
     raise _unauthorized("Not authenticated", request)
 
 
-def require(action: Action) -> Callable[..., Principal]:
+def require(action: Action) -> Callable[..., Awaitable[Principal]]:
     """A dependency that authenticates the caller and checks that their role may do ``action``
     (:func:`dagcore.api.users.can`); it returns the :class:`Principal`.
 
