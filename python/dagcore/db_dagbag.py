@@ -495,12 +495,16 @@ class DBDagBag:
         return removed
 
 
+# Built once (a trigger runs it on every request): no construction or cache key per call.
+_LATEST_VERSION_ID = (sa.select(t.dag_version.c.id)
+                      .where(t.dag_version.c.dag_id == sa.bindparam("dag_id"))
+                      .order_by(t.dag_version.c.version_number.desc()).limit(1))
+
+
 def latest_version_id(conn: Connection, dag_id: str) -> uuid.UUID | None:
     """The id of the DAG's latest version (highest ``version_number``), read on ``conn`` (the
     caller's transaction), or None when the DAG has no version."""
-    dv = t.dag_version
-    return conn.execute(sa.select(dv.c.id).where(dv.c.dag_id == dag_id)
-                        .order_by(dv.c.version_number.desc()).limit(1)).scalar_one_or_none()
+    return conn.execute(_LATEST_VERSION_ID, {"dag_id": dag_id}).scalar_one_or_none()
 
 
 def _revalidation_interval() -> float:

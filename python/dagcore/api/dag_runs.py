@@ -192,13 +192,16 @@ def run_id_at_logical_date(engine: Engine, dag_id: str, logical_date: datetime) 
             _dr.c.dag_id == dag_id, _dr.c.logical_date == logical_date)).scalar_one_or_none()
 
 
+# Built once (every run answered runs it): no construction or cache key per call.
+_VERSION_BY_ID = sa.select(t.dag_version).where(t.dag_version.c.id == sa.bindparam("id"))
+
+
 def dag_versions_of(engine: Engine, run: DagRun) -> list[dict[str, Any]]:
     """The DAG version the run was created with (Airflow 3's ``dag_versions``), as rows."""
     if run.created_dag_version_id is None:
         return []
-    dv = t.dag_version
     with engine.connect() as conn:
-        row = conn.execute(sa.select(dv).where(dv.c.id == run.created_dag_version_id)).first()
+        row = conn.execute(_VERSION_BY_ID, {"id": run.created_dag_version_id}).first()
     return [] if row is None else [dict(row._mapping)]
 
 

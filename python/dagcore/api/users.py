@@ -307,13 +307,17 @@ def _could_exist(username: str) -> bool:
     return len(username) <= USERNAME_MAX_LEN and _USERNAME_RE.match(username) is not None
 
 
+# Built once (every API request runs it): no construction or cache key per call.
+_CREDENTIALS = (sa.select(t.user.c.username, t.user.c.role, t.user.c.password_hash)
+                .where(t.user.c.username == sa.bindparam("username")))
+
+
 def stored_credentials(engine: Engine, username: str) -> StoredCredentials | None:
     """The user's role and password hash, or None when there is no such user."""
     if not _could_exist(username):
         return None
     with engine.connect() as conn:
-        row = conn.execute(sa.select(t.user.c.username, t.user.c.role, t.user.c.password_hash)
-                           .where(t.user.c.username == username)).first()
+        row = conn.execute(_CREDENTIALS, {"username": username}).first()
     if row is None:
         return None
     return StoredCredentials(username=row.username, role=Role(row.role),

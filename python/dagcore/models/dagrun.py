@@ -163,6 +163,9 @@ def _check_values(values: Mapping[str, Any]) -> None:
     _check_run_type(values["run_type"])
 
 
+_INSERT_RUN = t.dag_run.insert()
+
+
 def insert_dag_run(conn: Connection, **values: Any) -> int:
     """Insert one run; returns its ``dag_run.id``.
 
@@ -179,7 +182,9 @@ def insert_dag_run(conn: Connection, **values: Any) -> int:
         sqlalchemy.exc.IntegrityError: the run id or the logical date is taken.
     """
     _check_values(values)
-    result = conn.execute(t.dag_run.insert().values(**values))
+    # One prebuilt statement with the values as parameters: SQLAlchemy caches its compiled
+    # form, where ``.values(**values)`` built and keyed a new statement per run.
+    result = conn.execute(_INSERT_RUN, values)
     return int(result.inserted_primary_key[0])
 
 

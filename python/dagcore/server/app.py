@@ -9,7 +9,9 @@ version renders its own errors (:mod:`dagcore.server.errors`) and datetimes
 Handlers call :mod:`dagcore.api` (the CLI's functions) and read DAGs through
 ``DBDagBag.for_api_server()``, never by parsing files. A body over ``[api]
 max_request_body_bytes`` is refused with 413, and a NUL character in the URL with 404 (path)
-or 422/400 (query), before any route sees them (:mod:`dagcore.server.limits`).
+or 422/400 (query), before any route sees them (:mod:`dagcore.server.limits`). At shutdown the
+bag flushes its metrics: a hit never sends them and the slow path sends them at most once per
+interval, so the last counts would be lost.
 """
 
 from __future__ import annotations
@@ -60,4 +62,6 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     limit = conf.getbytes("api", "max_request_body_bytes")
     app.add_middleware(BodySizeLimit, limit=limit)
     app.add_middleware(NulInUrl)
+    # FastAPI 0.92 has no ``lifespan`` argument yet; uvicorn runs shutdown handlers on SIGTERM.
+    app.add_event_handler("shutdown", state.dag_bag.flush_metrics)
     return app

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
@@ -128,7 +128,7 @@ def authenticate(request: Request, state: ServerState = Depends(server_state),
     raise _unauthorized("Not authenticated", request)
 
 
-def require(action: Action) -> Callable[..., Principal]:
+def require(action: Action) -> Callable[..., Awaitable[Principal]]:
     """A dependency that authenticates the caller and checks that their role may do ``action``
     (:func:`dagcore.api.users.can`); it returns the :class:`Principal`.
 
@@ -136,7 +136,9 @@ def require(action: Action) -> Callable[..., Principal]:
         ApiError: 401 (nobody authenticated), 403 (not permitted).
     """
 
-    def dependency(principal: Principal = Depends(authenticate)) -> Principal:
+    # async: a role check does no I/O, so it need not take a trip through the thread pool
+    # (authenticate, which reads the user, stays a plain def and runs there).
+    async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
         if not can(principal.role, action):
             raise ApiError(403, "Forbidden", v1_detail=None)
         return principal

@@ -28,7 +28,10 @@ class ServerState:
     credentials: CredentialCache = field(default_factory=CredentialCache)
 
 
-def server_state(request: Request) -> ServerState:
-    """The :class:`ServerState` of the application serving ``request``."""
+async def server_state(request: Request) -> ServerState:
+    """The :class:`ServerState` of the application serving ``request``.
+
+    ``async`` because it does no I/O: FastAPI runs a plain ``def`` dependency in its thread
+    pool, one more thread hop per request for reading an attribute."""
     state: ServerState = request.app.state.dagcore
     return state

@@ -29,6 +29,7 @@ from dagcore.api.users import Action
 from dagcore.server.auth import Principal, require
 from dagcore.server.errors import ApiError
 from dagcore.server.paging import effective_limit
+from dagcore.server.serializers import rendered
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v2.dag_run_models import (
     DAGRunClearBody,
@@ -62,6 +63,19 @@ def _not_found(dag_id: str, run_id: str) -> ApiError:
 
 def _response(server: ServerState, run: common.DagRun) -> DAGRunResponse:
     return dag_run_response(run, api_runs.dag_versions_of(server.engine, run))
+
+
+def _responses(server: ServerState, runs: list[common.DagRun]) -> list[DAGRunResponse]:
+    """A page of runs, each version read once: a page's runs mostly share a few versions, and
+    one query per run made a 100-run page 100 identical queries (benchmarks/api_bench.py)."""
+    versions: dict[Any, list[dict[str, Any]]] = {}
+    out = []
+    for run in runs:
+        key = run.created_dag_version_id
+        if key not in versions:
+            versions[key] = api_runs.dag_versions_of(server.engine, run)
+        out.append(dag_run_response(run, versions[key]))
+    return out
 
 
 def _unique_violation() -> ApiError:
@@ -109,8 +123,8 @@ def get_dag_runs(
                                          filters=filters, order_by=order_by)
     except api_runs.InvalidOrderBy as exc:
         raise ApiError(400, str(exc)) from None
-    return DAGRunCollectionResponse(dag_runs=[_response(server, run) for run in listing.runs],
-                                    total_entries=listing.total)
+    return rendered(DAGRunCollectionResponse(dag_runs=_responses(server, listing.runs),
+                                             total_entries=listing.total))
 
 
 @router.get("/{dag_run_id}", response_model=DAGRunResponse,
@@ -146,7 +160,7 @@ def trigger_dag_run(body: TriggerDAGRunPostBody, dag_id: str = Path(...),
         raise _unique_violation() from None
     except ValueError as exc:  # ParamValidationError too
         raise ApiError(400, str(exc)) from None
-    return _response(server, run)
+    return rendered(_response(server, run))
 
 
 @router.patch("/{dag_run_id}", response_model=DAGRunResponse,
