@@ -23,12 +23,15 @@ from typing import Any, cast
 from fastapi import Response
 from pydantic import BaseModel, Extra
 
-__all__ = ["StrictBody", "V1Model", "V2Model", "iso_offset", "iso_z", "rendered"]
+__all__ = ["StrictBody", "V1Model", "V2Model", "iso_offset", "iso_z", "rendered",
+           "rendered_json"]
 
 
 def iso_offset(value: datetime) -> str:
     """``2024-01-01T00:00:00+00:00`` (v1)."""
-    return value.astimezone(UTC).isoformat()
+    if value.tzinfo is not UTC:  # values read from the database are UTC already
+        value = value.astimezone(UTC)
+    return value.isoformat()
 
 
 def iso_z(value: datetime) -> str:
@@ -65,5 +68,15 @@ def rendered(model: BaseModel, status_code: int = 200) -> Response:
     encoder = cast(Callable[[Any], Any], model.__json_encoder__)  # the model's json_encoders
     body = json.dumps(model.dict(), default=encoder, ensure_ascii=False,
                       allow_nan=False, indent=None, separators=(",", ":"))
+    return Response(body.encode("utf-8"), status_code=status_code,
+                    media_type="application/json")
+
+
+def rendered_json(payload: Any, status_code: int = 200) -> Response:
+    """``payload`` (JSON values only: str, int, float, bool, None, dicts and lists) with
+    ``JSONResponse``'s settings, as :func:`rendered` writes a model; for routes that build
+    their answer without a model (``dag_run_payload``)."""
+    body = json.dumps(payload, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":"))
     return Response(body.encode("utf-8"), status_code=status_code,
                     media_type="application/json")

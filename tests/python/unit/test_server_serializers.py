@@ -83,3 +83,59 @@ def test_rendered_v2_datetimes_end_in_z_with_fractions_only_when_present() -> No
 
 def test_rendered_keeps_the_status_code() -> None:
     assert rendered(CASES[1], status_code=201).status_code == 201
+
+
+# -- dag_run_payload: the run listing and trigger answers without a model ----------------------
+
+def _run(**changes: Any) -> Any:
+    from dagcore.api.common import DagRun
+
+    values: dict[str, Any] = dict(
+        id=1, dag_id="etl", run_id="manual__2024-01-01T00:00:00+00:00",
+        logical_date=datetime(2024, 1, 1, tzinfo=UTC), run_after=datetime(2024, 1, 2, tzinfo=UTC),
+        queued_at=datetime(2024, 1, 2, 0, 0, 1, 500, tzinfo=UTC),
+        start_date=datetime(2024, 1, 2, 0, 0, 2, tzinfo=UTC),
+        end_date=datetime(2024, 1, 2, 0, 1, 2, 250000, tzinfo=UTC), state="success",
+        run_type="manual", triggered_by="rest_api", triggering_user_name="ops",
+        conf={"n\u00e4me": "x", "deep": {"list": [1, 2.5, None, True]}},
+        data_interval_start=datetime(2024, 1, 1, tzinfo=UTC),
+        data_interval_end=datetime(2024, 1, 2, tzinfo=UTC),
+        last_scheduling_decision=datetime(2024, 1, 2, 0, 1, tzinfo=UTC), creating_job_id=None,
+        created_dag_version_id=uuid.UUID(int=5), bundle_version=None, backfill_id=None,
+        clear_number=0, partition_key=None, note="a \u2603 note",
+        updated_at=datetime(2024, 1, 2, tzinfo=UTC))
+    values.update(changes)
+    return DagRun(**values)
+
+
+VERSION = {"id": uuid.UUID(int=5), "version_number": 3, "dag_id": "etl", "bundle_name": "dags",
+           "bundle_version": None, "created_at": datetime(2023, 12, 31, 23, 0, tzinfo=UTC),
+           "dag_hash": "ignored"}
+
+PAYLOAD_CASES = [
+    (_run(), [VERSION], None),
+    (_run(logical_date=None, queued_at=None, start_date=None, end_date=None,
+          data_interval_start=None, data_interval_end=None, last_scheduling_decision=None,
+          triggered_by=None, triggering_user_name=None, conf=None, note=None, state="queued",
+          created_dag_version_id=None), [], None),
+    (_run(conf={}, start_date=datetime(2024, 1, 2, 2, tzinfo=timezone(timedelta(hours=2)))),
+     [{**VERSION, "id": str(uuid.UUID(int=9))}], "ETL \u00e9"),
+]
+
+
+@pytest.mark.parametrize("run,versions,name", PAYLOAD_CASES, ids=["full", "nulls", "offsets"])
+def test_dag_run_payload_writes_the_bytes_of_the_rendered_model(
+        run: Any, versions: Any, name: Any) -> None:
+    from dagcore.server.serializers import rendered_json
+    from dagcore.server.v2.dag_run_models import (
+        DAGRunCollectionResponse,
+        dag_run_payload,
+        dag_run_response,
+    )
+
+    model = dag_run_response(run, versions, name)
+    assert rendered_json(dag_run_payload(run, versions, name)).body == rendered(model).body
+    page = rendered_json({"dag_runs": [dag_run_payload(run, versions, name)] * 2,
+                          "total_entries": 7})
+    assert page.body == rendered(DAGRunCollectionResponse(dag_runs=[model] * 2,
+                                                          total_entries=7)).body

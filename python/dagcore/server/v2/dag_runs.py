@@ -29,7 +29,7 @@ from dagcore.api.users import Action
 from dagcore.server.auth import Principal, require
 from dagcore.server.errors import ApiError
 from dagcore.server.paging import effective_limit
-from dagcore.server.serializers import rendered
+from dagcore.server.serializers import rendered_json
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v2.dag_run_models import (
     DAGRunClearBody,
@@ -38,6 +38,7 @@ from dagcore.server.v2.dag_run_models import (
     DAGRunResponse,
     TaskInstanceCollectionResponse,
     TriggerDAGRunPostBody,
+    dag_run_payload,
     dag_run_response,
     task_instance_response,
 )
@@ -65,16 +66,17 @@ def _response(server: ServerState, run: common.DagRun) -> DAGRunResponse:
     return dag_run_response(run, api_runs.dag_versions_of(server.engine, run))
 
 
-def _responses(server: ServerState, runs: list[common.DagRun]) -> list[DAGRunResponse]:
-    """A page of runs, each version read once: a page's runs mostly share a few versions, and
-    one query per run made a 100-run page 100 identical queries (benchmarks/api_bench.py)."""
+def _payloads(server: ServerState, runs: list[common.DagRun]) -> list[dict[str, Any]]:
+    """A page of runs as ``DAGRunResponse`` JSON (``dag_run_payload``), each version read
+    once: a page's runs mostly share a few versions, and one query per run made a 100-run page
+    100 identical queries (benchmarks/api_bench.py)."""
     versions: dict[Any, list[dict[str, Any]]] = {}
     out = []
     for run in runs:
         key = run.created_dag_version_id
         if key not in versions:
             versions[key] = api_runs.dag_versions_of(server.engine, run)
-        out.append(dag_run_response(run, versions[key]))
+        out.append(dag_run_payload(run, versions[key]))
     return out
 
 
@@ -123,8 +125,8 @@ def get_dag_runs(
                                          filters=filters, order_by=order_by)
     except api_runs.InvalidOrderBy as exc:
         raise ApiError(400, str(exc)) from None
-    return rendered(DAGRunCollectionResponse(dag_runs=_responses(server, listing.runs),
-                                             total_entries=listing.total))
+    return rendered_json({"dag_runs": _payloads(server, listing.runs),
+                          "total_entries": listing.total})
 
 
 @router.get("/{dag_run_id}", response_model=DAGRunResponse,
@@ -160,7 +162,7 @@ def trigger_dag_run(body: TriggerDAGRunPostBody, dag_id: str = Path(...),
         raise _unique_violation() from None
     except ValueError as exc:  # ParamValidationError too
         raise ApiError(400, str(exc)) from None
-    return rendered(_response(server, run))
+    return rendered_json(dag_run_payload(run, api_runs.dag_versions_of(server.engine, run)))
 
 
 @router.patch("/{dag_run_id}", response_model=DAGRunResponse,
