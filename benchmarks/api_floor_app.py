@@ -10,12 +10,13 @@ What it serves (the same paths as dagcore, so one client serves both):
   verbatim and in the same transactions (each ``engine.connect()`` of dagcore's is one
   ``BEGIN`` ... rollback here): the caller's user row (``Authorization: Bearer`` is read but not
   verified: the user name is fixed), the DAG's existence, the count and the page of runs, then
-  each distinct DAG version of the page; it answers Airflow 3's ``DAGRunCollectionResponse``
+  each distinct DAG version of the page not read before (version rows are kept, as dagcore's
+  server keeps them); it answers Airflow 3's ``DAGRunCollectionResponse``
   shape (same keys, datetimes written ``...Z``) built from the rows with plain dicts;
 * ``POST /api/v2/dags/{dag_id}/dagRuns`` with ``{"logical_date": null, "conf": {...}}``: the
   user row, then in one ``BEGIN IMMEDIATE`` transaction the DAG row, the latest version id, the
-  insert of a queued manual run and its read-back, then the version row; it answers the run as
-  ``DAGRunResponse``.
+  insert of a queued manual run and its read-back, then the version row (once); it answers the
+  run as ``DAGRunResponse``.
 
 What it does not do: verify the JWT, check the role, check the DAG is not stale or has no
 import errors (it reads the same row, and stops at a missing DAG only), deserialize or cache the
@@ -59,8 +60,7 @@ _RUN_COLUMNS = ("id", "dag_id", "run_id", "logical_date", "run_after", "queued_a
                 "creating_job_id", "created_dag_version_id", "bundle_version", "backfill_id",
                 "clear_number", "partition_key", "note", "updated_at")
 _RUN_SELECT = "SELECT " + ", ".join(f"dag_run.{c}" for c in _RUN_COLUMNS) + " FROM dag_run"
-SQL_PAGE_RUNS = (_RUN_SELECT + " WHERE dag_run.dag_id = ? ORDER BY dag_run.id ASC, "
-                 "dag_run.id ASC LIMIT ? OFFSET ?")
+SQL_PAGE_RUNS = _RUN_SELECT + " WHERE dag_run.dag_id = ? ORDER BY dag_run.id ASC LIMIT ? OFFSET ?"
 SQL_RUN_BY_ID = _RUN_SELECT + " WHERE dag_run.id = ?"
 _VERSION_COLUMNS = ("id", "version_number", "dag_id", "bundle_name", "bundle_version",
                     "version_data", "created_at", "last_updated")
@@ -155,12 +155,18 @@ def create_app(db_path: str) -> FastAPI:
         if conn.exec_driver_sql(SQL_USER, (USER,)).first() is None:
             raise HTTPException(401, "Invalid JWT token")
 
+    version_rows: dict[str, dict[str, Any]] = {}  # as dagcore's server keeps them
+
     def versions_of(version_id: str | None) -> list[dict[str, Any]]:
         if version_id is None:
             return []
-        with engine.connect() as conn:
-            row = conn.exec_driver_sql(SQL_VERSION, (version_id,)).first()
-        return [] if row is None else [_version(row, row.dag_id)]
+        if version_id not in version_rows:
+            with engine.connect() as conn:
+                row = conn.exec_driver_sql(SQL_VERSION, (version_id,)).first()
+            if row is None:
+                return []
+            version_rows[version_id] = _version(row, row.dag_id)
+        return [version_rows[version_id]]
 
     @app.post("/auth/token", status_code=201)
     def token() -> dict[str, str]:

@@ -63,10 +63,20 @@ class InvalidOrderBy(UserInputError):
     """An ``order_by`` the listing cannot sort by (Airflow's message)."""
 
 
+def _never_null(column: Any) -> bool:
+    """A NOT NULL column of a table itself (a column reached through a subquery or an outer
+    join can still be NULL)."""
+    return (isinstance(column, sa.Column) and isinstance(column.table, sa.Table)
+            and column.nullable is False)
+
+
 def order_clauses(order_by: Sequence[str], allowed: Sequence[str],
                   column_of: Callable[[str], Any], primary_key: Any) -> list[Any]:
     """SQL ordering as Airflow's ``SortParam.to_orm``: per field (``-`` prefix: descending)
-    NULLs last, then ``primary_key`` in the first field's direction.
+    NULLs last, then ``primary_key`` in the first field's direction. A table's NOT NULL
+    column gets no NULLs-last term and ``primary_key`` is not repeated when it is already the
+    last field: the same order, and a page ordered by the key (the default) walks the index
+    instead of sorting every matching row.
 
     Raises:
         InvalidOrderBy: more than :data:`MAX_SORT_PARAMS` fields, or one not in ``allowed``
@@ -83,8 +93,11 @@ def order_clauses(order_by: Sequence[str], allowed: Sequence[str],
             raise InvalidOrderBy(f"Ordering with '{name}' is disallowed or the attribute does "
                                  f"not exist on the model", name="order_by", value=raw)
         column = column_of(name)
-        clauses.append(sa.case((column.is_not(None), 0), else_=1))
+        if not _never_null(column):
+            clauses.append(sa.case((column.is_not(None), 0), else_=1))
         clauses.append(column.desc() if raw.startswith("-") else column.asc())
+    if order_by and column_of(order_by[-1].lstrip("-")) is primary_key:
+        return clauses
     descending = bool(order_by) and order_by[0].startswith("-")
     clauses.append(primary_key.desc() if descending else primary_key.asc())
     return clauses
