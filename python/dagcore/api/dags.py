@@ -20,6 +20,11 @@ Ordering (``order_by``, ``-`` for descending) follows Airflow's ``SortParam``: a
 :data:`MAX_SORT_PARAMS` fields, each with NULLs last, then the primary key in the direction of
 the first field as a tiebreaker; an unknown field is :class:`InvalidOrderBy` with Airflow's
 text. ``total`` counts the matches before paging.
+
+A DAG's structure (``/dags/{dag_id}/details``, ``/dags/{dag_id}/tasks``) comes from its latest
+serialized version through the caller's :class:`~dagcore.db_dagbag.DBDagBag` (its bounded
+cache), never from the DAG file: :func:`get_dag_details`, :func:`list_dag_tasks`,
+:func:`get_dag_task`.
 """
 
 from __future__ import annotations
@@ -33,22 +38,37 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from dagcore.api.common import DagNotFound
+from dagcore.api.task_instances import TaskNotFound
 from dagcore.api.user_input import UserInputError
 from dagcore.db import transaction
+from dagcore.db_dagbag import DBDagBag
 from dagcore.models import tables as t
+from dagcore.serialization import SerializedDAG, SerializedTask
+from dagcore.serialization_registry import registry
+from dagcore.state import DagRunState
 
 __all__ = [
     "MAX_SORT_PARAMS",
     "ORDER_BY_FIELDS",
+    "TASK_ORDER_BY_FIELDS",
+    "DagDetails",
     "DagListing",
     "DagNotFound",
     "DateRange",
     "InvalidOrderBy",
+    "TaskNotFound",
     "any_equal",
+    "get_dag_details",
     "get_dag_info",
+    "get_dag_task",
+    "list_dag_tasks",
     "list_dags",
     "order_clauses",
     "set_dag_paused",
+    "task_end_date",
+    "task_operator_name",
+    "task_start_date",
+    "task_ui_color",
 ]
 
 MAX_SORT_PARAMS: Final = 10  # Airflow's SortParam.MAX_SORT_PARAMS
@@ -278,3 +298,149 @@ def set_dag_paused(engine: Engine, dag_id: str, paused: bool) -> None:
                                .values(is_paused=paused)).rowcount
     if not updated:
         raise DagNotFound(f"DAG {dag_id!r} not found")
+
+
+# -- a DAG's structure, from its latest version through the DAG bag ------------------------------
+
+# Airflow 3's sortable task fields (routes/public/tasks.py, _SORTABLE_TASK_FIELDS).
+TASK_ORDER_BY_FIELDS: Final = (
+    "task_id", "task_display_name", "owner", "start_date", "end_date", "trigger_rule",
+    "depends_on_past", "wait_for_downstream", "retries", "queue", "pool", "pool_slots",
+    "execution_timeout", "retry_delay", "retry_exponential_backoff", "priority_weight",
+    "weight_rule", "ui_color", "ui_fgcolor", "operator_name")
+# BaseOperator's colours (Airflow's defaults; dagcore operators set only ui_color).
+DEFAULT_UI_COLOR: Final = "#fff"
+DEFAULT_UI_FGCOLOR: Final = "#000"
+_ACTIVE_RUN_STATES: Final = (DagRunState.RUNNING.value, DagRunState.QUEUED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class DagDetails:
+    """What ``GET /dags/{dag_id}/details`` shows: the ``dag`` row plus ``tags`` (``info``), the
+    latest version's deserialized DAG (``dag``) and ``dag_version`` row (``latest_version``,
+    None if the version vanished since the bag read it), and how many runs are running or
+    queued."""
+
+    info: dict[str, Any]
+    dag: SerializedDAG
+    latest_version: dict[str, Any] | None
+    active_runs_count: int
+
+
+def _latest_dag(bag: DBDagBag, dag_id: str) -> SerializedDAG:
+    dag = bag.get_latest_version_of_dag(dag_id)
+    if dag is None:
+        raise DagNotFound(f"DAG {dag_id!r} not found")
+    return dag
+
+
+def get_dag_details(engine: Engine, bag: DBDagBag, dag_id: str) -> DagDetails:
+    """The DAG's details: its latest version from ``bag`` (cached; no file is parsed), its
+    ``dag`` row, latest ``dag_version`` row and active-run count (Airflow 3's
+    ``get_dag_details``, routes/public/dags.py).
+
+    Raises:
+        DagNotFound: no serialized version, or no ``dag`` row.
+    """
+    dag = _latest_dag(bag, dag_id)
+    dv, dr = t.dag_version, t.dag_run
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(t.dag).where(t.dag.c.dag_id == dag_id)).one_or_none()
+        if row is None:
+            raise DagNotFound(f"DAG {dag_id!r} not found")
+        info = _with_tags(conn, [row])[0]
+        version = conn.execute(
+            sa.select(dv.c.id, dv.c.version_number, dv.c.dag_id, dv.c.bundle_name,
+                      dv.c.bundle_version, dv.c.created_at)
+            .where(dv.c.dag_id == dag_id).order_by(dv.c.version_number.desc()).limit(1)
+        ).one_or_none()
+        active = conn.execute(sa.select(sa.func.count()).select_from(dr).where(
+            dr.c.dag_id == dag_id, dr.c.state.in_(_ACTIVE_RUN_STATES))).scalar_one()
+    return DagDetails(info=info, dag=dag,
+                      latest_version=None if version is None else dict(version._mapping),
+                      active_runs_count=int(active))
+
+
+def task_start_date(task: SerializedTask, dag: SerializedDAG) -> datetime | None:
+    """The task's start date as Airflow's ``DAG.add_task`` leaves it: the DAG's when the task
+    has none, else the later of the two."""
+    if task.start_date is None or dag.start_date is None:
+        return task.start_date or dag.start_date
+    return max(task.start_date, dag.start_date)
+
+
+def task_end_date(task: SerializedTask, dag: SerializedDAG) -> datetime | None:
+    """The task's end date as ``DAG.add_task`` leaves it: the DAG's when the task has none,
+    else the earlier of the two."""
+    if task.end_date is None or dag.end_date is None:
+        return task.end_date or dag.end_date
+    return min(task.end_date, dag.end_date)
+
+
+def task_operator_name(task: SerializedTask) -> str:
+    """Airflow's ``operator_name``: the operator class's name (dagcore has no
+    ``custom_operator_name``)."""
+    return task.task_type
+
+
+def task_ui_color(task: SerializedTask) -> str:
+    """The operator class's ``ui_color`` when the class is one dagcore registered (its own
+    operators), else BaseOperator's: a user's class is never imported to find out, as the
+    server never runs DAG code."""
+    cls = registry().names().get(task.operator)
+    color = getattr(cls, "ui_color", None) if cls is not None else None
+    return color if isinstance(color, str) else DEFAULT_UI_COLOR
+
+
+def _task_sort_value(task: SerializedTask, dag: SerializedDAG, name: str) -> Any:
+    if name == "start_date":
+        return task_start_date(task, dag)
+    if name == "end_date":
+        return task_end_date(task, dag)
+    if name == "operator_name":
+        return task_operator_name(task)
+    if name == "ui_color":
+        return task_ui_color(task)
+    if name == "ui_fgcolor":
+        return DEFAULT_UI_FGCOLOR
+    value = getattr(task, name)
+    return value.value if name == "trigger_rule" else value
+
+
+def list_dag_tasks(bag: DBDagBag, dag_id: str, order_by: str = "task_id"
+                   ) -> tuple[SerializedDAG, list[SerializedTask]]:
+    """The DAG's latest version and its tasks, sorted as Airflow 3's ``get_tasks``: by
+    ``order_by`` (``-`` prefix: reversed), None values after the others (before them when
+    reversed, as Airflow's ``sorted(..., reverse=True)`` puts them).
+
+    Raises:
+        DagNotFound: the DAG has no serialized version (checked first, as Airflow does).
+        InvalidOrderBy: ``order_by`` is not one of :data:`TASK_ORDER_BY_FIELDS` (Airflow's
+            text).
+    """
+    dag = _latest_dag(bag, dag_id)
+    name = order_by.lstrip("-")
+    if name not in TASK_ORDER_BY_FIELDS:
+        raise InvalidOrderBy(f"Ordering with '{name}' is disallowed or the attribute does not "
+                             f"exist on the model", name="order_by", value=order_by)
+
+    def key(task: SerializedTask) -> tuple[bool, Any]:
+        value = _task_sort_value(task, dag, name)
+        return value is None, value
+
+    return dag, sorted(dag.task_dict.values(), key=key, reverse=order_by.startswith("-"))
+
+
+def get_dag_task(bag: DBDagBag, dag_id: str, task_id: str
+                 ) -> tuple[SerializedDAG, SerializedTask]:
+    """The DAG's latest version and one of its tasks.
+
+    Raises:
+        DagNotFound: the DAG has no serialized version.
+        TaskNotFound: the version has no such task.
+    """
+    dag = _latest_dag(bag, dag_id)
+    task = dag.task_dict.get(task_id)
+    if task is None:
+        raise TaskNotFound(f"Task {task_id!r} not found in DAG {dag_id!r}")
+    return dag, task

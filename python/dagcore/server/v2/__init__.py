@@ -18,6 +18,7 @@ def router() -> APIRouter:
         import_errors,
         monitor,
         task_instances,
+        tasks,
     )
 
     api = APIRouter(prefix=PREFIX)
@@ -27,4 +28,5 @@ def router() -> APIRouter:
     api.include_router(backfills.router)
     api.include_router(import_errors.router)
     api.include_router(task_instances.router)
+    api.include_router(tasks.router)
     return api

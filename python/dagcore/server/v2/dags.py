@@ -12,6 +12,10 @@ fallback_page_limit``, capped at ``[api] maximum_page_limit``, negative → 422)
 (≥ 0). 404 texts: "The Dag with ID: `<d>` was not found" (GET), "Dag with id: <d> was not
 found" (PATCH); a PATCH ``update_mask`` other than exactly ``is_paused`` → 400 "Only
 `is_paused` field can be updated through the REST API".
+
+``GET /api/v2/dags/{dag_id}/details`` (``get_dag_details``): the DAG's latest version through
+the server's DAG bag (its cache) plus its ``dag`` row, as ``DAGDetailsResponse``; 404 "The Dag
+with ID: `<d>` was not found" when either is missing.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from dagcore.server.paging import effective_limit
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v2.datamodels import (
     DAGCollectionResponse,
+    DAGDetailsResponse,
     DAGPatchBody,
     DAGResponse,
+    dag_details_response,
     dag_response,
 )
 from dagcore.server.v2.parameters import DAG_RUN_STATES, date_range, enum_values, search_pattern
@@ -91,6 +97,18 @@ def get_dag(dag_id: str = Path(...), server: ServerState = Depends(server_state)
         return dag_response(api_dags.get_dag_info(server.engine, dag_id))
     except api_dags.DagNotFound:
         raise ApiError(404, f"The Dag with ID: `{dag_id}` was not found") from None
+
+
+@router.get("/{dag_id}/details", response_model=DAGDetailsResponse,
+            dependencies=[Depends(require(Action.READ))])
+def get_dag_details(dag_id: str = Path(...),
+                    server: ServerState = Depends(server_state)) -> Any:
+    """One DAG with its latest version's settings (through the DAG cache)."""
+    try:
+        details = api_dags.get_dag_details(server.engine, server.dag_bag, dag_id)
+    except api_dags.DagNotFound:
+        raise ApiError(404, f"The Dag with ID: `{dag_id}` was not found") from None
+    return dag_details_response(details)
 
 
 @router.patch("/{dag_id}", response_model=DAGResponse,

@@ -3,19 +3,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from dagcore.api.dags import DagDetails
 from dagcore.server.serializers import StrictBody, V2Model
+from dagcore.server.v2.dag_run_models import DagVersionResponse
+from dagcore.server.v2.task_models import clean_doc_md, iso_duration, params_dump
 
 __all__ = [
     "DAGCollectionResponse",
+    "DAGDetailsResponse",
     "DAGPatchBody",
     "DAGResponse",
     "DagTagResponse",
     "HealthInfoResponse",
     "VersionInfo",
+    "dag_details_response",
     "dag_response",
+    "timezone_name",
 ]
 
 
@@ -86,6 +93,27 @@ class DAGCollectionResponse(V2Model):
     total_entries: int
 
 
+class DAGDetailsResponse(DAGResponse):
+    catchup: bool
+    dag_run_timeout: str | None  # an ISO 8601 duration (task_models.iso_duration)
+    asset_expression: dict[str, Any] | None
+    doc_md: str | None
+    start_date: datetime | None
+    end_date: datetime | None
+    is_paused_upon_creation: bool | None
+    params: dict[str, Any] | None
+    render_template_as_native_obj: bool
+    template_search_path: list[str] | None
+    timezone: str | None
+    last_parsed: datetime | None
+    default_args: dict[str, Any] | None
+    owner_links: dict[str, str] | None
+    is_favorite: bool
+    active_runs_count: int
+    concurrency: int
+    latest_dag_version: DagVersionResponse | None
+
+
 class DAGPatchBody(StrictBody):
     is_paused: bool
 
@@ -125,4 +153,52 @@ def dag_response(info: dict[str, Any]) -> DAGResponse:
         next_dagrun_run_after=info.get("next_dagrun_create_after"),
         owners=owners_list(info.get("owners")),
         file_token=None,
+    )
+
+
+def timezone_name(tz: tzinfo) -> str:
+    """``str()`` of the pendulum zone Airflow keeps: the zone's name (``UTC``,
+    ``Europe/Amsterdam``), or ``+HH:MM`` for a fixed offset."""
+    if tz is UTC:
+        return "UTC"
+    if isinstance(tz, ZoneInfo):
+        return tz.key
+    offset = tz.utcoffset(None)
+    if offset is None:
+        return str(tz)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def dag_details_response(details: DagDetails) -> DAGDetailsResponse:
+    """Airflow 3's ``DAGDetailsResponse``: the ``dag`` row's fields as in ``DAGResponse``, the
+    rest from the latest serialized version (``get_dag_details`` copies the DAG's attributes
+    onto the row). dagcore has no assets, favourites or parse-load times yet:
+    ``asset_expression`` is null, ``is_favorite`` false, ``last_parsed`` the row's
+    ``last_parsed_time``."""
+    dag, info = details.dag, details.info
+    base = dag_response(info)
+    version = details.latest_version
+    return DAGDetailsResponse(
+        **base.dict(),
+        catchup=dag.catchup,
+        dag_run_timeout=iso_duration(dag.dagrun_timeout),
+        asset_expression=None,
+        doc_md=clean_doc_md(dag.doc_md),
+        start_date=dag.start_date,
+        end_date=dag.end_date,
+        is_paused_upon_creation=dag.is_paused_upon_creation,
+        params=params_dump(dag.params),
+        render_template_as_native_obj=dag.render_template_as_native_obj,
+        template_search_path=list(dag.template_searchpath) or None,
+        timezone=timezone_name(dag.timezone),
+        last_parsed=info.get("last_parsed_time"),
+        default_args=dict(dag.default_args),
+        owner_links={str(k): str(v) for k, v in dag.owner_links.items()},
+        is_favorite=False,
+        active_runs_count=details.active_runs_count,
+        concurrency=base.max_active_tasks,
+        latest_dag_version=None if version is None else DagVersionResponse(
+            dag_display_name=base.dag_display_name, **version),
     )
