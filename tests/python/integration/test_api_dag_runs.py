@@ -207,9 +207,14 @@ def test_v2_list_filters_order_and_paging(server: ApiServer) -> None:
                           params={"state": "success",
                                   "logical_date_gte": "2024-05-01T00:00:00Z"}).json()
     assert none == {"dag_runs": [], "total_entries": 0}
+    other = _trigger(server, dag_id="reporting", logical_date="2024-05-01T12:00:00Z")
     every = server.request("GET", f"{V2}/~/dagRuns", as_user="viewer",
-                           params={"limit": 100}).json()
-    assert {r["dag_id"] for r in every["dag_runs"]} >= {"ml_train", "reporting"}
+                           params={"logical_date_gte": "2024-05-01T00:00:00Z",
+                                   "logical_date_lte": "2024-05-03T00:00:00Z",
+                                   "limit": 100}).json()
+    listed = {(r["dag_id"], r["dag_run_id"]) for r in every["dag_runs"]}
+    assert listed >= {("ml_train", first["dag_run_id"]), ("ml_train", second["dag_run_id"]),
+                      ("reporting", other["dag_run_id"])}
 
 
 def test_v2_list_errors(server: ApiServer) -> None:
