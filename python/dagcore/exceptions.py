@@ -3,6 +3,11 @@
 Names follow Airflow's where Airflow has one (``AirflowSkipException`` is :class:`TaskSkipped`,
 ``AirflowException`` is :class:`DagcoreException`). Errors a caller would catch as a built-in
 subclass it too: a cycle, a duplicate task id or an invalid param value is a ``ValueError``.
+
+A task ends its try with these (docs/airflow-behaviour.md 3.7; Airflow's
+``TaskInstance._run_raw_task``): :class:`TaskSkipped` -> ``skipped``; :class:`AirflowFailException`
+and :class:`AirflowSensorTimeout` -> ``failed`` at once, retries left or not; any other exception,
+:class:`TaskTimeout` included -> ``up_for_retry`` or ``failed`` by the retry rules.
 """
 
 from __future__ import annotations
@@ -11,6 +16,12 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "AirflowBadRequest",
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowNotFoundException",
+    "AirflowRescheduleException",
+    "AirflowSensorTimeout",
     "AirflowSkipException",
     "AirflowTaskTerminated",
     "AirflowTaskTimeout",
@@ -32,12 +43,52 @@ class DagcoreException(Exception):
     (a Bash command that exits non-zero, a missing working directory)."""
 
 
+AirflowException = DagcoreException
+"""Airflow's name for :class:`DagcoreException` (``airflow.exceptions.AirflowException``)."""
+
+
 class TaskSkipped(DagcoreException):
     """Raised by a task to end in the ``skipped`` state instead of ``success`` or ``failed``."""
 
 
 AirflowSkipException = TaskSkipped
 """Airflow's name for :class:`TaskSkipped`, so ported code keeps working."""
+
+
+class AirflowFailException(DagcoreException):
+    """Raised by a task to fail its try without retrying, even with retries left (Airflow's
+    ``AirflowFailException``: ``handle_failure(..., force_fail=True)``)."""
+
+
+class AirflowSensorTimeout(DagcoreException):
+    """A sensor ran out of its ``timeout``; like :class:`AirflowFailException`, the try fails
+    without retrying (Airflow's ``_run_raw_task`` catches both together)."""
+
+
+class AirflowRescheduleException(DagcoreException):
+    """A sensor in ``reschedule`` mode asks to be run again at ``reschedule_date``.
+
+    Only the class for now: the task runner treats it as any failure until sensors land."""
+
+    def __init__(self, reschedule_date: datetime) -> None:
+        super().__init__()
+        self.reschedule_date = reschedule_date
+
+    def __reduce__(self) -> tuple[Any, tuple[datetime]]:
+        return self.__class__, (self.reschedule_date,)
+
+
+class AirflowNotFoundException(DagcoreException, LookupError):
+    """Something named does not exist (Airflow's ``AirflowNotFoundException``, HTTP 404): an
+    undefined connection id. A ``LookupError`` too, as dagcore's other lookups."""
+
+    status_code = 404
+
+
+class AirflowBadRequest(DagcoreException, ValueError):
+    """A request was malformed (Airflow's ``AirflowBadRequest``, HTTP 400)."""
+
+    status_code = 400
 
 
 class TaskTerminated(BaseException):

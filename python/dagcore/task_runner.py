@@ -25,7 +25,10 @@ guarded updates:
   scheduled again; in any other state it is left as someone else set it.
 
 The outcome rules (retry or fail) are shared with the scheduler in
-:mod:`dagcore.models.taskinstance`; a try that ends ``up_for_retry`` keeps its id, and the
+:mod:`dagcore.models.taskinstance`, except for what the task asks for itself: ``TaskSkipped``
+skips, ``AirflowFailException`` and ``AirflowSensorTimeout`` fail with no retry (Airflow's
+``_run_raw_task``). :func:`dagcore.context.get_current_context` gives the task's context while
+``execute`` runs. A try that ends ``up_for_retry`` keeps its id, and the
 scheduler archives it and gives the next try a new id when it schedules the retry. Callbacks
 run after the outcome is committed, and only when this runner decided it; a callback that
 raises is logged and changes nothing.
@@ -66,7 +69,10 @@ from dagcore.configuration import conf
 from dagcore.dag_loading import load_dag
 from dagcore.db import transaction
 from dagcore.db.sqlite_file import is_lock_error
+from dagcore.context import set_current_context
 from dagcore.exceptions import (
+    AirflowFailException,
+    AirflowSensorTimeout,
     DagcoreException,
     DagRunTriggerException,
     TaskSkipped,
@@ -383,7 +389,8 @@ def _heartbeat_interval() -> float:
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    state: TaskInstanceState | None  # SUCCESS or SKIPPED; None: failed (retry rules decide)
+    # SUCCESS, SKIPPED, or FAILED (forced: no retry); None: failed (retry rules decide)
+    state: TaskInstanceState | None
     error: BaseException | None = None
 
 
@@ -651,12 +658,17 @@ class _TryRun:
         try:
             try:
                 interrupts.arm()
-                self._work(self.runnable, self.context)
+                with set_current_context(self.context):
+                    self._work(self.runnable, self.context)
             finally:
                 interrupts.disarm()
         except TaskSkipped as exc:
             log.info("Skipping task: %s", exc)
             return _Outcome(TaskInstanceState.SKIPPED, exc)
+        except (AirflowFailException, AirflowSensorTimeout) as exc:
+            # Airflow's _run_raw_task: handle_failure(force_fail=True), retries left or not.
+            log.info("%s: failing the task without retrying", type(exc).__name__)
+            return _Outcome(TaskInstanceState.FAILED, exc)
         except BaseException as exc:  # noqa: BLE001 - any failure of the task fails the try
             return _Outcome(None, exc)
         return _Outcome(TaskInstanceState.SUCCESS)
@@ -728,7 +740,7 @@ class _TryRun:
 
     def _finish(self, outcome: _Outcome) -> str | None:
         error = outcome.error
-        if outcome.state is None and error is not None:
+        if outcome.state in (None, TaskInstanceState.FAILED) and error is not None:
             log.error("Task failed with exception", exc_info=error)
         kind, state = _retrying("recording the outcome", lambda: self._record(outcome))
         if kind == "mine":

@@ -65,35 +65,42 @@ _SDK: Final = (
     ("dagcore.operators.base", ("BaseOperator",)),
     ("dagcore.utils.helpers", ("chain",)),
     ("dagcore.trigger_rule", ("TriggerRule",)),
+    ("dagcore.context", ("get_current_context",)),
+    ("dagcore.variables", ("Variable",)),
+    ("dagcore.connections", ("Connection", "BaseHook")),
 )
 _EMPTY: Final = (("dagcore.operators.empty", ("EmptyOperator",)),)
 _PYTHON: Final = (("dagcore.operators.python", ("PythonOperator",)),)
 _BASH: Final = (("dagcore.operators.bash", ("BashOperator",)),)
 _TRIGGER: Final = (("dagcore.operators.trigger_dagrun", ("TriggerDagRunOperator",)),)
+_EXCEPTIONS: Final = (("dagcore.exceptions", (
+    "AirflowException", "AirflowSkipException", "AirflowFailException", "AirflowTaskTimeout",
+    "AirflowTaskTerminated", "AirflowSensorTimeout", "AirflowRescheduleException",
+    "AirflowNotFoundException", "AirflowBadRequest")),)
+_CONTEXT: Final = (("dagcore.context", ("get_current_context",)),)
+_VARIABLE: Final = ("dagcore.variables", ("Variable",))
+_CONNECTION: Final = ("dagcore.connections", ("Connection",))
 
 ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow": ((_HERE, ("DAG",)),),
     "airflow.sdk": _SDK,
     "airflow.decorators": ((_HERE, ("dag",)), ("dagcore.decorators", ("task",))),
-    "airflow.exceptions": (("dagcore.exceptions", ("AirflowSkipException",
-                                                   "ParamValidationError")),
-                           (_HERE, ("AirflowException",))),
     "airflow.models": ((_HERE, ("DAG",)), ("dagcore.operators.base", ("BaseOperator",)),
-                       ("dagcore.params", ("Param",))),
+                       ("dagcore.params", ("Param",)), _VARIABLE, _CONNECTION),
     "airflow.models.dag": ((_HERE, ("DAG",)),),
     "airflow.models.baseoperator": (("dagcore.operators.base", ("BaseOperator",)),
                                     ("dagcore.utils.helpers", ("chain",))),
     "airflow.models.param": (("dagcore.params", ("Param", "ParamsDict")),),
     "airflow.operators": (),
     "airflow.operators.empty": _EMPTY,
-    "airflow.operators.python": _PYTHON,
+    "airflow.operators.python": _PYTHON + _CONTEXT,
     "airflow.operators.bash": _BASH,
     "airflow.operators.trigger_dagrun": _TRIGGER,
     "airflow.providers": (),
     "airflow.providers.standard": (),
     "airflow.providers.standard.operators": (),
     "airflow.providers.standard.operators.empty": _EMPTY,
-    "airflow.providers.standard.operators.python": _PYTHON,
+    "airflow.providers.standard.operators.python": _PYTHON + _CONTEXT,
     "airflow.providers.standard.operators.bash": _BASH,
     "airflow.providers.standard.operators.trigger_dagrun": _TRIGGER,
     "airflow.utils": (),
@@ -112,6 +119,13 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
                                                            "MultipleCronTriggerTimetable")),),
     "airflow.timetables.interval": (("dagcore.timetables", ("CronDataIntervalTimetable",
                                                             "DeltaDataIntervalTimetable")),),
+    # -- task exceptions, get_current_context, Variable, Connection ------------------------------
+    "airflow.exceptions": _EXCEPTIONS + (("dagcore.exceptions", ("ParamValidationError",)),),
+    "airflow.sdk.exceptions": _EXCEPTIONS,
+    "airflow.models.variable": (_VARIABLE,),
+    "airflow.models.connection": (_CONNECTION,),
+    "airflow.hooks": (),
+    "airflow.hooks.base": (("dagcore.connections", ("BaseHook",)),),
 }
 """Airflow module name -> ``(dagcore module, attribute names)`` pairs its alias re-exports.
 

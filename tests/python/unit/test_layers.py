@@ -55,6 +55,9 @@ LAYER_OF = {
     "dagcore.xcom": "authoring",  # the XCom interface; the DB backend is dagcore.models.xcom
     "dagcore.utils.helpers": "authoring",  # chain(): links tasks, at Airflow's path
     "dagcore.compat.*": "authoring",  # lets Airflow DAG files import dagcore's authoring API
+    "dagcore.context": "authoring",  # get_current_context(): the running task's context
+    "dagcore.variables": "authoring",  # Variable, read from DAGCORE_VAR_*/AIRFLOW_VAR_*
+    "dagcore.connections": "authoring",  # Connection, BaseHook, from DAGCORE_CONN_*/AIRFLOW_CONN_*
     # storage: files and the metadata database
     "dagcore.db.*": "storage",
     "dagcore.models.*": "storage",
