@@ -201,10 +201,8 @@ class Connection:
         return value if isinstance(value, dict) else {}
 
     def get_uri(self) -> str:
-        """The connection as a URI in Airflow's format (Airflow's ``Connection.get_uri``).
-
-        Read back, it gives the same fields, except that ``extra`` values that are not strings
-        come back as strings (``{"a": 1}`` -> ``{"a": "1"}``), as in Airflow."""
+        """The connection as a URI in Airflow's format (Airflow's ``Connection.get_uri``);
+        read back (``Connection(uri=...)``), it gives the same fields."""
         uri = f"{self.conn_type.lower().replace('_', '-')}://" if self.conn_type else "//"
         host, protocol = self.host, None
         if self.host and "://" in self.host:
@@ -234,14 +232,15 @@ class Connection:
         return uri
 
     def _extra_query(self) -> str:
-        """``extra`` as a query: its pairs as strings when they survive a round trip, else the
-        JSON under ``__extra__``."""
+        """``extra`` as a query: its pairs when they read back the same (all strings), else
+        the JSON under ``__extra__`` (Airflow 2's ``get_uri``; Airflow 3.1 writes non-string
+        values as strings, and parses them back in ``extra_dejson``)."""
+        extra = self.extra_dejson
         try:
-            pairs = {k: _stringify(v) for k, v in self.extra_dejson.items()}
-            query = urlencode(pairs)
+            query = urlencode(extra)
         except TypeError:
             query = ""
-        if query and pairs == dict(parse_qsl(query, keep_blank_values=True)):
+        if query and extra == dict(parse_qsl(query, keep_blank_values=True)):
             return query
         return urlencode({EXTRA_KEY: self.extra})
 
@@ -251,16 +250,6 @@ class Connection:
                 "description": self.description, "host": self.host, "login": self.login,
                 "password": self.password, "schema": self.schema, "port": self.port,
                 "extra": self.extra_dejson}
-
-
-def _stringify(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return str(value).lower()
-    if value is None:
-        return "null"
-    return str(value)
 
 
 class BaseHook:

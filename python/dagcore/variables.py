@@ -7,8 +7,9 @@ to the empty string is set (to ``""``).
 
 Design note. There is no ``variable`` table in this change: the environment is the only source,
 so ``Variable.set``/``delete`` and the REST and CLI variable commands do not exist yet. The
-method and argument names are Airflow's: ``Variable.get(key, default_var=..., deserialize_json=...)``
-(Airflow 2, ``airflow/models/variable.py``) and ``default=`` (Airflow 3, ``airflow.sdk.Variable``).
+method and argument names are Airflow's: ``Variable.get(key, default_var=...,
+deserialize_json=...)`` (Airflow 2, ``airflow/models/variable.py``) and ``default=`` (Airflow 3,
+``airflow.sdk.Variable``).
 """
 
 from __future__ import annotations
