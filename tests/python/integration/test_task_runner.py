@@ -28,7 +28,13 @@ from dagcore.api.common import trigger_dag
 from dagcore.configuration import conf_vars
 from dagcore.dag_processing import write_dag
 from dagcore.db import migrate, transaction
-from dagcore.exceptions import TaskSkipped
+from dagcore.context import get_current_context
+from dagcore.exceptions import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    DagcoreException,
+    TaskSkipped,
+)
 from dagcore.executors.base import TaskInstanceKey, TaskWorkload
 from dagcore.models import tables as t
 from dagcore.models.taskinstance import NO_STATE, archive_try, fail_task_instance
@@ -313,6 +319,99 @@ def test_skip(h: Harness) -> None:
     assert h.ti("etl", "skip").state == "skipped"
     assert calls.names == ["on_execute_callback", "on_skipped_callback"]
     assert "nothing to do" in log_text(workload)
+
+
+# Airflow's _run_raw_task (airflow/models/taskinstance.py): AirflowFailException and
+# AirflowSensorTimeout call handle_failure(force_fail=True): failed, retries left or not;
+# tests/models/test_taskinstance.py test_task_fails_with_fail_exception (the same case).
+@pytest.mark.parametrize("error", [AirflowFailException, AirflowSensorTimeout])
+def test_fail_exception_fails_without_retry(h: Harness,
+                                            error: type[DagcoreException]) -> None:
+    calls = Recorder()
+
+    def give_up() -> None:
+        raise error("no point in retrying")
+
+    dag = make_dag("etl", py("hopeless", give_up, retries=3, **calls.all()))
+    workload = h.queue(dag, "hopeless")
+    assert h.run(workload, dag) == "failed"
+    row = h.ti("etl", "hopeless")
+    assert (row.state, row.try_number, row.max_tries) == ("failed", 1, 3)
+    assert calls.names == ["on_execute_callback", "on_failure_callback"]
+    assert isinstance(calls.calls[-1][1]["exception"], error)
+    text = log_text(workload)
+    assert "Task failed with exception" in text and "no point in retrying" in text
+    assert "FAILED" in text
+
+
+def test_airflow_exception_retries_as_any_failure(h: Harness) -> None:
+    def fail() -> None:
+        raise DagcoreException("plain AirflowException")
+
+    dag = make_dag("etl", py("plain", fail, retries=1))
+    assert h.run(h.queue(dag, "plain"), dag) == "up_for_retry"
+
+
+def test_get_current_context_during_execute_only(h: Harness) -> None:
+    # airflow/operators/python.py get_current_context: the context execute received.
+    seen: dict[str, Any] = {}
+
+    def look() -> str:
+        context = get_current_context()
+        seen.update(run_id=context["run_id"], task=context["task"], ti=context["ti"])
+        return context["ti"].task_id
+
+    dag = make_dag("etl", py("look", look))
+    workload = h.queue(dag, "look")
+    assert h.run(workload, dag) == "success"
+    assert seen["run_id"] == RUN and seen["task"].task_id == "look"
+    assert h.xcoms("etl")[("look", "return_value")] == "look"
+    with pytest.raises(DagcoreException, match="no context was found"):
+        get_current_context()  # cleared after the try
+
+
+WORKER_DAG_FILE = """
+from datetime import datetime, timezone
+from dagcore import DAG
+from dagcore.context import get_current_context
+from dagcore.exceptions import AirflowFailException
+from dagcore.operators.python import PythonOperator
+
+def give_up():
+    raise AirflowFailException("no point in retrying")
+
+def look():
+    context = get_current_context()
+    return [context["run_id"], context["ti"].task_id, context["ti"].try_number]
+
+with DAG("worker_dag", start_date=datetime(2024, 1, 1, tzinfo=timezone.utc), schedule=None):
+    PythonOperator(task_id="hopeless", python_callable=give_up, retries=3)
+    PythonOperator(task_id="look", python_callable=look)
+"""
+
+
+def test_fail_exception_and_context_in_a_local_executor_worker(h: Harness,
+                                                               engine: Engine) -> None:
+    # A real worker process runs the real task runner from the DAG file.
+    from dagcore.executors import LocalExecutor
+
+    path = h.tmp_path / "dags" / "worker_dag.py"
+    path.parent.mkdir()
+    path.write_text(WORKER_DAG_FILE, encoding="utf-8")
+    dag = load_dag(str(path), "worker_dag")
+    workloads = [h.queue(dag, "hopeless"), h.queue(dag, "look")]
+    executor = LocalExecutor(parallelism=1,
+                             engine_url=engine.url.render_as_string(hide_password=False))
+    executor.start()
+    try:
+        for workload in workloads:
+            executor.queue_workload(workload)
+    finally:
+        executor.end(timeout=60)
+    hopeless = h.ti("worker_dag", "hopeless")
+    assert (hopeless.state, hopeless.try_number) == ("failed", 1)
+    assert h.ti("worker_dag", "look").state == "success"
+    assert h.xcoms("worker_dag")[("look", "return_value")] == [RUN, "look", 1]
 
 
 @pytest.mark.parametrize(("retries", "expected"), [(0, "failed"), (1, "up_for_retry")])
