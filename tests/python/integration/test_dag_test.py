@@ -68,3 +68,45 @@ def test_without_keep_db_the_temporary_database_is_gone() -> None:
         EmptyOperator(task_id="a")
     result = run_dag_test(dag, logical_date=LOGICAL)
     assert result.state == "success" and result.db_url is None
+
+
+# -- task exceptions and get_current_context in dag.test() (Airflow's DAG.test runs each task
+# through the same _run_raw_task / task runner, so the same rules apply) ------------------------
+
+
+def test_fail_exception_skip_and_context_in_dag_test(tmp_path: Path) -> None:
+    from dagcore.context import get_current_context
+    from dagcore.decorators import task
+    from dagcore.exceptions import AirflowFailException, AirflowSkipException
+    from dagcore.operators.python import PythonOperator
+
+    def give_up() -> None:
+        raise AirflowFailException("no point in retrying")
+
+    def skip() -> None:
+        raise AirflowSkipException("nothing to do")
+
+    @task
+    def look() -> list[Any]:
+        context = get_current_context()
+        return [context["dag_run"].run_id, context["ti"].task_id]
+
+    with DAG("excs", schedule=None, start_date=START) as dag:
+        PythonOperator(task_id="hopeless", python_callable=give_up, retries=3)
+        PythonOperator(task_id="skip", python_callable=skip, retries=3)
+        look()
+    db_url = f"sqlite:///{tmp_path / 'test.db'}"
+    result = dag.test(LOGICAL, db_url=db_url)
+    assert result.task_states == {"hopeless": "failed", "skip": "skipped", "look": "success"}
+    assert result.state == "failed"
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            tries = dict(conn.execute(sa.select(t.task_instance.c.task_id,
+                                                t.task_instance.c.try_number)).all())
+            value = conn.execute(sa.select(t.xcom.c.value).where(
+                t.xcom.c.task_id == "look", t.xcom.c.key == "return_value")).scalar_one()
+    finally:
+        engine.dispose()
+    assert tries == {"hopeless": 1, "skip": 1, "look": 1}
+    assert value == ["manual__2024-03-01T00:00:00+00:00", "look"]
