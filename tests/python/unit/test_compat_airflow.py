@@ -280,3 +280,48 @@ def test_aliases_are_separate_modules() -> None:
         import dagcore.trigger_rule as original
         assert alias is not original and alias.TriggerRule is original.TriggerRule
         assert original.__spec__.name == "dagcore.trigger_rule"
+
+
+# -- task exceptions, get_current_context, Variable, Connection: Airflow 2 and 3 import paths ----
+
+
+@pytest.mark.parametrize("module", ["airflow.exceptions", "airflow.sdk.exceptions"])
+def test_task_exceptions_at_airflow_s_paths(module: str) -> None:
+    from dagcore import exceptions as exc
+
+    with compat.enabled():
+        aliased = importlib.import_module(module)
+        assert aliased.AirflowException is exc.DagcoreException
+        assert aliased.AirflowSkipException is exc.TaskSkipped
+        assert aliased.AirflowFailException is exc.AirflowFailException
+        assert aliased.AirflowTaskTimeout is exc.TaskTimeout
+        assert aliased.AirflowSensorTimeout is exc.AirflowSensorTimeout
+        for name in ("AirflowRescheduleException", "AirflowNotFoundException",
+                     "AirflowBadRequest", "AirflowTaskTerminated"):
+            assert getattr(aliased, name) is getattr(exc, name)
+
+
+def test_context_variable_connection_at_airflow_s_paths() -> None:
+    from dagcore.connections import BaseHook, Connection
+    from dagcore.context import get_current_context
+    from dagcore.variables import Variable
+
+    expected = {
+        # Airflow 2
+        ("airflow.operators.python", "get_current_context"): get_current_context,
+        ("airflow.models", "Variable"): Variable,
+        ("airflow.models.variable", "Variable"): Variable,
+        ("airflow.models", "Connection"): Connection,
+        ("airflow.models.connection", "Connection"): Connection,
+        ("airflow.hooks.base", "BaseHook"): BaseHook,
+        # Airflow 3
+        ("airflow.sdk", "get_current_context"): get_current_context,
+        ("airflow.sdk", "Variable"): Variable,
+        ("airflow.sdk", "Connection"): Connection,
+        ("airflow.sdk", "BaseHook"): BaseHook,
+        ("airflow.providers.standard.operators.python", "get_current_context"):
+            get_current_context,
+    }
+    with compat.enabled():
+        for (module, name), obj in expected.items():
+            assert getattr(importlib.import_module(module), name) is obj, (module, name)
