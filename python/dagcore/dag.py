@@ -317,7 +317,8 @@ class DAG(TaskLookup[BaseOperator]):
         existing = self.task_dict.get(task.task_id)
         if existing is task:
             return
-        if existing is not None:
+        # A task group's id (and its join ids) count as taken, as Airflow's used_group_ids.
+        if existing is not None or task.task_id in self.task_group.used_group_ids:
             raise DuplicateTaskIdFound(f"Task id {task.task_id!r} has already been added to the "
                                        f"DAG {self.dag_id!r}")
         if task._dag is not None and task._dag is not self:

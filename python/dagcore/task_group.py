@@ -28,7 +28,7 @@ from dagcore.operators.base import BaseOperator, DependencyMixin, _as_list
 if TYPE_CHECKING:
     from dagcore.dag import DAG
 
-__all__ = ["TaskGroup", "TaskGroupContext", "task_group"]
+__all__ = ["TaskAlreadyInTaskGroup", "TaskGroup", "TaskGroupContext", "task_group"]
 
 # Airflow's GROUP_KEY_REGEX: a group id becomes a task id prefix, so no dots.
 _GROUP_KEY_RE = re.compile(r"[\w-]+")
@@ -45,11 +45,35 @@ def validate_group_key(key: object) -> str:
     if not isinstance(key, str):
         raise TypeError(f"The key has to be a string and is {type(key)}:{key}")
     if len(key) > _GROUP_KEY_MAX:
-        raise ValueError(f"The key has to be less than {_GROUP_KEY_MAX} characters")
+        raise ValueError(f"The key has to be less than {_GROUP_KEY_MAX} characters, not "
+                         f"{len(key)}")
     if not _GROUP_KEY_RE.fullmatch(key) or not key.isascii():
-        raise ValueError(f"The key {key!r} has to be made of alphanumeric characters, dashes "
+        raise ValueError(f"The key {key!r} has to be made of alphanumeric characters, dashes, "
                          f"and underscores exclusively")
     return key
+
+
+class TaskAlreadyInTaskGroup(ValueError):
+    """A task already in one group is added to another (Airflow's exception and message)."""
+
+    def __init__(self, task_id: str, existing_group_id: str | None, new_group_id: str | None):
+        where = ("the DAG's root group" if existing_group_id is None
+                 else f"group {existing_group_id!r}")
+        super().__init__(f"cannot add {task_id!r} to {new_group_id!r} (already in {where})")
+
+
+# Airflow's TASKGROUP_ARGS_EXPECTED_TYPES.
+_EXPECTED_TYPES: dict[str, type] = {"prefix_group_id": bool, "tooltip": str, "ui_color": str,
+                                    "ui_fgcolor": str, "add_suffix_on_collision": bool}
+
+
+def _check_types(values: Mapping[str, Any]) -> None:
+    """Airflow's ``validate_instance_args`` (its message)."""
+    for name, expected in _EXPECTED_TYPES.items():
+        value = values[name]
+        if not isinstance(value, expected):
+            raise TypeError(f"{name!r} must be {expected} (got {value!r} that is a "
+                            f"{type(value)}).")
 
 
 class TaskGroup(DependencyMixin):
@@ -78,6 +102,9 @@ class TaskGroup(DependencyMixin):
                  add_suffix_on_collision: bool = False) -> None:
         from dagcore.dag import DagContext
 
+        _check_types({"prefix_group_id": prefix_group_id, "tooltip": tooltip,
+                      "ui_color": ui_color, "ui_fgcolor": ui_fgcolor,
+                      "add_suffix_on_collision": add_suffix_on_collision})
         if default_args is not None and not isinstance(default_args, Mapping):
             raise TypeError(f"default_args of TaskGroup {group_id!r} must be a mapping, got "
                             f"{type(default_args).__name__}")
@@ -127,8 +154,9 @@ class TaskGroup(DependencyMixin):
         return cls(None, dag=dag)
 
     def _check_for_group_id_collisions(self, add_suffix_on_collision: bool) -> None:
-        """Airflow 3's check: the full id is already used -> error, or the next ``__N``."""
-        if self.group_id not in self.used_group_ids:
+        """Airflow 3's check: the full id is already used (by a group or a task) -> error, or
+        the next ``__N``."""
+        if not self._id_taken(self.group_id):
             return
         if not add_suffix_on_collision:
             raise DuplicateTaskIdFound(f"group_id '{self._group_id}' has already been added to "
@@ -136,9 +164,14 @@ class TaskGroup(DependencyMixin):
         assert self._group_id is not None
         base = re.split(r"__\d+$", self._group_id)[0]
         full_base = re.split(r"__\d+$", self.group_id or "")[0]
-        suffixes = [int(m.group(1)) for used in self.used_group_ids if used is not None
+        taken = [*self.used_group_ids, *(self.dag.task_dict if self.dag is not None else ())]
+        suffixes = [int(m.group(1)) for used in taken if used is not None
                     if (m := re.fullmatch(rf"{re.escape(full_base)}__(\d+)", used))]
         self._group_id = f"{base}__{max(suffixes, default=0) + 1}"
+
+    def _id_taken(self, node_id: str | None) -> bool:
+        return node_id in self.used_group_ids or (
+            self.dag is not None and node_id in self.dag.task_dict)
 
     # -- ids -------------------------------------------------------------------------------------
 
@@ -190,7 +223,8 @@ class TaskGroup(DependencyMixin):
 
         Raises:
             DuplicateTaskIdFound: another child has the same id (Airflow's message).
-            ValueError: the task is in another group, or the group is not empty.
+            TaskAlreadyInTaskGroup: the task is in another group.
+            ValueError: the group is not empty.
         """
         key = node.node_id if isinstance(node, TaskGroup) else node.task_id
         assert key is not None
@@ -202,8 +236,7 @@ class TaskGroup(DependencyMixin):
         if isinstance(node, BaseOperator):
             existing = node.task_group
             if existing is not None and existing is not self:
-                raise ValueError(f"cannot add {node.task_id!r} to {self.group_id!r}, already "
-                                 f"in a task group {existing.group_id!r}")
+                raise TaskAlreadyInTaskGroup(node.task_id, existing.group_id, self.group_id)
             node.task_group = self
         elif node.children:
             raise ValueError(f"Cannot add a non-empty TaskGroup {key!r}")
@@ -217,6 +250,18 @@ class TaskGroup(DependencyMixin):
                 yield from child
             else:
                 yield child
+
+    def iter_tasks(self) -> Iterator[BaseOperator]:
+        """The tasks in the group, then those of its subgroups, breadth first (Airflow 3's
+        ``iter_tasks``; iterating the group itself goes depth first, as Airflow's)."""
+        to_visit: list[TaskGroup] = [self]
+        while to_visit:
+            visiting = to_visit.pop(0)
+            for child in visiting.children.values():
+                if isinstance(child, TaskGroup):
+                    to_visit.append(child)
+                else:
+                    yield child
 
     def iter_task_groups(self) -> Iterator[TaskGroup]:
         """The groups below this one, depth first (not this one)."""
@@ -307,10 +352,25 @@ class TaskGroup(DependencyMixin):
     def set_downstream(self, other: Any) -> None:
         """``group >> other``: the group's leaves become upstream of ``other``."""
         items = _as_list(other)
+        leaves = self._find_leaves()
         for item in items:
             self._update_relative(_checked(item), upstream=False)
-        for task in self.get_leaves():
+        for task in leaves:
             task.set_downstream(items)
+
+    def _find_leaves(self) -> list[BaseOperator]:
+        """The leaves ``group >> x`` links from: an empty group passes on what is upstream of
+        it (else its parent's leaves), so ``t >> empty >> g`` still links ``t`` to ``g``
+        (Airflow 3's ``_set_relatives``/``find_leaves``)."""
+        group: TaskGroup | None = self
+        while group is not None:
+            leaves = group.get_leaves()
+            if leaves:
+                return leaves
+            if group.upstream_task_ids and self.dag is not None:
+                return [self.dag.task_dict[t] for t in sorted(group.upstream_task_ids)]
+            group = group.parent_group
+        return []
 
     # -- context manager -------------------------------------------------------------------------
 
@@ -382,11 +442,11 @@ class _TaskGroupDecorator:
             inspect.signature(self.function).bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{self.function.__name__}: {exc}") from None
-        tg_kwargs = {"group_id": self.function.__name__, **self.tg_kwargs}
+        tg_kwargs: dict[str, Any] = {"group_id": self.function.__name__, **self.tg_kwargs}
         tg_kwargs.setdefault("add_suffix_on_collision", True)
         with TaskGroup(**tg_kwargs) as group:
             if self.function.__doc__ and not group.tooltip:
-                group.tooltip = inspect.cleandoc(self.function.__doc__)
+                group.tooltip = self.function.__doc__
             retval = self.function(*args, **kwargs)
         return group if retval is None else retval
 
@@ -396,9 +456,17 @@ def task_group(python_callable: Callable[..., Any] | None = None, **tg_kwargs: A
 
     The group id defaults to the function's name and the tooltip to its docstring.
     """
+    unknown = set(tg_kwargs) - _TASK_GROUP_PARAMETERS
+    if unknown:
+        raise TypeError(f"@task_group got unexpected keyword argument(s): "
+                        f"{', '.join(sorted(unknown))}")
     if python_callable is not None:
         if not callable(python_callable):
             raise TypeError(f"@task_group needs a callable, got "
                             f"{type(python_callable).__name__}")
         return _TaskGroupDecorator(python_callable, tg_kwargs)
     return lambda func: _TaskGroupDecorator(func, tg_kwargs)
+
+
+_TASK_GROUP_PARAMETERS: frozenset[str] = frozenset(
+    name for name in inspect.signature(TaskGroup.__init__).parameters if name != "self")

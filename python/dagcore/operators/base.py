@@ -408,6 +408,18 @@ class BaseOperator(DependencyMixin):
         return self._dag is not None
 
     @property
+    def output(self) -> Any:
+        """A reference to the task's return value (Airflow's ``BaseOperator.output``)."""
+        from dagcore.decorators import XComArg
+
+        return XComArg(self)
+
+    @property
+    def node_id(self) -> str:
+        """The task's id (Airflow's ``DAGNode.node_id``, shared with task groups)."""
+        return self.task_id
+
+    @property
     def upstream_task_ids(self) -> set[str]:
         """The ids of the direct upstream tasks."""
         return set(self._upstream)
