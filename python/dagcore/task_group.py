@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from dagcore.exceptions import DuplicateTaskIdFound
+from dagcore.exceptions import DagcoreException, DuplicateTaskIdFound
 from dagcore.operators.base import BaseOperator, DependencyMixin, _as_list
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def validate_group_key(key: object) -> str:
     return key
 
 
-class TaskAlreadyInTaskGroup(ValueError):
+class TaskAlreadyInTaskGroup(DagcoreException, ValueError):
     """A task already in one group is added to another (Airflow's exception and message)."""
 
     def __init__(self, task_id: str, existing_group_id: str | None, new_group_id: str | None):

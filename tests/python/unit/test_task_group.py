@@ -5,6 +5,7 @@ Airflow 2's tests/utils/test_task_group.py)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -539,3 +540,182 @@ def test_build_task_group_depended_by_task() -> None:
     thing_2 = the_dag.task_dict["section_1.task_thing__1"]
     assert thing_1.upstream_task_ids == thing_2.upstream_task_ids == {"task_start"}
     assert thing_1.downstream_task_ids == thing_2.downstream_task_ids == {"task_end"}
+
+
+# -- serialization ---------------------------------------------------------------------------
+
+
+def _grouped_dag() -> DAG:
+    with DAG("grouped", start_date=START) as the_dag:
+        start = EmptyOperator(task_id="start")
+        with TaskGroup("g", tooltip="tip", ui_color="#abc", ui_fgcolor="#def") as g:
+            EmptyOperator(task_id="a")
+            with TaskGroup("inner", prefix_group_id=False) as inner:
+                EmptyOperator(task_id="b")
+        with TaskGroup("h") as h:
+            EmptyOperator(task_id="c")
+        start >> g >> h
+        inner >> EmptyOperator(task_id="end")
+    return the_dag
+
+
+def test_serialized_task_group_has_airflows_shape() -> None:
+    # Airflow's TaskGroupSerialization.serialize_task_group (the "task_group" key).
+    from dagcore.serialization import serialize_dag
+
+    data = serialize_dag(_grouped_dag())["dag"]["task_group"]
+    assert data["_group_id"] is None
+    assert list(data["children"]) == ["start", "g", "h", "end"]
+    assert data["children"]["start"] == ["operator", "start"]
+    kind, g = data["children"]["g"]
+    assert kind == "taskgroup"
+    assert {k: g[k] for k in ("_group_id", "prefix_group_id", "tooltip", "ui_color",
+                              "ui_fgcolor", "upstream_group_ids", "downstream_group_ids",
+                              "upstream_task_ids", "downstream_task_ids")} == {
+        "_group_id": "g", "prefix_group_id": True, "tooltip": "tip", "ui_color": "#abc",
+        "ui_fgcolor": "#def", "upstream_group_ids": [], "downstream_group_ids": ["h"],
+        "upstream_task_ids": ["start"], "downstream_task_ids": []}
+    assert g["children"]["g.a"] == ["operator", "g.a"]
+    assert g["children"]["g.inner"][1]["children"] == {"b": ["operator", "b"]}
+
+
+def test_task_group_round_trip() -> None:
+    import json
+
+    from dagcore.serialization import SerializedTaskGroup, deserialize_dag, serialize_dag
+
+    the_dag = _grouped_dag()
+    restored = deserialize_dag(json.loads(json.dumps(serialize_dag(the_dag))))
+    assert set(restored.task_group_dict) == set(the_dag.task_group_dict) == {"g", "g.inner",
+                                                                             "h"}
+    for group_id, group in the_dag.task_group_dict.items():
+        stored = restored.task_group_dict[group_id]
+        assert isinstance(stored, SerializedTaskGroup)
+        assert (stored.label, stored.prefix_group_id, stored.tooltip, stored.ui_color,
+                stored.ui_fgcolor) == (group.label, group.prefix_group_id, group.tooltip,
+                                       group.ui_color, group.ui_fgcolor)
+        assert list(stored.children) == list(group.children)
+        assert [t.task_id for t in stored] == [t.task_id for t in group]
+        assert stored.upstream_task_ids == group.upstream_task_ids
+        assert stored.downstream_group_ids == group.downstream_group_ids
+    assert restored.task_group.is_root
+    assert restored.task_specs() == the_dag.task_specs()
+
+
+def test_a_dag_without_groups_serializes_as_before() -> None:
+    # No "task_group" key, so the data and hash of a DAG without groups are unchanged; reading
+    # it back gives a root group of all its tasks.
+    from dagcore.serialization import deserialize_dag, serialize_dag
+
+    with DAG("plain", start_date=START) as the_dag:
+        EmptyOperator(task_id="a") >> EmptyOperator(task_id="b")
+    data = serialize_dag(the_dag)
+    assert "task_group" not in data["dag"]
+    restored = deserialize_dag(data)
+    assert restored.task_group.is_root and restored.task_group_dict == {}
+    assert list(restored.task_group.children) == ["a", "b"]
+
+
+def test_grouping_changes_the_hash() -> None:
+    from dagcore.serialization import dag_hash, serialize_dag
+
+    def build(tooltip: str) -> DAG:
+        with DAG("d", start_date=START) as the_dag:
+            with TaskGroup("g", tooltip=tooltip):
+                EmptyOperator(task_id="a")
+        return the_dag
+
+    assert dag_hash(serialize_dag(build("x"))) == dag_hash(serialize_dag(build("x")))
+    assert dag_hash(serialize_dag(build("x"))) != dag_hash(serialize_dag(build("y")))
+
+
+def test_stored_group_naming_an_unknown_task_is_a_clear_error() -> None:
+    from dagcore.serialization import DagSerializationError, deserialize_dag, serialize_dag
+
+    data = serialize_dag(_grouped_dag())
+    data["dag"]["task_group"]["children"]["ghost"] = ["operator", "ghost"]
+    with pytest.raises(DagSerializationError, match="'ghost'"):
+        deserialize_dag(data)
+
+
+# -- Airflow import paths ----------------------------------------------------------------------
+
+AIRFLOW_2_FILE = '''
+from datetime import datetime
+from airflow import DAG
+from airflow.decorators import task, task_group
+from airflow.operators.empty import EmptyOperator
+from airflow.utils.task_group import TaskGroup
+
+with DAG("af2_groups", start_date=datetime(2024, 1, 1), schedule=None) as dag:
+    start = EmptyOperator(task_id="start")
+    with TaskGroup("section_1", tooltip="Tasks for section_1") as section_1:
+        EmptyOperator(task_id="task_1")
+
+    @task_group()
+    def section_2():
+        @task
+        def inner():
+            return 1
+        inner()
+
+    start >> section_1 >> section_2()
+'''
+
+AIRFLOW_3_FILE = '''
+import pendulum
+from airflow.sdk import DAG, TaskGroup, task, task_group
+
+with DAG("af3_groups", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None):
+    @task
+    def hello():
+        return "hi"
+
+    with TaskGroup("outer", default_args={"retries": 3}) as outer:
+        with TaskGroup("inner"):
+            hello()
+
+    @task_group(group_id="deco")
+    def grouped():
+        hello()
+
+    outer >> grouped()
+'''
+
+
+@pytest.mark.parametrize(("text", "dag_id", "edges"), [
+    (AIRFLOW_2_FILE, "af2_groups", {"start": set(), "section_1.task_1": {"start"},
+                                    "section_2.inner": {"section_1.task_1"}}),
+    (AIRFLOW_3_FILE, "af3_groups", {"outer.inner.hello": set(),
+                                    "deco.hello": {"outer.inner.hello"}}),
+])
+def test_airflow_dag_files_with_task_groups_load(tmp_path: Path, text: str, dag_id: str,
+                                                 edges: dict[str, set[str]]) -> None:
+    # airflow.utils.task_group.TaskGroup / airflow.decorators.task_group (Airflow 2) and
+    # airflow.sdk.TaskGroup / airflow.sdk.task_group (Airflow 3), through the compat finder.
+    from dagcore.dagbag import DagBag
+
+    (tmp_path / f"{dag_id}.py").write_text(text)
+    bag = DagBag(tmp_path)
+    assert bag.import_errors == {}
+    the_dag = bag.get_dag(dag_id)
+    assert the_dag is not None
+    assert {t.task_id: t.upstream_task_ids for t in the_dag.task_dict.values()} == edges
+    if dag_id == "af3_groups":
+        assert the_dag.task_dict["outer.inner.hello"].retries == 3
+
+
+def test_compat_aliases_are_dagcores_objects() -> None:
+    from dagcore.compat import airflow as compat
+
+    with compat.enabled():
+        import airflow.decorators
+        import airflow.exceptions
+        import airflow.sdk
+        import airflow.utils.task_group
+
+        assert airflow.utils.task_group.TaskGroup is TaskGroup
+        assert airflow.decorators.task_group is task_group
+        assert airflow.sdk.TaskGroup is TaskGroup and airflow.sdk.task_group is task_group
+        assert airflow.exceptions.TaskAlreadyInTaskGroup is TaskAlreadyInTaskGroup
+        assert airflow.exceptions.DuplicateTaskIdFound is DuplicateTaskIdFound
