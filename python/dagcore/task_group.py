@@ -8,8 +8,9 @@ a root group (``dag.task_group``, id ``None``) that holds the tasks and groups n
 ``group >> x`` links the group's leaves (its tasks with no downstream task inside it) to ``x``,
 and ``x >> group`` links ``x`` to its roots, as Airflow's ``get_leaves``/``get_roots``; the group
 also records the relation (``upstream_task_ids``, ``upstream_group_ids``...) for the UI.
-Behaviour follows docs/airflow-behaviour.md and Airflow's ``airflow/utils/task_group.py`` (2) and
-``airflow/sdk/definitions/taskgroup.py`` (3), including error texts.
+Behaviour and error texts follow Airflow 3's ``airflow/sdk/definitions/taskgroup.py`` (Airflow 2's
+``airflow/utils/task_group.py`` where they agree; where they differ, e.g. an empty group in a
+``>>`` chain, Airflow 3's).
 """
 
 from __future__ import annotations
