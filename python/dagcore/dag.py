@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from dagcore.exceptions import DuplicateTaskIdFound, ParamValidationError
 from dagcore.operators.base import BaseOperator, execute_task, validate_key
 from dagcore.params import Param, ParamsDict
+from dagcore.task_group import TaskGroup
 from dagcore.trigger_rule import TriggerRule
 from dagcore.utils import timezone
 from dagcore.utils.task_lookup import TaskLookup
@@ -259,6 +260,9 @@ class DAG(TaskLookup[BaseOperator]):
         self.on_failure_callback = on_failure_callback
         self.fileloc: str | None = self._caller_file()
         self.task_dict: dict[str, BaseOperator] = {}
+        # The root of the DAG's task groups (Airflow's dag.task_group): every task and group not
+        # in another group is its child.
+        self.task_group: TaskGroup = TaskGroup.create_root(self)
         self._jinja_env: jinja2.Environment | None = None
         self._validate_params()
 
@@ -301,22 +305,30 @@ class DAG(TaskLookup[BaseOperator]):
 
     # -- tasks -----------------------------------------------------------------------------------
 
-    def add_task(self, task: BaseOperator) -> None:
+    def add_task(self, task: BaseOperator, task_group: TaskGroup | None = None) -> None:
         """Add a task (operators created in ``with dag:`` or with ``dag=`` are added for you).
+
+        The task joins ``task_group`` (default: the group it is in, else the DAG's root group).
 
         Raises:
             DuplicateTaskIdFound: another task of this DAG has the same id.
-            ValueError: the task belongs to another DAG.
+            ValueError: the task belongs to another DAG, or the group to another DAG.
         """
         existing = self.task_dict.get(task.task_id)
         if existing is task:
             return
-        if existing is not None:
+        # A task group's id (and its join ids) count as taken, as Airflow's used_group_ids.
+        if existing is not None or task.task_id in self.task_group.used_group_ids:
             raise DuplicateTaskIdFound(f"Task id {task.task_id!r} has already been added to the "
                                        f"DAG {self.dag_id!r}")
         if task._dag is not None and task._dag is not self:
             raise ValueError(f"task {task.task_id!r} already belongs to DAG "
                              f"{task._dag.dag_id!r}, cannot add it to {self.dag_id!r}")
+        group = task_group or task.task_group or self.task_group
+        if group.dag is not self:
+            raise ValueError(f"task {task.task_id!r} of DAG {self.dag_id!r} cannot join task "
+                             f"group {group.group_id!r} of another DAG")
+        group.add(task)
         self.task_dict[task.task_id] = task
         task._dag = self
         # Tasks linked before joining the DAG join with it.
@@ -326,6 +338,12 @@ class DAG(TaskLookup[BaseOperator]):
             elif rel._dag is not self:
                 raise ValueError(f"Tried to set relationships between tasks in more than one "
                                  f"DAG: {self.dag_id!r} and {rel._dag.dag_id!r}")
+
+    @property
+    def task_group_dict(self) -> dict[str, TaskGroup]:
+        """The DAG's task groups (not the root) by group id (Airflow's ``task_group_dict``)."""
+        return {g.group_id: g for g in self.task_group.iter_task_groups()
+                if g.group_id is not None}
 
     def add_tasks(self, tasks: Iterable[BaseOperator]) -> None:
         for task in tasks:

@@ -171,7 +171,11 @@ class _TaskDecorator:
 
         op_kwargs = dict(self.kwargs)
         dag = op_kwargs.get("dag") or DagContext.get_current_dag()
-        task_id = _unique_task_id(op_kwargs.pop("task_id", None) or self.function.__name__, dag)
+        from dagcore.task_group import TaskGroupContext
+
+        group = op_kwargs.get("task_group") or TaskGroupContext.get_current_task_group(dag)
+        task_id = _unique_task_id(op_kwargs.pop("task_id", None) or self.function.__name__, dag,
+                                  group)
         multiple_outputs = op_kwargs.pop("multiple_outputs", None)
         if multiple_outputs is None:
             multiple_outputs = _infers_multiple_outputs(self.function)
@@ -183,12 +187,16 @@ class _TaskDecorator:
         return XComArg(operator)
 
 
-def _unique_task_id(task_id: str, dag: Any) -> str:
-    if dag is None or task_id not in dag.task_dict:
+def _unique_task_id(task_id: str, dag: Any, group: Any = None) -> str:
+    """``task_id``, or ``task_id__N`` when its id in ``group`` (``group.task_id``) is taken
+    (Airflow 3's ``get_unique_task_id``: suffixes are counted on the prefixed ids)."""
+    full = group.child_id(task_id) if group is not None else task_id
+    if dag is None or full not in dag.task_dict:
         return task_id
     base = re.split(r"__\d+$", task_id)[0]
+    full_base = re.split(r"__\d+$", full)[0]
     suffixes = [int(m.group(1)) for t in dag.task_dict
-                if (m := re.match(rf"^{re.escape(base)}__(\d+)$", t))]
+                if (m := re.match(rf"^{re.escape(full_base)}__(\d+)$", t))]
     return f"{base}__{max(suffixes, default=0) + 1}"
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cached_property
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from dagcore.dag import DAG
     from dagcore.operators.base import BaseOperator
     from dagcore.run_state import RunGraph, TaskSpec
+    from dagcore.task_group import TaskGroup
     from dagcore.timetables import Timetable
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "DagSerializationError",
     "SerializedDAG",
     "SerializedTask",
+    "SerializedTaskGroup",
     "dag_hash",
     "deserialize_dag",
     "serialize_dag",
@@ -239,6 +241,27 @@ def _is_empty_task(data: Mapping[str, Any]) -> bool:
             and not data.get("has_on_success_callback"))
 
 
+def _serialize_task_group(group: TaskGroup) -> dict[str, Any]:
+    """A task group in Airflow's ``TaskGroupSerialization.serialize_task_group`` shape: children
+    by full id as ``["operator", task_id]`` or ``["taskgroup", {...}]``, relation ids sorted."""
+    from dagcore.task_group import TaskGroup
+
+    return {
+        "_group_id": group.label,
+        "prefix_group_id": group.prefix_group_id,
+        "tooltip": group.tooltip,
+        "ui_color": group.ui_color,
+        "ui_fgcolor": group.ui_fgcolor,
+        "children": {key: (["taskgroup", _serialize_task_group(child)]
+                           if isinstance(child, TaskGroup) else ["operator", child.task_id])
+                     for key, child in group.children.items()},
+        "upstream_group_ids": sorted(g for g in group.upstream_group_ids if g is not None),
+        "downstream_group_ids": sorted(g for g in group.downstream_group_ids if g is not None),
+        "upstream_task_ids": sorted(group.upstream_task_ids),
+        "downstream_task_ids": sorted(group.downstream_task_ids),
+    }
+
+
 def serialize_dag(dag: DAG) -> dict[str, Any]:
     """A DAG as JSON-able data (what ``serialized_dag.data`` holds).
 
@@ -274,6 +297,11 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         "tasks": [_serialize_task(t) for t in dag.task_dict.values()],
         **{f"has_{name}": True for name in ("on_success_callback", "on_failure_callback")
            if getattr(dag, name, None)},
+        # Only a DAG with task groups stores its group tree: a DAG without keeps the data (and
+        # the hash) it had before groups existed; reading it back gives a root group of its
+        # tasks.
+        **({"task_group": _serialize_task_group(dag.task_group)}
+           if dag.task_group_dict else {}),
     }
     return {"__version": FORMAT_VERSION, "dag": data}
 
@@ -431,6 +459,83 @@ class SerializedTask:
                                             or self.max_active_tis_per_dagrun is not None))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SerializedTaskGroup:
+    """A task group as stored: ids, UI settings, children (tasks and groups by full id) and the
+    relations the UI draws (see :mod:`dagcore.task_group`). The root group's ids are ``None``."""
+
+    group_id: str | None
+    label: str | None
+    prefix_group_id: bool = True
+    tooltip: str = ""
+    ui_color: str = "CornflowerBlue"
+    ui_fgcolor: str = "#000"
+    children: Mapping[str, SerializedTask | SerializedTaskGroup] = field(default_factory=dict)
+    upstream_group_ids: frozenset[str] = frozenset()
+    downstream_group_ids: frozenset[str] = frozenset()
+    upstream_task_ids: frozenset[str] = frozenset()
+    downstream_task_ids: frozenset[str] = frozenset()
+
+    @property
+    def is_root(self) -> bool:
+        return self.group_id is None
+
+    def child_id(self, label: str) -> str:
+        """As ``TaskGroup.child_id``: ``group_id.label`` when the group prefixes."""
+        return f"{self.group_id}.{label}" if self.prefix_group_id and self.group_id else label
+
+    def __iter__(self) -> Iterator[SerializedTask]:
+        """The tasks in the group and its subgroups, depth first."""
+        for child in self.children.values():
+            if isinstance(child, SerializedTaskGroup):
+                yield from child
+            else:
+                yield child
+
+    def get_task_group_dict(self) -> dict[str | None, SerializedTaskGroup]:
+        """This group and all below it, by group id."""
+        out: dict[str | None, SerializedTaskGroup] = {self.group_id: self}
+        for child in self.children.values():
+            if isinstance(child, SerializedTaskGroup):
+                out.update(child.get_task_group_dict())
+        return out
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], tasks: Mapping[str, SerializedTask],
+                  parent: SerializedTaskGroup | None = None) -> SerializedTaskGroup:
+        """The group ``data`` describes (its full id from ``parent``, as Airflow's).
+
+        Raises:
+            DagSerializationError: a child names a task the DAG does not have, or an unknown
+                kind of child.
+        """
+        label = data.get("_group_id")
+        group_id = (parent.child_id(label) if parent is not None and parent.group_id
+                    and label is not None else label)
+        shell = cls(group_id=group_id, label=label,
+                    prefix_group_id=bool(data.get("prefix_group_id", True)))
+        children: dict[str, SerializedTask | SerializedTaskGroup] = {}
+        for key, (kind, value) in (data.get("children") or {}).items():
+            if kind == "operator":
+                if value not in tasks:
+                    raise DagSerializationError(f"task group {group_id!r} names task {value!r}, "
+                                                f"which the DAG does not have")
+                children[key] = tasks[value]
+            elif kind == "taskgroup":
+                children[key] = cls.from_data(value, tasks, shell)
+            else:
+                raise DagSerializationError(f"unknown task group child kind {kind!r} of "
+                                            f"{key!r} in group {group_id!r}")
+        return cls(
+            group_id=group_id, label=label, prefix_group_id=shell.prefix_group_id,
+            tooltip=data.get("tooltip", ""), ui_color=data.get("ui_color", "CornflowerBlue"),
+            ui_fgcolor=data.get("ui_fgcolor", "#000"), children=children,
+            upstream_group_ids=frozenset(data.get("upstream_group_ids", ())),
+            downstream_group_ids=frozenset(data.get("downstream_group_ids", ())),
+            upstream_task_ids=frozenset(data.get("upstream_task_ids", ())),
+            downstream_task_ids=frozenset(data.get("downstream_task_ids", ())))
+
+
 class SerializedDAG(TaskLookup["SerializedTask"]):
     """A DAG rebuilt from its serialized data, usable without importing the user's file.
 
@@ -479,6 +584,15 @@ class SerializedDAG(TaskLookup["SerializedTask"]):
         self.task_dict: dict[str, SerializedTask] = {
             t["task_id"]: SerializedTask.from_data(t, self.dag_id, downstream[t["task_id"]])
             for t in d.get("tasks", ())}
+        # The group tree; a DAG stored without one (no groups) has a root of all its tasks.
+        self.task_group: SerializedTaskGroup = (
+            SerializedTaskGroup.from_data(d["task_group"], self.task_dict) if "task_group" in d
+            else SerializedTaskGroup(group_id=None, label=None, children=dict(self.task_dict)))
+
+    @property
+    def task_group_dict(self) -> dict[str, SerializedTaskGroup]:
+        """The DAG's task groups (not the root) by group id."""
+        return {k: g for k, g in self.task_group.get_task_group_dict().items() if k is not None}
 
     def __repr__(self) -> str:
         return f"<SerializedDAG: {self.dag_id}>"

@@ -61,6 +61,7 @@ _ALL: Final = "*"
 _SDK: Final = (
     (_HERE, ("DAG", "dag")),
     ("dagcore.decorators", ("task",)),
+    ("dagcore.task_group", ("TaskGroup", "task_group")),
     ("dagcore.params", ("Param",)),
     ("dagcore.operators.base", ("BaseOperator",)),
     ("dagcore.utils.helpers", ("chain",)),
@@ -84,7 +85,8 @@ _CONNECTION: Final = ("dagcore.connections", ("Connection",))
 ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow": ((_HERE, ("DAG",)),),
     "airflow.sdk": _SDK,
-    "airflow.decorators": ((_HERE, ("dag",)), ("dagcore.decorators", ("task",))),
+    "airflow.decorators": ((_HERE, ("dag",)), ("dagcore.decorators", ("task",)),
+                           ("dagcore.task_group", ("task_group",))),
     "airflow.models": ((_HERE, ("DAG",)), ("dagcore.operators.base", ("BaseOperator",)),
                        ("dagcore.params", ("Param",)), _VARIABLE, _CONNECTION),
     "airflow.models.dag": ((_HERE, ("DAG",)),),
@@ -109,6 +111,7 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
                             (_HERE, ("State",))),
     "airflow.utils.dates": ((_HERE, ("days_ago",)),),
     "airflow.utils.helpers": (("dagcore.utils.helpers", ("chain",)),),
+    "airflow.utils.task_group": (("dagcore.task_group", ("TaskGroup",)),),
     "airflow.timetables": (),
     "airflow.timetables.base": (("dagcore.timetables", ("DataInterval", "DagRunInfo",
                                                         "TimeRestriction", "Timetable")),),
@@ -120,7 +123,9 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.timetables.interval": (("dagcore.timetables", ("CronDataIntervalTimetable",
                                                             "DeltaDataIntervalTimetable")),),
     # -- task exceptions, get_current_context, Variable, Connection ------------------------------
-    "airflow.exceptions": _EXCEPTIONS + (("dagcore.exceptions", ("ParamValidationError",)),),
+    "airflow.exceptions": _EXCEPTIONS + (
+        ("dagcore.exceptions", ("ParamValidationError", "DuplicateTaskIdFound")),
+        ("dagcore.task_group", ("TaskAlreadyInTaskGroup",))),
     "airflow.sdk.exceptions": _EXCEPTIONS,
     "airflow.models.variable": (_VARIABLE,),
     "airflow.models.connection": (_CONNECTION,),

@@ -27,6 +27,7 @@ from dagcore.trigger_rule import TriggerRule
 
 if TYPE_CHECKING:
     from dagcore.dag import DAG
+    from dagcore.task_group import TaskGroup
 
 __all__ = ["BaseOperator", "DependencyMixin", "execute_task", "validate_key"]
 
@@ -66,18 +67,35 @@ class DependencyMixin:
     def _dependency_tasks(self) -> list[BaseOperator]:
         raise NotImplementedError
 
+    def _as_upstream(self) -> list[BaseOperator]:
+        """The tasks that get the edges when this is upstream (a task group's leaves)."""
+        return self._dependency_tasks()
+
+    def _as_downstream(self) -> list[BaseOperator]:
+        """The tasks that get the edges when this is downstream (a task group's roots)."""
+        return self._dependency_tasks()
+
+    def _update_relative(self, other: Any, upstream: bool) -> None:
+        """Hook: ``other`` became upstream (or downstream) of this (a task group records it)."""
+
     def set_upstream(self, other: Any) -> None:
-        """Make ``other`` (a task, a reference or a list of them) upstream of this."""
-        for mine in self._dependency_tasks():
-            for item in _as_list(other):
-                for theirs in _dependency_tasks_of(item):
+        """Make ``other`` (a task, a group, a reference or a list of them) upstream of this."""
+        items = [_checked(item) for item in _as_list(other)]
+        for item in items:
+            item._update_relative(self, upstream=False)
+        for mine in self._as_downstream():
+            for item in items:
+                for theirs in item._as_upstream():
                     theirs._add_downstream(mine)
 
     def set_downstream(self, other: Any) -> None:
-        """Make ``other`` (a task, a reference or a list of them) downstream of this."""
-        for mine in self._dependency_tasks():
-            for item in _as_list(other):
-                for theirs in _dependency_tasks_of(item):
+        """Make ``other`` (a task, a group, a reference or a list of them) downstream of this."""
+        items = [_checked(item) for item in _as_list(other)]
+        for item in items:
+            item._update_relative(self, upstream=True)
+        for mine in self._as_upstream():
+            for item in items:
+                for theirs in item._as_downstream():
                     mine._add_downstream(theirs)
 
     def __rshift__(self, other: Any) -> Any:
@@ -99,11 +117,15 @@ class DependencyMixin:
         return self
 
 
-def _dependency_tasks_of(item: Any) -> list[BaseOperator]:
+def _checked(item: Any) -> DependencyMixin:
     if isinstance(item, DependencyMixin):
-        return item._dependency_tasks()
+        return item
     raise TypeError(f"dependencies can only be set between operators (or TaskFlow results), got "
                     f"{type(item).__name__}: {item!r}")
+
+
+def _dependency_tasks_of(item: Any) -> list[BaseOperator]:
+    return _checked(item)._dependency_tasks()
 
 
 @functools.lru_cache(maxsize=None)
@@ -132,9 +154,16 @@ def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
             return
         object.__setattr__(self, "_defaults_applied", True)
         from dagcore.dag import DagContext
+        from dagcore.task_group import TaskGroupContext
 
-        dag = kwargs.get("dag") or DagContext.get_current_dag()
+        group = kwargs.get("task_group")
+        dag = kwargs.get("dag") or (group.dag if group is not None else None) \
+            or DagContext.get_current_dag()
         default_args = dict(dag.default_args) if dag is not None else {}
+        # Airflow's get_merged_defaults: the DAG's, then the task group's, then the task's own.
+        group = group or TaskGroupContext.get_current_task_group(dag)
+        if group is not None:
+            default_args.update(group.default_args)
         own = kwargs.pop("default_args", None) or {}
         default_args.update(own)
         given = set(signature.bind_partial(self, *args).arguments) | set(kwargs)
@@ -175,6 +204,8 @@ class BaseOperator(DependencyMixin):
         params: task-level params, merged over the DAG's.
         pool, pool_slots, priority_weight, weight_rule, queue, executor_config, owner, email,
         email_on_failure, email_on_retry, start_date, end_date, task_display_name: as Airflow.
+        task_group: the :class:`~dagcore.task_group.TaskGroup` (default: the innermost open
+            one, else the DAG's root); the id becomes ``group_id.task_id`` in a prefixing group.
         do_xcom_push: push :meth:`execute`'s return value to XCom (default True).
         multiple_outputs: push each key of a returned dict as its own XCom.
 
@@ -237,14 +268,23 @@ class BaseOperator(DependencyMixin):
         doc_yaml: str | None = None,
         doc_rst: str | None = None,
         task_display_name: str | None = None,
+        task_group: TaskGroup | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
             raise TypeError(f"Invalid arguments were passed to {type(self).__name__} (task_id: "
                             f"{task_id!r}). Invalid arguments were: **kwargs: {kwargs}")
         from dagcore.dag import DagContext
+        from dagcore.task_group import TaskGroupContext
 
-        self.task_id = validate_key(task_id, "task_id")
+        validate_key(task_id, "task_id")
+        dag = dag or (task_group.dag if task_group is not None else None) \
+            or DagContext.get_current_dag()
+        # In a group the id is prefixed (``group.task``), as Airflow's task_group.child_id.
+        task_group = task_group or TaskGroupContext.get_current_task_group(dag)
+        self.task_id = validate_key(task_group.child_id(task_id) if task_group else task_id,
+                                    "task_id")
+        self.task_group: TaskGroup | None = None
         self.owner = owner
         self.email = email
         self.email_on_failure = email_on_failure
@@ -293,16 +333,15 @@ class BaseOperator(DependencyMixin):
         self.multiple_outputs = multiple_outputs
         self.doc, self.doc_md, self.doc_json, self.doc_yaml, self.doc_rst = (
             doc, doc_md, doc_json, doc_yaml, doc_rst)
-        self.task_display_name = task_display_name or task_id
+        self.task_display_name = task_display_name or self.task_id
         self.is_setup = False
         self.is_teardown = False
         self.on_failure_fail_dagrun = False
         self._upstream: dict[str, BaseOperator] = {}
         self._downstream: dict[str, BaseOperator] = {}
         self._dag: DAG | None = None
-        dag = dag or DagContext.get_current_dag()
         if dag is not None:
-            dag.add_task(self)
+            dag.add_task(self, task_group)
 
     # -- validation helpers ----------------------------------------------------------------------
 
@@ -367,6 +406,18 @@ class BaseOperator(DependencyMixin):
     @property
     def has_dag(self) -> bool:
         return self._dag is not None
+
+    @property
+    def output(self) -> Any:
+        """A reference to the task's return value (Airflow's ``BaseOperator.output``)."""
+        from dagcore.decorators import XComArg
+
+        return XComArg(self)
+
+    @property
+    def node_id(self) -> str:
+        """The task's id (Airflow's ``DAGNode.node_id``, shared with task groups)."""
+        return self.task_id
 
     @property
     def upstream_task_ids(self) -> set[str]:
@@ -500,8 +551,10 @@ class BaseOperator(DependencyMixin):
         result = cls.__new__(cls)
         memo[id(self)] = result
         for key, value in self.__dict__.items():
-            if key in ("_dag", "_upstream", "_downstream"):
-                object.__setattr__(result, key, value if key == "_dag" else dict(value))
+            if key in ("_dag", "task_group"):
+                object.__setattr__(result, key, value)
+            elif key in ("_upstream", "_downstream"):
+                object.__setattr__(result, key, dict(value))
             else:
                 object.__setattr__(result, key, copy.deepcopy(value, memo))
         return result

@@ -50,6 +50,7 @@ LAYER_OF = {
     "dagcore.dag": "authoring",
     "dagcore.operators.*": "authoring",
     "dagcore.decorators": "authoring",
+    "dagcore.task_group": "authoring",  # TaskGroup, @task_group
     "dagcore.params": "authoring",
     "dagcore.templating": "authoring",
     "dagcore.xcom": "authoring",  # the XCom interface; the DB backend is dagcore.models.xcom
