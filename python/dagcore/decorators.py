@@ -10,6 +10,7 @@ same function twice in one DAG gives ids ``name``, ``name__1``, ``name__2`` as A
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import re
 import typing
@@ -20,7 +21,7 @@ from dagcore.operators.base import BaseOperator, DependencyMixin
 from dagcore.operators.python import PythonOperator
 from dagcore.xcom import XCOM_RETURN_KEY
 
-__all__ = ["XComArg", "resolve_xcom_args", "task"]
+__all__ = ["FLAVOURS", "XComArg", "resolve_xcom_args", "task"]
 
 
 class XComArg(DependencyMixin):
@@ -155,35 +156,44 @@ def _infers_multiple_outputs(func: Callable[..., Any]) -> bool:
 
 
 class _TaskDecorator:
-    """A ``@task``-decorated function: call it to add a task; ``.function`` is the original."""
+    """A ``@task``-decorated function: call it to add a task; ``.function`` is the original.
 
-    def __init__(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    ``operator_class`` is the operator each call creates (a ``DecoratedPythonOperator`` or a
+    subclass: ``@task.branch``, ``@task.sensor``... make theirs, see :data:`FLAVOURS`)."""
+
+    def __init__(self, function: Callable[..., Any], kwargs: dict[str, Any],
+                 operator_class: type[DecoratedPythonOperator] | None = None) -> None:
         self.function = function
         self.kwargs = kwargs
+        self.operator_class = operator_class or DecoratedPythonOperator
         functools.update_wrapper(self, function)
 
     def override(self, **kwargs: Any) -> _TaskDecorator:
         """The same decorator with other operator arguments (``task_id=``, ``retries=``...)."""
-        return _TaskDecorator(self.function, {**self.kwargs, **kwargs})
+        return _TaskDecorator(self.function, {**self.kwargs, **kwargs}, self.operator_class)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
+    def _operator_kwargs(self) -> tuple[str, dict[str, Any]]:
+        """The new task's id (made unique as Airflow does) and its operator arguments."""
         from dagcore.dag import DagContext
+        from dagcore.task_group import TaskGroupContext
 
         op_kwargs = dict(self.kwargs)
         dag = op_kwargs.get("dag") or DagContext.get_current_dag()
-        from dagcore.task_group import TaskGroupContext
-
         group = op_kwargs.get("task_group") or TaskGroupContext.get_current_task_group(dag)
         task_id = _unique_task_id(op_kwargs.pop("task_id", None) or self.function.__name__, dag,
                                   group)
         multiple_outputs = op_kwargs.pop("multiple_outputs", None)
         if multiple_outputs is None:
             multiple_outputs = _infers_multiple_outputs(self.function)
+        op_kwargs["multiple_outputs"] = multiple_outputs
         if "doc_md" not in op_kwargs and self.function.__doc__:
             op_kwargs["doc_md"] = inspect.cleandoc(self.function.__doc__)
-        operator = DecoratedPythonOperator(task_id, python_callable=self.function,
-                                           op_args=list(args), op_kwargs=kwargs,
-                                           multiple_outputs=multiple_outputs, **op_kwargs)
+        return task_id, op_kwargs
+
+    def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
+        task_id, op_kwargs = self._operator_kwargs()
+        operator = self.operator_class(task_id, python_callable=self.function,
+                                       op_args=list(args), op_kwargs=kwargs, **op_kwargs)
         return XComArg(operator)
 
 
@@ -200,16 +210,50 @@ def _unique_task_id(task_id: str, dag: Any, group: Any = None) -> str:
     return f"{base}__{max(suffixes, default=0) + 1}"
 
 
-def task(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
-    """Airflow's ``@task``: usable as ``@task`` or ``@task(task_id=..., retries=...)``.
+FLAVOURS: dict[str, tuple[str, str]] = {
+}
+"""``@task.<name>`` -> (module, operator class): the decorated operator each flavour creates
+(a ``DecoratedPythonOperator`` subclass), imported on first use."""
 
-    Args:
-        python_callable: the function (when used without parentheses).
-        **kwargs: operator arguments; ``multiple_outputs`` defaults to whether the function is
-            annotated to return a dict.
-    """
+
+class _TaskNamespace:
+    """Airflow's ``task``: ``@task``, ``@task(...)`` and the flavours ``@task.branch``,
+    ``@task.sensor``... (each usable with or without parentheses)."""
+
+    def __call__(self, python_callable: Callable[..., Any] | None = None,
+                 **kwargs: Any) -> Any:
+        """Airflow's ``@task``: usable as ``@task`` or ``@task(task_id=..., retries=...)``.
+
+        Args:
+            python_callable: the function (when used without parentheses).
+            **kwargs: operator arguments; ``multiple_outputs`` defaults to whether the function
+                is annotated to return a dict.
+        """
+        return _decorate("@task", python_callable, kwargs, None)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_") or name not in FLAVOURS:
+            raise AttributeError(f"@task has no flavour {name!r}; known: "
+                                 f"{', '.join(sorted(FLAVOURS)) or 'none'}")
+        module, class_name = FLAVOURS[name]
+        operator_class = getattr(importlib.import_module(module), class_name)
+
+        def flavour(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+            return _decorate(f"@task.{name}", python_callable, kwargs, operator_class)
+
+        flavour.__name__ = flavour.__qualname__ = name
+        flavour.__doc__ = f"``@task.{name}``: each call adds a {class_name}."
+        return flavour
+
+
+def _decorate(what: str, python_callable: Callable[..., Any] | None, kwargs: dict[str, Any],
+              operator_class: type[DecoratedPythonOperator] | None) -> Any:
     if python_callable is not None:
         if not callable(python_callable):
-            raise TypeError(f"@task needs a callable, got {type(python_callable).__name__}")
-        return _TaskDecorator(python_callable, kwargs)
-    return lambda func: _TaskDecorator(func, kwargs)
+            raise TypeError(f"{what} needs a callable, got {type(python_callable).__name__}")
+        return _TaskDecorator(python_callable, kwargs, operator_class)
+    return lambda func: _decorate(what, func, kwargs, operator_class)
+
+
+task = _TaskNamespace()
+"""Airflow's ``@task`` (and ``@task.<flavour>``, see :data:`FLAVOURS`)."""
