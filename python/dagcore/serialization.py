@@ -179,10 +179,11 @@ def _serialize_task(task: BaseOperator) -> dict[str, Any]:
             template_values[name] = _jsonable(getattr(task, name, None))
         except _NotJsonable:
             continue
+    cls = getattr(task, "operator_class", type(task)) if task.is_mapped else type(task)
     return {
         "task_id": task.task_id,
-        "operator": _class_path(task),
-        "task_type": type(task).__name__,
+        "operator": stable_name(cls),
+        "task_type": cls.__name__,
         "upstream_task_ids": list(task._upstream),
         "trigger_rule": task.trigger_rule.value,
         "is_setup": task.is_setup,
@@ -220,8 +221,16 @@ def _serialize_task(task: BaseOperator) -> dict[str, Any]:
         # name does not already say so, which keeps the stored form (and hash) of every DAG that
         # uses EmptyOperator itself unchanged.
         **({"_is_empty": True} if getattr(task, "inherits_from_empty_operator", False)
-           and _class_path(task) != EMPTY_OPERATOR else {}),
+           and stable_name(cls) != EMPTY_OPERATOR else {}),
+        # A mapped task: how long its input is, as data the scheduler evaluates
+        # (dagcore.mapping.mapped_length); written only for mapped tasks.
+        **(_mapped_fields(task) if task.is_mapped else {}),
     }
+
+
+def _mapped_fields(task: Any) -> dict[str, Any]:
+    return {"_is_mapped": True, "_expand_length": task.expand_input.length_spec(),
+            "map_index_template": task.map_index_template}
 
 
 _TASK_CALLBACKS = ("on_execute_callback", "on_failure_callback", "on_success_callback",
@@ -404,6 +413,9 @@ class SerializedTask:
     do_xcom_push: bool = True
     multiple_outputs: bool = False
     is_empty: bool = False  # see _is_empty_task
+    is_mapped: bool = False
+    expand_length: Mapping[str, Any] | None = None  # dagcore.mapping.mapped_length's spec
+    map_index_template: str | None = None
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], dag_id: str,
@@ -444,6 +456,9 @@ class SerializedTask:
             do_xcom_push=bool(data.get("do_xcom_push", True)),
             multiple_outputs=bool(data.get("multiple_outputs", False)),
             is_empty=_is_empty_task(data),
+            is_mapped=bool(data.get("_is_mapped", False)),
+            expand_length=data.get("_expand_length"),
+            map_index_template=data.get("map_index_template"),
         )
 
     def task_spec(self) -> TaskSpec:
@@ -604,6 +619,11 @@ class SerializedDAG(TaskLookup["SerializedTask"]):
     @property
     def leaves(self) -> list[SerializedTask]:
         return [t for t in self.task_dict.values() if not t.downstream_task_ids]
+
+    @cached_property
+    def has_mapped_tasks(self) -> bool:
+        """Whether any task is mapped (its runs are decided from instance counts)."""
+        return any(t.is_mapped for t in self.task_dict.values())
 
     def task_specs(self) -> list[TaskSpec]:
         """The tasks as :class:`~dagcore.run_state.TaskSpec` records, in the original order."""

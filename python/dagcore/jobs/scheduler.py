@@ -86,6 +86,7 @@ from dagcore.executors.base import (
     TaskWorkload,
     log_path_for,
 )
+from dagcore.jobs import expansion
 from dagcore.jobs.job import Job, SchedulerAlreadyRunning
 from dagcore.models import tables as t
 from dagcore.models.dagrun import generate_run_id, insert_dag_run
@@ -184,23 +185,31 @@ def _priority_weights(dag: SerializedDAG) -> dict[str, int]:
 class _Batch:
     """The task instances of one decided run and what the loop changes in them."""
 
-    __slots__ = ("run", "dag", "rows", "states")
+    __slots__ = ("run", "dag", "rows", "states", "counts")
 
     def __init__(self, run: Any, dag: SerializedDAG, rows: dict[str, Any],
-                 states: dict[str, str | None] | None = None) -> None:
+                 states: dict[str, str | None] | None = None,
+                 counts: dict[str, dict[str | None, int]] | None = None) -> None:
         self.run = run
         self.dag = dag
         self.rows = rows  # task_id -> task_instance row (map_index -1)
         self.states: dict[str, str | None] = (
             {k: r.state for k, r in rows.items()} if states is None else states)
+        # Expanded mapped tasks: task_id -> state -> number of instances (map_index >= 0).
+        self.counts = counts or {}
 
 
 class _Plan:
     """The writes the decisions of one DAG version's runs call for (executemany rows)."""
 
-    __slots__ = ("done_rows", "state_rows", "sched_rows", "retry_rows", "finished", "changed")
+    __slots__ = ("done_rows", "state_rows", "sched_rows", "retry_rows", "finished", "changed",
+                 "mapped")
 
     def __init__(self) -> None:
+        # Mapped tasks, applied to all candidate instances at once (dagcore.jobs.expansion):
+        # ("expand", run, task, placeholder id) / ("state", run, task_id, state) /
+        # ("schedule", run, task_id, empty).
+        self.mapped: list[tuple[Any, ...]] = []
         self.done_rows: list[dict[str, Any]] = []  # empty tasks -> success
         self.state_rows: list[dict[str, Any]] = []  # propagated states (skipped, ...)
         self.sched_rows: list[dict[str, Any]] = []  # -> scheduled
@@ -838,6 +847,10 @@ class SchedulerJob:
             _, dag_id, run_id, task_id, state, _, _ = row  # unpacking: no lookups by name
             ti_rows[(dag_id, run_id)][task_id] = row
             ti_states[(dag_id, run_id)][task_id] = state
+        counts: dict[tuple[str, str], dict[str, dict[str | None, int]]] = {}
+        if any(getattr(self.dag_bag.get_dag_for_run(r), "has_mapped_tasks", False)
+               for r in runs):
+            counts = expansion.mapped_counts(conn, [r.id for r in runs])
         seen = _Examined(runs)
         batches: dict[int, list[_Batch]] = defaultdict(list)
         dags: dict[int, SerializedDAG] = {}
@@ -859,10 +872,11 @@ class SchedulerJob:
                         seen.removed.append(row.id)
                     del rows[task_id]
                     del states[task_id]
-            if len(rows) < len(dag.task_dict):
+            expanded = counts.get((run.dag_id, run.run_id), {})
+            if len(rows) + sum(1 for k in expanded if k not in rows) < len(dag.task_dict):
                 seen.new_tis.append((run, dag))
                 continue  # created now, decided next loop
-            batches[id(dag)].append(_Batch(run, dag, rows, states))
+            batches[id(dag)].append(_Batch(run, dag, rows, states, expanded))
             dags[id(dag)] = dag
         for key, group in batches.items():
             seen.plans.append(self._decide(conn, dags[key], group, now))
@@ -905,6 +919,8 @@ class SchedulerJob:
     def _decide(self, conn: Connection, dag: SerializedDAG, group: list[_Batch], now: datetime
                 ) -> _Plan:
         """Decide the runs of one DAG version and plan their writes (``conn`` is only read)."""
+        if dag.has_mapped_tasks:
+            return self._decide_mapped(conn, dag, group, now)
         graph = dag.run_graph()
         pending = group
         to_schedule: dict[int, list[str]] = defaultdict(list)  # batch index -> task ids
@@ -983,6 +999,74 @@ class SchedulerJob:
                 plan.changed += 1
         return plan
 
+    def _decide_mapped(self, conn: Connection, dag: SerializedDAG, group: list[_Batch],
+                       now: datetime) -> _Plan:
+        """:meth:`_decide` for a DAG with mapped tasks: the runs are decided from instance
+        counts (no Python work per map index), and a decision about a mapped task is planned
+        once for all its instances (docs/airflow-behaviour.md 3.10)."""
+        graph = dag.run_graph()
+        runs = []
+        for batch in group:
+            states: dict[str, Any] = dict(batch.states)
+            for task_id, by_state in batch.counts.items():
+                if task_id not in batch.rows and task_id in dag.task_dict:
+                    states[task_id] = by_state
+            runs.append(graph.encode_counts(states))
+        started = time.perf_counter()
+        results = graph.decide_counts_compact(b"".join(runs), len(runs))
+        self.decide_seconds += time.perf_counter() - started
+        self.decide_runs += len(group)
+        plan = _Plan()
+        for i, batch in enumerate(group):
+            decision = results[i]
+            before = len(plan.mapped) + len(plan.state_rows) + len(plan.sched_rows) \
+                + len(plan.done_rows) + len(plan.retry_rows)
+            for task_id, state in decision.changed.items():
+                row = batch.rows.get(task_id)
+                if row is not None:
+                    plan.state_rows.append({"_id": row.id, "_state": state.value,
+                                            "_old": row.state})
+                else:
+                    plan.mapped.append(("state", batch.run, task_id, state.value))
+            for task_id in decision.schedulable:
+                task = dag.task_dict[task_id]
+                row = batch.rows.get(task_id)
+                if task.depends_on_past and not self._past_done(conn, batch.run, task, dag):
+                    continue
+                if row is None:  # an expanded mapped task: all its candidates at once
+                    plan.mapped.append(("schedule", batch.run, task_id, _is_empty(task)))
+                    for retry in expansion.retry_rows(conn, batch.run, task_id):
+                        if self._retry_due(retry, task, batch.run, now):
+                            plan.retry_rows.append(retry)
+                elif task.is_mapped and row.state is None:
+                    plan.mapped.append(("expand", batch.run, task, row.id))
+                elif row.state == UP_FOR_RETRY:
+                    if self._retry_due(row, task, batch.run, now):
+                        plan.retry_rows.append(row)
+                elif _is_empty(task) and row.state is None:
+                    plan.done_rows.append({"_id": row.id, "_try": row.try_number + 1})
+                else:
+                    plan.sched_rows.append({"_id": row.id, "_old": row.state,
+                                            "_try": row.try_number
+                                            + (row.state != UP_FOR_RESCHEDULE)})
+            if decision.state.value in (RUN_SUCCESS, RUN_FAILED):
+                plan.finished.append((batch.run, dag, decision.state.value,
+                                      decision.reason or decision.state.value))
+                plan.changed += 1
+            elif len(plan.mapped) + len(plan.state_rows) + len(plan.sched_rows) \
+                    + len(plan.done_rows) + len(plan.retry_rows) > before:
+                plan.changed += 1
+        return plan
+
+    def _write_mapped(self, conn: Connection, plan: _Plan, now: datetime) -> None:
+        for kind, run, task, arg in plan.mapped:
+            if kind == "expand":
+                expansion.expand(conn, run, task, arg, now)
+            elif kind == "state":
+                expansion.set_candidates(conn, run, task, arg, now)
+            else:
+                expansion.schedule_candidates(conn, run, task, now, empty=arg)
+
     def _write_plan(self, conn: Connection, plan: _Plan, now: datetime
                     ) -> list[tuple[Any, SerializedDAG, str, str]]:
         """Write what :meth:`_decide` planned; the runs that finished."""
@@ -998,6 +1082,8 @@ class SchedulerJob:
             conn.execute(self._statement("propagate", lambda: _unchanged(ti.update()).values(
                 state=sa.bindparam("_state"), end_date=sa.bindparam("_now"),
                 updated_at=sa.bindparam("_now"))), [{**r, "_now": now} for r in state_rows])
+        if plan.mapped:
+            self._write_mapped(conn, plan, now)
         if retry_rows:
             self._retry(conn, retry_rows, now)
         if sched_rows:

@@ -218,6 +218,7 @@ class BaseOperator(DependencyMixin):
     template_ext: ClassVar[Sequence[str]] = ()
     template_fields_renderers: ClassVar[dict[str, str]] = {}
     ui_color: ClassVar[str] = "#fff"
+    is_mapped: ClassVar[bool] = False  # a MappedOperator (dagcore.mapping) says True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -481,6 +482,20 @@ class BaseOperator(DependencyMixin):
         self._downstream[other.task_id] = other
         other._upstream[self.task_id] = self
 
+    # -- mapping ---------------------------------------------------------------------------------
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """The first half of a mapped task: ``Op.partial(task_id=..., **fixed).expand(...)``
+        (see :mod:`dagcore.mapping`).
+
+        Raises:
+            TypeError: no ``task_id``, or an argument the operator does not take.
+        """
+        from dagcore.mapping import OperatorPartial
+
+        return OperatorPartial(cls, kwargs)
+
     # -- setup / teardown ------------------------------------------------------------------------
 
     def as_setup(self) -> BaseOperator:
@@ -624,5 +639,9 @@ def execute_task(task: BaseOperator, context: dict[str, Any]) -> Any:
                                     f"instead (task {task.task_id!r})")
                 ti.xcom_push(key, value)
         ti.xcom_push(XCOM_RETURN_KEY, result)
+    if ti is not None and task.dag is not None:
+        from dagcore.mapping import check_mapped_input
+
+        check_mapped_input(task, result if runnable.do_xcom_push else None)
     runnable.post_execute(context, result)
     return result
