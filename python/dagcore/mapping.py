@@ -247,7 +247,7 @@ class UnmappableXComLengthPushed(ValueError):
 
 def _maps_over(mapped: BaseOperator, task: BaseOperator) -> bool:
     refs = mapped.expand_input.references()  # type: ignore[attr-defined]
-    return any(ref.operator is task and ref.key == "return_value" for ref in refs)
+    return any(ref.operator.task_id == task.task_id and ref.key == "return_value" for ref in refs)
 
 
 def check_mapped_input(task: BaseOperator, value: Any) -> None:
@@ -257,9 +257,10 @@ def check_mapped_input(task: BaseOperator, value: Any) -> None:
     Raises:
         XComForMappingNotPushed, UnmappableXComTypePushed, UnmappableXComLengthPushed.
     """
-    if task.is_mapped or not any(d.is_mapped and _maps_over(d, task)
+    node = task.dag.task_dict.get(task.task_id, task) if task.dag is not None else task
+    if node.is_mapped or not any(d.is_mapped and _maps_over(d, task)
                                  for d in task.downstream_list):
-        return
+        return  # an instance of a mapped task pushes one value each: no length to check
     if value is None:
         raise XComForMappingNotPushed()
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, Mapping)):

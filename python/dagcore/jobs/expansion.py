@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from dagcore.mapping import mapped_length
@@ -121,10 +122,11 @@ def _xcom_length(conn: Connection, run: Any) -> Any:
 def _id_expression(dialect: str, prefix: str, low: int, index: Any) -> Any:
     """Instance ids made in SQL: one random uuid7 prefix per expansion, the last 48 bits a
     random base plus the map index (unique within the expansion, random across them)."""
+    offset = sa.literal(low, sa.BigInteger) + index
     if dialect == "postgresql":
-        return sa.cast(sa.literal(prefix) + sa.func.lpad(sa.func.to_hex(low + index), 12, "0"),
-                       sa.Uuid)
-    return sa.literal(prefix) + sa.func.printf("%012x", low + index)
+        return sa.cast(sa.literal(prefix) + sa.func.lpad(sa.func.to_hex(offset), 12, "0"),
+                       postgresql.UUID())
+    return sa.literal(prefix) + sa.func.printf("%012x", offset)
 
 
 def expand(conn: Connection, run: Any, task: SerializedTask, placeholder_id: Any,
