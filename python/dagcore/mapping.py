@@ -356,9 +356,9 @@ class ListOfDictsExpandInput(ExpandInput):
 # operators
 
 
-def _operator_parameters(operator_class: type) -> set[str] | None:
-    """The keyword names the class's constructors accept; None when one takes ``**kwargs``
-    beyond BaseOperator's (anything goes then)."""
+def _operator_parameters(operator_class: type) -> set[str]:
+    """The keyword names the constructors of the class's MRO declare (``**kwargs`` passed on to
+    a base class adds none), as Airflow validates ``partial``/``expand`` arguments."""
     import inspect
 
     names: set[str] = set()
@@ -368,8 +368,6 @@ def _operator_parameters(operator_class: type) -> set[str] | None:
             continue
         init = getattr(init, "__wrapped__", init)
         for p in inspect.signature(init).parameters.values():
-            if p.kind == p.VAR_KEYWORD and klass is not BaseOperator:
-                return None
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
                 names.add(p.name)
     return names
@@ -383,12 +381,10 @@ class OperatorPartial:
         if "task_id" not in kwargs:
             raise TypeError(f"{operator_class.__name__}.partial() missing required argument: "
                             f"'task_id'")
-        known = _operator_parameters(operator_class)
-        if known is not None:
-            unknown = sorted(set(kwargs) - known - {"default_args"})
-            if unknown:
-                raise TypeError(f"{operator_class.__name__}.partial() got unexpected keyword "
-                                f"arguments: {', '.join(map(repr, unknown))}")
+        unknown = sorted(set(kwargs) - _operator_parameters(operator_class) - {"default_args"})
+        if unknown:
+            raise TypeError(f"{operator_class.__name__}.partial() got unexpected keyword "
+                            f"arguments: {', '.join(map(repr, unknown))}")
         self.operator_class = operator_class
         self.kwargs = kwargs
         self._expanded = False
@@ -402,12 +398,10 @@ class OperatorPartial:
         if unmappable:
             raise ValueError(f"cannot map over {', '.join(map(repr, unmappable))} of {name}: "
                              f"it decides how the task is scheduled")
-        known = _operator_parameters(self.operator_class)
-        if known is not None:
-            unknown = sorted(set(mapped_kwargs) - known)
-            if unknown:
-                raise TypeError(f"{name}.expand() got an unexpected keyword argument "
-                                f"{unknown[0]!r}")
+        unknown = sorted(set(mapped_kwargs) - _operator_parameters(self.operator_class))
+        if unknown:
+            raise TypeError(f"{name}.expand() got an unexpected keyword argument "
+                            f"{unknown[0]!r}")
         both = sorted(set(mapped_kwargs) & set(self.kwargs))
         if both:
             raise TypeError(f"{name}.expand() got an argument also given to partial(): "
@@ -428,7 +422,7 @@ class OperatorPartial:
 
 def _scheduling_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The ``partial`` arguments BaseOperator itself takes (retries, pool, trigger rule...)."""
-    names = _operator_parameters(BaseOperator) or set()
+    names = _operator_parameters(BaseOperator)
     return {k: v for k, v in kwargs.items() if k in names or k == "default_args"}
 
 
@@ -451,8 +445,6 @@ class MappedOperator(BaseOperator):
         for name, value in defaults.items():
             kwargs.setdefault(name, value)
         task_id = kwargs.pop("task_id")
-        self.map_index_template: str | None = partial_kwargs.get("map_index_template")
-        kwargs.pop("map_index_template", None)
         super().__init__(task_id, **kwargs)
         self.operator_class = operator_class
         self.partial_kwargs = dict(partial_kwargs)
@@ -475,7 +467,6 @@ class MappedOperator(BaseOperator):
         node this mapped task stays), then attached to this task's DAG and relatives."""
         mapped = self.expand_input.resolve(context, map_index)
         kwargs = dict(self.partial_kwargs)
-        kwargs.pop("map_index_template", None)
         kwargs.pop("task_id", None)
         kwargs.pop("task_group", None)
         kwargs.pop("dag", None)
@@ -493,7 +484,7 @@ class MappedOperator(BaseOperator):
         operator._upstream = dict(self._upstream)
         operator._downstream = dict(self._downstream)
         operator.is_setup, operator.is_teardown = self.is_setup, self.is_teardown
-        operator.map_index_template = self.map_index_template  # type: ignore[attr-defined]
+        operator.map_index_template = self.map_index_template
         return operator
 
     def _merge_mapped(self, kwargs: dict[str, Any], mapped: dict[str, Any]) -> dict[str, Any]:

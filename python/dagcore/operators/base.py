@@ -207,6 +207,7 @@ class BaseOperator(DependencyMixin):
         task_group: the :class:`~dagcore.task_group.TaskGroup` (default: the innermost open
             one, else the DAG's root); the id becomes ``group_id.task_id`` in a prefixing group.
         do_xcom_push: push :meth:`execute`'s return value to XCom (default True).
+        map_index_template: a template labelling each instance of a mapped task.
         multiple_outputs: push each key of a returned dict as its own XCom.
 
     Raises:
@@ -270,6 +271,7 @@ class BaseOperator(DependencyMixin):
         doc_rst: str | None = None,
         task_display_name: str | None = None,
         task_group: TaskGroup | None = None,
+        map_index_template: str | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -335,6 +337,8 @@ class BaseOperator(DependencyMixin):
         self.doc, self.doc_md, self.doc_json, self.doc_yaml, self.doc_rst = (
             doc, doc_md, doc_json, doc_yaml, doc_rst)
         self.task_display_name = task_display_name or self.task_id
+        # The label of a mapped task's instances (used only when the task is mapped).
+        self.map_index_template = map_index_template
         self.is_setup = False
         self.is_teardown = False
         self.on_failure_fail_dagrun = False
