@@ -25,11 +25,12 @@ from sqlalchemy.engine import Connection
 
 from dagcore.mapping import mapped_length
 from dagcore.models import tables as t
-from dagcore.models.types import UtcDateTime, uuid7
+from dagcore.models.types import uuid7
 from dagcore.serialization import SerializedTask
 from dagcore.state import TaskInstanceState
 
-__all__ = ["expand", "mapped_counts", "set_candidates", "schedule_candidates"]
+__all__ = ["expand", "expanded_counts", "length_of", "mapped_counts", "retry_rows",
+           "schedule_candidates", "set_candidates"]
 
 log = logging.getLogger(__name__)
 
@@ -129,54 +130,79 @@ def _id_expression(dialect: str, prefix: str, low: int, index: Any) -> Any:
     return sa.literal(prefix) + sa.func.printf("%012x", offset)
 
 
+def length_of(conn: Connection, run: Any, task: SerializedTask) -> int | None:
+    """How many instances ``task`` expands into in ``run`` (None: an input was never pushed)."""
+    spec: Mapping[str, Any] = task.expand_length or {"literal": 1}
+    return mapped_length(spec, _xcom_length(conn, run))
+
+
+def expanded_counts(n: int | None, ready: str) -> dict[str | None, int]:
+    """The instance counts an expansion of length ``n`` leaves (see :func:`expand`)."""
+    if n is None:
+        return {_TIS.UPSTREAM_FAILED.value: 1}
+    if n < 1:
+        return {_TIS.SKIPPED.value: 1}
+    return {ready: n}
+
+
+def _ready_values(ready: str, now: datetime) -> dict[str, Any]:
+    """The columns of an instance that is ready when created: ``scheduled`` (try 1), or
+    ``success`` at once for an empty task (as ``schedule_tis`` would do in the same loop)."""
+    if ready == _TIS.SUCCESS.value:
+        return {"state": ready, "try_number": 1, "start_date": now, "end_date": now,
+                "duration": 0.0, "updated_at": now}
+    return {"state": ready, "try_number": 1, "scheduled_dttm": now, "updated_at": now}
+
+
 def expand(conn: Connection, run: Any, task: SerializedTask, placeholder_id: Any,
-           now: datetime) -> tuple[str, int | None]:
-    """Expand ``task`` in ``run`` (its placeholder instance has no state and its upstream tasks
-    are done): returns ``(state of the placeholder, length)``.
+           n: int | None, ready: str, now: datetime) -> None:
+    """Expand ``task`` in ``run`` into ``n`` instances (:func:`length_of`), ready as ``ready``.
 
     As Airflow's ``TaskMap.expand_mapped_task``: an input that was never pushed makes the task
-    ``upstream_failed``; a zero length ``skipped``; otherwise the placeholder becomes instance
-    0 and instances 1..n-1 are created without state.
+    ``upstream_failed``; a zero length ``skipped``; otherwise the placeholder (map index -1)
+    becomes instance 0 and instances 1..n-1 are created, all in state ``ready`` (the scheduler
+    has already decided that they may run).
     """
     ti = t.task_instance
-    spec: Mapping[str, Any] = task.expand_length or {"literal": 1}
-    n = mapped_length(spec, _xcom_length(conn, run))
-    placeholder = ti.c.id == placeholder_id
+    placeholder = sa.and_(ti.c.id == placeholder_id, ti.c.state.is_(None))
     if n is None:
         log.error("Cannot expand %s for run %s; missing upstream values", task.task_id,
                   run.run_id)
         conn.execute(ti.update().where(placeholder).values(
             state=_TIS.UPSTREAM_FAILED.value, end_date=now, updated_at=now))
-        return _TIS.UPSTREAM_FAILED.value, None
+        return
     if n < 1:
         log.info("Marking %s of run %s as SKIPPED since the map has 0 values to expand",
                  task.task_id, run.run_id)
         conn.execute(ti.update().where(placeholder).values(
             state=_TIS.SKIPPED.value, end_date=now, updated_at=now))
-        return _TIS.SKIPPED.value, 0
-    conn.execute(ti.update().where(placeholder).values(map_index=0, updated_at=now))
+        return
+    values = _ready_values(ready, now)
+    if conn.execute(ti.update().where(placeholder).values(map_index=0, **values)).rowcount != 1:
+        return  # changed meanwhile (cleared, deleted): decided again next loop
     if n > 1:
-        _insert_instances(conn, placeholder_id, n, now)
+        _insert_instances(conn, placeholder_id, n, values)
     log.info("Expanded %s of run %s into %d instance(s)", task.task_id, run.run_id, n)
-    return "", n
 
 
-def _insert_instances(conn: Connection, template_id: Any, n: int, now: datetime) -> None:
-    """Instances 1..n-1, copies of instance 0's settings, in one statement."""
+def _insert_instances(conn: Connection, template_id: Any, n: int,
+                      values: Mapping[str, Any]) -> None:
+    """Instances 1..n-1, copies of instance 0's settings and ``values``, in one statement."""
     ti = t.task_instance
     counter = sa.select(sa.literal(1, sa.Integer).label("i")).cte("idx", recursive=True)
     counter = counter.union_all(sa.select((counter.c.i + 1).label("i"))
                                 .where(counter.c.i < n - 1))
     prefix = str(uuid7())[:24]
     low = int.from_bytes(os.urandom(6), "big") % ((1 << 48) - (1 << 32))
-    copied = ("task_id", "dag_id", "run_id", "try_number", "max_tries", "pool", "pool_slots",
+    copied = ("task_id", "dag_id", "run_id", "max_tries", "pool", "pool_slots",
               "queue", "priority_weight", "operator", "custom_operator_name",
               "task_display_name", "executor_config", "dag_version_id")
+    given = [(name, sa.literal(value, ti.c[name].type).label(name))
+             for name, value in values.items()]
     select = sa.select(
         _id_expression(conn.dialect.name, prefix, low, counter.c.i).label("id"),
         counter.c.i.label("map_index"), *(ti.c[name] for name in copied),
-        sa.literal(None, sa.String).label("state"),
-        sa.literal(now, UtcDateTime).label("updated_at"),
+        *(column for _, column in given),
     ).select_from(ti.join(counter, sa.true())).where(ti.c.id == template_id)
     conn.execute(ti.insert().from_select(
-        ["id", "map_index", *copied, "state", "updated_at"], select))
+        ["id", "map_index", *copied, *(name for name, _ in given)], select))

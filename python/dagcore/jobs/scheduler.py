@@ -144,6 +144,16 @@ def _is_empty(task: SerializedTask) -> bool:
     return task.is_empty
 
 
+def _moved(counts: dict[str | None, int], state: str,
+           only: Iterable[str | None] = (None, UP_FOR_RETRY, UP_FOR_RESCHEDULE)
+           ) -> dict[str | None, int]:
+    """Instance counts with the instances in ``only`` moved to ``state``."""
+    out = dict(counts)
+    moved = sum(out.pop(s, 0) for s in only)
+    out[state] = out.get(state, 0) + moved
+    return out
+
+
 def _priority_weights(dag: SerializedDAG) -> dict[str, int]:
     """Airflow's weight rules: ``downstream`` (own + every downstream task's), ``upstream``
     (own + every upstream task's) or ``absolute``."""
@@ -1001,54 +1011,22 @@ class SchedulerJob:
 
     def _decide_mapped(self, conn: Connection, dag: SerializedDAG, group: list[_Batch],
                        now: datetime) -> _Plan:
-        """:meth:`_decide` for a DAG with mapped tasks: the runs are decided from instance
-        counts (no Python work per map index), and a decision about a mapped task is planned
-        once for all its instances (docs/airflow-behaviour.md 3.10)."""
+        """:meth:`_decide` for a DAG with mapped tasks (docs/airflow-behaviour.md 3.10).
+
+        Each run is decided from instance counts (no Python work per map index), in rounds
+        like :meth:`_decide`'s: empty tasks succeed in memory, and a mapped task whose upstream
+        tasks are done is expanded in memory (its length read now), so that its instances are
+        decided in the same loop, as Airflow's ``task_instance_scheduling_decisions`` evaluates
+        the instances an expansion creates. A decision about a mapped task is planned once for
+        all its instances; an expansion whose instances are ready at once is planned with their
+        state (``scheduled``, or ``success`` for an empty task), so they are inserted so.
+        """
         graph = dag.run_graph()
-        runs = []
-        for batch in group:
-            states: dict[str, Any] = dict(batch.states)
-            for task_id, by_state in batch.counts.items():
-                if task_id not in batch.rows and task_id in dag.task_dict:
-                    states[task_id] = by_state
-            runs.append(graph.encode_counts(states))
-        started = time.perf_counter()
-        results = graph.decide_counts_compact(b"".join(runs), len(runs))
-        self.decide_seconds += time.perf_counter() - started
-        self.decide_runs += len(group)
         plan = _Plan()
-        for i, batch in enumerate(group):
-            decision = results[i]
-            before = len(plan.mapped) + len(plan.state_rows) + len(plan.sched_rows) \
-                + len(plan.done_rows) + len(plan.retry_rows)
-            for task_id, state in decision.changed.items():
-                row = batch.rows.get(task_id)
-                if row is not None:
-                    plan.state_rows.append({"_id": row.id, "_state": state.value,
-                                            "_old": row.state})
-                else:
-                    plan.mapped.append(("state", batch.run, task_id, state.value))
-            for task_id in decision.schedulable:
-                task = dag.task_dict[task_id]
-                row = batch.rows.get(task_id)
-                if task.depends_on_past and not self._past_done(conn, batch.run, task, dag):
-                    continue
-                if row is None:  # an expanded mapped task: all its candidates at once
-                    plan.mapped.append(("schedule", batch.run, task_id, _is_empty(task)))
-                    for retry in expansion.retry_rows(conn, batch.run, task_id):
-                        if self._retry_due(retry, task, batch.run, now):
-                            plan.retry_rows.append(retry)
-                elif task.is_mapped and row.state is None:
-                    plan.mapped.append(("expand", batch.run, task, row.id))
-                elif row.state == UP_FOR_RETRY:
-                    if self._retry_due(row, task, batch.run, now):
-                        plan.retry_rows.append(row)
-                elif _is_empty(task) and row.state is None:
-                    plan.done_rows.append({"_id": row.id, "_try": row.try_number + 1})
-                else:
-                    plan.sched_rows.append({"_id": row.id, "_old": row.state,
-                                            "_try": row.try_number
-                                            + (row.state != UP_FOR_RESCHEDULE)})
+        for batch in group:
+            before = (len(plan.mapped) + len(plan.state_rows) + len(plan.sched_rows)
+                      + len(plan.done_rows) + len(plan.retry_rows))
+            decision = self._decide_mapped_run(conn, dag, graph, batch, plan, now)
             if decision.state.value in (RUN_SUCCESS, RUN_FAILED):
                 plan.finished.append((batch.run, dag, decision.state.value,
                                       decision.reason or decision.state.value))
@@ -1058,10 +1036,75 @@ class SchedulerJob:
                 plan.changed += 1
         return plan
 
+    def _decide_mapped_run(self, conn: Connection, dag: SerializedDAG, graph: Any,
+                           batch: _Batch, plan: _Plan, now: datetime) -> Any:
+        """One run of :meth:`_decide_mapped`: plans its writes, returns its last decision."""
+        states: dict[str, Any] = dict(batch.states)
+        for task_id, by_state in batch.counts.items():
+            if task_id not in batch.rows and task_id in dag.task_dict:
+                states[task_id] = dict(by_state)
+        rows: dict[str, Any] = batch.rows
+        planned: set[str] = set()  # tasks already planned to be scheduled or expanded
+        decision = None
+        for _ in range(MAX_EMPTY_ROUNDS):
+            started = time.perf_counter()
+            decision = graph.decide_counts_compact(graph.encode_counts(states), 1)[0]
+            self.decide_seconds += time.perf_counter() - started
+            self.decide_runs += 1
+            again = False
+            for task_id, state in decision.changed.items():
+                if task_id in rows and not isinstance(states[task_id], dict):
+                    plan.state_rows.append({"_id": rows[task_id].id, "_state": state.value,
+                                            "_old": rows[task_id].state})
+                    states[task_id] = state.value
+                else:
+                    plan.mapped.append(("state", batch.run, task_id, state.value))
+                    states[task_id] = _moved(states[task_id], state.value)
+            for task_id in decision.schedulable:
+                if task_id in planned:
+                    continue
+                task = dag.task_dict[task_id]
+                if task.depends_on_past and not self._past_done(conn, batch.run, task, dag):
+                    continue
+                planned.add(task_id)
+                row: Any = rows.get(task_id)  # None only for an expanded mapped task
+                current = states[task_id]
+                empty = _is_empty(task)
+                if isinstance(current, dict):  # an expanded mapped task: all its candidates
+                    plan.mapped.append(("schedule", batch.run, task_id, empty))
+                    states[task_id] = _moved(current, SUCCESS if empty else SCHEDULED,
+                                             only=(None,))
+                    again = again or empty
+                    for retry in expansion.retry_rows(conn, batch.run, task_id):
+                        if self._retry_due(retry, task, batch.run, now):
+                            plan.retry_rows.append(retry)
+                elif task.is_mapped and current is None:
+                    n = expansion.length_of(conn, batch.run, task)
+                    ready = SUCCESS if empty else SCHEDULED
+                    plan.mapped.append(("expand", batch.run, task, (row.id, n, ready)))
+                    states[task_id] = expansion.expanded_counts(n, ready)
+                    again = True
+                elif current == UP_FOR_RETRY:
+                    if self._retry_due(row, task, batch.run, now):
+                        plan.retry_rows.append(row)
+                elif empty and current is None:
+                    plan.done_rows.append({"_id": row.id, "_try": row.try_number + 1})
+                    states[task_id] = SUCCESS
+                    again = True
+                else:
+                    plan.sched_rows.append({"_id": row.id, "_old": row.state,
+                                            "_try": row.try_number
+                                            + (row.state != UP_FOR_RESCHEDULE)})
+                    states[task_id] = SCHEDULED
+            if not again:
+                break
+        return decision
+
     def _write_mapped(self, conn: Connection, plan: _Plan, now: datetime) -> None:
         for kind, run, task, arg in plan.mapped:
             if kind == "expand":
-                expansion.expand(conn, run, task, arg, now)
+                placeholder_id, n, ready = arg
+                expansion.expand(conn, run, task, placeholder_id, n, ready, now)
             elif kind == "state":
                 expansion.set_candidates(conn, run, task, arg, now)
             else:
