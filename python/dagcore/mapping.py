@@ -19,6 +19,7 @@ varies fastest; a dict maps to ``(key, value)`` pairs in its order.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -31,7 +32,9 @@ __all__ = [
     "ExpandInput",
     "ListOfDictsExpandInput",
     "MapXComArg",
+    "MappedArgument",
     "MappedOperator",
+    "MappedTaskGroup",
     "OperatorPartial",
     "UnmappableXComLengthPushed",
     "UnmappableXComTypePushed",
@@ -39,6 +42,7 @@ __all__ = [
     "ZipXComArg",
     "check_mapped_input",
     "mapped_length",
+    "unmap_task",
 ]
 
 
@@ -522,3 +526,117 @@ def _no_open_dag() -> Iterator[None]:
     finally:
         dags[:] = saved[0]
         groups[:] = saved[1]
+
+
+# -------------------------------------------------------------------------------------------------
+# mapped task groups
+
+
+class MappedArgument:
+    """A ``@task_group`` function's mapped parameter: its value at the instance's map index."""
+
+    def __init__(self, group: MappedTaskGroup, key: str) -> None:
+        self.group = group
+        self.key = key
+
+    def resolve(self, context: Mapping[str, Any]) -> Any:
+        index = context["ti"].map_index
+        return self.group.expand_input.resolve(context, index)[self.key]
+
+    def __repr__(self) -> str:
+        return f"MappedArgument({self.group.group_id!r}, {self.key!r})"
+
+
+class _GroupExpandInput(ExpandInput):
+    """What a task inside a mapped task group expands over: the group's input (each instance
+    resolves its :class:`MappedArgument` values at its map index)."""
+
+    def __init__(self, group: MappedTaskGroup) -> None:
+        self.group = group
+
+    def references(self) -> list[Any]:
+        return []  # the group is downstream of the input's producers (MappedTaskGroup.__exit__)
+
+    def length_spec(self) -> dict[str, Any]:
+        return self.group.expand_input.length_spec()
+
+    def resolve(self, context: Mapping[str, Any], map_index: int) -> dict[str, Any]:
+        return {}
+
+
+def _mapped_group_class() -> type:
+    from dagcore.task_group import TaskGroup
+
+    class MappedTaskGroup(TaskGroup):
+        """A task group expanded at run time: every task inside is mapped over the group's
+        input, instance ``i`` of each task belonging to the group's ``i``-th expansion
+        (docs/airflow-behaviour.md 3.10)."""
+
+        is_mapped_group = True
+
+        def __init__(self, group_id: str | None, *, expand_input: ExpandInput,
+                     **kwargs: Any) -> None:
+            from dagcore.task_group import TaskGroupContext
+
+            parent = kwargs.get("parent_group") or TaskGroupContext.get_current_task_group(
+                kwargs.get("dag") or _current_dag())
+            while parent is not None:
+                if getattr(parent, "is_mapped_group", False):
+                    raise ValueError(f"task group {group_id!r}: a mapped task group inside the "
+                                     f"mapped task group {parent.group_id!r} is not supported")
+                parent = parent.parent_group
+            super().__init__(group_id, **kwargs)
+            self.expand_input = expand_input
+
+        def adopt(self, task: BaseOperator) -> None:
+            """Make a task added inside this group (or a group in it) mapped over its input."""
+            if task.is_mapped and not isinstance(getattr(task, "expand_input", None),
+                                                 _GroupExpandInput):
+                raise ValueError(f"task {task.task_id!r}: mapping a task inside the mapped task "
+                                 f"group {self.group_id!r} is not supported")
+            setattr(task, "is_mapped", True)
+            setattr(task, "expand_input", _GroupExpandInput(self))
+            setattr(task, "mapped_group_id", self.group_id)
+
+        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+            # As Airflow's MappedTaskGroup: the group runs after what produces its input.
+            for ref in self.expand_input.references():
+                self.set_upstream(ref.operator)
+            super().__exit__(exc_type, exc, tb)
+
+    return MappedTaskGroup
+
+
+def _current_dag() -> Any:
+    from dagcore.dag import DagContext
+
+    return DagContext.get_current_dag()
+
+
+MappedTaskGroup: Any = _mapped_group_class()
+
+
+def _resolve_mapped_arguments(value: Any, context: Mapping[str, Any]) -> Any:
+    if isinstance(value, MappedArgument):
+        return value.resolve(context)
+    if isinstance(value, list):
+        return [_resolve_mapped_arguments(v, context) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_resolve_mapped_arguments(v, context) for v in value)
+    if isinstance(value, dict):
+        return {k: _resolve_mapped_arguments(v, context) for k, v in value.items()}
+    return value
+
+
+def unmap_task(task: BaseOperator, context: Mapping[str, Any], map_index: int) -> BaseOperator:
+    """The operator instance ``map_index`` of a mapped task runs: a mapped operator's
+    (:meth:`MappedOperator.unmap`), or, for a task in a mapped task group, a copy with its
+    :class:`MappedArgument` values (in ``op_args``/``op_kwargs`` and template fields)
+    resolved."""
+    if isinstance(task, MappedOperator):
+        return task.unmap(context, map_index)
+    clone = copy.copy(task)
+    for name in {*task.template_fields, "op_args", "op_kwargs"}:
+        if hasattr(clone, name):
+            setattr(clone, name, _resolve_mapped_arguments(getattr(clone, name), context))
+    return clone

@@ -642,7 +642,9 @@ class _TryRun:
         ti.max_tries = self.row.max_tries
         task = self.task
         if task.is_mapped:  # this instance's real operator (docs/airflow-behaviour.md 3.10)
-            task = task.unmap(context, key.map_index)  # type: ignore[attr-defined]
+            from dagcore.mapping import unmap_task
+
+            task = unmap_task(task, context, key.map_index)
             ti.task = task
         runnable = task.prepare_for_execution()
         # execute_task copies its task again (prepare_for_execution); running this very copy

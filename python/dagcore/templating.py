@@ -227,10 +227,15 @@ class RuntimeTaskInstance:
             dag = self.task.dag
             upstream = dag.task_dict.get(task_id) if dag is not None and dag_id == self.dag_id \
                 else None
-            if upstream is not None and upstream.is_mapped:
+            group = getattr(upstream, "mapped_group_id", None)
+            if group is not None and group == getattr(self.task, "mapped_group_id", None) \
+                    and self.map_index >= 0:
+                map_index = self.map_index  # the same expansion of the same mapped group
+            elif upstream is not None and upstream.is_mapped:
                 return self.xcom.pull_all(dag_id=dag_id, run_id=self.run_id, task_id=task_id,
                                           key=key)
-            map_index = -1
+            else:
+                map_index = -1
         return self.xcom.pull(dag_id=dag_id, run_id=self.run_id, task_id=task_id, key=key,
                               map_index=map_index, default=default)
 

@@ -29,8 +29,8 @@ from dagcore.models.types import uuid7
 from dagcore.serialization import SerializedTask
 from dagcore.state import TaskInstanceState
 
-__all__ = ["expand", "expanded_counts", "length_of", "mapped_counts", "retry_rows",
-           "schedule_candidates", "set_candidates"]
+__all__ = ["expand", "expanded_counts", "instance_states", "length_of", "mapped_counts",
+           "retry_rows", "schedule_candidates", "set_candidates"]
 
 log = logging.getLogger(__name__)
 
@@ -54,34 +54,52 @@ def mapped_counts(conn: Connection, run_ids: list[int]
     return out
 
 
-def _instances(run: Any, task_id: str) -> Any:
+def _instances(run: Any, task_id: str, indexes: list[int] | None = None) -> Any:
     ti = t.task_instance
+    which = ti.c.map_index >= 0 if indexes is None else ti.c.map_index.in_(sorted(indexes))
     return sa.and_(ti.c.dag_id == run.dag_id, ti.c.run_id == run.run_id, ti.c.task_id == task_id,
-                   ti.c.map_index >= 0)
+                   which)
 
 
-def set_candidates(conn: Connection, run: Any, task_id: str, state: str, now: datetime) -> int:
-    """A trigger-rule state (skipped, upstream_failed...) for every candidate instance."""
+def instance_states(conn: Connection, run: Any, task_ids: Any) -> list[tuple[str, int, Any]]:
+    """(task_id, map_index, state) of the expanded instances of ``task_ids`` in ``run`` (the
+    tasks of mapped task groups, decided per index)."""
+    if not task_ids:
+        return []
+    ti = t.task_instance
+    return [tuple(row) for row in conn.execute(  # type: ignore[misc]
+        sa.select(ti.c.task_id, ti.c.map_index, ti.c.state).where(
+            ti.c.dag_id == run.dag_id, ti.c.run_id == run.run_id,
+            ti.c.task_id.in_(sorted(task_ids)), ti.c.map_index >= 0))]
+
+
+def set_candidates(conn: Connection, run: Any, task_id: str, state: str, now: datetime, *,
+                   indexes: list[int] | None = None) -> int:
+    """A trigger-rule state (skipped, upstream_failed...) for every candidate instance (of the
+    given map indexes)."""
     ti = t.task_instance
     return conn.execute(ti.update().where(
-        _instances(run, task_id), sa.or_(ti.c.state.is_(None), ti.c.state.in_(_CANDIDATES)))
+        _instances(run, task_id, indexes),
+        sa.or_(ti.c.state.is_(None), ti.c.state.in_(_CANDIDATES)))
         .values(state=state, end_date=now, updated_at=now)).rowcount
 
 
 def schedule_candidates(conn: Connection, run: Any, task_id: str, now: datetime, *,
-                        empty: bool) -> int:
-    """Every instance without state -> ``scheduled`` (``success`` at once for an empty task, as
-    Airflow's ``schedule_tis``), try number + 1; ``up_for_reschedule`` ones keep theirs."""
+                        empty: bool, indexes: list[int] | None = None) -> int:
+    """Every instance without state (of the given map indexes) -> ``scheduled`` (``success``
+    at once for an empty task, as Airflow's ``schedule_tis``), try number + 1;
+    ``up_for_reschedule`` ones keep theirs."""
     ti = t.task_instance
     if empty:
-        return conn.execute(ti.update().where(_instances(run, task_id), ti.c.state.is_(None))
+        return conn.execute(ti.update().where(_instances(run, task_id, indexes),
+                                              ti.c.state.is_(None))
                             .values(state=_TIS.SUCCESS.value, try_number=ti.c.try_number + 1,
                                     start_date=now, end_date=now, duration=0.0,
                                     updated_at=now)).rowcount
-    n = conn.execute(ti.update().where(_instances(run, task_id), ti.c.state.is_(None))
+    n = conn.execute(ti.update().where(_instances(run, task_id, indexes), ti.c.state.is_(None))
                      .values(state=_TIS.SCHEDULED.value, try_number=ti.c.try_number + 1,
                              scheduled_dttm=now, updated_at=now)).rowcount
-    n += conn.execute(ti.update().where(_instances(run, task_id),
+    n += conn.execute(ti.update().where(_instances(run, task_id, indexes),
                                         ti.c.state == _TIS.UP_FOR_RESCHEDULE.value)
                       .values(state=_TIS.SCHEDULED.value, scheduled_dttm=now,
                               updated_at=now)).rowcount
@@ -145,9 +163,11 @@ def expanded_counts(n: int | None, ready: str) -> dict[str | None, int]:
     return {ready: n}
 
 
-def _ready_values(ready: str, now: datetime) -> dict[str, Any]:
+def _ready_values(ready: str | None, now: datetime) -> dict[str, Any]:
     """The columns of an instance that is ready when created: ``scheduled`` (try 1), or
     ``success`` at once for an empty task (as ``schedule_tis`` would do in the same loop)."""
+    if ready is None:  # decided instance by instance afterwards (a mapped task group)
+        return {"updated_at": now}
     if ready == _TIS.SUCCESS.value:
         return {"state": ready, "try_number": 1, "start_date": now, "end_date": now,
                 "duration": 0.0, "updated_at": now}
@@ -155,7 +175,7 @@ def _ready_values(ready: str, now: datetime) -> dict[str, Any]:
 
 
 def expand(conn: Connection, run: Any, task: SerializedTask, placeholder_id: Any,
-           n: int | None, ready: str, now: datetime) -> None:
+           n: int | None, ready: str | None, now: datetime) -> None:
     """Expand ``task`` in ``run`` into ``n`` instances (:func:`length_of`), ready as ``ready``.
 
     As Airflow's ``TaskMap.expand_mapped_task``: an input that was never pushed makes the task
@@ -199,6 +219,8 @@ def _insert_instances(conn: Connection, template_id: Any, n: int,
               "task_display_name", "executor_config", "dag_version_id")
     given = [(name, sa.literal(value, ti.c[name].type).label(name))
              for name, value in values.items()]
+    if "state" not in values:
+        given.append(("state", sa.literal(None, ti.c.state.type).label("state")))
     select = sa.select(
         _id_expression(conn.dialect.name, prefix, low, counter.c.i).label("id"),
         counter.c.i.label("map_index"), *(ti.c[name] for name in copied),

@@ -1039,6 +1039,10 @@ class SchedulerJob:
     def _decide_mapped_run(self, conn: Connection, dag: SerializedDAG, graph: Any,
                            batch: _Batch, plan: _Plan, now: datetime) -> Any:
         """One run of :meth:`_decide_mapped`: plans its writes, returns its last decision."""
+        if dag.mapped_groups:
+            lengths = self._group_lengths(conn, dag, batch)
+            if lengths:
+                return self._decide_grouped_run(conn, dag, batch, plan, lengths, now)
         states: dict[str, Any] = dict(batch.states)
         for task_id, by_state in batch.counts.items():
             if task_id not in batch.rows and task_id in dag.task_dict:
@@ -1100,6 +1104,129 @@ class SchedulerJob:
                 break
         return decision
 
+    # -- mapped task groups: instance i of each task of a group is decided per index ----------
+
+    @staticmethod
+    def _group_lengths(conn: Connection, dag: SerializedDAG, batch: _Batch) -> dict[str, int]:
+        """The groups of the run whose length is known and not zero (a group of unknown or zero
+        length is decided as its tasks' placeholders are: upstream_failed or skipped)."""
+        lengths: dict[str, int] = {}
+        for group, task_ids in dag.mapped_groups.items():
+            n = expansion.length_of(conn, batch.run, dag.task_dict[task_ids[0]])
+            if n:
+                lengths[group] = n
+        return lengths
+
+    def _decide_grouped_run(self, conn: Connection, dag: SerializedDAG, batch: _Batch,
+                            plan: _Plan, lengths: dict[str, int], now: datetime) -> Any:
+        """:meth:`_decide_mapped_run` for a run with mapped task groups of known length: the
+        group tasks are unrolled into one node per map index (:meth:`SerializedDAG.
+        expanded_graph`), so that instance ``i`` waits only for instance ``i`` of the tasks of
+        its group it depends on, as Airflow's relevant map indexes; a placeholder is expanded
+        (instances without state) when one of its nodes may run."""
+        graph, nodes = dag.expanded_graph(lengths)
+        states: dict[str, Any] = {}
+        for task_id, node in nodes.items():
+            if not isinstance(node, list):
+                states[node] = (batch.states[task_id] if task_id in batch.rows
+                                else dict(batch.counts.get(task_id, {})))
+        grouped = [t for t, node in nodes.items() if isinstance(node, list)]
+        expanded = {t for t in grouped if t not in batch.rows}
+        for (task_id, index, state) in expansion.instance_states(conn, batch.run, expanded):
+            states[nodes[task_id][index]] = state
+        for task_id in grouped:
+            for i, node in enumerate(nodes[task_id]):
+                if task_id in batch.rows:  # a placeholder: every node has its state
+                    states[node] = batch.states[task_id]
+                else:
+                    states.setdefault(node, "removed")  # an index beyond the expansion
+        owner = {node: (task_id, i) for task_id in grouped
+                 for i, node in enumerate(nodes[task_id])}
+        decision = None
+        planned: set[str] = set()
+        for _ in range(MAX_EMPTY_ROUNDS):
+            started = time.perf_counter()
+            decision = graph.decide_counts_compact(graph.encode_counts(states), 1)[0]
+            self.decide_seconds += time.perf_counter() - started
+            self.decide_runs += 1
+            again = False
+            by_task: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+            to_run: dict[str, list[int]] = defaultdict(list)
+            for node, state in decision.changed.items():
+                if node in owner:
+                    task_id, i = owner[node]
+                    by_task[task_id][state.value].append(i)
+                elif node in batch.rows and not isinstance(states[node], dict):
+                    plan.state_rows.append({"_id": batch.rows[node].id, "_state": state.value,
+                                            "_old": batch.rows[node].state})
+                else:
+                    plan.mapped.append(("state", batch.run, node, state.value))
+                    states[node] = _moved(states[node], state.value)
+                    continue
+                states[node] = state.value
+            for node in decision.schedulable:
+                if node in planned:
+                    continue
+                planned.add(node)
+                if node in owner:
+                    task_id, i = owner[node]
+                    to_run[task_id].append(i)
+                    continue
+                task = dag.task_dict[node]
+                row: Any = batch.rows.get(node)
+                current = states[node]
+                if isinstance(current, dict):
+                    plan.mapped.append(("schedule", batch.run, node, _is_empty(task)))
+                    states[node] = _moved(current, SUCCESS if _is_empty(task) else SCHEDULED,
+                                          only=(None,))
+                    again = again or _is_empty(task)
+                elif task.is_mapped and current is None:
+                    n = expansion.length_of(conn, batch.run, task)
+                    ready = SUCCESS if _is_empty(task) else SCHEDULED
+                    plan.mapped.append(("expand", batch.run, task, (row.id, n, ready)))
+                    states[node] = expansion.expanded_counts(n, ready)
+                    again = True
+                elif current == UP_FOR_RETRY:
+                    if self._retry_due(row, task, batch.run, now):
+                        plan.retry_rows.append(row)
+                elif _is_empty(task) and current is None:
+                    plan.done_rows.append({"_id": row.id, "_try": row.try_number + 1})
+                    states[node] = SUCCESS
+                    again = True
+                else:
+                    plan.sched_rows.append({"_id": row.id, "_old": row.state,
+                                            "_try": row.try_number
+                                            + (row.state != UP_FOR_RESCHEDULE)})
+                    states[node] = SCHEDULED
+            for task_id in {*by_task, *to_run}:
+                task = dag.task_dict[task_id]
+                if task_id in batch.rows and task_id not in expanded:
+                    n = lengths[task.mapped_group or ""]
+                    decided = {i for ids in by_task[task_id].values() for i in ids}
+                    if not to_run.get(task_id) and len(by_task[task_id]) == 1 \
+                            and len(decided) == n:
+                        # every instance would get the same state: the placeholder gets it
+                        (state,) = by_task[task_id]
+                        placeholder = batch.rows[task_id]
+                        plan.state_rows.append({"_id": placeholder.id, "_state": state,
+                                                "_old": placeholder.state})
+                        continue
+                    plan.mapped.append(("expand", batch.run, task,
+                                        (batch.rows[task_id].id, n, None)))
+                    expanded.add(task_id)
+                for state, indexes in by_task[task_id].items():
+                    plan.mapped.append(("index_state", batch.run, task_id, (indexes, state)))
+                if to_run.get(task_id):
+                    empty = _is_empty(task)
+                    plan.mapped.append(("index_schedule", batch.run, task_id,
+                                        (to_run[task_id], empty)))
+                    for i in to_run[task_id]:
+                        states[nodes[task_id][i]] = SUCCESS if empty else SCHEDULED
+                    again = again or empty
+            if not again:
+                break
+        return decision
+
     def _write_mapped(self, conn: Connection, plan: _Plan, now: datetime) -> None:
         for kind, run, task, arg in plan.mapped:
             if kind == "expand":
@@ -1107,6 +1234,11 @@ class SchedulerJob:
                 expansion.expand(conn, run, task, placeholder_id, n, ready, now)
             elif kind == "state":
                 expansion.set_candidates(conn, run, task, arg, now)
+            elif kind == "index_state":
+                expansion.set_candidates(conn, run, task, arg[1], now, indexes=arg[0])
+            elif kind == "index_schedule":
+                expansion.schedule_candidates(conn, run, task, now, empty=arg[1],
+                                              indexes=arg[0])
             else:
                 expansion.schedule_candidates(conn, run, task, now, empty=arg)
 

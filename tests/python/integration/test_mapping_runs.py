@@ -370,3 +370,76 @@ def test_expansion_and_bulk_decisions_on_each_backend(engine: Any, tmp_path: Any
     assert len({str(r.id) for r in rows}) == len(rows)  # ids made in SQL are unique
     assert sorted(r.map_index for r in rows if r.task_id == "add") == list(range(5))
     assert [r.state for r in rows if r.task_id == summed.operator.task_id] == ["success"]
+
+
+# -- mapped task groups ------------------------------------------------------------------------------
+
+
+def test_a_mapped_task_group_runs_each_expansion_on_its_own() -> None:
+    from dagcore.task_group import task_group
+
+    @task
+    def first(i: int) -> int:
+        if i == 2:
+            raise ValueError("two is bad")
+        return i
+
+    @task
+    def second(i: int) -> int:
+        return i * 10
+
+    @task_group
+    def group(i: int) -> Any:
+        return second(first(i))
+
+    with DAG("map_group", start_date=START) as dag:
+        collected = total.override(task_id="collect", trigger_rule=TriggerRule.ALL_DONE)(
+            group.expand(i=make_list()))
+    assert dag.task_dict["group.first"].upstream_task_ids == {"make_list"}
+    result = dag.test(LOGICAL)
+    # Airflow's relevant map indexes: instance i of `second` waits for instance i of `first`
+    # only, so the failure of first[1] stops second[1] and nothing else.
+    assert result.mapped_states == {"group.first": ["success", "failed", "success"],
+                                    "group.second": ["success", "upstream_failed", "success"]}
+    # A task outside the group gets every instance's value (those that pushed one).
+    assert result.xcom_pull(collected.operator.task_id) == 40
+    assert result.state == "success"  # the only leaf, collect (all_done), succeeded
+
+
+def test_a_mapped_task_group_with_partial_arguments_and_a_classic_operator() -> None:
+    from dagcore.task_group import task_group
+
+    @task_group
+    def group(word: str, suffix: str) -> Any:
+        @task
+        def shout(word: str, suffix: str) -> str:
+            return word.upper() + suffix
+
+        echo = BashOperator(task_id="echo", bash_command="echo {{ ti.map_index }}",
+                            do_xcom_push=True)
+        return shout(word, suffix) >> echo
+
+    with DAG("map_group_partial", start_date=START) as dag:
+        group.partial(suffix="!").expand(word=["a", "b"])
+    result = dag.test(LOGICAL)
+    assert result.state == "success"
+    assert result.xcom_pull("group.shout") == ["A!", "B!"]
+    assert result.xcom_pull("group.echo") == ["0", "1"]
+
+
+def test_a_mapped_task_group_over_nothing_is_skipped() -> None:
+    from dagcore.task_group import task_group
+
+    @task
+    def nothing() -> list[int]:
+        return []
+
+    @task_group
+    def group(i: int) -> Any:
+        return add(i)
+
+    with DAG("map_group_empty", start_date=START) as dag:
+        group.expand(i=nothing())
+    result = dag.test(LOGICAL)
+    assert result.task_states["group.add"] == "skipped"
+    assert result.state == "success"

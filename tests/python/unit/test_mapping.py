@@ -186,3 +186,32 @@ def test_the_engine_counts_every_instance_of_a_mapped_upstream() -> None:
         graph.encode_counts({"m": {"success": -1}})
     with pytest.raises(ValueError, match="expected .* instance counts"):
         graph.decide_counts_compact(b"\0" * 8, 1)
+
+
+def test_mapped_task_groups_mark_their_tasks_and_refuse_nesting() -> None:
+    from dagcore.task_group import TaskGroup, task_group
+
+    @task_group
+    def inner(x: int) -> None:
+        consume(x)
+
+    @task_group
+    def outer(x: int) -> None:
+        with TaskGroup("plain"):
+            consume.override(task_id="deep")(x)
+        inner.expand(x=[1])
+
+    with DAG("groups", start_date=START) as dag, pytest.raises(
+            ValueError, match="a mapped task group inside the mapped task group 'outer'"):
+        outer.expand(x=[1, 2])
+    deep = dag.task_dict["outer.plain.deep"]
+    assert deep.is_mapped and getattr(deep, "mapped_group_id") == "outer"
+    stored = deserialize_dag(serialize_dag(dag)).task_dict["outer.plain.deep"]
+    assert stored.mapped_group == "outer" and _lengths(stored.expand_length) == 2
+    with DAG("mapped_inside", start_date=START), pytest.raises(
+            ValueError, match="mapping a task inside the mapped task group"):
+        @task_group
+        def holder(x: int) -> None:
+            consume.expand(x=[1, 2])
+
+        holder.expand(x=[1])
