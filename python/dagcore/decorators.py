@@ -32,6 +32,7 @@ class XComArg(DependencyMixin):
     """
 
     __slots__ = ("key", "operator")
+    _is_xcom_reference = True  # resolved at run time (see resolve_xcom_args)
 
     def __init__(self, operator: BaseOperator, key: str = XCOM_RETURN_KEY) -> None:
         self.operator = operator
@@ -91,8 +92,8 @@ class XComArg(DependencyMixin):
         return f"XComArg({self.operator!r}, {self.key!r})"
 
 
-def _references(value: Any) -> list[XComArg]:
-    if isinstance(value, XComArg):
+def _references(value: Any) -> list[Any]:
+    if getattr(value, "_is_xcom_reference", False):
         return [value]
     if isinstance(value, (list, tuple, set, frozenset)):
         return [r for v in value for r in _references(v)]
@@ -102,8 +103,9 @@ def _references(value: Any) -> list[XComArg]:
 
 
 def resolve_xcom_args(value: Any, context: Mapping[str, Any]) -> Any:
-    """``value`` with every :class:`XComArg` in it (nested in lists, tuples, dicts) resolved."""
-    if isinstance(value, XComArg):
+    """``value`` with every XCom reference in it (an :class:`XComArg`, or what its ``.map()`` or
+    ``.zip()`` made; nested in lists, tuples, dicts) resolved."""
+    if getattr(value, "_is_xcom_reference", False):
         return value.resolve(context)
     if isinstance(value, tuple):
         return tuple(resolve_xcom_args(v, context) for v in value)
@@ -140,7 +142,8 @@ class DecoratedPythonOperator(PythonOperator):
         if missing:
             raise TypeError(f"{task_id}: missing required argument(s): {', '.join(missing)}")
         for ref in _references(self.op_args) + _references(self.op_kwargs):
-            self.set_upstream(ref.operator)
+            for upstream in ref._dependency_tasks():
+                self.set_upstream(upstream)
 
     def execute_callable(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
         return self.python_callable(*args, **kwargs)
@@ -267,7 +270,8 @@ class _PartialTask:
         operator = DecoratedMappedOperator(self.decorator.operator_class, partial_kwargs,
                                            expand_input)
         for ref in _references(self.kwargs):
-            operator.set_upstream(ref.operator)
+            for upstream in ref._dependency_tasks():
+                operator.set_upstream(upstream)
         return XComArg(operator)
 
 

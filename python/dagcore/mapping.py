@@ -75,6 +75,8 @@ def _is_xcom_arg(value: object) -> bool:
 class MapXComArg:
     """``arg.map(fn)``: the upstream value with ``fn`` applied to each item when it is used."""
 
+    _is_xcom_reference = True
+
     def __init__(self, arg: Any, callables: Sequence[Callable[[Any], Any]]) -> None:
         for fn in callables:
             if not callable(fn):
@@ -116,6 +118,8 @@ class MapXComArg:
 class ZipXComArg:
     """``arg.zip(*others, fillvalue=...)``: tuples of the inputs' items, as Python's ``zip`` (or
     ``itertools.zip_longest`` with a fill value)."""
+
+    _is_xcom_reference = True
 
     def __init__(self, args: Sequence[Any], *, fillvalue: Any = NOTSET) -> None:
         if not args:
@@ -459,7 +463,8 @@ class MappedOperator(BaseOperator):
         if getattr(operator_class, "inherits_from_empty_operator", False):
             self.inherits_from_empty_operator = True
         for ref in expand_input.references():
-            self.set_upstream(ref.operator)
+            for upstream in ref._dependency_tasks():
+                self.set_upstream(upstream)
 
     @property
     def operator_name(self) -> str:
@@ -482,7 +487,7 @@ class MappedOperator(BaseOperator):
         defaults.update(kwargs.pop("default_args", None) or {})
         kwargs.update(self._merge_mapped(kwargs, mapped))
         with _no_open_dag():
-            operator = self.operator_class(self.task_id, default_args=defaults, **kwargs)
+            operator = self.operator_class(task_id=self.task_id, default_args=defaults, **kwargs)
         for name in ("_dag", "task_group"):
             object.__setattr__(operator, name, getattr(self, name))
         operator._upstream = dict(self._upstream)
@@ -601,7 +606,8 @@ def _mapped_group_class() -> type:
         def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
             # As Airflow's MappedTaskGroup: the group runs after what produces its input.
             for ref in self.expand_input.references():
-                self.set_upstream(ref.operator)
+                for upstream in ref._dependency_tasks():
+                    self.set_upstream(upstream)
             super().__exit__(exc_type, exc, tb)
 
     return MappedTaskGroup

@@ -177,9 +177,32 @@ def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
             merged.update(ParamsDict(kwargs.get("params") or {}))
             kwargs["params"] = merged
         init(self, *args, **kwargs)
+        _set_xcomargs_dependencies(self)
 
     wrapper.__wrapped__ = init  # type: ignore[attr-defined]
     return wrapper
+
+
+def _xcom_references(value: Any) -> list[Any]:
+    """The XCom references (``XComArg``, ``.map()``/``.zip()`` results) inside ``value``."""
+    if getattr(value, "_is_xcom_reference", False):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [r for v in value for r in _xcom_references(v)]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in _xcom_references(v)]
+    return []
+
+
+def _set_xcomargs_dependencies(task: BaseOperator) -> None:
+    """A classic operator given an XCom reference in a template field (``values=other.output``)
+    runs after the task that pushes it, as Airflow's ``set_xcomargs_dependencies``; the value is
+    resolved when the fields are rendered."""
+    for name in task.template_fields:
+        for ref in _xcom_references(getattr(task, name, None)):
+            for upstream in ref._dependency_tasks():
+                if upstream is not task:
+                    task.set_upstream(upstream)
 
 
 class BaseOperator(DependencyMixin):
@@ -553,6 +576,11 @@ class BaseOperator(DependencyMixin):
         env = get_template_env(self._dag)
         for name in self.template_fields:
             value = getattr(self, name)
+            if _xcom_references(value):  # XCom references first: their values at run time
+                from dagcore.decorators import resolve_xcom_args
+
+                value = resolve_xcom_args(value, context)
+                setattr(self, name, value)
             if value:
                 setattr(self, name, render_template(value, context, env,
                                                     template_ext=self.template_ext))

@@ -443,3 +443,36 @@ def test_a_mapped_task_group_over_nothing_is_skipped() -> None:
     result = dag.test(LOGICAL)
     assert result.task_states["group.add"] == "skipped"
     assert result.state == "success"
+
+
+def test_custom_operators_map_and_an_xcom_reference_in_a_template_field_is_resolved() -> None:
+    # After Airflow's example_dynamic_task_mapping_with_no_taskflow_operators: a constructor
+    # whose first parameter is not task_id, and `values=mapped.output` in a template field,
+    # which makes `sum_it` downstream of `add_one` and gets the list of its instances' values.
+    from dagcore.operators.base import BaseOperator
+
+    class AddOne(BaseOperator):
+        def __init__(self, value: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.value = value
+
+        def execute(self, context: Any) -> int:
+            return self.value + 1
+
+    class SumIt(BaseOperator):
+        template_fields = ("values",)
+
+        def __init__(self, values: Any, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.values = values
+
+        def execute(self, context: Any) -> int:
+            return sum(self.values)
+
+    with DAG("map_custom", start_date=START) as dag:
+        added = AddOne.partial(task_id="add_one").expand(value=[1, 2, 3])
+        SumIt(task_id="sum_it", values=added.output)
+    assert dag.task_dict["sum_it"].upstream_task_ids == {"add_one"}
+    result = dag.test(LOGICAL)
+    assert result.state == "success"
+    assert result.xcom_pull("sum_it") == 9
