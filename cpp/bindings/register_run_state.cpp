@@ -498,6 +498,29 @@ void register_run_state(py::module_& m) {
           py::arg("buffer"), py::arg("n_runs"),
           "Decisions for n_runs runs given as one block of n_runs * len(task_ids) state codes.")
       .def(
+          "decide_counts_compact",
+          [](const graph_ptr& g, const py::handle& buffer, py::ssize_t n_runs) {
+            if (n_runs < 0)
+              throw py::value_error("n_runs must be >= 0, got " + std::to_string(n_runs));
+            py_decision_batch out{g, {}};
+            {
+              const byte_view view(buffer, "buffer");
+              const auto bytes = view.bytes();
+              if (bytes.size() % sizeof(std::uint32_t) != 0) {
+                throw py::value_error("a counts buffer holds 4-byte counts; got " +
+                                      std::to_string(bytes.size()) + " bytes");
+              }
+              std::vector<std::uint32_t> counts(bytes.size() / sizeof(std::uint32_t));
+              if (!counts.empty()) std::memcpy(counts.data(), bytes.data(), bytes.size());
+              py::gil_scoped_release nogil;
+              out.batch = g->graph.decide_counts(counts, static_cast<std::size_t>(n_runs));
+            }
+            return out;
+          },
+          py::arg("buffer"), py::arg("n_runs"),
+          "Decisions for n_runs runs given as native uint32 instance counts, n_runs * "
+          "len(task_ids) * 13 (task-major, by state code); see run_graph::decide_counts.")
+      .def(
           "clear_closure",
           [](const py_run_graph& g, const std::vector<run_graph::index_type>& tasks, bool upstream,
              bool downstream) { return g.graph.clear_closure(tasks, upstream, downstream); },

@@ -539,6 +539,180 @@ decision_batch run_graph::decide_many(std::span<const std::uint8_t> codes,
 }
 
 // -------------------------------------------------------------------------------------------
+// runs with mapped tasks: instance counts per task and state
+
+namespace {
+constexpr std::size_t K = ti_state_count;
+constexpr std::uint8_t none_code = code(ti_state::none);
+
+std::uint32_t total(const std::uint32_t* task_counts) noexcept {
+  std::uint32_t sum = 0;
+  for (std::size_t s = 0; s < K; ++s) sum += task_counts[s];
+  return sum;
+}
+std::uint32_t candidates(const std::uint32_t* task_counts) noexcept {
+  std::uint32_t sum = 0;
+  for (std::size_t s = 0; s < K; ++s) sum += schedulable_table[s] ? task_counts[s] : 0U;
+  return sum;
+}
+std::uint32_t unfinished(const std::uint32_t* task_counts) noexcept {
+  std::uint32_t sum = 0;
+  for (std::size_t s = 0; s < K; ++s) sum += finished_table[s] ? 0U : task_counts[s];
+  return sum;
+}
+}  // namespace
+
+evaluation_code run_graph::evaluate_counts(index_type i, const std::uint32_t* counts,
+                                           bool flag_upstream_failed) const noexcept {
+  const index_type ub = m_up_off[i];
+  const index_type ue = m_up_off[i + 1];
+  if (ub == ue) return {true, ti_state::none, trigger_reason::no_upstream};
+  const trigger_rule rule = m_rule[i];
+  if (rule == trigger_rule::always) return {true, ti_state::none, trigger_reason::always};
+  const auto add = [counts](upstream_counts& c, index_type u) {
+    const std::uint32_t* h = counts + static_cast<std::size_t>(u) * K;
+    c.upstream += total(h);
+    c.success += h[success_code];
+    c.skipped += h[skipped_code];
+    c.failed += h[failed_code];
+    c.upstream_failed += h[upstream_failed_code];
+    c.removed += h[removed_code];
+  };
+  bool setups_ok = true;
+  const index_type sb = m_isetup_off[i];
+  const index_type se = m_isetup_off[i + 1];
+  if (sb != se) {
+    upstream_counts s;
+    for (index_type k = sb; k < se; ++k) add(s, m_isetup[k]);
+    s.done = s.success + s.skipped + s.failed + s.upstream_failed + s.removed;
+    const evaluation_code setup = evaluate_setup_constraint(s, flag_upstream_failed);
+    if (setup.changes_state()) return setup;
+    setups_ok = setup.passed;
+  }
+  upstream_counts c;
+  for (index_type k = ub; k < ue; ++k) add(c, m_up[k]);
+  c.done = c.success + c.skipped + c.failed + c.upstream_failed + c.removed;
+  if (rule == trigger_rule::all_done_setup_success && m_up_setups[i] != 0) {
+    for (index_type k = ub; k < ue; ++k) {
+      const index_type u = m_up[k];
+      if (!is_setup(u)) continue;
+      const std::uint32_t* h = counts + static_cast<std::size_t>(u) * K;
+      c.upstream_setup += total(h);
+      c.success_setup += h[success_code];
+      c.skipped_setup += h[skipped_code];
+    }
+  }
+  evaluation_code ev = evaluate_code(rule, c, flag_upstream_failed);
+  if (ev.passed && !setups_ok) {
+    ev.passed = false;
+    ev.reason = trigger_reason::setups_not_successful;
+  }
+  return ev;
+}
+
+run_graph::outcome run_graph::decide_counts_row(std::uint32_t* counts, std::uint8_t* changed,
+                                                std::uint8_t* schedulable_out,
+                                                decide_scratch& scratch) const noexcept {
+  // decide_row's rounds over instance counts: a task is a candidate while any instance is
+  // schedulable; a state change moves all its schedulable instances to the new state.
+  const auto n = static_cast<index_type>(size());
+  std::uint8_t* dirty = scratch.dirty.data();
+  index_type* pending = scratch.pending.data();
+  std::fill(dirty, dirty + n, std::uint8_t{1});
+  for (;;) {
+    index_type n_pending = 0;
+    for (index_type i = 0; i < n; ++i) {
+      if (!dirty[i]) continue;
+      dirty[i] = 0;
+      if (candidates(counts + static_cast<std::size_t>(i) * K) == 0) continue;
+      const evaluation_code ev = evaluate_counts(i, counts, true);
+      if (ev.changes_state()) {
+        changed[i] = code(ev.new_state);
+        schedulable_out[i] = 0;
+        pending[n_pending++] = i;
+      } else {
+        schedulable_out[i] = ev.passed ? 1 : 0;
+      }
+    }
+    if (n_pending == 0) break;
+    for (index_type k = 0; k < n_pending; ++k) {
+      const index_type i = pending[k];
+      std::uint32_t* h = counts + static_cast<std::size_t>(i) * K;
+      std::uint32_t moved = 0;
+      for (std::size_t s = 0; s < K; ++s) {
+        if (!schedulable_table[s]) continue;
+        moved += h[s];
+        h[s] = 0;
+      }
+      h[changed[i]] += moved;
+      for (const index_type d : downstream(i)) dirty[d] = 1;
+      for (const index_type u : row(m_isetup_users_off, m_isetup_users, i)) dirty[u] = 1;
+    }
+  }
+  bool any_schedulable = false;
+  bool any_unfinished = false;
+  bool blocked = false;
+  for (index_type i = 0; i < n; ++i) {
+    const std::uint32_t* h = counts + static_cast<std::size_t>(i) * K;
+    const bool open = unfinished(h) != 0;
+    any_schedulable |= schedulable_out[i] != 0;
+    any_unfinished |= open;
+    blocked |= open & (((m_flags[i] & flag_blocks_deadlock) != 0) | (h[deferred_code] != 0));
+  }
+  if (!any_unfinished) {
+    for (const index_type leaf : m_leaves) {
+      const std::uint32_t* h = counts + static_cast<std::size_t>(leaf) * K;
+      for (std::size_t s = 0; s < K; ++s) {
+        if (failed_table[s] && h[s] != 0) return {dagrun_state::failed, run_reason::task_failure};
+      }
+    }
+    return {dagrun_state::success, run_reason::success};
+  }
+  if (blocked || any_schedulable) return {dagrun_state::running, run_reason::none};
+  for (index_type i = 0; i < n; ++i) {
+    const std::uint32_t* h = counts + static_cast<std::size_t>(i) * K;
+    if (unfinished(h) - candidates(h) == 0) continue;  // no instance past scheduling
+    if (evaluate_counts(i, counts, false).passed) return {dagrun_state::running, run_reason::none};
+  }
+  return {dagrun_state::failed, run_reason::all_tasks_deadlocked};
+}
+
+decision_batch run_graph::decide_counts(std::span<const std::uint32_t> counts,
+                                        std::size_t n_runs) const {
+  const std::size_t n = size();
+  const std::size_t width = n * K;
+  if (n_runs != 0 && width != 0 && width > std::numeric_limits<std::size_t>::max() / n_runs) {
+    throw std::length_error("too many runs: " + std::to_string(n_runs));
+  }
+  if (counts.size() != n_runs * width) {
+    throw std::invalid_argument("expected " + std::to_string(n_runs * width) +
+                                " instance counts (" + std::to_string(n_runs) + " run(s) of " +
+                                std::to_string(n) + " task(s) x " + std::to_string(K) +
+                                " states), got " + std::to_string(counts.size()));
+  }
+  decision_batch out(n_runs, n);
+  std::vector<std::uint32_t> row(width);
+  decide_scratch scratch(n);
+  for (std::size_t r = 0; r < n_runs; ++r) {
+    if (width != 0) std::memcpy(row.data(), counts.data() + r * width, width * sizeof(std::uint32_t));
+    for (std::size_t i = 0; i < n; ++i) {
+      // Sums of instance counts must not wrap: a task has at most 2^31 instances in all.
+      std::uint64_t sum = 0;
+      for (std::size_t s = 0; s < K; ++s) sum += row[i * K + s];
+      if (sum > (std::uint64_t{1} << 31)) {
+        throw std::invalid_argument("run " + std::to_string(r) + ": task " + quoted(m_ids[i]) +
+                                    " has " + std::to_string(sum) + " instances (too many)");
+      }
+    }
+    const outcome o = decide_counts_row(row.data(), out.m_changed.data() + r * n,
+                                        out.m_schedulable.data() + r * n, scratch);
+    out.m_states[r] = static_cast<std::uint8_t>(o.state);
+    out.m_reasons[r] = static_cast<std::uint8_t>(o.reason);
+  }
+  return out;
+}
+
+// -------------------------------------------------------------------------------------------
 // clear closure
 
 std::vector<index_type> run_graph::clear_closure(std::span<const index_type> tasks,

@@ -70,6 +70,8 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         "dagbag_compat_airflow": "True",
         # Run ids: ".." forbidden unless allowed (docs/airflow-behaviour.md 2.9.7).
         "allow_double_dot_in_ids": "False",
+        # The most items a task mapped over may return (docs/airflow-behaviour.md 3.10).
+        "max_map_length": "1024",
     },
     "database": {
         "sql_alchemy_conn": "sqlite:///{DAGCORE_HOME}/dagcore.db",

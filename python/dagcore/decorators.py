@@ -32,6 +32,7 @@ class XComArg(DependencyMixin):
     """
 
     __slots__ = ("key", "operator")
+    _is_xcom_reference = True  # resolved at run time (see resolve_xcom_args)
 
     def __init__(self, operator: BaseOperator, key: str = XCOM_RETURN_KEY) -> None:
         self.operator = operator
@@ -72,14 +73,27 @@ class XComArg(DependencyMixin):
     def __iter__(self) -> Any:
         raise TypeError("'XComArg' object is not iterable (its value exists only at run time)")
 
+    def map(self, fn: Callable[[Any], Any]) -> Any:
+        """The value with ``fn`` applied to each item when a mapped task uses it."""
+        from dagcore.mapping import MapXComArg
+
+        return MapXComArg(self, (fn,))
+
+    def zip(self, *others: Any, fillvalue: Any = None) -> Any:
+        """Tuples of this value's items and the others' (``fillvalue`` pads the shorter ones;
+        without it the shortest input decides the length)."""
+        from dagcore.mapping import NOTSET, ZipXComArg
+
+        return ZipXComArg((self, *others), fillvalue=NOTSET if fillvalue is None else fillvalue)
+
     def __repr__(self) -> str:
         if self.key == XCOM_RETURN_KEY:
             return f"XComArg({self.operator!r})"
         return f"XComArg({self.operator!r}, {self.key!r})"
 
 
-def _references(value: Any) -> list[XComArg]:
-    if isinstance(value, XComArg):
+def _references(value: Any) -> list[Any]:
+    if getattr(value, "_is_xcom_reference", False):
         return [value]
     if isinstance(value, (list, tuple, set, frozenset)):
         return [r for v in value for r in _references(v)]
@@ -89,8 +103,9 @@ def _references(value: Any) -> list[XComArg]:
 
 
 def resolve_xcom_args(value: Any, context: Mapping[str, Any]) -> Any:
-    """``value`` with every :class:`XComArg` in it (nested in lists, tuples, dicts) resolved."""
-    if isinstance(value, XComArg):
+    """``value`` with every XCom reference in it (an :class:`XComArg`, or what its ``.map()`` or
+    ``.zip()`` made; nested in lists, tuples, dicts) resolved."""
+    if getattr(value, "_is_xcom_reference", False):
         return value.resolve(context)
     if isinstance(value, tuple):
         return tuple(resolve_xcom_args(v, context) for v in value)
@@ -127,7 +142,8 @@ class DecoratedPythonOperator(PythonOperator):
         if missing:
             raise TypeError(f"{task_id}: missing required argument(s): {', '.join(missing)}")
         for ref in _references(self.op_args) + _references(self.op_kwargs):
-            self.set_upstream(ref.operator)
+            for upstream in ref._dependency_tasks():
+                self.set_upstream(upstream)
 
     def execute_callable(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
         return self.python_callable(*args, **kwargs)
@@ -190,10 +206,72 @@ class _TaskDecorator:
             op_kwargs["doc_md"] = inspect.cleandoc(self.function.__doc__)
         return task_id, op_kwargs
 
+    def partial(self, **kwargs: Any) -> _PartialTask:
+        """Fix some of the function's arguments of a mapped task (then ``expand``)."""
+        return _PartialTask(self, kwargs)
+
+    def expand(self, **kwargs: Any) -> XComArg:
+        """A mapped task: one instance per item (per combination) of the given inputs."""
+        return _PartialTask(self, {}).expand(**kwargs)
+
+    def expand_kwargs(self, kwargs: Any, *, strict: bool = True) -> XComArg:
+        """A mapped task: one instance per dict of keyword arguments."""
+        return _PartialTask(self, {}).expand_kwargs(kwargs, strict=strict)
+
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
         task_id, op_kwargs = self._operator_kwargs()
         operator = self.operator_class(task_id, python_callable=self.function,
                                        op_args=list(args), op_kwargs=kwargs, **op_kwargs)
+        return XComArg(operator)
+
+
+class _PartialTask:
+    """``fn.partial(**fixed)``: a ``@task`` with some arguments fixed, to be expanded."""
+
+    def __init__(self, decorator: _TaskDecorator, kwargs: dict[str, Any]) -> None:
+        self.decorator = decorator
+        self.kwargs = kwargs
+        self._check_names("partial", kwargs)
+
+    def _check_names(self, what: str, kwargs: Mapping[str, Any]) -> None:
+        signature = inspect.signature(self.decorator.function)
+        if any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
+            return
+        for name in kwargs:
+            if name not in signature.parameters:
+                raise TypeError(f"{self.decorator.function.__name__}() got an unexpected keyword "
+                                f"argument {name!r} in {what}()")
+
+    def expand(self, **kwargs: Any) -> XComArg:
+        from dagcore.mapping import DictOfListsExpandInput
+
+        if not kwargs:
+            raise TypeError("no arguments to expand against")
+        self._check_names("expand", kwargs)
+        both = sorted(set(kwargs) & set(self.kwargs))
+        if both:
+            raise TypeError(f"{self.decorator.function.__name__}() got an argument given to both "
+                            f"partial() and expand(): {both[0]!r}")
+        return self._make(DictOfListsExpandInput(kwargs))
+
+    def expand_kwargs(self, kwargs: Any, *, strict: bool = True) -> XComArg:
+        from dagcore.mapping import ListOfDictsExpandInput
+
+        del strict
+        return self._make(ListOfDictsExpandInput(kwargs))
+
+    def _make(self, expand_input: Any) -> XComArg:
+        from dagcore.mapping import DecoratedMappedOperator
+
+        task_id, op_kwargs = self.decorator._operator_kwargs()
+        partial_kwargs = {**op_kwargs, "task_id": task_id,
+                          "python_callable": self.decorator.function, "op_args": [],
+                          "op_kwargs": dict(self.kwargs)}
+        operator = DecoratedMappedOperator(self.decorator.operator_class, partial_kwargs,
+                                           expand_input)
+        for ref in _references(self.kwargs):
+            for upstream in ref._dependency_tasks():
+                operator.set_upstream(upstream)
         return XComArg(operator)
 
 

@@ -179,10 +179,11 @@ def _serialize_task(task: BaseOperator) -> dict[str, Any]:
             template_values[name] = _jsonable(getattr(task, name, None))
         except _NotJsonable:
             continue
+    cls = getattr(task, "operator_class", type(task)) if task.is_mapped else type(task)
     return {
         "task_id": task.task_id,
-        "operator": _class_path(task),
-        "task_type": type(task).__name__,
+        "operator": stable_name(cls),
+        "task_type": cls.__name__,
         "upstream_task_ids": list(task._upstream),
         "trigger_rule": task.trigger_rule.value,
         "is_setup": task.is_setup,
@@ -220,8 +221,20 @@ def _serialize_task(task: BaseOperator) -> dict[str, Any]:
         # name does not already say so, which keeps the stored form (and hash) of every DAG that
         # uses EmptyOperator itself unchanged.
         **({"_is_empty": True} if getattr(task, "inherits_from_empty_operator", False)
-           and _class_path(task) != EMPTY_OPERATOR else {}),
+           and stable_name(cls) != EMPTY_OPERATOR else {}),
+        # A mapped task: how long its input is, as data the scheduler evaluates
+        # (dagcore.mapping.mapped_length); written only for mapped tasks.
+        **(_mapped_fields(task) if task.is_mapped else {}),
     }
+
+
+def _mapped_fields(task: Any) -> dict[str, Any]:
+    fields = {"_is_mapped": True, "_expand_length": task.expand_input.length_spec(),
+              "map_index_template": task.map_index_template}
+    group = getattr(task, "mapped_group_id", None)
+    if group is not None:  # in a mapped task group: instance i belongs to the group's i-th
+        fields["_mapped_group"] = group
+    return fields
 
 
 _TASK_CALLBACKS = ("on_execute_callback", "on_failure_callback", "on_success_callback",
@@ -404,6 +417,10 @@ class SerializedTask:
     do_xcom_push: bool = True
     multiple_outputs: bool = False
     is_empty: bool = False  # see _is_empty_task
+    is_mapped: bool = False
+    expand_length: Mapping[str, Any] | None = None  # dagcore.mapping.mapped_length's spec
+    map_index_template: str | None = None
+    mapped_group: str | None = None  # the mapped task group the task is mapped by
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], dag_id: str,
@@ -444,6 +461,10 @@ class SerializedTask:
             do_xcom_push=bool(data.get("do_xcom_push", True)),
             multiple_outputs=bool(data.get("multiple_outputs", False)),
             is_empty=_is_empty_task(data),
+            is_mapped=bool(data.get("_is_mapped", False)),
+            expand_length=data.get("_expand_length"),
+            map_index_template=data.get("map_index_template"),
+            mapped_group=data.get("_mapped_group"),
         )
 
     def task_spec(self) -> TaskSpec:
@@ -604,6 +625,62 @@ class SerializedDAG(TaskLookup["SerializedTask"]):
     @property
     def leaves(self) -> list[SerializedTask]:
         return [t for t in self.task_dict.values() if not t.downstream_task_ids]
+
+    @cached_property
+    def has_mapped_tasks(self) -> bool:
+        """Whether any task is mapped (its runs are decided from instance counts)."""
+        return any(t.is_mapped for t in self.task_dict.values())
+
+    @cached_property
+    def mapped_groups(self) -> dict[str, tuple[str, ...]]:
+        """Mapped task groups: group id -> the ids of the tasks mapped by it."""
+        out: dict[str, list[str]] = {}
+        for task in self.task_dict.values():
+            if task.mapped_group is not None:
+                out.setdefault(task.mapped_group, []).append(task.task_id)
+        return {group: tuple(ids) for group, ids in out.items()}
+
+    def expanded_graph(self, lengths: Mapping[str, int]) -> tuple[RunGraph, dict[str, Any]]:
+        """The run graph with each task of a mapped task group of known length ``n`` (by
+        group id in ``lengths``) unrolled into ``n`` nodes, instance ``i`` downstream of instance
+        ``i`` of the tasks of its group it depends on and of every instance of the others (the
+        relevant map indexes of Airflow's trigger rules, docs/airflow-behaviour.md 3.10), and
+        the node ids: task id -> list of node ids (an unrolled task) or its own id. Cached per
+        lengths."""
+        key = tuple(sorted(lengths.items()))
+        cache = self.__dict__.setdefault("_expanded_graphs", {})
+        if key in cache:
+            return cache[key]
+        from dagcore.run_state import RunGraph, TaskSpec
+
+        group_of: dict[str, str] = {t.task_id: t.mapped_group for t in self.task_dict.values()
+                                    if t.mapped_group is not None and t.mapped_group in lengths}
+        nodes: dict[str, Any] = {
+            task_id: ([f"{task_id}\x00{i}" for i in range(lengths[group_of[task_id]])]
+                      if task_id in group_of else task_id)
+            for task_id in self.task_dict}
+        specs = []
+        for task in self.task_dict.values():
+            base = task.task_spec()
+            own = nodes[task.task_id]
+            for i, node in enumerate(own if isinstance(own, list) else [own]):
+                upstream: list[str] = []
+                for up in task.upstream_task_ids:
+                    up_nodes = nodes[up]
+                    if not isinstance(up_nodes, list):
+                        upstream.append(up_nodes)
+                    elif isinstance(own, list) and group_of.get(up) == group_of[task.task_id]:
+                        upstream.append(up_nodes[i])
+                    else:
+                        upstream.extend(up_nodes)
+                specs.append(TaskSpec(node, upstream=tuple(upstream),
+                                      trigger_rule=base.trigger_rule, is_setup=base.is_setup,
+                                      is_teardown=base.is_teardown,
+                                      on_failure_fail_dagrun=base.on_failure_fail_dagrun,
+                                      depends_on_past=base.depends_on_past,
+                                      limits_concurrency=base.limits_concurrency))
+        cache[key] = (RunGraph(specs), nodes)
+        return cache[key]
 
     def task_specs(self) -> list[TaskSpec]:
         """The tasks as :class:`~dagcore.run_state.TaskSpec` records, in the original order."""

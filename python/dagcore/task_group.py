@@ -239,6 +239,12 @@ class TaskGroup(DependencyMixin):
             if existing is not None and existing is not self:
                 raise TaskAlreadyInTaskGroup(node.task_id, existing.group_id, self.group_id)
             node.task_group = self
+            group: TaskGroup | None = self
+            while group is not None:  # a task anywhere inside a mapped group is mapped
+                if getattr(group, "is_mapped_group", False):
+                    group.adopt(node)  # type: ignore[attr-defined]
+                    break
+                group = group.parent_group
         elif node.children:
             raise ValueError(f"Cannot add a non-empty TaskGroup {key!r}")
         self.children[key] = node
@@ -436,6 +442,18 @@ class _TaskGroupDecorator:
         """The same decorator with other TaskGroup arguments (``group_id=``, ``tooltip=``...)."""
         return _TaskGroupDecorator(self.function, {**self.tg_kwargs, **kwargs})
 
+    def partial(self, **kwargs: Any) -> _PartialTaskGroup:
+        """Fix some of the function's arguments of a mapped task group (then ``expand``)."""
+        return _PartialTaskGroup(self, kwargs)
+
+    def expand(self, **kwargs: Any) -> Any:
+        """A mapped task group: the group's tasks run once per item of the inputs."""
+        return _PartialTaskGroup(self, {}).expand(**kwargs)
+
+    def expand_kwargs(self, kwargs: Any) -> Any:
+        """A mapped task group: the group's tasks run once per dict of arguments."""
+        return _PartialTaskGroup(self, {}).expand_kwargs(kwargs)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Build the group by calling the function inside it; returns what the function
         returned (a task or reference, which ``>>`` then binds to), else the group."""
@@ -449,6 +467,51 @@ class _TaskGroupDecorator:
             if self.function.__doc__ and not group.tooltip:
                 group.tooltip = self.function.__doc__
             retval = self.function(*args, **kwargs)
+        return group if retval is None else retval
+
+
+class _PartialTaskGroup:
+    """``group_fn.partial(**fixed)``: a ``@task_group`` with some arguments fixed."""
+
+    def __init__(self, decorator: _TaskGroupDecorator, kwargs: dict[str, Any]) -> None:
+        self.decorator = decorator
+        self.kwargs = kwargs
+
+    def expand(self, **kwargs: Any) -> Any:
+        from dagcore.mapping import DictOfListsExpandInput
+
+        if not kwargs:
+            raise TypeError("no arguments to expand against")
+        both = sorted(set(kwargs) & set(self.kwargs))
+        if both:
+            raise TypeError(f"{self.decorator.function.__name__}() got an argument given to "
+                            f"both partial() and expand(): {both[0]!r}")
+        return self._build(DictOfListsExpandInput(kwargs), list(kwargs))
+
+    def expand_kwargs(self, kwargs: Any) -> Any:
+        from dagcore.mapping import ListOfDictsExpandInput
+
+        names = [n for n in inspect.signature(self.decorator.function).parameters
+                 if n not in self.kwargs]
+        return self._build(ListOfDictsExpandInput(kwargs), names)
+
+    def _build(self, expand_input: Any, mapped_names: list[str]) -> Any:
+        from dagcore.mapping import MappedArgument, MappedTaskGroup
+
+        function = self.decorator.function
+        tg_kwargs: dict[str, Any] = {"group_id": function.__name__, **self.decorator.tg_kwargs}
+        tg_kwargs.setdefault("add_suffix_on_collision", True)
+        group = MappedTaskGroup(expand_input=expand_input, **tg_kwargs)
+        arguments = {**self.kwargs, **{name: MappedArgument(group, name)
+                                       for name in mapped_names}}
+        try:
+            inspect.signature(function).bind(**arguments)
+        except TypeError as exc:
+            raise TypeError(f"{function.__name__}: {exc}") from None
+        with group:
+            if function.__doc__ and not group.tooltip:
+                group.tooltip = function.__doc__
+            retval = function(**arguments)
         return group if retval is None else retval
 
 

@@ -640,7 +640,13 @@ class _TryRun:
         ti = context["ti"]
         ti.map_index = key.map_index
         ti.max_tries = self.row.max_tries
-        runnable = self.task.prepare_for_execution()
+        task = self.task
+        if task.is_mapped:  # this instance's real operator (docs/airflow-behaviour.md 3.10)
+            from dagcore.mapping import unmap_task
+
+            task = unmap_task(task, context, key.map_index)
+            ti.task = task
+        runnable = task.prepare_for_execution()
         # execute_task copies its task again (prepare_for_execution); running this very copy
         # lets on_kill reach the state execute left on it (a subprocess, a job id).
         setattr(runnable, "prepare_for_execution", lambda: runnable)
@@ -762,6 +768,7 @@ class _TryRun:
                     new_state = failure_state(try_number=row.try_number,
                                               max_tries=row.max_tries)
                 state = end_try(conn, row, new_state, now=now)
+                self._record_rendered_map_index(conn, row)
                 log.info("Marking task as %s. dag_id=%s, task_id=%s, run_id=%s, map_index=%d, "
                          "try_number=%d, start_date=%s, end_date=%s", state.upper(), key.dag_id,
                          key.task_id, key.run_id, key.map_index, row.try_number,
@@ -781,6 +788,25 @@ class _TryRun:
         log.warning("The task instance of %s is %s (id %s), set elsewhere; leaving it",
                     _describe(key), current_state, current.id)
         return "elsewhere", current_state
+
+    def _record_rendered_map_index(self, conn: Any, row: Any) -> None:
+        """A mapped instance's ``map_index_template``, rendered with the context the task saw
+        (it may have set keys of it), as Airflow labels mapped instances."""
+        template = getattr(self.runnable, "map_index_template", None)
+        if not template or self.context is None or self.key.map_index < 0 \
+                or self.runnable is None:
+            return
+        from dagcore.templating import get_template_env, render_template
+
+        try:
+            label = str(render_template(template, self.context,
+                                        get_template_env(self.runnable.dag)))
+        except Exception as exc:  # noqa: BLE001 - a bad label must not change the outcome
+            log.warning("map_index_template of %s could not be rendered: %s", _describe(self.key),
+                        exc)
+            return
+        ti = t.task_instance
+        conn.execute(ti.update().where(ti.c.id == row.id).values(rendered_map_index=label[:250]))
 
     def _outcome_callbacks(self, state: str | None, error: BaseException | None) -> None:
         task = self.runnable or self.task

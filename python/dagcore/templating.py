@@ -215,11 +215,29 @@ class RuntimeTaskInstance:
         """
         del include_prior_dates  # needs the database; the in-memory backend has one run
         ids = [self.task_id] if task_ids is None else task_ids
-        values = [self.xcom.pull(dag_id=dag_id or self.dag_id, run_id=self.run_id, task_id=t,
-                                 key=key, map_index=-1 if map_indexes is None else map_indexes,
-                                 default=default)
+        values = [self._pull_one(dag_id or self.dag_id, t, key, map_indexes, default)
                   for t in ([ids] if isinstance(ids, str) else ids)]
         return values[0] if isinstance(ids, str) else values
+
+    def _pull_one(self, dag_id: str, task_id: str, key: str, map_index: int | None,
+                  default: Any) -> Any:
+        """One task's value; of a mapped task (no ``map_indexes`` given) the list of its
+        instances' values in map-index order, as Airflow pulls a mapped task's XCom."""
+        if map_index is None:
+            dag = self.task.dag
+            upstream = dag.task_dict.get(task_id) if dag is not None and dag_id == self.dag_id \
+                else None
+            group = getattr(upstream, "mapped_group_id", None)
+            if group is not None and group == getattr(self.task, "mapped_group_id", None) \
+                    and self.map_index >= 0:
+                map_index = self.map_index  # the same expansion of the same mapped group
+            elif upstream is not None and upstream.is_mapped:
+                return self.xcom.pull_all(dag_id=dag_id, run_id=self.run_id, task_id=task_id,
+                                          key=key)
+            else:
+                map_index = -1
+        return self.xcom.pull(dag_id=dag_id, run_id=self.run_id, task_id=task_id, key=key,
+                              map_index=map_index, default=default)
 
     def __repr__(self) -> str:
         return (f"<RuntimeTaskInstance: {self.dag_id}.{self.task_id} {self.run_id} "

@@ -51,6 +51,8 @@ class TaskInstanceResult:
     start_date: datetime | None
     end_date: datetime | None
     duration: float | None
+    map_index: int = -1
+    rendered_map_index: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,15 @@ class DagTestResult:
     task_instances: dict[str, TaskInstanceResult]
     xcoms: dict[str, dict[str, Any]] = field(default_factory=dict)
     db_url: str | None = None
+    mapped: dict[str, list[TaskInstanceResult]] = field(default_factory=dict)
+    """The instances of each expanded mapped task, in map-index order (a mapped task that
+    expanded to nothing, or could not expand, stays in ``task_instances``)."""
+    mapped_xcoms: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+
+    @property
+    def mapped_states(self) -> dict[str, list[str | None]]:
+        """``{task_id: [state of instance 0, 1, ...]}`` for every expanded mapped task."""
+        return {task_id: [ti.state for ti in tis] for task_id, tis in self.mapped.items()}
 
     @property
     def task_states(self) -> dict[str, str | None]:
@@ -72,7 +83,10 @@ class DagTestResult:
         return {task_id: ti.state for task_id, ti in self.task_instances.items()}
 
     def xcom_pull(self, task_id: str, key: str = "return_value", default: Any = None) -> Any:
-        """The XCom a task pushed (its return value by default)."""
+        """The XCom a task pushed (its return value by default); of an expanded mapped task,
+        the list of its instances' values in map-index order."""
+        if task_id in self.mapped:
+            return self.mapped_xcoms.get(task_id, {}).get(key, [])
         return self.xcoms.get(task_id, {}).get(key, default)
 
     def get_task_instance(self, task_id: str) -> TaskInstanceResult:
@@ -180,16 +194,28 @@ def _result(engine: Engine, dag_id: str, run_id: str, db_url: str | None) -> Dag
     with engine.connect() as conn:
         run = conn.execute(sa.select(dr).where(dr.c.dag_id == dag_id,
                                                dr.c.run_id == run_id)).one()
-        tis = {row.task_id: TaskInstanceResult(
-            task_id=row.task_id, state=row.state, try_number=row.try_number,
-            start_date=row.start_date, end_date=row.end_date, duration=row.duration)
-            for row in conn.execute(sa.select(ti).where(ti.c.dag_id == dag_id,
-                                                        ti.c.run_id == run_id,
-                                                        ti.c.map_index == -1))}
+        tis: dict[str, TaskInstanceResult] = {}
+        mapped: dict[str, list[TaskInstanceResult]] = {}
+        for row in conn.execute(sa.select(ti).where(ti.c.dag_id == dag_id, ti.c.run_id == run_id)
+                                .order_by(ti.c.task_id, ti.c.map_index)):
+            result = TaskInstanceResult(
+                task_id=row.task_id, state=row.state, try_number=row.try_number,
+                start_date=row.start_date, end_date=row.end_date, duration=row.duration,
+                map_index=row.map_index, rendered_map_index=row.rendered_map_index)
+            if row.map_index < 0:
+                tis[row.task_id] = result
+            else:
+                mapped.setdefault(row.task_id, []).append(result)
         xcoms: dict[str, dict[str, Any]] = {}
-        for row in conn.execute(sa.select(xc.c.task_id, xc.c.key, xc.c.value).where(
-                xc.c.dag_run_id == run.id, xc.c.map_index == -1)):
-            xcoms.setdefault(row.task_id, {})[row.key] = row.value
+        mapped_xcoms: dict[str, dict[str, list[Any]]] = {}
+        for row in conn.execute(sa.select(xc.c.task_id, xc.c.key, xc.c.value, xc.c.map_index)
+                                .where(xc.c.dag_run_id == run.id)
+                                .order_by(xc.c.task_id, xc.c.map_index)):
+            if row.map_index < 0:
+                xcoms.setdefault(row.task_id, {})[row.key] = row.value
+            else:
+                mapped_xcoms.setdefault(row.task_id, {}).setdefault(row.key, []).append(row.value)
     return DagTestResult(dag_id=dag_id, run_id=run_id, state=run.state,
                          logical_date=run.logical_date, conf=dict(run.conf or {}),
-                         task_instances=tis, xcoms=xcoms, db_url=db_url)
+                         task_instances=tis, xcoms=xcoms, db_url=db_url, mapped=mapped,
+                         mapped_xcoms=mapped_xcoms)

@@ -32,6 +32,11 @@ class XComBackend(Protocol):
              map_index: int = -1, default: Any = None) -> Any:
         """The stored value, or ``default`` when there is none."""
 
+    def pull_all(self, *, dag_id: str, run_id: str, task_id: str,
+                 key: str = XCOM_RETURN_KEY) -> list[Any]:
+        """The values a mapped task's instances stored, in map-index order (instances that
+        stored none are left out)."""
+
 
 class InMemoryXComBackend:
     """An :class:`XComBackend` in a dict (thread-safe; values are deep-copied in and out, so a
@@ -53,6 +58,13 @@ class InMemoryXComBackend:
         with self._lock:
             value = self._values.get((dag_id, run_id, task_id, map_index, key), marker)
         return default if value is marker else copy.deepcopy(value)
+
+    def pull_all(self, *, dag_id: str, run_id: str, task_id: str,
+                 key: str = XCOM_RETURN_KEY) -> list[Any]:
+        with self._lock:
+            found = sorted((k[3], v) for k, v in self._values.items()
+                           if k[:3] == (dag_id, run_id, task_id) and k[4] == key and k[3] >= 0)
+        return [copy.deepcopy(v) for _, v in found]
 
     def clear(self, *, dag_id: str | None = None, run_id: str | None = None) -> int:
         """Drop the values of one run, one DAG or all; returns how many were dropped."""

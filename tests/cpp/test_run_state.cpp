@@ -667,6 +667,68 @@ TEST(DecideMany, ZeroRunsAndEmptyGraphs) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// decide_counts: runs with mapped tasks, as instance counts per task and state
+
+std::vector<std::uint32_t> one_instance_each(const std::vector<S>& states) {
+  std::vector<std::uint32_t> counts(states.size() * ti_state_count, 0);
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    counts[i * ti_state_count + static_cast<std::size_t>(states[i])] = 1;
+  }
+  return counts;
+}
+
+TEST(DecideCounts, OneInstancePerTaskDecidesAsDecide) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    const run_graph g(random_dag(rng, 2 + trial % 25));
+    const std::vector<S> states = random_states(rng, g.size(), trial % 2 == 0);
+    const decision_batch batch = g.decide_counts(one_instance_each(states), 1);
+    EXPECT_EQ(batch[0], g.decide(states)) << "trial " << trial;
+  }
+}
+
+TEST(DecideCounts, EveryInstanceOfAMappedUpstreamCounts) {
+  const run_graph g({task("m"), task("all", {"m"}), task("one", {"m"}, TR::one_success),
+                     task("failed", {"m"}, TR::one_failed)});
+  std::vector<std::uint32_t> counts = one_instance_each({S::none, S::none, S::none, S::none});
+  counts[static_cast<std::size_t>(S::none)] = 0;
+  counts[static_cast<std::size_t>(S::success)] = 9'999;
+  counts[static_cast<std::size_t>(S::failed)] = 1;
+  const run_decision d = g.decide_counts(counts, 1)[0];
+  // One failed instance of 10,000: all_success is upstream_failed, one_success and one_failed
+  // may run (Airflow counts task instance rows when an upstream is mapped).
+  EXPECT_EQ(ids(g, d.schedulable), (std::vector<std::string>{"one", "failed"}));
+  ASSERT_EQ(d.changed.size(), 1U);
+  EXPECT_EQ(g.task_id(d.changed[0].task), "all");
+  EXPECT_EQ(d.changed[0].state, S::upstream_failed);
+  EXPECT_EQ(d.state, dagrun_state::running);
+}
+
+TEST(DecideCounts, AChangeMovesEveryCandidateInstance) {
+  const run_graph g({task("up"), task("m", {"up"}), task("after", {"m"})});
+  std::vector<std::uint32_t> counts = one_instance_each({S::failed, S::none, S::none});
+  counts[ti_state_count + static_cast<std::size_t>(S::none)] = 500;
+  counts[ti_state_count + static_cast<std::size_t>(S::up_for_retry)] = 2;
+  const run_decision d = g.decide_counts(counts, 1)[0];
+  // All 502 candidates of m become upstream_failed in one change, which reaches `after` and
+  // ends the run (a leaf failed).
+  EXPECT_EQ(d.changed.size(), 2U);
+  EXPECT_EQ(d.state, dagrun_state::failed);
+  EXPECT_EQ(d.reason, run_reason::task_failure);
+}
+
+TEST(DecideCounts, SizeErrorsNameTheSizes) {
+  const run_graph g({task("a")});
+  EXPECT_THROW(static_cast<void>(g.decide_counts(std::vector<std::uint32_t>(5, 0), 1)),
+               std::invalid_argument);
+  std::vector<std::uint32_t> huge(ti_state_count, 0);
+  huge[0] = 0x80000000U;
+  huge[1] = 0x80000000U;
+  EXPECT_THROW(static_cast<void>(g.decide_counts(huge, 1)), std::invalid_argument);
+  EXPECT_EQ(g.decide_counts({}, 0).size(), 0U);
+}
+
+// ---------------------------------------------------------------------------------------------
 // clear closure
 
 std::set<std::string> closure(const run_graph& g, std::vector<std::string> of, bool up, bool down) {

@@ -222,6 +222,15 @@ class run_graph {
 
   /// The tasks to clear with `tasks` (docs/airflow-behaviour.md 3.8, partial_subset), sorted.
   /// std::out_of_range for an index >= size().
+  /// Decisions for runs with mapped tasks: each run is n * ti_state_count instance counts
+  /// (task-major: the counts of task i's instances by state code at [i * ti_state_count]). A
+  /// task's trigger rule counts every instance of its upstream tasks (Airflow's count of TI rows
+  /// when an upstream is mapped, docs/airflow-behaviour.md 3.5); a task is a candidate while any
+  /// instance is schedulable, and a change or a "schedulable" applies to all its schedulable
+  /// instances at once. A row with one instance per task decides as decide_many does.
+  [[nodiscard]] decision_batch decide_counts(std::span<const std::uint32_t> counts,
+                                             std::size_t n_runs) const;
+
   [[nodiscard]] std::vector<index_type> clear_closure(std::span<const index_type> tasks,
                                                       bool upstream, bool downstream) const;
 
@@ -268,6 +277,10 @@ class run_graph {
     std::vector<index_type> pending;
   };
   /// states: in/out (changes applied); changed and schedulable: zeroed rows, set where they apply.
+  [[nodiscard]] evaluation_code evaluate_counts(index_type i, const std::uint32_t* counts,
+                                                bool flag_upstream_failed) const noexcept;
+  outcome decide_counts_row(std::uint32_t* counts, std::uint8_t* changed,
+                            std::uint8_t* schedulable, decide_scratch& scratch) const noexcept;
   outcome decide_row(std::uint8_t* states, std::uint8_t* changed, std::uint8_t* schedulable,
                      decide_scratch& scratch) const noexcept;
 

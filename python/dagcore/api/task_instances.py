@@ -129,8 +129,10 @@ def _state_condition(states: Sequence[str]) -> Any:
 def list_task_instances(engine: Engine, dag_id: str, run_id: str, *, limit: int,
                         offset: int = 0, states: Sequence[str] = (),
                         task_id: str | None = None,
-                        order_by: Sequence[str] = ("map_index",)) -> TaskInstanceListing:
-    """A page of the run's task instances and how many match.
+                        order_by: Sequence[str] = ("map_index",),
+                        mapped_only: bool = False) -> TaskInstanceListing:
+    """A page of the run's task instances and how many match (``mapped_only``: the instances
+    of mapped tasks, map index 0 and up).
 
     Raises:
         DagRunNotFound: no such run (Airflow 3's 404 text).
@@ -143,6 +145,8 @@ def list_task_instances(engine: Engine, dag_id: str, run_id: str, *, limit: int,
         conditions.append(_state_condition(states))
     if task_id is not None:
         conditions.append(ti.c.task_id == task_id)
+    if mapped_only:
+        conditions.append(ti.c.map_index >= 0)
     with engine.connect() as conn:
         run = _run(conn, dag_id, run_id)
         total = conn.execute(sa.select(sa.func.count()).select_from(ti)

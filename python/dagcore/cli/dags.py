@@ -27,8 +27,8 @@ RUN_COLUMNS: Final = ("dag_id", "run_id", "state", "run_type", "logical_date", "
 TRIGGERED_RUN_COLUMNS: Final = ("dag_id", "run_id", "state", "run_type", "logical_date",
                                 "run_after", "data_interval_start", "data_interval_end", "conf")
 IMPORT_ERROR_COLUMNS: Final = ("filename", "bundle_name", "timestamp", "error")
-TEST_STATE_COLUMNS: Final = ("dag_id", "run_id", "task_id", "state", "try_number", "start_date",
-                             "end_date")
+TEST_STATE_COLUMNS: Final = ("dag_id", "run_id", "task_id", "map_index", "state", "try_number",
+                             "start_date", "end_date")
 
 
 def _cmd_dags_reserialize(args: argparse.Namespace) -> int:
@@ -203,9 +203,11 @@ def _cmd_dags_test(args: argparse.Namespace) -> int:
         result = run_dag_test(dag, conf=conf, db_url=args.db_url, keep_db=args.keep_db,
                               dag_folder=folder if folder.is_dir() else folder.parent,
                               **kwargs)
+    instances = [*result.task_instances.values(),
+                 *(ti for tis in result.mapped.values() for ti in tis)]
     rows = [{"dag_id": result.dag_id, "run_id": result.run_id, "task_id": ti.task_id,
-             "state": ti.state, "try_number": ti.try_number, "start_date": ti.start_date,
-             "end_date": ti.end_date} for ti in result.task_instances.values()]
+             "map_index": ti.map_index, "state": ti.state, "try_number": ti.try_number,
+             "start_date": ti.start_date, "end_date": ti.end_date} for ti in instances]
     render(rows, TEST_STATE_COLUMNS, args.output)
     print(f"Dag run {result.run_id}: {result.state}", file=sys.stderr)
     if args.keep_db and result.db_url:

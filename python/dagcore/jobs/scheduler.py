@@ -86,6 +86,7 @@ from dagcore.executors.base import (
     TaskWorkload,
     log_path_for,
 )
+from dagcore.jobs import expansion
 from dagcore.jobs.job import Job, SchedulerAlreadyRunning
 from dagcore.models import tables as t
 from dagcore.models.dagrun import generate_run_id, insert_dag_run
@@ -143,6 +144,16 @@ def _is_empty(task: SerializedTask) -> bool:
     return task.is_empty
 
 
+def _moved(counts: dict[str | None, int], state: str,
+           only: Iterable[str | None] = (None, UP_FOR_RETRY, UP_FOR_RESCHEDULE)
+           ) -> dict[str | None, int]:
+    """Instance counts with the instances in ``only`` moved to ``state``."""
+    out = dict(counts)
+    moved = sum(out.pop(s, 0) for s in only)
+    out[state] = out.get(state, 0) + moved
+    return out
+
+
 def _priority_weights(dag: SerializedDAG) -> dict[str, int]:
     """Airflow's weight rules: ``downstream`` (own + every downstream task's), ``upstream``
     (own + every upstream task's) or ``absolute``."""
@@ -184,23 +195,31 @@ def _priority_weights(dag: SerializedDAG) -> dict[str, int]:
 class _Batch:
     """The task instances of one decided run and what the loop changes in them."""
 
-    __slots__ = ("run", "dag", "rows", "states")
+    __slots__ = ("run", "dag", "rows", "states", "counts")
 
     def __init__(self, run: Any, dag: SerializedDAG, rows: dict[str, Any],
-                 states: dict[str, str | None] | None = None) -> None:
+                 states: dict[str, str | None] | None = None,
+                 counts: dict[str, dict[str | None, int]] | None = None) -> None:
         self.run = run
         self.dag = dag
         self.rows = rows  # task_id -> task_instance row (map_index -1)
         self.states: dict[str, str | None] = (
             {k: r.state for k, r in rows.items()} if states is None else states)
+        # Expanded mapped tasks: task_id -> state -> number of instances (map_index >= 0).
+        self.counts = counts or {}
 
 
 class _Plan:
     """The writes the decisions of one DAG version's runs call for (executemany rows)."""
 
-    __slots__ = ("done_rows", "state_rows", "sched_rows", "retry_rows", "finished", "changed")
+    __slots__ = ("done_rows", "state_rows", "sched_rows", "retry_rows", "finished", "changed",
+                 "mapped")
 
     def __init__(self) -> None:
+        # Mapped tasks, applied to all candidate instances at once (dagcore.jobs.expansion):
+        # ("expand", run, task, placeholder id) / ("state", run, task_id, state) /
+        # ("schedule", run, task_id, empty).
+        self.mapped: list[tuple[Any, ...]] = []
         self.done_rows: list[dict[str, Any]] = []  # empty tasks -> success
         self.state_rows: list[dict[str, Any]] = []  # propagated states (skipped, ...)
         self.sched_rows: list[dict[str, Any]] = []  # -> scheduled
@@ -838,6 +857,10 @@ class SchedulerJob:
             _, dag_id, run_id, task_id, state, _, _ = row  # unpacking: no lookups by name
             ti_rows[(dag_id, run_id)][task_id] = row
             ti_states[(dag_id, run_id)][task_id] = state
+        counts: dict[tuple[str, str], dict[str, dict[str | None, int]]] = {}
+        if any(getattr(self.dag_bag.get_dag_for_run(r), "has_mapped_tasks", False)
+               for r in runs):
+            counts = expansion.mapped_counts(conn, [r.id for r in runs])
         seen = _Examined(runs)
         batches: dict[int, list[_Batch]] = defaultdict(list)
         dags: dict[int, SerializedDAG] = {}
@@ -859,10 +882,11 @@ class SchedulerJob:
                         seen.removed.append(row.id)
                     del rows[task_id]
                     del states[task_id]
-            if len(rows) < len(dag.task_dict):
+            expanded = counts.get((run.dag_id, run.run_id), {})
+            if len(rows) + sum(1 for k in expanded if k not in rows) < len(dag.task_dict):
                 seen.new_tis.append((run, dag))
                 continue  # created now, decided next loop
-            batches[id(dag)].append(_Batch(run, dag, rows, states))
+            batches[id(dag)].append(_Batch(run, dag, rows, states, expanded))
             dags[id(dag)] = dag
         for key, group in batches.items():
             seen.plans.append(self._decide(conn, dags[key], group, now))
@@ -905,6 +929,8 @@ class SchedulerJob:
     def _decide(self, conn: Connection, dag: SerializedDAG, group: list[_Batch], now: datetime
                 ) -> _Plan:
         """Decide the runs of one DAG version and plan their writes (``conn`` is only read)."""
+        if dag.has_mapped_tasks:
+            return self._decide_mapped(conn, dag, group, now)
         graph = dag.run_graph()
         pending = group
         to_schedule: dict[int, list[str]] = defaultdict(list)  # batch index -> task ids
@@ -983,6 +1009,239 @@ class SchedulerJob:
                 plan.changed += 1
         return plan
 
+    def _decide_mapped(self, conn: Connection, dag: SerializedDAG, group: list[_Batch],
+                       now: datetime) -> _Plan:
+        """:meth:`_decide` for a DAG with mapped tasks (docs/airflow-behaviour.md 3.10).
+
+        Each run is decided from instance counts (no Python work per map index), in rounds
+        like :meth:`_decide`'s: empty tasks succeed in memory, and a mapped task whose upstream
+        tasks are done is expanded in memory (its length read now), so that its instances are
+        decided in the same loop, as Airflow's ``task_instance_scheduling_decisions`` evaluates
+        the instances an expansion creates. A decision about a mapped task is planned once for
+        all its instances; an expansion whose instances are ready at once is planned with their
+        state (``scheduled``, or ``success`` for an empty task), so they are inserted so.
+        """
+        graph = dag.run_graph()
+        plan = _Plan()
+        for batch in group:
+            before = (len(plan.mapped) + len(plan.state_rows) + len(plan.sched_rows)
+                      + len(plan.done_rows) + len(plan.retry_rows))
+            decision = self._decide_mapped_run(conn, dag, graph, batch, plan, now)
+            if decision.state.value in (RUN_SUCCESS, RUN_FAILED):
+                plan.finished.append((batch.run, dag, decision.state.value,
+                                      decision.reason or decision.state.value))
+                plan.changed += 1
+            elif len(plan.mapped) + len(plan.state_rows) + len(plan.sched_rows) \
+                    + len(plan.done_rows) + len(plan.retry_rows) > before:
+                plan.changed += 1
+        return plan
+
+    def _decide_mapped_run(self, conn: Connection, dag: SerializedDAG, graph: Any,
+                           batch: _Batch, plan: _Plan, now: datetime) -> Any:
+        """One run of :meth:`_decide_mapped`: plans its writes, returns its last decision."""
+        if dag.mapped_groups:
+            lengths = self._group_lengths(conn, dag, batch)
+            if lengths:
+                return self._decide_grouped_run(conn, dag, batch, plan, lengths, now)
+        states: dict[str, Any] = dict(batch.states)
+        for task_id, by_state in batch.counts.items():
+            if task_id not in batch.rows and task_id in dag.task_dict:
+                states[task_id] = dict(by_state)
+        rows: dict[str, Any] = batch.rows
+        planned: set[str] = set()  # tasks already planned to be scheduled or expanded
+        decision = None
+        for _ in range(MAX_EMPTY_ROUNDS):
+            started = time.perf_counter()
+            decision = graph.decide_counts_compact(graph.encode_counts(states), 1)[0]
+            self.decide_seconds += time.perf_counter() - started
+            self.decide_runs += 1
+            again = False
+            for task_id, state in decision.changed.items():
+                if task_id in rows and not isinstance(states[task_id], dict):
+                    plan.state_rows.append({"_id": rows[task_id].id, "_state": state.value,
+                                            "_old": rows[task_id].state})
+                    states[task_id] = state.value
+                else:
+                    plan.mapped.append(("state", batch.run, task_id, state.value))
+                    states[task_id] = _moved(states[task_id], state.value)
+            for task_id in decision.schedulable:
+                if task_id in planned:
+                    continue
+                task = dag.task_dict[task_id]
+                if task.depends_on_past and not self._past_done(conn, batch.run, task, dag):
+                    continue
+                planned.add(task_id)
+                row: Any = rows.get(task_id)  # None only for an expanded mapped task
+                current = states[task_id]
+                empty = _is_empty(task)
+                if isinstance(current, dict):  # an expanded mapped task: all its candidates
+                    plan.mapped.append(("schedule", batch.run, task_id, empty))
+                    states[task_id] = _moved(current, SUCCESS if empty else SCHEDULED,
+                                             only=(None,))
+                    again = again or empty
+                    for retry in expansion.retry_rows(conn, batch.run, task_id):
+                        if self._retry_due(retry, task, batch.run, now):
+                            plan.retry_rows.append(retry)
+                elif task.is_mapped and current is None:
+                    n = expansion.length_of(conn, batch.run, task)
+                    ready = SUCCESS if empty else SCHEDULED
+                    plan.mapped.append(("expand", batch.run, task, (row.id, n, ready)))
+                    states[task_id] = expansion.expanded_counts(n, ready)
+                    again = True
+                elif current == UP_FOR_RETRY:
+                    if self._retry_due(row, task, batch.run, now):
+                        plan.retry_rows.append(row)
+                elif empty and current is None:
+                    plan.done_rows.append({"_id": row.id, "_try": row.try_number + 1})
+                    states[task_id] = SUCCESS
+                    again = True
+                else:
+                    plan.sched_rows.append({"_id": row.id, "_old": row.state,
+                                            "_try": row.try_number
+                                            + (row.state != UP_FOR_RESCHEDULE)})
+                    states[task_id] = SCHEDULED
+            if not again:
+                break
+        return decision
+
+    # -- mapped task groups: instance i of each task of a group is decided per index ----------
+
+    @staticmethod
+    def _group_lengths(conn: Connection, dag: SerializedDAG, batch: _Batch) -> dict[str, int]:
+        """The groups of the run whose length is known and not zero (a group of unknown or zero
+        length is decided as its tasks' placeholders are: upstream_failed or skipped)."""
+        lengths: dict[str, int] = {}
+        for group, task_ids in dag.mapped_groups.items():
+            n = expansion.length_of(conn, batch.run, dag.task_dict[task_ids[0]])
+            if n:
+                lengths[group] = n
+        return lengths
+
+    def _decide_grouped_run(self, conn: Connection, dag: SerializedDAG, batch: _Batch,
+                            plan: _Plan, lengths: dict[str, int], now: datetime) -> Any:
+        """:meth:`_decide_mapped_run` for a run with mapped task groups of known length: the
+        group tasks are unrolled into one node per map index (:meth:`SerializedDAG.
+        expanded_graph`), so that instance ``i`` waits only for instance ``i`` of the tasks of
+        its group it depends on, as Airflow's relevant map indexes; a placeholder is expanded
+        (instances without state) when one of its nodes may run."""
+        graph, nodes = dag.expanded_graph(lengths)
+        states: dict[str, Any] = {}
+        for task_id, node in nodes.items():
+            if not isinstance(node, list):
+                states[node] = (batch.states[task_id] if task_id in batch.rows
+                                else dict(batch.counts.get(task_id, {})))
+        grouped = [t for t, node in nodes.items() if isinstance(node, list)]
+        expanded = {t for t in grouped if t not in batch.rows}
+        for (task_id, index, state) in expansion.instance_states(conn, batch.run, expanded):
+            states[nodes[task_id][index]] = state
+        for task_id in grouped:
+            for i, node in enumerate(nodes[task_id]):
+                if task_id in batch.rows:  # a placeholder: every node has its state
+                    states[node] = batch.states[task_id]
+                else:
+                    states.setdefault(node, "removed")  # an index beyond the expansion
+        owner = {node: (task_id, i) for task_id in grouped
+                 for i, node in enumerate(nodes[task_id])}
+        decision = None
+        planned: set[str] = set()
+        for _ in range(MAX_EMPTY_ROUNDS):
+            started = time.perf_counter()
+            decision = graph.decide_counts_compact(graph.encode_counts(states), 1)[0]
+            self.decide_seconds += time.perf_counter() - started
+            self.decide_runs += 1
+            again = False
+            by_task: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+            to_run: dict[str, list[int]] = defaultdict(list)
+            for node, state in decision.changed.items():
+                if node in owner:
+                    task_id, i = owner[node]
+                    by_task[task_id][state.value].append(i)
+                elif node in batch.rows and not isinstance(states[node], dict):
+                    plan.state_rows.append({"_id": batch.rows[node].id, "_state": state.value,
+                                            "_old": batch.rows[node].state})
+                else:
+                    plan.mapped.append(("state", batch.run, node, state.value))
+                    states[node] = _moved(states[node], state.value)
+                    continue
+                states[node] = state.value
+            for node in decision.schedulable:
+                if node in planned:
+                    continue
+                planned.add(node)
+                if node in owner:
+                    task_id, i = owner[node]
+                    to_run[task_id].append(i)
+                    continue
+                task = dag.task_dict[node]
+                row: Any = batch.rows.get(node)
+                current = states[node]
+                if isinstance(current, dict):
+                    plan.mapped.append(("schedule", batch.run, node, _is_empty(task)))
+                    states[node] = _moved(current, SUCCESS if _is_empty(task) else SCHEDULED,
+                                          only=(None,))
+                    again = again or _is_empty(task)
+                elif task.is_mapped and current is None:
+                    n = expansion.length_of(conn, batch.run, task)
+                    ready = SUCCESS if _is_empty(task) else SCHEDULED
+                    plan.mapped.append(("expand", batch.run, task, (row.id, n, ready)))
+                    states[node] = expansion.expanded_counts(n, ready)
+                    again = True
+                elif current == UP_FOR_RETRY:
+                    if self._retry_due(row, task, batch.run, now):
+                        plan.retry_rows.append(row)
+                elif _is_empty(task) and current is None:
+                    plan.done_rows.append({"_id": row.id, "_try": row.try_number + 1})
+                    states[node] = SUCCESS
+                    again = True
+                else:
+                    plan.sched_rows.append({"_id": row.id, "_old": row.state,
+                                            "_try": row.try_number
+                                            + (row.state != UP_FOR_RESCHEDULE)})
+                    states[node] = SCHEDULED
+            for task_id in {*by_task, *to_run}:
+                task = dag.task_dict[task_id]
+                if task_id in batch.rows and task_id not in expanded:
+                    n = lengths[task.mapped_group or ""]
+                    decided = {i for ids in by_task[task_id].values() for i in ids}
+                    if not to_run.get(task_id) and len(by_task[task_id]) == 1 \
+                            and len(decided) == n:
+                        # every instance would get the same state: the placeholder gets it
+                        (state,) = by_task[task_id]
+                        placeholder = batch.rows[task_id]
+                        plan.state_rows.append({"_id": placeholder.id, "_state": state,
+                                                "_old": placeholder.state})
+                        continue
+                    plan.mapped.append(("expand", batch.run, task,
+                                        (batch.rows[task_id].id, n, None)))
+                    expanded.add(task_id)
+                for state, indexes in by_task[task_id].items():
+                    plan.mapped.append(("index_state", batch.run, task_id, (indexes, state)))
+                if to_run.get(task_id):
+                    empty = _is_empty(task)
+                    plan.mapped.append(("index_schedule", batch.run, task_id,
+                                        (to_run[task_id], empty)))
+                    for i in to_run[task_id]:
+                        states[nodes[task_id][i]] = SUCCESS if empty else SCHEDULED
+                    again = again or empty
+            if not again:
+                break
+        return decision
+
+    def _write_mapped(self, conn: Connection, plan: _Plan, now: datetime) -> None:
+        for kind, run, task, arg in plan.mapped:
+            if kind == "expand":
+                placeholder_id, n, ready = arg
+                expansion.expand(conn, run, task, placeholder_id, n, ready, now)
+            elif kind == "state":
+                expansion.set_candidates(conn, run, task, arg, now)
+            elif kind == "index_state":
+                expansion.set_candidates(conn, run, task, arg[1], now, indexes=arg[0])
+            elif kind == "index_schedule":
+                expansion.schedule_candidates(conn, run, task, now, empty=arg[1],
+                                              indexes=arg[0])
+            else:
+                expansion.schedule_candidates(conn, run, task, now, empty=arg)
+
     def _write_plan(self, conn: Connection, plan: _Plan, now: datetime
                     ) -> list[tuple[Any, SerializedDAG, str, str]]:
         """Write what :meth:`_decide` planned; the runs that finished."""
@@ -998,6 +1257,8 @@ class SchedulerJob:
             conn.execute(self._statement("propagate", lambda: _unchanged(ti.update()).values(
                 state=sa.bindparam("_state"), end_date=sa.bindparam("_now"),
                 updated_at=sa.bindparam("_now"))), [{**r, "_now": now} for r in state_rows])
+        if plan.mapped:
+            self._write_mapped(conn, plan, now)
         if retry_rows:
             self._retry(conn, retry_rows, now)
         if sched_rows:

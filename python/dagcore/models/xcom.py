@@ -112,6 +112,19 @@ class DatabaseXComBackend:
                 xc.c.map_index == map_index, xc.c.key == key)).one_or_none()
         return default if row is None else row.value
 
+    def pull_all(self, *, dag_id: str, run_id: str, task_id: str,
+                 key: str = XCOM_RETURN_KEY) -> list[Any]:
+        """A mapped task's values, in map-index order (instances without one left out)."""
+        xc = t.xcom
+        with self.engine.connect() as conn:
+            dag_run_id = self._dag_run_id(conn, dag_id, run_id)
+            if dag_run_id is None:
+                return []
+            rows = conn.execute(sa.select(xc.c.value).where(
+                xc.c.dag_run_id == dag_run_id, xc.c.task_id == task_id, xc.c.key == key,
+                xc.c.map_index >= 0).order_by(xc.c.map_index)).all()
+        return [row.value for row in rows]
+
     def clear(self, *, dag_id: str, run_id: str, task_id: str | None = None,
               map_index: int = -1) -> int:
         """Delete the XComs of one task instance (``task_id``, ``map_index``), or of the whole

@@ -177,9 +177,32 @@ def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
             merged.update(ParamsDict(kwargs.get("params") or {}))
             kwargs["params"] = merged
         init(self, *args, **kwargs)
+        _set_xcomargs_dependencies(self)
 
     wrapper.__wrapped__ = init  # type: ignore[attr-defined]
     return wrapper
+
+
+def _xcom_references(value: Any) -> list[Any]:
+    """The XCom references (``XComArg``, ``.map()``/``.zip()`` results) inside ``value``."""
+    if getattr(value, "_is_xcom_reference", False):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [r for v in value for r in _xcom_references(v)]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in _xcom_references(v)]
+    return []
+
+
+def _set_xcomargs_dependencies(task: BaseOperator) -> None:
+    """A classic operator given an XCom reference in a template field (``values=other.output``)
+    runs after the task that pushes it, as Airflow's ``set_xcomargs_dependencies``; the value is
+    resolved when the fields are rendered."""
+    for name in task.template_fields:
+        for ref in _xcom_references(getattr(task, name, None)):
+            for upstream in ref._dependency_tasks():
+                if upstream is not task:
+                    task.set_upstream(upstream)
 
 
 class BaseOperator(DependencyMixin):
@@ -207,6 +230,7 @@ class BaseOperator(DependencyMixin):
         task_group: the :class:`~dagcore.task_group.TaskGroup` (default: the innermost open
             one, else the DAG's root); the id becomes ``group_id.task_id`` in a prefixing group.
         do_xcom_push: push :meth:`execute`'s return value to XCom (default True).
+        map_index_template: a template labelling each instance of a mapped task.
         multiple_outputs: push each key of a returned dict as its own XCom.
 
     Raises:
@@ -218,6 +242,7 @@ class BaseOperator(DependencyMixin):
     template_ext: ClassVar[Sequence[str]] = ()
     template_fields_renderers: ClassVar[dict[str, str]] = {}
     ui_color: ClassVar[str] = "#fff"
+    is_mapped: ClassVar[bool] = False  # a MappedOperator (dagcore.mapping) says True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -269,6 +294,7 @@ class BaseOperator(DependencyMixin):
         doc_rst: str | None = None,
         task_display_name: str | None = None,
         task_group: TaskGroup | None = None,
+        map_index_template: str | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -334,6 +360,8 @@ class BaseOperator(DependencyMixin):
         self.doc, self.doc_md, self.doc_json, self.doc_yaml, self.doc_rst = (
             doc, doc_md, doc_json, doc_yaml, doc_rst)
         self.task_display_name = task_display_name or self.task_id
+        # The label of a mapped task's instances (used only when the task is mapped).
+        self.map_index_template = map_index_template
         self.is_setup = False
         self.is_teardown = False
         self.on_failure_fail_dagrun = False
@@ -481,6 +509,20 @@ class BaseOperator(DependencyMixin):
         self._downstream[other.task_id] = other
         other._upstream[self.task_id] = self
 
+    # -- mapping ---------------------------------------------------------------------------------
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """The first half of a mapped task: ``Op.partial(task_id=..., **fixed).expand(...)``
+        (see :mod:`dagcore.mapping`).
+
+        Raises:
+            TypeError: no ``task_id``, or an argument the operator does not take.
+        """
+        from dagcore.mapping import OperatorPartial
+
+        return OperatorPartial(cls, kwargs)
+
     # -- setup / teardown ------------------------------------------------------------------------
 
     def as_setup(self) -> BaseOperator:
@@ -534,6 +576,11 @@ class BaseOperator(DependencyMixin):
         env = get_template_env(self._dag)
         for name in self.template_fields:
             value = getattr(self, name)
+            if _xcom_references(value):  # XCom references first: their values at run time
+                from dagcore.decorators import resolve_xcom_args
+
+                value = resolve_xcom_args(value, context)
+                setattr(self, name, value)
             if value:
                 setattr(self, name, render_template(value, context, env,
                                                     template_ext=self.template_ext))
@@ -624,5 +671,9 @@ def execute_task(task: BaseOperator, context: dict[str, Any]) -> Any:
                                     f"instead (task {task.task_id!r})")
                 ti.xcom_push(key, value)
         ti.xcom_push(XCOM_RETURN_KEY, result)
+    if ti is not None and task.dag is not None:
+        from dagcore.mapping import check_mapped_input
+
+        check_mapped_input(task, result if runnable.do_xcom_push else None)
     runnable.post_execute(context, result)
     return result

@@ -355,3 +355,39 @@ def test_set_state_with_downstream_and_dry_run(chain_db: sa.Engine) -> None:
     assert _states(chain_db)["b"] == "failed"
     set_task_instance_state(chain_db, bag, "etl", "r1", "c", "failed", downstream=True)
     assert _states(chain_db) == {"a": "success", "b": "failed", "c": "failed", "d": "failed"}
+
+
+def test_v2_mapped_instances(server: ApiServer, db: sa.Engine) -> None:
+    """Airflow 3's ``.../taskInstances/{task_id}/listMapped`` and ``.../{task_id}/{map_index}``:
+    a mapped task's instances by map index; 404 "Task id <t> is not mapped" for a task that is
+    not; the unmapped URL of a mapped task is the map_index -1 404."""
+    run = trigger_dag("etl_daily", logical_date=datetime(2024, 6, 1, tzinfo=UTC), engine=db)
+    with transaction(db) as conn:
+        for index in range(3):
+            conn.execute(t.task_instance.insert().values(
+                id=uuid.uuid4(), dag_id="etl_daily", run_id=run.run_id, task_id="extract",
+                map_index=index, state="success", try_number=1, max_tries=0,
+                pool="default_pool", pool_slots=1, operator="EmptyOperator",
+                rendered_map_index=f"item {index}"))
+    base = f"/api/v2/dags/etl_daily/dagRuns/{run.run_id}/taskInstances/extract"
+    listed = server.request("GET", f"{base}/listMapped", as_user="viewer",
+                            params={"limit": 2, "order_by": "-map_index"})
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["total_entries"] == 3
+    assert [(ti["map_index"], ti["rendered_map_index"]) for ti in body["task_instances"]] == [
+        (2, "item 2"), (1, "item 1")]
+    one = server.request("GET", f"{base}/1", as_user="viewer")
+    assert one.status_code == 200 and one.json()["map_index"] == 1
+    missing = server.request("GET", f"{base}/7", as_user="viewer")
+    assert missing.status_code == 404
+    assert "map_index: `7` was not found" in missing.json()["detail"]
+    unmapped = server.request("GET", base, as_user="viewer")
+    assert unmapped.status_code == 404
+    assert "map_index: `-1` was not found" in unmapped.json()["detail"]
+    other = server.request("GET", f"/api/v2/dags/etl_daily/dagRuns/{run.run_id}/taskInstances/"
+                           f"load/listMapped", as_user="viewer")
+    assert other.status_code == 404, other.text
+    assert other.json()["detail"] in ("Task id load is not mapped", "Task id load not found")
+    bad = server.request("GET", f"{base}/not-a-number", as_user="viewer")
+    assert bad.status_code in (404, 422)

@@ -50,6 +50,7 @@ LAYER_OF = {
     "dagcore.dag": "authoring",
     "dagcore.operators.*": "authoring",
     "dagcore.decorators": "authoring",
+    "dagcore.mapping": "authoring",
     "dagcore.task_group": "authoring",  # TaskGroup, @task_group
     "dagcore.params": "authoring",
     "dagcore.templating": "authoring",

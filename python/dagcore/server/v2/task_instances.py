@@ -80,6 +80,51 @@ def get_task_instances(dag_id: str = Path(...), dag_run_id: str = Path(...),
         total_entries=listing.total)
 
 
+@router.get("/dagRuns/{dag_run_id}/taskInstances/{task_id}/listMapped",
+            response_model=TaskInstanceCollectionResponse,
+            dependencies=[Depends(require(Action.READ))])
+def get_mapped_task_instances(dag_id: str = Path(...), dag_run_id: str = Path(...),
+                              task_id: str = Path(...), limit: int | None = Query(None, ge=0),
+                              offset: int = Query(0, ge=0), state: list[str] = Query([]),
+                              order_by: list[str] = Query(["map_index"]),
+                              server: ServerState = Depends(server_state)) -> Any:
+    """A page of a mapped task's instances in the run (Airflow 3's ``listMapped``): 404 "Task
+    id <t> is not mapped" for a task that is not, "Task id <t> not found" for none."""
+    try:
+        listing = api_tis.list_task_instances(
+            server.engine, dag_id, dag_run_id, limit=effective_limit(limit), offset=offset,
+            states=[s for item in state for s in item.split(",") if s], task_id=task_id,
+            order_by=order_by, mapped_only=True)
+    except api_common.DagRunNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except (api_tis.InvalidTaskInstanceOrder, api_tis.InvalidTaskInstanceState) as exc:
+        raise ApiError(400, str(exc)) from None
+    if not listing.total:
+        dag = server.dag_bag.get_latest_version_of_dag(dag_id)
+        task = None if dag is None else dag.task_dict.get(task_id)
+        if task is None:
+            raise ApiError(404, f"Task id {task_id} not found")
+        if not task.is_mapped:
+            raise ApiError(404, f"Task id {task_id} is not mapped")
+    name = _display_name(server, dag_id)
+    return TaskInstanceCollectionResponse(
+        task_instances=[task_instance_response(i, name) for i in listing.task_instances],
+        total_entries=listing.total)
+
+
+@router.get("/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}",
+            response_model=TaskInstanceResponse, dependencies=[Depends(require(Action.READ))])
+def get_mapped_task_instance(dag_id: str = Path(...), dag_run_id: str = Path(...),
+                             task_id: str = Path(...), map_index: int = Path(...),
+                             server: ServerState = Depends(server_state)) -> Any:
+    """One instance of a mapped task (by its map index)."""
+    try:
+        info = api_tis.get_task_instance(server.engine, dag_id, dag_run_id, task_id, map_index)
+    except (api_common.DagRunNotFound, api_tis.TaskInstanceNotFound) as exc:
+        raise ApiError(404, str(exc)) from None
+    return task_instance_response(info, _display_name(server, dag_id))
+
+
 @router.get("/dagRuns/{dag_run_id}/taskInstances/{task_id}",
             response_model=TaskInstanceResponse, dependencies=[Depends(require(Action.READ))])
 def get_task_instance(dag_id: str = Path(...), dag_run_id: str = Path(...),
