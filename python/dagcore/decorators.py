@@ -211,6 +211,9 @@ def _unique_task_id(task_id: str, dag: Any, group: Any = None) -> str:
 
 
 FLAVOURS: dict[str, tuple[str, str]] = {
+    "bash": ("dagcore.operators.bash_decorated", "DecoratedBashOperator"),
+    "virtualenv": ("dagcore.operators.python_virtualenv", "DecoratedVirtualenvOperator"),
+    "external_python": ("dagcore.operators.python_virtualenv", "DecoratedExternalPythonOperator"),
 }
 """``@task.<name>`` -> (module, operator class): the decorated operator each flavour creates
 (a ``DecoratedPythonOperator`` subclass), imported on first use."""
