@@ -54,6 +54,17 @@ class XComArg(DependencyMixin):
         self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
         return self
 
+    def __enter__(self) -> Any:
+        """``with setup_ref >> teardown_ref:`` (see :mod:`dagcore.setup_teardown`)."""
+        from dagcore.setup_teardown import enter_context
+
+        return enter_context(self)
+
+    def __exit__(self, *exc: object) -> None:
+        from dagcore.setup_teardown import exit_context
+
+        exit_context(self)
+
     def resolve(self, context: Mapping[str, Any]) -> Any:
         """The value, pulled from XCom through ``context["ti"]``.
 

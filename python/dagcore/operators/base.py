@@ -512,6 +512,17 @@ class BaseOperator(DependencyMixin):
                     setup._add_downstream(self)
         return self
 
+    def __enter__(self) -> Any:
+        """``with setup_task >> teardown_task:`` (see :mod:`dagcore.setup_teardown`)."""
+        from dagcore.setup_teardown import enter_context
+
+        return enter_context(self)
+
+    def __exit__(self, *exc: object) -> None:
+        from dagcore.setup_teardown import exit_context
+
+        exit_context(self)
+
     # -- execution -------------------------------------------------------------------------------
 
     def execute(self, context: dict[str, Any]) -> Any:
