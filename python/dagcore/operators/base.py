@@ -208,6 +208,7 @@ class BaseOperator(DependencyMixin):
             one, else the DAG's root); the id becomes ``group_id.task_id`` in a prefixing group.
         do_xcom_push: push :meth:`execute`'s return value to XCom (default True).
         multiple_outputs: push each key of a returned dict as its own XCom.
+        inlets, outlets: lineage/asset references, stored as lists (no scheduling meaning yet).
 
     Raises:
         TypeError: an unknown argument (named), or a wrong type.
@@ -269,6 +270,8 @@ class BaseOperator(DependencyMixin):
         doc_rst: str | None = None,
         task_display_name: str | None = None,
         task_group: TaskGroup | None = None,
+        inlets: Any = None,
+        outlets: Any = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -334,6 +337,11 @@ class BaseOperator(DependencyMixin):
         self.doc, self.doc_md, self.doc_json, self.doc_yaml, self.doc_rst = (
             doc, doc_md, doc_json, doc_yaml, doc_rst)
         self.task_display_name = task_display_name or self.task_id
+        # Stored as Airflow does (a list); their scheduling meaning comes with assets.
+        self.inlets: list[Any] = [] if not inlets else (
+            inlets if isinstance(inlets, list) else [inlets])
+        self.outlets: list[Any] = [] if not outlets else (
+            outlets if isinstance(outlets, list) else [outlets])
         self.is_setup = False
         self.is_teardown = False
         self.on_failure_fail_dagrun = False
