@@ -137,7 +137,6 @@ def _aware(value: object, name: str, dag_id: str) -> datetime | None:
     return timezone.coerce_datetime(value)
 
 
-
 def _read_doc_md(doc_md: str | None) -> str | None:
     """``doc_md``, or the file's text when it names an existing ``.md`` file (Airflow's
     ``DAG.get_doc_md``: a missing file leaves the value as given)."""
@@ -172,6 +171,7 @@ def _checked_owner_links(owner_links: Mapping[str, str] | None) -> dict[str, str
         raise ValueError("Wrong link format was used for the owner. Use a valid link \n"
                          f"Bad formatted links are: {wrong}")
     return links
+
 
 class DAG(TaskLookup[BaseOperator]):
     """A DAG: tasks, their dependencies and a schedule (Airflow's ``DAG``).

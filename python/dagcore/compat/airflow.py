@@ -76,8 +76,8 @@ _SDK: Final = (
 _EMPTY: Final = (("dagcore.operators.empty", ("EmptyOperator",)),)
 _PYTHON: Final = (("dagcore.operators.python", ("PythonOperator",)),)
 _BASH: Final = (("dagcore.operators.bash", ("BashOperator",)),)
-_VENV: Final = (("dagcore.operators.python_virtualenv", ("PythonVirtualenvOperator",
-                                                       "ExternalPythonOperator")),)
+_VENV_NAMES: Final = ("PythonVirtualenvOperator", "ExternalPythonOperator")
+_VENV: Final = (("dagcore.operators.python_virtualenv", _VENV_NAMES),)
 _HELPERS: Final = (("dagcore.utils.helpers", ("chain", "chain_linear", "cross_downstream")),)
 _SETUP_TEARDOWN: Final = (("dagcore.setup_teardown", ("setup", "teardown")),)
 _TIMEZONE: Final = (("dagcore.compat.timezone", ("utc", "utcnow", "datetime", "parse",

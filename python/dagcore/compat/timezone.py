@@ -52,7 +52,7 @@ def datetime(*args: Any, **kwargs: Any) -> dt.datetime:
     return dt.datetime(*args, **kwargs)
 
 
-def parse(string: str, timezone: Any = None, **options: Any) -> pendulum.DateTime:
+def parse(string: str, timezone: Any = None, **options: Any) -> dt.datetime:
     """Parse a date string; a value without offset is read in ``timezone`` (default: the
     default time zone)."""
     value = pendulum.parse(string, tz=timezone or _default_tz(), strict=False, **options)

@@ -30,7 +30,6 @@ import inspect
 import json
 import logging
 import os
-import pickle
 import shutil
 import subprocess
 import sys

@@ -533,5 +533,3 @@ def test_setup_and_teardown_survive_serialization() -> None:
     stored = SerializedDAG(serialize_dag(dag)).task_dict
     assert stored["s"].is_setup and stored["t"].is_teardown
     assert stored["t"].trigger_rule == TriggerRule.ALL_DONE_SETUP_SUCCESS
-
-
