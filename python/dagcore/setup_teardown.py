@@ -121,10 +121,20 @@ def _operator_of(item: Any) -> BaseOperator:
 
 
 class SetupTeardownContext:
-    """One ``with task:`` block over a setup or teardown task (Airflow's context manager form).
+    """One ``with task:`` block over a setup or teardown task (Airflow's
+    ``BaseSetupTeardownContext``).
 
-    The tasks the block adds to the DAG are found by comparing the DAG's tasks on entry and on
-    exit (nested blocks nest naturally: an inner pair is work of the outer one)."""
+    The block's work is the tasks it adds to the DAG (found by comparing the DAG's tasks on entry
+    and on exit) that are neither setups nor teardowns, nor work of a block nested in it. On exit
+    the work's roots get the setups upstream and its leaves the teardowns downstream; a nested
+    block's setups go downstream of the enclosing block's setups and its teardowns upstream of
+    the enclosing teardowns, as Airflow's ``pop_context_managed_setup_task`` links them.
+
+    Raises:
+        DagcoreException: the task is neither a setup nor a teardown.
+        ValueError: Airflow's errors for a pair the block cannot read ("Multiple shifts are not
+            allowed in the context manager", ...).
+    """
 
     _active: list[SetupTeardownContext] = []
 
@@ -136,13 +146,9 @@ class SetupTeardownContext:
             raise DagcoreException(f"setup/teardown task {operator.task_id!r} used as context "
                                    f"manager must belong to a DAG")
         self.dag = operator.dag
-        if operator.is_setup:
-            self.setups = [operator]
-            self.teardowns = [t for t in operator.downstream_list if t.is_teardown]
-        else:
-            self.setups = [t for t in operator.upstream_list if t.is_setup]
-            self.teardowns = [operator]
+        self.setups, self.teardowns = _pair_of(operator)
         self._before = set(self.dag.task_dict)
+        self._claimed: set[str] = set()
 
     def enter(self) -> SetupTeardownContext:
         SetupTeardownContext._active.append(self)
@@ -150,17 +156,51 @@ class SetupTeardownContext:
 
     def exit(self) -> None:
         SetupTeardownContext._active.remove(self)
-        own = {t.task_id for t in self.setups + self.teardowns}
         work = [t for tid, t in self.dag.task_dict.items()
-                if tid not in self._before and tid not in own]
-        if not work:
-            return
-        roots = [t for t in work if not t.upstream_list]
-        leaves = [t for t in work if not t.downstream_list]
-        for setup_task in self.setups:
-            setup_task.set_downstream(roots or work[:1])
-        for teardown_task in self.teardowns:
-            teardown_task.set_upstream(leaves or work[-1:])
+                if tid not in self._before and tid not in self._claimed
+                and not t.is_setup and not t.is_teardown]
+        if work:
+            roots = [t for t in work if not t.upstream_list]
+            leaves = [t for t in work if not t.downstream_list]
+            for setup_task in self.setups:
+                setup_task.set_downstream(roots or work[:1])
+            for teardown_task in self.teardowns:
+                teardown_task.set_upstream(leaves or work[-1:])
+        if SetupTeardownContext._active:
+            outer = SetupTeardownContext._active[-1]
+            outer._claimed.update(t.task_id for t in work)
+            if outer.setups and self.setups:
+                for setup_task in outer.setups:
+                    setup_task.set_downstream(self.setups)
+            if outer.teardowns and self.teardowns:
+                for teardown_task in outer.teardowns:
+                    teardown_task.set_upstream(self.teardowns)
+
+
+def _pair_of(operator: BaseOperator) -> tuple[list[BaseOperator], list[BaseOperator]]:
+    """The setups and teardowns of a ``with`` block over ``operator``, checked as Airflow's
+    ``_push_tasks``."""
+    if operator.is_setup:
+        if operator.upstream_list:
+            raise ValueError("Setup tasks cannot have upstreams set manually on the context "
+                             "manager")
+        for task_ in operator.downstream_list:
+            if not task_.is_teardown:
+                raise ValueError("Downstream tasks to a setup task must be a teardown task on "
+                                 "the context manager")
+            if task_.downstream_list:
+                raise ValueError("Multiple shifts are not allowed in the context manager")
+        return [operator], operator.downstream_list
+    for task_ in operator.upstream_list:
+        if not task_.is_setup:
+            raise ValueError("Upstream tasks to a teardown task must be a setup task on the "
+                             "context manager")
+        if task_.upstream_list:
+            raise ValueError("Multiple shifts are not allowed in the context manager")
+    if operator.downstream_list:
+        raise ValueError("Downstream to a teardown task cannot be set manually on the context "
+                         "manager")
+    return operator.upstream_list, [operator]
 
 
 def enter_context(item: Any) -> SetupTeardownContext:

@@ -533,3 +533,46 @@ def test_setup_and_teardown_survive_serialization() -> None:
     stored = SerializedDAG(serialize_dag(dag)).task_dict
     assert stored["s"].is_setup and stored["t"].is_teardown
     assert stored["t"].trigger_rule == TriggerRule.ALL_DONE_SETUP_SUCCESS
+
+
+def test_context_manager_ignores_loose_setup_teardown_tasks_created_inside() -> None:
+    # Airflow's update_context_map leaves setup and teardown tasks out of a block's work.
+    with _dag() as dag:
+        s = EmptyOperator(task_id="s").as_setup()
+        t = EmptyOperator(task_id="t").as_teardown(setups=s)
+        with s >> t:
+            EmptyOperator(task_id="w")
+            EmptyOperator(task_id="loose").as_teardown()
+    assert _downstream(dag) == {"s": ["t", "w"], "t": [], "w": ["t"], "loose": []}
+
+
+def test_context_manager_with_a_setup_alone() -> None:
+    with _dag() as dag:
+        s = EmptyOperator(task_id="s").as_setup()
+        with s:
+            EmptyOperator(task_id="w1") >> EmptyOperator(task_id="w2")
+    assert _downstream(dag) == {"s": ["w1"], "w1": ["w2"], "w2": []}
+
+
+@pytest.mark.parametrize(("build", "message"), [
+    (lambda s, t, x: (x >> s, s)[1],
+     "Setup tasks cannot have upstreams set manually on the context manager"),
+    (lambda s, t, x: (s >> x, s)[1],
+     "Downstream tasks to a setup task must be a teardown task on the context manager"),
+    (lambda s, t, x: (s >> t >> x, s)[1], "Multiple shifts are not allowed in the context manager"),
+    (lambda s, t, x: (x >> t, t)[1],
+     "Upstream tasks to a teardown task must be a setup task on the context manager"),
+    (lambda s, t, x: (t >> x, t)[1],
+     "Downstream to a teardown task cannot be set manually on the context manager"),
+], ids=["setup-upstream", "setup-downstream-work", "multiple-shifts", "teardown-upstream-work",
+        "teardown-downstream"])
+def test_context_manager_errors_are_airflows(build: Any, message: str) -> None:
+    # Airflow's BaseSetupTeardownContext._push_tasks (ValueError).
+    with _dag():
+        s = EmptyOperator(task_id="s").as_setup()
+        t = EmptyOperator(task_id="t").as_teardown()
+        x = EmptyOperator(task_id="x")
+        target = build(s, t, x)
+        with pytest.raises(ValueError, match=message):
+            with target:
+                pass
