@@ -416,8 +416,10 @@ class ExternalPythonOperator(_BaseVirtualenvOperator):
         :class:`PythonVirtualenvOperator`.
 
     Raises:
-        ValueError: an empty ``python``; (from execute) a path that does not exist ("Python Path
-            '<path>' must exists", Airflow's text).
+        ValueError: an empty ``python``.
+        VirtualenvError: (from execute) a path that does not exist ("Python Path '<path>' must
+            exists", Airflow's text), is not a file or not absolute, or an interpreter of
+            another major version given ``op_args``/``op_kwargs``.
     """
 
     template_fields = (*_BaseVirtualenvOperator.template_fields, "python")
@@ -431,9 +433,31 @@ class ExternalPythonOperator(_BaseVirtualenvOperator):
         self.python = python
 
     def _interpreter(self) -> str:
-        if not os.path.exists(self.python):
-            raise VirtualenvError(f"Python Path '{self.python}' must exists")
-        return str(self.python)
+        # Airflow's ExternalPythonOperator.execute_callable checks, with its texts.
+        path = Path(self.python)
+        if not path.exists():
+            raise VirtualenvError(f"Python Path '{path}' must exists")
+        if not path.is_file():
+            raise VirtualenvError(f"Python Path '{path}' must be a file")
+        if not path.is_absolute():
+            raise VirtualenvError(f"Python Path '{path}' must be an absolute path.")
+        major = _major_version(str(path))
+        if major != sys.version_info.major and (self.op_args or self.op_kwargs):
+            raise VirtualenvError(
+                "Passing op_args or op_kwargs is not supported across different Python major "
+                "versions for ExternalPythonOperator. Please use string_args." + f" ({path} is "
+                f"Python {major})")
+        return str(path)
+
+
+def _major_version(python: str) -> int:
+    """The major version of the interpreter at ``python``."""
+    try:
+        done = subprocess.run([python, "-c", "import sys; print(sys.version_info.major)"],
+                              capture_output=True, text=True, timeout=60, check=True)
+        return int(done.stdout.strip())
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        raise VirtualenvError(f"cannot read the Python version of {python!r}: {exc}") from None
 
 
 class DecoratedVirtualenvOperator(DecoratedPythonOperator, PythonVirtualenvOperator):

@@ -280,6 +280,17 @@ def test_external_python_names_a_missing_interpreter() -> None:
         op.execute({})
     with pytest.raises(ValueError, match="Python Path must be defined"):
         ExternalPythonOperator(task_id="e", python="", python_callable=_plain)
+    with pytest.raises(VirtualenvError, match="must be a file"):
+        ExternalPythonOperator(task_id="e", python="/", python_callable=_plain).execute({})
+
+
+def test_external_python_needs_an_absolute_path(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "python").write_text("")
+    monkeypatch.chdir(tmp_path)
+    op = ExternalPythonOperator(task_id="e", python="python", python_callable=_plain)
+    with pytest.raises(VirtualenvError, match="Python Path 'python' must be an absolute path."):
+        op.execute({})
 
 
 def test_virtualenv_refuses_context_keys_that_cannot_cross_processes() -> None:
