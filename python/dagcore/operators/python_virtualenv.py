@@ -50,6 +50,7 @@ __all__ = [
     "ExternalPythonOperator",
     "PythonVirtualenvOperator",
     "VirtualenvError",
+    "is_venv_installed",
 ]
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,13 @@ PENDULUM_SERIALIZABLE_CONTEXT_KEYS = frozenset({
 PLAIN_AIRFLOW_CONTEXT_KEYS = frozenset({"params", "conf"})
 """Of Airflow's ``AIRFLOW_SERIALIZABLE_CONTEXT_KEYS``, those that are plain data here; ``dag``,
 ``dag_run``, ``task`` and ``macros`` are dagcore objects the subprocess cannot load."""
+
+
+def is_venv_installed() -> bool:
+    """Whether virtual environments can be made (Airflow's ``is_venv_installed``, which looks
+    for ``virtualenv``/``uv``; dagcore uses the standard library's ``venv``)."""
+    return importlib.util.find_spec("venv") is not None and importlib.util.find_spec(
+        "ensurepip") is not None
 
 
 class VirtualenvError(DagcoreException, ValueError):

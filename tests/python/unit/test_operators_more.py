@@ -404,6 +404,9 @@ def test_airflow_2_and_provider_paths(airflow_paths: None) -> None:
     assert (s, td) == (st.setup, st.teardown)
     assert cl is cl2 is chain_linear and cd is cd2 is cross_downstream
     assert P is P3 is PythonVirtualenvOperator and E is ExternalPythonOperator
+    from airflow.operators.python import is_venv_installed  # Airflow's example DAGs import it
+
+    assert is_venv_installed() is True
     with _dag():
         @bash_task
         def b() -> str:
