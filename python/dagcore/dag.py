@@ -137,6 +137,42 @@ def _aware(value: object, name: str, dag_id: str) -> datetime | None:
     return timezone.coerce_datetime(value)
 
 
+def _read_doc_md(doc_md: str | None) -> str | None:
+    """``doc_md``, or the file's text when it names an existing ``.md`` file (Airflow's
+    ``DAG.get_doc_md``: a missing file leaves the value as given)."""
+    if doc_md is None or not isinstance(doc_md, str) or not doc_md.endswith(".md"):
+        return doc_md
+    try:
+        with open(doc_md, encoding="utf-8") as file:
+            return file.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return doc_md
+
+
+def _checked_owner_links(owner_links: Mapping[str, str] | None) -> dict[str, str]:
+    """``owner_links`` once each link is a URL with a scheme and a host, or a ``mailto:``
+    with an address (Airflow 3's ``DAG._validate_owner_links``).
+
+    Raises:
+        ValueError: Airflow's "Wrong link format was used for the owner..." naming the links.
+    """
+    from urllib.parse import urlsplit
+
+    links = dict(owner_links or {})
+    wrong: dict[str, str] = {}
+    for owner, link in links.items():
+        result = urlsplit(str(link))
+        if result.scheme == "mailto":
+            if not result.path:
+                wrong[result.path] = link
+        elif not result.scheme or not result.netloc:
+            wrong[owner] = link
+    if wrong:
+        raise ValueError("Wrong link format was used for the owner. Use a valid link \n"
+                         f"Bad formatted links are: {wrong}")
+    return links
+
+
 class DAG(TaskLookup[BaseOperator]):
     """A DAG: tasks, their dependencies and a schedule (Airflow's ``DAG``).
 
@@ -238,8 +274,8 @@ class DAG(TaskLookup[BaseOperator]):
                             f"{type(dagrun_timeout).__name__}")
         self.dagrun_timeout = dagrun_timeout
         self.is_paused_upon_creation = is_paused_upon_creation
-        self.doc_md = doc_md
-        self.owner_links = dict(owner_links or {})
+        self.doc_md = _read_doc_md(doc_md)
+        self.owner_links = _checked_owner_links(owner_links)
         if isinstance(template_searchpath, str):
             template_searchpath = [template_searchpath]
         self.template_searchpath: list[str] = list(template_searchpath or [])

@@ -55,6 +55,17 @@ class XComArg(DependencyMixin):
         self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
         return self
 
+    def __enter__(self) -> Any:
+        """``with setup_ref >> teardown_ref:`` (see :mod:`dagcore.setup_teardown`)."""
+        from dagcore.setup_teardown import enter_context
+
+        return enter_context(self)
+
+    def __exit__(self, *exc: object) -> None:
+        from dagcore.setup_teardown import exit_context
+
+        exit_context(self)
+
     def resolve(self, context: Mapping[str, Any]) -> Any:
         """The value, pulled from XCom through ``context["ti"]``.
 
@@ -289,6 +300,9 @@ def _unique_task_id(task_id: str, dag: Any, group: Any = None) -> str:
 
 
 FLAVOURS: dict[str, tuple[str, str]] = {
+    "bash": ("dagcore.operators.bash_decorated", "DecoratedBashOperator"),
+    "virtualenv": ("dagcore.operators.python_virtualenv", "DecoratedVirtualenvOperator"),
+    "external_python": ("dagcore.operators.python_virtualenv", "DecoratedExternalPythonOperator"),
 }
 """``@task.<name>`` -> (module, operator class): the decorated operator each flavour creates
 (a ``DecoratedPythonOperator`` subclass), imported on first use."""

@@ -137,7 +137,7 @@ class DagRunTriggerException(DagcoreException):
                  logical_date: datetime | None, reset_dag_run: bool,
                  skip_when_already_exists: bool, wait_for_completion: bool,
                  allowed_states: list[str], failed_states: list[str], poke_interval: float,
-                 deferrable: bool) -> None:
+                 deferrable: bool, note: str | None = None) -> None:
         super().__init__(f"trigger Dag {trigger_dag_id!r} with run_id {dag_run_id!r}")
         self.trigger_dag_id = trigger_dag_id
         self.dag_run_id = dag_run_id
@@ -150,6 +150,7 @@ class DagRunTriggerException(DagcoreException):
         self.failed_states = failed_states
         self.poke_interval = poke_interval
         self.deferrable = deferrable
+        self.note = note
 
 
 class DagDuplicatedIdError(DagcoreException, ValueError):

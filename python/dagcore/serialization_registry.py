@@ -148,6 +148,9 @@ def _builtin_classes() -> dict[str, type]:
     from dagcore.operators.empty import EmptyOperator
     from dagcore.operators.python import PythonOperator
     from dagcore.operators.trigger_dagrun import TriggerDagRunOperator
+    # -- operators, decorators (issue 14 part D)
+    from dagcore.operators.bash_decorated import DecoratedBashOperator
+    from dagcore.operators import python_virtualenv as venv
 
     return {
         "dagcore.operators.base.BaseOperator": BaseOperator,
@@ -156,6 +159,16 @@ def _builtin_classes() -> dict[str, type]:
         "dagcore.operators.python.PythonOperator": PythonOperator,
         "dagcore.operators.trigger_dagrun.TriggerDagRunOperator": TriggerDagRunOperator,
         "dagcore.decorators.DecoratedPythonOperator": DecoratedPythonOperator,
+        # -- operators, decorators (issue 14 part D)
+        "dagcore.operators.bash_decorated.DecoratedBashOperator": DecoratedBashOperator,
+        "dagcore.operators.python_virtualenv.PythonVirtualenvOperator":
+            venv.PythonVirtualenvOperator,
+        "dagcore.operators.python_virtualenv.ExternalPythonOperator":
+            venv.ExternalPythonOperator,
+        "dagcore.operators.python_virtualenv.DecoratedVirtualenvOperator":
+            venv.DecoratedVirtualenvOperator,
+        "dagcore.operators.python_virtualenv.DecoratedExternalPythonOperator":
+            venv.DecoratedExternalPythonOperator,
         "dagcore.timetables.Timetable": tt.Timetable,
         "dagcore.timetables.NullTimetable": tt.NullTimetable,
         "dagcore.timetables.OnceTimetable": tt.OnceTimetable,

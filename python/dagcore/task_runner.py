@@ -703,7 +703,7 @@ class _TryRun:
         try:
             trigger_dag(target, run_id=run_id, conf=request.conf,
                         logical_date=request.logical_date, triggered_by="operator",
-                        replace_microseconds=False, engine=self.engine)
+                        replace_microseconds=False, note=request.note, engine=self.engine)
             log.info("Triggered Dag %s: run %s", target, run_id)
         except DagRunAlreadyExists as exists:
             if request.reset_dag_run:

@@ -62,9 +62,12 @@ _SDK: Final = (
     (_HERE, ("DAG", "dag")),
     ("dagcore.decorators", ("task",)),
     ("dagcore.task_group", ("TaskGroup", "task_group")),
-    ("dagcore.params", ("Param",)),
+    ("dagcore.params", ("Param", "ParamsDict")),
     ("dagcore.operators.base", ("BaseOperator",)),
-    ("dagcore.utils.helpers", ("chain",)),
+    ("dagcore.decorators", ("XComArg",)),
+    ("dagcore.setup_teardown", ("setup", "teardown")),
+    ("dagcore.compat", ("timezone",)),
+    ("dagcore.utils.helpers", ("chain", "chain_linear", "cross_downstream")),
     ("dagcore.trigger_rule", ("TriggerRule",)),
     ("dagcore.context", ("get_current_context",)),
     ("dagcore.variables", ("Variable",)),
@@ -73,6 +76,13 @@ _SDK: Final = (
 _EMPTY: Final = (("dagcore.operators.empty", ("EmptyOperator",)),)
 _PYTHON: Final = (("dagcore.operators.python", ("PythonOperator",)),)
 _BASH: Final = (("dagcore.operators.bash", ("BashOperator",)),)
+_VENV_NAMES: Final = ("PythonVirtualenvOperator", "ExternalPythonOperator", "is_venv_installed")
+_VENV: Final = (("dagcore.operators.python_virtualenv", _VENV_NAMES),)
+_HELPERS: Final = (("dagcore.utils.helpers", ("chain", "chain_linear", "cross_downstream")),)
+_SETUP_TEARDOWN: Final = (("dagcore.setup_teardown", ("setup", "teardown")),)
+_TIMEZONE: Final = (("dagcore.compat.timezone", ("utc", "utcnow", "datetime", "parse",
+                                                 "convert_to_utc", "make_aware", "make_naive",
+                                                 "is_localized", "is_naive", "coerce_datetime")),)
 _TRIGGER: Final = (("dagcore.operators.trigger_dagrun", ("TriggerDagRunOperator",)),)
 _EXCEPTIONS: Final = (("dagcore.exceptions", (
     "AirflowException", "AirflowSkipException", "AirflowFailException", "AirflowTaskTimeout",
@@ -86,23 +96,22 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow": ((_HERE, ("DAG",)),),
     "airflow.sdk": _SDK,
     "airflow.decorators": ((_HERE, ("dag",)), ("dagcore.decorators", ("task",)),
-                           ("dagcore.task_group", ("task_group",))),
+                           ("dagcore.task_group", ("task_group",))) + _SETUP_TEARDOWN,
     "airflow.models": ((_HERE, ("DAG",)), ("dagcore.operators.base", ("BaseOperator",)),
                        ("dagcore.params", ("Param",)), _VARIABLE, _CONNECTION),
     "airflow.models.dag": ((_HERE, ("DAG",)),),
-    "airflow.models.baseoperator": (("dagcore.operators.base", ("BaseOperator",)),
-                                    ("dagcore.utils.helpers", ("chain",))),
+    "airflow.models.baseoperator": (("dagcore.operators.base", ("BaseOperator",)),) + _HELPERS,
     "airflow.models.param": (("dagcore.params", ("Param", "ParamsDict")),),
     "airflow.operators": (),
     "airflow.operators.empty": _EMPTY,
-    "airflow.operators.python": _PYTHON + _CONTEXT,
+    "airflow.operators.python": _PYTHON + _CONTEXT + _VENV,
     "airflow.operators.bash": _BASH,
     "airflow.operators.trigger_dagrun": _TRIGGER,
     "airflow.providers": (),
     "airflow.providers.standard": (),
     "airflow.providers.standard.operators": (),
     "airflow.providers.standard.operators.empty": _EMPTY,
-    "airflow.providers.standard.operators.python": _PYTHON + _CONTEXT,
+    "airflow.providers.standard.operators.python": _PYTHON + _CONTEXT + _VENV,
     "airflow.providers.standard.operators.bash": _BASH,
     "airflow.providers.standard.operators.trigger_dagrun": _TRIGGER,
     "airflow.utils": (),
@@ -110,7 +119,7 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.utils.state": (("dagcore.state", ("TaskInstanceState", "DagRunState")),
                             (_HERE, ("State",))),
     "airflow.utils.dates": ((_HERE, ("days_ago",)),),
-    "airflow.utils.helpers": (("dagcore.utils.helpers", ("chain",)),),
+    "airflow.utils.helpers": _HELPERS,
     "airflow.utils.task_group": (("dagcore.task_group", ("TaskGroup",)),),
     "airflow.timetables": (),
     "airflow.timetables.base": (("dagcore.timetables", ("DataInterval", "DagRunInfo",
@@ -131,6 +140,38 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.models.connection": (_CONNECTION,),
     "airflow.hooks": (),
     "airflow.hooks.base": (("dagcore.connections", ("BaseHook",)),),
+    # -- operators, decorators, sdk ------------------------------------------------------------
+    "airflow.sdk.timezone": _TIMEZONE,
+    "airflow.utils.timezone": _TIMEZONE,
+    "airflow.sdk.bases": (),
+    "airflow.sdk.bases.operator": (("dagcore.operators.base", ("BaseOperator",)),) + _HELPERS,
+    "airflow.sdk.bases.hook": (("dagcore.connections", ("BaseHook",)),),
+    "airflow.sdk.definitions": (),
+    "airflow.sdk.definitions.dag": ((_HERE, ("DAG", "dag")),),
+    "airflow.sdk.definitions.baseoperator": (("dagcore.operators.base", ("BaseOperator",)),)
+    + _HELPERS,
+    "airflow.sdk.definitions.param": (("dagcore.params", ("Param", "ParamsDict")),),
+    "airflow.sdk.definitions.taskgroup": (("dagcore.task_group", ("TaskGroup", "task_group")),),
+    "airflow.sdk.definitions.context": (("dagcore.context", ("get_current_context",)),),
+    "airflow.sdk.definitions.variable": (_VARIABLE,),
+    "airflow.sdk.definitions.connection": (_CONNECTION,),
+    "airflow.sdk.definitions.xcom_arg": (("dagcore.decorators", ("XComArg",)),),
+    "airflow.sdk.definitions.decorators": (("dagcore.decorators", ("task",)),
+                                           ("dagcore.task_group", ("task_group",)))
+    + _SETUP_TEARDOWN,
+    "airflow.sdk.definitions.decorators.setup_teardown": (
+        ("dagcore.setup_teardown", ("setup", "teardown")),
+        (_HERE, ("setup_task", "teardown_task"))),
+    "airflow.decorators.setup_teardown": (
+        ("dagcore.setup_teardown", ("setup", "teardown")),
+        (_HERE, ("setup_task", "teardown_task"))),
+    "airflow.operators.python_operator": _PYTHON + _VENV,
+    "airflow.providers.standard.decorators": (),
+    "airflow.providers.standard.decorators.bash": ((_HERE, ("bash_task",)),),
+    "airflow.providers.standard.decorators.python_virtualenv": ((_HERE, ("virtualenv_task",)),),
+    "airflow.providers.standard.decorators.external_python": ((_HERE,
+                                                               ("external_python_task",)),),
+    "airflow.providers.standard.decorators.python": ((_HERE, ("python_task",)),),
 }
 """Airflow module name -> ``(dagcore module, attribute names)`` pairs its alias re-exports.
 
@@ -222,10 +263,25 @@ def _make_state() -> type:
     return type("State", (), members)
 
 
+_TASK_FLAVOURS: Final = {"bash_task": "bash", "virtualenv_task": "virtualenv",
+                         "external_python_task": "external_python", "python_task": ""}
+"""Airflow's decorator functions (``airflow.providers.standard.decorators.bash.bash_task``...):
+the ``@task.<flavour>`` of the same name."""
+
+
 def __getattr__(name: str) -> Any:
     # Built on first use so that importing this module stays cheap.
     if name == "State":
         value: Any = _make_state()
+    elif name in _TASK_FLAVOURS:
+        from dagcore.decorators import task
+
+        flavour = _TASK_FLAVOURS[name]
+        value = getattr(task, flavour) if flavour else task
+    elif name in ("setup_task", "teardown_task"):
+        from dagcore import setup_teardown
+
+        value = getattr(setup_teardown, name.removesuffix("_task"))
     elif name == "AirflowException":
         from dagcore.exceptions import DagcoreException
 

@@ -232,6 +232,7 @@ class BaseOperator(DependencyMixin):
         do_xcom_push: push :meth:`execute`'s return value to XCom (default True).
         map_index_template: a template labelling each instance of a mapped task.
         multiple_outputs: push each key of a returned dict as its own XCom.
+        inlets, outlets: lineage/asset references, stored as lists (no scheduling meaning yet).
 
     Raises:
         TypeError: an unknown argument (named), or a wrong type.
@@ -295,6 +296,8 @@ class BaseOperator(DependencyMixin):
         task_display_name: str | None = None,
         task_group: TaskGroup | None = None,
         map_index_template: str | None = None,
+        inlets: Any = None,
+        outlets: Any = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -362,6 +365,11 @@ class BaseOperator(DependencyMixin):
         self.task_display_name = task_display_name or self.task_id
         # The label of a mapped task's instances (used only when the task is mapped).
         self.map_index_template = map_index_template
+        # Stored as Airflow does (a list); their scheduling meaning comes with assets.
+        self.inlets: list[Any] = [] if not inlets else (
+            inlets if isinstance(inlets, list) else [inlets])
+        self.outlets: list[Any] = [] if not outlets else (
+            outlets if isinstance(outlets, list) else [outlets])
         self.is_setup = False
         self.is_teardown = False
         self.on_failure_fail_dagrun = False
@@ -553,6 +561,17 @@ class BaseOperator(DependencyMixin):
                     setup.as_setup()
                     setup._add_downstream(self)
         return self
+
+    def __enter__(self) -> Any:
+        """``with setup_task >> teardown_task:`` (see :mod:`dagcore.setup_teardown`)."""
+        from dagcore.setup_teardown import enter_context
+
+        return enter_context(self)
+
+    def __exit__(self, *exc: object) -> None:
+        from dagcore.setup_teardown import exit_context
+
+        exit_context(self)
 
     # -- execution -------------------------------------------------------------------------------
 

@@ -13,9 +13,9 @@ import os
 import select
 import signal
 import subprocess
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Container, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dagcore.exceptions import DagcoreException, TaskSkipped
 from dagcore.operators.base import BaseOperator
@@ -61,7 +61,7 @@ class BashOperator(BaseOperator):
         TaskSkipped: an exit code in ``skip_on_exit_code``.
     """
 
-    template_fields = ("bash_command", "env", "cwd")
+    template_fields: ClassVar[Sequence[str]] = ("bash_command", "env", "cwd")
     template_fields_renderers = {"bash_command": "bash", "env": "json"}
     template_ext = (".sh", ".bash")
     ui_color = "#f0ede4"

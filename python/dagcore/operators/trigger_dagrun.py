@@ -50,6 +50,7 @@ class TriggerDagRunOperator(BaseOperator):
         skip_when_already_exists: skip the task when the run exists (templated).
         fail_when_dag_is_paused: fail when the target DAG is paused.
         deferrable: wait in the triggerer instead of a worker slot.
+        note: the note stored on the triggered run (Airflow 3.1's ``note``).
         **kwargs: :class:`~dagcore.operators.base.BaseOperator` arguments.
 
     Raises:
@@ -69,7 +70,7 @@ class TriggerDagRunOperator(BaseOperator):
                  poke_interval: float = 60, allowed_states: Sequence[str] | None = None,
                  failed_states: Sequence[str] | None = None,
                  skip_when_already_exists: bool = False, fail_when_dag_is_paused: bool = False,
-                 deferrable: bool = False, **kwargs: Any) -> None:
+                 deferrable: bool = False, note: str | None = None, **kwargs: Any) -> None:
         super().__init__(task_id, **kwargs)
         if not isinstance(trigger_dag_id, str) or not trigger_dag_id:
             raise TypeError(f"trigger_dag_id of task {task_id!r} must be a non-empty str, got "
@@ -94,6 +95,10 @@ class TriggerDagRunOperator(BaseOperator):
         self.skip_when_already_exists = skip_when_already_exists
         self.fail_when_dag_is_paused = fail_when_dag_is_paused
         self.deferrable = deferrable
+        if note is not None and not isinstance(note, str):
+            raise TypeError(f"note of task {task_id!r} must be a str or None, got "
+                            f"{type(note).__name__}")
+        self.note = note
 
     def _resolve_logical_date(self) -> datetime | None:
         value = self.logical_date
@@ -130,7 +135,7 @@ class TriggerDagRunOperator(BaseOperator):
             skip_when_already_exists=_as_bool(self.skip_when_already_exists),
             wait_for_completion=_as_bool(self.wait_for_completion),
             allowed_states=self.allowed_states, failed_states=self.failed_states,
-            poke_interval=self.poke_interval, deferrable=self.deferrable)
+            poke_interval=self.poke_interval, deferrable=self.deferrable, note=self.note)
 
 
 def _as_bool(value: Any) -> bool:

@@ -52,6 +52,7 @@ LAYER_OF = {
     "dagcore.decorators": "authoring",
     "dagcore.mapping": "authoring",
     "dagcore.task_group": "authoring",  # TaskGroup, @task_group
+    "dagcore.setup_teardown": "authoring",  # @setup, @teardown, with setup >> teardown:
     "dagcore.params": "authoring",
     "dagcore.templating": "authoring",
     "dagcore.xcom": "authoring",  # the XCom interface; the DB backend is dagcore.models.xcom

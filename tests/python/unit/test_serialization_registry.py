@@ -41,6 +41,13 @@ STABLE_NAMES = {
     "dagcore.operators.trigger_dagrun.TriggerDagRunOperator": TriggerDagRunOperator,
     "dagcore.decorators.DecoratedPythonOperator": importlib.import_module(
         "dagcore.decorators").DecoratedPythonOperator,
+    # -- operators, decorators (issue 14 part D)
+    "dagcore.operators.bash_decorated.DecoratedBashOperator": importlib.import_module(
+        "dagcore.operators.bash_decorated").DecoratedBashOperator,
+    **{f"dagcore.operators.python_virtualenv.{name}": getattr(
+        importlib.import_module("dagcore.operators.python_virtualenv"), name)
+       for name in ("PythonVirtualenvOperator", "ExternalPythonOperator",
+                    "DecoratedVirtualenvOperator", "DecoratedExternalPythonOperator")},
     "dagcore.timetables.Timetable": tt.Timetable,
     "dagcore.timetables.NullTimetable": tt.NullTimetable,
     "dagcore.timetables.OnceTimetable": tt.OnceTimetable,
