@@ -1,11 +1,9 @@
-"""``dagcore dags reserialize`` (and a ``dag-processor`` pass, the same code) reports a DAG file that
-caught its failed imports and so defines no DAG (issue 14): a warning line naming the file and
+"""``dagcore dags reserialize`` (and a ``dag-processor`` pass, the same code) reports a DAG file
+that caught its failed imports and so defines no DAG (issue 14): a warning line naming the file and
 the missing module, beside the import errors; the file is not an import error (Airflow stays
 silent about it: airflow/models/dagbag.py records only raised exceptions)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import sqlalchemy as sa
 from cli_helpers import CLIHome
