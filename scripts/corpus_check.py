@@ -76,8 +76,9 @@ NO_NAME = re.compile(r"cannot import name '([^']+)' from '([^']+)'")
 
 def is_external(module: str) -> bool:
     """True when ``module`` belongs to an external system (see :data:`EXTERNAL_MODULES`)."""
-    if module == "airflow.providers" or module.startswith(DAGCORE_PROVIDERS):
-        return False
+    if module.startswith(DAGCORE_PROVIDERS) or any(
+            provider.startswith(module + ".") for provider in DAGCORE_PROVIDERS):
+        return False  # a dagcore provider, or a parent package of one
     for prefix in EXTERNAL_MODULES:
         if prefix.endswith("."):
             if module.startswith(prefix):

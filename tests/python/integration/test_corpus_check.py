@@ -46,6 +46,15 @@ FILES = {
         with DAG("s3", schedule=None):
             S3CreateBucketOperator(task_id="t", bucket_name="b")
         """,
+    # Under Airflow 3's compat provider (example_bash_decorator.py imports
+    # airflow.providers.common.compat.sdk): dagcore's to serve, so a gap, not an external system.
+    "compat.py": """\
+        from airflow.providers.common.compat.no_such_module import TriggerRule
+        from airflow import DAG
+
+        with DAG("compat", schedule=None):
+            pass
+        """,
     "caught.py": """\
         try:
             from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
@@ -105,6 +114,7 @@ def test_files_are_classified(report: dict) -> None:
     assert files["caught.py"]["status"] == "external"
     assert "airflow.providers.cncf" in files["caught.py"]["warning"]
     assert files["helper.py"]["status"] == "not_a_dag_file"
+    assert files["compat.py"]["status"] == "import_error"
 
 
 def test_dags_test_pass_and_fail_with_the_first_error(report: dict) -> None:
@@ -120,12 +130,12 @@ def test_dags_test_pass_and_fail_with_the_first_error(report: dict) -> None:
 
 def test_summary_figures(report: dict) -> None:
     summary = report["summary"]
-    # 7 files: 2 external and 1 helper are out; good and failing load of the other 4.
-    assert summary["files"] == 7
-    assert summary["files_needing_no_external_system"] == 4
+    # 8 files: 2 external and 1 helper are out; good and failing load of the other 5.
+    assert summary["files"] == 8
+    assert summary["files_needing_no_external_system"] == 5
     assert summary["of_those_loaded"] == 2
-    assert summary["load_rate"] == "50.0%"
+    assert summary["load_rate"] == "40.0%"
     assert (summary["dags_loaded"], summary["dags_passed"], summary["pass_rate"]) == (
         2, 1, "50.0%")
-    assert "= 50.0% (target >= 85%)" in report["stdout"]
+    assert "= 40.0% (target >= 85%)" in report["stdout"]
     assert "= 50.0% (target >= 95%)" in report["stdout"]
