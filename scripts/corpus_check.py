@@ -112,6 +112,7 @@ class FileResult:
     reason: str = ""
     missing_module: str | None = None
     warning: str | None = None
+    unresolved: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -144,6 +145,53 @@ def static_imports(path: str) -> list[str]:
     return names
 
 
+def airflow_imports(path: str) -> list[tuple[str, str | None]]:
+    """The ``(module, name)`` pairs of ``path``'s ``airflow`` imports (``name`` None for
+    ``import module``), in file order, without duplicates."""
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    pairs: dict[tuple[str, str | None], None] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "airflow":
+                    pairs[(alias.name, None)] = None
+        elif (isinstance(node, ast.ImportFrom) and node.module and not node.level
+              and node.module.split(".")[0] == "airflow"):
+            for alias in node.names:
+                pairs[(node.module, alias.name)] = None
+    return list(pairs)
+
+
+def unresolved_imports(path: str) -> list[str]:
+    """Every ``airflow`` import of ``path`` (also the ones after the first failure, and inside
+    ``try``) that dagcore's compat aliases do not serve, as ``module`` or ``module.name`` (run
+    in the loading child, where dagcore is importable)."""
+    import importlib
+
+    from dagcore.compat import airflow as compat
+
+    missing = []
+    with compat.enabled():
+        for module_name, name in airflow_imports(path):
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                missing.append(module_name)
+                continue
+            except Exception as exc:  # noqa: BLE001 - an alias module that fails to build
+                missing.append(f"{module_name} ({type(exc).__name__}: {exc})")
+                continue
+            if name is not None and name != "*" and not hasattr(module, name):
+                try:
+                    importlib.import_module(f"{module_name}.{name}")
+                except ImportError:
+                    missing.append(f"{module_name}.{name}")
+    return list(dict.fromkeys(missing))
+
+
 def _external_import(path: str) -> str | None:
     return next((m for m in static_imports(path) if is_external(m)), None)
 
@@ -155,6 +203,7 @@ def classify(path: str, loaded: dict[str, Any]) -> FileResult:
     earlier import failed first, or inside ``try``) counts as ``external``; its reason keeps
     the first failure."""
     result = _classify(path, loaded)
+    result.unresolved = list(loaded.get("unresolved", []))
     if result.status in ("import_error", "no_dag"):
         module = _external_import(path)
         if module is not None:
@@ -205,6 +254,7 @@ def load_one(path: str) -> dict[str, Any]:
     return {"dag_ids": sorted(d.dag_id for d in found),
             "import_error": "\n".join(bag.import_errors.values()) or None,
             "warning": "\n".join(bag.warnings.values()) or None,
+            "unresolved": unresolved_imports(path),
             "seconds": round(time.perf_counter() - started, 3)}
 
 

@@ -512,6 +512,28 @@ def _watch_import_failures(path: str) -> Iterator[list[str]]:
                 _original_import = None
 
 
+def _strip_watch_frames(exc: BaseException) -> None:
+    """Drop :func:`_watching_import`'s frames from the tracebacks of ``exc`` and the exceptions
+    chained to it, so an import error reads as if ``__import__`` were not wrapped."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        tb, head, kept = current.__traceback__, None, None
+        while tb is not None:
+            if tb.tb_frame.f_code is not _watching_import.__code__:
+                if kept is None:
+                    head = tb
+                else:
+                    kept.tb_next = tb
+                kept = tb
+            tb = tb.tb_next
+        if kept is not None:
+            kept.tb_next = None
+        current.__traceback__ = head
+        current = current.__cause__ or current.__context__
+
+
 def skipped_imports_warning(relative_path: str, failures: Sequence[str]) -> str:
     """The warning of a DAG-looking file that defines no DAG after catching ``failures``."""
     unique = list(dict.fromkeys(failures))
@@ -710,6 +732,7 @@ class DagBag:
             yield
 
     def _record_error(self, path: str, exc: BaseException) -> None:
+        _strip_watch_frames(exc)
         if self.import_error_tracebacks:
             message = "".join(traceback.format_exception(
                 type(exc), exc, exc.__traceback__, limit=-self.import_error_traceback_depth))

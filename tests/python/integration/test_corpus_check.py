@@ -108,6 +108,10 @@ def test_files_are_classified(report: dict) -> None:
     assert files["missing_module.py"]["reason"] == "airflow.no_such_feature"
     assert files["missing_name.py"]["status"] == "import_error"
     assert files["missing_name.py"]["reason"] == "airflow.operators.empty.NoSuchOperator"
+    # Every airflow import the compat aliases do not serve, not only the first failure.
+    assert files["missing_module.py"]["unresolved"] == ["airflow.no_such_feature"]
+    assert files["missing_name.py"]["unresolved"] == ["airflow.operators.empty.NoSuchOperator"]
+    assert files["good.py"]["unresolved"] == []
     assert files["cloud.py"]["status"] == "external"
     assert files["cloud.py"]["missing_module"].startswith("airflow.providers.amazon")
     # Caught and defined no DAG: dagcore's skipped-imports warning names the provider.

@@ -122,6 +122,19 @@ def test_uncaught_import_failure_stays_an_import_error_without_warning(dags: Pat
     assert bag.warnings == {}
 
 
+def test_import_error_tracebacks_do_not_show_the_watching_wrapper(dags: Path) -> None:
+    # The recorded import error reads as without the watch: the file's line, then the error.
+    write(dags, "broken.py", "from airflow import DAG\nfrom airflow.no_such_thing import X\n")
+    write(dags, "nested.py", "from airflow import DAG\nimport helper_that_breaks\n")
+    write(dags, "helper_that_breaks.py", "import no_such_module_deeper\n")
+    bag = bag_of(dags)
+    for name in ("broken.py", "nested.py"):
+        assert "_watching_import" not in bag.import_errors[name]
+        assert "dagbag.py" not in bag.import_errors[name]
+    assert 'broken.py", line 2' in bag.import_errors["broken.py"]
+    assert "No module named 'no_such_module_deeper'" in bag.import_errors["nested.py"]
+
+
 def test_imports_of_other_modules_are_not_blamed_on_the_file(dags: Path) -> None:
     # A module the file imports may catch its own ImportErrors (an optional speed-up): that is
     # not the DAG file skipping a feature.
