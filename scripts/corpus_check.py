@@ -145,15 +145,33 @@ def static_imports(path: str) -> list[str]:
     return names
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    return ((isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+            or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+
+
+def _runtime_nodes(tree: ast.AST) -> Iterable[ast.AST]:
+    """Every node of ``tree`` but the bodies of ``if TYPE_CHECKING:`` (never run)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            stack.extend(reversed(node.orelse))
+            continue
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
 def airflow_imports(path: str) -> list[tuple[str, str | None]]:
     """The ``(module, name)`` pairs of ``path``'s ``airflow`` imports (``name`` None for
-    ``import module``), in file order, without duplicates."""
+    ``import module``), in file order, without duplicates; not those under
+    ``if TYPE_CHECKING:``."""
     try:
         tree = ast.parse(Path(path).read_text(encoding="utf-8", errors="replace"))
     except (OSError, SyntaxError, ValueError):
         return []
     pairs: dict[tuple[str, str | None], None] = {}
-    for node in ast.walk(tree):
+    for node in _runtime_nodes(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] == "airflow":

@@ -33,8 +33,11 @@ FILES = {
             Thing(task_id="t")
         """,
     "missing_name.py": """\
+        from typing import TYPE_CHECKING
         from airflow import DAG
         from airflow.operators.empty import NoSuchOperator
+        if TYPE_CHECKING:
+            from airflow.utils.context import Context  # never imported: not reported
 
         with DAG("never_name", schedule=None):
             NoSuchOperator(task_id="t")
