@@ -39,8 +39,8 @@ is not thread-safe; use one per thread.
 
 from __future__ import annotations
 
-import contextlib
 import builtins
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -507,9 +507,9 @@ def _watch_import_failures(path: str) -> Iterator[list[str]]:
         with _watch_lock:
             _watch_users -= 1
             if _watch_users == 0:
+                # _original_import stays set: another thread may be inside the wrapper now.
                 if builtins.__import__ is _watching_import:
                     builtins.__import__ = _original_import
-                _original_import = None
 
 
 def _strip_watch_frames(exc: BaseException) -> None:
@@ -696,12 +696,17 @@ class DagBag:
                 with _watch_import_failures(path) as failures:
                     modules, registered = self._load_file(path, safe_mode)
             found = self._bag_modules(path, modules, registered, mtime)
-        if (modules and not found and failures and relative not in self.import_errors
-                and might_contain_dag(path, safe_mode=True)):
-            self.warnings[relative] = skipped_imports_warning(relative, failures)
-            log.warning("%s", self.warnings[relative])
+        if modules and not found:
+            self._warn_skipped_imports(path, relative, failures)
         self.file_last_changed[path] = mtime
         return found
+
+    def _warn_skipped_imports(self, path: str, relative: str, failures: Sequence[str]) -> None:
+        """Record the skipped-imports warning of a file that imported but defines no DAG, when
+        it caught failed imports and looks like a DAG file (module docstring)."""
+        if failures and relative not in self.import_errors and might_contain_dag(path, True):
+            self.warnings[relative] = skipped_imports_warning(relative, failures)
+            log.warning("%s", self.warnings[relative])
 
     # -- internals -------------------------------------------------------------------------------
 
