@@ -243,6 +243,7 @@ class ParsedFile:
         relative_fileloc: the path relative to the DAG folder (the import errors' key).
         dags: its DAGs, serialized, in the order the DAG bag found them.
         import_errors: relative path -> message (at most this file's).
+        warnings: relative path -> warning (at most this file's; see :attr:`DagBag.warnings`).
         duration: seconds spent on the file (in the child, or waiting for it).
     """
 
@@ -251,6 +252,7 @@ class ParsedFile:
     dags: tuple[SerializedDagEntry, ...] = ()
     import_errors: dict[str, str] = field(default_factory=dict)
     duration: float = 0.0
+    warnings: dict[str, str] = field(default_factory=dict)
 
 
 def _read_source(path: str) -> str:
@@ -278,6 +280,7 @@ def parse_file(path: str, dag_folder: str, *, safe_mode: bool,
     finally:
         bag.dags.clear()
         bag.import_errors.clear()
+        bag.warnings.clear()
         bag.file_last_changed.clear()
 
 
@@ -288,7 +291,7 @@ def _parse_with(bag: DagBag, path: str, safe_mode: bool, started: float) -> Pars
     entries = serialize_dags(found, import_errors, source_code=source)
     return ParsedFile(path=path, relative_fileloc=relative_fileloc(path, bag.dag_folder),
                       dags=tuple(entries), import_errors=import_errors,
-                      duration=time.perf_counter() - started)
+                      duration=time.perf_counter() - started, warnings=dict(bag.warnings))
 
 
 class FolderMerge:
@@ -299,16 +302,19 @@ class FolderMerge:
 
     Attributes:
         import_errors: relative path -> message, for the files added so far.
+        warnings: relative path -> warning, likewise (see :attr:`DagBag.warnings`).
     """
 
     def __init__(self) -> None:
         self.import_errors: dict[str, str] = {}
+        self.warnings: dict[str, str] = {}
         self._first_file: dict[str, str] = {}
 
     def add(self, parsed: ParsedFile) -> list[SerializedDagEntry]:
         """Record ``parsed``'s import errors; its DAGs that are kept."""
         for filename, message in parsed.import_errors.items():
             _add_error(self.import_errors, filename, message)
+        self.warnings.update(parsed.warnings)
         kept = []
         for entry in parsed.dags:
             first = self._first_file.setdefault(entry.dag_id, entry.fileloc)
@@ -324,18 +330,20 @@ class FolderMerge:
 
 @dataclass(frozen=True, slots=True)
 class ParsedFolder:
-    """A folder's parse: every DAG kept (file order) and the import errors by relative path."""
+    """A folder's parse: every DAG kept (file order), the import errors and the warnings by
+    relative path."""
 
     dags: list[SerializedDagEntry]
     import_errors: dict[str, str]
     files: list[ParsedFile]
+    warnings: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
     def merge(files: Sequence[ParsedFile]) -> ParsedFolder:
         """Combine the files' results, given in file order (see :class:`FolderMerge`)."""
         merge = FolderMerge()
         dags = [entry for parsed in files for entry in merge.add(parsed)]
-        return ParsedFolder(dags, merge.import_errors, list(files))
+        return ParsedFolder(dags, merge.import_errors, list(files), merge.warnings)
 
 
 # -- the child ----------------------------------------------------------------------------------

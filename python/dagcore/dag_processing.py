@@ -78,6 +78,9 @@ class SyncResult:
         created: DAG ids that got a new ``dag`` row.
         stale: DAG ids newly marked stale.
         import_errors: the import errors recorded, by file (relative path).
+        warnings: files that look like DAG files but define no DAG after catching failed
+            imports, by file (relative path): reported, not stored (see
+            :attr:`dagcore.dagbag.DagBag.warnings`).
     """
 
     written: tuple[str, ...] = ()
@@ -86,6 +89,7 @@ class SyncResult:
     created: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()
     import_errors: Mapping[str, str] = ()  # type: ignore[assignment]
+    warnings: Mapping[str, str] = ()  # type: ignore[assignment]
 
 
 def _source_code(fileloc: str | None) -> str:
@@ -429,8 +433,9 @@ def sync_dags(dag_folder: str | Path | None = None, *, engine: Engine | None = N
                 for entry in merge.add(parsed):
                     writes.store(engine, entry, bundle_name=bundle_name, bundle_version=None,
                                  min_update_interval=min_update_interval or None, now=now)
-        return _finish_sync(engine, writes, merge.import_errors, bundle_name=bundle_name,
-                            parsed_files=None, now=now)
+        result = _finish_sync(engine, writes, merge.import_errors, bundle_name=bundle_name,
+                              parsed_files=None, now=now)
+        return dataclasses.replace(result, warnings=dict(merge.warnings))
     finally:
         if own_engine:
             engine.dispose()

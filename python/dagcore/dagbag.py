@@ -24,6 +24,12 @@ Design note. Parsing follows Airflow's ``DagBag`` (docs/airflow-behaviour.md 1.2
   block (the ``@dag`` decorator uses one) closed during the import. Each is validated and
   checked for cycles; a DAG id already bagged from another file is refused. Those failures are
   import errors ``"<ExcType>: <message>"`` of the file, and the file's other DAGs still count.
+* **Skipped imports** (dagcore's addition; Airflow stays silent): a ``.py`` file that imports
+  without error, defines no DAG, looks like a DAG file (the safe-mode heuristic) and caught an
+  ``ImportError`` of one of its own imports (``try: from airflow.x import Y`` /
+  ``except ImportError: ...``) gets a warning in :attr:`DagBag.warnings` naming the missing
+  module or name: the file was most likely meant to define DAGs with a feature not there. A
+  warning is not an import error: it hides nothing and does not mark the file failed.
 * ``dagcore.compat.airflow`` is on while parsing (``compat_airflow``, default
   ``[core] dagbag_compat_airflow``), so Airflow DAG files load unchanged.
 
@@ -33,6 +39,7 @@ is not thread-safe; use one per thread.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import importlib
@@ -69,6 +76,7 @@ __all__ = [  # noqa: F822 - DBDagBag is served lazily by __getattr__ (below)
     "list_py_file_paths",
     "might_contain_dag",
     "relative_fileloc",
+    "skipped_imports_warning",
 ]
 
 log = logging.getLogger(__name__)
@@ -422,6 +430,118 @@ def _find_cycle(dag: DAG) -> list[str] | None:
 
 
 # -------------------------------------------------------------------------------------------------
+# Watching the imports a DAG file catches
+
+
+class _ImportWatch(threading.local):
+    """Per thread: the files being imported whose failing imports are recorded (path -> the
+    failures, in order)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, list[str]] = {}
+
+
+_watch = _ImportWatch()
+_watch_lock = threading.Lock()
+_watch_users = 0
+_original_import: Any = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _missing_names(module: ModuleType, fromlist: Sequence[str]) -> list[str]:
+    """The names of ``from module import ...`` that will raise ImportError (as the
+    ``IMPORT_FROM`` step does: neither an attribute nor an imported submodule)."""
+    missing = []
+    for name in fromlist:
+        if name == "*" or hasattr(module, name):
+            continue
+        if f"{module.__name__}.{name}" not in sys.modules:
+            missing.append(f"cannot import name {name!r} from {module.__name__!r}")
+    return missing
+
+
+def _watching_import(name: str, globals: Any = None, locals: Any = None,  # noqa: A002
+                     fromlist: Sequence[str] | None = (), level: int = 0) -> ModuleType:
+    """``builtins.__import__`` while a file is watched: records, for an import statement of a
+    watched file, the ImportError it raises or the ``from`` names it will not find."""
+    failures = None
+    if _watch.files and isinstance(globals, dict):
+        failures = _watch.files.get(globals.get("__file__"))  # type: ignore[arg-type]
+    if failures is None:
+        return _original_import(name, globals, locals, fromlist, level)
+    try:
+        module = _original_import(name, globals, locals, fromlist, level)
+    except ImportError as exc:
+        failures.append(_first_line(exc))
+        raise
+    if fromlist:
+        failures.extend(_missing_names(module, fromlist))
+    return module
+
+
+@contextlib.contextmanager
+def _watch_import_failures(path: str) -> Iterator[list[str]]:
+    """The failing import statements of the file ``path`` while the block imports it (the
+    yielded list fills up). ``builtins.__import__`` is wrapped while any thread watches a file,
+    and only the watched file's own statements are recorded."""
+    global _watch_users, _original_import
+    with _watch_lock:
+        if _watch_users == 0:
+            _original_import = builtins.__import__
+            builtins.__import__ = _watching_import
+        _watch_users += 1
+    failures: list[str] = []
+    previous = _watch.files.get(path)
+    _watch.files[path] = failures
+    try:
+        yield failures
+    finally:
+        if previous is None:
+            _watch.files.pop(path, None)
+        else:
+            _watch.files[path] = previous
+        with _watch_lock:
+            _watch_users -= 1
+            if _watch_users == 0:
+                # _original_import stays set: another thread may be inside the wrapper now.
+                if builtins.__import__ is _watching_import:
+                    builtins.__import__ = _original_import
+
+
+def _strip_watch_frames(exc: BaseException) -> None:
+    """Drop :func:`_watching_import`'s frames from the tracebacks of ``exc`` and the exceptions
+    chained to it, so an import error reads as if ``__import__`` were not wrapped."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        tb, head, kept = current.__traceback__, None, None
+        while tb is not None:
+            if tb.tb_frame.f_code is not _watching_import.__code__:
+                if kept is None:
+                    head = tb
+                else:
+                    kept.tb_next = tb
+                kept = tb
+            tb = tb.tb_next
+        if kept is not None:
+            kept.tb_next = None
+        current.__traceback__ = head
+        current = current.__cause__ or current.__context__
+
+
+def skipped_imports_warning(relative_path: str, failures: Sequence[str]) -> str:
+    """The warning of a DAG-looking file that defines no DAG after catching ``failures``."""
+    unique = list(dict.fromkeys(failures))
+    return (f"{relative_path} defines no DAG; it caught these failed imports (a feature "
+            f"dagcore does not have?): {'; '.join(unique)}")
+
+
+# -------------------------------------------------------------------------------------------------
 # The bag
 
 
@@ -441,6 +561,8 @@ class DagBag:
         dags: dag id -> DAG.
         file_last_changed: absolute file path -> its modification time when last parsed.
         import_errors: file path (relative to the DAG folder) -> message with traceback.
+        warnings: file path (relative to the DAG folder) -> why a file that looks like a DAG
+            file defines no DAG (its caught import failures); not import errors.
         parse_stats: a :class:`FileLoadStat` per file of the last :meth:`collect_dags`, slowest
             first.
     """
@@ -467,6 +589,7 @@ class DagBag:
         self.dags: dict[str, DAG] = {}
         self.file_last_changed: dict[str, datetime] = {}
         self.import_errors: dict[str, str] = {}
+        self.warnings: dict[str, str] = {}
         self.parse_stats: list[FileLoadStat] = []
         if collect_dags:
             self.collect_dags()
@@ -562,15 +685,28 @@ class DagBag:
             return []
         if only_if_updated and self.file_last_changed.get(path) == mtime:
             return []
-        self.import_errors.pop(self._relative(path), None)
+        relative = self._relative(path)
+        self.import_errors.pop(relative, None)
+        self.warnings.pop(relative, None)
         with self._parsing():
             if zipfile.is_zipfile(path):
                 modules, registered = self._load_zip(path, safe_mode)
+                failures: list[str] = []
             else:
-                modules, registered = self._load_file(path, safe_mode)
+                with _watch_import_failures(path) as failures:
+                    modules, registered = self._load_file(path, safe_mode)
             found = self._bag_modules(path, modules, registered, mtime)
+        if modules and not found:
+            self._warn_skipped_imports(path, relative, failures)
         self.file_last_changed[path] = mtime
         return found
+
+    def _warn_skipped_imports(self, path: str, relative: str, failures: Sequence[str]) -> None:
+        """Record the skipped-imports warning of a file that imported but defines no DAG, when
+        it caught failed imports and looks like a DAG file (module docstring)."""
+        if failures and relative not in self.import_errors and might_contain_dag(path, True):
+            self.warnings[relative] = skipped_imports_warning(relative, failures)
+            log.warning("%s", self.warnings[relative])
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -601,6 +737,7 @@ class DagBag:
             yield
 
     def _record_error(self, path: str, exc: BaseException) -> None:
+        _strip_watch_frames(exc)
         if self.import_error_tracebacks:
             message = "".join(traceback.format_exception(
                 type(exc), exc, exc.__traceback__, limit=-self.import_error_traceback_depth))

@@ -87,6 +87,8 @@ def _one_pass(folder: Path, engine: Engine, pool: DagFileParserPool) -> int:
     print(sync_summary(result))
     for filename in sorted(result.import_errors):
         print(f"  import error: {filename}")
+    for filename in sorted(result.warnings):
+        print(f"  warning: {result.warnings[filename]}")
     return 0
 
 

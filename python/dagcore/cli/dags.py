@@ -44,6 +44,8 @@ def _cmd_dags_reserialize(args: argparse.Namespace) -> int:
     print(sync_summary(result))
     for filename in sorted(result.import_errors):
         print(f"  import error: {filename}")
+    for filename in sorted(result.warnings):
+        print(f"  warning: {result.warnings[filename]}")
     return 0
 
 
