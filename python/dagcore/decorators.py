@@ -97,6 +97,12 @@ class XComArg(DependencyMixin):
 
         return ZipXComArg((self, *others), fillvalue=NOTSET if fillvalue is None else fillvalue)
 
+    def __str__(self) -> str:
+        """The Jinja expression that pulls the value, as Airflow's ``XComArg.__str__`` (an
+        f-string such as ``f"echo {ref}"`` in a templated field then renders the value)."""
+        return (f"{{{{ task_instance.xcom_pull(task_ids='{self.operator.task_id}', "
+                f"dag_id='{self.operator.dag_id}', key='{self.key}') }}}}")
+
     def __repr__(self) -> str:
         if self.key == XCOM_RETURN_KEY:
             return f"XComArg({self.operator!r})"

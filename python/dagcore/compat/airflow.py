@@ -14,7 +14,8 @@ Two Airflow habits need more than a re-export, and get it here:
   reads them in ``[core] default_timezone``; dagcore's own ``DAG`` refuses them. The aliased
   :class:`DAG` and :func:`dag` make such dates aware in that zone first (also inside
   ``default_args``), then build an ordinary dagcore DAG;
-* ``schedule_interval=`` (Airflow 2) is accepted as ``schedule=``.
+* ``schedule_interval=`` (Airflow 2) is accepted as ``schedule=``; ``sla_miss_callback=`` (Airflow
+  2's SLAs, removed in Airflow 3) is accepted and ignored with a warning, as is a task's ``sla=``.
 
 The finder is installed with :func:`install` and removed with :func:`uninstall` (or used as
 ``with enabled():``). Installs nest (a count); the last :func:`uninstall` removes the finder and
@@ -172,6 +173,16 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.providers.standard.decorators.external_python": ((_HERE,
                                                                ("external_python_task",)),),
     "airflow.providers.standard.decorators.python": ((_HERE, ("python_task",)),),
+    # -- more paths real DAG files import (issue 14's corpus) ------------------------------------
+    "airflow.sdk.api": (),
+    "airflow.sdk.api.datamodels": (),
+    "airflow.sdk.api.datamodels._generated": (
+        ("dagcore.trigger_rule", ("TriggerRule",)),
+        ("dagcore.state", ("TaskInstanceState", "DagRunState"))),
+    "airflow.providers.common": (),
+    "airflow.providers.common.compat": (),
+    "airflow.providers.common.compat.sdk": _SDK + _EXCEPTIONS,
+    "airflow.models.xcom_arg": (("dagcore.decorators", ("XComArg",)),),
 }
 """Airflow module name -> ``(dagcore module, attribute names)`` pairs its alias re-exports.
 
@@ -209,6 +220,9 @@ def _localize(value: Any) -> Any:
 def _airflow_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     """DAG keyword arguments with Airflow's leniencies applied (naive dates, schedule_interval)."""
     kwargs = dict(kwargs)
+    if kwargs.pop("sla_miss_callback", None) is not None:
+        log.warning("sla_miss_callback is ignored: SLAs were removed in Airflow 3 and dagcore "
+                    "has none (use a DAG-run timeout or a deadline instead)")
     if "schedule_interval" in kwargs:
         interval = kwargs.pop("schedule_interval")
         if "schedule" in kwargs:

@@ -231,6 +231,7 @@ class BaseOperator(DependencyMixin):
             one, else the DAG's root); the id becomes ``group_id.task_id`` in a prefixing group.
         do_xcom_push: push :meth:`execute`'s return value to XCom (default True).
         map_index_template: a template labelling each instance of a mapped task.
+        sla: Airflow 2's SLA: accepted and ignored with a warning (Airflow 3 has none).
         multiple_outputs: push each key of a returned dict as its own XCom.
         inlets, outlets: lineage/asset references, stored as lists (no scheduling meaning yet).
 
@@ -296,6 +297,7 @@ class BaseOperator(DependencyMixin):
         task_display_name: str | None = None,
         task_group: TaskGroup | None = None,
         map_index_template: str | None = None,
+        sla: Any = None,
         inlets: Any = None,
         outlets: Any = None,
         **kwargs: Any,
@@ -365,6 +367,8 @@ class BaseOperator(DependencyMixin):
         self.task_display_name = task_display_name or self.task_id
         # The label of a mapped task's instances (used only when the task is mapped).
         self.map_index_template = map_index_template
+        if sla is not None:  # Airflow 2's SLAs (removed in Airflow 3): accepted, not enforced
+            log.warning("task %r: sla is ignored (SLAs were removed in Airflow 3)", task_id)
         # Stored as Airflow does (a list); their scheduling meaning comes with assets.
         self.inlets: list[Any] = [] if not inlets else (
             inlets if isinstance(inlets, list) else [inlets])
@@ -587,6 +591,21 @@ class BaseOperator(DependencyMixin):
 
     def post_execute(self, context: dict[str, Any], result: Any = None) -> None:
         """Called right after :meth:`execute` with its result."""
+
+    def render_template(self, content: Any, context: dict[str, Any],
+                        jinja_env: Any = None, seen_oids: Any = None) -> Any:
+        """``content`` rendered with Jinja against ``context`` (Airflow's
+        ``BaseOperator.render_template``: strings, and the items of lists, tuples, sets and
+        dicts; XCom references resolved)."""
+        from dagcore.templating import get_template_env, render_template
+
+        del seen_oids
+        if _xcom_references(content):
+            from dagcore.decorators import resolve_xcom_args
+
+            content = resolve_xcom_args(content, context)
+        return render_template(content, context, jinja_env or get_template_env(self._dag),
+                               template_ext=self.template_ext)
 
     def render_template_fields(self, context: dict[str, Any]) -> None:
         """Render every attribute named in ``template_fields`` in place with Jinja."""

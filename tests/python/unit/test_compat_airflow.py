@@ -325,3 +325,42 @@ def test_context_variable_connection_at_airflow_s_paths() -> None:
     with compat.enabled():
         for (module, name), obj in expected.items():
             assert getattr(importlib.import_module(module), name) is obj, (module, name)
+
+
+def test_xcomarg_in_an_f_string_and_render_template_pull_at_run_time() -> None:
+    # Airflow's XComArg.__str__ is the Jinja expression pulling the value (example_xcom's
+    # `bash_command=f"echo {XComArg(task, key='k')}"`), and BaseOperator.render_template
+    # renders any content against the context (tutorial_taskflow_templates).
+    from dagcore import DAG
+    from dagcore.decorators import XComArg
+    from dagcore.operators.empty import EmptyOperator
+    from dagcore.templating import build_context
+
+    with DAG("xcom_str", start_date=LOGICAL):
+        push = EmptyOperator(task_id="push")
+        echo = BashOperator(task_id="echo", bash_command=f"echo {XComArg(push, key='k')}")
+    assert echo.bash_command == ("echo {{ task_instance.xcom_pull(task_ids='push', "
+                                 "dag_id='xcom_str', key='k') }}")
+    backend = InMemoryXComBackend()
+    backend.push(dag_id="xcom_str", run_id="r", task_id="push", key="k", value=42)
+    context = build_context(echo, run_id="r", logical_date=LOGICAL, xcom=backend)
+    assert echo.render_template(echo.bash_command, context) == "echo 42"
+    assert echo.render_template(["{{ ds }}", {"a": "{{ run_id }}"}], context) == [
+        "2024-03-01", {"a": "r"}]
+
+
+def test_more_paths_real_files_import_and_sla_is_accepted() -> None:
+    with compat.enabled():
+        from airflow.models.xcom_arg import XComArg
+        from airflow.providers.common.compat.sdk import BaseOperator, TriggerRule
+        from airflow.sdk.api.datamodels._generated import TriggerRule as GeneratedRule
+
+        from dagcore.decorators import XComArg as DagcoreXComArg
+        from dagcore.trigger_rule import TriggerRule as DagcoreRule
+
+        assert XComArg is DagcoreXComArg and TriggerRule is GeneratedRule is DagcoreRule
+        assert BaseOperator is dagcore.BaseOperator if hasattr(dagcore, "BaseOperator") \
+            else BaseOperator.__name__ == "BaseOperator"
+        dag = compat.DAG("sla", start_date=LOGICAL, sla_miss_callback=lambda *a: None)
+        task = BashOperator(task_id="t", bash_command="true", sla=timedelta(hours=1), dag=dag)
+        assert task.task_id in dag.task_dict
