@@ -211,6 +211,8 @@ def _unique_task_id(task_id: str, dag: Any, group: Any = None) -> str:
 
 
 FLAVOURS: dict[str, tuple[str, str]] = {
+    "branch": ("dagcore.operators.branch", "DecoratedBranchPythonOperator"),
+    "short_circuit": ("dagcore.operators.short_circuit", "DecoratedShortCircuitOperator"),
 }
 """``@task.<name>`` -> (module, operator class): the decorated operator each flavour creates
 (a ``DecoratedPythonOperator`` subclass), imported on first use."""
