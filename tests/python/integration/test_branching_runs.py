@@ -1,0 +1,175 @@
+"""Branching, short-circuit and latest-only through the real scheduler and task runner
+(``DAG.test()``): the final task states are those Airflow's tests expect for the same graphs
+(providers/standard tests ``operators/test_python.py``, ``test_branch_operator.py``,
+``test_latest_only_operator.py``, ``test_weekday.py``, ``test_datetime.py``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cli_helpers import CLIHome
+
+from dagcore import DAG, task
+from dagcore.dagbag import EXAMPLE_DAGS_FOLDER
+from dagcore.operators.branch import BaseBranchOperator, BranchPythonOperator
+from dagcore.operators.datetime import BranchDateTimeOperator
+from dagcore.operators.empty import EmptyOperator
+from dagcore.operators.latest_only import LatestOnlyOperator
+from dagcore.operators.short_circuit import ShortCircuitOperator
+from dagcore.operators.weekday import BranchDayOfWeekOperator
+from dagcore.task_group import TaskGroup
+from dagcore.trigger_rule import TriggerRule
+from dagcore.utils.edgemodifier import Label, get_edge_info
+from dagcore.utils.weekday import WeekDay
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+MONDAY = datetime(2024, 3, 4, 12, tzinfo=UTC)
+
+
+def _two_paths(dag_id: str, choice: object) -> DAG:
+    with DAG(dag_id, start_date=START) as the_dag:
+        branch = BranchPythonOperator(task_id="branch", python_callable=lambda: choice)
+        a = EmptyOperator(task_id="a")
+        a2 = EmptyOperator(task_id="a2")
+        b = EmptyOperator(task_id="b")
+        join = EmptyOperator(task_id="join",
+                             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+        branch >> a >> a2 >> join
+        branch >> b >> join
+    return the_dag
+
+
+def test_branch_follows_one_path_and_the_join_runs() -> None:
+    # Airflow: the branch skips the direct downstream not followed; the skip propagates down
+    # its path (all_success); the join with none_failed_min_one_success runs.
+    result = _two_paths("branch_one", "a").test(MONDAY)
+    assert result.state == "success"
+    assert result.task_states == {"branch": "success", "a": "success", "a2": "success",
+                                  "b": "skipped", "join": "success"}
+
+
+def test_branch_returning_none_skips_every_path() -> None:
+    # Airflow (test_skip_all_except with None): every direct downstream is skipped, the join too.
+    result = _two_paths("branch_none", None).test(MONDAY)
+    assert result.state == "success"
+    assert result.task_states == {"branch": "success", "a": "skipped", "a2": "skipped",
+                                  "b": "skipped", "join": "skipped"}
+
+
+def test_branch_to_an_unknown_task_fails_the_branch_task() -> None:
+    # Airflow's skip_all_except: "'branch_task_ids' must contain only valid task_ids. Invalid
+    # tasks found: {'nope'}." The branch task fails; everything downstream is upstream_failed.
+    result = _two_paths("branch_bad", "nope").test(MONDAY)
+    assert result.state == "failed"
+    assert result.task_states["branch"] == "failed"
+    assert result.task_states["a"] == "upstream_failed"
+    assert result.task_states["b"] == "upstream_failed"
+
+
+def test_branch_to_a_task_group_follows_its_roots() -> None:
+    # Airflow's BranchMixIn._expand_task_group_roots: a group id means its root tasks.
+    with DAG("branch_group", start_date=START) as the_dag:
+        branch = BranchPythonOperator(task_id="branch", python_callable=lambda: "grp")
+        with TaskGroup("grp") as grp:
+            first = EmptyOperator(task_id="first")
+            first >> EmptyOperator(task_id="second")
+        other = EmptyOperator(task_id="other")
+        branch >> [grp, other]
+    result = the_dag.test(MONDAY)
+    assert result.task_states == {"branch": "success", "grp.first": "success",
+                                  "grp.second": "success", "other": "skipped"}
+
+
+def test_task_branch_decorator_and_a_label() -> None:
+    @task.branch
+    def pick(n: int) -> str:
+        return "even" if n % 2 == 0 else "odd"
+
+    with DAG("branch_decorated", start_date=START) as the_dag:
+        chosen = pick(3)
+        even = EmptyOperator(task_id="even")
+        odd = EmptyOperator(task_id="odd")
+        chosen >> Label("n is even") >> even
+        chosen >> Label("n is odd") >> odd
+    assert get_edge_info(the_dag, "pick", "odd") == {"label": "n is odd"}
+    result = the_dag.test(MONDAY)
+    assert result.task_states == {"pick": "success", "even": "skipped", "odd": "success"}
+
+
+def test_base_branch_operator_subclass() -> None:
+    class ChooseSecond(BaseBranchOperator):
+        def choose_branch(self, context: dict) -> list[str]:
+            return ["second"]
+
+    with DAG("branch_base", start_date=START) as the_dag:
+        ChooseSecond(task_id="choose") >> [EmptyOperator(task_id="first"),
+                                           EmptyOperator(task_id="second")]
+    assert the_dag.test(MONDAY).task_states == {"choose": "success", "first": "skipped",
+                                                "second": "success"}
+
+
+def _short_circuit_dag(dag_id: str, *, ignore: bool) -> DAG:
+    with DAG(dag_id, start_date=START) as the_dag:
+        check = ShortCircuitOperator(task_id="check", python_callable=lambda: False,
+                                     ignore_downstream_trigger_rules=ignore)
+        direct = EmptyOperator(task_id="direct")
+        later = EmptyOperator(task_id="later", trigger_rule=TriggerRule.ALL_DONE)
+        check >> direct >> later
+    return the_dag
+
+
+def test_short_circuit_ignoring_trigger_rules_skips_everything_downstream() -> None:
+    # Airflow (test_short_circuiting with ignore_downstream_trigger_rules=True): all skipped,
+    # whatever their trigger rule.
+    result = _short_circuit_dag("sc_all", ignore=True).test(MONDAY)
+    assert result.task_states == {"check": "success", "direct": "skipped", "later": "skipped"}
+
+
+def test_short_circuit_respecting_trigger_rules_skips_only_direct_downstream() -> None:
+    # Airflow (ignore_downstream_trigger_rules=False): the direct downstream is skipped; an
+    # all_done task further down runs.
+    result = _short_circuit_dag("sc_direct", ignore=False).test(MONDAY)
+    assert result.task_states == {"check": "success", "direct": "skipped", "later": "success"}
+
+
+def test_task_short_circuit_truthy_continues() -> None:
+    @task.short_circuit
+    def go() -> int:
+        return 42
+
+    with DAG("sc_truthy", start_date=START) as the_dag:
+        go() >> EmptyOperator(task_id="after")
+    result = the_dag.test(MONDAY)
+    assert result.task_states == {"go": "success", "after": "success"}
+    assert result.xcom_pull("go") == 42
+
+
+def test_latest_only_does_not_skip_a_manual_run() -> None:
+    # Airflow 3: a manual run (DAG.test's run is one) always proceeds.
+    with DAG("latest_manual", start_date=START, schedule="@daily") as the_dag:
+        LatestOnlyOperator(task_id="latest_only") >> EmptyOperator(task_id="after")
+    result = the_dag.test(MONDAY)
+    assert result.task_states == {"latest_only": "success", "after": "success"}
+
+
+def test_day_of_week_and_datetime_branches_use_the_logical_date() -> None:
+    with DAG("calendar_branches", start_date=START) as the_dag:
+        day = BranchDayOfWeekOperator(task_id="day", week_day={WeekDay.SATURDAY, "Sunday"},
+                                      follow_task_ids_if_true="weekend",
+                                      follow_task_ids_if_false="weekday",
+                                      use_task_logical_date=True)
+        day >> [EmptyOperator(task_id="weekend"), EmptyOperator(task_id="weekday")]
+        window = BranchDateTimeOperator(
+            task_id="window", target_lower=MONDAY - timedelta(hours=1),
+            target_upper=MONDAY + timedelta(hours=1), use_task_logical_date=True,
+            follow_task_ids_if_true="inside", follow_task_ids_if_false="outside")
+        window >> [EmptyOperator(task_id="inside"), EmptyOperator(task_id="outside")]
+    result = the_dag.test(MONDAY)
+    assert result.task_states == {"day": "success", "weekend": "skipped", "weekday": "success",
+                                  "window": "success", "inside": "success",
+                                  "outside": "skipped"}
