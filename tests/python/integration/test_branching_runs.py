@@ -10,10 +10,20 @@ import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from cli_helpers import CLIHome
+from sqlalchemy.engine import Engine
+
+import dagcore.utils.timezone as tz_seam
 
 from dagcore import DAG, task
+from dagcore.dag_processing import write_dag
 from dagcore.dagbag import EXAMPLE_DAGS_FOLDER
+from dagcore.db import migrate, transaction
+from dagcore.db_dagbag import DBDagBag
+from dagcore.executors.inprocess import InProcessExecutor
+from dagcore.jobs.scheduler import SchedulerJob
+from dagcore.models import tables as t
 from dagcore.operators.branch import BaseBranchOperator, BranchPythonOperator
 from dagcore.operators.datetime import BranchDateTimeOperator
 from dagcore.operators.empty import EmptyOperator
@@ -173,3 +183,60 @@ def test_day_of_week_and_datetime_branches_use_the_logical_date() -> None:
     assert result.task_states == {"day": "success", "weekend": "skipped", "weekday": "success",
                                   "window": "success", "inside": "success",
                                   "outside": "skipped"}
+
+
+def test_latest_only_skips_all_but_the_latest_scheduled_run(
+        engine: Engine, tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Airflow 3 (test_latest_only_operator.py): with catch-up, the runs of past intervals skip
+    # the downstream of LatestOnlyOperator; the run whose window holds now runs it, and a task
+    # with trigger rule all_done downstream of the skipped one still runs.
+    monkeypatch.setenv("DAGCORE_HOME", str(tmp_path))
+    migrate(engine)
+    now = START + timedelta(days=3, hours=5)
+    monkeypatch.setattr(tz_seam, "utcnow", lambda: now)
+    with DAG("latest_sched", start_date=START, schedule="@daily", catchup=True) as the_dag:
+        latest = LatestOnlyOperator(task_id="latest_only")
+        after = EmptyOperator(task_id="after")
+        done = EmptyOperator(task_id="done", trigger_rule=TriggerRule.ALL_DONE)
+        latest >> after >> done
+    write_dag(engine, the_dag)
+    with transaction(engine) as conn:
+        conn.execute(t.dag.update().values(is_paused=False))
+    job = SchedulerJob(engine=engine, executor=InProcessExecutor(engine, dags={"latest_sched":
+                                                                                the_dag}),
+                       dag_bag=DBDagBag(engine=engine, revalidation_interval=0), idle_sleep=0.0,
+                       dags={"latest_sched": the_dag}, single=False)
+    job.job.register()
+    job.executor.start()
+    try:
+        for _ in range(30):
+            job.run_once()
+    finally:
+        job.executor.end()
+        job.job.complete()
+    ti = t.task_instance
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(ti.c.run_id, ti.c.task_id, ti.c.state)).all()
+    states: dict[str, dict[str, str]] = {}
+    for run_id, task_id, state in rows:
+        states.setdefault(run_id, {})[task_id] = state
+    expected_skip = {"latest_only": "success", "after": "skipped", "done": "success"}
+    expected_run = {"latest_only": "success", "after": "success", "done": "success"}
+    assert states == {
+        f"scheduled__{(START + timedelta(days=i)).isoformat()}":
+            expected_run if i == 3 else expected_skip for i in range(4)}
+
+
+def test_dags_test_runs_the_branching_example(cli_home: CLIHome) -> None:
+    # `dags test` of examples/dags/airflow_branching.py (Airflow imports, compat finder), on a
+    # Monday: the weekday path.
+    shutil.copy(EXAMPLE_DAGS_FOLDER / "airflow_branching.py", cli_home.dags_folder)
+    result = cli_home.run("dags", "test", "airflow_branching", "2024-03-04T12:00:00+00:00", "-S",
+                          str(cli_home.dags_folder), "-o", "json")
+    assert result.returncode == 0, result.stderr
+    states = {row["task_id"]: row["state"] for row in json.loads(result.stdout)}
+    assert states == {
+        "choose": "success", "path_a.extract": "success", "path_a.load": "success",
+        "path_b": "skipped", "join": "success", "check_rows": "success",
+        "report": "skipped", "latest_only": "success", "notify": "success",
+        "weekday_check": "success", "weekend": "skipped", "workday": "success"}
