@@ -202,10 +202,10 @@ def test_latest_only_skips_all_but_the_latest_scheduled_run(
     write_dag(engine, the_dag)
     with transaction(engine) as conn:
         conn.execute(t.dag.update().values(is_paused=False))
-    job = SchedulerJob(engine=engine, executor=InProcessExecutor(engine, dags={"latest_sched":
-                                                                                the_dag}),
+    dags = {"latest_sched": the_dag}
+    job = SchedulerJob(engine=engine, executor=InProcessExecutor(engine, dags=dags),
                        dag_bag=DBDagBag(engine=engine, revalidation_interval=0), idle_sleep=0.0,
-                       dags={"latest_sched": the_dag}, single=False)
+                       dags=dags, single=False)
     job.job.register()
     job.executor.start()
     try:
