@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,11 +19,13 @@ from sqlalchemy.engine import Engine
 import dagcore.utils.timezone as tz_seam
 
 from dagcore import DAG, task
-from dagcore.dag_processing import write_dag
+from dagcore.api.common import trigger_dag
+from dagcore.dag_processing import sync_dags, write_dag
 from dagcore.dagbag import EXAMPLE_DAGS_FOLDER
 from dagcore.db import migrate, transaction
 from dagcore.db_dagbag import DBDagBag
 from dagcore.executors.inprocess import InProcessExecutor
+from dagcore.executors.local import LocalExecutor
 from dagcore.jobs.scheduler import SchedulerJob
 from dagcore.models import tables as t
 from dagcore.operators.branch import BaseBranchOperator, BranchPythonOperator
@@ -235,8 +239,50 @@ def test_dags_test_runs_the_branching_example(cli_home: CLIHome) -> None:
                           str(cli_home.dags_folder), "-o", "json")
     assert result.returncode == 0, result.stderr
     states = {row["task_id"]: row["state"] for row in json.loads(result.stdout)}
-    assert states == {
-        "choose": "success", "path_a.extract": "success", "path_a.load": "success",
-        "path_b": "skipped", "join": "success", "check_rows": "success",
-        "report": "skipped", "latest_only": "success", "notify": "success",
-        "weekday_check": "success", "weekend": "skipped", "workday": "success"}
+    assert states == EXAMPLE_STATES
+
+
+EXAMPLE_STATES = {
+    "choose": "success", "path_a.extract": "success", "path_a.load": "success",
+    "path_b": "skipped", "join": "success", "check_rows": "success", "report": "skipped",
+    "latest_only": "success", "notify": "success", "weekday_check": "success",
+    "weekend": "skipped", "workday": "success"}
+
+
+def test_the_branching_example_with_the_local_executor(
+        sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The skips are written by the task runner in the worker process, as with DAG.test().
+    monkeypatch.setenv("DAGCORE_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    monkeypatch.setenv("DAGCORE__CORE__DAGS_FOLDER", str(folder))
+    shutil.copy(EXAMPLE_DAGS_FOLDER / "airflow_branching.py", folder)
+    engine = sqlite_engine
+    migrate(engine)
+    result = sync_dags(folder, engine=engine, min_update_interval=timedelta(0))
+    assert not result.import_errors, result.import_errors
+    with transaction(engine) as conn:
+        conn.execute(t.dag.update().values(is_paused=False))
+    run = trigger_dag("airflow_branching", run_id="manual_1", logical_date=MONDAY, engine=engine)
+    executor = LocalExecutor(2, engine_url=engine.url.render_as_string(hide_password=False))
+    job = SchedulerJob(engine=engine, executor=executor,
+                       dag_bag=DBDagBag(engine=engine, revalidation_interval=0), idle_sleep=0.01)
+    job.job.register()
+    job.executor.start()
+    deadline = time.monotonic() + 120
+    state = None
+    try:
+        while time.monotonic() < deadline and state not in ("success", "failed"):
+            job.run_once()
+            with engine.connect() as conn:
+                state = conn.execute(sa.select(t.dag_run.c.state).where(
+                    t.dag_run.c.run_id == run.run_id)).scalar_one()
+            job._idle()
+    finally:
+        job._shutdown()
+        job.job.complete("success")
+    assert state == "success"
+    ti = t.task_instance
+    with engine.connect() as conn:
+        states = dict(conn.execute(sa.select(ti.c.task_id, ti.c.state)).all())
+    assert states == EXAMPLE_STATES
