@@ -37,8 +37,6 @@ class BranchDateTimeOperator(BaseBranchOperator):
             a time.
     """
 
-    template_fields = ("follow_task_ids_if_true", "follow_task_ids_if_false")
-
     def __init__(self, task_id: str, *, follow_task_ids_if_true: str | Iterable[str],
                  follow_task_ids_if_false: str | Iterable[str], target_lower: _Target,
                  target_upper: _Target, use_task_logical_date: bool = False,

@@ -286,3 +286,12 @@ def test_the_branching_example_with_the_local_executor(
     with engine.connect() as conn:
         states = dict(conn.execute(sa.select(ti.c.task_id, ti.c.state)).all())
     assert states == EXAMPLE_STATES
+
+
+def test_tasks_test_of_a_branch_task_succeeds_and_names_the_skips(cli_home: CLIHome) -> None:
+    # `tasks test` runs one task with no run: the skips it asks for are reported, not an error.
+    shutil.copy(EXAMPLE_DAGS_FOLDER / "airflow_branching.py", cli_home.dags_folder)
+    result = cli_home.run("tasks", "test", "airflow_branching", "choose",
+                          "2024-03-04T12:00:00+00:00", "-S", str(cli_home.dags_folder))
+    assert result.returncode == 0, result.stderr
+    assert "Task choose: success, skipping downstream tasks ['path_b']" in result.stderr
