@@ -309,6 +309,8 @@ FLAVOURS: dict[str, tuple[str, str]] = {
     "bash": ("dagcore.operators.bash_decorated", "DecoratedBashOperator"),
     "virtualenv": ("dagcore.operators.python_virtualenv", "DecoratedVirtualenvOperator"),
     "external_python": ("dagcore.operators.python_virtualenv", "DecoratedExternalPythonOperator"),
+    "branch": ("dagcore.operators.branch", "DecoratedBranchPythonOperator"),
+    "short_circuit": ("dagcore.operators.short_circuit", "DecoratedShortCircuitOperator"),
 }
 """``@task.<name>`` -> (module, operator class): the decorated operator each flavour creates
 (a ``DecoratedPythonOperator`` subclass), imported on first use."""

@@ -144,6 +144,8 @@ def _builtin_classes() -> dict[str, type]:
     from dagcore import timetables as tt
     from dagcore.decorators import DecoratedPythonOperator
     from dagcore.operators.base import BaseOperator
+    from dagcore.operators import branch, latest_only, short_circuit, weekday
+    from dagcore.operators import datetime as datetime_ops
     from dagcore.operators.bash import BashOperator
     from dagcore.operators.empty import EmptyOperator
     from dagcore.operators.python import PythonOperator
@@ -169,6 +171,17 @@ def _builtin_classes() -> dict[str, type]:
             venv.DecoratedVirtualenvOperator,
         "dagcore.operators.python_virtualenv.DecoratedExternalPythonOperator":
             venv.DecoratedExternalPythonOperator,
+        # -- branching, short-circuit, latest-only
+        "dagcore.operators.branch.BaseBranchOperator": branch.BaseBranchOperator,
+        "dagcore.operators.branch.BranchPythonOperator": branch.BranchPythonOperator,
+        "dagcore.operators.branch.DecoratedBranchPythonOperator":
+            branch.DecoratedBranchPythonOperator,
+        "dagcore.operators.datetime.BranchDateTimeOperator": datetime_ops.BranchDateTimeOperator,
+        "dagcore.operators.latest_only.LatestOnlyOperator": latest_only.LatestOnlyOperator,
+        "dagcore.operators.short_circuit.ShortCircuitOperator": short_circuit.ShortCircuitOperator,
+        "dagcore.operators.short_circuit.DecoratedShortCircuitOperator":
+            short_circuit.DecoratedShortCircuitOperator,
+        "dagcore.operators.weekday.BranchDayOfWeekOperator": weekday.BranchDayOfWeekOperator,
         "dagcore.timetables.Timetable": tt.Timetable,
         "dagcore.timetables.NullTimetable": tt.NullTimetable,
         "dagcore.timetables.OnceTimetable": tt.OnceTimetable,

@@ -84,6 +84,7 @@ from dagcore.models import tables as t
 from dagcore.models.taskinstance import NO_STATE, end_try, failure_state
 from dagcore.models.xcom import DatabaseXComBackend
 from dagcore.operators.base import execute_task
+from dagcore.operators.skipmixin import DownstreamTasksSkipped
 from dagcore.state import TaskInstanceState
 from dagcore.templating import build_context
 from dagcore.utils import timezone
@@ -392,6 +393,7 @@ class _Outcome:
     # SUCCESS, SKIPPED, or FAILED (forced: no retry); None: failed (retry rules decide)
     state: TaskInstanceState | None
     error: BaseException | None = None
+    skip_tasks: tuple[str | tuple[str, int], ...] = ()  # DownstreamTasksSkipped: skip these
 
 
 def _callbacks_of(value: Any) -> list[Callable[[dict[str, Any]], Any]]:
@@ -568,6 +570,36 @@ def _claim(engine: Engine, ti_id: uuid.UUID, key: TaskInstanceKey) -> tuple[Any,
     return None
 
 
+# -- skips a task asked for (SkipMixin; docs/airflow-behaviour.md 9.1) ---------------------------
+
+_SKIPPABLE: Final = (TaskInstanceState.SCHEDULED.value,)  # and no state (NULL)
+
+
+def _skip_downstream(conn: Connection, key: TaskInstanceKey,
+                     tasks: tuple[str | tuple[str, int], ...], now: datetime) -> None:
+    """Set ``tasks`` of the try's run to ``skipped``, in the transaction recording its success.
+
+    Airflow 3's ``ti_skip_downstream`` sets them whatever their state; dagcore skips only those
+    not yet handed to an executor (no state, or ``scheduled``), so a try already queued or
+    running is never overwritten under its runner.
+    """
+    ti = t.task_instance
+    by_index: dict[int, set[str]] = {}
+    for task in tasks:
+        task_id, map_index = task if isinstance(task, tuple) else (task, -1)
+        by_index.setdefault(map_index, set()).add(task_id)
+    skipped = 0
+    for map_index, task_ids in sorted(by_index.items()):  # one statement per map index
+        skipped += conn.execute(ti.update().where(
+            ti.c.dag_id == key.dag_id, ti.c.run_id == key.run_id,
+            ti.c.task_id.in_(sorted(task_ids)), ti.c.map_index == map_index,
+            sa.or_(ti.c.state.is_(None), ti.c.state.in_(_SKIPPABLE)),
+        ).values(state=TaskInstanceState.SKIPPED.value, start_date=now, end_date=now,
+                 updated_at=now)).rowcount
+    log.info("Set %d downstream task instance(s) to skipped (asked: %s)", skipped,
+             sorted(str(task) for task in tasks))
+
+
 class _TryRun:
     """One claimed try: load, prepare, execute under heartbeat and signals, record."""
 
@@ -668,6 +700,9 @@ class _TryRun:
                     self._work(self.runnable, self.context)
             finally:
                 interrupts.disarm()
+        except DownstreamTasksSkipped as request:
+            log.info("Skipping downstream tasks.")
+            return _Outcome(TaskInstanceState.SUCCESS, skip_tasks=tuple(request.tasks))
         except TaskSkipped as exc:
             log.info("Skipping task: %s", exc)
             return _Outcome(TaskInstanceState.SKIPPED, exc)
@@ -769,6 +804,8 @@ class _TryRun:
                                               max_tries=row.max_tries)
                 state = end_try(conn, row, new_state, now=now)
                 self._record_rendered_map_index(conn, row)
+                if outcome.skip_tasks and state == TaskInstanceState.SUCCESS.value:
+                    _skip_downstream(conn, key, outcome.skip_tasks, now)
                 log.info("Marking task as %s. dag_id=%s, task_id=%s, run_id=%s, map_index=%d, "
                          "try_number=%d, start_date=%s, end_date=%s", state.upper(), key.dag_id,
                          key.task_id, key.run_id, key.map_index, row.try_number,

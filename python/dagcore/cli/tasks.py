@@ -117,6 +117,7 @@ def _cmd_tasks_test(args: argparse.Namespace) -> int:
     """``dagcore tasks test DAG_ID TASK_ID [LOGICAL_DATE]``: one task, no database state."""
     from dagcore.api.user_input import parse_conf, parse_date
     from dagcore.exceptions import TaskSkipped
+    from dagcore.operators.skipmixin import DownstreamTasksSkipped
     from dagcore.utils import timezone
 
     conf = parse_conf(args.conf, "--conf")
@@ -132,6 +133,10 @@ def _cmd_tasks_test(args: argparse.Namespace) -> int:
                               conf=conf)
     except TaskSkipped as exc:
         print(f"Task {args.task_id} skipped: {exc}", file=sys.stderr)
+        return 0
+    except DownstreamTasksSkipped as request:  # a branch: success; no run to skip them in
+        print(f"Task {args.task_id}: success, skipping downstream tasks "
+              f"{sorted(map(str, request.tasks))}", file=sys.stderr)
         return 0
     except Exception as exc:  # the task's own failure: report it as the task's outcome
         log.debug("task failed", exc_info=True)

@@ -73,6 +73,7 @@ _SDK: Final = (
     ("dagcore.context", ("get_current_context",)),
     ("dagcore.variables", ("Variable",)),
     ("dagcore.connections", ("Connection", "BaseHook")),
+    ("dagcore.utils.edgemodifier", ("Label", "EdgeModifier")),
 )
 _EMPTY: Final = (("dagcore.operators.empty", ("EmptyOperator",)),)
 _PYTHON: Final = (("dagcore.operators.python", ("PythonOperator",)),)
@@ -90,6 +91,8 @@ _EXCEPTIONS: Final = (("dagcore.exceptions", (
     "AirflowTaskTerminated", "AirflowSensorTimeout", "AirflowRescheduleException",
     "AirflowNotFoundException", "AirflowBadRequest")),)
 _CONTEXT: Final = (("dagcore.context", ("get_current_context",)),)
+_BRANCHING_PYTHON: Final = (("dagcore.operators.branch", ("BranchPythonOperator",)),
+                            ("dagcore.operators.short_circuit", ("ShortCircuitOperator",)))
 _VARIABLE: Final = ("dagcore.variables", ("Variable",))
 _CONNECTION: Final = ("dagcore.connections", ("Connection",))
 
@@ -105,14 +108,14 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.models.param": (("dagcore.params", ("Param", "ParamsDict")),),
     "airflow.operators": (),
     "airflow.operators.empty": _EMPTY,
-    "airflow.operators.python": _PYTHON + _CONTEXT + _VENV,
+    "airflow.operators.python": _PYTHON + _CONTEXT + _VENV + _BRANCHING_PYTHON,
     "airflow.operators.bash": _BASH,
     "airflow.operators.trigger_dagrun": _TRIGGER,
     "airflow.providers": (),
     "airflow.providers.standard": (),
     "airflow.providers.standard.operators": (),
     "airflow.providers.standard.operators.empty": _EMPTY,
-    "airflow.providers.standard.operators.python": _PYTHON + _CONTEXT + _VENV,
+    "airflow.providers.standard.operators.python": _PYTHON + _CONTEXT + _VENV + _BRANCHING_PYTHON,
     "airflow.providers.standard.operators.bash": _BASH,
     "airflow.providers.standard.operators.trigger_dagrun": _TRIGGER,
     "airflow.utils": (),
@@ -183,6 +186,27 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.providers.common.compat": (),
     "airflow.providers.common.compat.sdk": _SDK + _EXCEPTIONS,
     "airflow.models.xcom_arg": (("dagcore.decorators", ("XComArg",)),),
+    # -- branching, short-circuit, latest-only, labels ------------------------------------------
+    "airflow.operators.branch": (("dagcore.operators.branch", ("BaseBranchOperator",)),),
+    "airflow.operators.latest_only": (("dagcore.operators.latest_only", ("LatestOnlyOperator",)),),
+    "airflow.operators.datetime": (("dagcore.operators.datetime", ("BranchDateTimeOperator",
+                                                                   "target_times_as_dates")),),
+    "airflow.operators.weekday": (("dagcore.operators.weekday", ("BranchDayOfWeekOperator",)),),
+    "airflow.utils.weekday": (("dagcore.utils.weekday", ("WeekDay",)),),
+    "airflow.utils.edgemodifier": (("dagcore.utils.edgemodifier", ("EdgeModifier", "Label")),),
+    "airflow.models.skipmixin": (("dagcore.operators.skipmixin", ("SkipMixin",)),),
+    "airflow.providers.standard.operators.branch": (
+        ("dagcore.operators.branch", ("BaseBranchOperator", "BranchMixIn")),),
+    "airflow.providers.standard.operators.latest_only": (
+        ("dagcore.operators.latest_only", ("LatestOnlyOperator",)),),
+    "airflow.providers.standard.operators.datetime": (
+        ("dagcore.operators.datetime", ("BranchDateTimeOperator", "target_times_as_dates")),),
+    "airflow.providers.standard.operators.weekday": (
+        ("dagcore.operators.weekday", ("BranchDayOfWeekOperator",)),),
+    "airflow.providers.standard.utils": (),
+    "airflow.providers.standard.utils.weekday": (("dagcore.utils.weekday", ("WeekDay",)),),
+    "airflow.providers.standard.utils.skipmixin": (("dagcore.operators.skipmixin",
+                                                    ("SkipMixin",)),),
 }
 """Airflow module name -> ``(dagcore module, attribute names)`` pairs its alias re-exports.
 

@@ -57,6 +57,7 @@ LAYER_OF = {
     "dagcore.templating": "authoring",
     "dagcore.xcom": "authoring",  # the XCom interface; the DB backend is dagcore.models.xcom
     "dagcore.utils.helpers": "authoring",  # chain(): links tasks, at Airflow's path
+    "dagcore.utils.edgemodifier": "authoring",  # Label: links tasks, at Airflow's path
     "dagcore.compat.*": "authoring",  # lets Airflow DAG files import dagcore's authoring API
     "dagcore.context": "authoring",  # get_current_context(): the running task's context
     "dagcore.variables": "authoring",  # Variable, read from DAGCORE_VAR_*/AIRFLOW_VAR_*

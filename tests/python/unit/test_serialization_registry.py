@@ -23,6 +23,8 @@ import dagcore.operators
 import dagcore.serialization_registry as reg
 from dagcore import DAG, task
 from dagcore import timetables as tt
+from dagcore.operators import branch, latest_only, short_circuit, weekday
+from dagcore.operators import datetime as datetime_ops
 from dagcore.operators.base import BaseOperator
 from dagcore.operators.bash import BashOperator
 from dagcore.operators.empty import EmptyOperator
@@ -48,6 +50,16 @@ STABLE_NAMES = {
         importlib.import_module("dagcore.operators.python_virtualenv"), name)
        for name in ("PythonVirtualenvOperator", "ExternalPythonOperator",
                     "DecoratedVirtualenvOperator", "DecoratedExternalPythonOperator")},
+    # -- branching, short-circuit, latest-only
+    "dagcore.operators.branch.BaseBranchOperator": branch.BaseBranchOperator,
+    "dagcore.operators.branch.BranchPythonOperator": branch.BranchPythonOperator,
+    "dagcore.operators.branch.DecoratedBranchPythonOperator": branch.DecoratedBranchPythonOperator,
+    "dagcore.operators.datetime.BranchDateTimeOperator": datetime_ops.BranchDateTimeOperator,
+    "dagcore.operators.latest_only.LatestOnlyOperator": latest_only.LatestOnlyOperator,
+    "dagcore.operators.short_circuit.ShortCircuitOperator": short_circuit.ShortCircuitOperator,
+    "dagcore.operators.short_circuit.DecoratedShortCircuitOperator":
+        short_circuit.DecoratedShortCircuitOperator,
+    "dagcore.operators.weekday.BranchDayOfWeekOperator": weekday.BranchDayOfWeekOperator,
     "dagcore.timetables.Timetable": tt.Timetable,
     "dagcore.timetables.NullTimetable": tt.NullTimetable,
     "dagcore.timetables.OnceTimetable": tt.OnceTimetable,
