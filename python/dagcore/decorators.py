@@ -211,6 +211,7 @@ def _unique_task_id(task_id: str, dag: Any, group: Any = None) -> str:
 
 
 FLAVOURS: dict[str, tuple[str, str]] = {
+    "sensor": ("dagcore.sensors.python", "DecoratedSensorOperator"),
 }
 """``@task.<name>`` -> (module, operator class): the decorated operator each flavour creates
 (a ``DecoratedPythonOperator`` subclass), imported on first use."""

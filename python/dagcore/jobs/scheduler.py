@@ -139,6 +139,15 @@ def _unchanged(update: Any) -> Any:
                         ti.c.state.is_not_distinct_from(sa.bindparam("_old")))
 
 
+def _reschedule_waiting() -> Any:
+    """The ``waiting`` column of the decision query: an ``up_for_reschedule`` task instance
+    whose reschedule date is after ``:now`` (one indexed subquery, so a DAG of waiting sensors
+    costs no Python per task instance and loop; docs/airflow-behaviour.md 9.2)."""
+    from dagcore.models.taskreschedule import not_yet_due
+
+    return sa.type_coerce(not_yet_due(sa.bindparam("now")), sa.Boolean).label("waiting")
+
+
 def _is_empty(task: SerializedTask) -> bool:
     return task.is_empty
 
@@ -829,13 +838,14 @@ class SchedulerJob:
         tis_query = self._statement("tis_to_decide", lambda: (
             sa.select(sa.type_coerce(ti.c.id, sa.String).label("id"), ti.c.dag_id,
                       ti.c.run_id, ti.c.task_id, ti.c.state, ti.c.try_number,
-                      sa.case((ti.c.state == UP_FOR_RETRY, ti.c.end_date)).label("end_date"))
+                      sa.case((ti.c.state == UP_FOR_RETRY, ti.c.end_date)).label("end_date"),
+                      _reschedule_waiting())
             .select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
                                              dr.c.run_id == ti.c.run_id)))
             .where(dr.c.id.in_(sa.bindparam("run_ids", expanding=True)),
                    ti.c.map_index == -1)))
-        for row in conn.execute(tis_query, {"run_ids": [r.id for r in runs]}).all():
-            _, dag_id, run_id, task_id, state, _, _ = row  # unpacking: no lookups by name
+        for row in conn.execute(tis_query, {"run_ids": [r.id for r in runs], "now": now}).all():
+            _, dag_id, run_id, task_id, state, _, _, _ = row  # unpacking: no lookups by name
             ti_rows[(dag_id, run_id)][task_id] = row
             ti_states[(dag_id, run_id)][task_id] = state
         seen = _Examined(runs)
@@ -970,6 +980,8 @@ class SchedulerJob:
                         continue
                     retry_rows.append(row)
                     continue
+                if row.state == UP_FOR_RESCHEDULE and not self._reschedule_due(row):
+                    continue
                 if task.depends_on_past and not self._past_done(conn, batch.run, task, dag):
                     continue
                 sched_rows.append({"_id": row.id, "_old": row.state,
@@ -1023,6 +1035,15 @@ class SchedulerJob:
             max_retry_delay=task.max_retry_delay, dag_id=row.dag_id, task_id=row.task_id,
             logical_date=run.logical_date)
         return due <= now
+
+    def _reschedule_due(self, row: Any) -> bool:
+        """A sensor's reschedule date has passed (decided in SQL: ``row.waiting``), and its last
+        poke's process has been reaped (a queued try of the same key would be taken for it)
+        (docs/airflow-behaviour.md 9.2)."""
+        if row.waiting:
+            return False
+        key = TaskInstanceKey(row.dag_id, row.task_id, row.run_id, row.try_number, -1)
+        return not self.executor.has_task(key)
 
     def _retry(self, conn: Connection, rows: list[Any], now: datetime) -> None:
         """up_for_retry -> scheduled: the old try goes to the history, the new try a new id."""
