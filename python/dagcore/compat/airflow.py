@@ -80,8 +80,8 @@ _EXCEPTIONS: Final = (("dagcore.exceptions", (
     "AirflowTaskTerminated", "AirflowSensorTimeout", "AirflowRescheduleException",
     "AirflowNotFoundException", "AirflowBadRequest")),)
 _CONTEXT: Final = (("dagcore.context", ("get_current_context",)),)
-_SENSOR_BASE: Final = ("dagcore.sensors.base", ("BaseSensorOperator", "PokeReturnValue",
-                                               "poke_mode_only"))
+_SENSOR_BASE: Final = ("dagcore.sensors.base",
+                       ("BaseSensorOperator", "PokeReturnValue", "poke_mode_only"))
 _SENSOR_PYTHON: Final = ("dagcore.sensors.python", ("PythonSensor",))
 _SENSOR_TIME_DELTA: Final = ("dagcore.sensors.time", ("TimeDeltaSensor",))
 _SENSOR_TIME: Final = ("dagcore.sensors.time", ("TimeSensor",))

@@ -79,4 +79,3 @@ class DecoratedSensorOperator(DecoratedPythonOperator, BaseSensorOperator):
 
     def execute(self, context: dict[str, Any]) -> Any:
         return BaseSensorOperator.execute(self, context)
-

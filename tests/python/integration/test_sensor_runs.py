@@ -292,4 +292,3 @@ def test_dags_test_runs_the_sensors_example(cli_home: CLIHome) -> None:
         "wait_for_bash": "success", "wait_for_value": "success", "use_value": "success",
         "wait_for_date": "success", "any_day": "success", "never_true": "skipped",
         "done": "success"}
-

@@ -118,8 +118,8 @@ def test_poke_return_value_is_the_return_value_pushed_to_xcom() -> None:
 
 def test_timeout_raises_airflow_sensor_timeout() -> None:
     the_dag, _ = one_sensor(answers=[False], timeout=0)
-    with pytest.raises(AirflowSensorTimeout, match="Sensor has timed out; run duration of .* "
-                                                  "seconds exceeds the specified timeout of 0"):
+    message = "Sensor has timed out; run duration of .* seconds exceeds the specified timeout of 0"
+    with pytest.raises(AirflowSensorTimeout, match=message):
         run(the_dag, "s")
 
 
