@@ -139,13 +139,23 @@ def _unchanged(update: Any) -> Any:
                         ti.c.state.is_not_distinct_from(sa.bindparam("_old")))
 
 
-def _reschedule_waiting() -> Any:
-    """The ``waiting`` column of the decision query: an ``up_for_reschedule`` task instance
-    whose reschedule date is after ``:now`` (one indexed subquery, so a DAG of waiting sensors
-    costs no Python per task instance and loop; docs/airflow-behaviour.md 9.2)."""
+def _not_yet_due() -> Any:
+    """SQL: a sensor waiting for its reschedule date (after the bind parameter ``now``)."""
     from dagcore.models.taskreschedule import not_yet_due
 
-    return sa.type_coerce(not_yet_due(sa.bindparam("now")), sa.Boolean).label("waiting")
+    return not_yet_due(sa.bindparam("now"))
+
+
+def _waiting_sensors_count() -> Any:
+    """The ``waiting_sensors`` column of the runs the loop decides: how many of the run's task
+    instances are sensors waiting for their reschedule date (Airflow's ReadyToRescheduleDep
+    failing). The decision query leaves those out, so a run with many waiting sensors costs
+    the loop about what it costs without them (docs/airflow-behaviour.md 9.2)."""
+    ti, dr = t.task_instance, t.dag_run
+    return (sa.select(sa.func.count()).select_from(ti)
+            .where(ti.c.dag_id == dr.c.dag_id, ti.c.run_id == dr.c.run_id,
+                   ti.c.map_index == -1, _not_yet_due())
+            .scalar_subquery().label("waiting_sensors"))
 
 
 def _is_empty(task: SerializedTask) -> bool:
@@ -193,15 +203,23 @@ def _priority_weights(dag: SerializedDAG) -> dict[str, int]:
 class _Batch:
     """The task instances of one decided run and what the loop changes in them."""
 
-    __slots__ = ("run", "dag", "rows", "states")
+    __slots__ = ("run", "dag", "rows", "states", "waiting")
 
     def __init__(self, run: Any, dag: SerializedDAG, rows: dict[str, Any],
-                 states: dict[str, str | None] | None = None) -> None:
+                 states: dict[str, str | None] | None = None,
+                 waiting: dict[str, str | None] | None = None) -> None:
         self.run = run
         self.dag = dag
         self.rows = rows  # task_id -> task_instance row (map_index -1)
         self.states: dict[str, str | None] = (
             {k: r.state for k, r in rows.items()} if states is None else states)
+        # Sensors waiting for their reschedule date (not read: see _waiting_sensors), decided
+        # as running tasks: in progress, never schedulable, never changed.
+        self.waiting = waiting
+
+    def decision_states(self) -> dict[str, str | None]:
+        """What the run-state engine decides: ``states``, and the waiting sensors."""
+        return self.states if not self.waiting else {**self.states, **self.waiting}
 
 
 class _Plan:
@@ -815,7 +833,7 @@ class SchedulerJob:
         dr, d, ti, b = t.dag_run, t.dag, t.task_instance, t.backfill
 
         def runs_to_decide() -> Any:
-            query = (sa.select(dr, _pinned_if_backfill(b))
+            query = (sa.select(dr, _pinned_if_backfill(b), _waiting_sensors_count())
                      .select_from(dr.join(d, d.c.dag_id == dr.c.dag_id)
                                   .outerjoin(b, b.c.id == dr.c.backfill_id))
                      .where(dr.c.state == RUN_RUNNING, dr.c.run_after <= sa.bindparam("now"),
@@ -838,14 +856,13 @@ class SchedulerJob:
         tis_query = self._statement("tis_to_decide", lambda: (
             sa.select(sa.type_coerce(ti.c.id, sa.String).label("id"), ti.c.dag_id,
                       ti.c.run_id, ti.c.task_id, ti.c.state, ti.c.try_number,
-                      sa.case((ti.c.state == UP_FOR_RETRY, ti.c.end_date)).label("end_date"),
-                      _reschedule_waiting())
+                      sa.case((ti.c.state == UP_FOR_RETRY, ti.c.end_date)).label("end_date"))
             .select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
                                              dr.c.run_id == ti.c.run_id)))
             .where(dr.c.id.in_(sa.bindparam("run_ids", expanding=True)),
-                   ti.c.map_index == -1)))
+                   ti.c.map_index == -1, ~_not_yet_due())))
         for row in conn.execute(tis_query, {"run_ids": [r.id for r in runs], "now": now}).all():
-            _, dag_id, run_id, task_id, state, _, _, _ = row  # unpacking: no lookups by name
+            _, dag_id, run_id, task_id, state, _, _ = row  # unpacking: no lookups by name
             ti_rows[(dag_id, run_id)][task_id] = row
             ti_states[(dag_id, run_id)][task_id] = state
         seen = _Examined(runs)
@@ -869,10 +886,13 @@ class SchedulerJob:
                         seen.removed.append(row.id)
                     del rows[task_id]
                     del states[task_id]
-            if len(rows) < len(dag.task_dict):
+            waiting = None
+            if run.waiting_sensors:
+                waiting = self._waiting_sensors(conn, run, dag, rows, run.waiting_sensors, now)
+            if len(rows) + len(waiting or ()) < len(dag.task_dict):
                 seen.new_tis.append((run, dag))
                 continue  # created now, decided next loop
-            batches[id(dag)].append(_Batch(run, dag, rows, states))
+            batches[id(dag)].append(_Batch(run, dag, rows, states, waiting))
             dags[id(dag)] = dag
         for key, group in batches.items():
             seen.plans.append(self._decide(conn, dags[key], group, now))
@@ -923,7 +943,7 @@ class SchedulerJob:
         empties: dict[int, set[str]] = defaultdict(set)
         for _ in range(MAX_EMPTY_ROUNDS):
             started = time.perf_counter()
-            results = graph.decide_many([b.states for b in pending])
+            results = graph.decide_many([b.decision_states() for b in pending])
             self.decide_seconds += time.perf_counter() - started
             self.decide_runs += len(pending)
             again = []
@@ -980,7 +1000,7 @@ class SchedulerJob:
                         continue
                     retry_rows.append(row)
                     continue
-                if row.state == UP_FOR_RESCHEDULE and not self._reschedule_due(row):
+                if row.state == UP_FOR_RESCHEDULE and self._still_running(row):
                     continue
                 if task.depends_on_past and not self._past_done(conn, batch.run, task, dag):
                     continue
@@ -1036,14 +1056,28 @@ class SchedulerJob:
             logical_date=run.logical_date)
         return due <= now
 
-    def _reschedule_due(self, row: Any) -> bool:
-        """A sensor's reschedule date has passed (decided in SQL: ``row.waiting``), and its last
-        poke's process has been reaped (a queued try of the same key would be taken for it)
-        (docs/airflow-behaviour.md 9.2)."""
-        if row.waiting:
-            return False
+    # -- sensors waiting in reschedule mode (docs/airflow-behaviour.md 9.2) ----------------------
+
+    def _waiting_sensors(self, conn: Connection, run: Any, dag: SerializedDAG,
+                         rows: dict[str, Any], count: int, now: datetime
+                         ) -> dict[str, str | None]:
+        """The waiting sensors of ``run`` as decision states (``running``): the DAG's tasks
+        without a row read, when there are ``count`` of them; otherwise (a task instance is
+        missing too, or a waiting one's task left the DAG) their ids are read."""
+        missing = dag.task_dict.keys() - rows.keys()
+        if len(missing) != count:
+            ti = t.task_instance
+            read = conn.execute(sa.select(ti.c.task_id).where(
+                ti.c.dag_id == run.dag_id, ti.c.run_id == run.run_id, ti.c.map_index == -1,
+                _not_yet_due()), {"now": now}).scalars().all()
+            missing &= set(read)
+        return dict.fromkeys(missing, RUNNING)
+
+    def _still_running(self, row: Any) -> bool:
+        """The last poke of a due sensor has not been reaped by the executor yet: queueing the
+        same try again now would be taken for that process's."""
         key = TaskInstanceKey(row.dag_id, row.task_id, row.run_id, row.try_number, -1)
-        return not self.executor.has_task(key)
+        return self.executor.has_task(key)
 
     def _retry(self, conn: Connection, rows: list[Any], now: datetime) -> None:
         """up_for_retry -> scheduled: the old try goes to the history, the new try a new id."""

@@ -387,7 +387,7 @@ task_reschedule = sa.Table(
     sa.Column("end_date", UtcDateTime, nullable=False),
     sa.Column("duration", sa.Integer, nullable=False),
     sa.Column("reschedule_date", UtcDateTime, nullable=False),
-    sa.Index(None, "ti_id", "try_number"),
+    sa.Index(None, "ti_id", "try_number", "reschedule_date"),
 )
 
 # A person or program that may call the REST API (``dagcore users create``). The password is

@@ -50,13 +50,14 @@ def record_reschedule(conn: Connection, row: Any, *, reschedule_date: datetime,
 
 
 def not_yet_due(now: Any) -> Any:
-    """SQL: the ``task_instance`` row is ``up_for_reschedule`` and its newest reschedule date
-    is after ``now`` (a bind parameter or a value): Airflow's ReadyToRescheduleDep failing."""
+    """SQL: the ``task_instance`` row is ``up_for_reschedule`` and its try has a reschedule
+    date after ``now`` (a bind parameter or a value): Airflow's ReadyToRescheduleDep failing.
+    Never NULL (a row without state is not waiting), so ``~not_yet_due(now)`` keeps every other
+    row."""
     ti, tr = t.task_instance, t.task_reschedule
-    latest = (sa.select(sa.func.max(tr.c.reschedule_date))
-              .where(tr.c.ti_id == ti.c.id, tr.c.try_number == ti.c.try_number)
-              .scalar_subquery())
-    return sa.and_(ti.c.state == _UP_FOR_RESCHEDULE, latest > now)
+    later = sa.exists().where(tr.c.ti_id == ti.c.id, tr.c.try_number == ti.c.try_number,
+                              tr.c.reschedule_date > now)
+    return sa.and_(ti.c.state.is_not(None), ti.c.state == _UP_FOR_RESCHEDULE, later)
 
 
 def delete_reschedules(conn: Connection, condition: Any) -> None:

@@ -25,12 +25,15 @@ import sqlalchemy as sa
 from cli_helpers import CLIHome
 from sqlalchemy.engine import Engine
 
+import dagcore.utils.timezone as tz_seam
+
 from dagcore import DAG, task
 from dagcore.api.common import clear_task_instances, trigger_dag
-from dagcore.dag_processing import sync_dags
+from dagcore.dag_processing import sync_dags, write_dag
 from dagcore.dagbag import EXAMPLE_DAGS_FOLDER
 from dagcore.db import create_engine, migrate, transaction
 from dagcore.db_dagbag import DBDagBag
+from dagcore.executors.base import BaseExecutor, TaskWorkload
 from dagcore.executors.local import LocalExecutor
 from dagcore.jobs.scheduler import SchedulerJob
 from dagcore.models import tables as t
@@ -275,6 +278,100 @@ def test_clear_deletes_the_task_reschedule_rows(tmp_path: Path) -> None:
         engine.dispose()
     assert [row.task_id for row in cleared] == ["wait"]
     assert _rows(db_url, t.task_reschedule) == []
+
+
+# -- the scheduler's ReadyToRescheduleDep ------------------------------------------------------
+
+
+class _NeverRuns(BaseExecutor):
+    """Takes workloads and never runs them: what the scheduler queues stays queued."""
+
+    def __init__(self) -> None:
+        super().__init__(8)
+        self.queued: list[TaskWorkload] = []
+
+    def start(self) -> None:
+        pass
+
+    def queue_workload(self, workload: TaskWorkload) -> None:
+        self.queued.append(workload)
+
+    @property
+    def running(self) -> set[Any]:
+        return set()  # nothing holds a slot (the queued workloads never start)
+
+    def heartbeat(self) -> list[Any]:
+        return []
+
+    def end(self, timeout: float | None = None) -> list[Any]:
+        return []
+
+    def terminate(self) -> None:
+        pass
+
+
+def _wait_dag() -> DAG:
+    with DAG("waits", schedule=None, start_date=START) as dag:
+        PythonSensor(task_id="wait", python_callable=lambda: False, mode="reschedule",
+                     poke_interval=60, timeout=3600) >> EmptyOperator(task_id="after")
+        EmptyOperator(task_id="other")
+    return dag
+
+
+def test_scheduler_queues_a_rescheduled_sensor_only_once_its_date_has_passed(
+        engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Airflow's ReadyToRescheduleDep: an up_for_reschedule task instance is not queued before
+    # its task_reschedule row's reschedule_date; meanwhile its run keeps running (a premature
+    # task instance, not a deadlock), and it is queued again at the same try number.
+    monkeypatch.setenv("DAGCORE_HOME", str(tmp_path))
+    migrate(engine)
+    dag = _wait_dag()
+    write_dag(engine, dag)
+    with transaction(engine) as conn:
+        conn.execute(t.dag.update().values(is_paused=False))
+    executor = _NeverRuns()
+    job = SchedulerJob(engine=engine, executor=executor,
+                       dag_bag=DBDagBag(engine=engine, revalidation_interval=0), idle_sleep=0.0,
+                       dags={"waits": dag}, single=False, create_runs=False)
+    job.job.register()
+    now = datetime.now(UTC)
+    monkeypatch.setattr(tz_seam, "utcnow", lambda: now)
+    trigger_dag("waits", run_id="manual_1", engine=engine)
+    ti, tr = t.task_instance, t.task_reschedule
+    for _ in range(3):
+        job.run_once()
+    with transaction(engine) as conn:  # as the task runner leaves a sensor after a poke
+        wait = conn.execute(sa.select(ti).where(ti.c.task_id == "wait")).one()
+        assert (wait.state, wait.try_number) == ("queued", 1)
+        conn.execute(ti.update().where(ti.c.id == wait.id).values(
+            state="up_for_reschedule", start_date=now, end_date=now))
+        conn.execute(tr.insert().values(ti_id=wait.id, try_number=1, start_date=now,
+                                        end_date=now, duration=0,
+                                        reschedule_date=now + timedelta(seconds=60)))
+        # A task instance is missing too: the loop creates it while the sensor waits.
+        conn.execute(ti.delete().where(ti.c.task_id == "other"))
+    executor.queued.clear()
+
+    def states() -> dict[str, tuple[str | None, int]]:
+        with engine.connect() as conn:
+            return {r.task_id: (r.state, r.try_number) for r in conn.execute(sa.select(ti))}
+
+    monkeypatch.setattr(tz_seam, "utcnow", lambda: now + timedelta(seconds=59))
+    for _ in range(5):
+        job.run_once()
+    assert states()["wait"] == ("up_for_reschedule", 1)
+    assert states()["after"] == (None, 0)
+    assert states()["other"][0] == "success"  # created, then run as an empty task
+    assert not [w for w in executor.queued if w.key.task_id == "wait"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(t.dag_run.c.state)).scalar_one() == "running"
+
+    monkeypatch.setattr(tz_seam, "utcnow", lambda: now + timedelta(seconds=61))
+    for _ in range(3):
+        job.run_once()
+    assert states()["wait"] == ("queued", 1)
+    assert [w.key.try_number for w in executor.queued if w.key.task_id == "wait"] == [1]
+    job.job.complete("success")
 
 
 # -- the example DAG -----------------------------------------------------------------------------

@@ -33,9 +33,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['ti_id'], ['task_instance.id'], name=op.f('fk_task_reschedule_ti_id_task_instance'), onupdate='CASCADE', ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_task_reschedule'))
     )
-    op.create_index(op.f('ix_task_reschedule_ti_id_try_number'), 'task_reschedule', ['ti_id', 'try_number'], unique=False)
+    op.create_index(op.f('ix_task_reschedule_ti_id_try_number_reschedule_date'), 'task_reschedule', ['ti_id', 'try_number', 'reschedule_date'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('ix_task_reschedule_ti_id_try_number'), table_name='task_reschedule')
+    op.drop_index(op.f('ix_task_reschedule_ti_id_try_number_reschedule_date'), table_name='task_reschedule')
     op.drop_table('task_reschedule')
