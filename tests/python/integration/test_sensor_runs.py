@@ -33,7 +33,7 @@ from dagcore.dag_processing import sync_dags, write_dag
 from dagcore.dagbag import EXAMPLE_DAGS_FOLDER
 from dagcore.db import create_engine, migrate, transaction
 from dagcore.db_dagbag import DBDagBag
-from dagcore.executors.base import BaseExecutor, TaskWorkload
+from dagcore.executors.base import BaseExecutor, TaskInstanceKey, TaskWorkload
 from dagcore.executors.local import LocalExecutor
 from dagcore.jobs.scheduler import SchedulerJob
 from dagcore.models import tables as t
@@ -289,6 +289,7 @@ class _NeverRuns(BaseExecutor):
     def __init__(self) -> None:
         super().__init__(8)
         self.queued: list[TaskWorkload] = []
+        self.held: set[Any] = set()  # keys whose process has not been reaped yet
 
     def start(self) -> None:
         pass
@@ -298,7 +299,7 @@ class _NeverRuns(BaseExecutor):
 
     @property
     def running(self) -> set[Any]:
-        return set()  # nothing holds a slot (the queued workloads never start)
+        return set(self.held)  # the queued workloads never start
 
     def heartbeat(self) -> list[Any]:
         return []
@@ -367,6 +368,12 @@ def test_scheduler_queues_a_rescheduled_sensor_only_once_its_date_has_passed(
         assert conn.execute(sa.select(t.dag_run.c.state)).scalar_one() == "running"
 
     monkeypatch.setattr(tz_seam, "utcnow", lambda: now + timedelta(seconds=61))
+    # Due, but the executor has not reaped the last poke's process: not queued yet.
+    executor.held = {TaskInstanceKey("waits", "wait", "manual_1", 1, -1)}
+    for _ in range(3):
+        job.run_once()
+    assert states()["wait"] == ("up_for_reschedule", 1)
+    executor.held = set()
     for _ in range(3):
         job.run_once()
     assert states()["wait"] == ("queued", 1)
