@@ -2,7 +2,7 @@
 """Benchmark the scheduler loop while sensors wait in ``reschedule`` mode.
 
 Why this benchmark exists: a sensor in reschedule mode gives up its worker slot between pokes and
-waits ``up_for_reschedule`` until its reschedule date (docs/airflow-behaviour.md 9.2). The
+waits ``up_for_reschedule`` until its reschedule date (docs/airflow-behaviour.md 10.2). The
 scheduler looks at every running run's task instances on every loop, so waiting sensors must not
 make the loop costly: Airflow checks ``ReadyToRescheduleDep`` per task instance in Python (a
 query of ``task_reschedule`` each); dagcore reads "not yet due" as one column of the loop's

@@ -540,7 +540,7 @@ class _NilRow:
 
 def _reschedule(conn: Connection, row: Any, request: AirflowRescheduleException,
                 now: datetime) -> str:
-    """A sensor in reschedule mode asked to be poked again (docs/airflow-behaviour.md 9.2):
+    """A sensor in reschedule mode asked to be poked again (docs/airflow-behaviour.md 10.2):
     ``up_for_reschedule`` plus a ``task_reschedule`` row, in the outcome's transaction. The
     try number stays: the next poke is the same try."""
     record_reschedule(conn, row, reschedule_date=request.reschedule_date, now=now)

@@ -150,7 +150,7 @@ def _waiting_sensors_count() -> Any:
     """The ``waiting_sensors`` column of the runs the loop decides: how many of the run's task
     instances are sensors waiting for their reschedule date (Airflow's ReadyToRescheduleDep
     failing). The decision query leaves those out, so a run with many waiting sensors costs
-    the loop about what it costs without them (docs/airflow-behaviour.md 9.2)."""
+    the loop about what it costs without them (docs/airflow-behaviour.md 10.2)."""
     ti, dr = t.task_instance, t.dag_run
     return (sa.select(sa.func.count()).select_from(ti)
             .where(ti.c.dag_id == dr.c.dag_id, ti.c.run_id == dr.c.run_id,
@@ -1056,7 +1056,7 @@ class SchedulerJob:
             logical_date=run.logical_date)
         return due <= now
 
-    # -- sensors waiting in reschedule mode (docs/airflow-behaviour.md 9.2) ----------------------
+    # -- sensors waiting in reschedule mode (docs/airflow-behaviour.md 10.2) ----------------------
 
     def _waiting_sensors(self, conn: Connection, run: Any, dag: SerializedDAG,
                          rows: dict[str, Any], count: int, now: datetime

@@ -371,7 +371,7 @@ xcom = sa.Table(
 )
 
 # One row per reschedule of a sensor in ``reschedule`` mode (Airflow 3's ``task_reschedule``;
-# docs/airflow-behaviour.md 9.2). A sensor's ``timeout`` counts from the start of its try's first
+# docs/airflow-behaviour.md 10.2). A sensor's ``timeout`` counts from the start of its try's first
 # reschedule. ``try_number`` (Airflow 2's column, gone in Airflow 3, where every try has its own
 # ``ti_id``) is kept because a retry here keeps the rows: the task instance's id changes by an
 # UPDATE, which the rows follow (ON UPDATE CASCADE), so a try's rows are (ti_id, try_number).

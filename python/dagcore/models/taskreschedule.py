@@ -6,7 +6,7 @@ runner then records the task instance ``up_for_reschedule`` and one ``task_resch
 again only once the newest row's ``reschedule_date`` has passed (:func:`not_yet_due`, a SQL
 expression, so waiting sensors cost no Python per loop), at the same try number. A clear deletes
 the rows (:func:`delete_reschedules`), as Airflow's ``clear_task_instances`` does
-(docs/airflow-behaviour.md 9.2).
+(docs/airflow-behaviour.md 10.2).
 
 :class:`TaskInstanceQueries` answers ``context["ti"].get_first_reschedule_date`` /
 ``get_ti_count`` / ``get_dr_count`` / ``get_task_states`` (Airflow 3's RuntimeTaskInstance

@@ -1,7 +1,7 @@
 """``BaseSensorOperator`` and ``PokeReturnValue``: a task that waits for a condition.
 
 A sensor calls :meth:`BaseSensorOperator.poke` until it returns a true value
-(docs/airflow-behaviour.md 9.1). In ``poke`` mode it sleeps between pokes inside one try,
+(docs/airflow-behaviour.md 10.1). In ``poke`` mode it sleeps between pokes inside one try,
 holding its worker slot; in ``reschedule`` mode a false poke ends the try with
 :class:`~dagcore.exceptions.AirflowRescheduleException`, the task runner records the task
 instance ``up_for_reschedule`` with a reschedule date (a ``task_reschedule`` row), and the

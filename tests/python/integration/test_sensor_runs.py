@@ -1,5 +1,5 @@
 """Sensors run through the whole stack: ``dag.test()``, the scheduler with the LocalExecutor,
-clearing (docs/airflow-behaviour.md 9.1, 9.2).
+clearing (docs/airflow-behaviour.md 10.1, 10.2).
 
 Airflow's expectations come from task-sdk ``bases/sensor.py`` (the poke loop, timeout,
 soft_fail, PokeReturnValue), ``airflow-core`` ``ti_deps/deps/ready_to_reschedule.py`` (an

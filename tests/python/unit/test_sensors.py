@@ -1,5 +1,5 @@
 """Sensors without a database: the poke loop, argument errors, the standard sensors' pokes and
-their Airflow import paths (docs/airflow-behaviour.md 9.1).
+their Airflow import paths (docs/airflow-behaviour.md 10.1).
 
 Airflow's expectations come from task-sdk ``src/airflow/sdk/bases/sensor.py`` and its tests
 (``task-sdk/tests/task_sdk/bases/test_sensor.py``: validation messages, soft_fail/never_fail/
