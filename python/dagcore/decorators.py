@@ -311,6 +311,7 @@ FLAVOURS: dict[str, tuple[str, str]] = {
     "external_python": ("dagcore.operators.python_virtualenv", "DecoratedExternalPythonOperator"),
     "branch": ("dagcore.operators.branch", "DecoratedBranchPythonOperator"),
     "short_circuit": ("dagcore.operators.short_circuit", "DecoratedShortCircuitOperator"),
+    "sensor": ("dagcore.sensors.python", "DecoratedSensorOperator"),
 }
 """``@task.<name>`` -> (module, operator class): the decorated operator each flavour creates
 (a ``DecoratedPythonOperator`` subclass), imported on first use."""

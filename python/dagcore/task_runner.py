@@ -72,6 +72,7 @@ from dagcore.db.sqlite_file import is_lock_error
 from dagcore.context import set_current_context
 from dagcore.exceptions import (
     AirflowFailException,
+    AirflowRescheduleException,
     AirflowSensorTimeout,
     DagcoreException,
     DagRunTriggerException,
@@ -82,6 +83,7 @@ from dagcore.exceptions import (
 from dagcore.executors.base import DagCallbackRequest, TaskInstanceKey, TaskWorkload
 from dagcore.models import tables as t
 from dagcore.models.taskinstance import NO_STATE, end_try, failure_state
+from dagcore.models.taskreschedule import TaskInstanceQueries, record_reschedule
 from dagcore.models.xcom import DatabaseXComBackend
 from dagcore.operators.base import execute_task
 from dagcore.operators.skipmixin import DownstreamTasksSkipped
@@ -390,7 +392,8 @@ def _heartbeat_interval() -> float:
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    # SUCCESS, SKIPPED, or FAILED (forced: no retry); None: failed (retry rules decide)
+    # SUCCESS, SKIPPED, UP_FOR_RESCHEDULE, or FAILED (forced: no retry); None: failed (retry
+    # rules decide)
     state: TaskInstanceState | None
     error: BaseException | None = None
     skip_tasks: tuple[str | tuple[str, int], ...] = ()  # DownstreamTasksSkipped: skip these
@@ -537,6 +540,18 @@ class _NilRow:
     state: str = _RUNNING
 
 
+def _reschedule(conn: Connection, row: Any, request: AirflowRescheduleException,
+                now: datetime) -> str:
+    """A sensor in reschedule mode asked to be poked again (docs/airflow-behaviour.md 10.2):
+    ``up_for_reschedule`` plus a ``task_reschedule`` row, in the outcome's transaction. The
+    try number stays: the next poke is the same try."""
+    record_reschedule(conn, row, reschedule_date=request.reschedule_date, now=now)
+    state = end_try(conn, row, TaskInstanceState.UP_FOR_RESCHEDULE, now=now)
+    log.info("Rescheduling task, marking task as UP_FOR_RESCHEDULE until %s",
+             request.reschedule_date)
+    return state
+
+
 def _describe(key: TaskInstanceKey) -> str:
     index = f" map_index {key.map_index}" if key.map_index >= 0 else ""
     return f"{key.dag_id}.{key.task_id} run {key.run_id}{index} try {key.try_number}"
@@ -672,6 +687,7 @@ class _TryRun:
         ti = context["ti"]
         ti.map_index = key.map_index
         ti.max_tries = self.row.max_tries
+        ti.queries = TaskInstanceQueries(self.engine, self.ti_id, key.try_number)
         task = self.task
         if task.is_mapped:  # this instance's real operator (docs/airflow-behaviour.md 3.10)
             from dagcore.mapping import unmap_task
@@ -706,6 +722,8 @@ class _TryRun:
         except TaskSkipped as exc:
             log.info("Skipping task: %s", exc)
             return _Outcome(TaskInstanceState.SKIPPED, exc)
+        except AirflowRescheduleException as exc:
+            return _Outcome(TaskInstanceState.UP_FOR_RESCHEDULE, exc)
         except (AirflowFailException, AirflowSensorTimeout) as exc:
             # Airflow's _run_raw_task: handle_failure(force_fail=True), retries left or not.
             log.info("%s: failing the task without retrying", type(exc).__name__)
@@ -799,6 +817,8 @@ class _TryRun:
             row = _select_locked_ti(conn, "running", {"b_id": self.ti_id})
             if row is not None:
                 new_state = outcome.state
+                if isinstance(outcome.error, AirflowRescheduleException):
+                    return "mine", _reschedule(conn, row, outcome.error, now)
                 if new_state is None:
                     new_state = failure_state(try_number=row.try_number,
                                               max_tries=row.max_tries)

@@ -199,6 +199,9 @@ class RuntimeTaskInstance:
         self.max_tries = task.retries
         self.map_index = map_index
         self.xcom = xcom
+        # The metadata-database reads of a try (dagcore.models.taskreschedule's
+        # TaskInstanceQueries), set by the task runner; None outside it (a bare execute()).
+        self.queries: Any = None
 
     def xcom_push(self, key: str, value: Any) -> None:
         """Store ``value`` under ``key`` for this task instance."""
@@ -238,6 +241,47 @@ class RuntimeTaskInstance:
                 map_index = -1
         return self.xcom.pull(dag_id=dag_id, run_id=self.run_id, task_id=task_id, key=key,
                               map_index=map_index, default=default)
+
+    # -- reads of the metadata database (Airflow 3's RuntimeTaskInstance; sensors use them) ----
+
+    def _db(self, what: str) -> Any:
+        if self.queries is None:
+            raise RuntimeError(f"ti.{what} reads the metadata database: it works only in a try "
+                               f"run by the task runner (dag.test(), the scheduler, tasks test)")
+        return self.queries
+
+    def get_first_reschedule_date(self, context: Any = None) -> datetime | None:
+        """The start of this try's first reschedule (a sensor in reschedule mode), or None."""
+        if self.queries is None:
+            return None  # no database: never rescheduled
+        return self.queries.first_reschedule_date()
+
+    def get_ti_count(self, dag_id: str, map_index: int | None = None,
+                     task_ids: Sequence[str] | None = None, task_group_id: str | None = None,
+                     logical_dates: Sequence[datetime] | None = None,
+                     run_ids: Sequence[str] | None = None,
+                     states: Sequence[str | None] | None = None) -> int:
+        """How many task instances of ``dag_id`` match the filters."""
+        return int(self._db("get_ti_count").ti_count(
+            dag_id, map_index=map_index, task_ids=task_ids, task_group_id=task_group_id,
+            logical_dates=logical_dates, run_ids=run_ids, states=states))
+
+    def get_dr_count(self, dag_id: str, logical_dates: Sequence[datetime] | None = None,
+                     run_ids: Sequence[str] | None = None,
+                     states: Sequence[str] | None = None) -> int:
+        """How many runs of ``dag_id`` match the filters."""
+        return int(self._db("get_dr_count").dr_count(
+            dag_id, logical_dates=logical_dates, run_ids=run_ids, states=states))
+
+    def get_task_states(self, dag_id: str, map_index: int | None = None,
+                        task_ids: Sequence[str] | None = None,
+                        task_group_id: str | None = None,
+                        logical_dates: Sequence[datetime] | None = None,
+                        run_ids: Sequence[str] | None = None) -> dict[str, Any]:
+        """``{run_id: {task_id: state}}`` of the matching task instances of ``dag_id``."""
+        return dict(self._db("get_task_states").task_states(
+            dag_id, map_index=map_index, task_ids=task_ids, task_group_id=task_group_id,
+            logical_dates=logical_dates, run_ids=run_ids))
 
     def __repr__(self) -> str:
         return (f"<RuntimeTaskInstance: {self.dag_id}.{self.task_id} {self.run_id} "

@@ -49,6 +49,7 @@ from dagcore.models.dagrun import (
     validate_run_id,
 )
 from dagcore.models.taskinstance import archive_tries
+from dagcore.models.taskreschedule import delete_reschedules
 from dagcore.models.types import uuid7
 from dagcore.params import merge_params
 from dagcore.serialization import SerializedDAG
@@ -600,6 +601,8 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
         # A try is archived once: clearing a TI twice before it runs again keeps one copy.
         for part in in_chunks([row.id for row in chosen]):
             archive_tries(conn, ti.c.id.in_(part), now=now)
+            # As Airflow's clear_task_instances: a cleared sensor forgets its reschedules.
+            delete_reschedules(conn, ti.c.id.in_(part))
 
         new_ids = []
         for row in chosen:

@@ -74,6 +74,7 @@ _SDK: Final = (
     ("dagcore.variables", ("Variable",)),
     ("dagcore.connections", ("Connection", "BaseHook")),
     ("dagcore.utils.edgemodifier", ("Label", "EdgeModifier")),
+    ("dagcore.sensors.base", ("BaseSensorOperator", "PokeReturnValue")),
 )
 _EMPTY: Final = (("dagcore.operators.empty", ("EmptyOperator",)),)
 _PYTHON: Final = (("dagcore.operators.python", ("PythonOperator",)),)
@@ -93,6 +94,17 @@ _EXCEPTIONS: Final = (("dagcore.exceptions", (
 _CONTEXT: Final = (("dagcore.context", ("get_current_context",)),)
 _BRANCHING_PYTHON: Final = (("dagcore.operators.branch", ("BranchPythonOperator",)),
                             ("dagcore.operators.short_circuit", ("ShortCircuitOperator",)))
+_SENSOR_BASE: Final = ("dagcore.sensors.base",
+                       ("BaseSensorOperator", "PokeReturnValue", "poke_mode_only"))
+_SENSOR_PYTHON: Final = ("dagcore.sensors.python", ("PythonSensor",))
+_SENSOR_TIME_DELTA: Final = ("dagcore.sensors.time", ("TimeDeltaSensor",))
+_SENSOR_TIME: Final = ("dagcore.sensors.time", ("TimeSensor",))
+_SENSOR_DATE_TIME: Final = ("dagcore.sensors.time", ("DateTimeSensor",))
+_SENSOR_FILE: Final = ("dagcore.sensors.filesystem", ("FileSensor",))
+_SENSOR_BASH: Final = ("dagcore.sensors.bash", ("BashSensor",))
+_SENSOR_WEEKDAY: Final = ("dagcore.sensors.weekday", ("DayOfWeekSensor",))
+_SENSOR_EXTERNAL: Final = ("dagcore.sensors.external_task", ("ExternalTaskSensor",
+                                                             "ExternalTaskMarker"))
 _VARIABLE: Final = ("dagcore.variables", ("Variable",))
 _CONNECTION: Final = ("dagcore.connections", ("Connection",))
 
@@ -207,6 +219,27 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.providers.standard.utils.weekday": (("dagcore.utils.weekday", ("WeekDay",)),),
     "airflow.providers.standard.utils.skipmixin": (("dagcore.operators.skipmixin",
                                                     ("SkipMixin",)),),
+    # -- sensors ---------------------------------------------------------------------------------
+    "airflow.sensors": (),
+    "airflow.sensors.base": (_SENSOR_BASE,),
+    "airflow.sensors.python": (_SENSOR_PYTHON,),
+    "airflow.sensors.time_delta": (_SENSOR_TIME_DELTA,),
+    "airflow.sensors.time_sensor": (_SENSOR_TIME,),
+    "airflow.sensors.date_time": (_SENSOR_DATE_TIME,),
+    "airflow.sensors.filesystem": (_SENSOR_FILE,),
+    "airflow.sensors.bash": (_SENSOR_BASH,),
+    "airflow.sensors.weekday": (_SENSOR_WEEKDAY,),
+    "airflow.sensors.external_task": (_SENSOR_EXTERNAL,),
+    "airflow.sdk.bases.sensor": (_SENSOR_BASE,),
+    "airflow.providers.standard.sensors": (),
+    "airflow.providers.standard.sensors.python": (_SENSOR_PYTHON,),
+    "airflow.providers.standard.sensors.time_delta": (_SENSOR_TIME_DELTA,),
+    "airflow.providers.standard.sensors.time": (_SENSOR_TIME,),
+    "airflow.providers.standard.sensors.date_time": (_SENSOR_DATE_TIME,),
+    "airflow.providers.standard.sensors.filesystem": (_SENSOR_FILE,),
+    "airflow.providers.standard.sensors.bash": (_SENSOR_BASH,),
+    "airflow.providers.standard.sensors.weekday": (_SENSOR_WEEKDAY,),
+    "airflow.providers.standard.sensors.external_task": (_SENSOR_EXTERNAL,),
 }
 """Airflow module name -> ``(dagcore module, attribute names)`` pairs its alias re-exports.
 

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from dagcore.mapping import mapped_length
 from dagcore.models import tables as t
+from dagcore.models.taskreschedule import not_yet_due
 from dagcore.models.types import uuid7
 from dagcore.serialization import SerializedTask
 from dagcore.state import TaskInstanceState
@@ -38,16 +39,20 @@ _TIS = TaskInstanceState
 _CANDIDATES = (_TIS.UP_FOR_RETRY.value, _TIS.UP_FOR_RESCHEDULE.value)
 
 
-def mapped_counts(conn: Connection, run_ids: list[int]
+def mapped_counts(conn: Connection, run_ids: list[int], now: datetime
                   ) -> dict[tuple[str, str], dict[str, dict[str | None, int]]]:
-    """Expanded instances of the given runs, counted: (dag_id, run_id) -> task -> state -> n."""
+    """Expanded instances of the given runs, counted: (dag_id, run_id) -> task -> state -> n.
+
+    A sensor instance waiting for its reschedule date counts as ``running`` (not a candidate,
+    no deadlock), as the scheduler treats unmapped ones (docs/airflow-behaviour.md 10.2)."""
     ti, dr = t.task_instance, t.dag_run
-    query = (sa.select(ti.c.dag_id, ti.c.run_id, ti.c.task_id, ti.c.state,
+    state = sa.case((not_yet_due(now), _TIS.RUNNING.value), else_=ti.c.state).label("state")
+    query = (sa.select(ti.c.dag_id, ti.c.run_id, ti.c.task_id, state,
                        sa.func.count().label("n"))
              .select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
                                               dr.c.run_id == ti.c.run_id)))
              .where(dr.c.id.in_(run_ids), ti.c.map_index >= 0)
-             .group_by(ti.c.dag_id, ti.c.run_id, ti.c.task_id, ti.c.state))
+             .group_by(ti.c.dag_id, ti.c.run_id, ti.c.task_id, state))
     out: dict[tuple[str, str], dict[str, dict[str | None, int]]] = {}
     for dag_id, run_id, task_id, state, n in conn.execute(query).all():
         out.setdefault((dag_id, run_id), {}).setdefault(task_id, {})[state] = n
@@ -100,7 +105,8 @@ def schedule_candidates(conn: Connection, run: Any, task_id: str, now: datetime,
                      .values(state=_TIS.SCHEDULED.value, try_number=ti.c.try_number + 1,
                              scheduled_dttm=now, updated_at=now)).rowcount
     n += conn.execute(ti.update().where(_instances(run, task_id, indexes),
-                                        ti.c.state == _TIS.UP_FOR_RESCHEDULE.value)
+                                        ti.c.state == _TIS.UP_FOR_RESCHEDULE.value,
+                                        ~not_yet_due(now))
                       .values(state=_TIS.SCHEDULED.value, scheduled_dttm=now,
                               updated_at=now)).rowcount
     return n

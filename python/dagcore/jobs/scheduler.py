@@ -140,6 +140,25 @@ def _unchanged(update: Any) -> Any:
                         ti.c.state.is_not_distinct_from(sa.bindparam("_old")))
 
 
+def _not_yet_due() -> Any:
+    """SQL: a sensor waiting for its reschedule date (after the bind parameter ``now``)."""
+    from dagcore.models.taskreschedule import not_yet_due
+
+    return not_yet_due(sa.bindparam("now"))
+
+
+def _waiting_sensors_count() -> Any:
+    """The ``waiting_sensors`` column of the runs the loop decides: how many of the run's task
+    instances are sensors waiting for their reschedule date (Airflow's ReadyToRescheduleDep
+    failing). The decision query leaves those out, so a run with many waiting sensors costs
+    the loop about what it costs without them (docs/airflow-behaviour.md 10.2)."""
+    ti, dr = t.task_instance, t.dag_run
+    return (sa.select(sa.func.count()).select_from(ti)
+            .where(ti.c.dag_id == dr.c.dag_id, ti.c.run_id == dr.c.run_id,
+                   ti.c.map_index == -1, _not_yet_due())
+            .scalar_subquery().label("waiting_sensors"))
+
+
 def _is_empty(task: SerializedTask) -> bool:
     return task.is_empty
 
@@ -195,11 +214,12 @@ def _priority_weights(dag: SerializedDAG) -> dict[str, int]:
 class _Batch:
     """The task instances of one decided run and what the loop changes in them."""
 
-    __slots__ = ("run", "dag", "rows", "states", "counts")
+    __slots__ = ("run", "dag", "rows", "states", "counts", "waiting")
 
     def __init__(self, run: Any, dag: SerializedDAG, rows: dict[str, Any],
                  states: dict[str, str | None] | None = None,
-                 counts: dict[str, dict[str | None, int]] | None = None) -> None:
+                 counts: dict[str, dict[str | None, int]] | None = None,
+                 waiting: dict[str, str | None] | None = None) -> None:
         self.run = run
         self.dag = dag
         self.rows = rows  # task_id -> task_instance row (map_index -1)
@@ -207,6 +227,13 @@ class _Batch:
             {k: r.state for k, r in rows.items()} if states is None else states)
         # Expanded mapped tasks: task_id -> state -> number of instances (map_index >= 0).
         self.counts = counts or {}
+        # Sensors waiting for their reschedule date (not read: see _waiting_sensors), decided
+        # as running tasks: in progress, never schedulable, never changed.
+        self.waiting = waiting
+
+    def decision_states(self) -> dict[str, str | None]:
+        """What the run-state engine decides: ``states``, and the waiting sensors."""
+        return self.states if not self.waiting else {**self.states, **self.waiting}
 
 
 class _Plan:
@@ -825,7 +852,7 @@ class SchedulerJob:
         dr, d, ti, b = t.dag_run, t.dag, t.task_instance, t.backfill
 
         def runs_to_decide() -> Any:
-            query = (sa.select(dr, _pinned_if_backfill(b))
+            query = (sa.select(dr, _pinned_if_backfill(b), _waiting_sensors_count())
                      .select_from(dr.join(d, d.c.dag_id == dr.c.dag_id)
                                   .outerjoin(b, b.c.id == dr.c.backfill_id))
                      .where(dr.c.state == RUN_RUNNING, dr.c.run_after <= sa.bindparam("now"),
@@ -852,15 +879,15 @@ class SchedulerJob:
             .select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
                                              dr.c.run_id == ti.c.run_id)))
             .where(dr.c.id.in_(sa.bindparam("run_ids", expanding=True)),
-                   ti.c.map_index == -1)))
-        for row in conn.execute(tis_query, {"run_ids": [r.id for r in runs]}).all():
+                   ti.c.map_index == -1, ~_not_yet_due())))
+        for row in conn.execute(tis_query, {"run_ids": [r.id for r in runs], "now": now}).all():
             _, dag_id, run_id, task_id, state, _, _ = row  # unpacking: no lookups by name
             ti_rows[(dag_id, run_id)][task_id] = row
             ti_states[(dag_id, run_id)][task_id] = state
         counts: dict[tuple[str, str], dict[str, dict[str | None, int]]] = {}
         if any(getattr(self.dag_bag.get_dag_for_run(r), "has_mapped_tasks", False)
                for r in runs):
-            counts = expansion.mapped_counts(conn, [r.id for r in runs])
+            counts = expansion.mapped_counts(conn, [r.id for r in runs], now)
         seen = _Examined(runs)
         batches: dict[int, list[_Batch]] = defaultdict(list)
         dags: dict[int, SerializedDAG] = {}
@@ -883,10 +910,14 @@ class SchedulerJob:
                     del rows[task_id]
                     del states[task_id]
             expanded = counts.get((run.dag_id, run.run_id), {})
-            if len(rows) + sum(1 for k in expanded if k not in rows) < len(dag.task_dict):
+            waiting = None
+            if run.waiting_sensors:
+                waiting = self._waiting_sensors(conn, run, dag, rows, run.waiting_sensors, now)
+            present = len(rows) + len(waiting or ()) + sum(1 for k in expanded if k not in rows)
+            if present < len(dag.task_dict):
                 seen.new_tis.append((run, dag))
                 continue  # created now, decided next loop
-            batches[id(dag)].append(_Batch(run, dag, rows, states, expanded))
+            batches[id(dag)].append(_Batch(run, dag, rows, states, expanded, waiting))
             dags[id(dag)] = dag
         for key, group in batches.items():
             seen.plans.append(self._decide(conn, dags[key], group, now))
@@ -939,7 +970,7 @@ class SchedulerJob:
         empties: dict[int, set[str]] = defaultdict(set)
         for _ in range(MAX_EMPTY_ROUNDS):
             started = time.perf_counter()
-            results = graph.decide_many([b.states for b in pending])
+            results = graph.decide_many([b.decision_states() for b in pending])
             self.decide_seconds += time.perf_counter() - started
             self.decide_runs += len(pending)
             again = []
@@ -996,6 +1027,8 @@ class SchedulerJob:
                         continue
                     retry_rows.append(row)
                     continue
+                if row.state == UP_FOR_RESCHEDULE and self._still_running(row):
+                    continue
                 if task.depends_on_past and not self._past_done(conn, batch.run, task, dag):
                     continue
                 sched_rows.append({"_id": row.id, "_old": row.state,
@@ -1043,7 +1076,7 @@ class SchedulerJob:
             lengths = self._group_lengths(conn, dag, batch)
             if lengths:
                 return self._decide_grouped_run(conn, dag, batch, plan, lengths, now)
-        states: dict[str, Any] = dict(batch.states)
+        states: dict[str, Any] = dict(batch.decision_states())
         for task_id, by_state in batch.counts.items():
             if task_id not in batch.rows and task_id in dag.task_dict:
                 states[task_id] = dict(by_state)
@@ -1125,10 +1158,11 @@ class SchedulerJob:
         its group it depends on, as Airflow's relevant map indexes; a placeholder is expanded
         (instances without state) when one of its nodes may run."""
         graph, nodes = dag.expanded_graph(lengths)
+        decision_states = batch.decision_states()
         states: dict[str, Any] = {}
         for task_id, node in nodes.items():
             if not isinstance(node, list):
-                states[node] = (batch.states[task_id] if task_id in batch.rows
+                states[node] = (decision_states[task_id] if task_id in decision_states
                                 else dict(batch.counts.get(task_id, {})))
         grouped = [t for t, node in nodes.items() if isinstance(node, list)]
         expanded = {t for t in grouped if t not in batch.rows}
@@ -1284,6 +1318,29 @@ class SchedulerJob:
             max_retry_delay=task.max_retry_delay, dag_id=row.dag_id, task_id=row.task_id,
             logical_date=run.logical_date)
         return due <= now
+
+    # -- sensors waiting in reschedule mode (docs/airflow-behaviour.md 10.2) ----------------------
+
+    def _waiting_sensors(self, conn: Connection, run: Any, dag: SerializedDAG,
+                         rows: dict[str, Any], count: int, now: datetime
+                         ) -> dict[str, str | None]:
+        """The waiting sensors of ``run`` as decision states (``running``): the DAG's tasks
+        without a row read, when there are ``count`` of them; otherwise (a task instance is
+        missing too, or a waiting one's task left the DAG) their ids are read."""
+        missing = dag.task_dict.keys() - rows.keys()
+        if len(missing) != count:
+            ti = t.task_instance
+            read = conn.execute(sa.select(ti.c.task_id).where(
+                ti.c.dag_id == run.dag_id, ti.c.run_id == run.run_id, ti.c.map_index == -1,
+                _not_yet_due()), {"now": now}).scalars().all()
+            missing &= set(read)
+        return dict.fromkeys(missing, RUNNING)
+
+    def _still_running(self, row: Any) -> bool:
+        """The last poke of a due sensor has not been reaped by the executor yet: queueing the
+        same try again now would be taken for that process's."""
+        key = TaskInstanceKey(row.dag_id, row.task_id, row.run_id, row.try_number, -1)
+        return self.executor.has_task(key)
 
     def _retry(self, conn: Connection, rows: list[Any], now: datetime) -> None:
         """up_for_retry -> scheduled: the old try goes to the history, the new try a new id."""

@@ -42,6 +42,7 @@ __all__ = [
     "serialized_dag",
     "task_instance",
     "task_instance_history",
+    "task_reschedule",
     "user",
     "xcom",
 ]
@@ -367,6 +368,26 @@ xcom = sa.Table(
         ondelete="CASCADE",
     ),
     sa.Index(None, "dag_id", "run_id", "task_id"),
+)
+
+# One row per reschedule of a sensor in ``reschedule`` mode (Airflow 3's ``task_reschedule``;
+# docs/airflow-behaviour.md 10.2). A sensor's ``timeout`` counts from the start of its try's first
+# reschedule. ``try_number`` (Airflow 2's column, gone in Airflow 3, where every try has its own
+# ``ti_id``) is kept because a retry here keeps the rows: the task instance's id changes by an
+# UPDATE, which the rows follow (ON UPDATE CASCADE), so a try's rows are (ti_id, try_number).
+task_reschedule = sa.Table(
+    "task_reschedule",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ti_id", UUIDType,
+              sa.ForeignKey("task_instance.id", ondelete="CASCADE", onupdate="CASCADE"),
+              nullable=False),
+    sa.Column("try_number", sa.Integer, nullable=False),
+    sa.Column("start_date", UtcDateTime, nullable=False),
+    sa.Column("end_date", UtcDateTime, nullable=False),
+    sa.Column("duration", sa.Integer, nullable=False),
+    sa.Column("reschedule_date", UtcDateTime, nullable=False),
+    sa.Index(None, "ti_id", "try_number", "reschedule_date"),
 )
 
 # A person or program that may call the REST API (``dagcore users create``). The password is

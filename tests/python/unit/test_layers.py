@@ -62,6 +62,7 @@ LAYER_OF = {
     "dagcore.context": "authoring",  # get_current_context(): the running task's context
     "dagcore.variables": "authoring",  # Variable, read from DAGCORE_VAR_*/AIRFLOW_VAR_*
     "dagcore.connections": "authoring",  # Connection, BaseHook, from DAGCORE_CONN_*/AIRFLOW_CONN_*
+    "dagcore.sensors.*": "authoring",  # BaseSensorOperator and the standard sensors
     # storage: files and the metadata database
     "dagcore.db.*": "storage",
     "dagcore.models.*": "storage",
