@@ -9,44 +9,34 @@ accepts any ``IntEnum`` named like Airflow's ``WeekDay`` (MONDAY = 1 ... SUNDAY 
 
 from __future__ import annotations
 
-import enum
 import logging
-from collections.abc import Iterable
 from typing import Any
 
 from dagcore.sensors.base import BaseSensorOperator, SensorArgumentError
 from dagcore.utils import timezone
+from dagcore.utils.weekday import WeekDay
 
 __all__ = ["DayOfWeekSensor", "week_day_numbers"]
 
 log = logging.getLogger(__name__)
 
-_DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
-
-
-def _day_number(day: Any) -> int:
-    if isinstance(day, enum.Enum):
-        day = day.name
-    if isinstance(day, str) and day.upper() in _DAYS:
-        return _DAYS.index(day.upper()) + 1
-    raise SensorArgumentError(f'Invalid Week Day passed: "{day}"')
+_DAYS = tuple(day.name for day in WeekDay)
 
 
 def week_day_numbers(week_day: Any) -> set[int]:
-    """The ISO day numbers (Monday 1) of ``week_day`` (Airflow's ``WeekDay.validate_week_day``).
+    """The ISO day numbers (Monday 1) of ``week_day``: :meth:`WeekDay.validate_week_day`, whose
+    errors (Airflow's texts) become :class:`SensorArgumentError` (a ``ValueError``) here.
 
     Raises:
-        SensorArgumentError: an unknown day name, or a value of another type (Airflow's texts).
+        SensorArgumentError: an unknown day name, or a value of another type.
     """
-    if isinstance(week_day, (str, enum.Enum)):
-        return {_day_number(week_day)}
-    if isinstance(week_day, Iterable) and not isinstance(week_day, (bytes, dict)):
-        days = {_day_number(day) for day in week_day}
-        if days:
-            return days
-    raise SensorArgumentError(f"Unsupported Type for week_day parameter: {type(week_day)}. "
-                              f"Input should be iterable type:str, set, list, dict or Weekday "
-                              f"enum type")
+    try:
+        days = WeekDay.validate_week_day(week_day)
+    except (TypeError, ValueError) as exc:
+        raise SensorArgumentError(str(exc)) from None
+    if not days:
+        raise SensorArgumentError(f"week_day must name at least one day, got {week_day!r}")
+    return set(days)
 
 
 class DayOfWeekSensor(BaseSensorOperator):
