@@ -66,9 +66,8 @@ class AirflowSensorTimeout(DagcoreException):
 
 
 class AirflowRescheduleException(DagcoreException):
-    """A sensor in ``reschedule`` mode asks to be run again at ``reschedule_date``.
-
-    Only the class for now: the task runner treats it as any failure until sensors land."""
+    """A sensor in ``reschedule`` mode asks to be run again at ``reschedule_date``: the task
+    runner ends the try ``up_for_reschedule`` (docs/airflow-behaviour.md 10.2)."""
 
     def __init__(self, reschedule_date: datetime) -> None:
         super().__init__()

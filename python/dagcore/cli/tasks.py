@@ -116,7 +116,7 @@ def _cmd_tasks_states_for_dag_run(args: argparse.Namespace) -> int:
 def _cmd_tasks_test(args: argparse.Namespace) -> int:
     """``dagcore tasks test DAG_ID TASK_ID [LOGICAL_DATE]``: one task, no database state."""
     from dagcore.api.user_input import parse_conf, parse_date
-    from dagcore.exceptions import TaskSkipped
+    from dagcore.exceptions import AirflowRescheduleException, TaskSkipped
     from dagcore.operators.skipmixin import DownstreamTasksSkipped
     from dagcore.utils import timezone
 
@@ -133,6 +133,10 @@ def _cmd_tasks_test(args: argparse.Namespace) -> int:
                               conf=conf)
     except TaskSkipped as exc:
         print(f"Task {args.task_id} skipped: {exc}", file=sys.stderr)
+        return 0
+    except AirflowRescheduleException as request:  # a sensor in reschedule mode said "not yet"
+        print(f"Task {args.task_id}: up_for_reschedule (poke again at "
+              f"{request.reschedule_date.isoformat()})", file=sys.stderr)
         return 0
     except DownstreamTasksSkipped as request:  # a branch: success; no run to skip them in
         print(f"Task {args.task_id}: success, skipping downstream tasks "

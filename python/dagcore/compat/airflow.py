@@ -150,8 +150,10 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     # -- task exceptions, get_current_context, Variable, Connection ------------------------------
     "airflow.exceptions": _EXCEPTIONS + (
         ("dagcore.exceptions", ("ParamValidationError", "DuplicateTaskIdFound")),
-        ("dagcore.task_group", ("TaskAlreadyInTaskGroup",))),
-    "airflow.sdk.exceptions": _EXCEPTIONS,
+        ("dagcore.task_group", ("TaskAlreadyInTaskGroup",)),
+        ("dagcore.operators.skipmixin", ("DownstreamTasksSkipped",))),
+    "airflow.sdk.exceptions": _EXCEPTIONS + (
+        ("dagcore.operators.skipmixin", ("DownstreamTasksSkipped",)),),
     "airflow.models.variable": (_VARIABLE,),
     "airflow.models.connection": (_CONNECTION,),
     "airflow.hooks": (),

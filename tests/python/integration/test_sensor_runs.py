@@ -396,3 +396,20 @@ def test_dags_test_runs_the_sensors_example(cli_home: CLIHome) -> None:
         "wait_for_bash": "success", "wait_for_value": "success", "use_value": "success",
         "wait_for_date": "success", "any_day": "success", "never_true": "skipped",
         "done": "success"}
+
+
+def test_tasks_test_of_a_waiting_reschedule_sensor_reports_up_for_reschedule(
+        cli_home: CLIHome) -> None:
+    # `tasks test` runs one try with no run: a reschedule-mode sensor whose poke is False ends
+    # its try up_for_reschedule, which is reported with the date, not as a failure.
+    (cli_home.dags_folder / "waits.py").write_text(
+        "from datetime import UTC, datetime\n"
+        "from dagcore import DAG\n"
+        "from dagcore.sensors.python import PythonSensor\n"
+        "with DAG('waits', start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule=None):\n"
+        "    PythonSensor(task_id='never', python_callable=lambda: False, mode='reschedule',\n"
+        "                 poke_interval=60)\n")
+    result = cli_home.run("tasks", "test", "waits", "never", "2024-03-04T12:00:00+00:00",
+                          "-S", str(cli_home.dags_folder))
+    assert result.returncode == 0, result.stderr
+    assert "Task never: up_for_reschedule (poke again at " in result.stderr
