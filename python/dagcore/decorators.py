@@ -175,7 +175,8 @@ _CONTEXT_NAMES = frozenset({
     "dag", "task", "ti", "task_instance", "dag_run", "run_id", "logical_date", "ds",
     "ds_nodash", "ts", "ts_nodash", "ts_nodash_with_tz", "data_interval_start",
     "data_interval_end", "params", "macros", "templates_dict", "task_instance_key_str",
-    "test_mode", "inlets", "outlets", "var", "conn"})
+    "test_mode", "inlets", "outlets", "var", "conn", "execution_date", "yesterday_ds",
+    "tomorrow_ds"})
 
 
 def _infers_multiple_outputs(func: Callable[..., Any]) -> bool:
@@ -311,6 +312,10 @@ FLAVOURS: dict[str, tuple[str, str]] = {
     "external_python": ("dagcore.operators.python_virtualenv", "DecoratedExternalPythonOperator"),
     "branch": ("dagcore.operators.branch", "DecoratedBranchPythonOperator"),
     "short_circuit": ("dagcore.operators.short_circuit", "DecoratedShortCircuitOperator"),
+    "branch_virtualenv": ("dagcore.operators.branch_virtualenv",
+                          "DecoratedBranchVirtualenvOperator"),
+    "branch_external_python": ("dagcore.operators.branch_virtualenv",
+                               "DecoratedBranchExternalPythonOperator"),
     "sensor": ("dagcore.sensors.python", "DecoratedSensorOperator"),
 }
 """``@task.<name>`` -> (module, operator class): the decorated operator each flavour creates

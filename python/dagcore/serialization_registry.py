@@ -153,6 +153,7 @@ def _builtin_classes() -> dict[str, type]:
     # -- operators, decorators (issue 14 part D)
     from dagcore.operators.bash_decorated import DecoratedBashOperator
     from dagcore.operators import python_virtualenv as venv
+    from dagcore.operators import branch_virtualenv as branch_venv
 
     return {
         "dagcore.operators.base.BaseOperator": BaseOperator,
@@ -182,6 +183,8 @@ def _builtin_classes() -> dict[str, type]:
         "dagcore.operators.short_circuit.DecoratedShortCircuitOperator":
             short_circuit.DecoratedShortCircuitOperator,
         "dagcore.operators.weekday.BranchDayOfWeekOperator": weekday.BranchDayOfWeekOperator,
+        **{f"dagcore.operators.branch_virtualenv.{name}": getattr(branch_venv, name)
+           for name in branch_venv.__all__},
         "dagcore.timetables.Timetable": tt.Timetable,
         "dagcore.timetables.NullTimetable": tt.NullTimetable,
         "dagcore.timetables.OnceTimetable": tt.OnceTimetable,

@@ -351,5 +351,9 @@ def build_context(task: BaseOperator, *, run_id: str, logical_date: datetime | N
         context.update(
             ds=_ds(logical_date), ds_nodash=_ds_nodash(logical_date), ts=_ts(logical_date),
             ts_nodash=_ts_nodash(logical_date),
-            ts_nodash_with_tz=_ts_nodash_with_tz(logical_date))
+            ts_nodash_with_tz=_ts_nodash_with_tz(logical_date),
+            # Airflow 2's names (removed in Airflow 3), which Airflow 2 DAG files still read.
+            execution_date=logical_date,
+            yesterday_ds=_ds(logical_date - timedelta(days=1)),
+            tomorrow_ds=_ds(logical_date + timedelta(days=1)))
     return context

@@ -15,7 +15,9 @@ Two Airflow habits need more than a re-export, and get it here:
   :class:`DAG` and :func:`dag` make such dates aware in that zone first (also inside
   ``default_args``), then build an ordinary dagcore DAG;
 * ``schedule_interval=`` (Airflow 2) is accepted as ``schedule=``; ``sla_miss_callback=`` (Airflow
-  2's SLAs, removed in Airflow 3) is accepted and ignored with a warning, as is a task's ``sla=``.
+  2's SLAs, removed in Airflow 3) is accepted and ignored with a warning, as is a task's ``sla=``;
+  Airflow 2's ``orientation=``/``default_view=`` (UI settings) are accepted and unused, and
+  ``concurrency=`` is ``max_active_tasks=``.
 
 The finder is installed with :func:`install` and removed with :func:`uninstall` (or used as
 ``with enabled():``). Installs nest (a count); the last :func:`uninstall` removes the finder and
@@ -93,13 +95,16 @@ _EXCEPTIONS: Final = (("dagcore.exceptions", (
     "AirflowNotFoundException", "AirflowBadRequest")),)
 _CONTEXT: Final = (("dagcore.context", ("get_current_context",)),)
 _BRANCHING_PYTHON: Final = (("dagcore.operators.branch", ("BranchPythonOperator",)),
-                            ("dagcore.operators.short_circuit", ("ShortCircuitOperator",)))
+                            ("dagcore.operators.short_circuit", ("ShortCircuitOperator",)),
+                            ("dagcore.operators.branch_virtualenv", (
+                                "BranchPythonVirtualenvOperator",
+                                "BranchExternalPythonOperator")))
 _SENSOR_BASE: Final = ("dagcore.sensors.base",
                        ("BaseSensorOperator", "PokeReturnValue", "poke_mode_only"))
 _SENSOR_PYTHON: Final = ("dagcore.sensors.python", ("PythonSensor",))
-_SENSOR_TIME_DELTA: Final = ("dagcore.sensors.time", ("TimeDeltaSensor",))
-_SENSOR_TIME: Final = ("dagcore.sensors.time", ("TimeSensor",))
-_SENSOR_DATE_TIME: Final = ("dagcore.sensors.time", ("DateTimeSensor",))
+_SENSOR_TIME_DELTA: Final = ("dagcore.sensors.time", ("TimeDeltaSensor", "TimeDeltaSensorAsync"))
+_SENSOR_TIME: Final = ("dagcore.sensors.time", ("TimeSensor", "TimeSensorAsync"))
+_SENSOR_DATE_TIME: Final = ("dagcore.sensors.time", ("DateTimeSensor", "DateTimeSensorAsync"))
 _SENSOR_FILE: Final = ("dagcore.sensors.filesystem", ("FileSensor",))
 _SENSOR_BASH: Final = ("dagcore.sensors.bash", ("BashSensor",))
 _SENSOR_WEEKDAY: Final = ("dagcore.sensors.weekday", ("DayOfWeekSensor",))
@@ -282,6 +287,10 @@ def _airflow_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     if kwargs.pop("sla_miss_callback", None) is not None:
         log.warning("sla_miss_callback is ignored: SLAs were removed in Airflow 3 and dagcore "
                     "has none (use a DAG-run timeout or a deadline instead)")
+    for ui_hint in ("orientation", "default_view"):  # Airflow 2's graph/grid view settings
+        kwargs.pop(ui_hint, None)
+    if "concurrency" in kwargs:  # Airflow 2's old name of max_active_tasks
+        kwargs.setdefault("max_active_tasks", kwargs.pop("concurrency"))
     if "schedule_interval" in kwargs:
         interval = kwargs.pop("schedule_interval")
         if "schedule" in kwargs:

@@ -14,7 +14,8 @@ from typing import Any
 from dagcore.sensors.base import BaseSensorOperator, SensorArgumentError
 from dagcore.utils import timezone
 
-__all__ = ["DateTimeSensor", "TimeDeltaSensor", "TimeSensor"]
+__all__ = ["DateTimeSensor", "DateTimeSensorAsync", "TimeDeltaSensor", "TimeDeltaSensorAsync",
+           "TimeSensor", "TimeSensorAsync"]
 
 log = logging.getLogger(__name__)
 
@@ -126,3 +127,17 @@ class DateTimeSensor(BaseSensorOperator):
     def poke(self, context: dict[str, Any]) -> bool:
         log.info("Checking if the time (%s) has come", self.target_time)
         return timezone.utcnow() > self._moment
+
+
+# Airflow 2's deferrable spellings (``TimeDeltaSensorAsync``...): with no triggerer they are the
+# same sensors, waiting in their worker (see ``_no_triggerer``).
+class TimeDeltaSensorAsync(TimeDeltaSensor):
+    """Airflow 2's ``TimeDeltaSensorAsync``: a :class:`TimeDeltaSensor` (no triggerer)."""
+
+
+class TimeSensorAsync(TimeSensor):
+    """Airflow 2's ``TimeSensorAsync``: a :class:`TimeSensor` (no triggerer)."""
+
+
+class DateTimeSensorAsync(DateTimeSensor):
+    """Airflow 2's ``DateTimeSensorAsync``: a :class:`DateTimeSensor` (no triggerer)."""

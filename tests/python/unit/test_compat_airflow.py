@@ -364,3 +364,30 @@ def test_more_paths_real_files_import_and_sla_is_accepted() -> None:
         dag = compat.DAG("sla", start_date=LOGICAL, sla_miss_callback=lambda *a: None)
         task = BashOperator(task_id="t", bash_command="true", sla=timedelta(hours=1), dag=dag)
         assert task.task_id in dag.task_dict
+
+
+def test_airflow_2_spellings_from_the_example_dags() -> None:
+    # example_branch_operator(_decorator), example_sensors, example_branch_dop_operator_v3.
+    from dagcore.templating import build_context
+
+    with compat.enabled():
+        from airflow.decorators import task
+        from airflow.operators.python import (
+            BranchExternalPythonOperator,
+            BranchPythonVirtualenvOperator,
+        )
+        from airflow.sensors.time_delta import TimeDeltaSensor, TimeDeltaSensorAsync
+
+        from dagcore.operators.branch import BranchMixIn
+
+        dag = compat.DAG("a2", start_date=LOGICAL, orientation="TB", default_view="graph",
+                         concurrency=3)
+        assert dag.max_active_tasks == 3
+        assert issubclass(BranchPythonVirtualenvOperator, BranchMixIn)
+        assert issubclass(BranchExternalPythonOperator, BranchMixIn)
+        assert issubclass(TimeDeltaSensorAsync, TimeDeltaSensor)
+        assert callable(task.branch_virtualenv) and callable(task.branch_external_python)
+        op = BashOperator(task_id="t", bash_command="true", dag=dag)
+        context = build_context(op, run_id="r", logical_date=LOGICAL)
+        assert context["execution_date"] == LOGICAL
+        assert (context["yesterday_ds"], context["tomorrow_ds"]) == ("2024-02-29", "2024-03-02")

@@ -60,6 +60,10 @@ STABLE_NAMES = {
     "dagcore.operators.short_circuit.DecoratedShortCircuitOperator":
         short_circuit.DecoratedShortCircuitOperator,
     "dagcore.operators.weekday.BranchDayOfWeekOperator": weekday.BranchDayOfWeekOperator,
+    **{f"dagcore.operators.branch_virtualenv.{name}": getattr(
+        importlib.import_module("dagcore.operators.branch_virtualenv"), name)
+       for name in ("BranchPythonVirtualenvOperator", "BranchExternalPythonOperator",
+                    "DecoratedBranchVirtualenvOperator", "DecoratedBranchExternalPythonOperator")},
     "dagcore.timetables.Timetable": tt.Timetable,
     "dagcore.timetables.NullTimetable": tt.NullTimetable,
     "dagcore.timetables.OnceTimetable": tt.OnceTimetable,
