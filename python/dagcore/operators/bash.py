@@ -72,9 +72,12 @@ class BashOperator(BaseOperator):
                  output_processor: Callable[[str], Any] = lambda result: result,
                  **kwargs: Any) -> None:
         super().__init__(task_id, **kwargs)
-        if not isinstance(bash_command, str):
-            raise TypeError(f"bash_command of task {task_id!r} must be a str, got "
-                            f"{type(bash_command).__name__}")
+        # A str, or an XCom reference resolved when the fields are rendered (Airflow resolves
+        # `bash_command=other_task.output["command"]` at run time too).
+        if not isinstance(bash_command, str) and not getattr(bash_command, "_is_xcom_reference",
+                                                                 False):
+            raise TypeError(f"bash_command of task {task_id!r} must be a str or an XCom "
+                            f"reference, got {type(bash_command).__name__}")
         self.bash_command = bash_command
         self.env = env
         self.append_env = append_env

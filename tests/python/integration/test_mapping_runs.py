@@ -476,3 +476,19 @@ def test_custom_operators_map_and_an_xcom_reference_in_a_template_field_is_resol
     result = dag.test(LOGICAL)
     assert result.state == "success"
     assert result.xcom_pull("sum_it") == 9
+
+
+def test_a_bash_command_from_an_upstream_xcom() -> None:
+    # Airflow's example_dag_decorator: `BashOperator(bash_command=info["command"])`, where
+    # `info` is a @task's output: resolved when the task's fields are rendered.
+    @task(multiple_outputs=True)
+    def prepare() -> dict[str, str]:
+        return {"command": "echo from-xcom"}
+
+    with DAG("bash_from_xcom", start_date=START) as dag:
+        BashOperator(task_id="echo", bash_command=prepare()["command"], do_xcom_push=True)
+    assert dag.task_dict["echo"].upstream_task_ids == {"prepare"}
+    result = dag.test(LOGICAL)
+    assert result.xcom_pull("echo") == "from-xcom"
+    with pytest.raises(TypeError, match="must be a str or an XCom reference, got int"):
+        BashOperator(task_id="bad", bash_command=3)  # type: ignore[arg-type]
