@@ -45,7 +45,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,14 +111,15 @@ def end_to_end(home: Path, name: str) -> dict[str, Any]:
                          idle_sleep=0.0, dags={DAG_ID: dag}, single=False)
         # A warm-up run first, untimed: a running scheduler has its statements compiled.
         job.final_state = None
-        trigger_dag(DAG_ID, engine=engine, run_id="warm_up")
+        trigger_dag(DAG_ID, engine=engine, run_id="warm_up", logical_date=START)
         job.run()
         job = _UntilDone(engine=engine, executor=InProcessExecutor(engine, dags={DAG_ID: dag}),
                          dag_bag=DBDagBag(engine=engine, revalidation_interval=0),
                          idle_sleep=0.0, dags={DAG_ID: dag}, single=False)
         job.final_state = None
         started = time.perf_counter()
-        trigger_dag(DAG_ID, engine=engine, run_id="timed")
+        trigger_dag(DAG_ID, engine=engine, run_id="timed",
+                    logical_date=START + timedelta(days=1))
         job.run()
         seconds = time.perf_counter() - started
         with engine.connect() as conn:
