@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from dagcore.operators.base import BaseOperator
+from dagcore.operators.base import BaseOperator, _init_parameter_names
 
 __all__ = [
     "NOTSET",
@@ -364,21 +364,10 @@ class ListOfDictsExpandInput(ExpandInput):
 # operators
 
 
-def _operator_parameters(operator_class: type) -> set[str]:
+def _operator_parameters(operator_class: type) -> frozenset[str]:
     """The keyword names the constructors of the class's MRO declare (``**kwargs`` passed on to
     a base class adds none), as Airflow validates ``partial``/``expand`` arguments."""
-    import inspect
-
-    names: set[str] = set()
-    for klass in operator_class.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None or klass is object:
-            continue
-        init = getattr(init, "__wrapped__", init)
-        for p in inspect.signature(init).parameters.values():
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
-                names.add(p.name)
-    return names
+    return _init_parameter_names(operator_class)
 
 
 class OperatorPartial:

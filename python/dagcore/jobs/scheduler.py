@@ -1104,38 +1104,42 @@ class SchedulerJob:
                 if task.depends_on_past and not self._past_done(conn, batch.run, task, dag):
                     continue
                 planned.add(task_id)
-                row: Any = rows.get(task_id)  # None only for an expanded mapped task
-                current = states[task_id]
-                empty = _is_empty(task)
-                if isinstance(current, dict):  # an expanded mapped task: all its candidates
-                    plan.mapped.append(("schedule", batch.run, task_id, empty))
-                    states[task_id] = _moved(current, SUCCESS if empty else SCHEDULED,
-                                             only=(None,))
-                    again = again or empty
-                    for retry in expansion.retry_rows(conn, batch.run, task_id):
-                        if self._retry_due(retry, task, batch.run, now):
-                            plan.retry_rows.append(retry)
-                elif task.is_mapped and current is None:
-                    n = expansion.length_of(conn, batch.run, task)
-                    ready = SUCCESS if empty else SCHEDULED
-                    plan.mapped.append(("expand", batch.run, task, (row.id, n, ready)))
-                    states[task_id] = expansion.expanded_counts(n, ready)
-                    again = True
-                elif current == UP_FOR_RETRY:
-                    if self._retry_due(row, task, batch.run, now):
-                        plan.retry_rows.append(row)
-                elif empty and current is None:
-                    plan.done_rows.append({"_id": row.id, "_try": row.try_number + 1})
-                    states[task_id] = SUCCESS
-                    again = True
-                else:
-                    plan.sched_rows.append({"_id": row.id, "_old": row.state,
-                                            "_try": row.try_number
-                                            + (row.state != UP_FOR_RESCHEDULE)})
-                    states[task_id] = SCHEDULED
+                states[task_id], ready_again = self._plan_ready(
+                    conn, batch, task, rows.get(task_id), states[task_id], plan, now)
+                again = again or ready_again
             if not again:
                 break
         return decision
+
+    def _plan_ready(self, conn: Connection, batch: _Batch, task: SerializedTask, row: Any,
+                    current: Any, plan: _Plan, now: datetime) -> tuple[Any, bool]:
+        """Plan the writes for a task the engine found ready in a run with mapped tasks: all
+        candidates of an expanded mapped task, the expansion of a placeholder, a retry whose
+        delay passed, an empty task's success or a scheduled try. Returns the task's state (or
+        counts) in memory after that, and whether to decide again (an empty task succeeded or
+        a task expanded)."""
+        empty = _is_empty(task)
+        if isinstance(current, dict):  # an expanded mapped task: all its candidates at once
+            plan.mapped.append(("schedule", batch.run, task.task_id, empty))
+            for retry in expansion.retry_rows(conn, batch.run, task.task_id):
+                if self._retry_due(retry, task, batch.run, now):
+                    plan.retry_rows.append(retry)
+            return _moved(current, SUCCESS if empty else SCHEDULED, only=(None,)), empty
+        if task.is_mapped and current is None:
+            n = expansion.length_of(conn, batch.run, task)
+            ready = SUCCESS if empty else SCHEDULED
+            plan.mapped.append(("expand", batch.run, task, (row.id, n, ready)))
+            return expansion.expanded_counts(n, ready), True
+        if current == UP_FOR_RETRY:
+            if self._retry_due(row, task, batch.run, now):
+                plan.retry_rows.append(row)
+            return current, False
+        if empty and current is None:
+            plan.done_rows.append({"_id": row.id, "_try": row.try_number + 1})
+            return SUCCESS, True
+        plan.sched_rows.append({"_id": row.id, "_old": row.state,
+                                "_try": row.try_number + (row.state != UP_FOR_RESCHEDULE)})
+        return SCHEDULED, False
 
     # -- mapped task groups: instance i of each task of a group is decided per index ----------
 
@@ -1206,32 +1210,10 @@ class SchedulerJob:
                     task_id, i = owner[node]
                     to_run[task_id].append(i)
                     continue
-                task = dag.task_dict[node]
-                row: Any = batch.rows.get(node)
-                current = states[node]
-                if isinstance(current, dict):
-                    plan.mapped.append(("schedule", batch.run, node, _is_empty(task)))
-                    states[node] = _moved(current, SUCCESS if _is_empty(task) else SCHEDULED,
-                                          only=(None,))
-                    again = again or _is_empty(task)
-                elif task.is_mapped and current is None:
-                    n = expansion.length_of(conn, batch.run, task)
-                    ready = SUCCESS if _is_empty(task) else SCHEDULED
-                    plan.mapped.append(("expand", batch.run, task, (row.id, n, ready)))
-                    states[node] = expansion.expanded_counts(n, ready)
-                    again = True
-                elif current == UP_FOR_RETRY:
-                    if self._retry_due(row, task, batch.run, now):
-                        plan.retry_rows.append(row)
-                elif _is_empty(task) and current is None:
-                    plan.done_rows.append({"_id": row.id, "_try": row.try_number + 1})
-                    states[node] = SUCCESS
-                    again = True
-                else:
-                    plan.sched_rows.append({"_id": row.id, "_old": row.state,
-                                            "_try": row.try_number
-                                            + (row.state != UP_FOR_RESCHEDULE)})
-                    states[node] = SCHEDULED
+                states[node], ready_again = self._plan_ready(
+                    conn, batch, dag.task_dict[node], batch.rows.get(node), states[node], plan,
+                    now)
+                again = again or ready_again
             for task_id in {*by_task, *to_run}:
                 task = dag.task_dict[task_id]
                 if task_id in batch.rows and task_id not in expanded:

@@ -74,8 +74,8 @@ class BashOperator(BaseOperator):
         super().__init__(task_id, **kwargs)
         # A str, or an XCom reference resolved when the fields are rendered (Airflow resolves
         # `bash_command=other_task.output["command"]` at run time too).
-        if not isinstance(bash_command, str) and not getattr(bash_command, "_is_xcom_reference",
-                                                                 False):
+        is_reference = getattr(bash_command, "_is_xcom_reference", False)
+        if not isinstance(bash_command, str) and not is_reference:
             raise TypeError(f"bash_command of task {task_id!r} must be a str or an XCom "
                             f"reference, got {type(bash_command).__name__}")
         self.bash_command = bash_command
