@@ -349,18 +349,27 @@ class _Writes:
 
 def _finish_sync(engine: Engine, writes: _Writes, import_errors: Mapping[str, str], *,
                  bundle_name: str, parsed_files: Collection[str] | None,
-                 now: datetime) -> SyncResult:
-    """The import errors and the stale marking of a sync, in one transaction."""
+                 now: datetime, warnings: Mapping[str, str] | None = None) -> SyncResult:
+    """The import errors, the files' warnings and the stale marking of a sync, in one
+    transaction."""
     import_errors = dict(import_errors)
+    warnings = dict(warnings or {})
     found = writes.found
     failed = set(import_errors)
     stale: list[str] = []
     with transaction(engine) as conn:
-        ie = t.import_error
+        ie, fw = t.import_error, t.dag_file_warning
         scope = ie.c.bundle_name == bundle_name
+        warned = fw.c.bundle_name == bundle_name
         if parsed_files is not None:
             scope = scope & ie.c.filename.in_(set(parsed_files) | failed)
+            warned = warned & fw.c.filename.in_(set(parsed_files) | set(warnings))
         conn.execute(ie.delete().where(scope))
+        conn.execute(fw.delete().where(warned))
+        if warnings:
+            conn.execute(fw.insert(), [
+                {"timestamp": now, "filename": name, "bundle_name": bundle_name,
+                 "message": message} for name, message in sorted(warnings.items())])
         if import_errors:
             conn.execute(ie.insert(), [
                 {"timestamp": now, "filename": name, "bundle_name": bundle_name,
@@ -434,7 +443,7 @@ def sync_dags(dag_folder: str | Path | None = None, *, engine: Engine | None = N
                     writes.store(engine, entry, bundle_name=bundle_name, bundle_version=None,
                                  min_update_interval=min_update_interval or None, now=now)
         result = _finish_sync(engine, writes, merge.import_errors, bundle_name=bundle_name,
-                              parsed_files=None, now=now)
+                              parsed_files=None, now=now, warnings=merge.warnings)
         return dataclasses.replace(result, warnings=dict(merge.warnings))
     finally:
         if own_engine:

@@ -1,5 +1,5 @@
-"""``dagcore dags reserialize|list|list-runs|list-import-errors|trigger|pause|unpause|delete|
-test``."""
+"""``dagcore dags reserialize|list|list-runs|list-import-errors|list-warnings|trigger|pause|
+unpause|delete|test``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ RUN_COLUMNS: Final = ("dag_id", "run_id", "state", "run_type", "logical_date", "
 TRIGGERED_RUN_COLUMNS: Final = ("dag_id", "run_id", "state", "run_type", "logical_date",
                                 "run_after", "data_interval_start", "data_interval_end", "conf")
 IMPORT_ERROR_COLUMNS: Final = ("filename", "bundle_name", "timestamp", "error")
+WARNING_COLUMNS: Final = ("filename", "bundle_name", "timestamp", "message")
 TEST_STATE_COLUMNS: Final = ("dag_id", "run_id", "task_id", "map_index", "state", "try_number",
                              "start_date", "end_date")
 
@@ -106,6 +107,24 @@ def _cmd_dags_list_import_errors(args: argparse.Namespace) -> int:
         with engine.connect() as conn:
             rows = [dict(row._mapping) for row in conn.execute(query)]
     render(rows, IMPORT_ERROR_COLUMNS, args.output)
+    return 0
+
+
+def _cmd_dags_list_warnings(args: argparse.Namespace) -> int:
+    """The files that look like DAG files but defined no DAG after catching failed imports, as
+    ``list-import-errors`` lists failing files (dagcore's warning; Airflow says nothing)."""
+    import sqlalchemy as sa
+
+    from dagcore.cli.output import render
+    from dagcore.models import tables as t
+
+    fw = t.dag_file_warning
+    query = (sa.select(fw.c.filename, fw.c.bundle_name, fw.c.timestamp, fw.c.message)
+             .order_by(fw.c.bundle_name, fw.c.filename))
+    with migrated_engine() as engine:
+        with engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+    render(rows, WARNING_COLUMNS, args.output)
     return 0
 
 
@@ -249,6 +268,13 @@ def add_dags_commands(commands: Any) -> None:
     errors = sub.add_parser("list-import-errors", help="List the DAG files that fail to import")
     add_output_argument(errors)
     errors.set_defaults(func=_cmd_dags_list_import_errors)
+
+    warned = sub.add_parser(
+        "list-warnings", help="List the DAG files that define no DAG after a failed import",
+        description="List the files that look like DAG files but defined no DAG after "
+        "catching a failed import (a feature dagcore does not have?), with what they skipped.")
+    add_output_argument(warned)
+    warned.set_defaults(func=_cmd_dags_list_warnings)
 
     trigger = sub.add_parser(
         "trigger", help="Trigger a new DAG run",

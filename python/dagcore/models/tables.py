@@ -33,6 +33,7 @@ __all__ = [
     "backfill_dag_run",
     "dag",
     "dag_code",
+    "dag_file_warning",
     "dag_run",
     "dag_tag",
     "dag_version",
@@ -176,6 +177,19 @@ import_error = sa.Table(
     sa.Column("filename", sa.String(1024), nullable=False),
     sa.Column("bundle_name", sa.String(ID_LEN)),
     sa.Column("stacktrace", sa.Text, nullable=False),
+    sa.Index(None, "bundle_name", "filename"),
+)
+
+# A file that looks like a DAG file but defined no DAG after catching failed imports (dagcore's
+# warning; Airflow stays silent). Keyed by file like import_error: no DAG to hang from.
+dag_file_warning = sa.Table(
+    "dag_file_warning",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("timestamp", UtcDateTime, nullable=False),
+    sa.Column("filename", sa.String(1024), nullable=False),
+    sa.Column("bundle_name", sa.String(ID_LEN)),
+    sa.Column("message", sa.Text, nullable=False),
     sa.Index(None, "bundle_name", "filename"),
 )
 

@@ -139,8 +139,8 @@ def ti_states(engine: sa.Engine) -> dict[tuple[str, str], str | None]:
 
 @pytest.mark.parametrize("args, commands", [
     ((), ("dags", "tasks", "config")),
-    (("dags",), ("reserialize", "list", "list-runs", "list-import-errors", "trigger", "pause",
-                 "unpause", "delete")),
+    (("dags",), ("reserialize", "list", "list-runs", "list-import-errors", "list-warnings",
+                 "trigger", "pause", "unpause", "delete")),
     (("tasks",), ("list", "clear")),
     (("config",), ("get-value",)),
 ], ids=["top", "dags", "tasks", "config"])

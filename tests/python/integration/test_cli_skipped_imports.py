@@ -5,6 +5,8 @@ silent about it: airflow/models/dagbag.py records only raised exceptions)."""
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from cli_helpers import CLIHome
 
@@ -47,3 +49,14 @@ def test_reserialize_prints_the_warning_and_stores_no_import_error(cli_home: CLI
     listed = cli_home.run("dags", "list-import-errors", "-o", "json")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.strip() == "[]"
+    # ... but `dags list-warnings` lists it, as list-import-errors lists failing files, until
+    # the file defines a DAG again.
+    warned = cli_home.run("dags", "list-warnings", "-o", "json")
+    assert warned.returncode == 0, warned.stderr
+    (row,) = json.loads(warned.stdout)
+    assert row["filename"] == "k8s.py" and "airflow.providers.cncf" in row["message"]
+    (folder / "k8s.py").write_text(GOOD.replace("good", "fixed"))
+    again = cli_home.run("dags", "reserialize", "-S", str(folder))
+    assert again.returncode == 0, again.stderr
+    cleared = cli_home.run("dags", "list-warnings", "-o", "json")
+    assert cleared.stdout.strip() == "[]"
