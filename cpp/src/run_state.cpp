@@ -543,7 +543,6 @@ decision_batch run_graph::decide_many(std::span<const std::uint8_t> codes,
 
 namespace {
 constexpr std::size_t K = ti_state_count;
-constexpr std::uint8_t none_code = code(ti_state::none);
 
 std::uint32_t total(const std::uint32_t* task_counts) noexcept {
   std::uint32_t sum = 0;
