@@ -126,6 +126,8 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         # listing that gives none (v1's default is its spec's, 100).
         "maximum_page_limit": "100",
         "fallback_page_limit": "50",
+        # The built web UI served at / (dagcore.server.web_ui); empty: the package's build.
+        "ui_dir": "",
     },
     "api_auth": {
         # Airflow's options. Seconds a token from POST /auth/token stays valid. The signing

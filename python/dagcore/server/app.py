@@ -9,7 +9,8 @@ version renders its own errors (:mod:`dagcore.server.errors`) and datetimes
 Handlers call :mod:`dagcore.api` (the CLI's functions) and read DAGs through
 ``DBDagBag.for_api_server()``, never by parsing files. A body over ``[api]
 max_request_body_bytes`` is refused with 413, and a NUL character in the URL with 404 (path)
-or 422/400 (query), before any route sees them (:mod:`dagcore.server.limits`). At shutdown the
+or 422/400 (query), before any route sees them (:mod:`dagcore.server.limits`). The web UI's files and pages are
+served at ``/`` in front of the API (:mod:`dagcore.server.web_ui`). At shutdown the
 bag flushes its metrics: a hit never sends them and the slow path sends them at most once per
 interval, so the last counts would be lost.
 """
@@ -29,6 +30,7 @@ from dagcore.server import auth_routes, v1, v2
 from dagcore.server.errors import install_v2_handlers
 from dagcore.server.limits import BodySizeLimit, NulInUrl
 from dagcore.server.state import ServerState
+from dagcore.server.web_ui import WebUI
 
 __all__ = ["OPENAPI_URL", "create_app"]
 
@@ -62,6 +64,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     limit = conf.getbytes("api", "max_request_body_bytes")
     app.add_middleware(BodySizeLimit, limit=limit)
     app.add_middleware(NulInUrl)
+    app.add_middleware(WebUI)
     # FastAPI 0.92 has no ``lifespan`` argument yet; uvicorn runs shutdown handlers on SIGTERM.
     app.add_event_handler("shutdown", state.dag_bag.flush_metrics)
     return app
