@@ -60,7 +60,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
 let child: ChildProcess | undefined;
 let home: string | undefined;
 
-export default async function setup(project: TestProject) {
+export async function setup(project: TestProject) {
   if (!existsSync(path.join(REPO, "python", "dagcore", "server", "static", "index.html"))) {
     throw new Error("e2e: the UI is not built (run `npm run build` in ui/, or `npm run e2e`)");
   }
