@@ -332,10 +332,14 @@ def grid(engine: Engine, bag: DBDagBag, dag_id: str, *, limit: int, offset: int 
     task_ids = _leaf_ids(structure)
     mapped = _mapped_ids(structure)
     counts: dict[tuple[str, str], Counter[str]] = {}
-    for row in counted:
-        counts.setdefault((row.run_id, row.task_id), Counter())[row.state or NO_STATE] += row.n
-        if row.max_map_index is not None and row.max_map_index >= 0:
-            mapped.add(row.task_id)
+    for run_id, task_id, state, n, max_map_index in counted:
+        key = (run_id, task_id)
+        found = counts.get(key)
+        if found is None:
+            counts[key] = found = Counter()
+        found[state or NO_STATE] += n
+        if max_map_index is not None and max_map_index >= 0:
+            mapped.add(task_id)
     known = set(task_ids)
     extra = sorted({task_id for _, task_id in counts} - known)
     task_ids += extra
