@@ -126,7 +126,8 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         # listing that gives none (v1's default is its spec's, 100).
         "maximum_page_limit": "100",
         "fallback_page_limit": "50",
-        # The built web UI served at / (dagcore.server.web_ui); empty: the package's build.
+        # The built web UI (a Vite dist directory) the server serves at /; empty: the package's
+        # dagcore/server/static (docs/airflow-rest-api.md, "UI endpoints" 9).
         "ui_dir": "",
     },
     "api_auth": {

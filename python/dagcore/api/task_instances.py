@@ -8,7 +8,7 @@ shows. A run that does not exist is an error (404 in the route), an empty run is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -75,11 +75,14 @@ class InvalidTaskInstanceState(UserInputError):
 
 @dataclass(frozen=True, slots=True)
 class TaskInstanceInfo:
-    """A task instance and its run's dates."""
+    """A task instance, its run's dates and the DAG version it ran with (a ``dag_version`` row:
+    the instance's own ``dag_version_id``, else its run's ``created_dag_version_id``; None when
+    neither is known)."""
 
     ti: TaskInstanceRow
     logical_date: datetime | None
     run_after: datetime | None
+    dag_version: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +91,37 @@ class TaskInstanceListing:
     total: int
 
 
+def _versions(conn: Connection, ids: Iterable[Any]) -> dict[Any, dict[str, Any]]:
+    """``dag_version`` rows by id (one query per :func:`in_chunks` slice)."""
+    dv = t.dag_version
+    wanted = sorted({i for i in ids if i is not None}, key=str)
+    found: dict[Any, dict[str, Any]] = {}
+    for part in in_chunks(wanted):
+        for row in conn.execute(sa.select(dv.c.id, dv.c.version_number, dv.c.dag_id,
+                                          dv.c.bundle_name, dv.c.bundle_version,
+                                          dv.c.created_at).where(dv.c.id.in_(list(part)))):
+            found[row.id] = dict(row._mapping)
+    return found
+
+
+def _infos(conn: Connection, rows: Iterable[TaskInstanceRow], runs: Mapping[str, Any]
+           ) -> list[TaskInstanceInfo]:
+    """``rows`` with their runs' dates (``runs`` by run id) and versions."""
+    rows = list(rows)
+
+    def version_id(row: TaskInstanceRow) -> Any:
+        run = runs.get(row.run_id)
+        return row.dag_version_id or getattr(run, "created_dag_version_id", None)
+
+    versions = _versions(conn, (version_id(row) for row in rows))
+    return [TaskInstanceInfo(row, getattr(runs.get(row.run_id), "logical_date", None),
+                             getattr(runs.get(row.run_id), "run_after", None),
+                             versions.get(version_id(row))) for row in rows]
+
+
 def _run(conn: Connection, dag_id: str, run_id: str) -> Any:
-    row = conn.execute(sa.select(t.dag_run.c.logical_date, t.dag_run.c.run_after).where(
+    row = conn.execute(sa.select(t.dag_run.c.logical_date, t.dag_run.c.run_after,
+                                 t.dag_run.c.created_dag_version_id).where(
         t.dag_run.c.dag_id == dag_id, t.dag_run.c.run_id == run_id)).one_or_none()
     if row is None:
         raise DagRunNotFound(f"The DagRun with dag_id: `{dag_id}` and run_id: `{run_id}` was "
@@ -153,9 +185,8 @@ def list_task_instances(engine: Engine, dag_id: str, run_id: str, *, limit: int,
                              .where(*conditions)).scalar_one()
         rows = conn.execute(sa.select(ti).where(*conditions).order_by(*ordering)
                             .limit(limit).offset(offset)).all()
-    return TaskInstanceListing([TaskInstanceInfo(TaskInstanceRow.from_row(row),
-                                                 run.logical_date, run.run_after)
-                                for row in rows], total)
+        return TaskInstanceListing(
+            _infos(conn, (TaskInstanceRow.from_row(row) for row in rows), {run_id: run}), total)
 
 
 def get_task_instance(engine: Engine, dag_id: str, run_id: str, task_id: str,
@@ -172,11 +203,11 @@ def get_task_instance(engine: Engine, dag_id: str, run_id: str, task_id: str,
         row = conn.execute(sa.select(ti).where(
             ti.c.dag_id == dag_id, ti.c.run_id == run_id, ti.c.task_id == task_id,
             ti.c.map_index == map_index)).one_or_none()
-    if row is None:
-        raise TaskInstanceNotFound(
-            f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, task_id: "
-            f"`{task_id}` and map_index: `{map_index}` was not found")
-    return TaskInstanceInfo(TaskInstanceRow.from_row(row), run.logical_date, run.run_after)
+        if row is None:
+            raise TaskInstanceNotFound(
+                f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, task_id: "
+                f"`{task_id}` and map_index: `{map_index}` was not found")
+        return _infos(conn, [TaskInstanceRow.from_row(row)], {run_id: run})[0]
 
 
 def with_run_dates(engine: Engine, rows: Iterable[TaskInstanceRow]) -> list[TaskInstanceInfo]:
@@ -188,13 +219,12 @@ def with_run_dates(engine: Engine, rows: Iterable[TaskInstanceRow]) -> list[Task
     dates: dict[str, Any] = {}
     with engine.connect() as conn:
         for part in in_chunks(sorted({row.run_id for row in rows})):
-            for run in conn.execute(sa.select(dr.c.run_id, dr.c.logical_date, dr.c.run_after)
+            for run in conn.execute(sa.select(dr.c.run_id, dr.c.logical_date, dr.c.run_after,
+                                              dr.c.created_dag_version_id)
                                     .where(dr.c.dag_id == rows[0].dag_id,
                                            dr.c.run_id.in_(part))):
                 dates[run.run_id] = run
-    return [TaskInstanceInfo(row, getattr(dates.get(row.run_id), "logical_date", None),
-                             getattr(dates.get(row.run_id), "run_after", None))
-            for row in rows]
+        return _infos(conn, rows, dates)
 
 
 def _relatives(dag: SerializedDAG, task_id: str, *, upstream: bool,

@@ -163,7 +163,7 @@ def test_dag_details(server: ApiServer) -> None:
     }
     assert {k: v for k, v in version.items() if k not in ("id", "created_at")} == {
         "version_number": 1, "dag_id": "details_dag", "bundle_name": "dags-folder",
-        "bundle_version": None, "dag_display_name": "details_dag"}
+        "bundle_version": None, "dag_display_name": "details_dag", "bundle_url": None}
 
 
 def test_dag_details_of_a_plain_dag(server: ApiServer) -> None:

@@ -229,12 +229,14 @@ PUBLIC = {
     ("GET", "/api/v2/monitor/health"), ("GET", "/api/v1/health"),
     ("GET", "/api/v2/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"),
     ("POST", "/auth/token"),
+    # the web UI's files: the app must load before anyone can log in
+    ("GET", "/"), ("GET", "/assets/{name:path}"),
 }
 
 
 def test_every_route_needs_authentication(server: ApiServer, home: Path) -> None:
-    """Issue 13: every route but the health endpoints (and the docs, the OpenAPI document and
-    the token route) answers 401 to an anonymous request, whatever its body."""
+    """Issue 13: every route but the health endpoints (and the docs, the OpenAPI document, the
+    token route and the web UI's files) answers 401 to an anonymous request, whatever its body."""
     from dagcore.server.app import create_app
 
     engine = create_engine(database_url_of(home))

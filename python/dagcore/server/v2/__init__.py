@@ -14,10 +14,12 @@ def router() -> APIRouter:
     from dagcore.server.v2 import (
         backfills,
         dag_runs,
+        dag_versions,
         dags,
         import_errors,
         monitor,
         task_instances,
+        task_logs,
         tasks,
     )
 
@@ -29,4 +31,6 @@ def router() -> APIRouter:
     api.include_router(import_errors.router)
     api.include_router(task_instances.router)
     api.include_router(tasks.router)
+    api.include_router(dag_versions.router)
+    api.include_router(task_logs.router)
     return api

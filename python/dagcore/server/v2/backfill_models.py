@@ -33,6 +33,8 @@ class BackfillPostBody(StrictBody):
     reprocess_behavior: Literal["none", "failed", "completed"] = "none"
     max_active_runs: int = 10
     run_on_latest_version: bool = True
+    # dagcore's extension (README deviations): the backfill runs while the DAG stays paused.
+    keep_dag_paused: bool = False
 
     @validator("from_date", "to_date")
     def _aware(cls, value: datetime) -> datetime:  # noqa: N805 (pydantic's validator)

@@ -11,7 +11,9 @@ completed."; GET of an unknown id: 404 "Backfill not found".
 
 Where dagcore differs (its :mod:`dagcore.api.backfills` design note): an active backfill of the
 same DAG refuses only an overlapping range (409 naming it; Airflow refuses any second one with
-"There is already a running backfill for dag <d>"), and cancel also stops the running runs.
+"There is already a running backfill for dag <d>"), cancel also stops the running runs, and the
+body's extra optional ``keep_dag_paused`` (default false) runs the backfill while the DAG stays
+paused (docs/airflow-rest-api.md, "UI endpoints" 5).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def _plan_kwargs(body: BackfillPostBody, principal: Principal) -> dict[str, Any]
                 reprocess_behavior=body.reprocess_behavior,
                 max_active_runs=body.max_active_runs, run_backwards=body.run_backwards,
                 dag_run_conf=body.dag_run_conf, run_on_latest_version=body.run_on_latest_version,
-                triggering_user_name=principal.username)
+                keep_dag_paused=body.keep_dag_paused, triggering_user_name=principal.username)
 
 
 def _refused(exc: Exception) -> ApiError:

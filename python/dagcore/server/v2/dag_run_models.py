@@ -41,6 +41,7 @@ class DagVersionResponse(V2Model):
     bundle_version: str | None
     created_at: datetime
     dag_display_name: str
+    bundle_url: str | None = None  # dagcore's bundles have no URL
 
 
 class DAGRunResponse(V2Model):
@@ -163,7 +164,7 @@ def dag_version_payloads(versions: list[dict[str, Any]],
     return [{"id": str(uuid.UUID(str(v["id"]))), "version_number": int(v["version_number"]),
              "dag_id": v["dag_id"], "bundle_name": v["bundle_name"],
              "bundle_version": v["bundle_version"], "created_at": iso_z(v["created_at"]),
-             "dag_display_name": dag_display_name} for v in versions]
+             "dag_display_name": dag_display_name, "bundle_url": None} for v in versions]
 
 
 def dag_run_payload(run: DagRun, versions: list[dict[str, Any]],

@@ -10,6 +10,7 @@ from pydantic import Field, root_validator, validator
 
 from dagcore.api.task_instances import TaskInstanceInfo
 from dagcore.server.serializers import StrictBody, V2Model
+from dagcore.server.v2.dag_run_models import DagVersionResponse
 
 __all__ = [
     "ClearTaskInstancesBody",
@@ -54,7 +55,7 @@ class TaskInstanceResponse(V2Model):
     rendered_fields: dict[str, Any]
     trigger: None
     triggerer_job: None
-    dag_version: None
+    dag_version: DagVersionResponse | None
 
 
 class TaskInstanceCollectionResponse(V2Model):
@@ -64,9 +65,15 @@ class TaskInstanceCollectionResponse(V2Model):
 
 def task_instance_response(info: TaskInstanceInfo,
                            dag_display_name: str | None = None) -> TaskInstanceResponse:
-    """A task instance as Airflow 3's ``TaskInstanceResponse``. dagcore keeps no rendered
+    """A task instance as Airflow 3's ``TaskInstanceResponse``, ``dag_version`` the version it
+    ran with (:class:`~dagcore.api.task_instances.TaskInstanceInfo`). dagcore keeps no rendered
     fields or triggers: those fields are null or empty."""
     ti = info.ti
+    v = info.dag_version
+    version = None if v is None else DagVersionResponse(
+        id=v["id"], version_number=v["version_number"], dag_id=v["dag_id"],
+        bundle_name=v["bundle_name"], bundle_version=v["bundle_version"],
+        created_at=v["created_at"], dag_display_name=dag_display_name or ti.dag_id)
     return TaskInstanceResponse(
         id=str(ti.id), task_id=ti.task_id, dag_id=ti.dag_id, dag_run_id=ti.run_id,
         map_index=ti.map_index, logical_date=info.logical_date, run_after=info.run_after,
@@ -80,7 +87,7 @@ def task_instance_response(info: TaskInstanceInfo,
         scheduled_when=ti.scheduled_dttm, pid=ti.pid, executor=ti.executor,
         executor_config=str(ti.executor_config if ti.executor_config is not None else {}),
         note=ti.note, rendered_map_index=ti.rendered_map_index, rendered_fields={}, trigger=None,
-        triggerer_job=None, dag_version=None)
+        triggerer_job=None, dag_version=version)
 
 
 class ClearTaskInstancesBody(StrictBody):

@@ -114,9 +114,9 @@ def clean_doc_md(doc_md: str | None) -> str | None:
 
 def task_response(task: SerializedTask, dag: SerializedDAG) -> TaskResponse:
     """A task of ``dag`` (a latest version) as Airflow 3's ``TaskResponse``, its dates bounded
-    by the DAG's as ``DAG.add_task`` does (:func:`dagcore.api.dags.task_start_date`). dagcore
-    has no mapped tasks, outlets or operator extra links yet, hence ``is_mapped``/``has_outlets``
-    false and ``extra_links`` empty."""
+    by the DAG's as ``DAG.add_task`` does (:func:`dagcore.api.dags.task_start_date`);
+    ``is_mapped`` as stored (``expand`` or a mapped task group). dagcore has no outlets or
+    operator extra links yet, hence ``has_outlets`` false and ``extra_links`` empty."""
     module_path, _, _ = task.operator.rpartition(".")
     return TaskResponse(
         task_id=task.task_id, task_display_name=task.task_display_name or task.task_id,
@@ -134,4 +134,4 @@ def task_response(task: SerializedTask, dag: SerializedDAG) -> TaskResponse:
         downstream_task_ids=sorted(task.downstream_task_ids), doc_md=task.doc_md,
         operator_name=api_dags.task_operator_name(task), params=params_dump(task.params),
         class_ref={"module_path": module_path or None, "class_name": task.task_type},
-        is_mapped=False, has_outlets=False, extra_links=[])
+        is_mapped=task.is_mapped, has_outlets=False, extra_links=[])
