@@ -1,0 +1,334 @@
+// The DAG runs grid (docs/airflow-behaviour.md and docs/airflow-rest-api.md, "UI endpoints";
+// Airflow 3's Grid): runs are columns, newest on the LEFT; tasks are rows (groups collapsible,
+// a collapsed group shows the summary state of its members); each run has a bar on top whose
+// height is its duration, coloured by its state.
+//
+// Performance (500 runs x 50 tasks must render within 1 s): the model (gridModel.ts) is computed
+// once per data set; cells have a fixed size so positions are arithmetic, and only the visible
+// runs x rows (plus an overscan) are rendered, by memoized row components; clicks and hovers are
+// handled by one delegated listener each.
+//
+// Measurement hooks read by the benchmark and the e2e tests:
+// - root: data-testid="grid", data-rendered-runs (runs in the data shown), data-task-count;
+// - run bars: data-run-id; cells: data-run-id, data-task-id, data-state ("none" for no state,
+//   "" for no task instance);
+// - performance.mark("dagcore:grid-rendered") and performance.measure("dagcore:grid-render",
+//   "dagcore:grid-data", "dagcore:grid-rendered") in the animation frame after each commit of a
+//   new data set ("dagcore:grid-data" is marked by the loader when the answer is parsed).
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import type { GridData, GridRun } from "../api/types";
+import { STATE_COLORS, stateColor } from "../components/state";
+import { formatDate, formatDuration } from "../format";
+import { buildModel, countsText, runDuration, visibleRows, type NodeInfo } from "./gridModel";
+
+export const COL_W = 18;
+export const CELL = 14;
+export const ROW_H = 20;
+export const NAME_W = 240;
+export const BAR_H = 60;
+export const HEADER_H = BAR_H + 12;
+const OVERSCAN_COLS = 12;
+const OVERSCAN_ROWS = 8;
+/** Used before the scroll box is measured (and in jsdom, which measures nothing). */
+const FALLBACK_VIEW = { width: 1400, height: 900 };
+
+export interface GridProps {
+  data: GridData;
+  selectedRunId?: string;
+  selectedTaskId?: string;
+  onSelectRun: (runId: string) => void;
+  onSelectTask: (runId: string, taskId: string) => void;
+}
+
+interface View {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+interface Hover {
+  row: number;
+  col: number; // -1 for a bar
+  x: number;
+  y: number;
+}
+
+interface RowProps {
+  info: NodeInfo;
+  rowIndex: number;
+  runs: GridRun[];
+  c0: number;
+  c1: number;
+  selectedCol: number;
+}
+
+const GridRow = memo(function GridRow({ info, rowIndex, runs, c0, c1, selectedCol }: RowProps) {
+  const cells = [];
+  const isGroup = info.node.type === "group";
+  for (let c = c0; c < c1; c += 1) {
+    const state = info.states[c];
+    const counts = info.counts?.[c] ?? null;
+    const total = counts ? Object.values(counts).reduce((a, b) => a + b, 0) : 0;
+    const run = runs[c];
+    cells.push(
+      <button
+        type="button"
+        key={c}
+        className={
+          "gc" + (isGroup ? " gc-group" : "") + (c === selectedCol ? " gc-selected" : "") + (state === null ? " gc-empty" : "")
+        }
+        style={{ left: NAME_W + c * COL_W, background: state === null ? undefined : stateColor(state) }}
+        data-r={rowIndex}
+        data-c={c}
+        data-run-id={run.run_id}
+        data-task-id={info.node.id}
+        data-state={state ?? ""}
+        title={counts ? countsText(counts) : undefined}
+        aria-label={`${info.node.id}, run ${run.run_id}: ${state ?? "no task instance"}${counts ? ` (${countsText(counts)})` : ""}`}
+      >
+        {counts && total ? <span className="gc-count">{total > 99 ? "99+" : total}</span> : null}
+      </button>,
+    );
+  }
+  return (
+    <div className="grid-row" style={{ top: rowIndex * ROW_H }} data-row-task-id={info.node.id}>
+      {cells}
+    </div>
+  );
+});
+
+function range(start: number, end: number, size: number, overscan: number, count: number): [number, number] {
+  const chunk = 4;
+  const first = Math.max(0, Math.floor(start / size / chunk) * chunk - overscan);
+  const last = Math.min(count, Math.ceil(end / size / chunk) * chunk + overscan);
+  return [first, Math.max(first, last)];
+}
+
+export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelectTask }: GridProps) {
+  const model = useMemo(() => buildModel(data), [data]);
+  const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(() => new Set());
+  const rows = useMemo(() => visibleRows(model, collapsed), [model, collapsed]);
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const [view, setView] = useState<View>({ left: 0, top: 0, ...FALLBACK_VIEW });
+  const [hover, setHover] = useState<Hover | null>(null);
+
+  const measure = useCallback(() => {
+    const box = scrollRef.current;
+    if (!box) return;
+    setView((old) => {
+      const next = {
+        left: box.scrollLeft,
+        top: box.scrollTop,
+        width: box.clientWidth || FALLBACK_VIEW.width,
+        height: box.clientHeight || FALLBACK_VIEW.height,
+      };
+      return old.left === next.left && old.top === next.top && old.width === next.width && old.height === next.height
+        ? old
+        : next;
+    });
+  }, []);
+  useLayoutEffect(() => {
+    measure();
+    const box = scrollRef.current;
+    if (!box || typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(() => measure());
+    observer.observe(box);
+    return () => observer.disconnect();
+  }, [measure]);
+  const frame = useRef(0);
+  const onScroll = () => {
+    if (frame.current) return;
+    frame.current = requestAnimationFrame(() => {
+      frame.current = 0;
+      measure();
+    });
+  };
+
+  // The benchmark's marks: after the commit that shows a new data set.
+  useEffect(() => {
+    const id = requestAnimationFrame(() => {
+      performance.mark("dagcore:grid-rendered");
+      try {
+        performance.measure("dagcore:grid-render", "dagcore:grid-data", "dagcore:grid-rendered");
+      } catch {
+        /* no grid-data mark (data not from the loader) */
+      }
+    });
+    return () => cancelAnimationFrame(id);
+  }, [data]);
+
+  const runCount = model.runs.length;
+  const [c0, c1] = range(view.left, view.left + view.width - NAME_W, COL_W, OVERSCAN_COLS, runCount);
+  const [r0, r1] = range(view.top, view.top + view.height - HEADER_H, ROW_H, OVERSCAN_ROWS, rows.length);
+  const selectedCol = selectedRunId === undefined ? -1 : model.runs.findIndex((run) => run.run_id === selectedRunId);
+  const totalW = NAME_W + runCount * COL_W + 8;
+  const bodyH = rows.length * ROW_H;
+
+  const toggle = (id: string) =>
+    setCollapsed((old) => {
+      const next = new Set(old);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+
+  const target = (event: React.MouseEvent): HTMLElement | null =>
+    (event.target as HTMLElement).closest<HTMLElement>("[data-c]");
+  const onClick = (event: React.MouseEvent) => {
+    const el = target(event);
+    if (!el) return;
+    const runId = el.dataset.runId ?? "";
+    const taskId = el.dataset.taskId;
+    const row = Number(el.dataset.r ?? -1);
+    if (taskId && row >= 0 && rows[row]?.node.type === "task") onSelectTask(runId, taskId);
+    else onSelectRun(runId);
+  };
+  const onMouseOver = (event: React.MouseEvent) => {
+    const el = target(event);
+    if (!el) {
+      setHover(null);
+      return;
+    }
+    const rect = el.getBoundingClientRect();
+    setHover({ row: Number(el.dataset.r ?? -1), col: Number(el.dataset.c), x: rect.right + 6, y: rect.top });
+  };
+
+  const bars = [];
+  for (let c = c0; c < c1; c += 1) {
+    const run = model.runs[c];
+    const height = Math.max(3, Math.round((runDuration(run, Date.now()) / model.maxDuration) * BAR_H));
+    bars.push(
+      <button
+        type="button"
+        key={c}
+        className={"gbar" + (c === selectedCol ? " gbar-selected" : "")}
+        style={{ left: NAME_W + c * COL_W, height, background: stateColor(run.state) }}
+        data-c={c}
+        data-r={-1}
+        data-run-id={run.run_id}
+        data-state={run.state}
+        aria-label={`Run ${run.run_id}: ${run.state}`}
+      />,
+    );
+  }
+
+  const rowViews = [];
+  for (let r = r0; r < r1; r += 1) {
+    const info = rows[r];
+    rowViews.push(
+      <GridRow
+        key={info.node.id}
+        info={info}
+        rowIndex={r}
+        runs={model.runs}
+        c0={c0}
+        c1={c1}
+        selectedCol={info.node.id === selectedTaskId ? selectedCol : -1}
+      />,
+    );
+  }
+
+  const names = [];
+  for (let r = r0; r < r1; r += 1) {
+    const info = rows[r];
+    const node = info.node;
+    const style = { top: r * ROW_H, paddingLeft: 6 + info.depth * 14 };
+    names.push(
+      <div
+        key={node.id}
+        className={"grid-name" + (node.id === selectedTaskId ? " grid-name-selected" : "")}
+        style={style}
+        title={node.id}
+      >
+        {node.type === "group" ? (
+          <button
+            type="button"
+            className="group-toggle"
+            aria-expanded={!collapsed.has(node.id)}
+            onClick={() => toggle(node.id)}
+          >
+            {collapsed.has(node.id) ? "▸" : "▾"} {node.label}
+          </button>
+        ) : (
+          <span>
+            {node.label}
+            {node.is_mapped ? <span className="muted"> [ ]</span> : null}
+          </span>
+        )}
+      </div>,
+    );
+  }
+
+  const hovered = hover ? model.runs[hover.col] : undefined;
+  const hoveredRow = hover && hover.row >= 0 ? rows[hover.row] : undefined;
+  const hoveredCounts = hoveredRow?.counts?.[hover?.col ?? 0] ?? null;
+
+  return (
+    <div
+      className="grid"
+      data-testid="grid"
+      data-rendered-runs={runCount}
+      data-task-count={data.task_ids.length}
+    >
+      <div className="row grid-toolbar">
+        <button type="button" onClick={() => setCollapsed(new Set())} disabled={!model.groupIds.length}>
+          Expand all
+        </button>
+        <button type="button" onClick={() => setCollapsed(new Set(model.groupIds))} disabled={!model.groupIds.length}>
+          Collapse all
+        </button>
+        <span className="muted">
+          {runCount} of {data.total_runs} runs · {data.task_ids.length} tasks
+        </span>
+      </div>
+      <div
+        className="grid-scroll"
+        ref={scrollRef}
+        onScroll={onScroll}
+        onClick={onClick}
+        onMouseOver={onMouseOver}
+        onMouseLeave={() => setHover(null)}
+      >
+        <div className="grid-canvas" style={{ width: totalW, height: HEADER_H + bodyH }}>
+          <div className="grid-header" style={{ width: totalW, height: HEADER_H }}>
+            <div className="grid-corner" style={{ width: NAME_W, height: HEADER_H }}>
+              <span className="muted">{formatDuration(model.maxDuration)}</span>
+              <span className="muted">Task</span>
+            </div>
+            {bars}
+          </div>
+          <div className="grid-names" style={{ width: NAME_W, height: bodyH }}>
+            {names}
+          </div>
+          <div className="grid-body" style={{ top: HEADER_H, width: totalW, height: bodyH }}>
+            {selectedCol >= 0 ? (
+              <div className="grid-col-highlight" style={{ left: NAME_W + selectedCol * COL_W - 2, height: bodyH }} />
+            ) : null}
+            {rowViews}
+          </div>
+        </div>
+      </div>
+      {hover && hovered ? (
+        <div className="grid-tooltip" role="tooltip" style={{ left: hover.x, top: hover.y }}>
+          {hoveredRow ? <div><strong>{hoveredRow.node.id}</strong></div> : null}
+          <div>Run: {hovered.run_id}</div>
+          <div>
+            State: {hoveredRow ? hoveredRow.states[hover.col] ?? "no task instance" : hovered.state}
+          </div>
+          {hoveredCounts ? <div>{countsText(hoveredCounts)}</div> : null}
+          {!hoveredRow ? <div>Duration: {formatDuration(runDuration(hovered, Date.now()))}</div> : null}
+          <div className="muted">{formatDate(hovered.logical_date ?? hovered.run_after)}</div>
+        </div>
+      ) : null}
+      <ul className="grid-legend" aria-label="States">
+        {Object.keys(STATE_COLORS).map((state) => (
+          <li key={state}>
+            <span className="state-dot" style={{ background: stateColor(state) }} aria-hidden="true" />
+            {state}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
