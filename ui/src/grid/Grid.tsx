@@ -248,7 +248,8 @@ export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelec
             aria-expanded={!collapsed.has(node.id)}
             onClick={() => toggle(node.id)}
           >
-            {collapsed.has(node.id) ? "▸" : "▾"} {node.label}
+            <span aria-hidden="true">{collapsed.has(node.id) ? "▸ " : "▾ "}</span>
+            {node.label}
           </button>
         ) : (
           <span>

@@ -39,12 +39,12 @@ export function diffLines(before: string[], after: string[]): DiffOp[] {
       ops.push({ kind: "same", left: start + i + 1, right: start + j + 1, text: a[i] });
       i += 1;
       j += 1;
-    } else if (j < m && (i >= n || lcs[i * width + j + 1] >= lcs[(i + 1) * width + j])) {
-      ops.push({ kind: "add", right: start + j + 1, text: b[j] });
-      j += 1;
-    } else {
+    } else if (i < n && (j >= m || lcs[(i + 1) * width + j] >= lcs[i * width + j + 1])) {
       ops.push({ kind: "del", left: start + i + 1, text: a[i] });
       i += 1;
+    } else {
+      ops.push({ kind: "add", right: start + j + 1, text: b[j] });
+      j += 1;
     }
   }
   for (let k = 0; k < before.length - endA; k += 1) {
