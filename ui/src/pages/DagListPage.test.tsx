@@ -200,3 +200,33 @@ describe("listQuery", () => {
     expect(pageRange(1, 0, 0)).toBe("0 of 0");
   });
 });
+
+describe("TagFilter", () => {
+  it("adds tags from /api/v2/dagTags to the filter and shows a tag load error", async () => {
+    const calls = mockFetch({
+      "GET /api/v2/dagTags": { body: { tags: ["e2e", "finance", "ml"], total_entries: 3 } },
+      "GET /ui/dags": { body: { dags: [uiDag("a")], total_entries: 1, import_errors_count: 0 } },
+    });
+    renderList("/dags?tags=ml");
+    await screen.findAllByTestId("dag-row");
+    const select = screen.getByLabelText("Tags") as HTMLSelectElement;
+    await waitFor(() => expect([...select.options].map((option) => option.value)).toEqual(["", "e2e", "finance"]));
+    fireEvent.change(select, { target: { value: "finance" } });
+    await waitFor(() => expect(lastList(calls).getAll("tags")).toEqual(["ml", "finance"]));
+    expect(lastList(calls).get("tags_match_mode")).toBe("any");
+    fireEvent.change(screen.getByLabelText("Match"), { target: { value: "all" } });
+    await waitFor(() => expect(lastList(calls).get("tags_match_mode")).toBe("all"));
+    fireEvent.click(screen.getByRole("button", { name: "Remove tag filter ml" }));
+    await waitFor(() => expect(lastList(calls).getAll("tags")).toEqual(["finance"]));
+    expect(screen.getByTestId("where").textContent).toBe("/dags?tags=finance");
+  });
+
+  it("shows why the tags could not be loaded", async () => {
+    mockFetch({
+      "GET /api/v2/dagTags": { status: 403, body: { detail: "Forbidden: tags" } },
+      "GET /ui/dags": { body: { dags: [uiDag("a")], total_entries: 1, import_errors_count: 0 } },
+    });
+    renderList();
+    expect((await screen.findByRole("alert")).textContent).toBe("Tags: Forbidden: tags");
+  });
+});

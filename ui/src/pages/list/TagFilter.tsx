@@ -31,7 +31,7 @@ export function TagFilter({ tags, mode, onChange }: TagFilterProps) {
             if (event.target.value) onChange([...tags, event.target.value], mode);
           }}
         >
-          <option value="">{known.error ? "(tags unavailable)" : "Add tag…"}</option>
+          <option value="">Add tag…</option>
           {choices.map((tag) => (
             <option key={tag} value={tag}>
               {tag}
@@ -39,6 +39,11 @@ export function TagFilter({ tags, mode, onChange }: TagFilterProps) {
           ))}
         </select>
       </label>
+      {known.error ? (
+        <span role="alert" className="field-error">
+          Tags: {known.error.message}
+        </span>
+      ) : null}
       {tags.map((tag) => (
         <span key={tag} className="tag">
           {tag}{" "}
