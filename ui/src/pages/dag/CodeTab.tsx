@@ -5,7 +5,13 @@
 import { useMemo } from "react";
 import { useSearchParams } from "react-router";
 import { api, seg } from "../../api/client";
-import type { DagSource, DagVersion, DagVersionCollection } from "../../api/types";
+import type {
+  BackfillCollection,
+  DagRunCollection,
+  DagSource,
+  DagVersion,
+  DagVersionCollection,
+} from "../../api/types";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { formatDate } from "../../format";
 import { usePoll } from "../../hooks/usePoll";
@@ -19,6 +25,36 @@ function useSource(dagId: string, version: number | null) {
         : api.get<DagSource>(`/api/v2/dagSources/${seg(dagId)}`, { version_number: version }, signal),
     [dagId, version],
     null,
+  );
+}
+
+/** The DAG version of the oldest run of the DAG's active backfill (null when there is none). */
+function useBackfillVersion(dagId: string) {
+  return usePoll(
+    async (signal) => {
+      const active = await api.get<BackfillCollection>(
+        "/ui/backfills",
+        { dag_id: dagId, active: true, limit: 1 },
+        signal,
+      );
+      const backfill = active.backfills[0];
+      if (!backfill) return null;
+      const runs = await api.get<DagRunCollection>(
+        `/api/v2/dags/${seg(dagId)}/dagRuns`,
+        {
+          run_type: "backfill",
+          logical_date_gte: backfill.from_date,
+          logical_date_lte: backfill.to_date,
+          order_by: "id",
+          limit: 1,
+        },
+        signal,
+      );
+      const versions = runs.dag_runs[0]?.dag_versions ?? [];
+      return versions.length ? Math.min(...versions.map((version) => version.version_number)) : null;
+    },
+    [dagId],
+    30_000,
   );
 }
 
@@ -104,6 +140,8 @@ export function CodeTab({ dagId }: { dagId: string }) {
     setParams(next);
   };
   const previous = list[1]?.version_number;
+  const backfill = useBackfillVersion(dagId);
+  const backfillVersion = backfill.data ?? null;
 
   return (
     <div className="stack code-tab">
@@ -135,8 +173,17 @@ export function CodeTab({ dagId }: { dagId: string }) {
             Compare previous with latest
           </button>
         ) : null}
+        {backfillVersion !== null && latest !== null && backfillVersion !== latest ? (
+          <button
+            type="button"
+            onClick={() => set({ version: String(latest), compare: String(backfillVersion) })}
+          >
+            Compare the active backfill's version (v{backfillVersion}) with latest
+          </button>
+        ) : null}
         {versions.data && list.length === 0 ? <span className="muted">No versions yet.</span> : null}
       </div>
+      <ErrorAlert error={backfill.error} title="Active backfill" />
       <ErrorAlert error={source.error} />
       <ErrorAlert error={other.error} />
       {compare !== null && version !== null ? (

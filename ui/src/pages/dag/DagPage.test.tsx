@@ -38,6 +38,7 @@ function routes(extra: Record<string, MockRoute> = {}): Record<string, MockRoute
   return {
     "GET /api/v2/dags/e2e_flaky/details": { body: { ...uiDag("e2e_flaky"), params: null } },
     "GET /ui/grid/e2e_flaky": { body: flakyGrid() },
+    "GET /ui/backfills": { body: { backfills: [], total_entries: 0 } },
     "GET /api/v2/dags/e2e_flaky/dagRuns/run_mid": { body: run },
     "GET /api/v2/dags/e2e_flaky/dagRuns/run_mid/taskInstances": (url) => {
       const task = url.searchParams.get("task_id");
@@ -46,6 +47,19 @@ function routes(extra: Record<string, MockRoute> = {}): Record<string, MockRoute
       return { body: { task_instances: list, total_entries: list.length } };
     },
     ...extra,
+  };
+}
+
+function codeRoutes(): Record<string, MockRoute> {
+  return {
+    "GET /api/v2/dags/e2e_flaky/dagVersions": { body: { dag_versions: [version(1), version(2)], total_entries: 2 } },
+    "GET /api/v2/dagSources/e2e_flaky": (url) => ({
+      body: {
+        dag_id: "e2e_flaky", dag_display_name: "e2e_flaky",
+        version_number: Number(url.searchParams.get("version_number")),
+        content: url.searchParams.get("version_number") === "2" ? "a = 1\nb = 3\n" : "a = 1\nb = 2\n",
+      },
+    }),
   };
 }
 
@@ -137,19 +151,39 @@ describe("DagPage", () => {
     expect((await screen.findByRole("alert")).textContent).toContain("Log not available: nope");
   });
 
-  it("shows the code of a version and compares two side by side", async () => {
+  it("shows the code of the latest version", async () => {
     mockFetch(
+      routes(codeRoutes()),
+    );
+    renderDag("/dags/e2e_flaky/code");
+    await screen.findByText("b = 3");
+    expect(screen.queryByRole("button", { name: /active backfill/ })).toBeNull();
+  });
+
+  it("offers to compare the active backfill's version with the latest", async () => {
+    const calls = mockFetch(
       routes({
-        "GET /api/v2/dags/e2e_flaky/dagVersions": { body: { dag_versions: [version(1), version(2)], total_entries: 2 } },
-        "GET /api/v2/dagSources/e2e_flaky": (url) => ({
+        ...codeRoutes(),
+        "GET /ui/backfills": {
           body: {
-            dag_id: "e2e_flaky", dag_display_name: "e2e_flaky",
-            version_number: Number(url.searchParams.get("version_number")),
-            content: url.searchParams.get("version_number") === "2" ? "a = 1\nb = 3\n" : "a = 1\nb = 2\n",
+            backfills: [{ id: 4, dag_id: "e2e_flaky", from_date: "2026-09-01T00:00:00Z", to_date: "2026-09-10T00:00:00Z" }],
+            total_entries: 1,
           },
-        }),
+        },
+        "GET /api/v2/dags/e2e_flaky/dagRuns": { body: { dag_runs: [{ ...run, dag_versions: [version(1)] }], total_entries: 1 } },
       }),
     );
+    renderDag("/dags/e2e_flaky/code");
+    fireEvent.click(await screen.findByRole("button", { name: "Compare the active backfill's version (v1) with latest" }));
+    expect(screen.getByTestId("where").textContent).toBe("/dags/e2e_flaky/code?version=2&compare=1");
+    const runsQuery = calls.find((call) => call.url.pathname.endsWith("/dagRuns"))!.url.searchParams;
+    expect(runsQuery.get("run_type")).toBe("backfill");
+    expect(runsQuery.get("logical_date_gte")).toBe("2026-09-01T00:00:00Z");
+    expect(calls.find((call) => call.url.pathname === "/ui/backfills")!.url.searchParams.get("active")).toBe("true");
+  });
+
+  it("compares two versions side by side", async () => {
+    mockFetch(routes(codeRoutes()));
     renderDag("/dags/e2e_flaky/code");
     await screen.findByText("b = 3");
     fireEvent.click(screen.getByRole("button", { name: "Compare previous with latest" }));
