@@ -107,6 +107,27 @@ describe("Grid", () => {
     expect(screen.getByRole("tooltip").textContent).toContain("Duration: 20s");
   });
 
+  it("moves a keyboard cursor over the cells and opens one with Enter", () => {
+    const { onSelectTask, onSelectRun } = renderGrid();
+    const box = screen.getByRole("group", { name: /arrow keys move between cells/ });
+    fireEvent.keyDown(box, { key: "ArrowDown" });
+    expect(screen.getByTestId("grid-cursor").textContent).toBe("numbers, run run_new: success");
+    fireEvent.keyDown(box, { key: "ArrowDown" });
+    fireEvent.keyDown(box, { key: "ArrowRight" });
+    expect(screen.getByTestId("grid-cursor").textContent).toBe("square, run run_mid: success (3 success)");
+    fireEvent.keyDown(box, { key: "End" });
+    fireEvent.keyDown(box, { key: "ArrowDown" });
+    fireEvent.keyDown(box, { key: "ArrowDown" });
+    fireEvent.keyDown(box, { key: "ArrowDown" });
+    expect(screen.getByTestId("grid-cursor").textContent).toBe("checks.flaky, run run_old: success");
+    fireEvent.keyDown(box, { key: "Enter" });
+    expect(onSelectTask).toHaveBeenCalledWith("run_old", "checks.flaky");
+    fireEvent.keyDown(box, { key: "ArrowUp" });
+    fireEvent.keyDown(box, { key: "ArrowUp" });
+    fireEvent.keyDown(box, { key: "Enter" }); // the group row opens the run
+    expect(onSelectRun).toHaveBeenCalledWith("run_old");
+  });
+
   it("renders only a window of a large grid (500 runs x 50 tasks)", () => {
     const runs = Array.from({ length: 500 }, (_, r) => gridRun(`r${r}`, r % 7 ? "success" : "failed", r));
     const taskIds = Array.from({ length: 50 }, (_, t) => `t${t}`);

@@ -7,8 +7,8 @@
 // once per data set; cells have a fixed size so positions are arithmetic, and only the visible
 // runs x rows (plus an overscan) are rendered, by memoized row components; a cell is one plain
 // element coloured by a class (no inline colour, no per-cell listener): clicks and hovers are
-// handled by one delegated listener each. Keyboard users reach runs through the bars (buttons)
-// and task instances through the run details' table.
+// handled by one delegated listener each. Keyboard: the grid box is focusable; arrow keys move a
+// cursor over the cells (announced through a live region), Enter opens the cell.
 //
 // Measurement hooks read by the benchmark and the e2e tests:
 // - root: data-testid="grid", data-rendered-runs (runs in the data shown), data-task-count;
@@ -118,6 +118,7 @@ export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelec
   const scrollRef = useRef<HTMLDivElement>(null);
   const [view, setView] = useState<View>({ left: 0, top: 0, ...FALLBACK_VIEW });
   const [hover, setHover] = useState<Hover | null>(null);
+  const [cursor, setCursor] = useState<{ row: number; col: number } | null>(null);
 
   const measure = useCallback(() => {
     const box = scrollRef.current;
@@ -190,6 +191,59 @@ export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelec
     if (taskId && row >= 0 && rows[row]?.node.type === "task") onSelectTask(runId, taskId);
     else onSelectRun(runId);
   };
+  const open = (row: number, col: number) => {
+    const info = rows[row];
+    const run = model.runs[col];
+    if (!info || !run) return;
+    if (info.node.type === "task") onSelectTask(run.run_id, info.node.id);
+    else onSelectRun(run.run_id);
+  };
+  const onKeyDown = (event: React.KeyboardEvent) => {
+    if (!rows.length || !runCount) return;
+    const moves: Record<string, [number, number]> = {
+      ArrowUp: [-1, 0],
+      ArrowDown: [1, 0],
+      ArrowLeft: [0, -1],
+      ArrowRight: [0, 1],
+      Home: [0, -runCount],
+      End: [0, runCount],
+    };
+    if (event.key === "Enter" || event.key === " ") {
+      if (!cursor) return;
+      event.preventDefault();
+      open(cursor.row, cursor.col);
+      return;
+    }
+    const move = moves[event.key];
+    if (!move) return;
+    event.preventDefault();
+    const from = cursor ?? { row: 0, col: Math.max(0, selectedCol) };
+    const next = cursor
+      ? {
+          row: Math.min(rows.length - 1, Math.max(0, from.row + move[0])),
+          col: Math.min(runCount - 1, Math.max(0, from.col + move[1])),
+        }
+      : from;
+    setCursor(next);
+    const box = scrollRef.current;
+    if (!box) return;
+    const cellsWidth = (box.clientWidth || FALLBACK_VIEW.width) - NAME_W;
+    const cellsHeight = (box.clientHeight || FALLBACK_VIEW.height) - HEADER_H;
+    const x = next.col * COL_W;
+    const y = next.row * ROW_H;
+    if (x < box.scrollLeft) box.scrollLeft = x;
+    else if (x + COL_W > box.scrollLeft + cellsWidth) box.scrollLeft = x + COL_W - cellsWidth;
+    if (y < box.scrollTop) box.scrollTop = y;
+    else if (y + ROW_H > box.scrollTop + cellsHeight) box.scrollTop = y + ROW_H - cellsHeight;
+  };
+  const cursorInfo = cursor ? rows[cursor.row] : undefined;
+  const cursorRun = cursor ? model.runs[cursor.col] : undefined;
+  const cursorText =
+    cursor && cursorInfo && cursorRun
+      ? `${cursorInfo.node.id}, run ${cursorRun.run_id}: ${cursorInfo.states[cursor.col] ?? "no task instance"}` +
+        (cursorInfo.counts?.[cursor.col] ? ` (${countsText(cursorInfo.counts[cursor.col]!)})` : "")
+      : "";
+
   const onMouseOver = (event: React.MouseEvent) => {
     const el = target(event);
     if (!el) {
@@ -297,6 +351,10 @@ export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelec
         onClick={onClick}
         onMouseOver={onMouseOver}
         onMouseLeave={() => setHover(null)}
+        onKeyDown={onKeyDown}
+        tabIndex={0}
+        role="group"
+        aria-label="Runs and tasks grid: arrow keys move between cells, Enter opens one"
       >
         <div className="grid-canvas" style={{ width: totalW, height: HEADER_H + bodyH }}>
           <div className="grid-header" style={{ width: totalW, height: HEADER_H }}>
@@ -314,8 +372,18 @@ export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelec
               <div className="grid-col-highlight" style={{ left: NAME_W + selectedCol * COL_W - 2, height: bodyH }} />
             ) : null}
             {rowViews}
+            {cursor && cursorInfo && cursorRun ? (
+              <div
+                className="grid-cursor"
+                style={{ left: NAME_W + cursor.col * COL_W - 2, top: cursor.row * ROW_H + 1 }}
+                aria-hidden="true"
+              />
+            ) : null}
           </div>
         </div>
+      </div>
+      <div className="sr-only" aria-live="polite" data-testid="grid-cursor">
+        {cursorText}
       </div>
       {hover && hovered ? (
         <div className="grid-tooltip" role="tooltip" style={{ left: hover.x, top: hover.y }}>
