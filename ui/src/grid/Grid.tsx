@@ -62,32 +62,37 @@ interface Hover {
   y: number;
 }
 
-interface RowProps {
-  info: NodeInfo;
-  rowIndex: number;
-  runs: GridRun[];
-  c0: number;
-  c1: number;
-  selectedCol: number;
+interface ColumnProps {
+  run: GridRun;
+  col: number;
+  rows: NodeInfo[];
+  r0: number;
+  r1: number;
+  /** The selected task's row in this column (-1: none). */
+  selectedRow: number;
 }
 
-const GridRow = memo(function GridRow({ info, rowIndex, runs, c0, c1, selectedCol }: RowProps) {
+/** One run's cells for the visible rows. Columns, not rows, are the memoized unit: scrolling
+ * through runs (the long axis) mounts the new columns and leaves the others untouched. */
+const GridColumn = memo(function GridColumn({ run, col, rows, r0, r1, selectedRow }: ColumnProps) {
   const cells = [];
-  const isGroup = info.node.type === "group";
-  for (let c = c0; c < c1; c += 1) {
-    const state = info.states[c];
-    const counts = info.counts?.[c] ?? null;
+  for (let r = r0; r < r1; r += 1) {
+    const info = rows[r];
+    const state = info.states[col];
+    const counts = info.counts?.[col] ?? null;
     const total = counts ? Object.values(counts).reduce((a, b) => a + b, 0) : 0;
-    const run = runs[c];
     cells.push(
       <span
-        key={c}
+        key={info.node.id}
         className={
-          "gc s-" + (state ?? "empty") + (isGroup ? " gc-group" : "") + (c === selectedCol ? " gc-selected" : "")
+          "gc s-" +
+          (state ?? "empty") +
+          (info.node.type === "group" ? " gc-group" : "") +
+          (r === selectedRow ? " gc-selected" : "")
         }
-        style={{ left: NAME_W + c * COL_W }}
-        data-r={rowIndex}
-        data-c={c}
+        style={{ top: r * ROW_H + 3 }}
+        data-r={r}
+        data-c={col}
         data-run-id={run.run_id}
         data-task-id={info.node.id}
         data-state={state ?? ""}
@@ -98,7 +103,7 @@ const GridRow = memo(function GridRow({ info, rowIndex, runs, c0, c1, selectedCo
     );
   }
   return (
-    <div className="grid-row" style={{ top: rowIndex * ROW_H }} data-row-task-id={info.node.id}>
+    <div className="grid-col" style={{ left: NAME_W + col * COL_W }} data-col-run-id={run.run_id}>
       {cells}
     </div>
   );
@@ -273,18 +278,18 @@ export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelec
     );
   }
 
-  const rowViews = [];
-  for (let r = r0; r < r1; r += 1) {
-    const info = rows[r];
-    rowViews.push(
-      <GridRow
-        key={info.node.id}
-        info={info}
-        rowIndex={r}
-        runs={model.runs}
-        c0={c0}
-        c1={c1}
-        selectedCol={info.node.id === selectedTaskId ? selectedCol : -1}
+  const selectedRow = selectedTaskId === undefined ? -1 : rows.findIndex((info) => info.node.id === selectedTaskId);
+  const columns = [];
+  for (let c = c0; c < c1; c += 1) {
+    columns.push(
+      <GridColumn
+        key={model.runs[c].run_id}
+        run={model.runs[c]}
+        col={c}
+        rows={rows}
+        r0={r0}
+        r1={r1}
+        selectedRow={c === selectedCol ? selectedRow : -1}
       />,
     );
   }
@@ -371,7 +376,10 @@ export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelec
             {selectedCol >= 0 ? (
               <div className="grid-col-highlight" style={{ left: NAME_W + selectedCol * COL_W - 2, height: bodyH }} />
             ) : null}
-            {rowViews}
+            {hover && hover.row >= 0 ? (
+              <div className="grid-row-highlight" style={{ top: hover.row * ROW_H, width: totalW }} />
+            ) : null}
+            {columns}
             {cursor && cursorInfo && cursorRun ? (
               <div
                 className="grid-cursor"
