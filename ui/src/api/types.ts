@@ -1,5 +1,5 @@
 // Shapes of the answers the UI reads: Airflow 3's /api/v2 models (as dagcore serves them) and
-// dagcore's UI-only /ui routes (docs/airflow-rest-api.md, "UI endpoints").
+// dagcore's UI-only /ui routes (docs/airflow-rest-api.md D and "UI endpoints").
 
 export type DateString = string;
 

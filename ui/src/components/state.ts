@@ -1,4 +1,4 @@
-// Task-instance and run states: Airflow's colours (docs/airflow-rest-api.md, "UI endpoints")
+// Task-instance and run states: Airflow's colours (docs/airflow-rest-api.md D.2)
 // and the order in which a summary of several states is shown.
 
 export const STATE_COLORS: Record<string, string> = {
