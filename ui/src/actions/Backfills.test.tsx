@@ -277,6 +277,9 @@ describe("BackfillsPage list", () => {
     await waitFor(() =>
       expect(calls.some((c) => c.method === "PUT" && c.url.pathname.endsWith("/3/unpause"))).toBe(true),
     );
+    await waitFor(() =>
+      expect(screen.getByRole("button", { name: "Cancel backfill" })).toHaveProperty("disabled", false),
+    );
     fireEvent.click(screen.getByRole("button", { name: "Cancel backfill" }));
     expect(screen.getByRole("dialog", { name: "Cancel backfill 3?" })).toBeTruthy();
     expect(calls.some((c) => c.url.pathname.endsWith("/cancel"))).toBe(false);

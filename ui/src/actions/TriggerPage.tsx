@@ -48,6 +48,7 @@ function TriggerForm({ dag, onUnpaused }: { dag: DagDetails; onUnpaused: () => v
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    if (pending || !form.valid || dateError !== null) return;
     setPending(true);
     setError(undefined);
     setCreated(undefined);

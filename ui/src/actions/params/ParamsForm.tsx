@@ -63,6 +63,7 @@ function ParamField(props: FieldProps) {
   const info = fieldInfo(props.spec);
   const helpId = useId();
   const errorId = useId();
+  const inputId = useId();
   const title = (props.spec.schema?.title as string | undefined) ?? props.name;
   const describedBy = [props.spec.description ? helpId : "", props.error ? errorId : ""]
     .filter(Boolean)
@@ -101,17 +102,19 @@ function ParamField(props: FieldProps) {
   }
   return (
     <div className="param-field">
-      <label>
-        {title}
-        <FieldInput {...props} info={info} aria={aria} />
-      </label>
+      <label htmlFor={inputId}>{title}</label>
+      <FieldInput {...props} info={info} aria={{ ...aria, id: inputId }} />
       {help}
       {error}
     </div>
   );
 }
 
-type Aria = { "aria-invalid": true | undefined; "aria-describedby": string | undefined };
+type Aria = {
+  "aria-invalid": true | undefined;
+  "aria-describedby": string | undefined;
+  id?: string;
+};
 
 function FieldInput(props: FieldProps & { info: FieldInfo; aria: Aria }) {
   const { info, value, onChange, aria, name } = props;
