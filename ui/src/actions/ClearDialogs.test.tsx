@@ -24,7 +24,8 @@ describe("ClearRunDialog", () => {
     const onDone = vi.fn();
     const onClose = vi.fn();
     render(<ClearRunDialog dagId="d1" runId="r+1" onClose={onClose} onDone={onDone} />);
-    expect(screen.getByRole("dialog", { name: "Clear Dag Run: r+1" })).toBeTruthy();
+    expect(screen.getByRole("dialog", { name: "Clear DAG run" })).toBeTruthy();
+    expect(screen.getByRole("heading", { name: "Clear Dag Run: r+1" })).toBeTruthy();
     expect(await screen.findByText("3 task instances will be cleared.")).toBeTruthy();
     expect(screen.getByRole("cell", { name: "m" }).nextElementSibling?.textContent).toBe("2");
     expect(calls[0].body).toEqual({ dry_run: true, only_failed: false });
@@ -126,6 +127,8 @@ describe("ClearTaskInstanceDialog", () => {
       />,
     );
     expect(await screen.findByText("No task instances to clear.")).toBeTruthy();
+    expect(screen.getByRole("dialog", { name: "Clear task instance" })).toBeTruthy();
+    expect(screen.getByRole("heading", { name: "Clear Task Instance: square [2]" })).toBeTruthy();
     expect(screen.getByLabelText("Past")).toHaveProperty("disabled", true);
     expect(screen.getByLabelText("Future")).toHaveProperty("disabled", true);
     expect((calls[0].body as { task_ids: unknown }).task_ids).toEqual([["square", 2]]);

@@ -41,7 +41,7 @@ export function ClearRunDialog(props: ClearRunDialogProps) {
   };
 
   return (
-    <Modal title={`Clear Dag Run: ${props.runId}`} onClose={props.onClose}>
+    <Modal title={`Clear Dag Run: ${props.runId}`} label="Clear DAG run" onClose={props.onClose}>
       <div className="stack">
         <fieldset className="segmented">
           <legend className="sr-only">Which tasks</legend>

@@ -76,7 +76,7 @@ export function ClearTaskInstanceDialog(props: ClearTaskInstanceDialogProps) {
 
   const name = props.mapIndex >= 0 ? `${props.taskId} [${props.mapIndex}]` : props.taskId;
   return (
-    <Modal title={`Clear Task Instance: ${name}`} onClose={props.onClose}>
+    <Modal title={`Clear Task Instance: ${name}`} label="Clear task instance" onClose={props.onClose}>
       <div className="stack">
         <fieldset className="segmented">
           <legend className="sr-only">Also clear</legend>

@@ -7,10 +7,13 @@ const FOCUSABLE =
 
 export function Modal({
   title,
+  label,
   onClose,
   children,
 }: {
   title: ReactNode;
+  /** The dialog's accessible name when it should not be the whole title. */
+  label?: string;
   onClose: () => void;
   children: ReactNode;
 }) {
@@ -58,7 +61,8 @@ export function Modal({
         className="dialog"
         role="dialog"
         aria-modal="true"
-        aria-labelledby={titleId}
+        aria-label={label}
+        aria-labelledby={label ? undefined : titleId}
         tabIndex={-1}
         onKeyDown={onKeyDown}
       >
