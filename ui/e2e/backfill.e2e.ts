@@ -80,9 +80,13 @@ describe("backfill", () => {
     await row2.getByRole("button", { name: "Cancel backfill" }).click();
     const confirm = page.getByRole("dialog", { name: `Cancel backfill ${second}?` });
     await confirm.getByRole("button", { name: "Yes, cancel backfill" }).click();
-    await expect.poll(() => row2.textContent(), { timeout: 30_000 }).toContain("cancelled");
+    await row2.locator('[data-backfill-state="cancelled"]').waitFor({ timeout: 30_000 });
     expect(await row2.getByRole("button").count()).toBe(0);
     const banner = page.getByRole("region", { name: "Backfill in progress" });
+    // the range just backfilled has no missing run left
+    await setRange(page, from, to);
+    await page.getByText("No runs matching selected criteria.").waitFor();
+    expect(await page.getByRole("button", { name: "Run backfill" }).isDisabled()).toBe(true);
     const state = await apiCall<{ completed_at: string | null; is_paused: boolean }>(
       "GET",
       `/api/v2/backfills/${second}`,
@@ -92,15 +96,16 @@ describe("backfill", () => {
     await context.close();
   });
 
-  it("disables Run backfill for a range with no runs", async () => {
+  it("disables Run backfill for a range without a daily run", async () => {
     const { context, page } = await signedIn(browser);
     await page.goto("/dags/e2e_daily/backfills");
-    // before the DAG's start date: nothing to run
-    await setRange(page, utcDay(2026, 1, 1), utcDay(2026, 1, 5));
-    await page
-      .getByRole("region", { name: "Dry run" })
-      .getByText(/No runs matching selected criteria\.|No runs to create/)
-      .waitFor();
+    // a few hours inside one day: no midnight (no @daily run) in between
+    const day = utcDay(2026, 10, 20);
+    await setRange(page, new Date(day.getTime() + 3_600_000), new Date(day.getTime() + 5 * 3_600_000));
+    const preview = page.getByRole("region", { name: "Dry run" });
+    await preview.getByText("Calculating…").waitFor({ state: "detached" });
+    await screenshot(page, "backfill-no-runs");
+    expect(await preview.textContent()).toBe("No runs matching selected criteria.");
     expect(await page.getByRole("button", { name: "Run backfill" }).isDisabled()).toBe(true);
     await context.close();
   });
