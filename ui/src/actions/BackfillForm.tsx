@@ -66,6 +66,8 @@ export function BackfillForm({ dag, onCreated }: { dag: DagDetails; onCreated: (
   const [creating, setCreating] = useState(false);
   const [error, setError] = useState<unknown>();
   const [created, setCreated] = useState<Backfill>();
+  // bumped after a create: the same form now plans other runs (the created ones exist)
+  const [round, setRound] = useState(0);
   const form = useConfForm(dag.params);
   const wasPaused = dag.is_paused;
 
@@ -95,7 +97,7 @@ export function BackfillForm({ dag, onCreated }: { dag: DagDetails; onCreated: (
     : null;
   const bodyKey = body ? JSON.stringify(body) : null;
   const preview = useDryRun(
-    bodyKey,
+    bodyKey === null ? null : `${round}:${bodyKey}`,
     () => api.post<DryRunAnswer>("/api/v2/backfills/dry_run", JSON.parse(bodyKey!)),
     DRY_RUN_DELAY_MS,
   );
@@ -113,6 +115,7 @@ export function BackfillForm({ dag, onCreated }: { dag: DagDetails; onCreated: (
         await api.patch(`/api/v2/dags/${seg(dagId)}`, { is_paused: false });
       }
       setCreated(await api.post<Backfill>("/api/v2/backfills", JSON.parse(bodyKey)));
+      setRound((value) => value + 1);
       onCreated();
     } catch (caught) {
       setError(caught);

@@ -117,6 +117,11 @@ describe("BackfillsPage form", () => {
     expect(await screen.findByText(/Backfill 9 created/)).toBeTruthy();
     const create = calls.find((c) => c.method === "POST" && c.url.pathname === "/api/v2/backfills")!;
     expect(create.body).toEqual(expected);
+    // the preview is asked again: the created runs now exist
+    await settle();
+    await waitFor(() =>
+      expect(calls.filter((c) => c.url.pathname === "/api/v2/backfills/dry_run").length).toBe(2),
+    );
   });
 
   it("says one run, lists at most 20 dates and '…and N more'", async () => {

@@ -79,7 +79,11 @@ export function pyRepr(value: unknown): string {
   if (value === null || value === undefined) return "None";
   if (value === true) return "True";
   if (value === false) return "False";
-  if (typeof value === "string") return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+  if (typeof value === "string") {
+    const text = value.replace(/\\/g, "\\\\");
+    if (value.includes("'") && !value.includes('"')) return `"${text}"`;
+    return `'${text.replace(/'/g, "\\'")}'`;
+  }
   if (Array.isArray(value)) return `[${value.map(pyRepr).join(", ")}]`;
   if (typeof value === "object") {
     const items = Object.entries(value as Record<string, unknown>).map(
