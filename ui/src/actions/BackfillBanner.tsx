@@ -4,7 +4,6 @@
 import { Link } from "react-router";
 import { api, seg } from "../api/client";
 import type { BackfillCollection } from "../api/types";
-import { ErrorAlert } from "../components/ErrorAlert";
 import { usePoll } from "../hooks/usePoll";
 import { BackfillActions, BackfillProgressBar } from "./backfillParts";
 
@@ -15,7 +14,15 @@ export function BackfillBanner({ dagId }: { dagId: string }) {
     [dagId],
     3000,
   );
-  if (poll.error) return <ErrorAlert error={poll.error} title="Backfills" />;
+  // A background poll: its failure is shown as a quiet line, not an alert that would take the
+  // place of the page's own errors.
+  if (poll.error) {
+    return (
+      <p className="field-error backfill-banner-error" role="status">
+        Backfills could not be loaded: {poll.error.message}
+      </p>
+    );
+  }
   const active = poll.data?.backfills.find((item) => !item.completed_at && item.dag_id === dagId);
   if (!active) return null;
   const { done, total } = active.progress;

@@ -325,6 +325,18 @@ describe("BackfillBanner", () => {
     await waitFor(() => expect(calls.some((c) => c.url.pathname.endsWith("/2/pause"))).toBe(true));
   });
 
+  it("shows why it could not load the backfills", async () => {
+    mockFetch({ "GET /ui/backfills": { status: 403, body: { detail: "Forbidden: no access" } } });
+    render(
+      <MemoryRouter>
+        <BackfillBanner dagId="d1" />
+      </MemoryRouter>,
+    );
+    expect((await screen.findByRole("status")).textContent).toBe(
+      "Backfills could not be loaded: Forbidden: no access",
+    );
+  });
+
   it("renders nothing without an active backfill", async () => {
     const calls = mockFetch({ "GET /ui/backfills": { body: { backfills: [], total_entries: 0 } } });
     const { container } = render(
