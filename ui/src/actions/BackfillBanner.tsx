@@ -1,5 +1,5 @@
 // "Backfill in progress" on every page of a DAG: the DAG's ACTIVE backfill (not merely its
-// first one, Airflow #61811; docs/airflow-behaviour.md UI notes D.5/D.6) with its progress,
+// first one, Airflow #61811; docs/airflow-rest-api.md D.5/D.6) with its progress,
 // Pause / Unpause / Cancel and a link to the backfills tab. Nothing when there is none.
 import { Link } from "react-router";
 import { api, seg } from "../api/client";
@@ -29,8 +29,8 @@ export function BackfillBanner({ dagId }: { dagId: string }) {
   return (
     <section className="info-alert backfill-banner" aria-label="Backfill in progress">
       <div className="row">
-        <strong>{active.is_paused ? "Backfill paused" : "Backfill in progress"}:</strong>
         <span>
+          <strong>{active.is_paused ? "Backfill paused" : "Backfill in progress"}:</strong>{" "}
           {done}/{total} runs done
         </span>
         <div className="backfill-banner-bar">

@@ -1,5 +1,5 @@
-// The backfill form (Airflow 3's RunBackfillForm, UI notes D.5/D.6 in
-// docs/airflow-behaviour.md), with the fixes its users asked for: dates default to the last
+// The backfill form (Airflow 3's RunBackfillForm, docs/airflow-rest-api.md
+// D.5/D.6), with the fixes its users asked for: dates default to the last
 // 7 days (#49541); the dry run is sent exactly the body create will send, dates in UTC
 // (#49462) and run_backwards included (#52115); params/conf from the trigger form (#49653).
 // Each change re-runs the dry run after 300 ms; "Run backfill" waits for it and is disabled
@@ -80,7 +80,9 @@ export function BackfillForm({ dag, onCreated }: { dag: DagDetails; onCreated: (
       ? "Max Active Runs must be a whole number"
       : maxNumber < 1
         ? "Max Active Runs must be at least 1"
-        : null;
+        : maxLimit !== undefined && maxNumber > maxLimit
+          ? `Max Active Runs must be at most ${maxLimit} (the DAG's max_active_runs)`
+          : null;
   const formOk = dateErrors.length === 0 && maxError === null && form.valid;
 
   const body: BackfillBody | null = formOk

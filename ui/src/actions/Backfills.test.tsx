@@ -170,6 +170,8 @@ describe("BackfillsPage form", () => {
     fireEvent.change(screen.getByLabelText("To"), { target: { value: "2026-11-12T00:00" } });
     fireEvent.change(screen.getByLabelText("Max active runs"), { target: { value: "0" } });
     expect(screen.getByText("Max Active Runs must be at least 1")).toBeTruthy();
+    fireEvent.change(screen.getByLabelText("Max active runs"), { target: { value: "17" } });
+    expect(screen.getByText("Max Active Runs must be at most 16 (the DAG's max_active_runs)")).toBeTruthy();
     expect(screen.getByRole("button", { name: "Run backfill" })).toHaveProperty("disabled", true);
     await settle();
     expect(calls.filter((c) => c.url.pathname.endsWith("dry_run"))).toHaveLength(0);
@@ -314,7 +316,7 @@ describe("BackfillBanner", () => {
       </MemoryRouter>,
     );
     const banner = await screen.findByRole("region", { name: "Backfill in progress" });
-    expect(banner.textContent).toContain("12/31 runs done");
+    expect(banner.textContent).toContain("Backfill in progress: 12/31 runs done");
     expect(screen.getByRole("link", { name: "View backfills" }).getAttribute("href")).toBe(
       "/dags/d1/backfills",
     );

@@ -1,7 +1,6 @@
 // The backfills tab at /dags/:dagId/backfills: the form to run the DAG over a range of dates
 // with its live dry-run preview, and the DAG's backfills with progress and controls
-// (Airflow 3's RunBackfillForm and backfill management, UI notes D.5/D.6 in
-// docs/airflow-behaviour.md).
+// (Airflow 3's RunBackfillForm and backfill management, docs/airflow-rest-api.md D.5/D.6).
 import { api, seg } from "../api/client";
 import type { BackfillCollection, DagDetails } from "../api/types";
 import { ErrorAlert } from "../components/ErrorAlert";

@@ -1,4 +1,4 @@
-// Clear a DAG run (Airflow 3's ClearRunDialog, UI notes D.4 in docs/airflow-behaviour.md):
+// Clear a DAG run (Airflow 3's ClearRunDialog, docs/airflow-rest-api.md D.4):
 // "Clear existing tasks" or "Clear only failed tasks", the live dry-run list of the task
 // instances that will be cleared, and Confirm (disabled when there are none).
 import { useState } from "react";

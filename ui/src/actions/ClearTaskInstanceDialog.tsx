@@ -1,5 +1,5 @@
-// Clear one task instance (Airflow 3's ClearTaskInstanceDialog, UI notes D.4 in
-// docs/airflow-behaviour.md): past / future (disabled without a logical date), upstream,
+// Clear one task instance (Airflow 3's ClearTaskInstanceDialog, docs/airflow-rest-api.md
+// D.4): past / future (disabled without a logical date), upstream,
 // downstream (on by default) and only failed; the live dry-run list; Confirm clears them.
 import { useState } from "react";
 import { api, seg } from "../api/client";

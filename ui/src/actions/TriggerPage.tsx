@@ -1,5 +1,5 @@
-// The trigger form at /dags/:dagId/trigger (Airflow 3's TriggerDAGForm, UI notes D.3 in
-// docs/airflow-behaviour.md): the params form, an "Advanced" section with the raw JSON conf
+// The trigger form at /dags/:dagId/trigger (Airflow 3's TriggerDAGForm, docs/airflow-rest-api.md
+// D.3): the params form, an "Advanced" section with the raw JSON conf
 // (kept in sync), logical date (empty: a run without one), run id and note, and "Unpause on
 // trigger" for a paused DAG. The browser checks params with the server's words, but the
 // server is the judge: its 400 detail is shown when it refuses.

@@ -1,7 +1,7 @@
 // The state behind a params form and its raw JSON editor, kept in sync: the conf object is the
 // truth; editing a field rewrites the JSON text, and editing the JSON text (when it parses to
 // an object) rewrites the fields. Invalid JSON keeps the fields as they were and reports
-// "Invalid JSON format: …" (the trigger form of docs/airflow-behaviour.md, UI notes D.3).
+// "Invalid JSON format: …" (the trigger form, docs/airflow-rest-api.md D.3).
 import { useCallback, useMemo, useRef, useState } from "react";
 import type { ParamSpec } from "../../api/types";
 import { defaultConf, validateConf } from "./schema";
