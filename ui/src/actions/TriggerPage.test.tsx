@@ -47,9 +47,9 @@ function run(id = "manual__1") {
   return { dag_run_id: id, dag_id: "d1", state: "queued", conf: {} };
 }
 
-function renderPage() {
+function renderPage(url = "/") {
   return render(
-    <MemoryRouter>
+    <MemoryRouter initialEntries={[url]}>
       <TriggerPage dagId="d1" />
     </MemoryRouter>,
   );
@@ -228,5 +228,38 @@ describe("TriggerPage", () => {
     const link = await screen.findByRole("link", { name: "Run this DAG for a range of dates" });
     expect(link.getAttribute("href")).toBe("/dags/d1/backfills");
     await waitFor(() => expect(screen.getByLabelText("count")).toBeTruthy());
+  });
+
+  it("pre-fills run id, logical date, note and conf from the URL", async () => {
+    const calls = mockFetch({
+      "GET /api/v2/dags/d1/details": { body: details() },
+      "POST /api/v2/dags/d1/dagRuns": { body: run("again") },
+    });
+    const query = new URLSearchParams({
+      run_id: "again",
+      logical_date: "2026-05-06T07:08:00Z",
+      note: "rerun",
+      conf: JSON.stringify({ count: 9, other: "x" }),
+    });
+    renderPage(`/?${query}`);
+    expect(await screen.findByLabelText("count")).toHaveProperty("value", "9");
+    expect(screen.getByLabelText("Run ID")).toHaveProperty("value", "again");
+    expect(screen.getByLabelText("Note")).toHaveProperty("value", "rerun");
+    await userEvent.click(screen.getByRole("button", { name: "Trigger" }));
+    await screen.findByRole("link", { name: "again" });
+    const body = calls.find((c) => c.method === "POST")!.body as Record<string, unknown>;
+    expect(body.logical_date).toBe("2026-05-06T07:08:00.000Z");
+    expect(body.note).toBe("rerun");
+    expect((body.conf as Record<string, unknown>).count).toBe(9);
+    expect((body.conf as Record<string, unknown>).other).toBe("x");
+  });
+
+  it("keeps a bad conf URL parameter in the editor with its error", async () => {
+    mockFetch({ "GET /api/v2/dags/d1/details": { body: details() } });
+    renderPage("/?conf=%7Bnope");
+    await screen.findByLabelText("count");
+    expect(screen.getByLabelText("Configuration JSON")).toHaveProperty("value", "{nope");
+    expect(screen.getByRole("alert").textContent).toMatch(/^Invalid JSON format: /);
+    expect(screen.getByRole("button", { name: "Trigger" })).toHaveProperty("disabled", true);
   });
 });

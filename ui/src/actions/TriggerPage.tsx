@@ -4,11 +4,11 @@
 // trigger" for a paused DAG. The browser checks params with the server's words, but the
 // server is the judge: its 400 detail is shown when it refuses.
 import { useState, type FormEvent } from "react";
-import { Link } from "react-router";
+import { Link, useSearchParams } from "react-router";
 import { api, seg } from "../api/client";
 import type { DagDetails, DagRun } from "../api/types";
 import { ErrorAlert } from "../components/ErrorAlert";
-import { fromLocalInput } from "../format";
+import { fromLocalInput, toLocalInput } from "../format";
 import { usePoll } from "../hooks/usePoll";
 import { ConfJsonEditor, ParamsForm } from "./params/ParamsForm";
 import { useConfForm } from "./params/useConfForm";
@@ -33,10 +33,17 @@ export interface TriggerBody {
 
 function TriggerForm({ dag, onUnpaused }: { dag: DagDetails; onUnpaused: () => void }) {
   const dagId = dag.dag_id;
-  const form = useConfForm(dag.params);
-  const [logicalDate, setLogicalDate] = useState("");
-  const [runId, setRunId] = useState("");
-  const [note, setNote] = useState("");
+  // URL parameters pre-fill the form, as Airflow's: ?run_id=&logical_date=&note=&conf=
+  const [search] = useSearchParams();
+  const form = useConfForm(dag.params, search.get("conf"));
+  const [logicalDate, setLogicalDate] = useState(() => {
+    const given = search.get("logical_date");
+    const date = given ? new Date(given) : null;
+    return date && !Number.isNaN(date.getTime()) ? toLocalInput(date) : "";
+  });
+  const [runId, setRunId] = useState(() => search.get("run_id") ?? "");
+  const [note, setNote] = useState(() => search.get("note") ?? "");
+  const prefilled = ["run_id", "logical_date", "note", "conf"].some((key) => search.has(key));
   const [unpause, setUnpause] = useState(true);
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<unknown>();
@@ -87,7 +94,7 @@ function TriggerForm({ dag, onUnpaused }: { dag: DagDetails; onUnpaused: () => v
       <ErrorAlert error={error} title="Failed to Trigger Dag" />
       <div className="card stack">
         <ParamsForm form={form} />
-        <details className="advanced">
+        <details className="advanced" open={prefilled || undefined}>
           <summary>Advanced options</summary>
           <div className="stack">
             <div className="field">

@@ -29,10 +29,12 @@ export function ParamsForm({ form }: { form: ConfForm }) {
 
 export function ConfJsonEditor({ form, label = "Configuration JSON" }: { form: ConfForm; label?: string }) {
   const errorId = useId();
+  const inputId = useId();
   return (
-    <label>
-      {label}
+    <div className="field">
+      <label htmlFor={inputId}>{label}</label>
       <textarea
+        id={inputId}
         className="mono conf-json"
         rows={Math.min(16, Math.max(4, form.jsonText.split("\n").length + 1))}
         value={form.jsonText}
@@ -46,7 +48,7 @@ export function ConfJsonEditor({ form, label = "Configuration JSON" }: { form: C
           {form.jsonError}
         </span>
       ) : null}
-    </label>
+    </div>
   );
 }
 

@@ -37,11 +37,24 @@ export function jsonErrorText(text: string): string | null {
   }
 }
 
-export function useConfForm(params: Record<string, ParamSpec> | null | undefined): ConfForm {
+/** `initialJson` (e.g. a `conf` URL parameter) is laid over the params' defaults; when it is
+ * not a JSON object it stays in the editor with its error. */
+export function useConfForm(
+  params: Record<string, ParamSpec> | null | undefined,
+  initialJson?: string | null,
+): ConfForm {
   const specs = useMemo(() => params ?? {}, [params]);
-  const [conf, setConf] = useState<Record<string, unknown>>(() => defaultConf(specs));
-  const [jsonText, setText] = useState(() => pretty(defaultConf(specs)));
-  const [jsonError, setJsonError] = useState<string | null>(null);
+  const [start] = useState(() => {
+    const defaults = defaultConf(specs);
+    if (!initialJson) return { conf: defaults, text: pretty(defaults), error: null };
+    const problem = jsonErrorText(initialJson);
+    if (problem) return { conf: defaults, text: initialJson, error: problem };
+    const conf = { ...defaults, ...(JSON.parse(initialJson) as Record<string, unknown>) };
+    return { conf, text: pretty(conf), error: null };
+  });
+  const [conf, setConf] = useState<Record<string, unknown>>(start.conf);
+  const [jsonText, setText] = useState(start.text);
+  const [jsonError, setJsonError] = useState<string | null>(start.error);
   const [parseErrors, setParseErrors] = useState<Record<string, string>>({});
 
   const confRef = useRef(conf);
