@@ -223,6 +223,7 @@ def seed(home: Path, dags: Path) -> dict[str, float]:
                     "logical_date": logical, "run_after": logical + timedelta(days=1),
                     "data_interval_start": logical,
                     "data_interval_end": logical + timedelta(days=1),
+                    "queued_at": logical + timedelta(days=1),
                     "start_date": logical + timedelta(days=1),
                     "end_date": None if state == "running"
                     else logical + timedelta(days=1, minutes=3),
@@ -362,8 +363,9 @@ def main() -> int:
     fetch = browser.get("list_fetch", {})
     if anchor.get("error"):
         notes.append(f"grid anchor: {anchor['error']}")
-    if fetch.get("error"):
-        notes.append(f"list fetch: {fetch['error']}")
+    for key in ("ui_error", "anchor_error"):
+        if fetch.get(key):
+            notes.append(f"list fetch: {fetch[key]}")
 
     def r(x: float | None, d: int = 1) -> float | None:
         return rounded(x, d)
