@@ -363,6 +363,13 @@ def main() -> int:
     fetch = browser.get("list_fetch", {})
     if anchor.get("error"):
         notes.append(f"grid anchor: {anchor['error']}")
+    # The render figure counts only if the page read the whole grid (500 runs x 50 tasks).
+    fetched = grid.get("fetched") or []
+    full_grid = any(f["runs"] == GRID_RUNS and f["tasks"] == GRID_TASKS for f in fetched)
+    if grid.get("render_ms") is not None and not full_grid:
+        notes.append(f"grid: the page did not read {GRID_RUNS} runs x {GRID_TASKS} tasks from "
+                     f"/ui/grid (it read {[(f['runs'], f['tasks']) for f in fetched]}): is the "
+                     "runs-shown parameter `limit`? The render figure does not count")
     for key in ("ui_error", "anchor_error"):
         if fetch.get(key):
             notes.append(f"list fetch: {fetch[key]}")
@@ -375,6 +382,7 @@ def main() -> int:
         **{k: r(v, 2) for k, v in timings.items()},
         "grid_runs": GRID_RUNS, "grid_tasks": GRID_TASKS,
         "grid_render_ms": r(grid.get("render_ms")),
+        "grid_full_data": full_grid,
         "grid_rendered_runs": grid.get("rendered_runs"),
         "grid_task_count": grid.get("task_count"), "grid_dom_nodes": grid.get("dom_nodes"),
         "grid_anchor_render_ms": r(anchor.get("render_ms")),
@@ -408,6 +416,8 @@ def main() -> int:
         f"{grid.get('route', '/dags/' + GRID_DAG)}", ["figure", "value"], [
             ["render: data arrival -> painted (dagcore:grid-render)",
              show(fig["grid_render_ms"])],
+            ["runs x tasks read from /ui/grid",
+             ", ".join(f"{f['runs']} x {f['tasks']}" for f in fetched) or "n/a"],
             ["rendered runs / task rows (data-rendered-runs / data-task-count)",
              f"{fmt(grid.get('rendered_runs'), '')} / {fmt(grid.get('task_count'), '')}"],
             ["DOM elements under the grid", fmt(grid.get("dom_nodes"), ",")],
@@ -443,7 +453,7 @@ def main() -> int:
     gzip_kb = bundle["gzip_bytes"] / 1024
     targets = [
         (f"grid render <= {TARGET_GRID_MS:,.0f} ms", show(fig["grid_render_ms"]),
-         fig["grid_render_ms"], TARGET_GRID_MS),
+         fig["grid_render_ms"] if full_grid else None, TARGET_GRID_MS),
         (f"grid scroll p95 frame <= {TARGET_SCROLL_P95_MS:.0f} ms",
          show(fig["scroll_p95_frame_ms"]), fig["scroll_p95_frame_ms"], TARGET_SCROLL_P95_MS),
         (f"DAG list first page <= {TARGET_LIST_MS:.0f} ms", show(fig["list_first_page_ms"]),

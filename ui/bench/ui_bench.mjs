@@ -57,7 +57,18 @@ try {
 
   // --- Grid ------------------------------------------------------------------------------------
   const gridRoute = `/dags/${encodeURIComponent(opts["grid-dag"])}?limit=${RUNS}`;
-  result.grid = { route: gridRoute };
+  result.grid = { route: gridRoute, fetched: [] };
+  // What the page asked the server for: the runs and tasks in each /ui/grid answer it read.
+  const onResponse = async (response) => {
+    if (!new URL(response.url()).pathname.startsWith("/ui/grid/") || !response.ok()) return;
+    try {
+      const data = await response.json();
+      result.grid.fetched.push({ url: response.url(), runs: data.runs.length, tasks: data.task_ids.length });
+    } catch {
+      /* not JSON: not the grid's data */
+    }
+  };
+  page.on("response", onResponse);
   await page.goto(gridRoute);
   const found = await page
     .waitForFunction(
@@ -79,6 +90,7 @@ try {
     };
   });
   Object.assign(result.grid, grid);
+  page.off("response", onResponse);
   if (!found) {
     result.notes.push(
       grid.present
