@@ -1,5 +1,6 @@
 # dagcore developer entry points. CI runs `make test`, `make lint`, `make sanitize`, then `make fuzz`
-# (see .ci/run).
+# (see .ci/run). `make test` runs the C++ tests, pytest, then the web UI's type-check, component
+# tests (Vitest) and browser end-to-end tests (Debian's Chromium); `make ui` builds the UI.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -30,19 +31,39 @@ CLANG_FORMAT ?= clang-format
 FORMAT_DIRS := cpp tests/cpp
 
 .DEFAULT_GOAL := test
-.PHONY: bootstrap test lint demo bench sanitize fuzz format clean
+.PHONY: bootstrap ui ui-test test lint demo bench sanitize fuzz format clean
 
 bootstrap:
 	bash scripts/bootstrap.sh
+
+# The web UI (ui/ -> python/dagcore/server/static): `npm ci` and `npm run build` when stale
+# (scripts/build_ui.sh, also run by bootstrap).
+ui:
+	bash scripts/build_ui.sh
+
+# The UI's tests, after making sure the build they drive is fresh: tsc, Vitest component tests
+# (jsdom), then the end-to-end suite (one `dagcore standalone` on loopback, Debian's Chromium
+# through playwright-core; ui/e2e/global-setup.ts) run with this venv's Python.
+define UI_TESTS
+	bash scripts/build_ui.sh
+	cd ui && npx --no-install tsc -b
+	cd ui && npm test
+	cd ui && DAGCORE_PYTHON=$(abspath $(PY)) npm run e2e
+endef
+
+ui-test: bootstrap
+	$(UI_TESTS)
 
 test: bootstrap
 	cmake --build $(BUILD_DIR) --config Release -j$(JOBS)
 	ctest --test-dir $(BUILD_DIR) -C Release --output-on-failure --no-tests=error -j$(JOBS)
 	$(PY) -m pytest -q tests/python
+	$(UI_TESTS)
 
 # flake8 and mypy on the package (settings in setup.cfg), clang-tidy on the C++ core and bindings
 # (.clang-tidy) with $(BUILD_DIR)'s compile_commands.json (GCC's flags: clang is told not to
-# mind the GCC-only warning options). Every tool runs; any finding fails.
+# mind the GCC-only warning options), and the UI's TypeScript (`tsc -b`, strict: ui/tsconfig.json).
+# Every tool runs; any finding fails.
 LINT_PY := python/dagcore setup.py
 LINT_CXX = $(sort $(wildcard cpp/src/*.cpp cpp/bindings/*.cpp))
 CLANG_TIDY ?= clang-tidy
@@ -57,8 +78,9 @@ lint: bootstrap
 	echo "==> $(CLANG_TIDY) ($(words $(LINT_CXX)) files, -j$(JOBS))"; \
 	printf '%s\n' $(LINT_CXX) | xargs -P$(JOBS) -n1 $(CLANG_TIDY) -p $(BUILD_DIR) --quiet \
 	  --warnings-as-errors='*' --extra-arg=-Wno-unknown-warning-option || failed+=(clang-tidy); \
+	echo "==> tsc -b (ui/)"; (cd ui && npx --no-install tsc -b) || failed+=(tsc); \
 	if (( $${#failed[@]} )); then echo "lint: FAILED: $${failed[*]}" >&2; exit 1; fi; \
-	echo "lint: flake8, mypy and clang-tidy clean"
+	echo "lint: flake8, mypy, clang-tidy and tsc clean"
 
 demo: bootstrap
 	PY=$(PY) bash scripts/demo.sh

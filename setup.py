@@ -1,8 +1,14 @@
-"""Build dagcore's C++ extension with CMake.
+"""Build dagcore's C++ extension with CMake, and package the web UI's build.
 
 Metadata lives in setup.cfg. The one extension, dagcore._core, is built by CMakeLists.txt in a
 fixed build directory (build/release, or $DAGCORE_BUILD_DIR) so that repeated and editable
-installs are incremental. Environment knobs:
+installs are incremental.
+
+The web UI (ui/, React + TypeScript + Vite) is built into python/dagcore/server/static, which is
+package data (setup.cfg, MANIFEST.in). A (non-editable) build whose static build is missing
+runs `npm run build` in ui/ when ui/node_modules exists (no network: `make ui` or
+scripts/build_ui.sh fetch the dependencies); otherwise it warns and installs without the UI
+(the server then answers a "UI not built" page at /). Environment knobs:
 
   DAGCORE_BUILD_DIR    CMake build directory (relative paths are relative to this file)
   DAGCORE_CMAKE_ARGS   extra configure arguments, shell-split (e.g. "-DDAGCORE_WERROR=OFF")
@@ -20,9 +26,12 @@ import tempfile
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
 STAMP_NAME = ".dagcore-configure.json"
+UI_DIR = os.path.join(SOURCE_DIR, "ui")
+UI_BUILD = os.path.join(SOURCE_DIR, "python", "dagcore", "server", "static")
 
 
 def _build_dir():
@@ -121,7 +130,37 @@ class CMakeBuild(build_ext):
         subprocess.run(cmd, check=True)
 
 
+class BuildPyWithUI(build_py):
+    """build_py that first builds the web UI into the package when its build is missing."""
+
+    def run(self):
+        if not getattr(self, "editable_mode", False):
+            self._build_ui()
+        super().run()
+
+    def _build_ui(self):
+        if os.path.isfile(os.path.join(UI_BUILD, "index.html")):
+            return
+        npm = shutil.which("npm")
+        if not os.path.isdir(os.path.join(UI_DIR, "node_modules")) or npm is None:
+            why = "npm is not on PATH" if npm is None else "ui/node_modules does not exist"
+            print(
+                f"dagcore: WARNING: the web UI is not built ({UI_BUILD}/index.html is missing) "
+                f"and cannot be built here ({why}); installing without it. The API server "
+                f"will answer a 'UI not built' page at /. Run `make ui` (or `npm ci && npm run "
+                f"build` in ui/) and reinstall to include it.",
+                file=sys.stderr, flush=True,
+            )
+            return
+        print("dagcore: building the web UI (npm run build in ui/)", flush=True)
+        env = dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1")
+        subprocess.run([npm, "run", "build"], cwd=UI_DIR, env=env, check=True,
+                       stdin=subprocess.DEVNULL)
+        # Package data is globbed lazily; forget any listing made before the build existed.
+        self.__dict__.pop("data_files", None)
+
+
 setup(
     ext_modules=[Extension("dagcore._core", sources=[])],
-    cmdclass={"build_ext": CMakeBuild},
+    cmdclass={"build_ext": CMakeBuild, "build_py": BuildPyWithUI},
 )

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Bootstrap a dagcore checkout on Debian 12: system packages, .venv, editable install.
+# Bootstrap a dagcore checkout on Debian 12: system packages, .venv, editable install, web UI.
 #
-#   bash scripts/bootstrap.sh               # packages + venv + `pip install -e .`
+#   bash scripts/bootstrap.sh               # packages + venv + `pip install -e .` + UI build
 #   bash scripts/bootstrap.sh --no-install  # only the Debian packages
 #
 # Idempotent and quick when nothing is missing: the CMake build behind `pip install -e .` is
-# incremental (build/release). Works without a terminal (CI=true, no stdin).
+# incremental (build/release), and scripts/build_ui.sh runs `npm ci` / `npm run build` in ui/
+# only when node_modules or the build (python/dagcore/server/static) is stale. The UI needs
+# Node >= 20.19 with npm (see build_ui.sh). Works without a terminal (CI=true, no stdin).
 set -euo pipefail
 
 # Debian packages the project needs. Add new ones here.
@@ -55,6 +57,9 @@ PACKAGES=(
   python3-pyflakes
   mypy
   clang-tidy
+  # the web UI's end-to-end tests, benchmark and demo screenshots: headless Chromium driven by
+  # playwright-core (ui/package.json; no browser download)
+  chromium
 )
 
 VENV_DIR=.venv
@@ -127,3 +132,18 @@ fi
 log "pip install -e . (CMake build dir: ${DAGCORE_BUILD_DIR:-build/release})"
 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 \
   "$VENV_DIR/bin/python" -m pip install --no-build-isolation --no-deps --no-index -q -e . </dev/null
+
+# --- (d) the web UI (ui/ -> python/dagcore/server/static) ---------------------------------
+# Node is not a Debian 12 package new enough for Vite (Debian ships Node 18): a machine of this
+# kind comes with Node 20 (NodeSource's `nodejs`, npm included). Without node, as root, try the
+# configured apt sources' `nodejs` (then `npm` if it did not bring one); build_ui.sh checks the
+# version and says what to do when it is too old or missing.
+if ! command -v node >/dev/null 2>&1 && [[ "$(id -u)" -eq 0 ]]; then
+  log "node not found: trying apt-get install nodejs"
+  apt-get update </dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs </dev/null || true
+  if command -v node >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm </dev/null || true
+  fi
+fi
+bash scripts/build_ui.sh

@@ -151,6 +151,20 @@ api GET "/api/v2/dags/dagcore_etl/dagRuns?order_by=logical_date" |
 api GET /api/v2/dags/dagcore_greeting/dagRuns | fields dag_run_id run_type state conf
 dagcore scheduler --num-runs 40 >/dev/null 2>&1  # its backfill check (each second) marks it done
 api GET "/api/v2/backfills/$backfill_id" | fields id dag_id completed_at
+
+# The web UI: the same server serves it at / (built by `make ui` into the package).
+printf '\n\033[1mWeb UI: %s/   (sign in as demo / demo-password)\033[0m\n' "$API"
+if [ ! -f python/dagcore/server/static/index.html ]; then
+  echo "demo: the UI is not built (make ui): / shows a 'UI not built' page; no screenshots"
+elif [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  echo "demo: no Chromium at ${CHROMIUM_PATH:-/usr/bin/chromium} (apt-get install chromium): no screenshots"
+elif ! command -v node >/dev/null || [ ! -d ui/node_modules/playwright-core ]; then
+  echo "demo: node or ui/node_modules (make ui) missing: no screenshots"
+else
+  printf '\n\033[1m$ node ui/bench/screenshot.mjs --url %s ...   # headless Chromium\033[0m\n' "$API"
+  node ui/bench/screenshot.mjs --url "$API" --user demo --password demo-password \
+    --dag airflow_tutorial --out "$DAGCORE_HOME"
+fi
 printf '\n\033[1m$ kill -TERM %s   # the API server\033[0m\n' "$api_pid"
 stop_api_server
 
@@ -160,3 +174,5 @@ step dags list-runs airflow_trigger_controller
 step dags list-runs airflow_trigger_target
 echo
 echo "Logs: $DAGCORE_HOME/logs/dag_id=<dag>/run_id=<run>/task_id=<task>/attempt=<n>.log"
+echo "Web UI on this home: DAGCORE_HOME=$DAGCORE_HOME $PY -m dagcore api-server, then"
+echo "  http://127.0.0.1:8080/ (user demo, password demo-password)"

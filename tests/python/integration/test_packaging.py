@@ -178,3 +178,77 @@ def test_declared_requirements_are_met_by_the_debian_packages(installed: Install
     about_dagcore = [line for line in check.stdout.splitlines()
                      if line.lower().startswith("dagcore ")]
     assert about_dagcore == [], check.stdout
+
+
+# --- The web UI's build as package data (setup.py's build_py, setup.cfg, MANIFEST.in) -------------
+
+UI_BUILD = REPO / "python" / "dagcore" / "server" / "static"
+
+
+def test_wheel_holds_the_web_ui_build(installed: Installed) -> None:
+    import zipfile
+
+    # The wheel build made it when missing (ui/node_modules present); `make test` made it before.
+    assert (UI_BUILD / "index.html").is_file(), (
+        f"{UI_BUILD}/index.html is missing after the wheel build: run `make ui`")
+    names = set(zipfile.ZipFile(installed.wheel).namelist())
+    built = {f"dagcore/server/static/{p.relative_to(UI_BUILD).as_posix()}"
+             for p in UI_BUILD.rglob("*") if p.is_file()}
+    assert "dagcore/server/static/index.html" in built
+    assert any(n.startswith("dagcore/server/static/assets/") and n.endswith(".js") for n in built)
+    assert built <= names, sorted(built - names)
+    code = ("import dagcore.server.web_ui as w\n"
+            "print(w.DEFAULT_UI_DIR)\n"
+            "print((w.DEFAULT_UI_DIR / 'index.html').exists())\n")
+    ui_dir, exists = _run([installed.python, "-c", code], cwd=installed.outside).stdout.split()
+    assert Path(ui_dir).is_relative_to(installed.site_packages), ui_dir
+    assert exists == "True"
+
+
+def _source_tree(root: Path, *, node_modules: bool, build_script: str | None) -> Path:
+    """setup.py, setup.cfg and the Python package (without a UI build) in ``root``, and a ui/
+    folder whose ``npm run build`` runs ``build_script`` (a node one-liner), if given."""
+    src = root / "src"
+    shutil.copytree(REPO / "python", src / "python",
+                    ignore=shutil.ignore_patterns("static", "__pycache__", "*.so"))
+    for name in ("setup.py", "setup.cfg"):
+        shutil.copy2(REPO / name, src / name)
+    ui = src / "ui"
+    ui.mkdir()
+    if node_modules:
+        (ui / "node_modules").mkdir()
+    if build_script is not None:
+        import json
+
+        (ui / "package.json").write_text(json.dumps(
+            {"name": "fake-ui", "private": True, "scripts": {"build": build_script}}))
+    return src
+
+
+def _build_py(src: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return _run([sys.executable, "setup.py", "build_py", "-d", out], cwd=src)
+
+
+def test_build_py_builds_a_missing_ui_when_node_modules_exist(tmp_path: Path) -> None:
+    if shutil.which("npm") is None:
+        pytest.fail("npm is not on PATH (the web UI needs Node >= 20.19: scripts/build_ui.sh)")
+    # A stand-in for `vite build`: writes the package's static/index.html and an asset.
+    script = ("node -e \"const fs=require('fs');const d='../python/dagcore/server/static';"
+              "fs.mkdirSync(d+'/assets',{recursive:true});"
+              "fs.writeFileSync(d+'/index.html','<!doctype html>built');"
+              "fs.writeFileSync(d+'/assets/app-1.js','1')\"")
+    src = _source_tree(tmp_path, node_modules=True, build_script=script)
+    result = _build_py(src, tmp_path / "out")
+    assert "building the web UI" in result.stdout
+    static = tmp_path / "out" / "dagcore" / "server" / "static"
+    assert (static / "index.html").read_text() == "<!doctype html>built"
+    assert (static / "assets" / "app-1.js").read_text() == "1"
+
+
+def test_build_py_without_node_modules_warns_and_installs_without_the_ui(tmp_path: Path) -> None:
+    src = _source_tree(tmp_path, node_modules=False, build_script="exit 1")
+    result = _build_py(src, tmp_path / "out")
+    assert "WARNING: the web UI is not built" in result.stderr
+    assert "ui/node_modules does not exist" in result.stderr
+    assert (tmp_path / "out" / "dagcore" / "server" / "web_ui.py").is_file()
+    assert not (tmp_path / "out" / "dagcore" / "server" / "static").exists()
