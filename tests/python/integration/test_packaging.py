@@ -197,9 +197,9 @@ def test_wheel_holds_the_web_ui_build(installed: Installed) -> None:
     assert "dagcore/server/static/index.html" in built
     assert any(n.startswith("dagcore/server/static/assets/") and n.endswith(".js") for n in built)
     assert built <= names, sorted(built - names)
-    code = ("import dagcore.server.web_ui as w\n"
-            "print(w.DEFAULT_UI_DIR)\n"
-            "print((w.DEFAULT_UI_DIR / 'index.html').exists())\n")
+    code = ("import dagcore.server.static_ui as w\n"
+            "print(w.ui_dir())\n"
+            "print((w.ui_dir() / 'index.html').exists())\n")
     ui_dir, exists = _run([installed.python, "-c", code], cwd=installed.outside).stdout.split()
     assert Path(ui_dir).is_relative_to(installed.site_packages), ui_dir
     assert exists == "True"
@@ -250,5 +250,5 @@ def test_build_py_without_node_modules_warns_and_installs_without_the_ui(tmp_pat
     result = _build_py(src, tmp_path / "out")
     assert "WARNING: the web UI is not built" in result.stderr
     assert "ui/node_modules does not exist" in result.stderr
-    assert (tmp_path / "out" / "dagcore" / "server" / "web_ui.py").is_file()
+    assert (tmp_path / "out" / "dagcore" / "server" / "static_ui.py").is_file()
     assert not (tmp_path / "out" / "dagcore" / "server" / "static").exists()
