@@ -166,7 +166,13 @@ describe("DagPage", () => {
         ...codeRoutes(),
         "GET /ui/backfills": {
           body: {
-            backfills: [{ id: 4, dag_id: "e2e_flaky", from_date: "2026-09-01T00:00:00Z", to_date: "2026-09-10T00:00:00Z" }],
+            backfills: [
+              {
+                id: 4, dag_id: "e2e_flaky", from_date: "2026-09-01T00:00:00Z", to_date: "2026-09-10T00:00:00Z",
+                completed_at: null, is_paused: false, keep_dag_paused: false,
+                progress: { total: 10, done: 3, by_state: { success: 3, running: 1, queued: 6 } },
+              },
+            ],
             total_entries: 1,
           },
         },
