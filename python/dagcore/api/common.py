@@ -518,7 +518,8 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
            only_running: bool, include_upstream: bool, include_downstream: bool,
            dry_run: bool, dag_run_state: DagRunState | str | None, run_on_latest_version: bool,
            engine: Engine | None, dag_bag: DBDagBag | None,
-           states: Collection[str] | None = None) -> list[TaskInstanceRow]:
+           states: Collection[str] | None = None,
+           map_indexes: Mapping[str, Collection[int]] | None = None) -> list[TaskInstanceRow]:
     if only_failed and only_running:
         raise ValueError("only_failed and only_running cannot both be set")
     _check_aware(start_date, "start_date")
@@ -588,8 +589,12 @@ def _clear(dag_id: str, *, run_ids: Sequence[str] | None, missing_run: str | Non
                 query = query.with_for_update()
             for row in conn.execute(query):
                 tasks = selected_tasks[row.run_id]
-                if tasks is None or row.task_id in tasks:
-                    chosen.append(row)
+                if tasks is not None and row.task_id not in tasks:
+                    continue
+                wanted = map_indexes.get(row.task_id) if map_indexes else None
+                if wanted is not None and row.map_index not in wanted:
+                    continue
+                chosen.append(row)
         if dry_run or not chosen:
             return [TaskInstanceRow.from_row(row) for row in chosen]
 
@@ -652,7 +657,9 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
                          dag_run_state: DagRunState | str | None = DagRunState.QUEUED,
                          run_on_latest_version: bool = False, engine: Engine | None = None,
                          dag_bag: DBDagBag | None = None,
-                         states: Collection[str] | None = None) -> list[TaskInstanceRow]:
+                         states: Collection[str] | None = None,
+                         map_indexes: Mapping[str, Collection[int]] | None = None
+                         ) -> list[TaskInstanceRow]:
     """Clear task instances of a DAG so they run again (Airflow's ``dag.clear``,
     docs/airflow-behaviour.md 3.8).
 
@@ -686,6 +693,9 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
         dag_bag: where DAG versions are read from (default: a throw-away :class:`DBDagBag`).
         states: only task instances in these states (excludes only_failed and only_running;
             the REST API's ``POST /api/v1/dags/{dag_id}/clear``, issue 13's deviation 1).
+        map_indexes: task id → the map indexes of it to clear (Airflow 3's ``(task_id,
+            map_index)`` items of ``task_ids``); a task not named here is cleared at every map
+            index, its upstream/downstream relatives included.
 
     Returns:
         The task instances cleared, as they are now (with ``dry_run``: as they are, unchanged),
@@ -709,7 +719,7 @@ def clear_task_instances(dag_id: str, *, task_ids: Sequence[str] | None = None,
                   include_upstream=include_upstream, include_downstream=include_downstream,
                   dry_run=dry_run, dag_run_state=dag_run_state,
                   run_on_latest_version=run_on_latest_version, engine=engine, dag_bag=dag_bag,
-                  states=states)
+                  states=states, map_indexes=map_indexes)
 
 
 def clear_dag_runs(dag_id: str, *, run_ids: Iterable[str] | None = None,

@@ -243,9 +243,40 @@ def _task_node(task: SerializedTask, group: SerializedTaskGroup) -> dict[str, An
             "operator": task.task_type, "children": None}
 
 
+def _members(child: SerializedTask | SerializedTaskGroup) -> list[SerializedTask]:
+    return list(child) if isinstance(child, SerializedTaskGroup) else [child]
+
+
+def topological_children(group: SerializedTaskGroup
+                         ) -> list[SerializedTask | SerializedTaskGroup]:
+    """``group``'s children upstream first, as Airflow's grid orders them
+    (``TaskGroup.topological_sort``: a child comes after every child of the same group that holds
+    an upstream task of one of its tasks; ties keep the stored order)."""
+    children = list(group.children.values())
+    owner: dict[str, int] = {}
+    for index, child in enumerate(children):
+        for task in _members(child):
+            owner[task.task_id] = index
+    needs: list[set[int]] = []
+    for index, child in enumerate(children):
+        ups = {owner[up] for task in _members(child) for up in task.upstream_task_ids
+               if up in owner}
+        ups.discard(index)
+        needs.append(ups)
+    ordered: list[int] = []
+    placed: set[int] = set()
+    while len(ordered) < len(children):
+        ready = [i for i in range(len(children)) if i not in placed and needs[i] <= placed]
+        if not ready:  # a cycle between groups (not a valid DAG): keep the stored order
+            ready = [i for i in range(len(children)) if i not in placed]
+        ordered.append(ready[0])
+        placed.add(ready[0])
+    return [children[i] for i in ordered]
+
+
 def _group_nodes(group: SerializedTaskGroup, mapped_groups: set[str]) -> list[dict[str, Any]]:
     nodes = []
-    for child in group.children.values():
+    for child in topological_children(group):
         if isinstance(child, SerializedTaskGroup):
             nodes.append({"id": child.group_id, "label": child.label, "type": "group",
                           "is_mapped": child.group_id in mapped_groups, "operator": None,
@@ -256,7 +287,8 @@ def _group_nodes(group: SerializedTaskGroup, mapped_groups: set[str]) -> list[di
 
 
 def grid_structure(dag: SerializedDAG | None) -> list[dict[str, Any]]:
-    """The grid's rows: ``dag``'s tasks in DAG order, task groups as nested nodes."""
+    """The grid's rows: ``dag``'s tasks upstream first (:func:`topological_children`), task
+    groups as nested nodes."""
     if dag is None:
         return []
     return _group_nodes(dag.task_group, set(dag.mapped_groups))

@@ -235,3 +235,27 @@ def test_ui_backfills_bad_input(server: ApiServer) -> None:
     for params in ({"limit": -1}, {"active": "maybe"}, {"offset": -2}):
         answer = server.request("GET", "/ui/backfills", as_user="viewer", params=params)
         assert answer.status_code == 422, (params, answer.text)
+
+
+def test_clear_task_instances_takes_task_id_and_map_index_pairs(server: ApiServer) -> None:
+    """Airflow 3's ``task_ids`` items may be ``[task_id, map_index]``: only that instance of a
+    mapped task (the grid's cell dialog clears one); a plain id beside it clears them all."""
+    def dry(task_ids: Any, **extra: Any) -> list[tuple[str, int]]:
+        answer = server.request("POST", "/api/v2/dags/ui_dag/clearTaskInstances",
+                                as_user="admin", json={"dag_run_id": "r3", "dry_run": True,
+                                                       "only_failed": False,
+                                                       "task_ids": task_ids, **extra})
+        assert answer.status_code == 200, answer.text
+        return [(ti["task_id"], ti["map_index"]) for ti in answer.json()["task_instances"]]
+
+    assert dry([["m", 1]]) == [("m", 1)]
+    assert dry([["m", 1], ["m", 3]]) == [("m", 1), ("m", 3)]
+    assert dry([["m", 1], "m"]) == [("m", 0), ("m", 1), ("m", 2), ("m", 3)]
+    assert dry([["m", 2]], include_downstream=True) == [("end", -1), ("m", 2)]
+    assert dry([["m", 9]]) == []
+    bad = server.request("POST", "/api/v2/dags/ui_dag/clearTaskInstances", as_user="admin",
+                         json={"dag_run_id": "r3", "task_ids": [["m", "x"]]})
+    assert bad.status_code == 422, bad.text
+    unknown = server.request("POST", "/api/v2/dags/ui_dag/clearTaskInstances", as_user="admin",
+                             json={"dag_run_id": "r3", "task_ids": [["nope", 0]]})
+    assert unknown.status_code == 400 and "nope" in unknown.json()["detail"]

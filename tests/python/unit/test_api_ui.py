@@ -42,3 +42,29 @@ def test_read_chunk_lines_and_limit(tmp_path: Path) -> None:
     assert read_chunk(path, 0, complete=True, limit=4) == ("a\n", 2)  # not mid-line
     assert read_chunk(path, 6, complete=True, limit=3) == ("par", 9)  # one long line: split
     assert read_chunk(path, 99, complete=True) == ("", 99)
+
+
+def test_grid_rows_are_upstream_first_whatever_the_definition_order() -> None:
+    """A task defined last but upstream of a group comes before it (Airflow's topological grid
+    order); inside a group the same rule holds, and unrelated children keep their order."""
+    from datetime import UTC, datetime
+
+    from dagcore import DAG
+    from dagcore.api.ui import grid_structure
+    from dagcore.operators.empty import EmptyOperator
+    from dagcore.serialization import SerializedDAG, serialize_dag
+    from dagcore.task_group import TaskGroup
+
+    with DAG("order", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule=None) as dag:
+        with TaskGroup("checks") as checks:
+            second = EmptyOperator(task_id="second")
+            first = EmptyOperator(task_id="first")
+            first >> second
+        done = EmptyOperator(task_id="done")
+        lone = EmptyOperator(task_id="lone")
+        source = EmptyOperator(task_id="source")
+        source >> checks >> done
+        del lone
+    rows = grid_structure(SerializedDAG(serialize_dag(dag)))
+    assert [row["id"] for row in rows] == ["lone", "source", "checks", "done"]
+    assert [row["id"] for row in rows[2]["children"]] == ["checks.first", "checks.second"]

@@ -100,7 +100,8 @@ class ClearTaskInstancesBody(StrictBody):
     only_failed: bool = True
     only_running: bool = False
     reset_dag_runs: bool = True
-    task_ids: list[str] | None = None
+    # A task id, or Airflow 3's [task_id, map_index] pair for one instance of a mapped task.
+    task_ids: list[str | tuple[str, int]] | None = None
     dag_run_id: str | None = None
     include_upstream: bool = False
     include_downstream: bool = False
@@ -115,10 +116,29 @@ class ClearTaskInstancesBody(StrictBody):
         return value
 
     @validator("task_ids")
-    def _not_empty(cls, value: list[str] | None) -> list[str] | None:  # noqa: N805
+    def _not_empty(cls, value: list[str | tuple[str, int]] | None
+                   ) -> list[str | tuple[str, int]] | None:  # noqa: N805
         if value is not None and not value:
             raise ValueError("task_ids must not be empty")
         return value
+
+    def task_names_and_map_indexes(self) -> tuple[list[str] | None, dict[str, set[int]]]:
+        """``task_ids`` split into the task ids and, for ``[task_id, map_index]`` items, the
+        map indexes to clear per task (a plain task id in the list clears all of them)."""
+        if self.task_ids is None:
+            return None, {}
+        names: list[str] = []
+        indexes: dict[str, set[int]] = {}
+        whole: set[str] = set()
+        for item in self.task_ids:
+            name = item if isinstance(item, str) else item[0]
+            if name not in names:
+                names.append(name)
+            if isinstance(item, str):
+                whole.add(name)
+            else:
+                indexes.setdefault(name, set()).add(item[1])
+        return names, {k: v for k, v in indexes.items() if k not in whole}
 
     @root_validator(skip_on_failure=True)
     def _consistent(cls, values: dict[str, Any]) -> dict[str, Any]:  # noqa: N805

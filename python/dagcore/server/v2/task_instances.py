@@ -145,9 +145,10 @@ def clear_task_instances(body: ClearTaskInstancesBody, dag_id: str = Path(...),
     """Clear (or, by default, list as a dry run) task instances of the DAG."""
     if body.dag_run_id is not None and (body.include_past or body.include_future):
         raise ApiError(400, PAST_FUTURE_WITH_RUN)
+    task_ids, map_indexes = body.task_names_and_map_indexes()
     try:
         cleared = api_common.clear_task_instances(
-            dag_id, task_ids=body.task_ids, run_id=body.dag_run_id,
+            dag_id, task_ids=task_ids, map_indexes=map_indexes, run_id=body.dag_run_id,
             start_date=None if body.include_past else body.start_date,
             end_date=None if body.include_future else body.end_date,
             only_failed=body.only_failed, only_running=body.only_running,
