@@ -19,7 +19,7 @@ from datetime import datetime
 
 from dagcore._native import core
 
-__all__ = ["CronError", "CronExpression"]
+__all__ = ["CronError", "CronExpression", "describe_cron"]
 
 CronError = core.CronError
 """A cron expression that cannot be parsed; subclasses ``ValueError``. The message starts
@@ -108,3 +108,81 @@ class CronExpression:
     def __repr__(self) -> str:
         key = f", hash_key={self._hash_key!r}" if self._hash_key is not None else ""
         return f"CronExpression({self._expression!r}, timezone={self.timezone!r}{key})"
+
+
+_DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+_DAY_NAMES = {name[:3].lower(): i for i, name in enumerate(_DAYS)}
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+_MONTH_NAMES = {name[:3].lower(): i + 1 for i, name in enumerate(_MONTHS)}
+_PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+            "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
+            "@annually": "0 0 1 1 *"}
+
+
+def _number(text: str, names: dict[str, int] | None = None) -> int | None:
+    if text.isdigit():
+        return int(text)
+    return names.get(text.lower()) if names else None
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _day_part(field: str) -> str | None:
+    if field in ("*", "?"):
+        return ""
+    if "-" in field and "," not in field and "/" not in field:
+        first, _, last = field.partition("-")
+        a, b = _number(first, _DAY_NAMES), _number(last, _DAY_NAMES)
+        if a is None or b is None or not (0 <= a <= 7 and 0 <= b <= 7):
+            return None
+        return f", {_DAYS[a % 7]} through {_DAYS[b % 7]}"
+    days = [_number(part, _DAY_NAMES) for part in field.split(",")]
+    if any(d is None or not 0 <= d <= 7 for d in days):
+        return None
+    return ", only on " + _and([_DAYS[d % 7] for d in days if d is not None])
+
+
+def describe_cron(expression: str) -> str | None:
+    """A cron expression in words for the common shapes, as Airflow's UI shows a schedule
+    (its ``cron_descriptor`` text with a 24-hour clock: ``At 00:00``, ``Every 5 minutes``,
+    ``At 06:30, Monday through Friday``); None for a shape it does not put into words (hashed
+    ``H`` fields, ``L``, ``#``, steps in the day fields), where the expression itself is shown."""
+    fields = _PRESETS.get(expression.strip(), expression).split()
+    if len(fields) != 5:
+        return None
+    minute, hour, dom, month, dow = fields
+    if minute == "*" and hour == "*":
+        time = "Every minute"
+    elif minute.startswith("*/") and minute[2:].isdigit() and hour == "*":
+        time = f"Every {int(minute[2:])} minutes"
+    elif minute.isdigit() and hour == "*":
+        time = f"At {int(minute)} minutes past the hour"
+    elif minute.isdigit() and hour.startswith("*/") and hour[2:].isdigit():
+        time = f"At {int(minute)} minutes past the hour, every {int(hour[2:])} hours"
+    elif minute.isdigit() and all(h.isdigit() for h in hour.split(",")):
+        times = [f"{int(h):02d}:{int(minute):02d}" for h in hour.split(",")]
+        if any(int(h) > 23 for h in hour.split(",")) or int(minute) > 59:
+            return None
+        time = "At " + _and(times)
+    else:
+        return None
+    if dom in ("*", "?"):
+        days = ""
+    elif dom.isdigit() and 1 <= int(dom) <= 31:
+        days = f", on day {int(dom)} of the month"
+    else:
+        return None
+    weekdays = _day_part(dow)
+    if weekdays is None:
+        return None
+    if month == "*":
+        months = ""
+    else:
+        numbers = [_number(part, _MONTH_NAMES) for part in month.split(",")]
+        if any(m is None or not 1 <= m <= 12 for m in numbers):
+            return None
+        months = ", only in " + _and([_MONTHS[m - 1] for m in numbers if m is not None])
+    return time + days + weekdays + months

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from dagcore.configuration import ConfigError, conf
+from dagcore.timetables import describe_timetable
 from dagcore.dagbag import DagBag, dag_file_paths, relative_fileloc
 from dagcore.exceptions import DagDuplicatedIdError
 from dagcore.serialization import dag_hash, serialize_dag
@@ -175,7 +176,7 @@ def _dag_attributes(dag: DAG) -> dict[str, Any]:
         "dag_display_name": getattr(dag, "dag_display_name", dag.dag_id),
         "description": dag.description,
         "timetable_summary": dag.timetable.summary,
-        "timetable_description": dag.timetable.description or None,
+        "timetable_description": describe_timetable(dag.timetable),
         "max_active_tasks": dag.max_active_tasks,
         "max_active_runs": dag.max_active_runs,
         "max_consecutive_failed_dag_runs": dag.max_consecutive_failed_dag_runs,

@@ -41,12 +41,14 @@ from typing import Any, ClassVar, TypeAlias, TypeGuard, overload
 from zoneinfo import ZoneInfo
 
 from dagcore._native import core
+from dagcore.cron import describe_cron
 from dagcore.utils import timezone
 
 from dateutil.relativedelta import relativedelta, weekday  # a declared dependency (setup.cfg)
 
 __all__ = [
     "DEFAULT_MAX_RUNS",
+    "describe_timetable",
     "ContinuousTimetable",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
@@ -1277,3 +1279,18 @@ def create_timetable(schedule: object, timezone: str | tzinfo, *,
             return DeltaDataIntervalTimetable(schedule)
         return DeltaTriggerTimetable(schedule)
     raise ValueError(f"{schedule!r} is not a valid schedule.")
+
+
+def describe_timetable(timetable: Timetable) -> str | None:
+    """The schedule in words for the UI (the ``dag`` row's ``timetable_description``): the
+    timetable's own ``description``, or for a cron schedule its expression in words
+    (:func:`dagcore.cron.describe_cron`, Airflow's cron_descriptor text; several crons joined by
+    "; "); None when there are none."""
+    if timetable.description:
+        return timetable.description
+    if isinstance(timetable, _CronTimetable):
+        return describe_cron(timetable.summary)
+    if isinstance(timetable, MultipleCronTriggerTimetable):
+        words = [describe_cron(part.strip()) for part in timetable.summary.split(",")]
+        return "; ".join(w for w in words if w) if all(words) else None
+    return None
