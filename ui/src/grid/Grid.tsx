@@ -30,7 +30,9 @@ export const NAME_W = 240;
 export const BAR_H = 60;
 export const HEADER_H = BAR_H + 12;
 const OVERSCAN_COLS = 12;
-const OVERSCAN_ROWS = 8;
+const OVERSCAN_ROWS = 16;
+const COL_CHUNK = 4;
+const ROW_CHUNK = 32;
 /** Used before the scroll box is measured (and in jsdom, which measures nothing). */
 const FALLBACK_VIEW = { width: 1400, height: 900 };
 /** Cells are coloured by class (cheaper than an inline style per cell); unknown states: "none". */
@@ -109,8 +111,17 @@ const GridColumn = memo(function GridColumn({ run, col, rows, r0, r1, selectedRo
   );
 });
 
-function range(start: number, end: number, size: number, overscan: number, count: number): [number, number] {
-  const chunk = 4;
+/** The items of [start, end) (pixels) in whole chunks plus an overscan: the window moves only
+ * when the view crosses a chunk boundary. Rows use big chunks, so a DAG of up to ~80 task rows
+ * never changes its row window and vertical scrolling re-renders no column. */
+function range(
+  start: number,
+  end: number,
+  size: number,
+  overscan: number,
+  count: number,
+  chunk: number,
+): [number, number] {
   const first = Math.max(0, Math.floor(start / size / chunk) * chunk - overscan);
   const last = Math.min(count, Math.ceil(end / size / chunk) * chunk + overscan);
   return [first, Math.max(first, last)];
@@ -171,8 +182,8 @@ export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelec
   }, [data]);
 
   const runCount = model.runs.length;
-  const [c0, c1] = range(view.left, view.left + view.width - NAME_W, COL_W, OVERSCAN_COLS, runCount);
-  const [r0, r1] = range(view.top, view.top + view.height - HEADER_H, ROW_H, OVERSCAN_ROWS, rows.length);
+  const [c0, c1] = range(view.left, view.left + view.width - NAME_W, COL_W, OVERSCAN_COLS, runCount, COL_CHUNK);
+  const [r0, r1] = range(view.top, view.top + view.height - HEADER_H, ROW_H, OVERSCAN_ROWS, rows.length, ROW_CHUNK);
   const selectedCol = selectedRunId === undefined ? -1 : model.runs.findIndex((run) => run.run_id === selectedRunId);
   const totalW = NAME_W + runCount * COL_W + 8;
   const bodyH = rows.length * ROW_H;
