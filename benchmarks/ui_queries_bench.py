@@ -2,11 +2,13 @@
 mapped 10 ways) and ``/ui/dags``' latest runs for 100 DAGs of 30 runs each
 (:mod:`dagcore.api.ui`; docs/airflow-rest-api.md, "UI endpoints").
 
-Run: ``PYTHONPATH=python python benchmarks/ui_queries_bench.py``. Prints the best of 5 per query.
+Run: ``PYTHONPATH=python python benchmarks/ui_queries_bench.py``. Prints the best of 5 per query beside its anchor (the same
+answer without the grouped / window query) and a final JSON line.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +17,8 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import sqlalchemy as sa
 
 DAG = '''\
 from datetime import UTC, datetime
@@ -78,18 +82,58 @@ def main() -> None:
                 {"dag_id": f"d{d:03}", "run_id": f"r{n}", "run_after": t0 + timedelta(hours=n),
                  "state": "success", "run_type": "manual"} for n in range(30)])
 
-    def best(label: str, call: object) -> None:
+    def best(call: object) -> float:
         times = []
         for _ in range(5):
             start = time.perf_counter()
             call()  # type: ignore[operator]
             times.append(time.perf_counter() - start)
-        print(f"{label}: best {min(times) * 1000:.1f} ms")
+        return min(times) * 1000
 
-    best("grid 500 runs x 50 tasks", lambda: api_ui.grid(engine, bag, "wide", limit=500))
-    best("grid 25 runs", lambda: api_ui.grid(engine, bag, "wide", limit=25))
-    best("latest_runs 100 dags x 14", lambda: api_ui.latest_runs(
-        engine, [f"d{d:03}" for d in range(100)], 14))
+    def grid_anchor() -> None:
+        """Without the grouped query: every task instance row of the 500 runs, counted in
+        Python (what a client of /api/v2 taskInstances would have to do, minus the HTTP)."""
+        ti, dr = t.task_instance, t.dag_run
+        counts: dict[tuple[str, str], dict[str, int]] = {}
+        with engine.connect() as conn:
+            runs = [r.run_id for r in conn.execute(
+                sa.select(dr.c.run_id).where(dr.c.dag_id == "wide")
+                .order_by(dr.c.run_after.desc()).limit(500))]
+            for row in conn.execute(sa.select(ti.c.run_id, ti.c.task_id, ti.c.state).where(
+                    ti.c.dag_id == "wide", ti.c.run_id.in_(runs))):
+                cell = counts.setdefault((row.run_id, row.task_id), {})
+                cell[row.state or "none"] = cell.get(row.state or "none", 0) + 1
+
+    dag_ids = [f"d{d:03}" for d in range(100)]
+
+    def latest_anchor() -> None:
+        """One query per DAG (what the DAG list would do without the window function)."""
+        dr = t.dag_run
+        with engine.connect() as conn:
+            for dag_id in dag_ids:
+                list(conn.execute(sa.select(dr).where(dr.c.dag_id == dag_id)
+                                  .order_by(dr.c.run_after.desc()).limit(14)))
+
+    rows = [
+        ("grid 500 runs x 50 tasks (+ 10 mapped)",
+         best(lambda: api_ui.grid(engine, bag, "wide", limit=500)),
+         "all TI rows + Python counts", best(grid_anchor)),
+        ("grid 25 runs", best(lambda: api_ui.grid(engine, bag, "wide", limit=25)), "", None),
+        ("latest 14 runs of 100 DAGs (one window query)",
+         best(lambda: api_ui.latest_runs(engine, dag_ids, 14)),
+         "one query per DAG", best(latest_anchor)),
+    ]
+    print(f"{'query':48} {'dagcore ms':>11} {'anchor':>30} {'anchor ms':>10} {'ratio':>7}")
+    result: dict[str, object] = {"bench": "ui_queries"}
+    for label, ms, anchor, anchor_ms in rows:
+        ratio = f"{ms / anchor_ms:.2f}x" if anchor_ms else ""
+        anchor_text = f"{anchor_ms:.1f}" if anchor_ms else ""
+        print(f"{label:48} {ms:11.1f} {anchor:>30} {anchor_text:>10} {ratio:>7}")
+        key = label.split(" (")[0].replace(" ", "_")
+        result[key + "_ms"] = round(ms, 2)
+        if anchor_ms:
+            result[key + "_anchor_ms"] = round(anchor_ms, 2)
+    print(json.dumps(result))
     engine.dispose()
     shutil.rmtree(root)
 
