@@ -2,8 +2,8 @@
 mapped 10 ways) and ``/ui/dags``' latest runs for 100 DAGs of 30 runs each
 (:mod:`dagcore.api.ui`; docs/airflow-rest-api.md, "UI endpoints").
 
-Run: ``PYTHONPATH=python python benchmarks/ui_queries_bench.py``. Prints the best of 5 per query beside its anchor (the same
-answer without the grouped / window query) and a final JSON line.
+Run: ``PYTHONPATH=python python benchmarks/ui_queries_bench.py``. Prints the best of 5 per query
+beside its anchor (the same data without the grouped / window query) and a final JSON line.
 """
 
 from __future__ import annotations
