@@ -17,7 +17,7 @@
 // - performance.mark("dagcore:grid-rendered") and performance.measure("dagcore:grid-render",
 //   "dagcore:grid-data", "dagcore:grid-rendered") in the animation frame after each commit of a
 //   new data set ("dagcore:grid-data" is marked by the loader when the answer is parsed).
-import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useDeferredValue, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { GridData, GridRun } from "../api/types";
 import { STATE_COLORS, stateColor } from "../components/state";
 import { formatDate, formatDuration } from "../format";
@@ -29,9 +29,11 @@ export const ROW_H = 20;
 export const NAME_W = 240;
 export const BAR_H = 60;
 export const HEADER_H = BAR_H + 12;
-const OVERSCAN_COLS = 12;
-const OVERSCAN_ROWS = 16;
-const COL_CHUNK = 4;
+const OVERSCAN_COLS = 16;
+const OVERSCAN_ROWS = 32;
+// The scroll position is kept in whole chunks (the overscan covers the rest of a chunk), so
+// scrolling re-renders the grid only when it crosses a chunk: every 16 runs, every 32 rows.
+const COL_CHUNK = 16;
 const ROW_CHUNK = 32;
 /** Used before the scroll box is measured (and in jsdom, which measures nothing). */
 const FALLBACK_VIEW = { width: 1400, height: 900 };
@@ -140,9 +142,11 @@ export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelec
     const box = scrollRef.current;
     if (!box) return;
     setView((old) => {
+      const colPx = COL_W * COL_CHUNK;
+      const rowPx = ROW_H * ROW_CHUNK;
       const next = {
-        left: box.scrollLeft,
-        top: box.scrollTop,
+        left: Math.floor(box.scrollLeft / colPx) * colPx,
+        top: Math.floor(box.scrollTop / rowPx) * rowPx,
         width: box.clientWidth || FALLBACK_VIEW.width,
         height: box.clientHeight || FALLBACK_VIEW.height,
       };
@@ -182,8 +186,11 @@ export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelec
   }, [data]);
 
   const runCount = model.runs.length;
-  const [c0, c1] = range(view.left, view.left + view.width - NAME_W, COL_W, OVERSCAN_COLS, runCount, COL_CHUNK);
-  const [r0, r1] = range(view.top, view.top + view.height - HEADER_H, ROW_H, OVERSCAN_ROWS, rows.length, ROW_CHUNK);
+  // The window follows the scroll position at a lower priority: React renders newly exposed
+  // columns in time slices between frames instead of blocking a frame (the overscan hides it).
+  const shown = useDeferredValue(view);
+  const [c0, c1] = range(shown.left, shown.left + shown.width - NAME_W, COL_W, OVERSCAN_COLS, runCount, COL_CHUNK);
+  const [r0, r1] = range(shown.top, shown.top + shown.height - HEADER_H, ROW_H, OVERSCAN_ROWS, rows.length, ROW_CHUNK);
   const selectedCol = selectedRunId === undefined ? -1 : model.runs.findIndex((run) => run.run_id === selectedRunId);
   const totalW = NAME_W + runCount * COL_W + 8;
   const bodyH = rows.length * ROW_H;
