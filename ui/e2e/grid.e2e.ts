@@ -16,7 +16,7 @@ afterAll(async () => {
 
 const cellState = (page: Page, runId: string, taskId: string) =>
   page
-    .locator(`.gc[data-run-id="${runId}"][data-task-id="${taskId}"]`)
+    .locator(`.grid-col[data-run-id="${runId}"] .gc[data-task-id="${taskId}"]`)
     .getAttribute("data-state", { timeout: 1000 })
     .catch(() => "(absent)");
 
@@ -44,7 +44,7 @@ describe("grid", () => {
       )
       .toBe("failed");
     expect(await cellState(page, runId, "done")).toBe("upstream_failed");
-    const square = page.locator(`.gc[data-run-id="${runId}"][data-task-id="square"]`);
+    const square = page.locator(`.grid-col[data-run-id="${runId}"] .gc[data-task-id="square"]`);
     await expect.poll(() => square.getAttribute("title"), { timeout: 30_000 }).toBe("3 success");
     expect(await square.textContent()).toBe("3");
     expect(await cellState(page, runId, "checks")).toBe("failed");
@@ -52,14 +52,14 @@ describe("grid", () => {
 
     // Collapse the group: its row shows the summary; the state survives polling.
     await page.getByRole("button", { name: "checks", exact: true }).click();
-    expect(await page.locator(`.gc[data-run-id="${runId}"][data-task-id="checks.flaky"]`).count()).toBe(0);
+    expect(await page.locator(`.grid-col[data-run-id="${runId}"] .gc[data-task-id="checks.flaky"]`).count()).toBe(0);
     await page.getByRole("button", { name: "Expand all" }).click();
 
-    await page.locator(`.gc[data-run-id="${runId}"][data-task-id="checks.flaky"]`).hover();
+    await page.locator(`.grid-col[data-run-id="${runId}"] .gc[data-task-id="checks.flaky"]`).hover();
     expect(await page.getByRole("tooltip").textContent()).toContain("checks.flaky");
     await screenshot(page, "grid");
 
-    await page.locator(`.gc[data-run-id="${runId}"][data-task-id="checks.flaky"]`).click();
+    await page.locator(`.grid-col[data-run-id="${runId}"] .gc[data-task-id="checks.flaky"]`).click();
     await page.waitForURL(new RegExp(`/runs/${runId}/tasks/checks.flaky$`));
     expect(await page.locator(".gc-selected").getAttribute("data-task-id")).toBe("checks.flaky");
     console.log(`grid: render times (ms) of e2e_flaky's grid: ${(await renderTimes(page)).join(", ")}`);

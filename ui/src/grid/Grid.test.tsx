@@ -15,7 +15,7 @@ function renderGrid(data: GridData = flakyGrid(), extra: Partial<Parameters<type
 }
 
 const cell = (runId: string, taskId: string) =>
-  document.querySelector<HTMLElement>(`.gc[data-run-id="${runId}"][data-task-id="${taskId}"]`);
+  document.querySelector<HTMLElement>(`.grid-col[data-run-id="${runId}"] .gc[data-task-id="${taskId}"]`);
 const left = (element: HTMLElement | null) => Number.parseFloat(element!.style.left);
 
 describe("Grid", () => {

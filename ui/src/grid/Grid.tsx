@@ -12,8 +12,10 @@
 //
 // Measurement hooks read by the benchmark and the e2e tests:
 // - root: data-testid="grid", data-rendered-runs (runs in the data shown), data-task-count;
-// - run bars: data-run-id; cells: data-run-id, data-task-id, data-state ("none" for no state,
-//   "" for no task instance);
+// - run bars: data-run-id; run columns: data-run-id (and data-c); cells inside a column:
+//   data-task-id, data-state ("none" for no state, "" for no task instance) and data-r. A cell
+//   carries only what differs per row: with fewer attributes a column of 50 cells mounts faster,
+//   which is what scrolling through runs costs;
 // - performance.mark("dagcore:grid-rendered") and performance.measure("dagcore:grid-render",
 //   "dagcore:grid-data", "dagcore:grid-rendered") in the animation frame after each commit of a
 //   new data set ("dagcore:grid-data" is marked by the loader when the answer is parsed).
@@ -96,8 +98,6 @@ const GridColumn = memo(function GridColumn({ run, col, rows, r0, r1, selectedRo
         }
         style={{ top: r * ROW_H + 3 }}
         data-r={r}
-        data-c={col}
-        data-run-id={run.run_id}
         data-task-id={info.node.id}
         data-state={state ?? ""}
         title={counts ? countsText(counts) : undefined}
@@ -107,7 +107,7 @@ const GridColumn = memo(function GridColumn({ run, col, rows, r0, r1, selectedRo
     );
   }
   return (
-    <div className="grid-col" style={{ left: NAME_W + col * COL_W }} data-col-run-id={run.run_id}>
+    <div className="grid-col" style={{ left: NAME_W + col * COL_W }} data-c={col} data-run-id={run.run_id}>
       {cells}
     </div>
   );
@@ -203,12 +203,18 @@ export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelec
       return next;
     });
 
-  const target = (event: React.MouseEvent): HTMLElement | null =>
-    (event.target as HTMLElement).closest<HTMLElement>("[data-c]");
+  /** The cell or run bar under the pointer (data-r), and the run it belongs to: a bar carries
+   * data-c and data-run-id itself, a cell takes them from its column. */
+  const target = (event: React.MouseEvent): { el: HTMLElement; run: HTMLElement } | null => {
+    const el = (event.target as HTMLElement).closest<HTMLElement>("[data-r]");
+    const run = el?.closest<HTMLElement>("[data-c]");
+    return el && run ? { el, run } : null;
+  };
   const onClick = (event: React.MouseEvent) => {
-    const el = target(event);
-    if (!el) return;
-    const runId = el.dataset.runId ?? "";
+    const found = target(event);
+    if (!found) return;
+    const { el } = found;
+    const runId = found.run.dataset.runId ?? "";
     const taskId = el.dataset.taskId;
     const row = Number(el.dataset.r ?? -1);
     if (taskId && row >= 0 && rows[row]?.node.type === "task") onSelectTask(runId, taskId);
@@ -268,13 +274,13 @@ export function Grid({ data, selectedRunId, selectedTaskId, onSelectRun, onSelec
       : "";
 
   const onMouseOver = (event: React.MouseEvent) => {
-    const el = target(event);
-    if (!el) {
+    const found = target(event);
+    if (!found) {
       setHover(null);
       return;
     }
-    const rect = el.getBoundingClientRect();
-    setHover({ row: Number(el.dataset.r ?? -1), col: Number(el.dataset.c), x: rect.right + 6, y: rect.top });
+    const rect = found.el.getBoundingClientRect();
+    setHover({ row: Number(found.el.dataset.r ?? -1), col: Number(found.run.dataset.c), x: rect.right + 6, y: rect.top });
   };
 
   const bars = [];

@@ -145,7 +145,7 @@ describe("DagPage", () => {
     );
     renderDag("/dags/e2e_flaky");
     await screen.findByTestId("grid");
-    const flaky = document.querySelector<HTMLElement>('.gc[data-run-id="run_mid"][data-task-id="checks.flaky"]')!;
+    const flaky = document.querySelector<HTMLElement>('.grid-col[data-run-id="run_mid"] .gc[data-task-id="checks.flaky"]')!;
     fireEvent.click(flaky);
     expect(screen.getByTestId("where").textContent).toBe("/dags/e2e_flaky/runs/run_mid/tasks/checks.flaky");
     expect((await screen.findByRole("alert")).textContent).toContain("Log not available: nope");
