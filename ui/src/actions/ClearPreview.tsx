@@ -54,3 +54,29 @@ export function ClearPreview({ preview }: { preview: DryRun<TaskInstanceCollecti
     </section>
   );
 }
+
+/** The buttons under a clear dialog: Cancel, and Confirm (disabled while working, while the
+ * dry run is pending, and when it would clear nothing). */
+export function ClearActions(props: {
+  onCancel: () => void;
+  onConfirm: () => void;
+  working: boolean;
+  pending: boolean;
+  count: number;
+}) {
+  return (
+    <div className="dialog-actions">
+      <button type="button" onClick={props.onCancel} disabled={props.working}>
+        Cancel
+      </button>
+      <button
+        type="button"
+        className="primary"
+        onClick={props.onConfirm}
+        disabled={props.working || props.pending || props.count === 0}
+      >
+        {props.working ? "Clearing…" : "Confirm"}
+      </button>
+    </div>
+  );
+}

@@ -5,7 +5,7 @@ import { useState } from "react";
 import { api, seg } from "../api/client";
 import type { TaskInstanceCollection } from "../api/types";
 import { ErrorAlert } from "../components/ErrorAlert";
-import { ClearPreview, affectedCount } from "./ClearPreview";
+import { ClearActions, ClearPreview, affectedCount } from "./ClearPreview";
 import { Modal } from "./Modal";
 import { useDryRun } from "./useDryRun";
 
@@ -57,19 +57,13 @@ export function ClearRunDialog(props: ClearRunDialogProps) {
         <ClearPreview preview={preview} />
         <ErrorAlert error={error} />
       </div>
-      <div className="dialog-actions">
-        <button type="button" onClick={props.onClose} disabled={working}>
-          Cancel
-        </button>
-        <button
-          type="button"
-          className="primary"
-          onClick={() => void confirm()}
-          disabled={working || preview.pending || count === 0}
-        >
-          {working ? "Clearing…" : "Confirm"}
-        </button>
-      </div>
+      <ClearActions
+        onCancel={props.onClose}
+        onConfirm={() => void confirm()}
+        working={working}
+        pending={preview.pending}
+        count={count}
+      />
     </Modal>
   );
 }
