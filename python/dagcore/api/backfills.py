@@ -76,6 +76,7 @@ __all__ = [
     "get_backfill",
     "list_backfills",
     "pause_backfill",
+    "runs_done",
     "unpause_backfill",
 ]
 
@@ -142,6 +143,12 @@ class Backfill:
         return cls(**values)
 
 
+def runs_done(runs_by_state: Mapping[str, int]) -> int:
+    """How many of a backfill's runs have finished (success or failed), from its runs by
+    state."""
+    return sum(runs_by_state.get(state, 0) for state in ("success", "failed"))
+
+
 @dataclass(frozen=True, slots=True)
 class BackfillStatus:
     """Progress of a backfill (:func:`backfill_status`)."""
@@ -160,7 +167,7 @@ class BackfillStatus:
 
     @property
     def done_runs(self) -> int:
-        return sum(self.runs_by_state.get(s, 0) for s in ("success", "failed"))
+        return runs_done(self.runs_by_state)
 
     @property
     def is_complete(self) -> bool:

@@ -58,6 +58,7 @@ __all__ = [
     "InvalidOrderBy",
     "TaskNotFound",
     "any_equal",
+    "dag_display_name",
     "get_dag_details",
     "get_dag_info",
     "get_dag_task",
@@ -272,6 +273,19 @@ def list_dags(engine: Engine, *, limit: int, offset: int = 0,
         total = conn.execute(counting).scalar_one()
         rows = conn.execute(query.order_by(*ordering).limit(limit).offset(offset)).all()
         return DagListing(dags=_with_tags(conn, rows), total=total)
+
+
+def dag_display_name(conn: Connection, dag_id: str) -> str:
+    """The DAG's display name (its id when it has none).
+
+    Raises:
+        DagNotFound: no such DAG in the database.
+    """
+    row = conn.execute(sa.select(t.dag.c.dag_display_name)
+                       .where(t.dag.c.dag_id == dag_id)).one_or_none()
+    if row is None:
+        raise DagNotFound(f"DAG {dag_id!r} not found")
+    return str(row.dag_display_name or dag_id)
 
 
 def get_dag_info(engine: Engine, dag_id: str) -> dict[str, Any]:

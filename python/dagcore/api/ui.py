@@ -20,7 +20,7 @@ through the caller's :class:`~dagcore.db_dagbag.DBDagBag`; no DAG file is parsed
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,8 +28,9 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from dagcore.api.backfills import Backfill
-from dagcore.api.common import DagNotFound, in_chunks
+from dagcore.api.backfills import Backfill, runs_done
+from dagcore.api.common import in_chunks
+from dagcore.api.dags import dag_display_name
 from dagcore.api.dags import InvalidOrderBy, any_equal, order_clauses
 from dagcore.db_dagbag import DBDagBag
 from dagcore.models import tables as t
@@ -73,19 +74,6 @@ class DagVersionNotFound(LookupError):
     """The DAG has no version with that number."""
 
 
-def _dag_display_name(conn: sa.engine.Connection, dag_id: str) -> str:
-    """The DAG's display name (its id when it has none).
-
-    Raises:
-        DagNotFound: no ``dag`` row.
-    """
-    row = conn.execute(sa.select(t.dag.c.dag_display_name)
-                       .where(t.dag.c.dag_id == dag_id)).one_or_none()
-    if row is None:
-        raise DagNotFound(f"DAG {dag_id!r} not found")
-    return str(row.dag_display_name or dag_id)
-
-
 _VERSION_COLUMNS: Final = (t.dag_version.c.id, t.dag_version.c.version_number,
                            t.dag_version.c.dag_id, t.dag_version.c.bundle_name,
                            t.dag_version.c.bundle_version, t.dag_version.c.created_at)
@@ -104,7 +92,7 @@ def list_dag_versions(engine: Engine, dag_id: str, *, limit: int, offset: int = 
     dv = t.dag_version
     ordering = order_clauses(order_by, DAG_VERSION_ORDER_FIELDS, lambda name: dv.c[name], dv.c.id)
     with engine.connect() as conn:
-        name = _dag_display_name(conn, dag_id)
+        name = dag_display_name(conn, dag_id)
         total = conn.execute(sa.select(sa.func.count()).select_from(dv)
                              .where(dv.c.dag_id == dag_id)).scalar_one()
         rows = conn.execute(sa.select(*_VERSION_COLUMNS).where(dv.c.dag_id == dag_id)
@@ -122,7 +110,7 @@ def get_dag_version(engine: Engine, dag_id: str, version_number: int
     """
     dv = t.dag_version
     with engine.connect() as conn:
-        name = _dag_display_name(conn, dag_id)
+        name = dag_display_name(conn, dag_id)
         row = conn.execute(sa.select(*_VERSION_COLUMNS).where(
             dv.c.dag_id == dag_id, dv.c.version_number == version_number)).one_or_none()
     if row is None:
@@ -157,7 +145,7 @@ def get_dag_source(engine: Engine, dag_id: str, version_number: int | None = Non
     else:
         query = query.where(dv.c.version_number == version_number)
     with engine.connect() as conn:
-        name = _dag_display_name(conn, dag_id)
+        name = dag_display_name(conn, dag_id)
         row = conn.execute(query).first()
     if row is None:
         which = "any version" if version_number is None else f"version {version_number}"
@@ -349,12 +337,11 @@ def grid(engine: Engine, bag: DBDagBag, dag_id: str, *, limit: int, offset: int 
             .where(*conditions).order_by(dr.c.run_after.desc(), dr.c.id.desc())
             .limit(limit).offset(offset))
     with engine.connect() as conn:
-        _dag_display_name(conn, dag_id)
+        dag_display_name(conn, dag_id)
         total = conn.execute(sa.select(sa.func.count()).select_from(dr)
                              .where(*conditions)).scalar_one()
         runs = [dict(row._mapping) for row in conn.execute(page)]
-        page_ids = sa.select(dr.c.run_id).where(*conditions).order_by(
-            dr.c.run_after.desc(), dr.c.id.desc()).limit(limit).offset(offset).subquery("page")
+        page_ids = page.subquery("page")
         counted = conn.execute(
             sa.select(ti.c.run_id, ti.c.task_id, ti.c.state, sa.func.count().label("n"),
                       sa.func.max(ti.c.map_index).label("max_map_index"))
@@ -363,13 +350,9 @@ def grid(engine: Engine, bag: DBDagBag, dag_id: str, *, limit: int, offset: int 
     structure = grid_structure(bag.get_latest_version_of_dag(dag_id))
     task_ids = _leaf_ids(structure)
     mapped = _mapped_ids(structure)
-    counts: dict[tuple[str, str], Counter[str]] = {}
+    counts: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for run_id, task_id, state, n, max_map_index in counted:
-        key = (run_id, task_id)
-        found = counts.get(key)
-        if found is None:
-            counts[key] = found = Counter()
-        found[state or NO_STATE] += n
+        counts[run_id, task_id][state or NO_STATE] += n
         if max_map_index is not None and max_map_index >= 0:
             mapped.add(task_id)
     known = set(task_ids)
@@ -409,7 +392,7 @@ class BackfillProgress:
 
     @property
     def done(self) -> int:
-        return sum(self.by_state.get(s, 0) for s in ("success", "failed"))
+        return runs_done(self.by_state)
 
 
 def list_backfills_with_progress(engine: Engine, *, dag_id: str | None = None, limit: int,

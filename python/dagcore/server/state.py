@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from sqlalchemy.engine import Engine
 
+from dagcore.api.common import DagNotFound
+from dagcore.api.dags import dag_display_name
 from dagcore.db_dagbag import DBDagBag
 from dagcore.server.credentials import CredentialCache
 
@@ -26,6 +28,15 @@ class ServerState:
     engine: Engine
     dag_bag: DBDagBag
     credentials: CredentialCache = field(default_factory=CredentialCache)
+
+    def display_name(self, dag_id: str) -> str:
+        """The DAG's display name for a response: its id when it has none or is gone (a
+        backfill or task instance can outlive the ``dag`` row it names)."""
+        try:
+            with self.engine.connect() as conn:
+                return dag_display_name(conn, dag_id)
+        except DagNotFound:
+            return dag_id
 
 
 async def server_state(request: Request) -> ServerState:

@@ -216,21 +216,17 @@ def get_ui_backfills(dag_id: str | None = Query(None), limit: int | None = Query
     names: dict[str, str] = {}
     if dag_id is not None:
         try:
-            info = api_dags.get_dag_info(server.engine, dag_id)
+            with server.engine.connect() as conn:
+                names[dag_id] = api_dags.dag_display_name(conn, dag_id)
         except DagNotFound:
             raise _not_found(dag_id) from None
-        names[dag_id] = str(info.get("dag_display_name") or dag_id)
     page, total = api_ui.list_backfills_with_progress(
         server.engine, dag_id=dag_id, limit=effective_limit(limit), offset=offset, active=active)
     out = []
     for item in page:
         b = item.backfill
         if b.dag_id not in names:
-            try:
-                names[b.dag_id] = str(api_dags.get_dag_info(server.engine, b.dag_id)
-                                      .get("dag_display_name") or b.dag_id)
-            except DagNotFound:
-                names[b.dag_id] = b.dag_id
+            names[b.dag_id] = server.display_name(b.dag_id)
         out.append(UIBackfillResponse(
             **backfill_response(b, names[b.dag_id]).dict(), keep_dag_paused=b.keep_dag_paused,
             progress=BackfillProgressResponse(total=item.total, by_state=item.by_state,

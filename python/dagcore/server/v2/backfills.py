@@ -23,7 +23,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from dagcore.api import backfills as api_backfills
-from dagcore.api import dags as api_dags
 from dagcore.api.backfills import Backfill
 from dagcore.api.common import DagNotFound
 from dagcore.api.users import Action
@@ -50,16 +49,8 @@ _ORDER_FIELDS = ("id", "dag_id", "from_date", "to_date", "created_at", "complete
                  "updated_at", "max_active_runs", "is_paused")
 
 
-def _display_name(server: ServerState, dag_id: str) -> str:
-    try:
-        info = api_dags.get_dag_info(server.engine, dag_id)
-    except DagNotFound:
-        return dag_id
-    return str(info.get("dag_display_name") or dag_id)
-
-
 def _response(server: ServerState, backfill: Backfill) -> BackfillResponse:
-    return backfill_response(backfill, _display_name(server, backfill.dag_id))
+    return backfill_response(backfill, server.display_name(backfill.dag_id))
 
 
 def _plan_kwargs(body: BackfillPostBody, principal: Principal) -> dict[str, Any]:
@@ -135,7 +126,7 @@ def list_backfills(dag_id: str = Query(...), limit: int | None = Query(None, ge=
     backfills = api_backfills.list_backfills(dag_id, engine=server.engine)
     backfills.sort(key=lambda b: _sort_value(b, field), reverse=descending)
     page = backfills[offset:offset + effective_limit(limit)]
-    name = _display_name(server, dag_id)
+    name = server.display_name(dag_id)
     return BackfillCollectionResponse(backfills=[backfill_response(b, name) for b in page],
                                       total_entries=len(backfills))
 

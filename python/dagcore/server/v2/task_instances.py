@@ -25,7 +25,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from dagcore.api import common as api_common
-from dagcore.api import dags as api_dags
 from dagcore.api import task_instances as api_tis
 from dagcore.api.users import Action
 from dagcore.server.auth import require
@@ -48,14 +47,6 @@ PAST_FUTURE_WITH_RUN = ("Cannot use include_past or include_future when dag_run_
                         "because logical_date is not applicable.")
 
 
-def _display_name(server: ServerState, dag_id: str) -> str:
-    try:
-        info = api_dags.get_dag_info(server.engine, dag_id)
-    except api_common.DagNotFound:
-        return dag_id
-    return str(info.get("dag_display_name") or dag_id)
-
-
 @router.get("/dagRuns/{dag_run_id}/taskInstances",
             response_model=TaskInstanceCollectionResponse,
             dependencies=[Depends(require(Action.READ))])
@@ -74,7 +65,7 @@ def get_task_instances(dag_id: str = Path(...), dag_run_id: str = Path(...),
         raise ApiError(404, str(exc)) from None
     except (api_tis.InvalidTaskInstanceOrder, api_tis.InvalidTaskInstanceState) as exc:
         raise ApiError(400, str(exc)) from None
-    name = _display_name(server, dag_id)
+    name = server.display_name(dag_id)
     return TaskInstanceCollectionResponse(
         task_instances=[task_instance_response(i, name) for i in listing.task_instances],
         total_entries=listing.total)
@@ -106,7 +97,7 @@ def get_mapped_task_instances(dag_id: str = Path(...), dag_run_id: str = Path(..
             raise ApiError(404, f"Task id {task_id} not found")
         if not task.is_mapped:
             raise ApiError(404, f"Task id {task_id} is not mapped")
-    name = _display_name(server, dag_id)
+    name = server.display_name(dag_id)
     return TaskInstanceCollectionResponse(
         task_instances=[task_instance_response(i, name) for i in listing.task_instances],
         total_entries=listing.total)
@@ -122,7 +113,7 @@ def get_mapped_task_instance(dag_id: str = Path(...), dag_run_id: str = Path(...
         info = api_tis.get_task_instance(server.engine, dag_id, dag_run_id, task_id, map_index)
     except (api_common.DagRunNotFound, api_tis.TaskInstanceNotFound) as exc:
         raise ApiError(404, str(exc)) from None
-    return task_instance_response(info, _display_name(server, dag_id))
+    return task_instance_response(info, server.display_name(dag_id))
 
 
 @router.get("/dagRuns/{dag_run_id}/taskInstances/{task_id}",
@@ -135,7 +126,7 @@ def get_task_instance(dag_id: str = Path(...), dag_run_id: str = Path(...),
         info = api_tis.get_task_instance(server.engine, dag_id, dag_run_id, task_id)
     except (api_common.DagRunNotFound, api_tis.TaskInstanceNotFound) as exc:
         raise ApiError(404, str(exc)) from None
-    return task_instance_response(info, _display_name(server, dag_id))
+    return task_instance_response(info, server.display_name(dag_id))
 
 
 @router.post("/clearTaskInstances", response_model=TaskInstanceCollectionResponse,
@@ -163,7 +154,7 @@ def clear_task_instances(body: ClearTaskInstancesBody, dag_id: str = Path(...),
         raise ApiError(404, str(exc)) from None
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
-    name = _display_name(server, dag_id)
+    name = server.display_name(dag_id)
     infos = api_tis.with_run_dates(server.engine, cleared)
     return TaskInstanceCollectionResponse(
         task_instances=[task_instance_response(i, name) for i in infos],
@@ -183,7 +174,7 @@ def _patch(server: ServerState, dag_id: str, dag_run_id: str, task_id: str,
         if getattr(body, flag):
             raise ApiError(400, f"'{flag}' is not supported: dagcore sets task-instance states "
                                 f"within one run")
-    name = _display_name(server, dag_id)
+    name = server.display_name(dag_id)
     try:
         changed = None
         if "new_state" in fields and body.new_state is not None:
