@@ -48,38 +48,14 @@ export function GridView({ dagId }: { dagId: string }) {
     <div className={"grid-view" + (hasDetails ? " with-details" : "")}>
       <section className="grid-pane" aria-label="Grid">
         <div className="row grid-filters">
-          <label className="inline">
-            Runs shown
-            <select value={limit} onChange={(event) => setParam("limit", event.target.value === "25" ? "" : event.target.value)}>
-              {LIMITS.map((value) => (
-                <option key={value} value={value}>
-                  {value}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="inline">
-            Run type
-            <select value={runType} onChange={(event) => setParam("run_type", event.target.value)}>
-              <option value="">All</option>
-              {RUN_TYPES.map((value) => (
-                <option key={value} value={value}>
-                  {value}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="inline">
-            Run state
-            <select value={state} onChange={(event) => setParam("state", event.target.value)}>
-              <option value="">All</option>
-              {RUN_STATES.map((value) => (
-                <option key={value} value={value}>
-                  {value}
-                </option>
-              ))}
-            </select>
-          </label>
+          <FilterSelect
+            label="Runs shown"
+            value={limit}
+            options={LIMITS}
+            onChange={(value) => setParam("limit", value === "25" ? "" : value)}
+          />
+          <FilterSelect label="Run type" value={runType} options={RUN_TYPES} all onChange={(value) => setParam("run_type", value)} />
+          <FilterSelect label="Run state" value={state} options={RUN_STATES} all onChange={(value) => setParam("state", value)} />
         </div>
         <ErrorAlert error={grid.error} />
         {grid.data ? (
@@ -104,5 +80,29 @@ export function GridView({ dagId }: { dagId: string }) {
         </section>
       ) : null}
     </div>
+  );
+}
+
+/** One of the grid's filters: a labelled select over `options`, with an "All" choice ("") when
+ * `all` is set. */
+function FilterSelect(props: {
+  label: string;
+  value: string | number;
+  options: readonly (string | number)[];
+  all?: boolean;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label className="inline">
+      {props.label}
+      <select value={props.value} onChange={(event) => props.onChange(event.target.value)}>
+        {props.all ? <option value="">All</option> : null}
+        {props.options.map((value) => (
+          <option key={value} value={value}>
+            {value}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
