@@ -46,6 +46,8 @@ ENV_PREFIX: Final = "DAGCORE__"
 DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
     "core": {
         "dags_folder": "{DAGCORE_HOME}/dags",
+        # Where workers write the DAG versions' stored code to run it (dagcore.dag_code_store).
+        "dag_code_cache_folder": "{DAGCORE_HOME}/dag_code_cache",
         "dagbag_import_timeout": "30.0",
         "dags_are_paused_at_creation": "True",
         "default_timezone": "utc",

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from dagcore.configuration import ConfigError, conf
 from dagcore.timetables import describe_timetable
+from dagcore.dag_code_store import code_files_of, read_code
 from dagcore.dagbag import DagBag, dag_file_paths, relative_fileloc
 from dagcore.exceptions import DagDuplicatedIdError
 from dagcore.serialization import dag_hash, serialize_dag
@@ -154,6 +155,9 @@ class SerializedDagEntry:
         is_paused_upon_creation: the DAG's own choice, ``None`` to follow
             ``[core] dags_are_paused_at_creation``.
         source_code: the file's text for ``dag_code``; ``None``: read ``fileloc`` when writing.
+        code_files: the files of the DAG's code (relative path -> content;
+            :mod:`dagcore.dag_code_store`), ``None`` when it has none.
+        code_path: the DAG file's path among ``code_files``.
     """
 
     dag_id: str
@@ -164,6 +168,8 @@ class SerializedDagEntry:
     attributes: dict[str, Any]
     is_paused_upon_creation: bool | None = None
     source_code: str | None = None
+    code_files: dict[str, bytes] | None = None
+    code_path: str | None = None
 
 
 def _dag_attributes(dag: DAG) -> dict[str, Any]:
@@ -186,18 +192,38 @@ def _dag_attributes(dag: DAG) -> dict[str, Any]:
     }
 
 
+def _code_of(dag: DAG, cache: dict[int, Any] | None
+             ) -> tuple[dict[str, bytes] | None, str | None]:
+    """The DAG's code files, read now (``cache``: by the identity of the bag's file list, so
+    the DAGs of one file read it once and share the contents)."""
+    found = code_files_of(dag)
+    if found is None:
+        return None, None
+    files, code_path = found
+    key = id(getattr(dag, "code_files", None) or dag)
+    if cache is not None and key in cache:
+        return cache[key], code_path
+    contents = read_code(files, code_path)
+    if cache is not None:
+        cache[key] = contents
+    return contents, (code_path if contents is not None else None)
+
+
 def serialized_entry(dag: DAG, *, data: dict[str, Any] | None = None,
-                     source_code: str | None = None) -> SerializedDagEntry:
+                     source_code: str | None = None,
+                     _code_cache: dict[int, Any] | None = None) -> SerializedDagEntry:
     """``dag`` as the DAG processor stores it (``data``: already serialized; default: serialize
-    here, which may raise)."""
+    here, which may raise), with its code files read now."""
     if data is None:
         data = serialize_dag(dag)
     flag = getattr(dag, "is_paused_upon_creation", None)
+    code_files, code_path = _code_of(dag, _code_cache)
     return SerializedDagEntry(
         dag_id=dag.dag_id, data=data, dag_hash=dag_hash(data), fileloc=dag.fileloc or "",
         relative_fileloc=getattr(dag, "relative_fileloc", None),
         attributes=_dag_attributes(dag),
-        is_paused_upon_creation=None if flag is None else bool(flag), source_code=source_code)
+        is_paused_upon_creation=None if flag is None else bool(flag), source_code=source_code,
+        code_files=code_files, code_path=code_path)
 
 
 def _serialization_error(dag: DAG, exc: Exception) -> str:
@@ -225,9 +251,11 @@ def serialize_dags(dags: Iterable[DAG], import_errors: dict[str, str], *,
     ``import_errors`` under its file, as Airflow's DAG-file processor does (``_serialize_dags``,
     docs/airflow-behaviour.md 8.9). ``source_code``: the text of the DAGs' file, if known."""
     entries = []
+    code_cache: dict[int, Any] = {}
     for dag in dags:
         try:
-            entries.append(serialized_entry(dag, source_code=source_code))
+            entries.append(serialized_entry(dag, source_code=source_code,
+                                            _code_cache=code_cache))
         except Exception as exc:  # noqa: BLE001 - any failure is this DAG's, not the folder's
             log.exception("Failed to serialize DAG: %s", dag.fileloc)
             filename = getattr(dag, "relative_fileloc", None) or dag.fileloc or dag.dag_id

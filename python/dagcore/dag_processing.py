@@ -11,6 +11,9 @@ stale marking are one more transaction.
 Versioning follows Airflow's ``SerializedDagModel.write_dag`` (docs/airflow-behaviour.md 1.3):
 throttled by ``min_update_interval``; no write when the hash and bundle are unchanged; an in-place
 update of the latest version while no task instance uses it; otherwise a new version, number + 1.
+Unlike Airflow, the hash that decides includes the DAG's code (its file and the helper modules it
+imported, stored with the version by :mod:`dagcore.dag_code_store`, 1.8): an edit of a task's
+code makes a new version even when the DAG's structure is unchanged.
 
 A DAG that fails to serialize (a param value that is not JSON, a timetable that cannot serialize
 itself) is not written; as in Airflow's DAG-file processor (``_serialize_dags``,
@@ -53,6 +56,7 @@ from dagcore.dag_parsing import (
     serialize_dags,
     serialized_entry,
 )
+from dagcore.dag_code_store import code_hash, store_code
 from dagcore.db import create_engine, transaction
 from dagcore.models import tables as t
 from dagcore.models.types import uuid7
@@ -178,6 +182,19 @@ def _write_code(conn: Connection, *, dag_id: str, version_id: uuid.UUID, fileloc
                                                 **values))
 
 
+def _store_files(conn: Connection, entry: SerializedDagEntry, version_id: uuid.UUID,
+                 now: datetime) -> None:
+    """The version's code files (docs/airflow-behaviour.md 1.8); a version updated in place
+    that now has none loses the ones it had."""
+    if entry.code_files is not None and entry.code_path is not None:
+        store_code(conn, version_id, entry.code_files, entry.code_path, now)
+    else:
+        conn.execute(t.dag_version_file.delete().where(
+            t.dag_version_file.c.dag_version_id == version_id))
+        conn.execute(t.dag_version.update().where(t.dag_version.c.id == version_id).values(
+            code_hash=None, code_path=None))
+
+
 def _write_version(conn: Connection, entry: SerializedDagEntry, *, bundle_name: str,
                    bundle_version: str | None, min_update_interval: timedelta | None,
                    now: datetime) -> Literal["created", "updated"] | None:
@@ -187,7 +204,7 @@ def _write_version(conn: Connection, entry: SerializedDagEntry, *, bundle_name: 
     dv, sd = t.dag_version, t.serialized_dag
     query = (
         sa.select(dv.c.id, dv.c.version_number, dv.c.bundle_name, dv.c.bundle_version,
-                  sd.c.dag_hash, sd.c.last_updated)
+                  dv.c.code_hash, sd.c.dag_hash, sd.c.last_updated)
         .select_from(dv.outerjoin(sd, sd.c.dag_version_id == dv.c.id))
         .where(dv.c.dag_id == dag_id)
         .order_by(dv.c.version_number.desc())
@@ -200,7 +217,9 @@ def _write_version(conn: Connection, entry: SerializedDagEntry, *, bundle_name: 
             and latest.last_updated is not None
             and latest.last_updated > now - min_update_interval):
         return None
-    if latest is not None and latest.dag_hash == new_hash and latest.bundle_name == bundle_name:
+    new_code_hash = None if entry.code_files is None else code_hash(entry.code_files)
+    if (latest is not None and latest.dag_hash == new_hash and latest.bundle_name == bundle_name
+            and (new_code_hash is None or latest.code_hash == new_code_hash)):
         return None
     source = _source_code(entry.fileloc) if entry.source_code is None else entry.source_code
     fileloc = entry.fileloc
@@ -216,6 +235,7 @@ def _write_version(conn: Connection, entry: SerializedDagEntry, *, bundle_name: 
                 bundle_name=bundle_name, bundle_version=bundle_version, last_updated=now))
             _write_code(conn, dag_id=dag_id, version_id=latest.id, fileloc=fileloc,
                         source=source, now=now)
+            _store_files(conn, entry, latest.id, now)
             log.info("DAG %s: version %d updated in place", dag_id, latest.version_number)
             return "updated"
     number = 1 if latest is None else latest.version_number + 1
@@ -228,6 +248,7 @@ def _write_version(conn: Connection, entry: SerializedDagEntry, *, bundle_name: 
                                     **_data_columns(data)))
     _write_code(conn, dag_id=dag_id, version_id=version_id, fileloc=fileloc, source=source,
                 now=now)
+    _store_files(conn, entry, version_id, now)
     log.info("DAG %s: new version %d", dag_id, number)
     return "created"
 

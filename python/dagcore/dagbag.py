@@ -30,6 +30,13 @@ Design note. Parsing follows Airflow's ``DagBag`` (docs/airflow-behaviour.md 1.2
   ``except ImportError: ...``) gets a warning in :attr:`DagBag.warnings` naming the missing
   module or name: the file was most likely meant to define DAGs with a feature not there. A
   warning is not an import error: it hides nothing and does not mark the file failed.
+* **Code files** (dagcore's addition, docs/airflow-behaviour.md 1.8): each DAG found gets
+  ``code_files``, the files its version's code is made of: the DAG file and every module of the
+  file's code root (the DAG folder, the examples folder, or the file's own folder) that its
+  import loaded. So that a file's list is complete whatever was parsed before it, the modules a
+  previous parse loaded from a code root are dropped from ``sys.modules`` before each file (they
+  import afresh, so an edited helper module is seen at once); modules imported otherwise are
+  never dropped.
 * ``dagcore.compat.airflow`` is on while parsing (``compat_airflow``, default
   ``[core] dagbag_compat_airflow``), so Airflow DAG files load unchanged.
 
@@ -398,6 +405,54 @@ def _autoregistered(mod_name: str) -> Iterator[list[DAG]]:
         found.extend(sorted((dag for dag, _ in mine), key=lambda d: d.dag_id))
 
 
+# Modules that a parse imported from a code root: dropped from sys.modules before the next file.
+_root_modules: set[str] = set()
+_root_modules_lock = threading.Lock()
+
+
+def code_root(path: str, dag_folder: str) -> str:
+    """The folder a DAG file's code is stored relative to: the DAG folder or the examples
+    folder when the file is under it, else the file's own folder."""
+    for base in (dag_folder, str(EXAMPLE_DAGS_FOLDER)):
+        if os.path.isdir(base) and path.startswith(base + os.sep):
+            return base
+    return os.path.dirname(path)
+
+
+def _forget_root_modules() -> set[str]:
+    """Drop the modules earlier parses imported from code roots; the names now in
+    ``sys.modules`` (what the next import starts from)."""
+    with _root_modules_lock:
+        for name in _root_modules:
+            sys.modules.pop(name, None)
+        _root_modules.clear()
+    return set(sys.modules)
+
+
+def _imported_code_files(path: str, root: str, before: set[str], own: Iterable[str]
+                         ) -> dict[str, str]:
+    """The DAG file ``path`` and the files of modules under ``root`` imported since ``before``
+    (relative POSIX path -> absolute path); remembers those modules for
+    :func:`_forget_root_modules`. ``own``: the DAG file's own module names (not remembered:
+    the bag drops them itself)."""
+    prefix = root + os.sep
+    files = {Path(os.path.relpath(path, root)).as_posix(): path}
+    own = set(own)
+    new = set(sys.modules) - before
+    for name in new:
+        module = sys.modules.get(name)
+        filename = getattr(module, "__file__", None)
+        if not isinstance(filename, str):
+            continue
+        filename = os.path.abspath(filename)
+        if filename.startswith(prefix) and os.path.isfile(filename):
+            if name not in own:
+                with _root_modules_lock:
+                    _root_modules.add(name)
+            files.setdefault(Path(os.path.relpath(filename, root)).as_posix(), filename)
+    return files
+
+
 def _module_name(filepath: str) -> str:
     digest = hashlib.sha1(filepath.encode("utf-8", "surrogateescape")).hexdigest()[:16]
     stem = re.sub(r"\W", "_", Path(filepath).stem)
@@ -591,6 +646,7 @@ class DagBag:
         self.import_errors: dict[str, str] = {}
         self.warnings: dict[str, str] = {}
         self.parse_stats: list[FileLoadStat] = []
+        self._code_files: dict[str, dict[str, str]] = {}  # file -> its code files, until bagged
         if collect_dags:
             self.collect_dags()
 
@@ -766,6 +822,7 @@ class DagBag:
             return [], []
         mod_name = _module_name(path)
         sys.modules.pop(mod_name, None)
+        before = _forget_root_modules()
 
         def run() -> ModuleType:
             spec = importlib.util.spec_from_file_location(mod_name, path)
@@ -778,6 +835,8 @@ class DagBag:
 
         with _autoregistered(mod_name) as registered:
             module = self._import(path, mod_name, run)
+        self._code_files[path] = _imported_code_files(
+            path, code_root(path, self.dag_folder), before, (mod_name,))
         return ([module] if module is not None else []), registered
 
     def _load_zip(self, path: str, safe_mode: bool) -> tuple[list[ModuleType], list[DAG]]:
@@ -789,6 +848,8 @@ class DagBag:
                        and might_contain_dag(m, safe_mode, zip_file=archive)]
         if not members:
             return [], []
+        root = code_root(path, self.dag_folder)  # the zip is its own code, whole
+        self._code_files[path] = {Path(os.path.relpath(path, root)).as_posix(): path}
         sys.path.insert(0, path)
         try:
             for member in members:
@@ -807,6 +868,7 @@ class DagBag:
 
     def _bag_modules(self, path: str, modules: Iterable[ModuleType], registered: list[DAG],
                      mtime: datetime) -> list[DAG]:
+        code_files = self._code_files.pop(path, None)
         candidates: dict[int, DAG] = {}
         for module in modules:
             for value in list(vars(module).values()):
@@ -821,6 +883,7 @@ class DagBag:
         for dag in candidates.values():
             dag.fileloc = path
             dag.relative_fileloc = self._relative(path)  # type: ignore[attr-defined]
+            dag.code_files = code_files  # type: ignore[attr-defined]
             try:
                 self._bag_dag(dag)
             except Exception as exc:  # noqa: BLE001 - recorded per file, as Airflow does

@@ -2,8 +2,9 @@
 
 An executor hands :func:`run_workload` a :class:`~dagcore.executors.base.TaskWorkload` (in a
 worker process, or in-process for ``dag.test()``); the runner claims the try, runs the task and
-records the outcome. :func:`~dagcore.dag_loading.load_dag` parses the workload's DAG file, with a
-per-file cache, so a LocalExecutor worker parses a file once for all its tries.
+records the outcome. :func:`~dagcore.dag_loading.load_dag_version` imports the DAG from the code
+stored with the try's DAG version (docs/airflow-behaviour.md 1.8), with a cache per version, so a
+LocalExecutor worker imports a version's code once for all its tries.
 :func:`run_dag_callback` calls a DAG's run callbacks the same way, for the scheduler, which never
 imports a DAG file itself.
 
@@ -66,7 +67,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from dagcore.configuration import conf
-from dagcore.dag_loading import load_dag
+from dagcore.dag_loading import load_dag, load_dag_version
 from dagcore.db import transaction
 from dagcore.db.sqlite_file import is_lock_error
 from dagcore.context import set_current_context
@@ -662,9 +663,10 @@ class _TryRun:
         key = self.key
         dag = self.dag
         if dag is None:
-            if self.workload.fileloc is None:
-                raise LookupError(f"the workload of {_describe(key)} names no DAG file")
-            dag = load_dag(self.workload.fileloc, key.dag_id)
+            # The code of the run's DAG version (docs/airflow-behaviour.md 1.8); the DAG file
+            # in the DAG folder for a version stored without code.
+            dag = load_dag_version(self.engine, self.workload.dag_version_id, key.dag_id,
+                                   self.workload.fileloc)
         elif dag.dag_id != key.dag_id:
             raise LookupError(f"the DAG given is {dag.dag_id!r}, the workload is for "
                               f"{key.dag_id!r}")
@@ -900,7 +902,8 @@ def run_workload(workload: TaskWorkload, *, engine: Engine, dag: DAG | None = No
         workload: what to run.
         engine: the metadata database.
         dag: the DAG object to take the task from (``dag.test()``, tests); default the DAG as
-            ``workload.fileloc`` defines it (:func:`load_dag`).
+            the code stored with ``workload.dag_version_id`` defines it, or, for a version
+            stored without code, ``workload.fileloc`` (:func:`load_dag_version`).
         heartbeat: stamp ``last_heartbeat_at`` every ``[scheduler]
             task_instance_heartbeat_sec`` seconds from a thread, and stop the task when its try
             is no longer running in the database.
@@ -943,18 +946,24 @@ def run_workload(workload: TaskWorkload, *, engine: Engine, dag: DAG | None = No
                        handle_signals=handle_signals).run()
 
 
-def run_dag_callback(request: DagCallbackRequest, dag: DAG | None = None) -> bool:
+def run_dag_callback(request: DagCallbackRequest, dag: DAG | None = None, *,
+                     engine: Engine | None = None) -> bool:
     """Call the run callbacks of ``request.dag_id`` (``on_success_callback`` or
     ``on_failure_callback``, per ``request.state``) with Airflow's DAG-callback context
     (``dag``, ``run_id``, ``reason``, ``dag_run``); False if the DAG could not be loaded or a
     callback raised (logged with its traceback; the others are still called, as Airflow's
     ``DAG.handle_callback`` does). ``dag`` is the DAG object to use (``dag.test()``); default
-    the DAG as ``request.fileloc`` defines it."""
+    the DAG as the code of the run's version defines it when ``engine`` is given (docs/
+    airflow-behaviour.md 1.8), else as ``request.fileloc`` defines it."""
     from dagcore.templating import DagRunContext
 
     if dag is None:
         try:
-            dag = load_dag(request.fileloc, request.dag_id)
+            if engine is not None:
+                dag = load_dag_version(engine, request.dag_version_id, request.dag_id,
+                                       request.fileloc or None)
+            else:
+                dag = load_dag(request.fileloc, request.dag_id)
         except Exception:  # noqa: BLE001 - a DAG file may raise anything
             log.exception("Cannot call the %s callback of Dag %s (run %s): the Dag did not "
                           "load", request.state, request.dag_id, request.run_id)

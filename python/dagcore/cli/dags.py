@@ -1,5 +1,5 @@
 """``dagcore dags reserialize|list|list-runs|list-import-errors|list-warnings|trigger|pause|
-unpause|delete|test``."""
+unpause|delete|test|versions|show-version``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ TRIGGERED_RUN_COLUMNS: Final = ("dag_id", "run_id", "state", "run_type", "logica
                                 "run_after", "data_interval_start", "data_interval_end", "conf")
 IMPORT_ERROR_COLUMNS: Final = ("filename", "bundle_name", "timestamp", "error")
 WARNING_COLUMNS: Final = ("filename", "bundle_name", "timestamp", "message")
+VERSION_COLUMNS: Final = ("version", "created_at", "dag_hash", "code_hash", "files", "runs",
+                          "task_instances")
 TEST_STATE_COLUMNS: Final = ("dag_id", "run_id", "task_id", "map_index", "state", "try_number",
                              "start_date", "end_date")
 
@@ -176,6 +178,7 @@ def _cmd_dags_unpause(args: argparse.Namespace) -> int:
 def _cmd_dags_delete(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
+    from dagcore.dag_code_store import delete_unused_blobs
     from dagcore.db import transaction
     from dagcore.models import tables as t
 
@@ -193,10 +196,54 @@ def _cmd_dags_delete(args: argparse.Namespace) -> int:
                                           ("task instances", t.task_instance))}
             # One row: the rest goes by ON DELETE CASCADE (see dagcore.models.tables).
             deleted = conn.execute(t.dag.delete().where(t.dag.c.dag_id == args.dag_id)).rowcount
+            delete_unused_blobs(conn)  # the stored code files only its versions used
     if not deleted:
         raise CLIError(f"DAG {args.dag_id!r} was deleted meanwhile")
     details = ", ".join(f"{n} {name}" for name, n in counts.items())
     print(f"Deleted DAG {args.dag_id} ({details}).")
+    return 0
+
+
+def _cmd_dags_versions(args: argparse.Namespace) -> int:
+    from dagcore.api.dag_versions import list_version_summaries
+    from dagcore.cli.output import render
+
+    with migrated_engine() as engine:
+        rows = [summary.as_dict() for summary in list_version_summaries(engine, args.dag_id)]
+    for row in rows:  # 12 hex digits tell versions apart; the full hashes are in json/yaml
+        if args.output == "table":
+            for name in ("dag_hash", "code_hash"):
+                row[name] = (row[name] or "-")[:12]
+    render(rows, VERSION_COLUMNS, args.output)
+    return 0
+
+
+def _cmd_dags_show_version(args: argparse.Namespace) -> int:
+    from dagcore.api.dag_versions import get_version_code
+    from dagcore.api.user_input import UserInputError
+
+    version = None
+    if args.version is not None:
+        try:
+            version = int(args.version)
+            if version < 1:
+                raise ValueError
+        except ValueError:
+            raise UserInputError(f"VERSION must be a version number (1 or more), got "
+                                 f"{args.version!r}", name="VERSION",
+                                 value=args.version) from None
+    with migrated_engine() as engine:
+        code = get_version_code(engine, args.dag_id, version)
+    if args.list_files:
+        for path in code.files:
+            print(f"{path}{'  (DAG file)' if path == code.code_path else ''}")
+        return 0
+    path = args.file or code.code_path
+    if path not in code.files:
+        raise CLIError(f"version {code.version_number} of DAG {args.dag_id!r} has no file "
+                       f"{path!r}; its files: {', '.join(code.files)}")
+    text = code.files[path]
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
     return 0
 
 
@@ -307,6 +354,29 @@ def add_dags_commands(commands: Any) -> None:
     delete.add_argument("dag_id", help="The DAG id")
     delete.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation")
     delete.set_defaults(func=_cmd_dags_delete)
+
+    versions = sub.add_parser(
+        "versions", help="List a DAG's versions with their hashes and the runs on each",
+        description="One line per stored version of the DAG, oldest first: its number, "
+        "creation time, structure hash, code hash, how many code files were stored with it, "
+        "and the runs and task instances that ran with it.")
+    versions.add_argument("dag_id", help="The DAG id")
+    add_output_argument(versions)
+    versions.set_defaults(func=_cmd_dags_versions)
+
+    show = sub.add_parser(
+        "show-version", help="Print the source stored with a DAG version",
+        description="Print the DAG file's source as stored with the version (default: the "
+        "latest), which is the code its tries run. --file prints another stored file (a helper "
+        "module the DAG file imported); --list-files lists them.")
+    show.add_argument("dag_id", help="The DAG id")
+    show.add_argument("version", nargs="?", default=None,
+                      help="The version number (default: the latest)")
+    show.add_argument("--file", default=None, help="A stored file's path, relative to the DAG "
+                      "folder (default: the DAG file)")
+    show.add_argument("--list-files", action="store_true",
+                      help="List the version's stored files instead")
+    show.set_defaults(func=_cmd_dags_show_version)
 
     test = sub.add_parser(
         "test", help="Run one DAG run in this process",

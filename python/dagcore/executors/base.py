@@ -77,6 +77,7 @@ class DagCallbackRequest:
     run_type: str = "manual"
     conf: dict[str, Any] = field(default_factory=dict)
     triggered_by: str | None = None
+    dag_version_id: str | None = None  # the run's DAG version: its code is the one called
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,7 +99,7 @@ def _run_one(command: TaskWorkload | DagCallbackRequest,
         if isinstance(command, DagCallbackRequest):
             from dagcore.task_runner import run_dag_callback
 
-            code = 0 if run_dag_callback(command) else 1
+            code = 0 if run_dag_callback(command, engine=engine) else 1
             return code
         _redirect_stdio(command.log_path)
         if runner is None:

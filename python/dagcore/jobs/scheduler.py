@@ -1427,7 +1427,9 @@ class SchedulerJob:
             run_id=run.run_id, logical_date=run.logical_date,
             data_interval_start=run.data_interval_start,
             data_interval_end=run.data_interval_end, run_after=run.run_after,
-            run_type=run.run_type, conf=dict(run.conf or {}), triggered_by=run.triggered_by)
+            run_type=run.run_type, conf=dict(run.conf or {}), triggered_by=run.triggered_by,
+            dag_version_id=(None if run.created_dag_version_id is None
+                            else str(run.created_dag_version_id)))
         real = self.dags.get(run.dag_id)
         if real is not None:
             from dagcore.task_runner import run_dag_callback

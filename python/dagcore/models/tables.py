@@ -6,7 +6,9 @@ with this metadata so the two cannot drift apart. Referential integrity is the d
 
 * deleting a ``dag`` row cascades to its tags, versions, serialized DAGs, code, runs, task instances
   (and their history), XComs and backfills;
-* deleting a ``dag_version`` cascades to its ``serialized_dag`` and ``dag_code``, sets
+* deleting a ``dag_version`` cascades to its ``serialized_dag``, ``dag_code`` and
+  ``dag_version_file`` rows (the content-addressed ``dag_code_blob`` rows they name stay until
+  no version names them: :func:`dagcore.dag_code_store.delete_unused_blobs`), sets
   ``dag_run.created_dag_version_id`` to NULL, and is refused while a task instance still
   references it (a DEFERRED check at commit: deleting the ``dag`` removes versions and task
   instances through different cascade paths, and PostgreSQL would otherwise check the version
@@ -33,10 +35,12 @@ __all__ = [
     "backfill_dag_run",
     "dag",
     "dag_code",
+    "dag_code_blob",
     "dag_file_warning",
     "dag_run",
     "dag_tag",
     "dag_version",
+    "dag_version_file",
     "import_error",
     "job",
     "metadata",
@@ -126,6 +130,10 @@ dag_version = sa.Table(
     sa.Column("version_data", sa.JSON),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_updated", UtcDateTime, nullable=False),
+    # The version's code (docs/airflow-behaviour.md 1.8): a hash over its files' paths and
+    # contents, and the DAG file's path among them; NULL when no code was stored with it.
+    sa.Column("code_hash", sa.String(64)),
+    sa.Column("code_path", sa.String(1024)),
     sa.UniqueConstraint("dag_id", "version_number"),
 )
 
@@ -166,6 +174,30 @@ dag_code = sa.Table(
         nullable=False,
         unique=True,
     ),
+)
+
+# The files of DAG versions' code, content-addressed (sha-256 of the content, stored
+# zlib-compressed): a file unchanged between versions, or shared by several DAGs, is stored once.
+dag_code_blob = sa.Table(
+    "dag_code_blob",
+    metadata,
+    sa.Column("content_hash", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Which files make up a version's code: the DAG file and the modules of its folder it imported,
+# by path relative to the DAG folder (POSIX separators).
+dag_version_file = sa.Table(
+    "dag_version_file",
+    metadata,
+    sa.Column("dag_version_id", UUIDType, sa.ForeignKey("dag_version.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("content_hash", sa.String(64), sa.ForeignKey("dag_code_blob.content_hash"),
+              nullable=False),
+    sa.Index(None, "content_hash"),
 )
 
 # A file that failed to import has no dag row to hang from: keyed by file, no FK.

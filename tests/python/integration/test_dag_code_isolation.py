@@ -3,8 +3,8 @@
 The scheduler runs here, in the test's process, with the real LocalExecutor: its workers come
 from the fork server and import the DAG files themselves. Each DAG file appends the pid of every
 process that imports it to ``<file>.imports``, so the test can say which processes ran its code.
-A stored DAG whose file then turns hostile (``os._exit(1)`` at import, a segfault, a loop in C
-code that no signal handler interrupts) fails its own tries with the exit status or the signal
+A stored DAG whose code then turns hostile where the workers import it (``os._exit(1)`` at import,
+a segfault, a loop in C code that no signal handler interrupts) fails its own tries with the exit status or the signal
 (the hung one is killed when its heartbeat stops), while the scheduler goes on running the
 other DAGs. A DAG's run callbacks run in a worker too.
 
@@ -38,9 +38,12 @@ pytestmark = pytest.mark.integration
 
 FINISH_TIMEOUT_S = 120.0  # only turns a hang into a failure
 
+# A try runs the code stored with its DAG version, written out under the code cache folder
+# (docs/airflow-behaviour.md 1.8): the records go to the DAG folder, named after the file.
 RECORD_IMPORT = """
 import os, pathlib
-with open(pathlib.Path(__file__).with_suffix(".imports"), "a") as _f:
+_HERE = pathlib.Path(FOLDER) / pathlib.Path(__file__).name
+with open(_HERE.with_suffix(".imports"), "a") as _f:
     _f.write(f"{os.getpid()}\\n")
 """
 
@@ -51,11 +54,11 @@ from dagcore import DAG
 from dagcore.operators.python import PythonOperator
 
 def note(**context):
-    with open(Path(__file__).with_suffix(".ran"), "a") as f:
+    with open(_HERE.with_suffix(".ran"), "a") as f:
         f.write(f"{context['ti'].task_id} {os.getpid()}\\n")
 
 def callback(context):
-    with open(Path(__file__).with_suffix(".callback"), "a") as f:
+    with open(_HERE.with_suffix(".callback"), "a") as f:
         f.write(f"{context['reason']} {context['dag_run'].run_id} {os.getpid()}\\n")
 
 with DAG("{dag_id}", start_date=datetime(2025, 1, 1, tzinfo=timezone.utc), schedule=None, catchup=False,
@@ -63,16 +66,20 @@ with DAG("{dag_id}", start_date=datetime(2025, 1, 1, tzinfo=timezone.utc), sched
     PythonOperator(task_id="work", python_callable=note, retries=0)
 """
 
+# Hostile once the file "hostile" exists in the DAG folder: the DAG processor stores the code,
+# then the workers that import it meet the hostile part.
 HOSTILE = {
-    "exit": "os._exit(1)\n",
-    "segfault": "import ctypes\nctypes.string_at(0)\n",
-    "c_loop": ("import collections, itertools\n"
-               "collections.deque(itertools.count(), maxlen=0)\n"),
+    "exit": "    os._exit(1)\n",
+    "segfault": "    import ctypes\n    ctypes.string_at(0)\n",
+    "c_loop": ("    import collections, itertools\n"
+               "    collections.deque(itertools.count(), maxlen=0)\n"),
 }
 
 
-def dag_source(dag_id: str, hostile: str = "") -> str:
-    return RECORD_IMPORT + hostile + DAG_BODY.replace("{dag_id}", dag_id)
+def dag_source(folder: Path, dag_id: str, hostile: str = "") -> str:
+    guard = f"if (_HERE.parent / 'hostile').exists():\n{hostile}" if hostile else ""
+    return (RECORD_IMPORT.replace("FOLDER", repr(str(folder))) + guard
+            + DAG_BODY.replace("{dag_id}", dag_id))
 
 
 @pytest.fixture
@@ -139,7 +146,7 @@ def run_until_finished(engine: Engine, run_ids: dict[str, str]) -> dict[str, Any
 def test_the_scheduler_never_imports_a_dag_file_and_callbacks_run_in_a_worker(
         world: tuple[Engine, Path]) -> None:
     engine, folder = world
-    store(engine, folder, {"good.py": dag_source("good")})
+    store(engine, folder, {"good.py": dag_source(folder, "good")})
     run = trigger_dag("good", run_id="manual_1", engine=engine)
 
     tis = run_until_finished(engine, {"good": run.run_id})
@@ -163,12 +170,13 @@ def test_the_scheduler_never_imports_a_dag_file_and_callbacks_run_in_a_worker(
     pytest.param("c_loop", "killed by signal SIGKILL: no heartbeat for 3 s "
                  "([scheduler] task_instance_heartbeat_timeout)", id="c-loop"),
 ])
-def test_a_stored_dag_whose_file_turns_hostile_fails_alone(
+def test_a_stored_dag_whose_code_turns_hostile_fails_alone(
         world: tuple[Engine, Path], kind: str, info: str,
         caplog: pytest.LogCaptureFixture) -> None:
     engine, folder = world
-    store(engine, folder, {"good.py": dag_source("good"), "bad.py": dag_source("bad")})
-    (folder / "bad.py").write_text(dag_source("bad", HOSTILE[kind]))
+    store(engine, folder, {"good.py": dag_source(folder, "good"),
+                           "bad.py": dag_source(folder, "bad", HOSTILE[kind])})
+    (folder / "hostile").touch()
     trigger_dag("bad", run_id="manual_bad", engine=engine)
     trigger_dag("good", run_id="manual_good", engine=engine)
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 TABLES = {
     "dag", "dag_version", "serialized_dag", "dag_code", "import_error", "dag_run", "task_instance",
     "task_instance_history", "xcom", "backfill", "backfill_dag_run", "job", "user",
-    "dag_tag", "task_reschedule", "dag_file_warning",
+    "dag_tag", "task_reschedule", "dag_file_warning", "dag_code_blob", "dag_version_file",
 }
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

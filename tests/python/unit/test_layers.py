@@ -71,6 +71,7 @@ LAYER_OF = {
     "dagcore.serialization_registry": "storage",
     "dagcore.dagbag": "storage",
     "dagcore.dag_loading": "storage",
+    "dagcore.dag_code_store": "storage",  # a DAG version's code (docs/airflow-behaviour.md 1.8)
     "dagcore.db_dagbag": "storage",
     "dagcore.dag_processing": "storage",
     "dagcore.dag_parsing": "storage",  # the DAG processor's parsing child processes
