@@ -144,6 +144,15 @@ def _parse_stored(root: Path, code_path: str) -> ParsedDagFile:
         except ValueError:
             pass
     errors = "\n".join(bag.import_errors.values()) or None
+    prefix = folder + os.sep
+    modules = {}
+    for name, module in list(sys.modules.items()):
+        filename = getattr(module, "__file__", None)
+        if isinstance(filename, str) and os.path.abspath(filename).startswith(prefix):
+            modules[name] = module
+    for dag in bag.dags.values():
+        dag.code_root = folder  # type: ignore[attr-defined]
+        dag.code_modules = modules  # type: ignore[attr-defined]
     return ParsedDagFile(signature=(0, 0), dags=dict(bag.dags), import_error=errors)
 
 
@@ -183,7 +192,6 @@ def load_dag_version(engine: Engine, version_id: Any, dag_id: str, fileloc: str 
         root, code_path = found
         parsed = _parse_stored(root, code_path)
         for dag in parsed.dags.values():
-            dag.code_root = str(root)  # type: ignore[attr-defined]
             if fileloc is not None:
                 dag.fileloc = fileloc
         if parsed.import_error is not None:  # not kept: what failed may pass next time

@@ -54,6 +54,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -616,6 +617,28 @@ def _skip_downstream(conn: Connection, key: TaskInstanceKey,
              sorted(str(task) for task in tasks))
 
 
+@contextlib.contextmanager
+def _code_on_path(task: Any) -> Iterator[None]:
+    """The modules of the version's stored code in ``sys.modules`` and its folder first on
+    ``sys.path`` while the task runs, so that a module imported inside a callable is the
+    version's, not one another version's parse left there (docs/airflow-behaviour.md 1.8)."""
+    dag = getattr(task, "dag", None)
+    root = getattr(dag, "code_root", None)
+    if not root:
+        yield
+        return
+    sys.modules.update(getattr(dag, "code_modules", None) or {})
+    if root in sys.path:
+        yield
+        return
+    sys.path.insert(0, root)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(root)
+
+
 class _TryRun:
     """One claimed try: load, prepare, execute under heartbeat and signals, record."""
 
@@ -653,7 +676,8 @@ class _TryRun:
                 beat = _Heartbeat(self.engine, self.ti_id, interval, interrupts.request_stop)
                 beat.start()
             try:
-                outcome = self._prepare_and_execute(interrupts)
+                with _code_on_path(self.task):
+                    outcome = self._prepare_and_execute(interrupts)
             finally:
                 if beat is not None:
                     beat.stop()

@@ -44,6 +44,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, capture_output=True, timeout=120,
                           stdin=subprocess.DEVNULL, check=False)
 
+
 pytestmark = pytest.mark.integration
 
 FINISH_TIMEOUT_S = 300.0  # only turns a hang into a failure
@@ -66,6 +67,10 @@ def a():
 def b():
     return "b-v1"
 
+def lazy():  # imports its module when it runs: the version's, whatever ran before in the worker
+    import helpers
+    return "lazy-" + helpers.CODE
+
 def c():
     return "c-v1"
 
@@ -73,6 +78,7 @@ with DAG("edited", schedule="@daily", start_date=datetime(2026, 1, 1, tzinfo=tim
          catchup=False, is_paused_upon_creation=False):
     PythonOperator(task_id="a", python_callable=a) >> PythonOperator(
         task_id="b", python_callable=b) >> PythonOperator(task_id="c", python_callable=c)
+    PythonOperator(task_id="lazy", python_callable=lazy)
 '''
 
 DAG_V2 = '''
@@ -89,10 +95,15 @@ def a():
 def b():
     return "b-v2"
 
+def lazy():
+    import helpers
+    return "lazy-" + helpers.CODE
+
 with DAG("edited", schedule="@daily", start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
          catchup=False, is_paused_upon_creation=False):
     PythonOperator(task_id="a", python_callable=a) >> PythonOperator(
         task_id="b", python_callable=b)
+    PythonOperator(task_id="lazy", python_callable=lazy)
 '''
 
 
@@ -228,8 +239,8 @@ def test_load_dag_version_runs_each_versions_own_code_in_one_process(
 
     old = load_dag_version(engine, v1, "edited", fileloc)
     new = load_dag_version(engine, v2, "edited", fileloc)
-    assert sorted(old.task_dict) == ["a", "b", "c"]
-    assert sorted(new.task_dict) == ["a", "b"]
+    assert sorted(old.task_dict) == ["a", "b", "c", "lazy"]
+    assert sorted(new.task_dict) == ["a", "b", "lazy"]
     assert old.get_task("b").python_callable() == "b-v1"
     assert new.get_task("b").python_callable() == "b-v2"
     # Each version's helper module, though both import "helpers" in this one process.
@@ -273,7 +284,7 @@ def test_a_try_runs_without_the_dag_folder(world: tuple[Engine, Path]) -> None:
 
     results = run_until_done(engine, [run.run_id])
 
-    assert results[run.run_id] == {"a": "a-v1", "b": "b-v1", "c": "c-v1"}
+    assert results[run.run_id] == {"a": "a-v1", "b": "b-v1", "c": "c-v1", "lazy": "lazy-v1"}
 
 
 # -- the backfill in flight ----------------------------------------------------------------------
@@ -327,15 +338,16 @@ def test_a_backfill_in_flight_keeps_each_runs_version_while_the_file_is_edited(
     sync(engine, folder)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     create_backfill("edited", from_date=start, to_date=start + timedelta(days=49),
-                               max_active_runs=4, engine=engine)
+                    max_active_runs=4, engine=engine)
     edited: dict[str, Any] = {}
 
     def edit_mid_flight(states: dict[str, str]) -> None:
-        done = sum(1 for s in states.values() if s == "success")
+        done = sum(1 for r, s in states.items() if s == "success" and r.startswith("backfill__"))
         if not edited and done >= 5:
             # Runs are running right now (the backfill keeps 4 going): edit the helper and
             # b's code, drop c, and let the DAG processor store the new version.
-            edited["running"] = sorted(r for r, s in states.items() if s == "running")
+            edited["running"] = sorted(r for r, s in states.items()
+                                       if s == "running" and r.startswith("backfill__"))
             write(folder, {"helpers.py": HELPER_V2, "edited.py": DAG_V2})
             sync(engine, folder)
 
@@ -357,9 +369,10 @@ def test_a_backfill_in_flight_keeps_each_runs_version_while_the_file_is_edited(
     assert old and new and len(old) + len(new) == 50
     assert set(edited["running"]) <= set(old)  # runs in flight finished on their version
     for run_id in old:
-        assert results[run_id] == {"a": "a-v1", "b": "b-v1", "c": "c-v1"}, run_id
+        assert results[run_id] == {"a": "a-v1", "b": "b-v1", "c": "c-v1", "lazy": "lazy-v1"}, \
+            run_id
     for run_id in new:
-        assert results[run_id] == {"a": "a-v2", "b": "b-v2"}, run_id
+        assert results[run_id] == {"a": "a-v2", "b": "b-v2", "lazy": "lazy-v2"}, run_id
     summaries = list_version_summaries(engine, "edited")
     scheduled = len(results) - 50  # the schedule's run, on either version
     assert [s.version_number for s in summaries] == [1, 2]
