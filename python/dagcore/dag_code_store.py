@@ -143,9 +143,11 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
 
 
 def store_code(conn: Connection, version_id: Any, files: Mapping[str, bytes], code_path: str,
-               now: datetime) -> str:
-    """Make ``files`` the code of version ``version_id`` (replacing what it had, for an
-    in-place update), storing each content not stored yet; returns the code hash.
+               now: datetime, *, new_version: bool = False) -> str:
+    """Make ``files`` the code of version ``version_id``, storing each content not stored yet;
+    returns the code hash. For an existing version (an in-place update) its file list is
+    replaced and its ``code_hash``/``code_path`` set; a ``new_version`` has no files yet and
+    its row gets the hash from the caller (one statement less each).
 
     Raises:
         ValueError: a path is not relative, or ``code_path`` is not among ``files``.
@@ -157,20 +159,19 @@ def store_code(conn: Connection, version_id: Any, files: Mapping[str, bytes], co
                          f"{sorted(files)}")
     blob, vf = t.dag_code_blob, t.dag_version_file
     hashes = {path: _sha256(content) for path, content in files.items()}
-    have = set(conn.execute(sa.select(blob.c.content_hash).where(
-        blob.c.content_hash.in_(sorted(set(hashes.values()))))).scalars())
-    missing = {h: path for path, h in hashes.items() if h not in have}
-    if missing:
-        conn.execute(_insert(conn, blob).on_conflict_do_nothing(index_elements=["content_hash"]),
-                     [{"content_hash": h, "size": len(files[path]),
-                       "content": zlib.compress(files[path]), "created_at": now}
-                      for h, path in sorted(missing.items())])
-    conn.execute(vf.delete().where(vf.c.dag_version_id == version_id))
+    paths = {h: path for path, h in hashes.items()}
+    conn.execute(_insert(conn, blob).on_conflict_do_nothing(index_elements=["content_hash"]),
+                 [{"content_hash": h, "size": len(files[path]),
+                   "content": zlib.compress(files[path]), "created_at": now}
+                  for h, path in sorted(paths.items())])
+    if not new_version:
+        conn.execute(vf.delete().where(vf.c.dag_version_id == version_id))
     conn.execute(vf.insert(), [{"dag_version_id": version_id, "path": path, "content_hash": h}
                                for path, h in sorted(hashes.items())])
     digest = code_hash(files)
-    conn.execute(t.dag_version.update().where(t.dag_version.c.id == version_id).values(
-        code_hash=digest, code_path=code_path))
+    if not new_version:
+        conn.execute(t.dag_version.update().where(t.dag_version.c.id == version_id).values(
+            code_hash=digest, code_path=code_path))
     return digest
 
 

@@ -183,12 +183,13 @@ def _write_code(conn: Connection, *, dag_id: str, version_id: uuid.UUID, fileloc
 
 
 def _store_files(conn: Connection, entry: SerializedDagEntry, version_id: uuid.UUID,
-                 now: datetime) -> None:
+                 now: datetime, *, new_version: bool = False) -> None:
     """The version's code files (docs/airflow-behaviour.md 1.8); a version updated in place
     that now has none loses the ones it had."""
     if entry.code_files is not None and entry.code_path is not None:
-        store_code(conn, version_id, entry.code_files, entry.code_path, now)
-    else:
+        store_code(conn, version_id, entry.code_files, entry.code_path, now,
+                   new_version=new_version)
+    elif not new_version:
         conn.execute(t.dag_version_file.delete().where(
             t.dag_version_file.c.dag_version_id == version_id))
         conn.execute(t.dag_version.update().where(t.dag_version.c.id == version_id).values(
@@ -240,15 +241,18 @@ def _write_version(conn: Connection, entry: SerializedDagEntry, *, bundle_name: 
             return "updated"
     number = 1 if latest is None else latest.version_number + 1
     version_id = uuid7()
+    has_code = entry.code_files is not None and entry.code_path is not None
     conn.execute(dv.insert().values(id=version_id, version_number=number, dag_id=dag_id,
                                     bundle_name=bundle_name, bundle_version=bundle_version,
-                                    created_at=now, last_updated=now))
+                                    created_at=now, last_updated=now,
+                                    code_hash=new_code_hash if has_code else None,
+                                    code_path=entry.code_path if has_code else None))
     conn.execute(sd.insert().values(id=uuid7(), dag_id=dag_id, dag_version_id=version_id,
                                     dag_hash=new_hash, created_at=now, last_updated=now,
                                     **_data_columns(data)))
     _write_code(conn, dag_id=dag_id, version_id=version_id, fileloc=fileloc, source=source,
                 now=now)
-    _store_files(conn, entry, version_id, now)
+    _store_files(conn, entry, version_id, now, new_version=True)
     log.info("DAG %s: new version %d", dag_id, number)
     return "created"
 
