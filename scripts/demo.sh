@@ -172,6 +172,9 @@ step dags list-runs airflow_tutorial
 step dags list-runs dagcore_greeting
 step dags list-runs airflow_trigger_controller
 step dags list-runs airflow_trigger_target
+# Each DAG version stores its code; the tries of its runs ran that code, not the file on disk now.
+step dags versions airflow_tutorial
+step dags show-version airflow_tutorial 1 --list-files
 echo
 echo "Logs: $DAGCORE_HOME/logs/dag_id=<dag>/run_id=<run>/task_id=<task>/attempt=<n>.log"
 echo "Web UI on this home: DAGCORE_HOME=$DAGCORE_HOME $PY -m dagcore api-server, then"
