@@ -209,6 +209,10 @@ def load_celery_app(settings: CelerySettings, *, worker: bool = False) -> Any:
         CeleryNotInstalled: Celery (or the Redis client) cannot be imported; the message names
             the Debian packages.
     """
+    return _celery_app_module().create_app(settings, worker=worker)
+
+
+def _celery_app_module() -> Any:
     try:
         from dagcore.executors import celery_app
     except ImportError as exc:
@@ -216,7 +220,7 @@ def load_celery_app(settings: CelerySettings, *, worker: bool = False) -> Any:
             f"the CeleryExecutor needs Celery and the Redis client, which cannot be imported "
             f"({exc}): install python3-celery and python3-redis (Debian), or celery[redis] "
             f"(pip)") from None
-    return celery_app.create_app(settings, worker=worker)
+    return celery_app
 
 
 # -- messages ------------------------------------------------------------------------------------
@@ -359,9 +363,8 @@ class CeleryExecutor(BaseExecutor):
             raise ValueError(f"{source} must be >= 0 (0: no limit), got {parallelism}")
         self.settings = CelerySettings.from_conf()
         if transport is None:
-            from dagcore.executors.celery_app import CeleryTransport
-
-            transport = CeleryTransport(load_celery_app(self.settings), self.settings)
+            module = _celery_app_module()
+            transport = module.CeleryTransport(module.create_app(self.settings), self.settings)
         self._transport = transport
         self.engine_url = engine_url
         self._engine: Engine | None = None
