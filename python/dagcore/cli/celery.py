@@ -59,10 +59,13 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     with migrated_engine():
         pass  # a clear error now, rather than in every try
     app = load_celery_app(settings, worker=True)
+    from celery.utils.nodenames import default_nodename, host_format
+
+    hostname = host_format(default_nodename(args.hostname))  # %h, %n, %d as Celery's CLI
     pid_file = _pid_file(args.pid)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     worker = app.Worker(
-        hostname=args.hostname, queues=queues, concurrency=concurrency, pool_cls="prefork",
+        hostname=hostname, queues=queues, concurrency=concurrency, pool_cls="prefork",
         loglevel=level, pidfile=str(pid_file), without_gossip=True, without_mingle=True,
         without_heartbeat=True, quiet=args.quiet)
     print(f"celery worker: queues {','.join(queues)}, concurrency {concurrency}, broker "
@@ -111,7 +114,8 @@ def add_celery_commands(commands: Any) -> None:
                         help="Tries run at once, one pool process each (default [celery] "
                         "worker_concurrency)")
     worker.add_argument("-H", "--hostname", default=None, metavar="NAME",
-                        help="The worker's node name (default celery@<host name>)")
+                        help="The worker's node name; %%h is the host name (default "
+                        "celery@%%h)")
     worker.add_argument("-l", "--loglevel", default=None, metavar="LEVEL",
                         help="Log level (default [logging] logging_level)")
     worker.add_argument("--pid", default=None, metavar="PATH",

@@ -156,6 +156,7 @@ class CeleryWorld:
                                **extra)
         self.workers: dict[str, DagcoreProcess] = {}
         self.processes: list[DagcoreProcess] = []
+        self.killed: list[DagcoreProcess] = []
         migrate(engine)
 
     # -- DAGs and runs ------------------------------------------------------------------------
@@ -187,9 +188,14 @@ class CeleryWorld:
     def unfinished_runs(self, dag_id: str) -> int:
         return sum(state not in ("success", "failed") for state in self.runs(dag_id).values())
 
+    @property
+    def live(self) -> list[DagcoreProcess]:
+        """The processes not killed on purpose (a wait fails if one of them exits)."""
+        return [p for p in self.processes if p not in self.killed]
+
     def wait_finished(self, dag_id: str) -> None:
         wait_for(f"every run of {dag_id} finished", lambda: self.unfinished_runs(dag_id) == 0,
-                 timeout=FINISH_TIMEOUT_S, watch=self.processes, interval=0.25)
+                 timeout=FINISH_TIMEOUT_S, watch=self.live, interval=0.25)
 
     def tis(self, dag_id: str) -> list[Any]:
         ti = t.task_instance
@@ -246,6 +252,7 @@ class CeleryWorld:
     def kill_worker(self, name: str) -> None:
         """SIGKILL the whole process group of worker ``name`` (a machine lost)."""
         process = self.workers[name]
+        self.killed.append(process)
         os.killpg(process.pid, signal.SIGKILL)
         process.proc.wait(timeout=30)
         wait_for(f"every process of worker {name} gone", lambda: not session_pids(process.pid),
