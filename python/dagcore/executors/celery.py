@@ -541,21 +541,22 @@ class CeleryExecutor(BaseExecutor):
             self._work.wait(wait)
 
     def sync(self) -> None:
-        """One round of the background thread: revoke, send, fetch results, and every
-        ``state_check_interval`` the database check (see the module's design note). A broker
-        error ends the round and delays the next one (backoff)."""
+        """One round of the background thread: fetch the results, every
+        ``state_check_interval`` the database check, then send (new workloads and resends),
+        revoke, and delete the results read (see the module's design note). A broker error
+        ends the round and delays the next one (backoff)."""
         now = self._clock()
         if now < self._retry_at:
             return
         try:
-            self._send_revokes()
-            self._send_outbox()
             self._fetch_results()
             if (self._last_check is None or self._ending
                     or now - self._last_check >= self.settings.state_check_interval):
                 self._check_broker()
                 self._check_states()
                 self._last_check = now
+            self._send_outbox()
+            self._send_revokes()
         except Exception as exc:  # noqa: BLE001 - Redis or the database is down: retry later
             self._failed(f"{type(exc).__name__}: {exc}")
             return

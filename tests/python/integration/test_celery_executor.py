@@ -257,3 +257,49 @@ def test_celery_stop_without_a_worker_names_the_pid_file(tmp_path: Path) -> None
     result = run_cli(env, "celery", "stop", "--pid", str(tmp_path / "none.pid"))
     assert result.returncode == 1
     assert f"no worker pid file at {tmp_path / 'none.pid'}" in result.stderr
+
+
+# -- the scheduler's zombie check with an executor that cannot kill --------------------------------
+
+ZOMBIE_DAG = """\
+from datetime import UTC, datetime
+
+from dagcore import DAG
+from dagcore.operators.python import PythonOperator
+
+with DAG("zombie", start_date=datetime(2025, 1, 1, tzinfo=UTC), schedule=None):
+    PythonOperator(task_id="t", python_callable=print)
+"""
+
+
+def test_a_zombie_the_executor_cannot_kill_is_failed_by_the_scheduler(
+        sqlite_engine: Engine, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+    from fake_executors import NeverRuns
+
+    from dagcore.api.common import trigger_dag
+    from dagcore.dag_processing import sync_dags
+    from dagcore.db import migrate, transaction
+    from dagcore.jobs.scheduler import SchedulerJob
+    from dagcore.models import tables as t
+
+    migrate(sqlite_engine)
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "zombie.py").write_text(ZOMBIE_DAG)
+    sync_dags(dags, engine=sqlite_engine)
+    trigger_dag("zombie", run_id="r", engine=sqlite_engine)
+    with transaction(sqlite_engine) as conn:
+        conn.execute(t.dag.update().values(is_paused=False))
+    executor = NeverRuns()  # BaseExecutor.kill: False, and no event ever comes
+    job = SchedulerJob(engine=sqlite_engine, executor=executor, idle_sleep=0.0)
+    job.job.register()
+    wait_for("the try was queued", lambda: job.run_once() is not None and executor.queued,
+             timeout=30)
+    ti = t.task_instance
+    with transaction(sqlite_engine) as conn:  # its worker claimed it, then its machine died
+        conn.execute(ti.update().values(state="running",
+                                        last_heartbeat_at=datetime(2000, 1, 1, tzinfo=UTC)))
+    assert job.fail_zombies() == 1
+    with sqlite_engine.connect() as conn:
+        assert conn.execute(sa.select(ti.c.state)).scalar_one() == "failed"
