@@ -151,10 +151,13 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         # Seconds a Redis connect or command may take before it counts as failed (the
         # executor's background thread then retries with backoff; the scheduler never waits).
         "operation_timeout": "1.0",
-        # A message is acknowledged when its try ends (a worker that dies mid-try does not
-        # silently drop it); each pool process reserves one message at a time.
+        # A message is acknowledged when its try ends (Airflow's). A worker holds up to
+        # worker_prefetch_multiplier x concurrency unacknowledged messages, its running tries
+        # included: with 1 (Airflow's) a worker whose every pool process just finished stops
+        # taking messages until its acks go through, which stalled tries for 1-4 s in
+        # benchmarks/celery_bench.py (queue latency p99 2.5 s); 2 lets it reserve the next try.
         "task_acks_late": "True",
-        "worker_prefetch_multiplier": "1",
+        "worker_prefetch_multiplier": "2",
         # Seconds before Redis hands an unacknowledged message to another worker (Airflow's
         # 6 h: longer than a try may run; a second delivery of a running try claims nothing).
         "visibility_timeout": "21600",

@@ -5,23 +5,21 @@ Design note. The contract is the LocalExecutor's (:mod:`dagcore.executors.base`)
 a pool process of a ``dagcore celery worker`` (:mod:`dagcore.executors.celery_app`), claims the
 try (``queued -> running`` ``WHERE id AND state AND try_number``), heartbeats and records the
 outcome; so a try never runs twice, however many messages name it, and the executor's one job
-is that no try is lost. See docs/deployment.md for the processes and what happens when one dies.
+is that no try is lost. docs/deployment.md 1 and 2 describe the processes and their settings.
 
 The scheduler never waits for Redis. :meth:`~CeleryExecutor.queue_workload` and
 :meth:`~CeleryExecutor.heartbeat` touch in-memory queues under a lock only; one background
 thread does all the I/O, in rounds (:meth:`~CeleryExecutor.sync`):
 
-1. **send** the new workloads, each as one Celery message (a fresh message id per send) to the
-   workload's queue, and the DAG callbacks (fire and forget, to ``[operators] default_queue``);
-2. **fetch** the results of every message in flight with one Redis ``MGET``, decoded by the
-   Celery result backend (Airflow's ``BulkStateFetcher`` does the same), then ``DEL`` the keys
-   read. A result says the worker's exit code and whether its message claimed the try: a
-   claimed result ends the workload (exit code 0: ``"success"``, else ``"failed"``). A result
-   that proves nothing (not claimed: another message of the same try, or a dead scheduler's,
-   claimed it; or a Celery failure such as a pool process killed) never ends a workload while
-   another message of it may still run it: a Celery failure ends it ``"failed"`` only as its
-   last message, and "not claimed" is left to step 3;
-3. every ``state_check_interval`` seconds, **read the database state** of the workloads sent at
+1. **fetch** the results of every message in flight with one Redis ``MGET``, decoded by the
+   Celery result backend (Airflow's ``BulkStateFetcher`` does the same); the keys read are
+   deleted at the end of the round. A result says the worker's exit code and whether its
+   message claimed the try: a claimed result ends the workload (exit code 0: ``"success"``,
+   else ``"failed"``). A result that proves nothing (not claimed: another message of the same
+   try, or a dead scheduler's, claimed it; or a Celery failure such as a pool process killed)
+   never ends a workload while another message of it may still run it: a Celery failure ends
+   it ``"failed"`` only as its last message, and "not claimed" is left to step 2;
+2. every ``state_check_interval`` seconds, **read the database state** of the workloads sent at
    least ``state_check_min_age`` seconds ago, in one query: a task instance in a final state
    recorded its outcome (event ``"success"``: the scheduler then does nothing); one that is gone
    (cleared or deleted: the old try stops itself when its heartbeat finds no row) ends once no
@@ -29,10 +27,13 @@ thread does all the I/O, in rounds (:meth:`~CeleryExecutor.sync`):
    ``queued`` ``task_resend_timeout`` seconds after its last send is **sent again** (its
    message was lost with a Redis restart, or reserved by a worker that died), at most
    ``task_max_resends`` times, then ends ``"failed"`` (the scheduler fails or retries the try,
-   as Airflow's ``task_queued_timeout`` does). The round also reads Redis's ``run_id``: when it
+   as Airflow's ``task_queued_timeout`` does). The step also reads Redis's ``run_id``: when it
    changed, Redis restarted and lost its lists, and every try still queued is sent again at
    once. A ``running`` try is the worker's: if its worker dies, its heartbeat stops and the
-   scheduler's zombie check calls :meth:`~CeleryExecutor.kill`.
+   scheduler's zombie check calls :meth:`~CeleryExecutor.kill`;
+3. **send** the new workloads and the resends, each as one Celery message (a fresh message id
+   per send) to the workload's queue, and the DAG callbacks (fire and forget, to
+   ``[operators] default_queue``); then the revokes of :meth:`~CeleryExecutor.kill`.
 
 When Redis is down, a round fails and the thread retries with a backoff (0.1 s doubling up to
 2 s); workloads not sent yet stay counted in ``running``, so the scheduler queues no more than
@@ -43,7 +44,8 @@ The tries run on the workers, not here: :meth:`~CeleryExecutor.end` waits for th
 flight (at most ``timeout``) and then leaves the rest to their workers, which record their own
 outcomes (a try left ``queued`` by a stopped scheduler is reset by the next one);
 :meth:`~CeleryExecutor.terminate` stops the thread and stops no try (Airflow's CeleryExecutor
-does not either).
+does not either). docs/deployment.md 5 lists what happens when a worker, Redis or a scheduler
+dies.
 
 Celery is imported only when the executor is made (:func:`load_celery_app`): dagcore imports
 without it, and choosing the executor without it is an error naming ``python3-celery``.
