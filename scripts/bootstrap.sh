@@ -52,6 +52,11 @@ PACKAGES=(
   python3-requests
   python3-jwt
   python3-multipart
+  # the CeleryExecutor (dagcore.executors.celery) and its tests: Celery 5, the Redis client,
+  # and the Redis server the tests and the benchmark start on a loopback port
+  python3-celery
+  python3-redis
+  redis-server
   # `make lint`
   flake8
   python3-pyflakes

@@ -138,6 +138,46 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         # $DAGCORE_HOME/jwt_secret (dagcore.api.tokens).
         "jwt_expiration_time": "86400",
     },
+    "operators": {
+        # The queue of a task that names none (Airflow's option): the CeleryExecutor sends its
+        # tries there, and `dagcore celery worker` listens there without --queues.
+        "default_queue": "default",
+    },
+    "celery": {
+        # The CeleryExecutor (dagcore.executors.celery, docs/deployment.md). Redis for both,
+        # as redis://[:password@]host:port/db or rediss://.
+        "broker_url": "redis://127.0.0.1:6379/0",
+        "result_backend": "redis://127.0.0.1:6379/0",
+        # Pool processes of a `dagcore celery worker` (Airflow's default), so tries at once.
+        "worker_concurrency": "16",
+        # Seconds a Redis connect or command may take before it counts as failed (the
+        # executor's background thread then retries with backoff; the scheduler never waits).
+        "operation_timeout": "1.0",
+        # A message is acknowledged when its try ends (Airflow's). A worker holds up to
+        # worker_prefetch_multiplier x concurrency unacknowledged messages, its running tries
+        # included: with 1 (Airflow's) a worker whose every pool process just finished stops
+        # taking messages until its acks go through, which stalled tries for 1-4 s in
+        # benchmarks/celery_bench.py (queue latency p99 2.5 s); 2 lets it reserve the next try.
+        "task_acks_late": "True",
+        "worker_prefetch_multiplier": "2",
+        # Seconds before Redis hands an unacknowledged message to another worker (Airflow's
+        # 6 h: longer than a try may run; a second delivery of a running try claims nothing).
+        "visibility_timeout": "21600",
+        # The executor's background thread: seconds between two result fetches (one MGET)...
+        "result_poll_interval": "0.05",
+        # ... between two reads of the database states of the tries in flight (one query),
+        # for the tries sent at least state_check_min_age seconds ago.
+        "state_check_interval": "5.0",
+        "state_check_min_age": "5.0",
+        # A try still queued in the database this many seconds after its message was sent
+        # is sent again (its message was lost with a Redis restart, or reserved by a worker
+        # that died); after task_max_resends resends its workload ends failed, and the
+        # scheduler fails or retries the try (Airflow's task_queued_timeout).
+        "task_resend_timeout": "300.0",
+        "task_max_resends": "2",
+        # `dagcore celery worker` and `dagcore celery stop`: the worker's pid file.
+        "worker_pid_file": "{DAGCORE_HOME}/dagcore-celery-worker.pid",
+    },
     "metrics": {
         "statsd_on": "False",
         "statsd_host": "localhost",

@@ -10,7 +10,8 @@ Adding a group is one module plus one entry in :data:`COMMAND_GROUPS`.
 * :mod:`~dagcore.cli.db`, :mod:`~dagcore.cli.dags`, :mod:`~dagcore.cli.tasks`,
   :mod:`~dagcore.cli.backfill`, :mod:`~dagcore.cli.scheduler` (``scheduler``, ``standalone``),
   :mod:`~dagcore.cli.dag_processor`, :mod:`~dagcore.cli.config`, :mod:`~dagcore.cli.version`,
-  :mod:`~dagcore.cli.users`, :mod:`~dagcore.cli.api_server`.
+  :mod:`~dagcore.cli.users`, :mod:`~dagcore.cli.api_server`, :mod:`~dagcore.cli.celery`
+  (``celery worker``, ``celery stop``).
 * What the user typed (conf JSON, dates, regular expressions, numbers) is parsed by
   :mod:`dagcore.api.user_input`, which the REST server shares; its errors name the value.
 
@@ -30,6 +31,7 @@ from typing import Any, Final
 
 from dagcore.cli.api_server import add_api_server_command
 from dagcore.cli.backfill import add_backfill_commands
+from dagcore.cli.celery import add_celery_commands
 from dagcore.cli.common import PROG, CLIError, database_url_for_display
 from dagcore.cli.config import add_config_commands
 from dagcore.cli.dag_processor import add_dag_processor_command
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 COMMAND_GROUPS: Final[tuple[Callable[[Any], None], ...]] = (
     add_api_server_command,
     add_backfill_commands,
+    add_celery_commands,
     add_config_commands,
     add_dag_processor_command,
     add_dags_commands,

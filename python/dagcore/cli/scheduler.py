@@ -36,7 +36,7 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 
 def run_scheduler(eng: Any, args: argparse.Namespace) -> int:
-    """A scheduler with a LocalExecutor of ``args.parallelism`` on ``eng``, for
+    """A scheduler with the ``[core] executor`` (``args.parallelism`` at once) on ``eng``, for
     ``args.num_runs`` loops (None: until SIGTERM/SIGINT). The database faults that stop it
     (another scheduler alive, the SQLite file deleted, its lock held too long) end it with one
     line naming them."""
@@ -49,12 +49,12 @@ def run_scheduler(eng: Any, args: argparse.Namespace) -> int:
         describe_lock_timeout,
         is_lock_error,
     )
-    from dagcore.executors.local import LocalExecutor
+    from dagcore.executors import get_executor
     from dagcore.jobs.job import SchedulerAlreadyRunning
     from dagcore.jobs.scheduler import SchedulerJob
 
-    executor = LocalExecutor(args.parallelism,
-                             engine_url=eng.url.render_as_string(hide_password=False))
+    executor = get_executor(parallelism=args.parallelism,
+                            engine_url=eng.url.render_as_string(hide_password=False))
     job = SchedulerJob(engine=eng, executor=executor,
                        num_runs=-1 if args.num_runs is None else args.num_runs)
     try:
@@ -85,8 +85,9 @@ def add_scheduler_command(commands: Any) -> None:
     parser = commands.add_parser(
         "scheduler", help="Run the scheduler",
         description="Create, start and decide DAG runs and run their tasks with the "
-        "LocalExecutor, until SIGTERM or SIGINT (or --num-runs loops). Running tasks are "
-        "waited for (up to [core] killed_task_cleanup_time after a signal).")
+        "[core] executor (LocalExecutor or CeleryExecutor), until SIGTERM or SIGINT (or "
+        "--num-runs loops). Running tasks are waited for (up to [core] "
+        "killed_task_cleanup_time after a signal).")
     parser.add_argument("-n", "--num-runs", type=int, default=None, metavar="N",
                         help="Exit after N scheduler loops")
     parser.add_argument("-p", "--parallelism", type=int, default=None, metavar="N",

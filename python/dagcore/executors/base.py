@@ -53,6 +53,7 @@ class TaskWorkload:
     dag_version_id: str | None  # the DAG version the scheduler chose for the run
     fileloc: str | None  # the DAG file that defines key.dag_id
     log_path: str  # absolute path of this try's log file
+    queue: str = "default"  # the task instance's queue (the CeleryExecutor routes by it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from dagcore.executors.base import DagCallbackRequest, TaskWorkload
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["exit_status", "worker_main"]
+__all__ = ["exit_status", "flush_std_streams", "redirect_stdio", "worker_main"]
 
 
 def _read_exactly(fd: int, n: int) -> bytes:
@@ -87,7 +87,7 @@ def worker_main(
             traceback.print_exc()
         status = 1
     finally:
-        _flush_std_streams()
+        flush_std_streams()
         os._exit(status)
 
 
@@ -101,7 +101,7 @@ def _run_one(command: TaskWorkload | DagCallbackRequest,
 
             code = 0 if run_dag_callback(command, engine=engine) else 1
             return code
-        _redirect_stdio(command.log_path)
+        redirect_stdio(command.log_path)
         if runner is None:
             from dagcore.task_runner import run_workload
 
@@ -116,18 +116,22 @@ def _run_one(command: TaskWorkload | DagCallbackRequest,
             traceback.print_exc()
         code = 1
     finally:
-        _flush_std_streams()
+        flush_std_streams()
     return code
 
 
-def _flush_std_streams() -> None:
+def flush_std_streams() -> None:
+    """Flush ``sys.stdout`` and ``sys.stderr``, ignoring errors (a closed or broken stream)."""
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
             with contextlib.suppress(Exception):
                 stream.flush()
 
 
-def _redirect_stdio(log_path: str) -> None:
+def redirect_stdio(log_path: str) -> None:
+    """Point fds 0 (``/dev/null``), 1 and 2 (``log_path``, appended; folders created) and new
+    line-buffered ``sys`` streams at them, for one try (the CeleryExecutor's pool process
+    restores its own afterwards)."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)

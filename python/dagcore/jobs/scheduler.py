@@ -1453,7 +1453,7 @@ class SchedulerJob:
 
         def tis_to_queue() -> Any:
             query = (sa.select(ti.c.id, ti.c.dag_id, ti.c.run_id, ti.c.task_id, ti.c.map_index,
-                               ti.c.try_number, ti.c.dag_version_id,
+                               ti.c.try_number, ti.c.dag_version_id, ti.c.queue,
                                dr.c.created_dag_version_id, dr.c.bundle_version,
                                d.c.max_active_tasks, d.c.fileloc, _pinned_if_backfill(b))
                      .select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
@@ -1473,6 +1473,7 @@ class SchedulerJob:
                 ti.c.dag_id.in_(sa.bindparam("dag_ids", expanding=True)),
                 ti.c.state.in_(ACTIVE_TI)))
         now = timezone.utcnow()
+        default_queue = conf.get("operators", "default_queue")
         workloads: list[TaskWorkload] = []
         with transaction(self.engine) as conn:
             candidates = conn.execute(query).all()
@@ -1523,7 +1524,8 @@ class SchedulerJob:
                 workloads.append(TaskWorkload(
                     ti_id=str(c.id), key=key,
                     dag_version_id=None if c.dag_version_id is None else str(c.dag_version_id),
-                    fileloc=c.fileloc or dag.fileloc, log_path=str(log_path_for(key))))
+                    fileloc=c.fileloc or dag.fileloc, log_path=str(log_path_for(key)),
+                    queue=c.queue or default_queue))
         for workload in workloads:
             self._workloads[workload.ti_id] = workload
             self.executor.queue_workload(workload)
@@ -1561,13 +1563,16 @@ class SchedulerJob:
             zombies = conn.execute(self._lock(query, ti)).all()
             for z in zombies:
                 workload = self._workloads.get(str(z.id))
-                if workload is not None:
-                    # Our own worker, alive but silent: hung where no signal reaches it (a
-                    # DAG file looping in C code at import). Its exit, reported by the
-                    # executor, then fails the try.
-                    self.executor.kill(workload.key, f"no heartbeat for {timeout:g} s "
-                                       "([scheduler] task_instance_heartbeat_timeout)")
+                # Our own workload: the executor kills its process (alive but silent: hung
+                # where no signal reaches it, a DAG file looping in C code at import), and its
+                # event, "failed", then fails the try. When the executor cannot kill it
+                # (``kill`` returns False: it no longer runs that workload, or has no way to
+                # stop it) no event will come, and the try is failed here, as nobody's.
+                if workload is not None and self.executor.kill(
+                        workload.key, f"no heartbeat for {timeout:g} s "
+                        "([scheduler] task_instance_heartbeat_timeout)"):
                     continue
+                self._workloads.pop(str(z.id), None)
                 new = fail_task_instance(conn, ti_id=z.id, now=now,
                                          error="no heartbeat: the task's process is gone")
                 log.warning("Zombie task %s.%s %s: %s", z.dag_id, z.task_id, z.run_id, new)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dagcore.configuration import conf
 from dagcore.exceptions import DagCycleError
 from dagcore.params import ParamsDict
 from dagcore.trigger_rule import TriggerRule
@@ -274,7 +275,7 @@ class BaseOperator(DependencyMixin):
         params: dict[str, Any] | None = None,
         priority_weight: int = 1,
         weight_rule: str = "downstream",
-        queue: str = "default",
+        queue: str | None = None,
         pool: str | None = None,
         pool_slots: int = 1,
         execution_timeout: timedelta | None = None,
@@ -338,7 +339,8 @@ class BaseOperator(DependencyMixin):
         self.params = ParamsDict(params)
         self.priority_weight = priority_weight
         self.weight_rule = weight_rule
-        self.queue = queue
+        # Airflow's default: [operators] default_queue (the CeleryExecutor routes by it).
+        self.queue = queue if queue is not None else conf.get("operators", "default_queue")
         self.pool = pool or "default_pool"
         self.pool_slots = pool_slots
         if execution_timeout is not None and not isinstance(execution_timeout, timedelta):

@@ -211,7 +211,8 @@ def test_get_executor_defaults_to_config(monkeypatch: pytest.MonkeyPatch) -> Non
 @pytest.mark.parametrize(
     ("env", "name", "fragments"),
     [
-        pytest.param(None, "CeleryExecutor", ["unknown executor 'CeleryExecutor'"], id="unknown"),
+        pytest.param(None, "KubernetesExecutor", ["unknown executor 'KubernetesExecutor'"],
+                     id="unknown"),
         pytest.param("Nope", None, ["unknown [core] executor 'Nope'"], id="from-config"),
         pytest.param(None, "InProcessExecutor",
                      ["'InProcessExecutor'", "needs an engine: construct it directly"],

@@ -80,12 +80,15 @@ LAYER_OF = {
     # runtime: processes that run DAGs
     "dagcore.jobs.*": "runtime",
     "dagcore.executors.*": "runtime",
+    "dagcore.executors.celery": "runtime",  # the CeleryExecutor (imports Celery lazily)
+    "dagcore.executors.celery_app": "runtime",  # its Celery app and worker tasks
     "dagcore.task_runner": "runtime",
     "dagcore.testing": "runtime",  # DAG.test: a scheduler and an executor in-process
     # interfaces
     "dagcore.__main__": "interfaces",
     "dagcore.cli": "interfaces",
     "dagcore.cli.*": "interfaces",
+    "dagcore.cli.celery": "interfaces",  # dagcore celery worker / stop
     "dagcore.server.*": "interfaces",
 }
 
