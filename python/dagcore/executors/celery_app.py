@@ -167,7 +167,7 @@ def run_callback(payload: dict[str, Any]) -> None:
     from dagcore.task_runner import run_dag_callback
 
     request = callback_from_json(payload)
-    if not run_dag_callback(request):
+    if not run_dag_callback(request, engine=_engine_here()):  # the run's version's code
         log.error("The %s callback of Dag %s (run %s) failed", request.state, request.dag_id,
                   request.run_id)
 
