@@ -5,7 +5,8 @@ Checked against the database and the tasks' own record of what ran, never agains
 every try runs at most once (each try appends one line to a file), every run finishes, tries go
 to both workers and to the worker of their queue, a worker killed with SIGKILL mid-try loses
 nothing (its try is retried on the other worker), a Redis restart mid-run loses nothing, a
-backfill of 100 runs completes. Bad configuration fails with a message naming the value.
+backfill of 100 runs completes, a worker without the DAG folder runs each run's version of the
+code. Bad configuration fails with a message naming the value.
 """
 
 from __future__ import annotations
@@ -303,3 +304,73 @@ def test_a_zombie_the_executor_cannot_kill_is_failed_by_the_scheduler(
     assert job.fail_zombies() == 1
     with sqlite_engine.connect() as conn:
         assert conn.execute(sa.select(ti.c.state)).scalar_one() == "failed"
+
+
+# A worker on "another machine": its own home, and the DAG folder is not there at all (the file
+# was moved away after the DAG processor stored it). The try runs the code stored with its DAG
+# version (docs/airflow-behaviour.md 1.8, docs/deployment.md 6).
+EDITED_DAG = """
+from datetime import UTC, datetime
+
+from dagcore import DAG
+from dagcore.operators.python import PythonOperator
+
+def version():
+    return "@VERSION@"
+
+with DAG("edited", start_date=datetime(2025, 1, 1, tzinfo=UTC), schedule=None,
+         max_active_runs=64):
+    PythonOperator(task_id="which", python_callable=version)
+"""
+
+
+@pytest.fixture
+def bare_world(postgres_engine: Engine, tmp_path: Path, redis_server: RedisServer
+               ) -> Iterator[CeleryWorld]:
+    world = CeleryWorld(postgres_engine, tmp_path / "world", redis_server)
+    try:
+        yield world
+    finally:
+        world.close()
+        left = [pid for p in world.processes for pid in session_pids(p.pid)]
+        assert not left, f"processes left behind: {left}"
+
+
+def test_a_worker_without_the_dag_folder_runs_each_runs_version(bare_world: CeleryWorld,
+                                                                tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from dagcore.api.common import trigger_dag
+    from dagcore.models import tables as t
+
+    world = bare_world
+    world.add_dag("edited.py", EDITED_DAG.replace("@VERSION@", "v1"))
+    for i in range(3):
+        trigger_dag("edited", run_id=f"old_{i}", logical_date=None, engine=world.engine)
+    world.scheduler()  # no worker yet: the runs start on version 1 and their tries wait queued
+    ti = t.task_instance
+
+    def queued_on_v1() -> bool:
+        with world.engine.connect() as conn:
+            states = conn.execute(sa.select(ti.c.state).where(ti.c.dag_id == "edited")).all()
+        return len(states) == 3 and {s for (s,) in states} == {"queued"}
+
+    wait_for("the old runs' tries queued", queued_on_v1, timeout=60, watch=world.live)
+    # Version 2 of the file is stored, and its runs start on it; then the DAG folder leaves this
+    # "machine": the worker starts with a DAG folder that does not exist.
+    world.add_dag("edited.py", EDITED_DAG.replace("@VERSION@", "v2"))
+    for i in range(3):
+        trigger_dag("edited", run_id=f"new_{i}", logical_date=None, engine=world.engine)
+    world.dags.rename(tmp_path / "elsewhere")
+    world.env = {**world.env, "DAGCORE__CORE__DAGS_FOLDER": str(tmp_path / "no_such_folder")}
+    world.worker("remote", queues="default")
+    world.wait_finished("edited")
+
+    _all_success(world, "edited")
+    x = t.xcom
+    with world.engine.connect() as conn:
+        values = dict(conn.execute(sa.select(x.c.run_id, x.c.value).where(
+            x.c.dag_id == "edited", x.c.key == "return_value")).all())
+    assert values == {**{f"old_{i}": "v1" for i in range(3)},
+                      **{f"new_{i}": "v2" for i in range(3)}}
+    assert not (tmp_path / "no_such_folder").exists()
