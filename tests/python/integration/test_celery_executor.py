@@ -187,6 +187,22 @@ def test_a_redis_restart_mid_run_loses_nothing(world: CeleryWorld) -> None:
     assert sum("Redis restarted" in p.stderr for p in world.processes) == 1
 
 
+def test_two_schedulers_share_the_tries_and_each_runs_once(world: CeleryWorld) -> None:
+    """Several schedulers on one PostgreSQL database, each with its CeleryExecutor (rows taken
+    with SKIP LOCKED; docs/deployment.md 1)."""
+    world.add_dag("quick.py", QUICK_DAG, sleep=0.02)
+    run_ids = world.trigger("quick", 40)
+    first, second = world.scheduler(parallelism=4), world.scheduler(parallelism=4)
+    world.wait_finished("quick")
+    _all_success(world, "quick")
+    assert {ti.try_number for ti in world.tis("quick")} == {1}
+    ran = world.executed_once()
+    assert set(ran) == {(r, f"t{i}") for r in run_ids for i in range(4)}
+    assert len(world.executions_log()) == 160
+    # Both schedulers queued tries (each stamps its job id on the tries it queues).
+    assert len({ti.queued_by_job_id for ti in world.tis("quick")}) == 2, (first, second)
+
+
 def test_a_backfill_of_100_runs_completes(world: CeleryWorld) -> None:
     world.add_dag("daily.py", DAILY_DAG)
     backfill = create_backfill("daily", from_date=datetime(2025, 1, 1, tzinfo=UTC),
