@@ -108,16 +108,7 @@ def load_dag(fileloc: str, dag_id: str) -> DAG:
         LookupError: the file cannot be read, or does not define ``dag_id`` (the message names
             both, with the file's import error if it failed to import).
     """
-    parsed = parse_dag_file(fileloc)
-    dag = parsed.dags.get(dag_id)
-    if dag is not None:
-        return dag
-    message = f"Dag {dag_id!r} not found in {os.path.abspath(os.fspath(fileloc))}"
-    if parsed.import_error:
-        message += f"; the file failed to import:\n{parsed.import_error}"
-    else:
-        message += f" (it defines: {', '.join(sorted(parsed.dags)) or 'no DAG'})"
-    raise LookupError(message)
+    return _pick(parse_dag_file(fileloc), dag_id, os.path.abspath(os.fspath(fileloc)), "file")
 
 
 # Parses of versions' stored code, by version id, most recently used last (bounded: a long-lived
@@ -195,21 +186,23 @@ def load_dag_version(engine: Engine, version_id: Any, dag_id: str, fileloc: str 
             if fileloc is not None:
                 dag.fileloc = fileloc
         if parsed.import_error is not None:  # not kept: what failed may pass next time
-            return _pick(parsed, dag_id, key)
+            return _pick(parsed, dag_id, f"the code of its version {key}", "code")
         with _parsed_lock:
             _by_version[key] = parsed
             while len(_by_version) > _VERSIONS_KEPT:
                 _by_version.popitem(last=False)
-    return _pick(parsed, dag_id, key)
+    return _pick(parsed, dag_id, f"the code of its version {key}", "code")
 
 
-def _pick(parsed: ParsedDagFile, dag_id: str, key: str) -> DAG:
+def _pick(parsed: ParsedDagFile, dag_id: str, where: str, what: str) -> DAG:
+    """The DAG ``dag_id`` of ``parsed``, or a LookupError naming ``where`` it was looked for
+    and why it is not there (the import error of the ``what``, or the DAGs it defines)."""
     dag = parsed.dags.get(dag_id)
     if dag is not None:
         return dag
-    message = f"Dag {dag_id!r} not found in the code of its version {key}"
+    message = f"Dag {dag_id!r} not found in {where}"
     if parsed.import_error:
-        message += f"; the code failed to import:\n{parsed.import_error}"
+        message += f"; the {what} failed to import:\n{parsed.import_error}"
     else:
         message += f" (it defines: {', '.join(sorted(parsed.dags)) or 'no DAG'})"
     raise LookupError(message)
