@@ -37,8 +37,11 @@ describe("details", () => {
       /\/dags\/e2e_flaky\/code\?version=\d+$/,
     );
     expect(await details.getByRole("button", { name: "Clear run" }).isVisible()).toBe(true);
-    expect(await page.getByTestId("grid").isVisible()).toBe(true);
-    expect(await page.locator(`.gbar-selected`).getAttribute("data-run-id")).toBe(runId);
+    // The grid loads on its own request beside the details: wait for it, then for the bar of
+    // the selected run.
+    await page.getByTestId("grid").waitFor();
+    await page.locator(".gbar-selected").waitFor();
+    expect(await page.locator(".gbar-selected").getAttribute("data-run-id")).toBe(runId);
     await screenshot(page, "run-details");
     await context.close();
   });
