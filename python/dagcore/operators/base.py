@@ -234,7 +234,8 @@ class BaseOperator(DependencyMixin):
         map_index_template: a template labelling each instance of a mapped task.
         sla: Airflow 2's SLA: accepted and ignored with a warning (Airflow 3 has none).
         multiple_outputs: push each key of a returned dict as its own XCom.
-        inlets, outlets: lineage/asset references, stored as lists (no scheduling meaning yet).
+        inlets, outlets: assets (``dagcore.assets``) the task reads / produces, stored as lists
+            (other values are kept as lineage and ignored by scheduling).
 
     Raises:
         TypeError: an unknown argument (named), or a wrong type.
@@ -371,11 +372,12 @@ class BaseOperator(DependencyMixin):
         self.map_index_template = map_index_template
         if sla is not None:  # Airflow 2's SLAs (removed in Airflow 3): accepted, not enforced
             log.warning("task %r: sla is ignored (SLAs were removed in Airflow 3)", task_id)
-        # Stored as Airflow does (a list); their scheduling meaning comes with assets.
+        # Stored as Airflow does (a list): Asset/AssetAlias entries are what the scheduler
+        # uses (docs/airflow-behaviour.md 11); other entries (lineage strings) are kept as is.
         self.inlets: list[Any] = [] if not inlets else (
-            inlets if isinstance(inlets, list) else [inlets])
+            list(inlets) if isinstance(inlets, list) else [inlets])
         self.outlets: list[Any] = [] if not outlets else (
-            outlets if isinstance(outlets, list) else [outlets])
+            list(outlets) if isinstance(outlets, list) else [outlets])
         self.is_setup = False
         self.is_teardown = False
         self.on_failure_fail_dagrun = False

@@ -60,6 +60,7 @@ LAYER_OF = {
     "dagcore.utils.edgemodifier": "authoring",  # Label: links tasks, at Airflow's path
     "dagcore.compat.*": "authoring",  # lets Airflow DAG files import dagcore's authoring API
     "dagcore.context": "authoring",  # get_current_context(): the running task's context
+    "dagcore.assets": "authoring",  # Asset, AssetAlias, conditions, @asset, outlet_events
     "dagcore.variables": "authoring",  # Variable, read from DAGCORE_VAR_*/AIRFLOW_VAR_*
     "dagcore.connections": "authoring",  # Connection, BaseHook, from DAGCORE_CONN_*/AIRFLOW_CONN_*
     "dagcore.sensors.*": "authoring",  # BaseSensorOperator and the standard sensors
