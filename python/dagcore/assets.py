@@ -33,6 +33,7 @@ from dagcore.timetables import (
     Timetable,
     TimeRestriction,
     create_timetable,
+    describe_timetable,
 )
 
 if TYPE_CHECKING:
@@ -583,7 +584,8 @@ class AssetOrTimeSchedule(AssetTriggeredTimetable):
         self.periodic = self.timetable.periodic  # type: ignore[misc]
         self.active_runs_limit = self.timetable.active_runs_limit  # type: ignore[misc]
         self.description = (  # type: ignore[misc]
-            f"Triggered by assets or {self.timetable.description}")
+            "Triggered by assets or "
+            f"{describe_timetable(self.timetable) or self.timetable.summary}")
 
     @property
     def summary(self) -> str:
@@ -828,6 +830,7 @@ class MultiAssetDefinition:
             yield from outlet.iter_assets()
 
 
+_MISSING: Any = object()
 _DAG_KWARGS_OF_ASSET = ("uri", "group", "extra", "watchers")
 
 
@@ -867,10 +870,12 @@ class _AssetDecorator:
     """``@asset(schedule=..., uri=..., group=..., extra=..., **DAG arguments)`` and
     ``@asset.multi(outlets=[...], schedule=...)``."""
 
-    def __call__(self, function: Callable[..., Any] | None = None, *, schedule: Any,
+    def __call__(self, function: Callable[..., Any] | None = None, *, schedule: Any = _MISSING,
                  name: str | None = None, **kwargs: Any) -> Any:
         if function is not None:
             raise TypeError("@asset needs arguments: use @asset(schedule=...)")
+        if schedule is _MISSING:
+            raise TypeError("@asset() requires the 'schedule' argument (None for no schedule)")
 
         def wrap(func: Callable[..., Any]) -> AssetDefinition:
             asset_kwargs = {k: kwargs.pop(k) for k in _DAG_KWARGS_OF_ASSET if k in kwargs}
