@@ -427,3 +427,41 @@ def test_asset_decorator_requires_arguments() -> None:
 
 def test_dags_with_timedelta_schedules_are_unchanged() -> None:
     assert DAG("t", schedule=timedelta(hours=1), start_date=START).asset_condition is None
+
+
+def test_pre_and_post_execute_hooks_run_around_execute() -> None:
+    a = Asset("s3://out/classic")
+    calls: list[str] = []
+
+    def after(context: dict, result: object) -> None:
+        calls.append(f"post:{result}")
+        context["outlet_events"][a].extra = {"from": "post_execute"}
+
+    with DAG("hooks", schedule=None, start_date=START):
+        op = PythonOperator(task_id="c", python_callable=lambda: "done", outlets=[a],
+                            pre_execute=lambda context: calls.append("pre"),
+                            post_execute=after)
+    context = _context(op)
+    execute_task(op, context)
+    assert calls == ["pre", "post:done"]
+    assert context["outlet_events"].events() == [AssetEventRecord(a, {"from": "post_execute"})]
+
+
+def test_airflow_import_paths_serve_the_asset_classes() -> None:
+    import importlib
+
+    from dagcore.compat import airflow as compat
+
+    with compat.enabled():
+        sdk = importlib.import_module("airflow.sdk")
+        datasets = importlib.import_module("airflow.datasets")
+        assets_tt = importlib.import_module("airflow.timetables.assets")
+        datasets_tt = importlib.import_module("airflow.timetables.datasets")
+        definitions = importlib.import_module("airflow.sdk.definitions.asset")
+        assert (sdk.Asset, sdk.AssetAlias, sdk.Metadata, sdk.asset) == (
+            Asset, AssetAlias, Metadata, asset)
+        assert (datasets.Dataset, datasets.DatasetAlias, datasets.DatasetAll,
+                datasets.DatasetAny) == (Dataset, AssetAlias, AssetAll, AssetAny)
+        assert assets_tt.AssetOrTimeSchedule is AssetOrTimeSchedule
+        assert datasets_tt.DatasetOrTimeSchedule is AssetOrTimeSchedule
+        assert definitions.AssetNameRef is AssetNameRef
