@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import urllib.parse
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -205,7 +206,7 @@ class Asset(BaseAsset):
 
     asset_type: ClassVar[str] = "asset"
 
-    def __init__(self, name: str | None = None, uri: str | None = None, *,
+    def __init__(self, name: str | None = None, uri: str | os.PathLike[str] | None = None, *,
                  group: str | None = None, extra: Mapping[str, Any] | None = None,
                  watchers: list[Any] | None = None) -> None:
         if name is None and uri is None:
@@ -218,7 +219,9 @@ class Asset(BaseAsset):
         self.name: str = _identifier(kind, "name", name)
         if self.name in ("self", "context"):
             raise ValueError(f"prohibited name for asset: {self.name}")
-        self.uri: str = _sanitize_uri(_identifier(kind, "uri", str(uri)))
+        if isinstance(uri, os.PathLike):  # an ObjectStoragePath or a pathlib path
+            uri = os.fspath(uri)
+        self.uri: str = _sanitize_uri(_identifier(kind, "uri", uri))
         self.group: str = _identifier(kind, "group", self.asset_type if group is None else group,
                                       empty_ok=True)
         self.extra: dict[str, Any] = _json_extra(kind, extra)
@@ -280,9 +283,19 @@ class Asset(BaseAsset):
 
 
 class Dataset(Asset):
-    """Airflow 2's name (``airflow.datasets.Dataset``): an asset of group ``"dataset"``."""
+    """Airflow 2's name (``airflow.datasets.Dataset``): an asset of group ``"dataset"``.
+
+    Airflow 2's positional form ``Dataset(uri, extra)`` is read as such (a mapping second).
+    """
 
     asset_type: ClassVar[str] = "dataset"
+
+    def __init__(self, name: str | None = None, uri: Any = None, *,
+                 group: str | None = None, extra: Mapping[str, Any] | None = None,
+                 watchers: list[Any] | None = None) -> None:
+        if isinstance(uri, Mapping) and extra is None:
+            name, uri, extra = None, name, uri
+        super().__init__(name, uri, group=group, extra=extra, watchers=watchers)
 
 
 class Model(Asset):

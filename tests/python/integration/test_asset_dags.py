@@ -90,7 +90,7 @@ FILES = {
 
         @asset(uri="s3://bucket/clean", schedule=None)
         def clean_data(self, context, raw_data):
-            return str(self)
+            return [self.uri, context["ti"].task_id, raw_data.name]
 
         @dag(schedule=Asset(uri="s3://bucket/raw", name="raw_data")
              | Asset(uri="s3://bucket/clean", name="clean_data"),
@@ -229,3 +229,16 @@ def test_asset_dags_sync_and_round_trip(dag_folder: Path, engine: Engine) -> Non
         assert dag_hash(serialize_dag(dag)) == stored[dag_id].dag_hash, dag_id
     again = sync_dags(dag_folder, engine=engine, min_update_interval=timedelta(0))
     assert not again.versions_created
+
+
+def test_asset_dags_pass_dag_test(dag_folder: Path) -> None:
+    """Every DAG runs to success with ``DAG.test()``: the asset accessors, yielded Metadata,
+    the post_execute hook and the ``inlet_events`` template all work in a real run."""
+    bag = DagBag(dag_folder)
+    assert bag.import_errors == {}
+    states = {dag_id: dag.test().state for dag_id, dag in sorted(bag.dags.items())}
+    assert states == {dag_id: "success" for dag_id in bag.dags}
+    # clean_data's task got its asset as ``self``, the context, and its upstream as a reference
+    result = bag.dags["clean_data"].test()
+    assert result.xcoms["clean_data"]["return_value"] == [
+        "s3://bucket/clean", "clean_data", "raw_data"]

@@ -59,6 +59,16 @@ def test_name_and_uri_default_to_each_other_and_group_to_asset() -> None:
     assert isinstance(Dataset("x"), Asset)
 
 
+def test_airflow2_positional_dataset_and_path_uris() -> None:
+    d = Dataset("s3://b/k", {"a": 1})
+    assert (d.name, d.uri, d.extra) == ("s3://b/k", "s3://b/k", {"a": 1})
+    from pathlib import PurePosixPath
+
+    assert Asset(name="p", uri=PurePosixPath("/data/x")).uri == "/data/x"
+    with pytest.raises(ValueError, match=r"Asset uri must be a string, got \{'a': 1\}"):
+        Asset("n", {"a": 1})  # type: ignore[arg-type]
+
+
 def test_asset_needs_a_name_or_uri() -> None:
     with pytest.raises(TypeError, match="requires either 'name' or 'uri'"):
         Asset()
