@@ -788,8 +788,11 @@ class InletEventsAccessors(Mapping[Any, list[Any]]):
                 key = self._inlets[key]
             except IndexError:
                 raise IndexError(f"the task has no inlet at position {key}") from None
-        if not isinstance(key, (Asset, AssetAlias, AssetRef, str)):
+        if not isinstance(key, (Asset, AssetAlias, AssetRef)):
             raise KeyError(f"inlet_events are keyed by an Asset or AssetAlias, got {key!r}")
+        if isinstance(key, (Asset, AssetAlias)) and key not in self._inlets:
+            # Airflow looks the asset up among the task's inlets: another one is a KeyError.
+            raise KeyError(f"{key!r} is not an inlet of the task")
         return []
 
     def for_asset(self, *, name: str | None = None, uri: str | None = None) -> list[Any]:
@@ -829,6 +832,11 @@ class AssetDefinition(Asset):
     has one task (``task``) whose outlet is the asset."""
 
     dag: DAG
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> AssetDefinition:
+        # A copy of the task (rendering works on one) keeps the definition, not a copy of its
+        # whole DAG.
+        return self
 
 
 class MultiAssetDefinition:

@@ -380,6 +380,9 @@ def test_inlet_events_and_triggering_events_are_empty_until_stored() -> None:
     assert context["inlets"] == [a]
     with pytest.raises(IndexError, match="no inlet at position 3"):
         context["inlet_events"][3]
+    with pytest.raises(KeyError, match="is not an inlet of the task"):
+        context["inlet_events"][Asset("other")]
+    assert context["inlet_events"][Asset.ref(name="anything")] == []
 
 
 # -- @asset -----------------------------------------------------------------------------------
@@ -401,6 +404,9 @@ def test_asset_decorator_makes_a_dag_producing_the_asset() -> None:
     result = execute_task(op, _context(op))
     assert result == {"self": "my_asset", "upstream": AssetNameRef("upstream"),
                       "ti": "my_asset"}
+    import copy
+
+    assert copy.deepcopy(op).outlets[0] is my_asset
     restored = deserialize_dag(json.loads(json.dumps(serialize_dag(dag))))
     assert restored.task_dict["my_asset"].asset_outlets == [Asset(name="my_asset",
                                                                   uri="s3://bucket/obj")]
