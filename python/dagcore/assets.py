@@ -53,6 +53,7 @@ __all__ = [
     "AssetUriRef",
     "AssetWatcher",
     "BaseAsset",
+    "BaseDataset",
     "AssetDefinition",
     "Dataset",
     "DatasetAlias",
@@ -468,6 +469,7 @@ class AssetAll(_AssetBooleanCondition):
         return all(o.evaluate(statuses) for o in self.objects)
 
 
+BaseDataset = BaseAsset
 DatasetAll = AssetAll
 DatasetAny = AssetAny
 

@@ -66,7 +66,7 @@ _ASSETS: Final = ("dagcore.assets", ("Asset", "AssetAlias", "AssetAll", "AssetAn
 _ASSET_DEFS: Final = ("dagcore.assets", (
     "Asset", "AssetAlias", "AssetAll", "AssetAny", "AssetNameRef", "AssetRef", "AssetUriRef",
     "AssetWatcher", "BaseAsset", "Dataset", "Model"))
-_DATASETS: Final = ("dagcore.assets", ("Dataset", "DatasetAlias", "BaseAsset"))
+_DATASETS: Final = ("dagcore.assets", ("Dataset", "DatasetAlias", "BaseDataset"))
 _DATASET_CONDITIONS: Final = (("dagcore.assets", ("AssetAll", "AssetAny", "DatasetAll",
                                                   "DatasetAny")),)
 
@@ -169,7 +169,7 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.sdk.definitions.asset.decorators": (
         ("dagcore.assets", ("asset", "AssetDefinition", "MultiAssetDefinition")),),
     "airflow.sdk.definitions.asset.metadata": (("dagcore.assets", ("Metadata",)),),
-    "airflow.assets": (),
+    "airflow.assets": (_ASSET_DEFS,),  # the Airflow 3 pre-release path
     "airflow.datasets": (_DATASETS,) + _DATASET_CONDITIONS,
     "airflow.datasets.metadata": (("dagcore.assets", ("Metadata",)),),
     "airflow.timetables.assets": (("dagcore.assets", ("AssetOrTimeSchedule",)),),
