@@ -244,13 +244,16 @@ class DAG(TaskLookup[BaseOperator]):
         self.timezone: tzinfo = (self.start_date.tzinfo  # type: ignore[assignment]
                                  if self.start_date else UTC)
         self.schedule = schedule
+        from dagcore.assets import schedule_timetable
         from dagcore.configuration import conf
         from dagcore.timetables import create_timetable
 
         try:
-            # Airflow 3: cron strings make trigger timetables unless
-            # [scheduler] create_cron_data_intervals asks for Airflow 2's data intervals.
-            self.timetable: Timetable = create_timetable(
+            # An asset, a list of assets or an asset expression: an AssetTriggeredTimetable
+            # (docs/airflow-behaviour.md 11).
+            self.timetable: Timetable = schedule_timetable(schedule) or create_timetable(
+                # Airflow 3: cron strings make trigger timetables unless
+                # [scheduler] create_cron_data_intervals asks for Airflow 2's data intervals.
                 schedule, self.timezone, hash_key=dag_id,
                 cron_data_intervals=conf.getboolean("scheduler", "create_cron_data_intervals"))
         except (ValueError, TypeError) as exc:
@@ -394,6 +397,12 @@ class DAG(TaskLookup[BaseOperator]):
     def leaves(self) -> list[BaseOperator]:
         """Tasks without downstream tasks."""
         return [t for t in self.task_dict.values() if not t._downstream]
+
+    @property
+    def asset_condition(self) -> Any:
+        """The asset condition the DAG is scheduled on (a ``dagcore.assets.BaseAsset``), or
+        None for a time-based (or no) schedule."""
+        return getattr(self.timetable, "asset_condition", None)
 
     def topological_sort(self) -> list[BaseOperator]:
         """The tasks, each after its upstream tasks (stable: insertion order breaks ties)."""

@@ -225,7 +225,35 @@ def _serialize_task(task: BaseOperator) -> dict[str, Any]:
         # A mapped task: how long its input is, as data the scheduler evaluates
         # (dagcore.mapping.mapped_length); written only for mapped tasks.
         **(_mapped_fields(task) if task.is_mapped else {}),
+        # Assets the task reads / produces, in Airflow's shape (docs/airflow-behaviour.md 11);
+        # written only when there are some, which keeps every other DAG's hash unchanged.
+        **{name: values for name in ("inlets", "outlets")
+           if (values := _serialize_lineage(getattr(task, name, None) or ()))},
     }
+
+
+def _serialize_lineage(values: Iterable[Any]) -> list[Any]:
+    """A task's ``inlets``/``outlets`` as Airflow's ``BaseSerialization`` writes them: an asset
+    expression as ``{"__type": "asset" | "asset_alias" | ..., "__var": {...}}``, a string as
+    itself; other objects are left out (not JSON, and no scheduling meaning)."""
+    from dagcore.assets import BaseAsset, encode_asset_condition
+
+    out: list[Any] = []
+    for value in values:
+        if isinstance(value, BaseAsset):
+            encoded = encode_asset_condition(value)
+            out.append({"__type": encoded.pop("__type"), "__var": encoded})
+        elif isinstance(value, str):
+            out.append(value)
+    return out
+
+
+def _deserialize_lineage(values: Iterable[Any]) -> tuple[Any, ...]:
+    """What :func:`_serialize_lineage` wrote, as asset objects (and strings)."""
+    from dagcore.assets import decode_asset_condition
+
+    return tuple(decode_asset_condition({"__type": v["__type"], **v["__var"]})
+                 if isinstance(v, Mapping) else v for v in values)
 
 
 def _mapped_fields(task: Any) -> dict[str, Any]:
@@ -246,12 +274,13 @@ EMPTY_OPERATOR: Final = "dagcore.operators.empty.EmptyOperator"
 def _is_empty_task(data: Mapping[str, Any]) -> bool:
     """Whether the scheduler may mark the task ``success`` without running it: Airflow's
     ``DagRun.schedule_tis`` takes an operator that inherits from EmptyOperator and has no
-    ``on_execute_callback``, no ``on_success_callback`` and no outlets (dagcore has no outlets
-    yet). Other callbacks cannot fire for a task that succeeds at once
-    (docs/airflow-behaviour.md 8.4)."""
+    ``on_execute_callback``, no ``on_success_callback`` and no outlets (an empty task with
+    outlets runs, so that its asset events are recorded). Other callbacks cannot fire for a
+    task that succeeds at once (docs/airflow-behaviour.md 8.4, 11)."""
     return ((data.get("_is_empty") is True or data["operator"] == EMPTY_OPERATOR)
             and not data.get("has_on_execute_callback")
-            and not data.get("has_on_success_callback"))
+            and not data.get("has_on_success_callback")
+            and not data.get("outlets"))
 
 
 def _serialize_task_group(group: TaskGroup) -> dict[str, Any]:
@@ -421,6 +450,16 @@ class SerializedTask:
     expand_length: Mapping[str, Any] | None = None  # dagcore.mapping.mapped_length's spec
     map_index_template: str | None = None
     mapped_group: str | None = None  # the mapped task group the task is mapped by
+    inlets: tuple[Any, ...] = ()  # assets (dagcore.assets objects) and lineage strings
+    outlets: tuple[Any, ...] = ()
+
+    @property
+    def asset_outlets(self) -> list[Any]:
+        """The assets and aliases the task produces (what the scheduler records events
+        for)."""
+        from dagcore.assets import asset_outlets
+
+        return asset_outlets(self.outlets)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], dag_id: str,
@@ -465,6 +504,8 @@ class SerializedTask:
             expand_length=data.get("_expand_length"),
             map_index_template=data.get("map_index_template"),
             mapped_group=data.get("_mapped_group"),
+            inlets=_deserialize_lineage(data.get("inlets") or ()),
+            outlets=_deserialize_lineage(data.get("outlets") or ()),
         )
 
     def task_spec(self) -> TaskSpec:
@@ -578,6 +619,8 @@ class SerializedDAG(TaskLookup["SerializedTask"]):
         self.fileloc: str | None = d.get("fileloc")
         self.timezone: tzinfo = _tz_decode(d.get("timezone", "UTC"))
         self.timetable: Timetable = _deserialize_timetable(d["timetable"])
+        # The asset condition of a DAG scheduled on assets (docs/airflow-behaviour.md 11).
+        self.asset_condition: Any = getattr(self.timetable, "asset_condition", None)
         self.start_date = _date_decode(d.get("start_date"), self.timezone)
         self.end_date = _date_decode(d.get("end_date"), self.timezone)
         self.catchup: bool = bool(d.get("catchup", False))

@@ -141,6 +141,7 @@ def _builtin_classes() -> dict[str, type]:
     its import below changes. ``tests/python/unit/test_serialization_registry.py`` pins the
     names and fails when a public operator or timetable class is missing.
     """
+    from dagcore import assets
     from dagcore import timetables as tt
     from dagcore.decorators import DecoratedPythonOperator
     from dagcore.operators.base import BaseOperator
@@ -194,6 +195,8 @@ def _builtin_classes() -> dict[str, type]:
         "dagcore.timetables.CronDataIntervalTimetable": tt.CronDataIntervalTimetable,
         "dagcore.timetables.DeltaTriggerTimetable": tt.DeltaTriggerTimetable,
         "dagcore.timetables.DeltaDataIntervalTimetable": tt.DeltaDataIntervalTimetable,
+        "dagcore.assets.AssetTriggeredTimetable": assets.AssetTriggeredTimetable,
+        "dagcore.assets.AssetOrTimeSchedule": assets.AssetOrTimeSchedule,
     }
 
 

@@ -25,12 +25,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 import jinja2.nativetypes
 
+from dagcore.assets import InletEventsAccessors, OutletEventAccessors
 from dagcore.params import merge_params
 from dagcore.xcom import XCOM_RETURN_KEY, InMemoryXComBackend, XComBackend
 
@@ -342,8 +343,14 @@ def build_context(task: BaseOperator, *, run_id: str, logical_date: datetime | N
         "task_instance_key_str": f"{dag_run.dag_id}__{task.task_id}__"
                                  f"{_ds_nodash(logical_date) or run_id}",
         "test_mode": False,
-        "inlets": [],
-        "outlets": [],
+        "inlets": list(getattr(task, "inlets", None) or ()),
+        "outlets": list(getattr(task, "outlets", None) or ()),
+        # Asset events (docs/airflow-behaviour.md 11): what the task reports is collected on
+        # ``outlet_events`` (its ``events()``) for the task runner; the read side is empty until
+        # asset events are stored.
+        "outlet_events": OutletEventAccessors(getattr(task, "outlets", None) or ()),
+        "inlet_events": InletEventsAccessors(getattr(task, "inlets", None) or ()),
+        "triggering_asset_events": MappingProxyType({}),
         "var": {},
         "conn": {},
     }

@@ -61,6 +61,15 @@ log = logging.getLogger(__name__)
 _HERE: Final = __name__
 _ALL: Final = "*"
 
+_ASSETS: Final = ("dagcore.assets", ("Asset", "AssetAlias", "AssetAll", "AssetAny", "Metadata",
+                                     "asset", "Model", "AssetWatcher", "Dataset"))
+_ASSET_DEFS: Final = ("dagcore.assets", (
+    "Asset", "AssetAlias", "AssetAll", "AssetAny", "AssetNameRef", "AssetRef", "AssetUriRef",
+    "AssetWatcher", "BaseAsset", "Dataset", "Model"))
+_DATASETS: Final = ("dagcore.assets", ("Dataset", "DatasetAlias", "BaseDataset"))
+_DATASET_CONDITIONS: Final = (("dagcore.assets", ("AssetAll", "AssetAny", "DatasetAll",
+                                                  "DatasetAny")),)
+
 _SDK: Final = (
     (_HERE, ("DAG", "dag")),
     ("dagcore.decorators", ("task",)),
@@ -77,6 +86,7 @@ _SDK: Final = (
     ("dagcore.connections", ("Connection", "BaseHook")),
     ("dagcore.utils.edgemodifier", ("Label", "EdgeModifier")),
     ("dagcore.sensors.base", ("BaseSensorOperator", "PokeReturnValue")),
+    _ASSETS,
 )
 _EMPTY: Final = (("dagcore.operators.empty", ("EmptyOperator",)),)
 _PYTHON: Final = (("dagcore.operators.python", ("PythonOperator",)),)
@@ -146,12 +156,24 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.timetables.base": (("dagcore.timetables", ("DataInterval", "DagRunInfo",
                                                         "TimeRestriction", "Timetable")),),
     "airflow.timetables.simple": (("dagcore.timetables", ("NullTimetable", "OnceTimetable",
-                                                          "ContinuousTimetable")),),
+                                                          "ContinuousTimetable")),
+                                  ("dagcore.assets", ("AssetTriggeredTimetable",
+                                                      "DatasetTriggeredTimetable"))),
     "airflow.timetables.trigger": (("dagcore.timetables", ("CronTriggerTimetable",
                                                            "DeltaTriggerTimetable",
                                                            "MultipleCronTriggerTimetable")),),
     "airflow.timetables.interval": (("dagcore.timetables", ("CronDataIntervalTimetable",
                                                             "DeltaDataIntervalTimetable")),),
+    # -- assets (datasets in Airflow 2), docs/airflow-behaviour.md 11 ---------------------------
+    "airflow.sdk.definitions.asset": (_ASSET_DEFS,),
+    "airflow.sdk.definitions.asset.decorators": (
+        ("dagcore.assets", ("asset", "AssetDefinition", "MultiAssetDefinition")),),
+    "airflow.sdk.definitions.asset.metadata": (("dagcore.assets", ("Metadata",)),),
+    "airflow.assets": (_ASSET_DEFS,),  # the Airflow 3 pre-release path
+    "airflow.datasets": (_DATASETS,) + _DATASET_CONDITIONS,
+    "airflow.datasets.metadata": (("dagcore.assets", ("Metadata",)),),
+    "airflow.timetables.assets": (("dagcore.assets", ("AssetOrTimeSchedule",)),),
+    "airflow.timetables.datasets": (("dagcore.assets", ("DatasetOrTimeSchedule",)),),
     # -- task exceptions, get_current_context, Variable, Connection ------------------------------
     "airflow.exceptions": _EXCEPTIONS + (
         ("dagcore.exceptions", ("ParamValidationError", "DuplicateTaskIdFound")),

@@ -234,7 +234,10 @@ class BaseOperator(DependencyMixin):
         map_index_template: a template labelling each instance of a mapped task.
         sla: Airflow 2's SLA: accepted and ignored with a warning (Airflow 3 has none).
         multiple_outputs: push each key of a returned dict as its own XCom.
-        inlets, outlets: lineage/asset references, stored as lists (no scheduling meaning yet).
+        pre_execute, post_execute: callables run before / after :meth:`execute` (Airflow's
+            hooks: ``pre_execute(context)``, ``post_execute(context, result)``).
+        inlets, outlets: assets (``dagcore.assets``) the task reads / produces, stored as lists
+            (other values are kept as lineage and ignored by scheduling).
 
     Raises:
         TypeError: an unknown argument (named), or a wrong type.
@@ -301,6 +304,8 @@ class BaseOperator(DependencyMixin):
         sla: Any = None,
         inlets: Any = None,
         outlets: Any = None,
+        pre_execute: Callable[..., Any] | None = None,
+        post_execute: Callable[..., Any] | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -371,11 +376,16 @@ class BaseOperator(DependencyMixin):
         self.map_index_template = map_index_template
         if sla is not None:  # Airflow 2's SLAs (removed in Airflow 3): accepted, not enforced
             log.warning("task %r: sla is ignored (SLAs were removed in Airflow 3)", task_id)
-        # Stored as Airflow does (a list); their scheduling meaning comes with assets.
+        # Stored as Airflow does (a list): Asset/AssetAlias entries are what the scheduler
+        # uses (docs/airflow-behaviour.md 11); other entries (lineage strings) are kept as is.
         self.inlets: list[Any] = [] if not inlets else (
-            inlets if isinstance(inlets, list) else [inlets])
+            list(inlets) if isinstance(inlets, list) else [inlets])
         self.outlets: list[Any] = [] if not outlets else (
-            outlets if isinstance(outlets, list) else [outlets])
+            list(outlets) if isinstance(outlets, list) else [outlets])
+        # Airflow's pre_execute(context) / post_execute(context, result) hooks, called by the
+        # methods of the same name (e.g. to set an outlet's event extra after a classic operator).
+        self._pre_execute_hook = pre_execute
+        self._post_execute_hook = post_execute
         self.is_setup = False
         self.is_teardown = False
         self.on_failure_fail_dagrun = False
@@ -589,10 +599,17 @@ class BaseOperator(DependencyMixin):
         """Stop work started by :meth:`execute` (called when the task is killed)."""
 
     def pre_execute(self, context: dict[str, Any]) -> None:
-        """Called right before :meth:`execute`."""
+        """Called right before :meth:`execute` (calls the ``pre_execute`` hook, if given)."""
+        hook = getattr(self, "_pre_execute_hook", None)
+        if hook is not None:
+            hook(context)
 
     def post_execute(self, context: dict[str, Any], result: Any = None) -> None:
-        """Called right after :meth:`execute` with its result."""
+        """Called right after :meth:`execute` with its result (calls the ``post_execute`` hook,
+        if given)."""
+        hook = getattr(self, "_post_execute_hook", None)
+        if hook is not None:
+            hook(context, result)
 
     def render_template(self, content: Any, context: dict[str, Any],
                         jinja_env: Any = None, seen_oids: Any = None) -> Any:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
+from dagcore.assets import collect_metadata
 from dagcore.operators.base import BaseOperator
 
 __all__ = ["PythonOperator", "determine_kwargs"]
@@ -41,6 +42,18 @@ def determine_kwargs(python_callable: Callable[..., Any], op_args: Collection[An
     return {p.name: kwargs[p.name] for p in parameters
             if p.name in kwargs and p.name not in taken
             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _drain(generator: Any, context: Mapping[str, Any]) -> Any:
+    """Run a task function's generator: yielded Metadata is recorded, anything else yielded is
+    ignored with a warning (as Airflow does); the generator's return value is returned."""
+    while True:
+        try:
+            item = next(generator)
+        except StopIteration as stop:
+            return stop.value
+        if collect_metadata(context, item) is not None:
+            log.warning("Ignoring unknown data of %r received from task", type(item))
 
 
 class PythonOperator(BaseOperator):
@@ -85,6 +98,12 @@ class PythonOperator(BaseOperator):
         merged = {**context, **self.op_kwargs, "templates_dict": self.templates_dict}
         kwargs = determine_kwargs(self.python_callable, self.op_args, merged)
         result = self.execute_callable(self.op_args, kwargs)
+        # Asset event extra the function yields or returns as Metadata (docs/airflow-behaviour.md
+        # 11): a generator is run to its end, its return value is the task's.
+        if inspect.isgenerator(result) and inspect.isgeneratorfunction(
+                inspect.unwrap(self.python_callable)):
+            result = _drain(result, context)
+        result = collect_metadata(context, result)
         if self.show_return_value_in_logs:
             log.info("Done. Returned value was: %r", result)
         return result

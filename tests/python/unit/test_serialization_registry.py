@@ -22,6 +22,7 @@ import pytest
 import dagcore.operators
 import dagcore.serialization_registry as reg
 from dagcore import DAG, task
+from dagcore import assets
 from dagcore import timetables as tt
 from dagcore.operators import branch, latest_only, short_circuit, weekday
 from dagcore.operators import datetime as datetime_ops
@@ -73,6 +74,8 @@ STABLE_NAMES = {
     "dagcore.timetables.CronDataIntervalTimetable": tt.CronDataIntervalTimetable,
     "dagcore.timetables.DeltaTriggerTimetable": tt.DeltaTriggerTimetable,
     "dagcore.timetables.DeltaDataIntervalTimetable": tt.DeltaDataIntervalTimetable,
+    "dagcore.assets.AssetTriggeredTimetable": assets.AssetTriggeredTimetable,
+    "dagcore.assets.AssetOrTimeSchedule": assets.AssetOrTimeSchedule,
 }
 
 # dag_hash of _sample(schedule), computed on main (7be02e2) before the registry existed.
@@ -144,7 +147,7 @@ def test_every_public_operator_and_timetable_class_of_dagcore_is_registered() ->
     operator_modules = [f"dagcore.operators.{m.name}"
                         for m in pkgutil.iter_modules(dagcore.operators.__path__)]
     classes = (_public_classes([*operator_modules, "dagcore.decorators"], BaseOperator)
-               | _public_classes(["dagcore.timetables"], tt.Timetable))
+               | _public_classes(["dagcore.timetables", "dagcore.assets"], tt.Timetable))
     missing = {f"{c.__module__}.{c.__qualname__}" for c in classes} - set(STABLE_NAMES)
     assert not missing, (f"add {sorted(missing)} to dagcore.serialization_registry."
                          f"_builtin_classes and to STABLE_NAMES here")
