@@ -1,4 +1,4 @@
-"""The asset-condition engine: which asset-scheduled DAGs are ready, for all of them in one C++ call.
+"""The asset-condition engine: which asset-scheduled DAGs are ready, all in one C++ call.
 
 A DAG scheduled on assets has a condition, a boolean expression of ``AssetAll`` (``&``, a plain
 list) and ``AssetAny`` (``|``) over assets, aliases and asset references. Airflow keeps, per
@@ -282,10 +282,12 @@ class AssetConditions(Generic[K]):
             raise TypeError(f"queued pairs must be (dag key, asset id) tuples: {exc}") from None
         try:
             asset_ids = array("q", map(itemgetter(1), pairs))
+        except IndexError as exc:
+            raise TypeError(f"queued pairs must be (dag key, asset id) tuples: {exc}") from None
         except TypeError:
             bad = next(p for p in pairs
                        if isinstance(p[1], bool) or not isinstance(p[1], int))
-            raise TypeError(f"queued pair {tuple(p for p in bad)!r}: the asset id must be an "
+            raise TypeError(f"queued pair {tuple(bad)!r}: the asset id must be an "
                             "int") from None
         except OverflowError:
             bad = next(p for p in pairs if not -2 ** 63 <= p[1] < 2 ** 63)
