@@ -84,6 +84,58 @@ class array_input {
   std::vector<T> m_copy;
 };
 
+std::string repr(const py::handle& o) { return py::repr(o).cast<std::string>(); }
+
+/// The ready DAG keys for a list or tuple of (dag key, asset id) pairs: the keys are looked up
+/// in `index` (key -> condition index) here, so the scheduler's rows need no Python loop.
+py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::dict& index,
+                     const py::tuple& keys) {
+  if (!PyList_Check(pairs.ptr()) && !PyTuple_Check(pairs.ptr())) {
+    throw py::type_error("queued pairs must be a list or tuple of (dag key, asset id) tuples, "
+                         "got " + std::string(Py_TYPE(pairs.ptr())->tp_name));
+  }
+  const py::object seq = py::reinterpret_borrow<py::object>(pairs);
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
+  PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
+  std::vector<std::int64_t> dags(static_cast<std::size_t>(n));
+  std::vector<std::int64_t> assets(static_cast<std::size_t>(n));
+  for (Py_ssize_t k = 0; k < n; ++k) {
+    PyObject* item = items[k];
+    const bool is_pair = (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) ||
+                         (PyList_Check(item) && PyList_GET_SIZE(item) == 2);
+    if (!is_pair) {
+      throw py::type_error("queued pairs must be (dag key, asset id) tuples, got " +
+                           repr(item) + " at position " + std::to_string(k));
+    }
+    PyObject* key = PySequence_Fast_ITEMS(item)[0];
+    PyObject* asset = PySequence_Fast_ITEMS(item)[1];
+    PyObject* found = PyDict_GetItemWithError(index.ptr(), key);
+    if (found == nullptr) {
+      if (PyErr_Occurred() != nullptr) throw py::error_already_set();
+      throw py::value_error("queued pair for DAG " + repr(key) + ", which has no asset condition");
+    }
+    dags[static_cast<std::size_t>(k)] = PyLong_AsLongLong(found);
+    if (!PyLong_Check(asset) || PyBool_Check(asset)) {
+      throw py::type_error("queued pair " + repr(item) + ": the asset id must be an int");
+    }
+    int overflow = 0;
+    const long long id = PyLong_AsLongLongAndOverflow(asset, &overflow);
+    if (overflow != 0) {
+      throw py::value_error("queued pair " + repr(item) + ": asset id out of range");
+    }
+    assets[static_cast<std::size_t>(k)] = id;
+  }
+  if (PyErr_Occurred() != nullptr) throw py::error_already_set();
+  std::vector<condition_set::index_type> ready;
+  {
+    py::gil_scoped_release nogil;
+    ready = s.ready(dags, assets);
+  }
+  py::list out(ready.size());
+  for (std::size_t i = 0; i < ready.size(); ++i) out[i] = keys[ready[i]];
+  return out;
+}
+
 condition_set make_set(const py::handle& kinds, const py::handle& values,
                        const std::vector<std::size_t>& offsets) {
   const array_input<std::uint8_t> k(kinds, "kinds");
@@ -118,6 +170,9 @@ void register_asset_conditions(py::module_& m) {
           py::arg("dags"), py::arg("assets"),
           "Indexes (sorted) of the conditions that hold for the queued pairs "
           "(dags[k], assets[k]); int64 buffers or sequences of ints.")
+      .def("ready_pairs", &ready_pairs, py::arg("pairs"), py::arg("index"), py::arg("keys"),
+           "The keys (keys[i] for the ready condition indexes i, ascending) for a list or tuple "
+           "of (dag key, asset id) pairs; index maps a key to its condition index.")
       .def(
           "missing",
           [](const condition_set& s, std::int64_t dag, const py::handle& queued) {

@@ -137,6 +137,12 @@ condition_set::condition_set(std::span<const std::uint8_t> kinds,
 
 std::ptrdiff_t condition_set::slot_of(index_type d, std::int64_t asset) const noexcept {
   const auto row = assets(d);
+  if (row.size() <= 16) {  // the usual few assets: a scan beats a binary search's branches
+    for (std::size_t k = 0; k < row.size(); ++k) {
+      if (row[k] == asset) return static_cast<std::ptrdiff_t>(k);
+    }
+    return -1;
+  }
   const auto it = std::lower_bound(row.begin(), row.end(), asset);
   if (it == row.end() || *it != asset) return -1;
   return it - row.begin();

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Container, Hashable, Iterable, Mapping, Sequence
-from operator import itemgetter
 from typing import Any, Generic, TypeAlias, TypeVar, Union
 
 from dagcore._native import core
@@ -273,27 +272,8 @@ class AssetConditions(Generic[K]):
         negative asset id, TypeError for an asset id that is not an int.
         """
         pairs = queued_pairs if isinstance(queued_pairs, (list, tuple)) else list(queued_pairs)
-        try:
-            dags = array("q", map(self._index.__getitem__, map(itemgetter(0), pairs)))
-        except KeyError as exc:
-            raise ValueError(f"queued pair for DAG {exc.args[0]!r}, which has no asset "
-                             "condition") from None
-        except (TypeError, IndexError) as exc:
-            raise TypeError(f"queued pairs must be (dag key, asset id) tuples: {exc}") from None
-        try:
-            asset_ids = array("q", map(itemgetter(1), pairs))
-        except IndexError as exc:
-            raise TypeError(f"queued pairs must be (dag key, asset id) tuples: {exc}") from None
-        except TypeError:
-            bad = next(p for p in pairs
-                       if isinstance(p[1], bool) or not isinstance(p[1], int))
-            raise TypeError(f"queued pair {tuple(bad)!r}: the asset id must be an "
-                            "int") from None
-        except OverflowError:
-            bad = next(p for p in pairs if not -2 ** 63 <= p[1] < 2 ** 63)
-            raise ValueError(f"queued pair {tuple(bad)!r}: asset id out of range") from None
-        keys = self._keys
-        return [keys[i] for i in self.ready_indices(dags, asset_ids)]
+        # The key lookups happen in C++ too (the pairs are read in place).
+        return self._set.ready_pairs(pairs, self._index, self._keys)
 
     def ready_indices(self, dags: array[int] | Sequence[int],
                       asset_ids: array[int] | Sequence[int]) -> list[int]:
