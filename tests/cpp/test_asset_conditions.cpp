@@ -138,6 +138,27 @@ TEST(AssetConditions, AliasResolvedToSeveralAssetsIsAny) {
   EXPECT_FALSE(ready_one(t, {7, 8}));
 }
 
+TEST(AssetConditions, ManyAssetsInOneCondition) {
+  // More than 16 distinct assets: the slot lookup takes its binary-search path.
+  std::vector<tree> leaves;
+  std::vector<std::int64_t> queued;
+  for (std::int64_t a = 100; a < 140; a += 2) {
+    leaves.push_back(leaf(a));
+    queued.push_back(a);
+  }
+  const condition_set set = compile({all(leaves), any(leaves)});
+  pairs p;
+  for (const auto a : queued) p.emplace_back(0, a);
+  EXPECT_EQ(ready(set, p), std::vector<idx>{0});
+  p.pop_back();
+  p.emplace_back(0, 139);  // not in the condition: ignored
+  EXPECT_EQ(ready(set, p), std::vector<idx>{});
+  EXPECT_EQ(ready(set, {{1, 138}}), std::vector<idx>{1});
+  EXPECT_EQ(ready(set, {{1, 101}}), std::vector<idx>{});
+  EXPECT_EQ(set.missing(0, std::vector<std::int64_t>(queued.begin() + 1, queued.end())),
+            std::vector<std::int64_t>{100});
+}
+
 TEST(AssetConditions, PairForAnotherDagOnlyDoesNotCount) {
   const condition_set set = compile({all({leaf(1), leaf(2)}), leaf(1), any({leaf(2), leaf(3)})});
   EXPECT_EQ(ready(set, {{1, 1}, {0, 2}}), std::vector<idx>{1});

@@ -119,8 +119,10 @@ def test_many_dags_in_one_call() -> None:
     # duplicates and any order
     assert engine.ready([("both", a)] * 3) == []
     assert engine.ready(iter([("b_or_c", c), ("b_or_c", c)])) == ["b_or_c"]
-    # empty input
+    # empty input; lists as pairs; a tuple of pairs
     assert engine.ready([]) == []
+    assert engine.ready([["a_only", a]]) == ["a_only"]
+    assert engine.ready((("b_or_c", b),)) == ["b_or_c"]
     # the array form, by index
     assert engine.ready_indices(array("q", [0, 0, 2]), array("q", [a, b, b])) == [0, 2]
     assert engine.keys == ("both", "a_only", "b_or_c")
