@@ -72,8 +72,7 @@ class array_input {
 
   [[nodiscard]] std::span<const T> span() const noexcept {
     if (m_has_view) {
-      return {static_cast<const T*>(m_view.buf),
-              static_cast<std::size_t>(m_view.len) / sizeof(T)};
+      return {static_cast<const T*>(m_view.buf), static_cast<std::size_t>(m_view.len) / sizeof(T)};
     }
     return m_copy;
   }
@@ -91,12 +90,13 @@ std::string repr(const py::handle& o) { return py::repr(o).cast<std::string>(); 
 py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::dict& index,
                      const py::tuple& keys) {
   if (!PyList_Check(pairs.ptr()) && !PyTuple_Check(pairs.ptr())) {
-    throw py::type_error("queued pairs must be a list or tuple of (dag key, asset id) tuples, "
-                         "got " + std::string(Py_TYPE(pairs.ptr())->tp_name));
+    throw py::type_error(
+        "queued pairs must be a list or tuple of (dag key, asset id) tuples, "
+        "got " +
+        std::string(Py_TYPE(pairs.ptr())->tp_name));
   }
-  const py::object seq = py::reinterpret_borrow<py::object>(pairs);
-  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
-  PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(pairs.ptr());
+  PyObject** items = PySequence_Fast_ITEMS(pairs.ptr());
   std::vector<std::int64_t> dags(static_cast<std::size_t>(n));
   std::vector<std::int64_t> assets(static_cast<std::size_t>(n));
   for (Py_ssize_t k = 0; k < n; ++k) {
@@ -104,8 +104,8 @@ py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::
     const bool is_pair = (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) ||
                          (PyList_Check(item) && PyList_GET_SIZE(item) == 2);
     if (!is_pair) {
-      throw py::type_error("queued pairs must be (dag key, asset id) tuples, got " +
-                           repr(item) + " at position " + std::to_string(k));
+      throw py::type_error("queued pairs must be (dag key, asset id) tuples, got " + repr(item) +
+                           " at position " + std::to_string(k));
     }
     PyObject* key = PySequence_Fast_ITEMS(item)[0];
     PyObject* asset = PySequence_Fast_ITEMS(item)[1];

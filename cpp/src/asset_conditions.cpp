@@ -35,8 +35,7 @@ condition_set::condition_set(std::span<const std::uint8_t> kinds,
     if (offsets[i] < offsets[i - 1] || offsets[i] > kinds.size()) {
       fail("offsets[" + std::to_string(i) + "] = " + std::to_string(offsets[i]) +
            " must lie between offsets[" + std::to_string(i - 1) + "] = " +
-           std::to_string(offsets[i - 1]) + " and the node count " +
-           std::to_string(kinds.size()));
+           std::to_string(offsets[i - 1]) + " and the node count " + std::to_string(kinds.size()));
     }
   }
   if (offsets.back() != kinds.size()) {
@@ -79,8 +78,9 @@ condition_set::condition_set(std::span<const std::uint8_t> kinds,
       const auto kind = static_cast<node_kind>(code);
       if (value < 0) {
         fail(at(c, n) + ": " +
-             (kind == node_kind::leaf ? std::string("negative asset id ")
-                                      : std::string(to_string(kind)) + " with a negative child count ") +
+             (kind == node_kind::leaf
+                  ? std::string("negative asset id ")
+                  : std::string(to_string(kind)) + " with a negative child count ") +
              std::to_string(value));
       }
       bool complete = true;  // this node is complete once read (a leaf, an empty all/any)
@@ -121,14 +121,15 @@ condition_set::condition_set(std::span<const std::uint8_t> kinds,
     const std::size_t first = m_assets.size();
     m_assets.insert(m_assets.end(), leaf_assets.begin(), leaf_assets.end());
     std::sort(m_assets.begin() + static_cast<std::ptrdiff_t>(first), m_assets.end());
-    m_assets.erase(std::unique(m_assets.begin() + static_cast<std::ptrdiff_t>(first), m_assets.end()),
-                   m_assets.end());
+    m_assets.erase(
+        std::unique(m_assets.begin() + static_cast<std::ptrdiff_t>(first), m_assets.end()),
+        m_assets.end());
     m_asset_off.push_back(m_assets.size());
     for (std::size_t k = 0; k < leaf_ops.size(); ++k) {
       const auto it = std::lower_bound(m_assets.begin() + static_cast<std::ptrdiff_t>(first),
                                        m_assets.end(), leaf_assets[k]);
-      m_prog[leaf_ops[k]].arg = static_cast<index_type>(
-          it - (m_assets.begin() + static_cast<std::ptrdiff_t>(first)));
+      m_prog[leaf_ops[k]].arg =
+          static_cast<index_type>(it - (m_assets.begin() + static_cast<std::ptrdiff_t>(first)));
     }
     m_prog_off.push_back(m_prog.size());
     m_max_nodes = std::max(m_max_nodes, end - begin);
@@ -188,8 +189,8 @@ std::vector<condition_set::index_type> condition_set::ready(
   for (std::size_t k = 0; k < dags.size(); ++k) {
     const std::int64_t d = dags[k];
     if (d < 0 || static_cast<std::uint64_t>(d) >= n_dags) {
-      fail("pair " + std::to_string(k) + ": DAG index " + std::to_string(d) +
-           " is out of range (" + std::to_string(n_dags) + " conditions)");
+      fail("pair " + std::to_string(k) + ": DAG index " + std::to_string(d) + " is out of range (" +
+           std::to_string(n_dags) + " conditions)");
     }
     if (assets[k] < 0) {
       fail("pair " + std::to_string(k) + ": negative asset id " + std::to_string(assets[k]));

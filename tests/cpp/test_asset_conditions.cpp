@@ -195,7 +195,9 @@ TEST(AssetConditions, AssetsAndMissing) {
             "DAG index 2 is out of range (2 conditions)");
   EXPECT_EQ(error_of([&] { (void)set.missing(-1, {}); }),
             "DAG index -1 is out of range (2 conditions)");
-  EXPECT_EQ(error_of([&] { (void)set.missing(0, std::vector<std::int64_t>{1, -4}); }),
+  EXPECT_EQ(error_of([&] {
+              (void)set.missing(0, std::vector<std::int64_t>{1, -4});
+            }),
             "queued[1]: negative asset id -4");
 }
 
@@ -205,7 +207,8 @@ std::string compile_error(std::vector<std::uint8_t> kinds, std::vector<std::int6
 }
 
 TEST(AssetConditions, StructureErrors) {
-  EXPECT_EQ(compile_error({0, 0}, {1}, {0, 2}), "kinds and values differ in length: 2 kinds, 1 values");
+  EXPECT_EQ(compile_error({0, 0}, {1}, {0, 2}),
+            "kinds and values differ in length: 2 kinds, 1 values");
   EXPECT_EQ(compile_error({}, {}, {}), "offsets must hold at least one entry (0), got none");
   EXPECT_EQ(compile_error({0}, {1}, {1, 1}), "offsets[0] must be 0, got 1");
   EXPECT_EQ(compile_error({0, 0}, {1, 2}, {0, 2, 1}),
@@ -240,15 +243,20 @@ TEST(AssetConditions, StructureErrors) {
 
 TEST(AssetConditions, PairErrors) {
   const condition_set set = compile({leaf(1), leaf(2)});
+  EXPECT_EQ(
+      error_of([&] { (void)set.ready(std::vector<std::int64_t>{0}, std::vector<std::int64_t>{}); }),
+      "the pair arrays differ in length: 1 DAG indexes, 0 asset ids");
   EXPECT_EQ(error_of([&] {
-              (void)set.ready(std::vector<std::int64_t>{0}, std::vector<std::int64_t>{});
+              (void)ready(set, {{0, 1}, {2, 1}});
             }),
-            "the pair arrays differ in length: 1 DAG indexes, 0 asset ids");
-  EXPECT_EQ(error_of([&] { (void)ready(set, {{0, 1}, {2, 1}}); }),
             "pair 1: DAG index 2 is out of range (2 conditions)");
-  EXPECT_EQ(error_of([&] { (void)ready(set, {{-1, 1}}); }),
+  EXPECT_EQ(error_of([&] {
+              (void)ready(set, {{-1, 1}});
+            }),
             "pair 0: DAG index -1 is out of range (2 conditions)");
-  EXPECT_EQ(error_of([&] { (void)ready(set, {{0, 1}, {1, 2}, {1, -2}}); }),
+  EXPECT_EQ(error_of([&] {
+              (void)ready(set, {{0, 1}, {1, 2}, {1, -2}});
+            }),
             "pair 2: negative asset id -2");
 }
 
@@ -323,8 +331,8 @@ TEST(AssetConditions, RandomTreesAgreeWithReference) {
       const auto& q = per_dag[static_cast<std::size_t>(d)];
       std::set<std::int64_t> mine;
       collect_assets(refs[static_cast<std::size_t>(d)], mine);
-      const bool has_own = std::any_of(q.begin(), q.end(),
-                                       [&](std::int64_t a) { return mine.count(a) != 0; });
+      const bool has_own =
+          std::any_of(q.begin(), q.end(), [&](std::int64_t a) { return mine.count(a) != 0; });
       if (has_own && reference(refs[static_cast<std::size_t>(d)], q)) {
         expected.push_back(static_cast<idx>(d));
       }
