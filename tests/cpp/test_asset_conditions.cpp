@@ -341,5 +341,43 @@ TEST(AssetConditions, RandomTreesAgreeWithReference) {
   }
 }
 
+TEST(AssetConditions, RandomDescriptionsCompileOrThrow) {
+  // Arbitrary arrays either compile (and then evaluate any valid pairs) or throw
+  // std::invalid_argument; nothing else (run under ASan/UBSan by `make sanitize`).
+  std::mt19937_64 rng(7);
+  int compiled = 0;
+  for (int round = 0; round < 3000; ++round) {
+    const auto n = std::uniform_int_distribution<std::size_t>(0, 9)(rng);
+    std::vector<std::uint8_t> kinds(n);
+    std::vector<std::int64_t> values(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      kinds[k] = static_cast<std::uint8_t>(std::uniform_int_distribution<int>(0, 3)(rng));
+      values[k] = std::uniform_int_distribution<std::int64_t>(-1, 4)(rng);
+    }
+    std::vector<std::size_t> offsets{0};
+    for (std::size_t k = 1; k < n; ++k) {
+      if (std::uniform_int_distribution<int>(0, 2)(rng) == 0) offsets.push_back(k);
+    }
+    offsets.push_back(n);
+    try {
+      const condition_set set(kinds, values, offsets);
+      ++compiled;
+      pairs p;
+      for (std::size_t d = 0; d < set.size(); ++d) {
+        for (std::int64_t a = 0; a < 5; ++a) {
+          if (std::uniform_int_distribution<int>(0, 1)(rng) == 1) {
+            p.emplace_back(static_cast<std::int64_t>(d), a);
+          }
+        }
+      }
+      const auto out = ready(set, p);
+      EXPECT_TRUE(std::is_sorted(out.begin(), out.end()));
+      for (const idx d : out) EXPECT_LT(d, set.size());
+    } catch (const std::invalid_argument&) {
+    }
+  }
+  EXPECT_GE(compiled, 50);  // the generator does reach valid descriptions (100 with this seed)
+}
+
 }  // namespace
 }  // namespace dagcore::assets
