@@ -267,3 +267,21 @@ def test_engine_equals_python_reference(conditions: list[Any],
     for key in keys:
         mine = queued.get(key, set())
         assert engine.missing(key, mine) == sorted(set(engine.assets(key)) - mine)
+
+
+def test_concurrent_ready_calls_agree() -> None:
+    """One compiled set serves several threads at once (the GIL is released while evaluating)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    letters = "abcdefgh"
+    conditions = {f"dag_{i}": all_of(asset(letters[i % 8]),
+                                     any_of(asset(letters[(i + 1) % 8]), alias("two")))
+                  for i in range(200)}
+    engine = AssetConditions(conditions, resolve)
+    queues = [[(key, asset_id) for key in conditions for asset_id in ids(*queued)]
+              for queued in ("ab", "gh", letters, "")]
+    expected = [engine.ready(q) for q in queues]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda i: engine.ready(queues[i % 4]), range(64)))
+    assert results == [expected[i % 4] for i in range(64)]
+    assert expected[2] == list(conditions)  # every DAG ready with every asset queued
