@@ -21,6 +21,8 @@ Contestants (the figures are one scheduler loop's evaluation, ms):
   with queued assets a walk over its condition (``dagcore.asset_conditions.evaluate_python`` on
   the resolved tree: ``all()``/``any()`` of the children, a set lookup per leaf), collecting the
   ready DAGs.
+- Python walk only: the same walks on the sets per DAG built beforehand (informational: the
+  evaluation without the grouping).
 - dagcore ``AssetConditions.ready`` on the same list of ``(dag key, asset id)`` pairs (the
   headline: the key lookup and int64 arrays built in Python, the evaluation in C++).
 - dagcore ``AssetConditions.ready_indices`` on prebuilt int64 arrays (evaluation only).
@@ -35,8 +37,10 @@ Timing method: ``time.perf_counter_ns`` around 10 back-to-back calls of each con
 for compiling) with the garbage collector paused, the mean per call; the contestants interleaved
 in each repeat, the best repeat reported.
 
-Targets: the asset step from the queued pairs (``ready``) within 50 ms per scheduler loop, and
-both dagcore forms at least 20x the Python reference.
+Targets: the asset step from the queued pairs (``ready``) within 50 ms per scheduler loop; the
+bulk evaluation call (``ready_indices``) at least 20x the Python reference; ``ready`` from the
+pairs against the same 20x (it also pays for reading the Python tuples, cold in cache after the
+other contestants ran, as rows freshly fetched from the database would be).
 
 Output: a plain-text table with ratios against the Python reference measured in the same run,
 the targets marked PASS/FAIL, then, as the last line of stdout, one JSON object with every
@@ -168,8 +172,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     best: dict[str, int] = {}
     results: dict[str, list[str]] = {}
+    grouped: dict[str, set[int]] = {}
+    for key, asset in pairs:
+        grouped.setdefault(key, set()).add(asset)
     contestants: dict[str, Callable[[], list[str]]] = {
         "reference": lambda: python_ready(resolved, pairs),
+        "reference_walk": lambda: [key for key, assets in grouped.items()
+                                   if evaluate_python(resolved[key], assets)],
         "ready": lambda: engine.ready(pairs),
         "ready_indices": lambda: [engine.keys[i]
                                   for i in engine.ready_indices(dag_index, asset_ids)],
@@ -184,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results[name] = result
 
     expected = sorted(results["reference"], key=engine.index)
+    if sorted(results["reference_walk"], key=engine.index) != expected:
+        raise SystemExit("assets_bench: the two Python references differ")
     for name in ("ready", "ready_indices"):
         if results[name] != expected:
             raise SystemExit(f"assets_bench: dagcore {name} differs from the Python reference: "
@@ -193,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ref = ms["reference"]
     rows = [
         ["Python reference (group + walk per DAG)", fmt(ref, ".2f", " ms"), "1.0x"],
+        ["Python walk only (sets per DAG prebuilt)", fmt(ms["reference_walk"], ".2f", " ms"),
+         fmt(ratio(ref, ms["reference_walk"]), ".1f", "x")],
         ["dagcore ready(pairs)", fmt(ms["ready"], ".3f", " ms"),
          fmt(ratio(ref, ms["ready"]), ".1f", "x")],
         ["dagcore ready_indices(int64 arrays)", fmt(ms["ready_indices"], ".3f", " ms"),
@@ -210,10 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets = [
         ("asset step (ready from queued pairs) <= 50 ms", fmt(ms["ready"], ".3f", " ms"),
          ms["ready"] <= TARGET_STEP_MS),
-        ("ready(pairs) >= 20x the Python evaluation", fmt(speedup, ".1f", "x"),
-         speedup is not None and speedup >= TARGET_SPEEDUP),
         ("ready_indices(arrays) >= 20x the Python evaluation", fmt(speedup_indices, ".1f", "x"),
          speedup_indices is not None and speedup_indices >= TARGET_SPEEDUP),
+        ("ready(pairs) >= 20x the Python evaluation", fmt(speedup, ".1f", "x"),
+         speedup is not None and speedup >= TARGET_SPEEDUP),
     ]
     print(format_table("Targets", ["target", "measured", "result"],
                        [[d, m, "PASS" if ok else "FAIL"] for d, m, ok in targets]))
@@ -224,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "repeats": repeats, "inner": INNER, "dags": N_DAGS, "assets": N_ASSETS, "events": N_EVENTS,
         "queued_pairs": len(pairs), "distinct_leaves": leaves, "ready_dags": len(expected),
         "reference_ms": rounded(ref, 3),
+        "reference_walk_ms": rounded(ms["reference_walk"], 3),
+        "ready_indices_speedup_vs_walk": rounded(ratio(ms["reference_walk"],
+                                                       ms["ready_indices"]), 1),
         "ready_ms": rounded(ms["ready"], 4),
         "ready_indices_ms": rounded(ms["ready_indices"], 4),
         "compile_ms": rounded(ms["compile"], 3),
