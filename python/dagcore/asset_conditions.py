@@ -120,9 +120,8 @@ def _leaf_ids(node: Mapping[str, Any], resolver: Resolver, where: str) -> list[i
         if asset_id < 0 or asset_id >= 2 ** 63:
             raise ValueError(f"{where}: the resolver returned asset id {asset_id} for "
                              f"{dict(node)!r}; ids must lie in 0 .. 2**63 - 1")
-        if asset_id not in ids:
-            ids.append(asset_id)
-    return ids
+        ids.append(asset_id)
+    return list(dict.fromkeys(ids))  # distinct, in the resolver's order
 
 
 def resolve_condition(condition: Any, resolver: Resolver, *,
