@@ -285,3 +285,11 @@ def test_concurrent_ready_calls_agree() -> None:
         results = list(pool.map(lambda i: engine.ready(queues[i % 4]), range(64)))
     assert results == [expected[i % 4] for i in range(64)]
     assert expected[2] == list(conditions)  # every DAG ready with every asset queued
+
+
+def test_leaf_resolving_to_repeated_ids() -> None:
+    assert resolve_condition(alias("x"), lambda leaf: [8, 7, 8]) == ("any", (8, 7))
+    assert resolve_condition(asset("a"), lambda leaf: (5, 5)) == 5
+    engine = AssetConditions({"d": alias("x")}, lambda leaf: iter([8, 7, 8]))
+    assert engine.assets("d") == [7, 8]
+    assert engine.ready([("d", 7)]) == ["d"]
