@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   dagcore::bindings::register_timetable(m);
   dagcore::bindings::register_run_state(m);
   dagcore::bindings::register_backfill(m);
+  dagcore::bindings::register_asset_conditions(m);
 }

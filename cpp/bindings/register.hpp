@@ -10,5 +10,6 @@ void register_cron(pybind11::module_& m);
 void register_timetable(pybind11::module_& m);
 void register_run_state(pybind11::module_& m);
 void register_backfill(pybind11::module_& m);
+void register_asset_conditions(pybind11::module_& m);
 
 }  // namespace dagcore::bindings

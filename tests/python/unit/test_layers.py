@@ -45,6 +45,7 @@ LAYER_OF = {
     "dagcore.timetables": "engines",
     "dagcore.run_state": "engines",
     "dagcore.backfill": "engines",  # planning; the DB side is dagcore.api.backfills
+    "dagcore.asset_conditions": "engines",  # bulk evaluation of asset schedules
     # authoring: what DAG files use
     "dagcore": "authoring",  # the package itself re-exports DAG, dag, task, Param
     "dagcore.dag": "authoring",

@@ -1,0 +1,197 @@
+// Python binding of the asset-condition engine: _core.AssetConditionSet. dagcore.asset_conditions
+// wraps it; the Python layer turns Airflow's serialized conditions into the prefix description
+// and owns the mapping between DAG keys and condition indexes.
+//
+// Arrays cross either as buffers read in place (array('q'), a memoryview of int64, bytes for
+// the node kinds) or as sequences of ints converted here. GIL: every argument is converted or
+// its buffer acquired with the GIL held; the engine runs with it released; the result lists are
+// built afterwards.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dagcore/asset_conditions.hpp"
+#include "register.hpp"
+
+namespace py = pybind11;
+
+namespace dagcore::bindings {
+namespace {
+
+using assets::condition_set;
+
+/// The item format of a buffer without its byte-order prefix.
+std::string bare_format(const char* format) {
+  std::string f = format == nullptr ? "B" : format;
+  if (!f.empty() && (f[0] == '@' || f[0] == '=' || f[0] == '<')) f.erase(0, 1);
+  return f;
+}
+
+/// A read-only array of T from a C-contiguous buffer of matching items, or converted from a
+/// sequence of ints.
+template <class T>
+class array_input {
+ public:
+  array_input(const py::handle& obj, const char* what) {
+    if (PyObject_CheckBuffer(obj.ptr()) != 0 &&
+        PyObject_GetBuffer(obj.ptr(), &m_view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) == 0) {
+      m_has_view = true;
+      const std::string f = bare_format(m_view.format);
+      const bool ok = static_cast<std::size_t>(m_view.itemsize) == sizeof(T) &&
+                      (sizeof(T) == 1 ? (f == "B" || f == "b" || f == "c")
+                                      : (f == "q" || (f == "l" && sizeof(long) == sizeof(T))));
+      if (!ok) {
+        PyBuffer_Release(&m_view);
+        m_has_view = false;
+        throw py::type_error(std::string(what) + ": a buffer of " +
+                             (sizeof(T) == 1 ? "bytes" : "signed 64-bit integers ('q')") +
+                             " is needed, got items of format '" + f + "'");
+      }
+      return;
+    }
+    PyErr_Clear();
+    try {
+      m_copy = obj.cast<std::vector<T>>();
+    } catch (const py::cast_error&) {
+      throw py::type_error(std::string(what) + " must be a sequence of ints in range or an " +
+                           "int64 buffer, got " + Py_TYPE(obj.ptr())->tp_name);
+    }
+  }
+  array_input(const array_input&) = delete;
+  array_input& operator=(const array_input&) = delete;
+  array_input(array_input&&) = delete;
+  array_input& operator=(array_input&&) = delete;
+  ~array_input() {
+    if (m_has_view) PyBuffer_Release(&m_view);
+  }
+
+  [[nodiscard]] std::span<const T> span() const noexcept {
+    if (m_has_view) {
+      return {static_cast<const T*>(m_view.buf), static_cast<std::size_t>(m_view.len) / sizeof(T)};
+    }
+    return m_copy;
+  }
+
+ private:
+  Py_buffer m_view{};
+  bool m_has_view = false;
+  std::vector<T> m_copy;
+};
+
+std::string repr(const py::handle& o) { return py::repr(o).cast<std::string>(); }
+
+/// The ready DAG keys for a list or tuple of (dag key, asset id) pairs: the keys are looked up
+/// in `index` (key -> condition index) here, so the scheduler's rows need no Python loop.
+py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::dict& index,
+                     const py::tuple& keys) {
+  if (!PyList_Check(pairs.ptr()) && !PyTuple_Check(pairs.ptr())) {
+    throw py::type_error(
+        "queued pairs must be a list or tuple of (dag key, asset id) tuples, "
+        "got " +
+        std::string(Py_TYPE(pairs.ptr())->tp_name));
+  }
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(pairs.ptr());
+  PyObject** items = PySequence_Fast_ITEMS(pairs.ptr());
+  std::vector<std::int64_t> dags(static_cast<std::size_t>(n));
+  std::vector<std::int64_t> assets(static_cast<std::size_t>(n));
+  for (Py_ssize_t k = 0; k < n; ++k) {
+    PyObject* item = items[k];
+    const bool is_pair = (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) ||
+                         (PyList_Check(item) && PyList_GET_SIZE(item) == 2);
+    if (!is_pair) {
+      throw py::type_error("queued pairs must be (dag key, asset id) tuples, got " + repr(item) +
+                           " at position " + std::to_string(k));
+    }
+    PyObject* key = PySequence_Fast_ITEMS(item)[0];
+    PyObject* asset = PySequence_Fast_ITEMS(item)[1];
+    PyObject* found = PyDict_GetItemWithError(index.ptr(), key);
+    if (found == nullptr) {
+      if (PyErr_Occurred() != nullptr) throw py::error_already_set();
+      throw py::value_error("queued pair for DAG " + repr(key) + ", which has no asset condition");
+    }
+    dags[static_cast<std::size_t>(k)] = PyLong_AsLongLong(found);
+    if (!PyLong_Check(asset) || PyBool_Check(asset)) {
+      throw py::type_error("queued pair " + repr(item) + ": the asset id must be an int");
+    }
+    int overflow = 0;
+    const long long id = PyLong_AsLongLongAndOverflow(asset, &overflow);
+    if (overflow != 0) {
+      throw py::value_error("queued pair " + repr(item) + ": asset id out of range");
+    }
+    assets[static_cast<std::size_t>(k)] = id;
+  }
+  if (PyErr_Occurred() != nullptr) throw py::error_already_set();
+  std::vector<condition_set::index_type> ready;
+  {
+    py::gil_scoped_release nogil;
+    ready = s.ready(dags, assets);
+  }
+  py::list out(ready.size());
+  for (std::size_t i = 0; i < ready.size(); ++i) out[i] = keys[ready[i]];
+  return out;
+}
+
+condition_set make_set(const py::handle& kinds, const py::handle& values,
+                       const std::vector<std::size_t>& offsets) {
+  const array_input<std::uint8_t> k(kinds, "kinds");
+  const array_input<std::int64_t> v(values, "values");
+  py::gil_scoped_release nogil;
+  return {k.span(), v.span(), offsets};
+}
+
+}  // namespace
+
+void register_asset_conditions(py::module_& m) {
+  py::class_<condition_set>(m, "AssetConditionSet",
+                            "Asset conditions compiled for bulk evaluation "
+                            "(dagcore.asset_conditions.AssetConditions wraps it).")
+      .def(py::init(&make_set), py::arg("kinds"), py::arg("values"), py::arg("offsets"),
+           "Condition i is nodes [offsets[i], offsets[i + 1]) in prefix order: kinds 0 = leaf "
+           "(value: asset id), 1 = all, 2 = any (value: child count). ValueError on bad "
+           "structure, naming the condition and node.")
+      .def("__len__", &condition_set::size)
+      .def(
+          "ready",
+          [](const condition_set& s, const py::handle& dags, const py::handle& asset_ids) {
+            const array_input<std::int64_t> d(dags, "dags");
+            const array_input<std::int64_t> a(asset_ids, "assets");
+            std::vector<condition_set::index_type> out;
+            {
+              py::gil_scoped_release nogil;
+              out = s.ready(d.span(), a.span());
+            }
+            return out;
+          },
+          py::arg("dags"), py::arg("assets"),
+          "Indexes (sorted) of the conditions that hold for the queued pairs "
+          "(dags[k], assets[k]); int64 buffers or sequences of ints.")
+      .def("ready_pairs", &ready_pairs, py::arg("pairs"), py::arg("index"), py::arg("keys"),
+           "The keys (keys[i] for the ready condition indexes i, ascending) for a list or tuple "
+           "of (dag key, asset id) pairs; index maps a key to its condition index.")
+      .def(
+          "missing",
+          [](const condition_set& s, std::int64_t dag, const py::handle& queued) {
+            const array_input<std::int64_t> q(queued, "queued");
+            return s.missing(dag, q.span());
+          },
+          py::arg("dag"), py::arg("queued"),
+          "The asset ids (sorted) of condition `dag`'s leaves that are not in `queued`.")
+      .def(
+          "assets",
+          [](const condition_set& s, std::int64_t dag) {
+            if (dag < 0 || static_cast<std::size_t>(dag) >= s.size()) {
+              throw py::index_error("DAG index " + std::to_string(dag) + " is out of range (" +
+                                    std::to_string(s.size()) + " conditions)");
+            }
+            const auto row = s.assets(static_cast<condition_set::index_type>(dag));
+            return std::vector<std::int64_t>(row.begin(), row.end());
+          },
+          py::arg("dag"), "The distinct asset ids (sorted) of condition `dag`'s leaves.");
+}
+
+}  // namespace dagcore::bindings

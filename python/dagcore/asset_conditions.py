@@ -1,0 +1,289 @@
+"""The asset-condition engine: which asset-scheduled DAGs are ready, all in one C++ call.
+
+A DAG scheduled on assets has a condition, a boolean expression of ``AssetAll`` (``&``, a plain
+list) and ``AssetAny`` (``|``) over assets, aliases and asset references. Airflow keeps, per
+consuming DAG, the assets that got an event since its last asset-triggered run (the queue table,
+rows ``(asset_id, target_dag_id)``); the DAG is ready when its condition holds with "the asset is
+queued for this DAG" as the truth of each leaf: ``all()`` / ``any()`` of the children, so an empty
+``AssetAll`` is true and an empty ``AssetAny`` false, and an alias is true when one of the assets
+it resolves to is queued (false when it resolves to none). See docs/airflow-behaviour.md section
+12.
+
+Design: :class:`AssetConditions` compiles every DAG's condition once (when DAG versions change)
+into the C++ engine's prefix description (``all(n)`` / ``any(n)`` / ``leaf(asset id)``), calling
+the caller's resolver for each leaf to get asset ids; a leaf resolving to several ids becomes
+``any`` of them, to none an ``any()`` that is false. :meth:`AssetConditions.ready` then evaluates
+all conditions against the queued ``(dag key, asset id)`` pairs in one call with the GIL released
+(:meth:`AssetConditions.ready_indices` takes int64 arrays of condition indexes and asset ids and
+skips the key lookup). Like Airflow's scheduler, which only looks at DAGs with queue rows, a DAG
+with no queued pair for an asset of its condition is never ready, whatever its condition.
+
+The serialized form read (Airflow's ``encode_asset_condition``; the ``__type`` values of
+``DagAttributeTypes``), field by field:
+
+* ``{"__type": "asset", "name": ..., "uri": ...}``: a leaf; ``name`` and/or ``uri`` must be
+  strings (Airflow 2's form has only ``uri``); ``group``, ``extra`` and ``watchers`` are not read
+  here (the resolver gets the whole dict and may read them);
+* ``{"__type": "asset_all" | "asset_any", "objects": [...]}``: ``objects`` only;
+* ``{"__type": "asset_alias", "name": ...}``: ``name`` (``group`` is not read);
+* ``{"__type": "asset_ref", "name": ...}`` or ``{"__type": "asset_ref", "uri": ...}`` (Airflow 3's
+  ``AssetNameRef`` / ``AssetUriRef``), also spelled ``asset_name_ref`` / ``asset_uri_ref``;
+* Airflow 2's ``dataset``, ``dataset_all``, ``dataset_any`` and ``dataset_alias`` are read as
+  their ``asset`` counterparts, and a plain list as ``asset_all``.
+
+:func:`evaluate_python` is the straightforward Python evaluation of one condition (a walk over
+the tree with a set lookup per leaf), the reference the tests and ``benchmarks/assets_bench.py``
+compare the engine with.
+
+Example:
+    >>> ids = {"s3://a": 1, "s3://b": 2, "s3://c": 3}
+    >>> def resolve(leaf):
+    ...     return [ids[leaf["uri"]]] if "uri" in leaf else []
+    >>> def asset(uri):
+    ...     return {"__type": "asset", "name": uri, "uri": uri}
+    >>> conditions = AssetConditions({
+    ...     "both": {"__type": "asset_all", "objects": [asset("s3://a"), asset("s3://b")]},
+    ...     "either": {"__type": "asset_any", "objects": [asset("s3://b"), asset("s3://c")]},
+    ... }, resolve)
+    >>> conditions.ready([("both", 1), ("either", 3)])
+    ['either']
+    >>> conditions.ready([("both", 1), ("both", 2)])
+    ['both']
+    >>> conditions.missing("both", [2])
+    [1]
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Container, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeAlias, TypeVar, Union
+
+from dagcore._native import core
+
+__all__ = [
+    "KIND_ALL",
+    "KIND_ANY",
+    "KIND_LEAF",
+    "AssetConditions",
+    "ResolvedCondition",
+    "Resolver",
+    "evaluate_python",
+    "resolve_condition",
+]
+
+KIND_LEAF = 0
+"""Node kind of a leaf in the engine's prefix description (its value: the asset id)."""
+KIND_ALL = 1
+"""Node kind of ``all(n)`` (its value: the child count)."""
+KIND_ANY = 2
+"""Node kind of ``any(n)`` (its value: the child count)."""
+
+Resolver: TypeAlias = Callable[[Mapping[str, Any]], Iterable[int]]
+"""Maps a leaf dict (asset, alias or reference) to the ids of the assets it stands for."""
+
+ResolvedCondition: TypeAlias = Union[int, tuple[str, tuple["ResolvedCondition", ...]]]
+"""A condition with its leaves resolved: an asset id, or ``("all" | "any", children)``."""
+
+K = TypeVar("K", bound=Hashable)
+
+_GROUPS = {"asset_all": "all", "dataset_all": "all", "asset_any": "any", "dataset_any": "any"}
+# Leaf __type -> the fields of which at least one must be a string.
+_LEAVES: dict[str, tuple[str, ...]] = {
+    "asset": ("name", "uri"),
+    "dataset": ("uri",),
+    "asset_alias": ("name",),
+    "dataset_alias": ("name",),
+    "asset_ref": ("name", "uri"),
+    "asset_name_ref": ("name",),
+    "asset_uri_ref": ("uri",),
+}
+
+
+def _check_leaf(node: Mapping[str, Any], kind: str, where: str) -> None:
+    fields = _LEAVES[kind]
+    if not any(isinstance(node.get(f), str) for f in fields):
+        wanted = " or ".join(repr(f) for f in fields)
+        raise ValueError(f"{where}: a {kind!r} leaf needs a string {wanted}, got {dict(node)!r}")
+
+
+def _leaf_ids(node: Mapping[str, Any], resolver: Resolver, where: str) -> list[int]:
+    result = resolver(node)
+    if isinstance(result, (str, bytes)) or not isinstance(result, Iterable):
+        raise TypeError(f"{where}: the resolver must return an iterable of asset ids, got "
+                        f"{type(result).__name__} {result!r}")
+    ids: list[int] = []
+    for asset_id in result:
+        if isinstance(asset_id, bool) or not isinstance(asset_id, int):
+            raise TypeError(f"{where}: the resolver returned a non-int asset id {asset_id!r} "
+                            f"for {dict(node)!r}")
+        if asset_id < 0 or asset_id >= 2 ** 63:
+            raise ValueError(f"{where}: the resolver returned asset id {asset_id} for "
+                             f"{dict(node)!r}; ids must lie in 0 .. 2**63 - 1")
+        ids.append(asset_id)
+    return list(dict.fromkeys(ids))  # distinct, in the resolver's order
+
+
+def resolve_condition(condition: Any, resolver: Resolver, *,
+                      where: str = "condition") -> ResolvedCondition:
+    """Check a serialized condition and resolve its leaves.
+
+    Args:
+        condition: Airflow's serialized condition (see the module docstring), or a list of
+            conditions (``AssetAll``).
+        resolver: maps each leaf dict to asset ids; one id is that asset, several are ``any``
+            of them, none is false (``("any", ())``).
+        where: how error messages name the condition.
+
+    Returns:
+        An asset id, or ``("all" | "any", children)``.
+
+    Raises:
+        TypeError: a node that is not a dict (or list), ``objects`` that is not a list, a
+            resolver result that is not an iterable of ints.
+        ValueError: a missing or unknown ``__type``, a leaf without its name/uri, a negative id.
+    """
+    if isinstance(condition, (list, tuple)):
+        return ("all", tuple(resolve_condition(c, resolver, where=f"{where}[{i}]")
+                             for i, c in enumerate(condition)))
+    if not isinstance(condition, Mapping):
+        raise TypeError(f"{where}: an asset condition must be a dict, got "
+                        f"{type(condition).__name__} {condition!r}")
+    kind = condition.get("__type")
+    if kind in _GROUPS:
+        objects = condition.get("objects")
+        if not isinstance(objects, (list, tuple)):
+            raise TypeError(f"{where}: {kind!r} needs a list 'objects', got "
+                            f"{type(objects).__name__} {objects!r}")
+        return (_GROUPS[kind], tuple(
+            resolve_condition(c, resolver, where=f"{where}.objects[{i}]")
+            for i, c in enumerate(objects)))
+    if not isinstance(kind, str) or kind not in _LEAVES:
+        known = ", ".join(sorted([*_GROUPS, *_LEAVES]))
+        raise ValueError(f"{where}: unknown asset condition __type {kind!r} (known: {known})")
+    _check_leaf(condition, kind, where)
+    ids = _leaf_ids(condition, resolver, where)
+    if len(ids) == 1:
+        return ids[0]
+    return ("any", tuple(ids))
+
+
+def evaluate_python(condition: ResolvedCondition | Mapping[str, Any] | Sequence[Any],
+                    queued: Container[int], resolver: Resolver | None = None) -> bool:
+    """Evaluate one condition in Python (the reference the engine is checked against).
+
+    Args:
+        condition: a resolved condition, or a serialized one (then ``resolver`` is needed).
+        queued: the asset ids queued for the DAG.
+        resolver: resolves a serialized condition's leaves (see :func:`resolve_condition`).
+
+    Returns:
+        Airflow's outcome: ``all()`` / ``any()`` of the children, a leaf true when queued.
+    """
+    if isinstance(condition, (Mapping, list)):
+        if resolver is None:
+            raise TypeError("evaluate_python: a serialized condition needs a resolver")
+        condition = resolve_condition(condition, resolver)
+    return _evaluate(condition, queued)  # type: ignore[arg-type]
+
+
+def _evaluate(node: ResolvedCondition, queued: Container[int]) -> bool:
+    if isinstance(node, int):
+        return node in queued
+    op, children = node
+    if op == "all":
+        return all(_evaluate(c, queued) for c in children)
+    return any(_evaluate(c, queued) for c in children)
+
+
+def _emit(node: ResolvedCondition, kinds: bytearray, values: array[int]) -> None:
+    if isinstance(node, int):
+        kinds.append(KIND_LEAF)
+        values.append(node)
+        return
+    op, children = node
+    kinds.append(KIND_ALL if op == "all" else KIND_ANY)
+    values.append(len(children))
+    for child in children:
+        _emit(child, kinds, values)
+
+
+class AssetConditions(Generic[K]):
+    """Every asset-scheduled DAG's condition, compiled once, evaluated in bulk.
+
+    Args:
+        conditions: DAG key -> serialized condition (Airflow's form, see the module docstring).
+        resolver: maps a leaf dict to asset ids (see :func:`resolve_condition`).
+
+    Raises:
+        TypeError, ValueError: a bad condition or resolver result, naming the DAG and the node.
+    """
+
+    __slots__ = ("_index", "_keys", "_resolved", "_set")
+
+    def __init__(self, conditions: Mapping[K, Any], resolver: Resolver) -> None:
+        if not isinstance(conditions, Mapping):
+            raise TypeError("conditions must be a mapping of DAG key to serialized condition, "
+                            f"got {type(conditions).__name__}")
+        if not callable(resolver):
+            raise TypeError(f"resolver must be callable, got {type(resolver).__name__}")
+        self._keys: tuple[K, ...] = tuple(conditions)
+        self._index: dict[K, int] = {key: i for i, key in enumerate(self._keys)}
+        resolved = [resolve_condition(conditions[key], resolver,
+                                      where=f"condition of DAG {key!r}") for key in self._keys]
+        self._resolved: tuple[ResolvedCondition, ...] = tuple(resolved)
+        kinds = bytearray()
+        values: array[int] = array("q")
+        offsets = [0]
+        for node in resolved:
+            _emit(node, kinds, values)
+            offsets.append(len(kinds))
+        self._set = core.AssetConditionSet(kinds, values, offsets)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @property
+    def keys(self) -> tuple[K, ...]:
+        """The DAG keys, in condition-index order."""
+        return self._keys
+
+    def index(self, key: K) -> int:
+        """The condition index of a DAG key (ValueError for an unknown key)."""
+        try:
+            return self._index[key]
+        except KeyError:
+            raise ValueError(f"no asset condition for DAG {key!r}") from None
+
+    def resolved(self, key: K) -> ResolvedCondition:
+        """A DAG's condition with its leaves resolved (for :func:`evaluate_python`)."""
+        return self._resolved[self.index(key)]
+
+    def assets(self, key: K) -> list[int]:
+        """The distinct asset ids of a DAG's condition, sorted."""
+        return self._set.assets(self.index(key))
+
+    def ready(self, queued_pairs: Iterable[tuple[K, int]]) -> list[K]:
+        """The DAGs whose condition holds for the queued ``(dag key, asset id)`` pairs.
+
+        Pairs may repeat; a pair for an asset a DAG's condition does not mention is ignored.
+        Returns the keys in condition-index order. ValueError for an unknown DAG key or a
+        negative asset id, TypeError for an asset id that is not an int.
+        """
+        pairs = queued_pairs if isinstance(queued_pairs, (list, tuple)) else list(queued_pairs)
+        # The key lookups happen in C++ too (the pairs are read in place).
+        return self._set.ready_pairs(pairs, self._index, self._keys)
+
+    def ready_indices(self, dags: array[int] | Sequence[int],
+                      asset_ids: array[int] | Sequence[int]) -> list[int]:
+        """:meth:`ready` on parallel int64 arrays of condition indexes and asset ids.
+
+        Returns the ready condition indexes, ascending. ValueError for an index out of range,
+        a negative asset id or arrays of different lengths (naming the pair).
+        """
+        return self._set.ready(dags, asset_ids)
+
+    def missing(self, key: K, queued: Iterable[int]) -> list[int]:
+        """The asset ids of a DAG's condition that are not among ``queued``, sorted."""
+        ids = queued if isinstance(queued, (list, tuple, array)) else list(queued)
+        return self._set.missing(self.index(key), ids)
