@@ -18,8 +18,8 @@ hold helpers):
      caught failed imports);
    * ``not_a_dag_file``: safe mode skipped it (no ``dag`` and ``airflow``/``dagcore`` in it);
    * ``needs_assets``: it did not load and uses data-aware scheduling (``airflow.datasets``,
-     ``airflow.sdk.Asset``...), a later issue's feature: left out of the load rate as the
-     issue allows, and counted on its own line;
+     ``airflow.sdk.Asset``...) for a feature dagcore does not have yet (asset watchers'
+     triggers): left out of the load rate, and counted on its own line;
 
 2. runs ``dagcore dags test DAG_ID -S FOLDER`` for every DAG loaded, in a child process with a
    time limit, a fresh temporary ``DAGCORE_HOME`` (its own SQLite database), and records pass
