@@ -33,7 +33,6 @@ import logging
 import os
 import signal
 import sys
-import traceback
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -48,7 +47,7 @@ from dagcore.executors.celery import (
     callback_from_json,
     workload_from_json,
 )
-from dagcore.executors.worker import exit_status, flush_std_streams, redirect_stdio
+from dagcore.executors.worker import redirect_stdio, run_as_process
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -142,23 +141,19 @@ def run_in_this_process(workload: TaskWorkload, engine: Engine) -> tuple[int, bo
 
     saved = [os.dup(fd) for fd in (0, 1, 2)]
     streams = (sys.stdin, sys.stdout, sys.stderr)
-    code, claimed = 1, None
-    try:
+
+    def run() -> str | None:
         redirect_stdio(workload.log_path)
-        state = run_workload(workload, engine=engine)
-        code, claimed = 0, state is not None
-    except SystemExit as exc:  # sys.exit() in a task: the status the interpreter would give
-        code = exit_status(exc.code)
-    except BaseException:  # noqa: BLE001 - the try's failure, in its log
-        with contextlib.suppress(BaseException):
-            traceback.print_exc()
-        code = 1
+        return run_workload(workload, engine=engine)
+
+    try:
+        code, state = run_as_process(run)
     finally:
-        flush_std_streams()
         for fd, copy in zip((0, 1, 2), saved):
             os.dup2(copy, fd)
             os.close(copy)
         sys.stdin, sys.stdout, sys.stderr = streams
+    claimed = None if code else state is not None
     return code, claimed
 
 

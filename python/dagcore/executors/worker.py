@@ -29,14 +29,17 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from dagcore.executors.base import DagCallbackRequest, TaskWorkload
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["exit_status", "flush_std_streams", "redirect_stdio", "worker_main"]
+__all__ = ["exit_status", "flush_std_streams", "redirect_stdio", "run_as_process",
+           "worker_main"]
+
+T = TypeVar("T")
 
 
 def _read_exactly(fd: int, n: int) -> bytes:
@@ -94,30 +97,42 @@ def worker_main(
 def _run_one(command: TaskWorkload | DagCallbackRequest,
              runner: Callable[[TaskWorkload], object] | None, engine: Engine | None) -> int:
     """One command; the exit code it would have had as a process of its own."""
-    code = 1
-    try:
-        if isinstance(command, DagCallbackRequest):
-            from dagcore.task_runner import run_dag_callback
+    if isinstance(command, DagCallbackRequest):
+        from dagcore.task_runner import run_dag_callback
 
-            code = 0 if run_dag_callback(command, engine=engine) else 1
-            return code
-        redirect_stdio(command.log_path)
+        request = command
+        code, ok = run_as_process(lambda: run_dag_callback(request, engine=engine))
+        return code or (0 if ok else 1)
+
+    workload = command  # a TaskWorkload here (the closure below does not see the narrowing)
+
+    def run() -> object:
+        redirect_stdio(workload.log_path)
         if runner is None:
             from dagcore.task_runner import run_workload
 
-            run_workload(command, engine=engine)
-        else:
-            runner(command)
-        code = 0
-    except SystemExit as exc:  # sys.exit() in a runner: the status the interpreter would give
-        code = exit_status(exc.code)
+            return run_workload(workload, engine=engine)
+        return runner(workload)
+
+    return run_as_process(run)[0]
+
+
+def run_as_process(run: Callable[[], T]) -> tuple[int, T | None]:
+    """Call ``run`` as the body of a process of its own would run: the exit code that process
+    would have had (0; a ``sys.exit`` status; 1 after any other exception, whose traceback
+    goes to stderr, the try's log) and ``run``'s result (None when it raised). The standard
+    streams are flushed afterwards. A LocalExecutor worker and a Celery pool process run each
+    try through this."""
+    try:
+        return 0, run()
+    except SystemExit as exc:  # sys.exit() in a task: the status the interpreter would give
+        return exit_status(exc.code), None
     except BaseException:  # noqa: BLE001 - the try's failure, in its log
         with contextlib.suppress(BaseException):
             traceback.print_exc()
-        code = 1
+        return 1, None
     finally:
         flush_std_streams()
-    return code
 
 
 def flush_std_streams() -> None:
