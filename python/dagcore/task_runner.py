@@ -67,6 +67,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from dagcore.asset_store import record_asset_events
+from dagcore.assets import OutletEventAccessors
 from dagcore.configuration import conf
 from dagcore.dag_loading import load_dag, load_dag_version
 from dagcore.db import transaction
@@ -850,6 +852,8 @@ class _TryRun:
                                               max_tries=row.max_tries)
                 state = end_try(conn, row, new_state, now=now)
                 self._record_rendered_map_index(conn, row)
+                if state == TaskInstanceState.SUCCESS.value:
+                    self._record_asset_events(conn, now)
                 if outcome.skip_tasks and state == TaskInstanceState.SUCCESS.value:
                     _skip_downstream(conn, key, outcome.skip_tasks, now)
                 log.info("Marking task as %s. dag_id=%s, task_id=%s, run_id=%s, map_index=%d, "
@@ -871,6 +875,18 @@ class _TryRun:
         log.warning("The task instance of %s is %s (id %s), set elsewhere; leaving it",
                     _describe(key), current_state, current.id)
         return "elsewhere", current_state
+
+    def _record_asset_events(self, conn: Connection, now: datetime) -> None:
+        """The try's asset events (its outlets, with the extra it set, and its alias events),
+        with the success (docs/airflow-behaviour.md 12.2)."""
+        outlet_events = None if self.context is None else self.context.get("outlet_events")
+        if not isinstance(outlet_events, OutletEventAccessors):
+            return
+        events = outlet_events.events()
+        if events:
+            key = self.key
+            record_asset_events(conn, events, dag_id=key.dag_id, task_id=key.task_id,
+                                run_id=key.run_id, map_index=key.map_index, now=now)
 
     def _record_rendered_map_index(self, conn: Any, row: Any) -> None:
         """A mapped instance's ``map_index_template``, rendered with the context the task saw
