@@ -67,8 +67,12 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from dagcore.asset_store import record_asset_events
-from dagcore.assets import OutletEventAccessors
+from dagcore.asset_store import (
+    inlet_asset_events,
+    record_asset_events,
+    triggering_asset_events,
+)
+from dagcore.assets import InletEventsAccessors, OutletEventAccessors, TriggeringAssetEvents
 from dagcore.configuration import conf
 from dagcore.dag_loading import load_dag, load_dag_version
 from dagcore.db import transaction
@@ -712,6 +716,7 @@ class _TryRun:
                                 data_interval=interval, run_after=run.run_after, conf=run.conf,
                                 run_type=run.run_type, xcom=xcom, try_number=key.try_number)
         context["dag_run"].triggered_by = run.triggered_by
+        self._asset_context(context, run)
         ti = context["ti"]
         ti.map_index = key.map_index
         ti.max_tries = self.row.max_tries
@@ -728,6 +733,31 @@ class _TryRun:
         setattr(runnable, "prepare_for_execution", lambda: runnable)
         context["task"] = runnable
         self.runnable, self.context = runnable, context
+
+    def _asset_context(self, context: dict[str, Any], run: Any) -> None:
+        """``triggering_asset_events`` (the events the run consumed) and ``inlet_events`` read
+        from the database (docs/airflow-behaviour.md 11.5)."""
+        assert self.task is not None
+        engine = self.engine
+        triggering: list[Any] = []
+        if run.run_type == "asset_triggered":
+            with engine.connect() as conn:
+                triggering = triggering_asset_events(conn, run.id)
+        context["triggering_asset_events"] = TriggeringAssetEvents(triggering)
+
+        def lookup(kind: str, value: str) -> list[Any]:
+            with engine.connect() as conn:
+                if kind == "asset_key":
+                    name, _, uri = value.partition("\0")
+                    return list(inlet_asset_events(conn, name=name, uri=uri))
+                if kind == "alias":
+                    return list(inlet_asset_events(conn, alias=value))
+                if kind == "name":
+                    return list(inlet_asset_events(conn, name=value))
+                return list(inlet_asset_events(conn, uri=value))
+
+        context["inlet_events"] = InletEventsAccessors(
+            getattr(self.task, "inlets", None) or (), lookup)
 
     def _prepare_and_execute(self, interrupts: _Interrupts) -> _Outcome:
         try:
