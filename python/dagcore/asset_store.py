@@ -124,7 +124,7 @@ def _upsert_aliases(conn: Connection, aliases: Mapping[str, str]) -> dict[str, i
     conn.execute(_insert(conn, al).on_conflict_do_nothing(index_elements=["name"]),
                  [{"name": n, "group": g} for n, g in aliases.items()])
     return dict(conn.execute(sa.select(al.c.name, al.c.id).where(
-        al.c.name.in_(list(aliases)))).tuples().all())
+        al.c.name.in_(list(aliases)))).all())
 
 
 def _rewrite(conn: Connection, table: sa.Table, dag_id: str, keys: set[tuple[Any, ...]],
@@ -206,7 +206,7 @@ def record_asset_events(conn: Connection, events: Sequence[AssetEventRecord], *,
         event_id = conn.execute(ev.insert().values(
             asset_id=asset_id, extra=dict(record.extra), source_dag_id=dag_id,
             source_task_id=task_id, source_run_id=run_id, source_map_index=map_index,
-            timestamp=now).returning(ev.c.id)).scalar_one()
+            timestamp=now)).inserted_primary_key[0]
         event_ids.append(event_id)
         if record.alias is not None:
             alias_id = alias_ids[record.alias.name]
@@ -238,7 +238,7 @@ def queued_pairs(conn: Connection) -> list[tuple[str, int]]:
     """The queue as ``(target dag id, asset id)`` pairs."""
     q = t.asset_dag_run_queue
     return [(dag, asset) for dag, asset in conn.execute(
-        sa.select(q.c.target_dag_id, q.c.asset_id)).tuples()]
+        sa.select(q.c.target_dag_id, q.c.asset_id)).all()]
 
 
 def leaf_resolver(conn: Connection) -> Any:
@@ -255,7 +255,7 @@ def leaf_resolver(conn: Connection) -> Any:
         by_uri.setdefault(row.uri, []).append(row.id)
     by_alias: dict[str, list[int]] = {}
     for name, asset_id in conn.execute(sa.select(al.c.name, link.c.asset_id).join(
-            link, link.c.alias_id == al.c.id)).tuples():
+            link, link.c.alias_id == al.c.id)).all():
         by_alias.setdefault(name, []).append(asset_id)
 
     def resolve(leaf: Mapping[str, Any]) -> list[int]:
@@ -330,7 +330,7 @@ def _events(conn: Connection, where: Any, *, join_run: int | None = None) -> lis
         for event_id, name, group in conn.execute(
                 sa.select(link2.c.event_id, al.c.name, al.c.group)
                 .join(al, al.c.id == link2.c.alias_id)
-                .where(link2.c.event_id.in_([r.id for r in rows]))).tuples():
+                .where(link2.c.event_id.in_([r.id for r in rows]))).all():
             aliases.setdefault(event_id, []).append(AssetAlias(name, group=group))
     return [StoredAssetEvent(
         id=r.id, asset=Asset(name=r.name, uri=r.uri, group=r.group, extra=r.asset_extra),

@@ -372,6 +372,8 @@ class _Writes:
             changed = _write_version(conn, entry, bundle_name=bundle_name,
                                      bundle_version=bundle_version,
                                      min_update_interval=min_update_interval, now=now)
+            if changed is not None:  # the references follow the version stored (docs 12)
+                sync_dag_assets(conn, entry.dag_id, entry.data, now)
         (self.written if changed is not None else self.unchanged).append(entry.dag_id)
         if changed == "created":
             self.versions_created.append(entry.dag_id)

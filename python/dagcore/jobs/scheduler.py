@@ -10,8 +10,9 @@ transaction so a kill at any point loses at most the step in flight:
    of active DAGs are evaluated against every such DAG's condition in one C++ call
    (:class:`~dagcore.asset_conditions.AssetConditions`, compiled once per set of DAG versions);
    a ready DAG gets a queued ``asset_triggered`` run with the events it consumes, and its queue
-   rows are deleted, in one transaction. Then **create runs** from each active DAG's timetable (``scheduled__<run_after>``), several per
-   DAG per loop while ``max_active_runs`` (non-backfill runs only) allows; the unique
+   rows are deleted, in one transaction. Then **create runs** from each active DAG's timetable
+   (``scheduled__<run_after>``), several per DAG per loop while ``max_active_runs``
+   (non-backfill runs only) allows; the unique
    constraints on ``dag_run`` make a duplicate impossible even between two schedulers;
 3. **start queued runs** within ``max_active_runs`` (a backfill's runs against the backfill's own
    limit, docs/airflow-behaviour.md 2.6), creating their task instances (state None) at that
@@ -642,7 +643,7 @@ class SchedulerJob:
                                                  or r.created_at > newest[r.target_dag_id]):
                     newest[r.target_dag_id] = r.created_at
             bundles = dict(conn.execute(sa.select(d.c.dag_id, d.c.bundle_version).where(
-                d.c.dag_id.in_(ready))).tuples().all()) if ready else {}
+                d.c.dag_id.in_(ready))).all()) if ready else {}
             for dag_id in ready:
                 run_after = newest.get(dag_id, now)
                 run_id = generate_run_id("asset_triggered", stamp=None, run_after=run_after)

@@ -1,0 +1,215 @@
+"""Asset events and asset-triggered runs, end to end (docs/airflow-behaviour.md 11, 12): DAG files
+synced by the DAG processor, a real scheduler loop with the LocalExecutor, on SQLite and
+PostgreSQL (the ``engine`` fixture).
+
+A producer's successful task records an event per outlet asset (with the extra it set) in the
+transaction of its success and queues the DAGs scheduled on the asset; the scheduler creates an
+``asset_triggered`` run for a DAG whose condition holds, links the events it consumes (they reach
+its tasks as ``triggering_asset_events``) and clears its queue; a paused DAG's rows wait.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from dagcore.api.common import trigger_dag
+from dagcore.dag_processing import sync_dags
+from dagcore.db import migrate, transaction
+from dagcore.db_dagbag import DBDagBag
+from dagcore.executors.local import LocalExecutor
+from dagcore.jobs.scheduler import SchedulerJob
+from dagcore.models import tables as t
+
+pytestmark = pytest.mark.integration
+
+FINISH_TIMEOUT_S = 120.0  # only turns a hang into a failure
+
+DAGS = '''
+from datetime import datetime, timezone
+from dagcore import DAG
+from dagcore.assets import Asset
+from dagcore.operators.python import PythonOperator
+
+A = Asset("s3://bucket/a")
+B = Asset(name="b", uri="s3://bucket/b", extra={"owner": "team"})
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def produce(asset):
+    def run(**context):
+        context["outlet_events"][asset].extra = {"from": context["run_id"]}
+    return run
+
+
+def report(**context):
+    events = context["triggering_asset_events"]
+    return sorted([[key.uri, event.extra["from"], event.source_dag_id]
+                   for key in events for event in events[key]])
+
+
+for name, asset in (("produce_a", A), ("produce_b", B)):
+    with DAG(name, schedule=None, start_date=START, is_paused_upon_creation=False):
+        PythonOperator(task_id="make", python_callable=produce(asset), outlets=[asset])
+
+for name, schedule in (("needs_both", A & B), ("needs_either", A | B), ("needs_a", [A])):
+    with DAG(name, schedule=schedule, start_date=START, is_paused_upon_creation=False):
+        PythonOperator(task_id="report", python_callable=report)
+'''
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.setenv("DAGCORE_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    monkeypatch.setenv("DAGCORE__CORE__DAGS_FOLDER", str(folder))
+    monkeypatch.setenv("DAGCORE__CORE__DAG_CODE_CACHE_FOLDER", str(tmp_path / "code_cache"))
+    (folder / "assets_dags.py").write_text(textwrap.dedent(DAGS))
+    migrate(engine)
+    result = sync_dags(folder, engine=engine, min_update_interval=timedelta(0))
+    assert not result.import_errors, result.import_errors
+    yield engine
+
+
+def runs(conn: Connection, dag_id: str) -> list[Any]:
+    dr = t.dag_run
+    return conn.execute(sa.select(dr).where(dr.c.dag_id == dag_id).order_by(dr.c.id)).all()
+
+
+def finished(engine: Engine, *dag_ids: str, count: int = 1) -> Callable[[], bool]:
+    """Each DAG has ``count`` runs or more, all finished."""
+    def check() -> bool:
+        with engine.connect() as conn:
+            failed = conn.execute(sa.select(t.dag_run.c.dag_id, t.dag_run.c.run_id).where(
+                t.dag_run.c.state == "failed")).all()
+            assert not failed, f"runs failed: {failed}"
+            for dag_id in dag_ids:
+                states = [r.state for r in runs(conn, dag_id)]
+                if len(states) < count or any(s != "success" for s in states):
+                    return False
+        return True
+    return check
+
+
+def run_scheduler(engine: Engine, until: Callable[[], bool]) -> None:
+    """A scheduler with the LocalExecutor until ``until()`` holds."""
+    executor = LocalExecutor(2, engine_url=engine.url.render_as_string(hide_password=False))
+    job = SchedulerJob(engine=engine, executor=executor,
+                       dag_bag=DBDagBag(engine=engine, revalidation_interval=0), idle_sleep=0.01)
+    job.job.register()
+    job.executor.start()
+    deadline = time.monotonic() + FINISH_TIMEOUT_S
+    try:
+        while not until():
+            if time.monotonic() > deadline:
+                pytest.fail(f"not done after {FINISH_TIMEOUT_S} s")
+            job.run_once()
+            job._idle()
+        # A last loop: what the finished runs' events queue is created now, if anything.
+        job.run_once()
+    finally:
+        job._shutdown()
+        job.job.complete("success")
+
+
+def trigger(engine: Engine, dag_id: str) -> str:
+    return trigger_dag(dag_id, engine=engine, replace_microseconds=False).run_id
+
+
+def xcom_of(conn: Connection, dag_id: str, run_id: str) -> Any:
+    x = t.xcom
+    return conn.execute(sa.select(x.c.value).where(
+        x.c.dag_id == dag_id, x.c.run_id == run_id, x.c.task_id == "report",
+        x.c.key == "return_value")).scalar_one()
+
+
+def queue(conn: Connection) -> set[tuple[str, str]]:
+    q, a = t.asset_dag_run_queue, t.asset
+    return set(tuple(r) for r in conn.execute(sa.select(q.c.target_dag_id, a.c.uri).join(
+        a, a.c.id == q.c.asset_id)).all())
+
+
+def test_parsing_stores_assets_and_references(world: Engine) -> None:
+    a, s, o = t.asset, t.dag_schedule_asset_reference, t.task_outlet_asset_reference
+    with world.connect() as conn:
+        assets = {r.uri: r for r in conn.execute(sa.select(a)).all()}
+        schedule = set(tuple(r) for r in conn.execute(sa.select(s.c.dag_id, a.c.uri).join(
+            a, a.c.id == s.c.asset_id)).all())
+        outlets = set(tuple(r) for r in conn.execute(sa.select(o.c.dag_id, o.c.task_id, a.c.uri).join(
+            a, a.c.id == o.c.asset_id)).all())
+    assert set(assets) == {"s3://bucket/a", "s3://bucket/b"}
+    assert (assets["s3://bucket/b"].name, assets["s3://bucket/b"].extra) == (
+        "b", {"owner": "team"})
+    assert assets["s3://bucket/a"].name == "s3://bucket/a"
+    assert schedule == {("needs_both", "s3://bucket/a"), ("needs_both", "s3://bucket/b"),
+                        ("needs_either", "s3://bucket/a"), ("needs_either", "s3://bucket/b"),
+                        ("needs_a", "s3://bucket/a")}
+    assert outlets == {("produce_a", "make", "s3://bucket/a"),
+                       ("produce_b", "make", "s3://bucket/b")}
+
+
+def test_and_waits_for_both_or_runs_for_either(world: Engine) -> None:
+    first = trigger(world, "produce_a")
+    run_scheduler(world, finished(world, "produce_a", "needs_either", "needs_a"))
+    with world.connect() as conn:
+        either = runs(conn, "needs_either")
+        assert [(r.run_type, r.state, r.logical_date, r.triggered_by) for r in either] == [
+            ("asset_triggered", "success", None, "asset")]
+        assert either[0].run_id.startswith("asset_triggered__")
+        assert xcom_of(conn, "needs_either", either[0].run_id) == [
+            ["s3://bucket/a", first, "produce_a"]]
+        assert runs(conn, "needs_both") == []
+        # needs_both keeps its row for a until b has an event too.
+        assert queue(conn) == {("needs_both", "s3://bucket/a")}
+        events = conn.execute(sa.select(t.asset_event)).all()
+        assert [(e.source_dag_id, e.source_task_id, e.source_run_id, e.source_map_index,
+                 e.extra) for e in events] == [("produce_a", "make", first, -1, {"from": first})]
+    second = trigger(world, "produce_b")
+    run_scheduler(world, finished(world, "produce_b", "needs_both"))
+    run_scheduler(world, finished(world, "needs_either", count=2))
+    with world.connect() as conn:
+        both = runs(conn, "needs_both")
+        assert [(r.run_type, r.state) for r in both] == [("asset_triggered", "success")]
+        assert xcom_of(conn, "needs_both", both[0].run_id) == [
+            ["s3://bucket/a", first, "produce_a"], ["s3://bucket/b", second, "produce_b"]]
+        either = runs(conn, "needs_either")
+        assert len(either) == 2
+        # The second run of needs_either consumed only the event after its first run.
+        assert xcom_of(conn, "needs_either", either[1].run_id) == [
+            ["s3://bucket/b", second, "produce_b"]]
+        assert len(runs(conn, "needs_a")) == 1  # b's event does not concern it
+        assert queue(conn) == set()
+
+
+def test_paused_consumer_queues_then_one_run_consumes_both_events(world: Engine) -> None:
+    with transaction(world) as conn:
+        conn.execute(t.dag.update().where(t.dag.c.dag_id == "needs_a").values(is_paused=True))
+    first = trigger(world, "produce_a")
+    run_scheduler(world, finished(world, "produce_a"))
+    second = trigger(world, "produce_a")
+    run_scheduler(world, finished(world, "produce_a", "needs_either", count=2))
+    with world.connect() as conn:
+        assert runs(conn, "needs_a") == []
+        assert ("needs_a", "s3://bucket/a") in queue(conn)
+        assert len(conn.execute(sa.select(t.asset_event)).all()) == 2
+    with transaction(world) as conn:
+        conn.execute(t.dag.update().where(t.dag.c.dag_id == "needs_a").values(is_paused=False))
+    run_scheduler(world, finished(world, "needs_a"))
+    with world.connect() as conn:
+        consumer = runs(conn, "needs_a")
+        assert [(r.run_type, r.state) for r in consumer] == [("asset_triggered", "success")]
+        assert xcom_of(conn, "needs_a", consumer[0].run_id) == [
+            ["s3://bucket/a", first, "produce_a"], ["s3://bucket/a", second, "produce_a"]]
+        linked = conn.execute(sa.select(sa.func.count()).select_from(t.dagrun_asset_event).where(
+            t.dagrun_asset_event.c.dag_run_id == consumer[0].id)).scalar_one()
+        assert linked == 2
+        assert ("needs_a", "s3://bucket/a") not in queue(conn)
