@@ -36,7 +36,7 @@ FINISH_TIMEOUT_S = 120.0  # only turns a hang into a failure
 DAGS = '''
 from datetime import datetime, timezone
 from dagcore import DAG
-from dagcore.assets import Asset
+from dagcore.assets import Asset, AssetAlias
 from dagcore.operators.python import PythonOperator
 
 A = Asset("s3://bucket/a")
@@ -63,6 +63,36 @@ for name, asset in (("produce_a", A), ("produce_b", B)):
 for name, schedule in (("needs_both", A & B), ("needs_either", A | B), ("needs_a", [A])):
     with DAG(name, schedule=schedule, start_date=START, is_paused_upon_creation=False):
         PythonOperator(task_id="report", python_callable=report)
+
+ALIAS = AssetAlias("made-by-alias")
+MADE = Asset("s3://bucket/made")
+
+
+def via_alias(**context):
+    context["outlet_events"][ALIAS].add(MADE, extra={"via": "alias"})
+
+
+def read_inlets(**context):
+    inlet = context["inlet_events"]
+    return {"asset": [e.extra for e in inlet[MADE]],
+            "alias": [e.extra for e in inlet[ALIAS]],
+            "by_uri": [e.source_dag_id for e in inlet.for_asset(uri="s3://bucket/made")],
+            "aliases": [[a.name for a in e.source_aliases] for e in inlet[MADE]],
+            "triggering": [e.extra for e in context["triggering_asset_events"][MADE]]}
+
+
+def fail(**context):
+    raise RuntimeError("the producer fails")
+
+
+with DAG("produce_via_alias", schedule=None, start_date=START, is_paused_upon_creation=False):
+    PythonOperator(task_id="make", python_callable=via_alias, outlets=[ALIAS])
+
+with DAG("needs_made", schedule=[MADE], start_date=START, is_paused_upon_creation=False):
+    PythonOperator(task_id="report", python_callable=read_inlets, inlets=[MADE, ALIAS])
+
+with DAG("produce_fails", schedule=None, start_date=START, is_paused_upon_creation=False):
+    PythonOperator(task_id="make", python_callable=fail, outlets=[A], retries=0)
 '''
 
 
@@ -85,16 +115,18 @@ def runs(conn: Connection, dag_id: str) -> list[Any]:
     return conn.execute(sa.select(dr).where(dr.c.dag_id == dag_id).order_by(dr.c.id)).all()
 
 
-def finished(engine: Engine, *dag_ids: str, count: int = 1) -> Callable[[], bool]:
-    """Each DAG has ``count`` runs or more, all finished."""
+def finished(engine: Engine, *dag_ids: str, count: int = 1,
+             state: str = "success") -> Callable[[], bool]:
+    """Each DAG has ``count`` runs or more, all in ``state``; any other failed run fails."""
     def check() -> bool:
         with engine.connect() as conn:
             failed = conn.execute(sa.select(t.dag_run.c.dag_id, t.dag_run.c.run_id).where(
-                t.dag_run.c.state == "failed")).all()
+                t.dag_run.c.state == "failed",
+                t.dag_run.c.dag_id.not_in(dag_ids if state == "failed" else ()))).all()
             assert not failed, f"runs failed: {failed}"
             for dag_id in dag_ids:
                 states = [r.state for r in runs(conn, dag_id)]
-                if len(states) < count or any(s != "success" for s in states):
+                if len(states) < count or any(s != state for s in states):
                     return False
         return True
     return check
@@ -146,15 +178,21 @@ def test_parsing_stores_assets_and_references(world: Engine) -> None:
             a, a.c.id == s.c.asset_id)).all())
         outlets = set(tuple(r) for r in conn.execute(sa.select(o.c.dag_id, o.c.task_id, a.c.uri).join(
             a, a.c.id == o.c.asset_id)).all())
-    assert set(assets) == {"s3://bucket/a", "s3://bucket/b"}
+    assert set(assets) == {"s3://bucket/a", "s3://bucket/b", "s3://bucket/made"}
     assert (assets["s3://bucket/b"].name, assets["s3://bucket/b"].extra) == (
         "b", {"owner": "team"})
     assert assets["s3://bucket/a"].name == "s3://bucket/a"
     assert schedule == {("needs_both", "s3://bucket/a"), ("needs_both", "s3://bucket/b"),
                         ("needs_either", "s3://bucket/a"), ("needs_either", "s3://bucket/b"),
-                        ("needs_a", "s3://bucket/a")}
+                        ("needs_a", "s3://bucket/a"), ("needs_made", "s3://bucket/made")}
+    # An alias outlet is an alias row (its assets are known when it records events).
     assert outlets == {("produce_a", "make", "s3://bucket/a"),
-                       ("produce_b", "make", "s3://bucket/b")}
+                       ("produce_b", "make", "s3://bucket/b"),
+                       ("produce_fails", "make", "s3://bucket/a")}
+    with world.connect() as conn:
+        assert conn.execute(sa.select(t.asset_alias.c.name)).scalars().all() == [
+            "made-by-alias"]
+        assert conn.execute(sa.select(t.asset_alias_asset)).all() == []
 
 
 def test_and_waits_for_both_or_runs_for_either(world: Engine) -> None:
@@ -213,3 +251,30 @@ def test_paused_consumer_queues_then_one_run_consumes_both_events(world: Engine)
             t.dagrun_asset_event.c.dag_run_id == consumer[0].id)).scalar_one()
         assert linked == 2
         assert ("needs_a", "s3://bucket/a") not in queue(conn)
+
+
+def test_an_alias_event_triggers_the_consumers_of_its_asset(world: Engine) -> None:
+    producer = trigger(world, "produce_via_alias")
+    run_scheduler(world, finished(world, "produce_via_alias", "needs_made"))
+    with world.connect() as conn:
+        consumer = runs(conn, "needs_made")
+        assert [(r.run_type, r.state) for r in consumer] == [("asset_triggered", "success")]
+        assert xcom_of(conn, "needs_made", consumer[0].run_id) == {
+            "asset": [{"via": "alias"}], "alias": [{"via": "alias"}],
+            "by_uri": ["produce_via_alias"], "aliases": [["made-by-alias"]],
+            "triggering": [{"via": "alias"}]}
+        al, link, a = t.asset_alias, t.asset_alias_asset, t.asset
+        linked = conn.execute(sa.select(al.c.name, a.c.uri).select_from(
+            link.join(al, al.c.id == link.c.alias_id).join(a, a.c.id == link.c.asset_id))).all()
+        assert [tuple(r) for r in linked] == [("made-by-alias", "s3://bucket/made")]
+        event = conn.execute(sa.select(t.asset_event)).one()
+        assert (event.source_dag_id, event.source_run_id) == ("produce_via_alias", producer)
+
+
+def test_a_failed_try_records_no_event(world: Engine) -> None:
+    trigger(world, "produce_fails")
+    run_scheduler(world, finished(world, "produce_fails", state="failed"))
+    with world.connect() as conn:
+        assert conn.execute(sa.select(t.asset_event)).all() == []
+        assert queue(conn) == set()
+        assert runs(conn, "needs_a") == [] and runs(conn, "needs_either") == []
