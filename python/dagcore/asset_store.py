@@ -54,6 +54,7 @@ __all__ = [
 _ASSET_TYPES = ("asset", "dataset")
 _ALIAS_TYPES = ("asset_alias", "dataset_alias")
 _GROUP_TYPES = ("asset_all", "asset_any", "dataset_all", "dataset_any")
+_REF_TYPES = ("asset_ref", "asset_name_ref", "asset_uri_ref")
 
 
 def _insert(conn: Connection, table: sa.Table) -> Any:
@@ -129,6 +130,11 @@ def _upsert_aliases(conn: Connection, aliases: Mapping[str, str]) -> dict[str, i
 
 def _rewrite(conn: Connection, table: sa.Table, dag_id: str, keys: set[tuple[Any, ...]],
              key_columns: Sequence[str], now: datetime) -> None:
+    """The DAG's rows of a reference table become ``keys`` (deleted, inserted; kept rows keep
+    their ``created_at``)."""
+    stamps: dict[str, Any] = {"created_at": now}
+    if "updated_at" in table.c:
+        stamps["updated_at"] = now
     cols = [table.c[name] for name in key_columns]
     have = {tuple(r) for r in conn.execute(sa.select(*cols).where(
         table.c.dag_id == dag_id)).all()}
@@ -138,8 +144,8 @@ def _rewrite(conn: Connection, table: sa.Table, dag_id: str, keys: set[tuple[Any
     new = keys - have
     if new:
         conn.execute(table.insert(), [
-            {"dag_id": dag_id, **dict(zip(key_columns, key)), "created_at": now,
-             "updated_at": now} for key in sorted(new)])
+            {"dag_id": dag_id, **dict(zip(key_columns, key)), **stamps}
+            for key in sorted(new)])
 
 
 def sync_dag_assets(conn: Connection, dag_id: str, data: Mapping[str, Any],
@@ -158,10 +164,23 @@ def sync_dag_assets(conn: Connection, dag_id: str, data: Mapping[str, Any],
     d = data.get("dag", {})
     timetable = d.get("timetable") or {}
     condition = (timetable.get("__var") or {}).get("asset_condition")
-    schedule = [_asset_fields(leaf) for leaf in _condition_leaves(condition)
-                if leaf.get("__type") in _ASSET_TYPES]
-    outlets: list[tuple[str, tuple[str, str, str, dict[str, Any]]]] = []
+    leaves = list(_condition_leaves(condition))
+    schedule = [_asset_fields(leaf) for leaf in leaves if leaf.get("__type") in _ASSET_TYPES]
     aliases: dict[str, str] = {}
+    schedule_aliases: set[str] = set()
+    ref_names: set[str] = set()
+    ref_uris: set[str] = set()
+    for leaf in leaves:
+        kind = leaf.get("__type")
+        if kind in _ALIAS_TYPES and isinstance(leaf.get("name"), str):
+            aliases[leaf["name"]] = leaf.get("group") or "asset"
+            schedule_aliases.add(leaf["name"])
+        elif kind in _REF_TYPES:
+            if isinstance(leaf.get("name"), str):
+                ref_names.add(leaf["name"])
+            elif isinstance(leaf.get("uri"), str):
+                ref_uris.add(leaf["uri"])
+    outlets: list[tuple[str, tuple[str, str, str, dict[str, Any]]]] = []
     for task in d.get("tasks") or ():
         for value in task.get("outlets") or ():
             if not isinstance(value, Mapping):
@@ -172,9 +191,15 @@ def sync_dag_assets(conn: Connection, dag_id: str, data: Mapping[str, Any],
             elif kind in _ALIAS_TYPES and isinstance(var.get("name"), str):
                 aliases[var["name"]] = var.get("group") or "asset"
     ids = _upsert_assets(conn, [*schedule, *(fields for _, fields in outlets)], now)
-    _upsert_aliases(conn, aliases)
+    alias_ids = _upsert_aliases(conn, aliases)
     _rewrite(conn, t.dag_schedule_asset_reference, dag_id,
              {(ids[(n, u)],) for n, u, _, _ in schedule}, ["asset_id"], now)
+    _rewrite(conn, t.dag_schedule_asset_alias_reference, dag_id,
+             {(alias_ids[name],) for name in schedule_aliases}, ["alias_id"], now)
+    _rewrite(conn, t.dag_schedule_asset_name_reference, dag_id,
+             {(name,) for name in ref_names}, ["name"], now)
+    _rewrite(conn, t.dag_schedule_asset_uri_reference, dag_id,
+             {(uri,) for uri in ref_uris}, ["uri"], now)
     _rewrite(conn, t.task_outlet_asset_reference, dag_id,
              {(ids[(f[0], f[1])], task_id) for task_id, f in outlets},
              ["asset_id", "task_id"], now)
@@ -214,24 +239,60 @@ def record_asset_events(conn: Connection, events: Sequence[AssetEventRecord], *,
                          {"alias_id": alias_id, "asset_id": asset_id})
             conn.execute(t.asset_alias_asset_event.insert().values(alias_id=alias_id,
                                                                    event_id=event_id))
-    _queue_consumers(conn, sorted(set(ids.values())), now)
+    _queue_consumers(conn, [(ids[(e.asset.name, e.asset.uri)], e.asset.name, e.asset.uri,
+                             None if e.alias is None else alias_ids[e.alias.name])
+                            for e in events], now)
     return event_ids
 
 
-def _queue_consumers(conn: Connection, asset_ids: Sequence[int], now: datetime) -> None:
-    ref, d, q = t.dag_schedule_asset_reference, t.dag, t.asset_dag_run_queue
-    targets = conn.execute(
-        sa.select(ref.c.asset_id, ref.c.dag_id).join(d, d.c.dag_id == ref.c.dag_id)
-        .where(ref.c.asset_id.in_(asset_ids), d.c.is_stale == sa.false())).all()
+def _queue_consumers(conn: Connection, recorded: Sequence[tuple[int, str, str, int | None]],
+                     now: datetime) -> None:
+    """Queue ``(asset, DAG)`` for every non-stale DAG (paused too) whose schedule names the
+    asset, an alias it came through, or its name or URI (Airflow's ``register_asset_change``).
+
+    Args:
+        recorded: per event, ``(asset id, name, uri, alias id or None)``.
+    """
+    ref, al_ref = t.dag_schedule_asset_reference, t.dag_schedule_asset_alias_reference
+    name_ref, uri_ref = t.dag_schedule_asset_name_reference, t.dag_schedule_asset_uri_reference
+    by_asset: dict[int, list[int]] = {}
+    by_alias: dict[int, list[int]] = {}
+    by_name: dict[str, list[int]] = {}
+    by_uri: dict[str, list[int]] = {}
+    for asset_id, name, uri, alias_id in recorded:
+        by_asset.setdefault(asset_id, []).append(asset_id)
+        by_name.setdefault(name, []).append(asset_id)
+        by_uri.setdefault(uri, []).append(asset_id)
+        if alias_id is not None:
+            by_alias.setdefault(alias_id, []).append(asset_id)
+    targets: set[tuple[int, str]] = set()
+    lookups: list[tuple[sa.Table, Any, Mapping[Any, list[int]]]] = [
+        (ref, ref.c.asset_id, by_asset), (al_ref, al_ref.c.alias_id, by_alias),
+        (name_ref, name_ref.c.name, by_name), (uri_ref, uri_ref.c.uri, by_uri)]
+    for table, column, index in lookups:
+        if not index:
+            continue
+        for key, dag_id in conn.execute(sa.select(column, table.c.dag_id).where(
+                column.in_(list(index)))).all():
+            targets.update((asset_id, dag_id) for asset_id in index[key])
     if not targets:
         return
+    d = t.dag
+    active = set(conn.execute(sa.select(d.c.dag_id).where(
+        d.c.dag_id.in_(sorted({dag for _, dag in targets})),
+        d.c.is_stale == sa.false())).scalars())
+    rows = [{"asset_id": a, "target_dag_id": dag, "created_at": now}
+            for a, dag in sorted(targets) if dag in active]
+    if not rows:
+        return
+    q = t.asset_dag_run_queue
     stmt = _insert(conn, q)
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["asset_id", "target_dag_id"],
             set_={"created_at": stmt.excluded.created_at},
             where=q.c.created_at < stmt.excluded.created_at),
-        [{"asset_id": a, "target_dag_id": dag, "created_at": now} for a, dag in targets])
+        rows)
 
 
 def queued_pairs(conn: Connection) -> list[tuple[str, int]]:
@@ -277,7 +338,8 @@ def consume_asset_events(conn: Connection, *, dag_id: str, dag_run_id: int,
                          run_after: datetime) -> int:
     """Link a new asset-triggered run to the events it consumes and clear the DAG's queue.
 
-    The events are those of the DAG's scheduled assets with a timestamp after the previous
+    The events are those of the DAG's scheduled assets (named, referenced by name or URI, or
+    recorded through an alias it is scheduled on) with a timestamp after the previous
     asset-triggered run's ``run_after`` and at most this one's (Airflow's
     ``_create_dag_runs_asset_triggered``). Returns how many were linked.
     """
@@ -285,9 +347,18 @@ def consume_asset_events(conn: Connection, *, dag_id: str, dag_run_id: int,
     previous = conn.execute(sa.select(sa.func.max(dr.c.run_after)).where(
         dr.c.dag_id == dag_id, dr.c.run_type == "asset_triggered",
         dr.c.run_after < run_after)).scalar_one()
-    query = sa.select(ev.c.id).where(
+    a, name_ref, uri_ref = t.asset, t.dag_schedule_asset_name_reference, \
+        t.dag_schedule_asset_uri_reference
+    al_ref, via = t.dag_schedule_asset_alias_reference, t.asset_alias_asset_event
+    scheduled = sa.or_(
         ev.c.asset_id.in_(sa.select(ref.c.asset_id).where(ref.c.dag_id == dag_id)),
-        ev.c.timestamp <= run_after)
+        ev.c.asset_id.in_(sa.select(a.c.id).where(a.c.name.in_(
+            sa.select(name_ref.c.name).where(name_ref.c.dag_id == dag_id)))),
+        ev.c.asset_id.in_(sa.select(a.c.id).where(a.c.uri.in_(
+            sa.select(uri_ref.c.uri).where(uri_ref.c.dag_id == dag_id)))),
+        ev.c.id.in_(sa.select(via.c.event_id).where(via.c.alias_id.in_(
+            sa.select(al_ref.c.alias_id).where(al_ref.c.dag_id == dag_id)))))
+    query = sa.select(ev.c.id).where(scheduled, ev.c.timestamp <= run_after)
     if previous is not None:
         query = query.where(ev.c.timestamp > previous)
     event_ids = list(conn.execute(query.order_by(ev.c.timestamp, ev.c.id)).scalars())

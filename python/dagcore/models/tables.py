@@ -45,7 +45,10 @@ __all__ = [
     "dag_code_blob",
     "dag_file_warning",
     "dag_run",
+    "dag_schedule_asset_alias_reference",
+    "dag_schedule_asset_name_reference",
     "dag_schedule_asset_reference",
+    "dag_schedule_asset_uri_reference",
     "dag_tag",
     "dag_version",
     "dag_version_file",
@@ -549,6 +552,41 @@ dag_schedule_asset_reference = sa.Table(
               primary_key=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index(None, "dag_id"),
+)
+
+# The aliases, and the asset references by name or URI, a DAG's schedule names (rewritten at
+# each parse, as Airflow's tables of these names): an event of an asset through such an alias,
+# or of an asset of such a name or URI, queues the DAG.
+dag_schedule_asset_alias_reference = sa.Table(
+    "dag_schedule_asset_alias_reference",
+    metadata,
+    sa.Column("alias_id", sa.Integer, sa.ForeignKey("asset_alias.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("dag_id", sa.String(ID_LEN), sa.ForeignKey("dag.dag_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index(None, "dag_id"),
+)
+
+dag_schedule_asset_name_reference = sa.Table(
+    "dag_schedule_asset_name_reference",
+    metadata,
+    sa.Column("name", sa.String(ASSET_FIELD_LEN), primary_key=True),
+    sa.Column("dag_id", sa.String(ID_LEN), sa.ForeignKey("dag.dag_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index(None, "dag_id"),
+)
+
+dag_schedule_asset_uri_reference = sa.Table(
+    "dag_schedule_asset_uri_reference",
+    metadata,
+    sa.Column("uri", sa.String(ASSET_FIELD_LEN), primary_key=True),
+    sa.Column("dag_id", sa.String(ID_LEN), sa.ForeignKey("dag.dag_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index(None, "dag_id"),
 )
 

@@ -96,18 +96,67 @@ with DAG("produce_fails", schedule=None, start_date=START, is_paused_upon_creati
 '''
 
 
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+# Consumers scheduled on an alias and on references (by name, by URI): a world of their own.
+REF_DAGS = '''
+from datetime import datetime, timezone
+from dagcore import DAG
+from dagcore.assets import Asset, AssetAlias
+from dagcore.operators.python import PythonOperator
+
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+ALIAS = AssetAlias("made-by-alias")
+
+
+def via_alias(**context):
+    context["outlet_events"][ALIAS].add(Asset("s3://bucket/made"), extra={"via": "alias"})
+
+
+def plain(**context):
+    context["outlet_events"][Asset(name="named", uri="s3://bucket/named")].extra = {"n": 1}
+
+
+def report(**context):
+    events = context["triggering_asset_events"]
+    return sorted([key.uri, event.extra] for key in events for event in events[key])
+
+
+with DAG("produce_via_alias", schedule=None, start_date=START, is_paused_upon_creation=False):
+    PythonOperator(task_id="make", python_callable=via_alias, outlets=[ALIAS])
+
+with DAG("produce_named", schedule=None, start_date=START, is_paused_upon_creation=False):
+    PythonOperator(task_id="make", python_callable=plain,
+                   outlets=[Asset(name="named", uri="s3://bucket/named")])
+
+for dag_id, schedule in (("on_alias", [ALIAS]), ("on_name", [Asset.ref(name="named")]),
+                         ("on_uri", [Asset.ref(uri="s3://bucket/named")])):
+    with DAG(dag_id, schedule=schedule, start_date=START, is_paused_upon_creation=False):
+        PythonOperator(task_id="report", python_callable=report)
+'''
+
+
+def make_world(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+               source: str) -> Engine:
     monkeypatch.setenv("DAGCORE_HOME", str(tmp_path / "home"))
     folder = tmp_path / "dags"
     folder.mkdir()
     monkeypatch.setenv("DAGCORE__CORE__DAGS_FOLDER", str(folder))
     monkeypatch.setenv("DAGCORE__CORE__DAG_CODE_CACHE_FOLDER", str(tmp_path / "code_cache"))
-    (folder / "assets_dags.py").write_text(textwrap.dedent(DAGS))
+    (folder / "assets_dags.py").write_text(textwrap.dedent(source))
     migrate(engine)
     result = sync_dags(folder, engine=engine, min_update_interval=timedelta(0))
     assert not result.import_errors, result.import_errors
-    yield engine
+    return engine
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    yield make_world(engine, tmp_path, monkeypatch, DAGS)
+
+
+@pytest.fixture
+def ref_world(engine: Engine, tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    yield make_world(engine, tmp_path, monkeypatch, REF_DAGS)
 
 
 def runs(conn: Connection, dag_id: str) -> list[Any]:
@@ -278,3 +327,31 @@ def test_a_failed_try_records_no_event(world: Engine) -> None:
         assert conn.execute(sa.select(t.asset_event)).all() == []
         assert queue(conn) == set()
         assert runs(conn, "needs_a") == [] and runs(conn, "needs_either") == []
+
+
+def test_consumers_scheduled_on_an_alias_and_on_references(ref_world: Engine) -> None:
+    engine = ref_world
+    with engine.connect() as conn:
+        al_ref = t.dag_schedule_asset_alias_reference
+        assert [tuple(r) for r in conn.execute(sa.select(al_ref.c.dag_id, t.asset_alias.c.name)
+                                             .join(t.asset_alias,
+                                                   t.asset_alias.c.id == al_ref.c.alias_id))
+                ] == [("on_alias", "made-by-alias")]
+        assert conn.execute(sa.select(t.dag_schedule_asset_name_reference.c.name)).scalars(
+        ).all() == ["named"]
+        assert conn.execute(sa.select(t.dag_schedule_asset_uri_reference.c.uri)).scalars(
+        ).all() == ["s3://bucket/named"]
+    trigger(engine, "produce_via_alias")
+    run_scheduler(engine, finished(engine, "produce_via_alias", "on_alias"))
+    trigger(engine, "produce_named")
+    run_scheduler(engine, finished(engine, "produce_named", "on_name", "on_uri"))
+    with engine.connect() as conn:
+        on_alias = runs(conn, "on_alias")
+        assert [(r.run_type, r.state) for r in on_alias] == [("asset_triggered", "success")]
+        assert xcom_of(conn, "on_alias", on_alias[0].run_id) == [
+            ["s3://bucket/made", {"via": "alias"}]]
+        for dag_id in ("on_name", "on_uri"):
+            (run,) = runs(conn, dag_id)
+            assert run.run_type == "asset_triggered"
+            assert xcom_of(conn, dag_id, run.run_id) == [["s3://bucket/named", {"n": 1}]]
+        assert queue(conn) == set()

@@ -1,5 +1,6 @@
 """Assets (issue 17): asset, asset_alias, their links, asset_event, the asset_dag_run_queue,
-the DAG and task references, and the events a run consumed (dagrun_asset_event).
+the DAG (asset, alias, name, URI) and task references, and the events a run consumed
+(dagrun_asset_event).
 
 Revision ID: 0009_assets
 Revises: 0008_dag_version_code
@@ -116,6 +117,34 @@ def upgrade() -> None:
         )
         op.create_index(op.f(f"ix_{table}_dag_id"), table, ["dag_id"])
     op.create_table(
+        "dag_schedule_asset_alias_reference",
+        sa.Column("alias_id", sa.Integer(), nullable=False),
+        sa.Column("dag_id", sa.String(length=_ID_LEN), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alias_id"], ["asset_alias.id"], ondelete="CASCADE",
+            name=op.f("fk_dag_schedule_asset_alias_reference_alias_id_asset_alias")),
+        sa.ForeignKeyConstraint(["dag_id"], ["dag.dag_id"], ondelete="CASCADE",
+                                name=op.f("fk_dag_schedule_asset_alias_reference_dag_id_dag")),
+        sa.PrimaryKeyConstraint("alias_id", "dag_id",
+                                name=op.f("pk_dag_schedule_asset_alias_reference")),
+    )
+    op.create_index(op.f("ix_dag_schedule_asset_alias_reference_dag_id"),
+                    "dag_schedule_asset_alias_reference", ["dag_id"])
+    for table, column in (("dag_schedule_asset_name_reference", "name"),
+                          ("dag_schedule_asset_uri_reference", "uri")):
+        op.create_table(
+            table,
+            sa.Column(column, sa.String(length=_LEN), nullable=False),
+            sa.Column("dag_id", sa.String(length=_ID_LEN), nullable=False),
+            sa.Column("created_at", UtcDateTime(), nullable=False),
+            sa.ForeignKeyConstraint(["dag_id"], ["dag.dag_id"], ondelete="CASCADE",
+                                    name=op.f(f"fk_{table}_dag_id_dag")),
+            sa.PrimaryKeyConstraint(column, "dag_id", name=op.f(f"pk_{table}")),
+        )
+        op.create_index(op.f(f"ix_{table}_dag_id"), table, ["dag_id"])
+    op.create_table(
         "dagrun_asset_event",
         sa.Column("dag_run_id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
@@ -129,7 +158,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("dagrun_asset_event", "task_outlet_asset_reference",
+    for table in ("dagrun_asset_event", "dag_schedule_asset_uri_reference",
+                  "dag_schedule_asset_name_reference", "dag_schedule_asset_alias_reference",
+                  "task_outlet_asset_reference",
                   "dag_schedule_asset_reference", "asset_dag_run_queue",
                   "asset_alias_asset_event", "asset_event", "asset_alias_asset"):
         op.drop_table(table)
