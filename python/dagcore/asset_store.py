@@ -7,12 +7,16 @@ of a DAG, the task runner's success of a try, the scheduler's creation of a run.
 
 * :func:`sync_dag_assets` (DAG processor): the assets a DAG references (the ``asset`` leaves of
   its schedule's condition, the assets and aliases among its tasks' outlets) are inserted when
-  new (unique by ``(name, uri)``; group and extra follow the latest parse), and the DAG's
-  ``dag_schedule_asset_reference`` / ``task_outlet_asset_reference`` rows are rewritten.
+  new (unique by ``(name, uri)``; group and extra follow the latest parse), aliases likewise
+  (unique by name), and the DAG's reference rows are rewritten:
+  ``dag_schedule_asset_reference`` (assets), ``dag_schedule_asset_alias_reference`` (aliases),
+  ``dag_schedule_asset_name_reference`` / ``..._uri_reference`` (``Asset.ref(name=|uri=)``),
+  ``task_outlet_asset_reference``.
 * :func:`record_asset_events` (task runner): one ``asset_event`` per reported event (an event
   through an alias also links the alias to its asset and the event to the alias), and one
-  ``asset_dag_run_queue`` row per DAG whose schedule references the asset (paused DAGs too;
-  stale ones not). An existing queue row is kept, its ``created_at`` moved to the newest event
+  ``asset_dag_run_queue`` row per DAG whose schedule names the asset, the alias the event came
+  through, or the asset's name or URI (paused DAGs too; stale ones not; Airflow's
+  ``AssetManager.register_asset_change``). An existing queue row is kept, its ``created_at`` moved to the newest event
   (Airflow's later ``ON CONFLICT DO UPDATE ... WHERE created_at < excluded.created_at``): the
   scheduler consumes the events up to the newest ``created_at`` of a DAG's rows, so two events
   of one asset before the consumer runs both go to its one run.
