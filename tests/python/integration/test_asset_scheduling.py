@@ -100,7 +100,7 @@ with DAG("produce_fails", schedule=None, start_date=START, is_paused_upon_creati
 REF_DAGS = '''
 from datetime import datetime, timezone
 from dagcore import DAG
-from dagcore.assets import Asset, AssetAlias
+from dagcore.assets import Asset, AssetAlias, AssetOrTimeSchedule
 from dagcore.operators.python import PythonOperator
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -128,7 +128,10 @@ with DAG("produce_named", schedule=None, start_date=START, is_paused_upon_creati
                    outlets=[Asset(name="named", uri="s3://bucket/named")])
 
 for dag_id, schedule in (("on_alias", [ALIAS]), ("on_name", [Asset.ref(name="named")]),
-                         ("on_uri", [Asset.ref(uri="s3://bucket/named")])):
+                         ("on_uri", [Asset.ref(uri="s3://bucket/named")]),
+                         ("time_or_named", AssetOrTimeSchedule(
+                             timetable="@yearly",
+                             assets=[Asset(name="named", uri="s3://bucket/named")]))):
     with DAG(dag_id, schedule=schedule, start_date=START, is_paused_upon_creation=False):
         PythonOperator(task_id="report", python_callable=report)
 '''
@@ -344,14 +347,18 @@ def test_consumers_scheduled_on_an_alias_and_on_references(ref_world: Engine) ->
     trigger(engine, "produce_via_alias")
     run_scheduler(engine, finished(engine, "produce_via_alias", "on_alias"))
     trigger(engine, "produce_named")
-    run_scheduler(engine, finished(engine, "produce_named", "on_name", "on_uri"))
+    run_scheduler(engine, finished(engine, "produce_named", "on_name", "on_uri",
+                                   "time_or_named"))
     with engine.connect() as conn:
         on_alias = runs(conn, "on_alias")
         assert [(r.run_type, r.state) for r in on_alias] == [("asset_triggered", "success")]
         assert xcom_of(conn, "on_alias", on_alias[0].run_id) == [
             ["s3://bucket/made", {"via": "alias"}]]
-        for dag_id in ("on_name", "on_uri"):
-            (run,) = runs(conn, dag_id)
-            assert run.run_type == "asset_triggered"
+        # AssetOrTimeSchedule runs on its asset too (whether its yearly timetable has a run
+        # due depends on today's date, so that part is not asserted here).
+        assert {r.run_type for r in runs(conn, "time_or_named")} <= {"asset_triggered",
+                                                                    "scheduled"}
+        for dag_id in ("on_name", "on_uri", "time_or_named"):
+            (run,) = [r for r in runs(conn, dag_id) if r.run_type == "asset_triggered"]
             assert xcom_of(conn, dag_id, run.run_id) == [["s3://bucket/named", {"n": 1}]]
         assert queue(conn) == set()
