@@ -610,42 +610,57 @@ class SchedulerJob:
         self._asset_cache = (key, conditions)
         return conditions
 
+    def _ready_for_assets(self, conn: Connection, *, lock: bool
+                          ) -> tuple[list[str], dict[str, Any], dict[str, datetime]]:
+        """The DAGs whose condition holds over their queue rows (unpaused, non-stale DAGs
+        only), their latest versions and the newest ``created_at`` of their rows."""
+        q, d = t.asset_dag_run_queue, t.dag
+        query = self._statement("asset_queue", lambda: (
+            sa.select(q.c.target_dag_id, q.c.asset_id, q.c.created_at)
+            .select_from(q.join(d, d.c.dag_id == q.c.target_dag_id))
+            .where(d.c.is_paused == sa.false(), d.c.is_stale == sa.false())
+            .order_by(q.c.target_dag_id, q.c.asset_id)))
+        rows = conn.execute(self._lock(query, q) if lock else query).all()
+        if not rows:
+            return [], {}, {}
+        versions = {dag_id: latest_version_id(conn, dag_id)
+                    for dag_id in dict.fromkeys(r.target_dag_id for r in rows)}
+        versions = {k: v for k, v in versions.items() if v is not None}
+        conditions = self._asset_conditions(conn, versions)
+        known = set(conditions.keys)
+        ready = conditions.ready([(r.target_dag_id, r.asset_id) for r in rows
+                                  if r.target_dag_id in known])
+        newest: dict[str, datetime] = {}
+        for r in rows:
+            if r.target_dag_id not in newest or r.created_at > newest[r.target_dag_id]:
+                newest[r.target_dag_id] = r.created_at
+        return ready, versions, newest
+
     def _create_asset_triggered_runs(self) -> int:
         """Airflow's ``_create_dag_runs_asset_triggered``: every active DAG whose condition holds
         over its queued assets gets a queued ``asset_triggered`` run (no logical date, run_after
         the newest queue row's time) with the events it consumes, and its queue rows go. Paused
-        and stale DAGs keep their rows until they are active again."""
-        q, d = t.asset_dag_run_queue, t.dag
+        and stale DAGs keep their rows until they are active again. Readiness is decided
+        without locks first, so that a loop with nothing ready writes nothing (on SQLite, does
+        not take the write lock), then again on the locked rows."""
+        q = t.asset_dag_run_queue
         any_row = self._statement("any_asset_queue", lambda: sa.select(q.c.target_dag_id)
                                   .limit(1))
-        if self._nothing_on_sqlite(any_row):
+        with self.engine.connect() as conn:
+            if conn.execute(any_row).first() is None:
+                return 0
+            ready, _, _ = self._ready_for_assets(conn, lock=False)
+        if not ready:
             return 0
+        d = t.dag
         now = timezone.utcnow()
         created = 0
         with transaction(self.engine) as conn:
-            rows = conn.execute(self._lock(
-                sa.select(q.c.target_dag_id, q.c.asset_id, q.c.created_at)
-                .select_from(q.join(d, d.c.dag_id == q.c.target_dag_id))
-                .where(d.c.is_paused == sa.false(), d.c.is_stale == sa.false())
-                .order_by(q.c.target_dag_id, q.c.asset_id), q)).all()
-            if not rows:
-                return 0
-            versions = {dag_id: latest_version_id(conn, dag_id)
-                        for dag_id in dict.fromkeys(r.target_dag_id for r in rows)}
-            versions = {k: v for k, v in versions.items() if v is not None}
-            conditions = self._asset_conditions(conn, versions)
-            known = set(conditions.keys)
-            ready = conditions.ready([(r.target_dag_id, r.asset_id) for r in rows
-                                      if r.target_dag_id in known])
-            newest: dict[str, datetime] = {}
-            for r in rows:
-                if r.created_at is not None and (r.target_dag_id not in newest
-                                                 or r.created_at > newest[r.target_dag_id]):
-                    newest[r.target_dag_id] = r.created_at
+            ready, versions, newest = self._ready_for_assets(conn, lock=True)
             bundles = dict(conn.execute(sa.select(d.c.dag_id, d.c.bundle_version).where(
                 d.c.dag_id.in_(ready))).all()) if ready else {}
             for dag_id in ready:
-                run_after = newest.get(dag_id, now)
+                run_after = newest[dag_id]
                 run_id = generate_run_id("asset_triggered", stamp=None, run_after=run_after)
                 run_pk = insert_dag_run(
                     conn, dag_id=dag_id, run_id=run_id, logical_date=None, run_after=run_after,
