@@ -337,7 +337,7 @@ class SchedulerJob:
         self._statements: dict[str, Any] = {}  # see _statement
         self._urgent = False  # the last loop left work for the next one at once (see run)
         self._workloads: dict[str, TaskWorkload] = {}
-        self._asset_cache: tuple[Any, AssetConditions[str]] | None = None
+        self._asset_cache: tuple[Any, AssetConditions[str], list[Any]] | None = None
         self._db_file: DatabaseFileWatch | None = None  # set by run()
         self.loops = 0
         self.batch_size = conf.getint("scheduler", "max_dagruns_per_loop_to_schedule")
@@ -591,23 +591,26 @@ class SchedulerJob:
 
     def _asset_conditions(self, conn: Connection, versions: Mapping[str, Any]
                           ) -> AssetConditions[str]:
-        """The compiled conditions of these DAG versions, cached while the versions, the
-        assets and the alias links are the same (a new asset or link can resolve a leaf)."""
+        """The compiled conditions of these DAG versions, cached while the DAGs the bag gives
+        for them (a version updated in place is a new object), the assets and the alias links
+        are the same (a new asset or link can resolve a leaf)."""
         a, link = t.asset, t.asset_alias_asset
         state = conn.execute(sa.select(
             sa.select(sa.func.max(a.c.id)).scalar_subquery(),
             sa.select(sa.func.count()).select_from(link).scalar_subquery())).one()
-        key = (frozenset(versions.items()), tuple(state))
+        dags = {dag_id: self.dag_bag.get_dag(version_id, dag_id)
+                for dag_id, version_id in versions.items()}
+        # The cache holds the DAG objects, so their ids are not reused while it is compared.
+        key = (tuple(sorted((dag_id, id(dag)) for dag_id, dag in dags.items())), tuple(state))
         cached = self._asset_cache
         if cached is not None and cached[0] == key:
             return cached[1]
         serialized: dict[str, Any] = {}
-        for dag_id, version_id in versions.items():
-            dag = self.dag_bag.get_dag(version_id, dag_id)
+        for dag_id, dag in dags.items():
             if dag is not None and dag.asset_condition is not None:
                 serialized[dag_id] = encode_asset_condition(dag.asset_condition)
         conditions: AssetConditions[str] = AssetConditions(serialized, leaf_resolver(conn))
-        self._asset_cache = (key, conditions)
+        self._asset_cache = (key, conditions, list(dags.values()))
         return conditions
 
     def _ready_for_assets(self, conn: Connection, *, lock: bool

@@ -150,3 +150,47 @@ def test_the_resolver_maps_assets_references_and_aliases(db: Engine) -> None:
         assert resolve({"__type": "asset_alias", "name": "none"}) == []
         assert [[a.name for a in e.source_aliases]
                 for e in inlet_asset_events(conn, alias="al")] == [["al"]]
+
+
+# -- the scheduler's step ---------------------------------------------------------------------
+
+
+def scheduler(engine: Engine) -> Any:
+    from fake_executors import NeverRuns
+
+    from dagcore.db_dagbag import DBDagBag
+    from dagcore.jobs.scheduler import SchedulerJob
+
+    job = SchedulerJob(engine=engine, executor=NeverRuns(),
+                       dag_bag=DBDagBag(engine=engine, revalidation_interval=0))
+    job.job.register()
+    return job
+
+
+def test_the_step_recompiles_when_a_version_changes_and_creates_airflows_run(
+        db: Engine) -> None:
+    write_dag(db, consumer("c", A & B), now=T0)
+    with transaction(db) as conn:
+        record(conn, AssetEventRecord(A, {"n": 1}), when=T0)
+    job = scheduler(db)
+    try:
+        assert job._create_asset_triggered_runs() == 0  # b has no event yet
+        with db.connect() as conn:
+            assert queue_rows(conn) == {("c", "s3://k/a"): T0}
+        # a new version of c needs a only: the cached conditions are compiled again
+        write_dag(db, consumer("c", [A]), now=T0 + timedelta(seconds=1))
+        assert job._create_asset_triggered_runs() == 1
+        assert job._create_asset_triggered_runs() == 0  # the queue is empty now
+    finally:
+        job.job.complete("success")
+    dr, dv = t.dag_run, t.dag_version
+    with db.connect() as conn:
+        (run,) = conn.execute(sa.select(dr).where(dr.c.dag_id == "c")).all()
+        latest = conn.execute(sa.select(dv.c.id).where(dv.c.dag_id == "c").order_by(
+            dv.c.version_number.desc()).limit(1)).scalar_one()
+        assert (run.run_type, run.state, run.triggered_by, run.logical_date, run.run_after,
+                run.data_interval_start, run.created_dag_version_id) == (
+            "asset_triggered", "queued", "asset", None, T0, None, latest)
+        assert run.run_id.startswith(f"asset_triggered__{T0.isoformat()}_")
+        assert [e.extra for e in triggering_asset_events(conn, run.id)] == [{"n": 1}]
+        assert queue_rows(conn) == {}
