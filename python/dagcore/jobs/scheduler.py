@@ -626,9 +626,15 @@ class SchedulerJob:
         rows = conn.execute(self._lock(query, q) if lock else query).all()
         if not rows:
             return [], {}, {}
-        versions = {dag_id: latest_version_id(conn, dag_id)
-                    for dag_id in dict.fromkeys(r.target_dag_id for r in rows)}
-        versions = {k: v for k, v in versions.items() if v is not None}
+        # The latest version of each DAG, in one query (a loop may see a thousand DAGs).
+        dv = t.dag_version
+        newest_number = (sa.select(dv.c.dag_id, sa.func.max(dv.c.version_number).label("n"))
+                         .where(dv.c.dag_id.in_(sorted({r.target_dag_id for r in rows})))
+                         .group_by(dv.c.dag_id).subquery())
+        versions: dict[str, Any] = dict(conn.execute(
+            sa.select(dv.c.dag_id, dv.c.id).join(newest_number, sa.and_(
+                newest_number.c.dag_id == dv.c.dag_id,
+                newest_number.c.n == dv.c.version_number))).all())
         conditions = self._asset_conditions(conn, versions)
         known = set(conditions.keys)
         ready = conditions.ready([(r.target_dag_id, r.asset_id) for r in rows
