@@ -619,17 +619,21 @@ class SchedulerJob:
         only), their latest versions and the newest ``created_at`` of their rows."""
         q, d = t.asset_dag_run_queue, t.dag
         query = self._statement("asset_queue", lambda: (
-            sa.select(q.c.target_dag_id, q.c.asset_id, q.c.created_at)
+            sa.select(q.c.target_dag_id, q.c.asset_id)
             .select_from(q.join(d, d.c.dag_id == q.c.target_dag_id))
             .where(d.c.is_paused == sa.false(), d.c.is_stale == sa.false())
             .order_by(q.c.target_dag_id, q.c.asset_id)))
-        rows = conn.execute(self._lock(query, q) if lock else query).all()
-        if not rows:
+        # Plain tuples: a loop may read thousands of rows, and Row objects cost more than the
+        # evaluation.
+        pairs: list[tuple[str, int]] = [
+            (dag_id, asset_id) for dag_id, asset_id in
+            conn.execute(self._lock(query, q) if lock else query)]
+        if not pairs:
             return [], {}, {}
         # The latest version of each DAG, in one query (a loop may see a thousand DAGs).
         dv = t.dag_version
         newest_number = (sa.select(dv.c.dag_id, sa.func.max(dv.c.version_number).label("n"))
-                         .where(dv.c.dag_id.in_(sorted({r.target_dag_id for r in rows})))
+                         .where(dv.c.dag_id.in_(sorted({dag_id for dag_id, _ in pairs})))
                          .group_by(dv.c.dag_id).subquery())
         versions: dict[str, Any] = dict(conn.execute(
             sa.select(dv.c.dag_id, dv.c.id).join(newest_number, sa.and_(
@@ -637,12 +641,12 @@ class SchedulerJob:
                 newest_number.c.n == dv.c.version_number))).all())
         conditions = self._asset_conditions(conn, versions)
         known = set(conditions.keys)
-        ready = conditions.ready([(r.target_dag_id, r.asset_id) for r in rows
-                                  if r.target_dag_id in known])
+        ready = conditions.ready([p for p in pairs if p[0] in known])
         newest: dict[str, datetime] = {}
-        for r in rows:
-            if r.target_dag_id not in newest or r.created_at > newest[r.target_dag_id]:
-                newest[r.target_dag_id] = r.created_at
+        if ready:
+            newest = dict(conn.execute(
+                sa.select(q.c.target_dag_id, sa.func.max(q.c.created_at))
+                .where(q.c.target_dag_id.in_(ready)).group_by(q.c.target_dag_id)).all())
         return ready, versions, newest
 
     def _create_asset_triggered_runs(self) -> int:
