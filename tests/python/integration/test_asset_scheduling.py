@@ -101,6 +101,7 @@ REF_DAGS = '''
 from datetime import datetime, timezone
 from dagcore import DAG
 from dagcore.assets import Asset, AssetAlias, AssetOrTimeSchedule
+from dagcore.operators.empty import EmptyOperator
 from dagcore.operators.python import PythonOperator
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -122,6 +123,14 @@ def report(**context):
 
 with DAG("produce_via_alias", schedule=None, start_date=START, is_paused_upon_creation=False):
     PythonOperator(task_id="make", python_callable=via_alias, outlets=[ALIAS])
+
+with DAG("produce_empty", schedule=None, start_date=START, is_paused_upon_creation=False):
+    # An EmptyOperator with outlets runs (8.4, 11.4) so that its event is recorded.
+    EmptyOperator(task_id="make", outlets=[Asset("s3://bucket/empty")])
+
+with DAG("on_empty", schedule=[Asset("s3://bucket/empty")], start_date=START,
+         is_paused_upon_creation=False):
+    PythonOperator(task_id="report", python_callable=report)
 
 with DAG("produce_named", schedule=None, start_date=START, is_paused_upon_creation=False):
     PythonOperator(task_id="make", python_callable=plain,
@@ -362,3 +371,8 @@ def test_consumers_scheduled_on_an_alias_and_on_references(ref_world: Engine) ->
             (run,) = [r for r in runs(conn, dag_id) if r.run_type == "asset_triggered"]
             assert xcom_of(conn, dag_id, run.run_id) == [["s3://bucket/named", {"n": 1}]]
         assert queue(conn) == set()
+    trigger(engine, "produce_empty")
+    run_scheduler(engine, finished(engine, "produce_empty", "on_empty"))
+    with engine.connect() as conn:
+        (run,) = runs(conn, "on_empty")
+        assert xcom_of(conn, "on_empty", run.run_id) == [["s3://bucket/empty", {}]]

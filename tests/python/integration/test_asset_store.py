@@ -194,3 +194,24 @@ def test_the_step_recompiles_when_a_version_changes_and_creates_airflows_run(
         assert run.run_id.startswith(f"asset_triggered__{T0.isoformat()}_")
         assert [e.extra for e in triggering_asset_events(conn, run.id)] == [{"n": 1}]
         assert queue_rows(conn) == {}
+
+
+def test_deleting_a_dag_or_a_run_cascades(db: Engine) -> None:
+    write_dag(db, consumer("c", [A]), now=T0)
+    with transaction(db) as conn:
+        record(conn, AssetEventRecord(A, {}), when=T0)
+        run = insert_dag_run(conn, dag_id="c", run_id="asset_triggered__x", run_after=T0,
+                             run_type="asset_triggered", state="queued", clear_number=0,
+                             updated_at=T0)
+        consume_asset_events(conn, dag_id="c", dag_run_id=run, run_after=T0)
+        record(conn, AssetEventRecord(A, {}), when=T0 + timedelta(seconds=1))
+    with transaction(db) as conn:
+        conn.execute(t.dag_run.delete().where(t.dag_run.c.id == run))
+    with db.connect() as conn:
+        assert conn.execute(sa.select(t.dagrun_asset_event)).all() == []
+        assert len(conn.execute(sa.select(t.asset_event)).all()) == 2  # events stay
+        assert queue_rows(conn) != {}
+    with transaction(db) as conn:
+        conn.execute(t.dag.delete().where(t.dag.c.dag_id == "c"))
+    with db.connect() as conn:
+        assert queue_rows(conn) == {} and schedule_refs(conn) == set()
