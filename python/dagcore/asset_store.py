@@ -16,13 +16,16 @@ of a DAG, the task runner's success of a try, the scheduler's creation of a run.
   through an alias also links the alias to its asset and the event to the alias), and one
   ``asset_dag_run_queue`` row per DAG whose schedule names the asset, the alias the event came
   through, or the asset's name or URI (paused DAGs too; stale ones not; Airflow's
-  ``AssetManager.register_asset_change``). An existing queue row is kept, its ``created_at`` moved to the newest event
-  (Airflow's later ``ON CONFLICT DO UPDATE ... WHERE created_at < excluded.created_at``): the
+  ``AssetManager.register_asset_change``). An existing queue row is kept, its ``created_at``
+  moved to the newest event (Airflow's later ``ON CONFLICT DO UPDATE ... WHERE created_at < excluded.created_at``): the
   scheduler consumes the events up to the newest ``created_at`` of a DAG's rows, so two events
   of one asset before the consumer runs both go to its one run.
 * :func:`consume_asset_events` (scheduler): links a new asset-triggered run to the events of the
   DAG's scheduled assets with ``previous asset-triggered run_after < timestamp <= run_after``
-  (Airflow's ``_create_dag_runs_asset_triggered``) and deletes the DAG's queue rows.
+  (Airflow's ``_create_dag_runs_asset_triggered``) and deletes the DAG's queue rows up to
+  ``run_after``. Deviation: Airflow deletes all of them; a row whose newest event came after
+  ``run_after`` (recorded meanwhile by a task on another connection) would then be lost
+  although its event is not in the run; dagcore keeps it for the next run.
 * :func:`triggering_asset_events` and :func:`inlet_asset_events` read events back for the task
   context, as :class:`StoredAssetEvent` records.
 
@@ -345,7 +348,8 @@ def consume_asset_events(conn: Connection, *, dag_id: str, dag_run_id: int,
     The events are those of the DAG's scheduled assets (named, referenced by name or URI, or
     recorded through an alias it is scheduled on) with a timestamp after the previous
     asset-triggered run's ``run_after`` and at most this one's (Airflow's
-    ``_create_dag_runs_asset_triggered``). Returns how many were linked.
+    ``_create_dag_runs_asset_triggered``). The DAG's queue rows up to ``run_after`` are
+    deleted. Returns how many were linked.
     """
     dr, ev, ref = t.dag_run, t.asset_event, t.dag_schedule_asset_reference
     previous = conn.execute(sa.select(sa.func.max(dr.c.run_after)).where(
@@ -369,8 +373,10 @@ def consume_asset_events(conn: Connection, *, dag_id: str, dag_run_id: int,
     if event_ids:
         conn.execute(t.dagrun_asset_event.insert(),
                      [{"dag_run_id": dag_run_id, "event_id": e} for e in event_ids])
-    conn.execute(t.asset_dag_run_queue.delete().where(
-        t.asset_dag_run_queue.c.target_dag_id == dag_id))
+    # Rows of events after run_after (recorded while the run was being created, on another
+    # connection) stay and trigger the next run; Airflow deletes all the DAG's rows.
+    q = t.asset_dag_run_queue
+    conn.execute(q.delete().where(q.c.target_dag_id == dag_id, q.c.created_at <= run_after))
     return len(event_ids)
 
 

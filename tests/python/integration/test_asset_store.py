@@ -122,6 +122,11 @@ def test_a_run_consumes_the_events_since_the_previous_asset_triggered_run(db: En
                                     run_after=T0 + timedelta(seconds=1)) == 2
         assert queue_rows(conn) == {}
         record(conn, AssetEventRecord(A, {"n": 3}), when=T0 + timedelta(seconds=2))
+        # an event newer than the run being created keeps its queue row for the next run
+        late = new_run(conn, T0 + timedelta(seconds=1, milliseconds=500))
+        assert consume_asset_events(conn, dag_id="c", dag_run_id=late,
+                                    run_after=T0 + timedelta(seconds=1, milliseconds=500)) == 0
+        assert queue_rows(conn) == {("c", "s3://k/a"): T0 + timedelta(seconds=2)}
         run2 = new_run(conn, T0 + timedelta(seconds=2))
         assert consume_asset_events(conn, dag_id="c", dag_run_id=run2,
                                     run_after=T0 + timedelta(seconds=2)) == 1
