@@ -18,8 +18,9 @@ of a DAG, the task runner's success of a try, the scheduler's creation of a run.
   through, or the asset's name or URI (paused DAGs too; stale ones not; Airflow's
   ``AssetManager.register_asset_change``). An existing queue row is kept, its ``created_at``
   moved to the newest event (Airflow's later ``ON CONFLICT DO UPDATE ... WHERE created_at <
-  excluded.created_at``): the scheduler consumes the events up to the newest ``created_at`` of a DAG's rows, so two events
-  of one asset before the consumer runs both go to its one run.
+  excluded.created_at``): the scheduler consumes the events up to the newest ``created_at``
+  of a DAG's rows, so two events of one asset before the consumer runs both go to its one
+  run.
 * :func:`consume_asset_events` (scheduler): links a new asset-triggered run to the events of the
   DAG's scheduled assets with ``previous asset-triggered run_after < timestamp <= run_after``
   (Airflow's ``_create_dag_runs_asset_triggered``) and deletes the DAG's queue rows up to
