@@ -395,6 +395,11 @@ class StoredAssetEvent:
     timestamp: datetime
     source_aliases: list[AssetAlias] = field(default_factory=list)
 
+    @property
+    def dataset(self) -> Asset:
+        """Airflow 2's name of :attr:`asset` (``DatasetEvent.dataset``)."""
+        return self.asset
+
 
 def _events(conn: Connection, where: Any, *, join_run: int | None = None) -> list[
         StoredAssetEvent]:

@@ -744,6 +744,10 @@ class _TryRun:
             with engine.connect() as conn:
                 triggering = triggering_asset_events(conn, run.id)
         context["triggering_asset_events"] = TriggeringAssetEvents(triggering)
+        by_uri: dict[str, list[Any]] = {}
+        for event in triggering:  # Airflow 2's name and shape: URI -> events
+            by_uri.setdefault(event.asset.uri, []).append(event)
+        context["triggering_dataset_events"] = by_uri
 
         def lookup(kind: str, value: str) -> list[Any]:
             with engine.connect() as conn:

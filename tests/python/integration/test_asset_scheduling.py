@@ -78,7 +78,9 @@ def read_inlets(**context):
             "alias": [e.extra for e in inlet[ALIAS]],
             "by_uri": [e.source_dag_id for e in inlet.for_asset(uri="s3://bucket/made")],
             "aliases": [[a.name for a in e.source_aliases] for e in inlet[MADE]],
-            "triggering": [e.extra for e in context["triggering_asset_events"][MADE]]}
+            "triggering": [e.extra for e in context["triggering_asset_events"][MADE]],
+            "datasets": {uri: [e.dataset.uri for e in events] for uri, events
+                         in context["triggering_dataset_events"].items()}}
 
 
 def fail(**context):
@@ -323,7 +325,8 @@ def test_an_alias_event_triggers_the_consumers_of_its_asset(world: Engine) -> No
         assert xcom_of(conn, "needs_made", consumer[0].run_id) == {
             "asset": [{"via": "alias"}], "alias": [{"via": "alias"}],
             "by_uri": ["produce_via_alias"], "aliases": [["made-by-alias"]],
-            "triggering": [{"via": "alias"}]}
+            "triggering": [{"via": "alias"}],
+            "datasets": {"s3://bucket/made": ["s3://bucket/made"]}}
         al, link, a = t.asset_alias, t.asset_alias_asset, t.asset
         linked = conn.execute(sa.select(al.c.name, a.c.uri).select_from(
             link.join(al, al.c.id == link.c.alias_id).join(a, a.c.id == link.c.asset_id))).all()
