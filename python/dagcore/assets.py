@@ -63,10 +63,12 @@ __all__ = [
     "DatasetTriggeredTimetable",
     "MultiAssetDefinition",
     "InletEventsAccessors",
+    "InletEventsLookup",
     "Metadata",
     "Model",
     "OutletEventAccessor",
     "OutletEventAccessors",
+    "TriggeringAssetEvents",
     "asset",
     "asset_outlets",
     "collect_metadata",
@@ -777,12 +779,23 @@ class OutletEventAccessors(Mapping[BaseAsset, OutletEventAccessor]):
         return out
 
 
-class InletEventsAccessors(Mapping[Any, list[Any]]):
-    """The task context's ``inlet_events``: the events of an inlet asset, newest last. Empty
-    until asset events are stored in the database."""
+InletEventsLookup = Callable[[str, str], list[Any]]
+"""Reads stored events for ``inlet_events``: ``(kind, value)`` with kind ``"asset_key"`` (value
+``name\0uri``), ``"name"``, ``"uri"`` or ``"alias"``; returns the events, oldest first."""
 
-    def __init__(self, inlets: Iterable[Any] = ()) -> None:
+
+class InletEventsAccessors(Mapping[Any, list[Any]]):
+    """The task context's ``inlet_events``: the events of an inlet asset, oldest first. Without
+    a ``lookup`` (no database: ``dag.test()`` before events are stored, a bare context) every
+    list is empty; the task runner passes one that reads the ``asset_event`` table."""
+
+    def __init__(self, inlets: Iterable[Any] = (),
+                 lookup: InletEventsLookup | None = None) -> None:
         self._inlets = asset_outlets(inlets)
+        self._lookup = lookup
+
+    def _read(self, kind: str, value: str) -> list[Any]:
+        return [] if self._lookup is None else list(self._lookup(kind, value))
 
     def __getitem__(self, key: Any) -> list[Any]:
         if isinstance(key, int):  # Airflow: inlet_events[0] is the first inlet's
@@ -795,23 +808,66 @@ class InletEventsAccessors(Mapping[Any, list[Any]]):
         if isinstance(key, (Asset, AssetAlias)) and key not in self._inlets:
             # Airflow looks the asset up among the task's inlets: another one is a KeyError.
             raise KeyError(f"{key!r} is not an inlet of the task")
-        return []
+        if isinstance(key, Asset):
+            return self._read("asset_key", f"{key.name}\0{key.uri}")
+        if isinstance(key, AssetAlias):
+            return self._read("alias", key.name)
+        return self._read(key._field, key.value)
 
     def for_asset(self, *, name: str | None = None, uri: str | None = None) -> list[Any]:
-        """The events of the asset of this name and/or URI (empty until events are stored)."""
+        """The events of the asset of this name and/or URI."""
         if name is None and uri is None:
             raise TypeError("for_asset() expects keyword argument 'name' or 'uri'")
-        return []
+        if name is not None and uri is not None:
+            return self._read("asset_key", f"{name}\0{uri}")
+        return self._read("name", name) if name is not None else self._read("uri", str(uri))
 
     def for_asset_alias(self, *, name: str) -> list[Any]:
-        """The events added through the alias of this name (empty until events are stored)."""
-        return []
+        """The events added through the alias of this name."""
+        return self._read("alias", name)
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._inlets)
 
     def __len__(self) -> int:
         return len(self._inlets)
+
+
+class TriggeringAssetEvents(Mapping[Any, list[Any]]):
+    """The task context's ``triggering_asset_events``: the events an asset-triggered run
+    consumed, by asset (Airflow 3's ``TriggeringAssetEventsAccessor``; Airflow 2 keyed them by
+    URI, which works too). A key may be an ``Asset``, an ``AssetAlias`` (the events recorded
+    through it), a reference, or a URI string; an unknown one gives ``[]``.
+
+    Args:
+        events: records with ``asset`` (an :class:`Asset`) and ``source_aliases``, oldest
+            first (``dagcore.asset_store.StoredAssetEvent``).
+    """
+
+    def __init__(self, events: Iterable[Any] = ()) -> None:
+        self._by_asset: dict[Asset, list[Any]] = {}
+        self._events = list(events)
+        for event in self._events:
+            self._by_asset.setdefault(event.asset, []).append(event)
+
+    def __getitem__(self, key: Any) -> list[Any]:
+        if isinstance(key, AssetAlias):
+            return [e for e in self._events
+                    if any(a.name == key.name for a in getattr(e, "source_aliases", ()))]
+        if isinstance(key, Asset):
+            return [e for e in self._events
+                    if e.asset.name == key.name and e.asset.uri == key.uri]
+        if isinstance(key, AssetRef):
+            return [e for e in self._events if getattr(e.asset, key._field) == key.value]
+        if isinstance(key, str):
+            return [e for e in self._events if e.asset.uri == key]
+        raise KeyError(f"triggering_asset_events are keyed by an asset, got {key!r}")
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._by_asset)
+
+    def __len__(self) -> int:
+        return len(self._by_asset)
 
 
 def collect_metadata(context: Mapping[str, Any], value: Any) -> Any:

@@ -56,6 +56,7 @@ from dagcore.dag_parsing import (
     serialize_dags,
     serialized_entry,
 )
+from dagcore.asset_store import sync_dag_assets
 from dagcore.dag_code_store import code_hash, store_code
 from dagcore.db import create_engine, transaction
 from dagcore.models import tables as t
@@ -297,8 +298,13 @@ def _write_dag(conn: Connection, entry: SerializedDagEntry, *, bundle_name: str,
                bundle_version: str | None, min_update_interval: timedelta | None,
                now: datetime) -> Literal["created", "updated"] | None:
     _upsert_dag_row(conn, entry, bundle_name=bundle_name, bundle_version=bundle_version, now=now)
-    return _write_version(conn, entry, bundle_name=bundle_name, bundle_version=bundle_version,
-                          min_update_interval=min_update_interval, now=now)
+    written = _write_version(conn, entry, bundle_name=bundle_name, bundle_version=bundle_version,
+                             min_update_interval=min_update_interval, now=now)
+    if written is not None:
+        # The assets it references follow the version stored (docs/airflow-behaviour.md 12):
+        # an unchanged DAG keeps its reference rows.
+        sync_dag_assets(conn, entry.dag_id, entry.data, now)
+    return written
 
 
 def sync_parsed(engine: Engine, dags: Iterable[DAG], import_errors: Mapping[str, str], *,
@@ -366,6 +372,8 @@ class _Writes:
             changed = _write_version(conn, entry, bundle_name=bundle_name,
                                      bundle_version=bundle_version,
                                      min_update_interval=min_update_interval, now=now)
+            if changed is not None:  # the references follow the version stored (docs 12)
+                sync_dag_assets(conn, entry.dag_id, entry.data, now)
         (self.written if changed is not None else self.unchanged).append(entry.dag_id)
         if changed == "created":
             self.versions_created.append(entry.dag_id)

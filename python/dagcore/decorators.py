@@ -176,7 +176,8 @@ _CONTEXT_NAMES = frozenset({
     "ds_nodash", "ts", "ts_nodash", "ts_nodash_with_tz", "data_interval_start",
     "data_interval_end", "params", "macros", "templates_dict", "task_instance_key_str",
     "test_mode", "inlets", "outlets", "var", "conn", "execution_date", "yesterday_ds",
-    "tomorrow_ds", "outlet_events", "inlet_events", "triggering_asset_events"})
+    "tomorrow_ds", "outlet_events", "inlet_events", "triggering_asset_events",
+    "triggering_dataset_events"})
 
 
 def _infers_multiple_outputs(func: Callable[..., Any]) -> bool:

@@ -67,6 +67,12 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from dagcore.asset_store import (
+    inlet_asset_events,
+    record_asset_events,
+    triggering_asset_events,
+)
+from dagcore.assets import InletEventsAccessors, OutletEventAccessors, TriggeringAssetEvents
 from dagcore.configuration import conf
 from dagcore.dag_loading import load_dag, load_dag_version
 from dagcore.db import transaction
@@ -710,6 +716,7 @@ class _TryRun:
                                 data_interval=interval, run_after=run.run_after, conf=run.conf,
                                 run_type=run.run_type, xcom=xcom, try_number=key.try_number)
         context["dag_run"].triggered_by = run.triggered_by
+        self._asset_context(context, run)
         ti = context["ti"]
         ti.map_index = key.map_index
         ti.max_tries = self.row.max_tries
@@ -726,6 +733,35 @@ class _TryRun:
         setattr(runnable, "prepare_for_execution", lambda: runnable)
         context["task"] = runnable
         self.runnable, self.context = runnable, context
+
+    def _asset_context(self, context: dict[str, Any], run: Any) -> None:
+        """``triggering_asset_events`` (the events the run consumed) and ``inlet_events`` read
+        from the database (docs/airflow-behaviour.md 11.5)."""
+        assert self.task is not None
+        engine = self.engine
+        triggering: list[Any] = []
+        if run.run_type == "asset_triggered":
+            with engine.connect() as conn:
+                triggering = triggering_asset_events(conn, run.id)
+        context["triggering_asset_events"] = TriggeringAssetEvents(triggering)
+        by_uri: dict[str, list[Any]] = {}
+        for event in triggering:  # Airflow 2's name and shape: URI -> events
+            by_uri.setdefault(event.asset.uri, []).append(event)
+        context["triggering_dataset_events"] = by_uri
+
+        def lookup(kind: str, value: str) -> list[Any]:
+            with engine.connect() as conn:
+                if kind == "asset_key":
+                    name, _, uri = value.partition("\0")
+                    return list(inlet_asset_events(conn, name=name, uri=uri))
+                if kind == "alias":
+                    return list(inlet_asset_events(conn, alias=value))
+                if kind == "name":
+                    return list(inlet_asset_events(conn, name=value))
+                return list(inlet_asset_events(conn, uri=value))
+
+        context["inlet_events"] = InletEventsAccessors(
+            getattr(self.task, "inlets", None) or (), lookup)
 
     def _prepare_and_execute(self, interrupts: _Interrupts) -> _Outcome:
         try:
@@ -850,6 +886,8 @@ class _TryRun:
                                               max_tries=row.max_tries)
                 state = end_try(conn, row, new_state, now=now)
                 self._record_rendered_map_index(conn, row)
+                if state == TaskInstanceState.SUCCESS.value:
+                    self._record_asset_events(conn, now)
                 if outcome.skip_tasks and state == TaskInstanceState.SUCCESS.value:
                     _skip_downstream(conn, key, outcome.skip_tasks, now)
                 log.info("Marking task as %s. dag_id=%s, task_id=%s, run_id=%s, map_index=%d, "
@@ -871,6 +909,18 @@ class _TryRun:
         log.warning("The task instance of %s is %s (id %s), set elsewhere; leaving it",
                     _describe(key), current_state, current.id)
         return "elsewhere", current_state
+
+    def _record_asset_events(self, conn: Connection, now: datetime) -> None:
+        """The try's asset events (its outlets, with the extra it set, and its alias events),
+        with the success (docs/airflow-behaviour.md 12.2)."""
+        outlet_events = None if self.context is None else self.context.get("outlet_events")
+        if not isinstance(outlet_events, OutletEventAccessors):
+            return
+        events = outlet_events.events()
+        if events:
+            key = self.key
+            record_asset_events(conn, events, dag_id=key.dag_id, task_id=key.task_id,
+                                run_id=key.run_id, map_index=key.map_index, now=now)
 
     def _record_rendered_map_index(self, conn: Any, row: Any) -> None:
         """A mapped instance's ``map_index_template``, rendered with the context the task saw

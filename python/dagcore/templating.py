@@ -351,6 +351,7 @@ def build_context(task: BaseOperator, *, run_id: str, logical_date: datetime | N
         "outlet_events": OutletEventAccessors(getattr(task, "outlets", None) or ()),
         "inlet_events": InletEventsAccessors(getattr(task, "inlets", None) or ()),
         "triggering_asset_events": MappingProxyType({}),
+        "triggering_dataset_events": MappingProxyType({}),  # Airflow 2's, by URI
         "var": {},
         "conn": {},
     }

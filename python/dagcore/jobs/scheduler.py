@@ -6,8 +6,14 @@ transaction so a kill at any point loses at most the step in flight:
 1. **executor events**: a task process that ended while its task instance is still ``queued``
    or ``running`` died without recording an outcome; the try fails (or is retried). When
    processes ended, step 5 runs first, so that their slots are filled at once;
-2. **create runs** from each active DAG's timetable (``scheduled__<run_after>``), several per
-   DAG per loop while ``max_active_runs`` (non-backfill runs only) allows; the unique
+2. **asset-triggered runs** (docs/airflow-behaviour.md 12.4, 12.5): the queued ``(DAG,
+   asset)`` pairs of active DAGs are evaluated against every such DAG's condition in one C++
+   call (:class:`~dagcore.asset_conditions.AssetConditions`, compiled once per set of DAG
+   versions), first without locks; a ready DAG gets a queued ``asset_triggered`` run with the
+   events it consumes, and its queue rows up to the run's ``run_after`` are deleted, in one
+   transaction. Then **create runs** from each active DAG's timetable
+   (``scheduled__<run_after>``), several per DAG per loop while ``max_active_runs``
+   (non-backfill runs only) allows; the unique
    constraints on ``dag_run`` make a duplicate impossible even between two schedulers;
 3. **start queued runs** within ``max_active_runs`` (a backfill's runs against the backfill's own
    limit, docs/airflow-behaviour.md 2.6), creating their task instances (state None) at that
@@ -68,6 +74,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from dagcore.asset_conditions import AssetConditions
+from dagcore.asset_store import consume_asset_events, leaf_resolver
+from dagcore.assets import encode_asset_condition
 from dagcore.configuration import conf
 from dagcore.db import create_engine, transaction
 from dagcore.db.sqlite_file import (
@@ -329,6 +338,7 @@ class SchedulerJob:
         self._statements: dict[str, Any] = {}  # see _statement
         self._urgent = False  # the last loop left work for the next one at once (see run)
         self._workloads: dict[str, TaskWorkload] = {}
+        self._asset_cache: tuple[Any, AssetConditions[str], list[Any]] | None = None
         self._db_file: DatabaseFileWatch | None = None  # set by run()
         self.loops = 0
         self.batch_size = conf.getint("scheduler", "max_dagruns_per_loop_to_schedule")
@@ -479,7 +489,8 @@ class SchedulerJob:
         did += self._process_events(events)
         # What the next loop has to look at at once; the rest (events already decided above,
         # task instances queued) only waits for tasks to end (see run()).
-        urgent = self._create_dag_runs() if self.create_runs else 0
+        urgent = self._create_asset_triggered_runs() if self.create_runs else 0
+        urgent += self._create_dag_runs() if self.create_runs else 0
         urgent += self._start_queued_dagruns()
         urgent += self._schedule_dag_runs()
         did += urgent + self._enqueue_task_instances()
@@ -576,6 +587,108 @@ class SchedulerJob:
                         ti.c.state == RESTARTING).values(state=None,
                                                          updated_at=timezone.utcnow()))
         return len(events)
+
+    # -- 2a. asset-triggered runs (docs/airflow-behaviour.md 12) ----------------------------------
+
+    def _asset_conditions(self, conn: Connection, versions: Mapping[str, Any]
+                          ) -> AssetConditions[str]:
+        """The compiled conditions of these DAG versions, cached while the DAGs the bag gives
+        for them (a version updated in place is a new object), the assets and the alias links
+        are the same (a new asset or link can resolve a leaf)."""
+        a, link = t.asset, t.asset_alias_asset
+        state = conn.execute(sa.select(
+            sa.select(sa.func.max(a.c.id)).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(link).scalar_subquery())).one()
+        dags = {dag_id: self.dag_bag.get_dag(version_id, dag_id)
+                for dag_id, version_id in versions.items()}
+        # The cache holds the DAG objects, so their ids are not reused while it is compared.
+        key = (tuple(sorted((dag_id, id(dag)) for dag_id, dag in dags.items())), tuple(state))
+        cached = self._asset_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        serialized: dict[str, Any] = {}
+        for dag_id, dag in dags.items():
+            if dag is not None and dag.asset_condition is not None:
+                serialized[dag_id] = encode_asset_condition(dag.asset_condition)
+        conditions: AssetConditions[str] = AssetConditions(serialized, leaf_resolver(conn))
+        self._asset_cache = (key, conditions, list(dags.values()))
+        return conditions
+
+    def _ready_for_assets(self, conn: Connection, *, lock: bool
+                          ) -> tuple[list[str], dict[str, Any], dict[str, datetime]]:
+        """The DAGs whose condition holds over their queue rows (unpaused, non-stale DAGs
+        only), their latest versions and the newest ``created_at`` of their rows."""
+        q, d = t.asset_dag_run_queue, t.dag
+        query = self._statement("asset_queue", lambda: (
+            sa.select(q.c.target_dag_id, q.c.asset_id)
+            .select_from(q.join(d, d.c.dag_id == q.c.target_dag_id))
+            .where(d.c.is_paused == sa.false(), d.c.is_stale == sa.false())
+            .order_by(q.c.target_dag_id, q.c.asset_id)))
+        # Plain tuples: a loop may read thousands of rows, and Row objects cost more than the
+        # evaluation.
+        pairs: list[tuple[str, int]] = [
+            (dag_id, asset_id) for dag_id, asset_id in
+            conn.execute(self._lock(query, q) if lock else query)]
+        if not pairs:
+            return [], {}, {}
+        # The latest version of each DAG, in one query (a loop may see a thousand DAGs).
+        dv = t.dag_version
+        newest_number = (sa.select(dv.c.dag_id, sa.func.max(dv.c.version_number).label("n"))
+                         .where(dv.c.dag_id.in_(sorted({dag_id for dag_id, _ in pairs})))
+                         .group_by(dv.c.dag_id).subquery())
+        versions: dict[str, Any] = dict(conn.execute(
+            sa.select(dv.c.dag_id, dv.c.id).join(newest_number, sa.and_(
+                newest_number.c.dag_id == dv.c.dag_id,
+                newest_number.c.n == dv.c.version_number))).all())
+        conditions = self._asset_conditions(conn, versions)
+        known = set(conditions.keys)
+        ready = conditions.ready([p for p in pairs if p[0] in known])
+        newest: dict[str, datetime] = {}
+        if ready:
+            newest = dict(conn.execute(
+                sa.select(q.c.target_dag_id, sa.func.max(q.c.created_at))
+                .where(q.c.target_dag_id.in_(ready)).group_by(q.c.target_dag_id)).all())
+        return ready, versions, newest
+
+    def _create_asset_triggered_runs(self) -> int:
+        """Airflow's ``_create_dag_runs_asset_triggered``: every active DAG whose condition holds
+        over its queued assets gets a queued ``asset_triggered`` run (no logical date, run_after
+        the newest queue row's time) with the events it consumes, and its queue rows go. Paused
+        and stale DAGs keep their rows until they are active again. Readiness is decided
+        without locks first, so that a loop with nothing ready writes nothing (on SQLite, does
+        not take the write lock), then again on the locked rows."""
+        q = t.asset_dag_run_queue
+        any_row = self._statement("any_asset_queue", lambda: sa.select(q.c.target_dag_id)
+                                  .limit(1))
+        with self.engine.connect() as conn:
+            if conn.execute(any_row).first() is None:
+                return 0
+            ready, _, _ = self._ready_for_assets(conn, lock=False)
+        if not ready:
+            return 0
+        d = t.dag
+        now = timezone.utcnow()
+        created = 0
+        with transaction(self.engine) as conn:
+            ready, versions, newest = self._ready_for_assets(conn, lock=True)
+            bundles = dict(conn.execute(sa.select(d.c.dag_id, d.c.bundle_version).where(
+                d.c.dag_id.in_(ready))).all()) if ready else {}
+            for dag_id in ready:
+                run_after = newest[dag_id]
+                run_id = generate_run_id("asset_triggered", stamp=None, run_after=run_after)
+                run_pk = insert_dag_run(
+                    conn, dag_id=dag_id, run_id=run_id, logical_date=None, run_after=run_after,
+                    queued_at=now, state=RUN_QUEUED, run_type="asset_triggered",
+                    triggered_by="asset", conf={}, data_interval_start=None,
+                    data_interval_end=None, created_dag_version_id=versions[dag_id],
+                    bundle_version=bundles.get(dag_id), clear_number=0,
+                    creating_job_id=self.job.id, updated_at=now)
+                consumed = consume_asset_events(conn, dag_id=dag_id, dag_run_id=run_pk,
+                                                run_after=run_after)
+                log.info("Created run %s of Dag %s (asset-triggered, %d events)", run_id,
+                         dag_id, consumed)
+                created += 1
+        return created
 
     # -- 2. create runs -------------------------------------------------------------------------
 

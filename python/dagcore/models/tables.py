@@ -30,7 +30,14 @@ import sqlalchemy as sa
 from dagcore.models.types import UtcDateTime, UUIDType
 
 __all__ = [
+    "ASSET_FIELD_LEN",
     "NAMING_CONVENTION",
+    "asset",
+    "asset_alias",
+    "asset_alias_asset",
+    "asset_alias_asset_event",
+    "asset_dag_run_queue",
+    "asset_event",
     "backfill",
     "backfill_dag_run",
     "dag",
@@ -38,15 +45,21 @@ __all__ = [
     "dag_code_blob",
     "dag_file_warning",
     "dag_run",
+    "dag_schedule_asset_alias_reference",
+    "dag_schedule_asset_name_reference",
+    "dag_schedule_asset_reference",
+    "dag_schedule_asset_uri_reference",
     "dag_tag",
     "dag_version",
     "dag_version_file",
+    "dagrun_asset_event",
     "import_error",
     "job",
     "metadata",
     "serialized_dag",
     "task_instance",
     "task_instance_history",
+    "task_outlet_asset_reference",
     "task_reschedule",
     "user",
     "xcom",
@@ -448,4 +461,156 @@ user = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# -- assets (issue 17; docs/airflow-behaviour.md 11, 12), after Airflow 3's models/asset.py ------
+# An asset is unique by (name, uri). Its events have no FK to the producing run or task instance
+# (Airflow's neither: an event outlives its producer's deletion); a deleted asset takes its
+# events, references and queue rows with it.
+ASSET_FIELD_LEN: Final = 1500  # Airflow's limit on an asset's name, uri and group
+
+asset = sa.Table(
+    "asset",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(ASSET_FIELD_LEN), nullable=False),
+    sa.Column("uri", sa.String(ASSET_FIELD_LEN), nullable=False),
+    sa.Column("group", sa.String(ASSET_FIELD_LEN), nullable=False, default="asset",
+              server_default="asset"),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("name", "uri"),
+)
+
+asset_alias = sa.Table(
+    "asset_alias",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(ASSET_FIELD_LEN), nullable=False, unique=True),
+    sa.Column("group", sa.String(ASSET_FIELD_LEN), nullable=False, default="asset",
+              server_default="asset"),
+)
+
+# Which assets an alias resolved to (an event recorded through the alias adds the link).
+asset_alias_asset = sa.Table(
+    "asset_alias_asset",
+    metadata,
+    sa.Column("alias_id", sa.Integer, sa.ForeignKey("asset_alias.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("asset_id", sa.Integer, sa.ForeignKey("asset.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Index(None, "asset_id"),
+)
+
+asset_event = sa.Table(
+    "asset_event",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("asset_id", sa.Integer, sa.ForeignKey("asset.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("source_task_id", sa.String(ID_LEN)),
+    sa.Column("source_dag_id", sa.String(ID_LEN)),
+    sa.Column("source_run_id", sa.String(ID_LEN)),
+    sa.Column("source_map_index", sa.Integer, default=-1, server_default="-1"),
+    sa.Column("timestamp", UtcDateTime, nullable=False),
+    sa.Index(None, "asset_id", "timestamp"),
+)
+
+# The events recorded through an alias (Airflow's ``asset_alias_asset_event``).
+asset_alias_asset_event = sa.Table(
+    "asset_alias_asset_event",
+    metadata,
+    sa.Column("alias_id", sa.Integer, sa.ForeignKey("asset_alias.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("asset_event.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Index(None, "event_id"),
+)
+
+# The queue (docs/airflow-behaviour.md 12.2): one row per (asset, consuming DAG) with an event
+# since the DAG's last asset-triggered run.
+asset_dag_run_queue = sa.Table(
+    "asset_dag_run_queue",
+    metadata,
+    sa.Column("asset_id", sa.Integer, sa.ForeignKey("asset.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("target_dag_id", sa.String(ID_LEN),
+              sa.ForeignKey("dag.dag_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index(None, "target_dag_id"),
+)
+
+# The assets a DAG's schedule names (rewritten at each parse).
+dag_schedule_asset_reference = sa.Table(
+    "dag_schedule_asset_reference",
+    metadata,
+    sa.Column("asset_id", sa.Integer, sa.ForeignKey("asset.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("dag_id", sa.String(ID_LEN), sa.ForeignKey("dag.dag_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index(None, "dag_id"),
+)
+
+# The aliases, and the asset references by name or URI, a DAG's schedule names (rewritten at
+# each parse, as Airflow's tables of these names): an event of an asset through such an alias,
+# or of an asset of such a name or URI, queues the DAG.
+dag_schedule_asset_alias_reference = sa.Table(
+    "dag_schedule_asset_alias_reference",
+    metadata,
+    sa.Column("alias_id", sa.Integer, sa.ForeignKey("asset_alias.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("dag_id", sa.String(ID_LEN), sa.ForeignKey("dag.dag_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index(None, "dag_id"),
+)
+
+dag_schedule_asset_name_reference = sa.Table(
+    "dag_schedule_asset_name_reference",
+    metadata,
+    sa.Column("name", sa.String(ASSET_FIELD_LEN), primary_key=True),
+    sa.Column("dag_id", sa.String(ID_LEN), sa.ForeignKey("dag.dag_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index(None, "dag_id"),
+)
+
+dag_schedule_asset_uri_reference = sa.Table(
+    "dag_schedule_asset_uri_reference",
+    metadata,
+    sa.Column("uri", sa.String(ASSET_FIELD_LEN), primary_key=True),
+    sa.Column("dag_id", sa.String(ID_LEN), sa.ForeignKey("dag.dag_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index(None, "dag_id"),
+)
+
+# The assets a DAG's tasks produce (their outlets; rewritten at each parse).
+task_outlet_asset_reference = sa.Table(
+    "task_outlet_asset_reference",
+    metadata,
+    sa.Column("asset_id", sa.Integer, sa.ForeignKey("asset.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("dag_id", sa.String(ID_LEN), sa.ForeignKey("dag.dag_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("task_id", sa.String(ID_LEN), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index(None, "dag_id"),
+)
+
+# The events an asset-triggered run consumed (Airflow's ``dagrun_asset_event``).
+dagrun_asset_event = sa.Table(
+    "dagrun_asset_event",
+    metadata,
+    sa.Column("dag_run_id", sa.Integer, sa.ForeignKey("dag_run.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("asset_event.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Index(None, "event_id"),
 )

@@ -24,6 +24,10 @@ TABLES = {
     "dag", "dag_version", "serialized_dag", "dag_code", "import_error", "dag_run", "task_instance",
     "task_instance_history", "xcom", "backfill", "backfill_dag_run", "job", "user",
     "dag_tag", "task_reschedule", "dag_file_warning", "dag_code_blob", "dag_version_file",
+    "asset", "asset_alias", "asset_alias_asset", "asset_event", "asset_alias_asset_event",
+    "asset_dag_run_queue", "dag_schedule_asset_reference", "task_outlet_asset_reference",
+    "dagrun_asset_event", "dag_schedule_asset_alias_reference",
+    "dag_schedule_asset_name_reference", "dag_schedule_asset_uri_reference",
 }
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

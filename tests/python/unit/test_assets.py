@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dagcore.assets import (
+    TriggeringAssetEvents,
     Asset,
     AssetAlias,
     AssetAll,
@@ -383,6 +384,51 @@ def test_inlet_events_and_triggering_events_are_empty_until_stored() -> None:
     with pytest.raises(KeyError, match="is not an inlet of the task"):
         context["inlet_events"][Asset("other")]
     assert context["inlet_events"][Asset.ref(name="anything")] == []
+
+
+def test_inlet_events_read_through_the_lookup() -> None:
+    a, alias = Asset(name="n", uri="s3://x/a"), AssetAlias("al")
+    calls: list[tuple[str, str]] = []
+
+    def lookup(kind: str, value: str) -> list[object]:
+        calls.append((kind, value))
+        return [kind]
+
+    inlet = InletEventsAccessors([a, alias], lookup)
+    assert inlet[a] == ["asset_key"] and inlet[0] == ["asset_key"]
+    assert inlet[alias] == ["alias"] and inlet[1] == ["alias"]
+    assert inlet[Asset.ref(name="n")] == ["name"]
+    assert inlet[Asset.ref(uri="s3://x/a")] == ["uri"]
+    assert inlet.for_asset(name="n", uri="s3://x/a") == ["asset_key"]
+    assert inlet.for_asset(uri="s3://x/a") == ["uri"]
+    assert inlet.for_asset_alias(name="al") == ["alias"]
+    assert calls == [("asset_key", "n\0s3://x/a"), ("asset_key", "n\0s3://x/a"),
+                     ("alias", "al"), ("alias", "al"), ("name", "n"), ("uri", "s3://x/a"),
+                     ("asset_key", "n\0s3://x/a"), ("uri", "s3://x/a"), ("alias", "al")]
+    with pytest.raises(KeyError, match="is not an inlet of the task"):
+        inlet[Asset("other")]  # checked before any lookup
+
+
+def test_triggering_asset_events_by_asset_alias_reference_and_uri() -> None:
+    from types import SimpleNamespace
+
+    a, b = Asset(name="n", uri="s3://x/a"), Asset("s3://x/b")
+    alias = AssetAlias("al")
+    e1 = SimpleNamespace(asset=a, extra={"i": 1}, source_aliases=[])
+    e2 = SimpleNamespace(asset=b, extra={"i": 2}, source_aliases=[alias])
+    e3 = SimpleNamespace(asset=a, extra={"i": 3}, source_aliases=[])
+    events = TriggeringAssetEvents([e1, e2, e3])
+    assert list(events) == [a, b] and len(events) == 2
+    assert events[a] == [e1, e3]
+    assert events[Asset(name="n", uri="s3://x/a", extra={"other": 1})] == [e1, e3]
+    assert events[alias] == [e2]
+    assert events[Asset.ref(name="n")] == [e1, e3]
+    assert events[Asset.ref(uri="s3://x/b")] == [e2]
+    assert events["s3://x/b"] == [e2]  # Airflow 2 keyed them by URI
+    assert events[Asset("s3://x/none")] == []
+    assert dict(TriggeringAssetEvents()) == {}
+    with pytest.raises(KeyError, match="keyed by an asset"):
+        events[3]
 
 
 # -- @asset -----------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ LAYER_OF = {
     "dagcore.dag_code_store": "storage",  # a DAG version's code (docs/airflow-behaviour.md 1.8)
     "dagcore.db_dagbag": "storage",
     "dagcore.dag_processing": "storage",
+    "dagcore.asset_store": "storage",  # asset references, events, the queue (docs 12)
     "dagcore.dag_parsing": "storage",  # the DAG processor's parsing child processes
     # operations: the Python API over the database (CLI, REST and operators call it)
     "dagcore.api.*": "operations",
