@@ -121,6 +121,12 @@ step dags trigger dagcore_greeting -r demo_greeting -c '{"name": "dagcore", "tim
 step dags unpause airflow_trigger_target
 step dags unpause airflow_trigger_controller
 
+# Data-aware scheduling: the producer updates two assets; the consumer (schedule=orders &
+# customers) then gets an asset-triggered run that carries both events.
+step dags unpause airflow_assets_producer
+step dags unpause airflow_assets_consumer
+step dags trigger airflow_assets_producer -r demo_assets -o plain
+
 # The REST API (Airflow 3's /api/v2) with plain HTTP: a user, a token, a run triggered with conf,
 # and a three-day backfill of dagcore_etl (then unpaused: a paused DAG's runs wait, as Airflow's).
 step users create --username demo --password demo-password --role op
@@ -144,6 +150,9 @@ run_until_idle dagcore_greeting
 run_until_idle dagcore_etl
 run_until_idle airflow_trigger_controller
 run_until_idle airflow_trigger_target
+run_until_idle airflow_assets_producer
+dagcore scheduler --num-runs 5 >/dev/null 2>&1  # the consumer's run is created after the producer's
+run_until_idle airflow_assets_consumer
 step tasks states-for-dag-run dagcore_greeting demo_greeting
 
 api GET "/api/v2/dags/dagcore_etl/dagRuns?order_by=logical_date" |
@@ -172,6 +181,7 @@ step dags list-runs airflow_tutorial
 step dags list-runs dagcore_greeting
 step dags list-runs airflow_trigger_controller
 step dags list-runs airflow_trigger_target
+step dags list-runs airflow_assets_consumer
 # Each DAG version stores its code; the tries of its runs ran that code, not the file on disk now.
 step dags versions airflow_tutorial
 step dags show-version airflow_tutorial 1 --list-files
