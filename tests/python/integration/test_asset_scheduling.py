@@ -56,7 +56,7 @@ def report(**context):
                    for key in events for event in events[key]])
 
 
-for name, asset in (("produce_a", A), ("produce_b", B)):
+for name, asset in (("produce_a", A), ("produce_b", B), ("produce_a_too", A)):
     with DAG(name, schedule=None, start_date=START, is_paused_upon_creation=False):
         PythonOperator(task_id="make", python_callable=produce(asset), outlets=[asset])
 
@@ -250,6 +250,7 @@ def test_parsing_stores_assets_and_references(world: Engine) -> None:
                         ("needs_a", "s3://bucket/a"), ("needs_made", "s3://bucket/made")}
     # An alias outlet is an alias row (its assets are known when it records events).
     assert outlets == {("produce_a", "make", "s3://bucket/a"),
+                       ("produce_a_too", "make", "s3://bucket/a"),
                        ("produce_b", "make", "s3://bucket/b"),
                        ("produce_fails", "make", "s3://bucket/a")}
     with world.connect() as conn:
@@ -313,6 +314,26 @@ def test_paused_consumer_queues_then_one_run_consumes_both_events(world: Engine)
         linked = conn.execute(sa.select(sa.func.count()).select_from(t.dagrun_asset_event).where(
             t.dagrun_asset_event.c.dag_run_id == consumer[0].id)).scalar_one()
         assert linked == 2
+        assert ("needs_a", "s3://bucket/a") not in queue(conn)
+
+
+def test_two_producers_of_one_asset_before_the_consumer_runs_give_one_run(world: Engine) -> None:
+    # Issue 17: two DAGs update the same asset before its consumer runs: one run, both events.
+    with transaction(world) as conn:
+        conn.execute(t.dag.update().where(t.dag.c.dag_id == "needs_a").values(is_paused=True))
+    first = trigger(world, "produce_a")
+    second = trigger(world, "produce_a_too")
+    run_scheduler(world, finished(world, "produce_a", "produce_a_too"))
+    with world.connect() as conn:
+        assert ("needs_a", "s3://bucket/a") in queue(conn)
+    with transaction(world) as conn:
+        conn.execute(t.dag.update().where(t.dag.c.dag_id == "needs_a").values(is_paused=False))
+    run_scheduler(world, finished(world, "needs_a"))
+    with world.connect() as conn:
+        consumer = runs(conn, "needs_a")
+        assert [(r.run_type, r.state) for r in consumer] == [("asset_triggered", "success")]
+        assert xcom_of(conn, "needs_a", consumer[0].run_id) == sorted([
+            ["s3://bucket/a", first, "produce_a"], ["s3://bucket/a", second, "produce_a_too"]])
         assert ("needs_a", "s3://bucket/a") not in queue(conn)
 
 
