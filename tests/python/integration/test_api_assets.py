@@ -520,3 +520,16 @@ def test_upstream_events_of_an_unknown_run(server: ApiServer) -> None:
     assert answer.status_code == 404
     assert answer.json()["detail"] == ("The DagRun with dag_id: `make_raw` and run_id: `nope` "
                                        "was not found")
+
+
+@pytest.mark.parametrize("path", ["/assets", "/assets/events", "/assets/aliases"])
+def test_huge_paging_values_are_not_a_500(server: ApiServer, path: str) -> None:
+    for params in ({"offset": str(10**20)}, {"limit": str(10**20)}):
+        answer = server.request("GET", f"{V2}{path}", as_user="viewer", params=params)
+        assert answer.status_code in (200, 422), (params, answer.text)
+
+
+def test_event_extra_with_a_nul_character(server: ApiServer) -> None:
+    """JSON text may escape NUL; PostgreSQL's json column holds the escape: stored, no 500."""
+    event = _post_event(server, _asset_id(server, "shared"), {"odd": "a\u0000b"})
+    assert event["extra"] == {"odd": "a\u0000b", "from_rest_api": True}
