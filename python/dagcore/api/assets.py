@@ -59,6 +59,7 @@ __all__ = [
     "QueuedEvent",
     "QueuedEventNotFound",
     "SeveralProducingDags",
+    "asset_by_uri",
     "create_asset_event",
     "delete_queued_events",
     "find_alias",
@@ -170,6 +171,7 @@ class QueuedEvent:
     asset_id: int
     created_at: datetime
     dag_display_name: str
+    uri: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +339,21 @@ def _describe(name: str | None, uri: str | None) -> str:
     return " and ".join(parts)
 
 
+def asset_by_uri(engine: Engine, uri: str) -> AssetInfo:
+    """The asset of this URI (Airflow 2's datasets are unique by URI; of several assets
+    sharing it, the oldest).
+
+    Raises:
+        AssetNotFound: none.
+    """
+    a = t.asset
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(a).where(a.c.uri == uri).order_by(a.c.id).limit(1)).first()
+        if row is None:
+            raise AssetNotFound(f"The Dataset with uri: `{uri}` was not found")
+        return _with_references(conn, [row])[0]
+
+
 def find_assets(engine: Engine, *, name: str | None = None,
                 uri: str | None = None) -> list[AssetInfo]:
     """Every asset of this name and/or URI (an asset is unique by the pair), by id.
@@ -498,12 +515,14 @@ def upstream_asset_events(engine: Engine, dag_id: str, run_id: str) -> list[Even
 # -- the queue -----------------------------------------------------------------------------------
 
 
-def _queue_conditions(asset_id: int | None, dag_id: str | None,
-                      before: datetime | None) -> list[Any]:
+def _queue_conditions(asset_id: int | None, dag_id: str | None, before: datetime | None,
+                      uri: str | None = None) -> list[Any]:
     q = t.asset_dag_run_queue
     found: list[Any] = []
     if asset_id is not None:
         found.append(q.c.asset_id == asset_id if _valid_id(asset_id) else sa.false())
+    if uri is not None:
+        found.append(q.c.asset_id.in_(sa.select(t.asset.c.id).where(t.asset.c.uri == uri)))
     if dag_id is not None:
         found.append(q.c.target_dag_id == dag_id)
     if before is not None:
@@ -512,24 +531,26 @@ def _queue_conditions(asset_id: int | None, dag_id: str | None,
 
 
 def list_queued_events(engine: Engine, *, asset_id: int | None = None,
-                       dag_id: str | None = None,
-                       before: datetime | None = None) -> list[QueuedEvent]:
-    """The queue rows of an asset and/or a DAG, created before ``before`` (aware), by DAG then
-    asset."""
-    q, d = t.asset_dag_run_queue, t.dag
-    query = (sa.select(q.c.target_dag_id, q.c.asset_id, q.c.created_at, d.c.dag_display_name)
-             .join(d, d.c.dag_id == q.c.target_dag_id)
-             .where(*_queue_conditions(asset_id, dag_id, before))
+                       dag_id: str | None = None, before: datetime | None = None,
+                       uri: str | None = None) -> list[QueuedEvent]:
+    """The queue rows of an asset (by id, or every asset of a URI) and/or a DAG, created before
+    ``before`` (aware), by DAG then asset."""
+    q, d, a = t.asset_dag_run_queue, t.dag, t.asset
+    query = (sa.select(q.c.target_dag_id, q.c.asset_id, q.c.created_at, d.c.dag_display_name,
+                       a.c.uri)
+             .join(d, d.c.dag_id == q.c.target_dag_id).join(a, a.c.id == q.c.asset_id)
+             .where(*_queue_conditions(asset_id, dag_id, before, uri))
              .order_by(q.c.target_dag_id, q.c.asset_id))
     with engine.connect() as conn:
         return [QueuedEvent(dag_id=r.target_dag_id, asset_id=r.asset_id,
                             created_at=r.created_at,
-                            dag_display_name=r.dag_display_name or r.target_dag_id)
+                            dag_display_name=r.dag_display_name or r.target_dag_id, uri=r.uri)
                 for r in conn.execute(query).all()]
 
 
 def delete_queued_events(engine: Engine, *, asset_id: int | None = None,
-                         dag_id: str | None = None, before: datetime | None = None) -> int:
+                         dag_id: str | None = None, before: datetime | None = None,
+                         uri: str | None = None) -> int:
     """Delete the matching queue rows (the DAGs then no longer count those assets as having an
     event); returns how many.
 
@@ -539,7 +560,7 @@ def delete_queued_events(engine: Engine, *, asset_id: int | None = None,
     q = t.asset_dag_run_queue
     with transaction(engine) as conn:
         deleted = conn.execute(q.delete().where(
-            *_queue_conditions(asset_id, dag_id, before))).rowcount
+            *_queue_conditions(asset_id, dag_id, before, uri))).rowcount
     if not deleted:
         raise QueuedEventNotFound("no queued event matched")
     return int(deleted)

@@ -533,3 +533,114 @@ def test_event_extra_with_a_nul_character(server: ApiServer) -> None:
     """JSON text may escape NUL; PostgreSQL's json column holds the escape: stored, no 500."""
     event = _post_event(server, _asset_id(server, "shared"), {"odd": "a\u0000b"})
     assert event["extra"] == {"odd": "a\u0000b", "from_rest_api": True}
+
+
+# -- Airflow 2's /api/v1/datasets (docs/airflow-rest-api.md B.4 "Airflow 2") ----------------------
+
+
+V1 = "/api/v1"
+
+
+def _v1(server: ApiServer, method: str, path: str, *, as_user: str = "viewer",
+        **kwargs: Any) -> Any:
+    return server.request(method, f"{V1}{path}", as_user=as_user, basic=True, **kwargs)
+
+
+def _quoted(uri: str) -> str:
+    from urllib.parse import quote
+
+    return quote(uri, safe="")
+
+
+def test_v1_datasets(server: ApiServer) -> None:
+    body = _v1(server, "GET", "/datasets").json()
+    assert sorted(d["uri"] for d in body["datasets"]) == sorted(
+        f"s3://lake/{n}" for n in ACTIVE)
+    (raw,) = [d for d in body["datasets"] if d["uri"] == "s3://lake/raw"]
+    assert set(raw) == {"id", "uri", "extra", "created_at", "updated_at", "producing_tasks",
+                        "consuming_dags"}
+    assert [r["dag_id"] for r in raw["consuming_dags"]] == ["make_clean"]
+    assert [r["task_id"] for r in raw["producing_tasks"]] == ["load"]
+    assert raw["created_at"].endswith("+00:00")
+    only = _v1(server, "GET", "/datasets", params={"uri_pattern": "RAW"}).json()
+    assert [d["uri"] for d in only["datasets"]] == ["s3://lake/raw"]
+    assert only["total_entries"] == 1
+    by_dag = _v1(server, "GET", "/datasets", params={"dag_ids": "on_external,make_raw",
+                                                     "order_by": "-uri"}).json()
+    assert [d["uri"] for d in by_dag["datasets"]] == ["s3://lake/raw", "s3://lake/external"]
+    one = _v1(server, "GET", f"/datasets/{_quoted('s3://lake/raw')}")
+    assert one.status_code == 200 and one.json() == raw
+    missing = _v1(server, "GET", f"/datasets/{_quoted('s3://lake/none')}")
+    assert missing.status_code == 404
+    assert missing.json()["title"] == "Dataset not found"
+    assert missing.json()["detail"] == "The Dataset with uri: `s3://lake/none` was not found"
+    for params, text in (({"order_by": "name"}, "Ordering with 'name' is disallowed"),
+                         ({"limit": "-1"}, "Page limit must be a positive integer"),
+                         ({"offset": str(10**20)}, "offset")):
+        bad = _v1(server, "GET", "/datasets", params=params)
+        assert bad.status_code == 400, bad.text
+        assert text in bad.text
+
+
+def test_v1_dataset_events_and_upstream(server: ApiServer, db: sa.Engine) -> None:
+    raw = _asset_id(server, "raw")
+    body = _v1(server, "GET", "/datasets/events", params={"dataset_id": raw}).json()
+    (event,) = body["dataset_events"]
+    (consumer,) = _runs(db, "make_clean")
+    assert (event["dataset_id"], event["dataset_uri"], event["source_dag_id"],
+            event["source_run_id"], event["extra"]) == (raw, "s3://lake/raw", "make_raw",
+                                                        "produce_1", {"rows": 3})
+    assert event["timestamp"].endswith("+00:00")
+    assert [(r["dag_run_id"], r["dag_id"]) for r in event["created_dagruns"]] == [
+        (consumer.run_id, "make_clean")]
+    upstream = _v1(server, "GET",
+                   f"/dags/make_clean/dagRuns/{consumer.run_id}/upstreamDatasetEvents").json()
+    assert [e["id"] for e in upstream["dataset_events"]] == [event["id"]]
+    assert _v1(server, "GET", "/dags/make_clean/dagRuns/nope/upstreamDatasetEvents"
+               ).status_code == 404
+    bad = _v1(server, "GET", "/datasets/events", params={"order_by": "id"})
+    assert bad.status_code == 400
+
+
+def test_v1_create_event_and_queue(server: ApiServer) -> None:
+    uri = "s3://lake/queued"
+    created = _v1(server, "POST", "/datasets/events", as_user="user",
+                  json={"dataset_uri": uri, "extra": {"a": 1}})
+    assert created.status_code == 200, created.text
+    assert created.json()["extra"] == {"a": 1, "from_rest_api": True}
+    assert created.json()["source_dag_id"] is None
+    by_uri = _v1(server, "GET", f"/datasets/queuedEvent/{_quoted(uri)}").json()
+    assert [(q["uri"], q["dag_id"]) for q in by_uri["queued_events"]] == [
+        (uri, "paused_consumer")]
+    assert by_uri["queued_events"][0]["created_at"].endswith("+00:00")
+    by_dag = _v1(server, "GET", "/dags/paused_consumer/datasets/queuedEvent").json()
+    assert by_dag == by_uri
+    one = _v1(server, "GET", f"/dags/paused_consumer/datasets/queuedEvent/{_quoted(uri)}")
+    assert one.json() == by_uri["queued_events"][0]
+    for path in (f"/dags/paused_consumer/datasets/queuedEvent/{_quoted(uri)}",
+                 f"/datasets/queuedEvent/{_quoted(uri)}",
+                 "/dags/paused_consumer/datasets/queuedEvent"):
+        assert _v1(server, "DELETE", path, as_user="viewer").status_code == 403
+        assert _v1(server, "DELETE", path, as_user="user").status_code == 204
+        gone = _v1(server, "GET", path)
+        assert gone.status_code == 404 and gone.json()["title"] == "Queue event not found"
+        assert _v1(server, "DELETE", path, as_user="user").status_code == 404
+        assert _v1(server, "POST", "/datasets/events", as_user="user",
+                   json={"dataset_uri": uri}).status_code == 200
+    assert _v1(server, "DELETE", f"/datasets/queuedEvent/{_quoted(uri)}",
+               as_user="user").status_code == 204
+
+
+@pytest.mark.parametrize(("body", "status", "text"), [
+    ({"dataset_uri": "s3://lake/none"}, 404, "Dataset with uri: 's3://lake/none' not found"),
+    ({}, 400, "{'dataset_uri': ['Missing data for required field.']}"),
+    ({"dataset_uri": 3}, 400, "{'dataset_uri': ['Not a valid string.']}"),
+    ({"dataset_uri": "s3://lake/raw", "extra": [1]}, 400, "'extra'"),
+    ({"dataset_uri": "s3://lake/raw", "bogus": 1}, 400, "{'bogus': ['Unknown field.']}"),
+    ([1, 2], 400, "Invalid input type"),
+])
+def test_v1_create_event_bad_bodies(server: ApiServer, body: Any, status: int,
+                                    text: str) -> None:
+    answer = _v1(server, "POST", "/datasets/events", as_user="user", json=body)
+    assert answer.status_code == status, answer.text
+    assert text in answer.json()["detail"]

@@ -96,7 +96,8 @@ def get_assets(limit: int | None = Query(None, ge=0), offset: int = Query(0, ge=
 
 @router.get("/assets/aliases", response_model=AssetAliasCollectionResponse,
             dependencies=[Depends(require(Action.READ))])
-def get_asset_aliases(limit: int | None = Query(None, ge=0), offset: int = Query(0, ge=0, le=_MAX_OFFSET),
+def get_asset_aliases(limit: int | None = Query(None, ge=0),
+                      offset: int = Query(0, ge=0, le=_MAX_OFFSET),
                       name_pattern: str | None = Query(None),
                       order_by: list[str] = Query(["id"]),
                       server: ServerState = Depends(server_state)) -> Any:
@@ -124,7 +125,8 @@ def get_asset_alias(asset_alias_id: int = Path(...),
 
 @router.get("/assets/events", response_model=AssetEventCollectionResponse,
             dependencies=[Depends(require(Action.READ))])
-def get_asset_events(limit: int | None = Query(None, ge=0), offset: int = Query(0, ge=0, le=_MAX_OFFSET),
+def get_asset_events(limit: int | None = Query(None, ge=0),
+                     offset: int = Query(0, ge=0, le=_MAX_OFFSET),
                      order_by: list[str] = Query(["timestamp"]),
                      asset_id: int | None = Query(None),
                      source_dag_id: str | None = Query(None),
