@@ -503,6 +503,23 @@ def test_materialize_ambiguous_or_without_producer(server: ApiServer, name: str,
     assert text.format(id=asset_id) in answer.json()["detail"]
 
 
+def test_materialize_a_dag_with_import_errors_is_400(server: ApiServer, db: sa.Engine) -> None:
+    asset_id = _asset_id(server, "on_demand")
+    before = len(_runs(db, "on_demand"))
+    with transaction(db) as conn:
+        conn.execute(t.dag.update().where(t.dag.c.dag_id == "on_demand")
+                     .values(has_import_errors=True))
+    try:
+        answer = server.request("POST", f"{V2}/assets/{asset_id}/materialize", as_user="user")
+    finally:
+        with transaction(db) as conn:
+            conn.execute(t.dag.update().where(t.dag.c.dag_id == "on_demand")
+                         .values(has_import_errors=False))
+    assert answer.status_code == 400, answer.text
+    assert "'on_demand' has import errors" in answer.json()["detail"]
+    assert len(_runs(db, "on_demand")) == before
+
+
 def test_materialize_unknown_asset_and_permissions(server: ApiServer) -> None:
     missing = server.request("POST", f"{V2}/assets/777777/materialize", as_user="user")
     assert missing.status_code == 404
