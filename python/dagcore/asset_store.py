@@ -21,6 +21,8 @@ of a DAG, the task runner's success of a try, the scheduler's creation of a run.
   excluded.created_at``): the scheduler consumes the events up to the newest ``created_at``
   of a DAG's rows, so two events of one asset before the consumer runs both go to its one
   run.
+* :func:`record_external_asset_event` (REST ``POST /assets/events``): one event of a stored
+  asset with no source task, its consumers queued by the same code.
 * :func:`consume_asset_events` (scheduler): links a new asset-triggered run to the events of the
   DAG's scheduled assets with ``previous asset-triggered run_after < timestamp <= run_after``
   (Airflow's ``_create_dag_runs_asset_triggered``) and deletes the DAG's queue rows up to
@@ -55,6 +57,7 @@ __all__ = [
     "leaf_resolver",
     "queued_pairs",
     "record_asset_events",
+    "record_external_asset_event",
     "sync_dag_assets",
     "triggering_asset_events",
 ]
@@ -251,6 +254,26 @@ def record_asset_events(conn: Connection, events: Sequence[AssetEventRecord], *,
                              None if e.alias is None else alias_ids[e.alias.name])
                             for e in events], now)
     return event_ids
+
+
+def record_external_asset_event(conn: Connection, *, asset_id: int, extra: Mapping[str, Any],
+                                now: datetime) -> int | None:
+    """Record an event of a stored asset that no task produced (``POST /assets/events``,
+    Airflow's ``register_asset_change`` without a task instance) and queue its consumers as
+    :func:`record_asset_events` does.
+
+    Returns:
+        The new event's id, or None when there is no asset with this id (nothing written).
+    """
+    a = t.asset
+    row = conn.execute(sa.select(a.c.id, a.c.name, a.c.uri).where(a.c.id == asset_id)).first()
+    if row is None:
+        return None
+    event_id = conn.execute(t.asset_event.insert().values(
+        asset_id=row.id, extra=dict(extra), source_dag_id=None, source_task_id=None,
+        source_run_id=None, source_map_index=-1, timestamp=now)).inserted_primary_key[0]
+    _queue_consumers(conn, [(row.id, row.name, row.uri, None)], now)
+    return int(event_id)
 
 
 def _queue_consumers(conn: Connection, recorded: Sequence[tuple[int, str, str, int | None]],

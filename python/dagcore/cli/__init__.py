@@ -6,8 +6,9 @@ that takes the top-level subparsers and adds its parser(s), each with
 Adding a group is one module plus one entry in :data:`COMMAND_GROUPS`.
 
 * :mod:`~dagcore.cli.common`: the plumbing (:class:`CLIError`, the engine, confirmation, the
-  DAG folder); :mod:`~dagcore.cli.output`: ``-o table|json|plain``.
-* :mod:`~dagcore.cli.db`, :mod:`~dagcore.cli.dags`, :mod:`~dagcore.cli.tasks`,
+  DAG folder); :mod:`~dagcore.cli.output`: ``-o table|json|yaml|plain``.
+* :mod:`~dagcore.cli.db`, :mod:`~dagcore.cli.dags`, :mod:`~dagcore.cli.assets`,
+  :mod:`~dagcore.cli.tasks`,
   :mod:`~dagcore.cli.backfill`, :mod:`~dagcore.cli.scheduler` (``scheduler``, ``standalone``),
   :mod:`~dagcore.cli.dag_processor`, :mod:`~dagcore.cli.config`, :mod:`~dagcore.cli.version`,
   :mod:`~dagcore.cli.users`, :mod:`~dagcore.cli.api_server`, :mod:`~dagcore.cli.celery`
@@ -30,6 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from dagcore.cli.api_server import add_api_server_command
+from dagcore.cli.assets import add_assets_commands
 from dagcore.cli.backfill import add_backfill_commands
 from dagcore.cli.celery import add_celery_commands
 from dagcore.cli.common import PROG, CLIError, database_url_for_display
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 
 COMMAND_GROUPS: Final[tuple[Callable[[Any], None], ...]] = (
     add_api_server_command,
+    add_assets_commands,
     add_backfill_commands,
     add_celery_commands,
     add_config_commands,

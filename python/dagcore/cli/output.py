@@ -1,4 +1,4 @@
-"""Rendering of the CLI's listings: ``-o table|json|plain``, as ``airflow``'s ``--output``.
+"""Rendering of the CLI's listings: ``-o table|json|yaml|plain``, as ``airflow``'s ``--output``.
 
 Design note. A listing is a sequence of rows (mappings) and the column names to show, in order.
 
@@ -6,6 +6,8 @@ Design note. A listing is a sequence of rows (mappings) and the column names to 
   wide enough that rich never truncates or wraps a value, so scripts can still grep it.
 * ``json``: one JSON array of objects (one per row, keys = the columns); dates in ISO 8601,
   UUIDs as strings, booleans and nulls as JSON's.
+* ``yaml``: one YAML list of mappings (the json values, keys in column order), as Airflow's
+  ``yaml.safe_dump(..., sort_keys=False)``.
 * ``plain``: a header line, then one line per row, values separated by a tab (``cut -f`` works);
   nulls are empty fields.
 
@@ -28,12 +30,13 @@ from typing import Any, Final, TextIO
 
 __all__ = ["OUTPUT_FORMATS", "add_output_argument", "render", "to_jsonable"]
 
-OUTPUT_FORMATS: Final = ("table", "json", "plain")
+OUTPUT_FORMATS: Final = ("table", "json", "yaml", "plain")
 _OFF_TERMINAL_WIDTH: Final = 10_000
 
 
 def add_output_argument(parser: Any) -> None:
-    """Add ``-o/--output {table,json,plain}`` (default ``table``) to an argparse parser."""
+    """Add ``-o/--output {table,json,yaml,plain}`` (default ``table``) to an argparse
+    parser."""
     parser.add_argument("-o", "--output", choices=OUTPUT_FORMATS, default="table",
                         help="Output format (default: table)")
 
@@ -89,6 +92,11 @@ def render(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], output: st
     out = file if file is not None else sys.stdout
     if output == "json":
         _write_json(rows, columns, out)
+    elif output == "yaml":
+        import yaml  # type: ignore[import]  # PyYAML ships no stubs here
+
+        out.write(yaml.safe_dump([{c: to_jsonable(row.get(c)) for c in columns} for row in rows],
+                                 sort_keys=False, allow_unicode=True))
     elif output == "plain":
         out.write("\t".join(columns) + "\n")
         for row in rows:

@@ -170,13 +170,14 @@ def server_env(home: Path, **settings: str) -> dict[str, str]:
 
 
 def prepare_home(root: Path, *, parsed_at: datetime | None = None,
-                 database_url: str | None = None, **settings: str) -> Path:
+                 database_url: str | None = None, dags: dict[str, str] | None = None,
+                 **settings: str) -> Path:
     """``root/home``: migrated (``dagcore db migrate``), :data:`DAGS` stored, a stale DAG
     ``old_dag`` beside them, and one user per role (``dagcore users create``). ``settings``
     are environment variables for the commands (a database URL). ``database_url`` (a
     PostgreSQL database) is written into the home's ``dagcore.cfg`` instead, so that every
     command and server started with this ``DAGCORE_HOME`` uses it (None: the home's SQLite
-    file)."""
+    file). ``dags`` (file name -> source) are written beside :data:`DAGS`."""
     from dagcore.dag_processing import sync_dags
     from dagcore.db import create_engine, transaction
     from dagcore.models import tables as t
@@ -187,7 +188,7 @@ def prepare_home(root: Path, *, parsed_at: datetime | None = None,
         (home / "dagcore.cfg").write_text(f"[database]\nsql_alchemy_conn = {database_url}\n")
     folder = root / "dags"
     folder.mkdir()
-    for name, text in DAGS.items():
+    for name, text in {**DAGS, **(dags or {})}.items():
         (folder / name).write_text(text)
     env = server_env(home, **settings)
     migrated = run_cli(env, "db", "migrate")

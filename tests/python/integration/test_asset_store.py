@@ -19,6 +19,7 @@ from dagcore.asset_store import (
     leaf_resolver,
     queued_pairs,
     record_asset_events,
+    record_external_asset_event,
     triggering_asset_events,
 )
 from dagcore.assets import Asset, AssetAlias, AssetEventRecord
@@ -104,6 +105,27 @@ def test_events_queue_consumers_once_per_pair_with_the_newest_time(db: Engine) -
         assert queue_rows(conn) == {("c", "s3://k/a"): T0 + timedelta(minutes=1),
                                     ("paused", "s3://k/a"): T0 + timedelta(minutes=1)}
         assert sorted(dag for dag, _ in queued_pairs(conn)) == ["c", "paused"]
+
+
+def test_an_external_event_queues_consumers_as_a_task_event_does(db: Engine) -> None:
+    """``POST /assets/events`` (docs/airflow-rest-api.md B.4): no source task, map index -1,
+    the consumers by asset, by name reference and paused ones queued, stale ones not; an
+    unknown asset id writes nothing."""
+    write_dag(db, consumer("c", [B]), now=T0)
+    write_dag(db, consumer("by_name", [Asset.ref(name="b")]), now=T0)
+    write_dag(db, consumer("stale", [B]), now=T0)
+    with transaction(db) as conn:
+        conn.execute(t.dag.update().where(t.dag.c.dag_id == "stale").values(is_stale=True))
+        conn.execute(t.dag.update().where(t.dag.c.dag_id == "c").values(is_paused=True))
+        b_id = conn.execute(sa.select(t.asset.c.id).where(t.asset.c.name == "b")).scalar_one()
+        event_id = record_external_asset_event(conn, asset_id=b_id, extra={"x": 1}, now=T0)
+        assert record_external_asset_event(conn, asset_id=b_id + 1000, extra={}, now=T0) is None
+    with db.connect() as conn:
+        (event,) = conn.execute(sa.select(t.asset_event)).all()
+        assert (event.id, event.asset_id, event.extra, event.source_dag_id, event.source_task_id,
+                event.source_run_id, event.source_map_index, event.timestamp) == (
+            event_id, b_id, {"x": 1}, None, None, None, -1, T0)
+        assert queue_rows(conn) == {("c", "s3://k/b"): T0, ("by_name", "s3://k/b"): T0}
 
 
 def test_a_run_consumes_the_events_since_the_previous_asset_triggered_run(db: Engine) -> None:

@@ -463,6 +463,6 @@ def test_commands_need_a_migrated_database(cli_home: CLIHome) -> None:
 
 
 def test_bad_output_format_is_a_usage_error(cli_home: CLIHome, synced: sa.Engine) -> None:
-    result = cli_home.run("dags", "list", "-o", "yaml")
+    result = cli_home.run("dags", "list", "-o", "xml")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr

@@ -80,6 +80,7 @@ LAYER_OF = {
     "dagcore.dag_parsing": "storage",  # the DAG processor's parsing child processes
     # operations: the Python API over the database (CLI, REST and operators call it)
     "dagcore.api.*": "operations",
+    "dagcore.api.assets": "operations",  # assets for REST and CLI (docs/airflow-rest-api.md B.4)
     # runtime: processes that run DAGs
     "dagcore.jobs.*": "runtime",
     "dagcore.executors.*": "runtime",

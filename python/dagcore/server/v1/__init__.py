@@ -13,7 +13,14 @@ PREFIX = "/api/v1"
 def create_v1_app() -> FastAPI:
     """The ``/api/v1`` application (mounted by :func:`dagcore.server.app.create_app`)."""
     from dagcore.server.errors import install_v1_handlers
-    from dagcore.server.v1 import dag_runs, dags, import_errors, monitor, task_instances
+    from dagcore.server.v1 import (
+        dag_runs,
+        dags,
+        datasets,
+        import_errors,
+        monitor,
+        task_instances,
+    )
 
     app = FastAPI(title="dagcore REST API v1 (Airflow 2 stable API)", docs_url=None,
                   redoc_url=None, openapi_url=None)
@@ -23,4 +30,5 @@ def create_v1_app() -> FastAPI:
     app.include_router(dag_runs.router)
     app.include_router(import_errors.router)
     app.include_router(task_instances.router)
+    app.include_router(datasets.router)
     return app

@@ -12,6 +12,7 @@ PREFIX = "/api/v2"
 def router() -> APIRouter:
     """Every ``/api/v2`` route."""
     from dagcore.server.v2 import (
+        assets,
         backfills,
         dag_runs,
         dag_versions,
@@ -33,4 +34,5 @@ def router() -> APIRouter:
     api.include_router(tasks.router)
     api.include_router(dag_versions.router)
     api.include_router(task_logs.router)
+    api.include_router(assets.router)
     return api
