@@ -41,6 +41,7 @@ PACKAGES=(
   python3-psycopg2
   python3-statsd
   python3-rich
+  python3-yaml
   python3-pendulum
   python3-jsonschema
   postgresql

@@ -27,7 +27,7 @@ from dagcore.api.common import DagNotFound
 from dagcore.api.users import Action
 from dagcore.server.auth import require
 from dagcore.server.errors import ApiError
-from dagcore.server.paging import effective_limit
+from dagcore.server.paging import MAX_OFFSET, effective_limit
 from dagcore.server.serializers import V2Model, iso_z, rendered_json
 from dagcore.server.v2.backfill_models import BackfillResponse, backfill_response
 from dagcore.server.v2.datamodels import DAGResponse, dag_response
@@ -145,7 +145,7 @@ def _not_found(dag_id: str) -> ApiError:
             dependencies=[Depends(require(Action.READ))])
 def get_ui_dags(
     limit: int | None = Query(None, ge=0),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     tags: list[str] = Query([]),
     tags_match_mode: Literal["any", "all"] | None = Query(None),
     owners: list[str] = Query([]),
@@ -189,7 +189,7 @@ def get_ui_dags(
 @router.get("/grid/{dag_id}", response_model=GridResponse,
             dependencies=[Depends(require(Action.READ))])
 def get_grid(dag_id: str = Path(...), limit: int = Query(25, ge=1, le=MAX_GRID_LIMIT),
-             offset: int = Query(0, ge=0), run_type: list[str] = Query([]),
+             offset: int = Query(0, ge=0, le=MAX_OFFSET), run_type: list[str] = Query([]),
              state: list[str] = Query([]),
              server: ServerState = Depends(server_state)) -> Any:
     """The runs x tasks grid of a page of the DAG's runs."""
@@ -210,7 +210,7 @@ def get_grid(dag_id: str = Path(...), limit: int = Query(25, ge=1, le=MAX_GRID_L
 @router.get("/backfills", response_model=UIBackfillCollectionResponse,
             dependencies=[Depends(require(Action.READ))])
 def get_ui_backfills(dag_id: str | None = Query(None), limit: int | None = Query(None, ge=0),
-                     offset: int = Query(0, ge=0), active: bool | None = Query(None),
+                     offset: int = Query(0, ge=0, le=MAX_OFFSET), active: bool | None = Query(None),
                      server: ServerState = Depends(server_state)) -> Any:
     """A page of backfills (of ``dag_id`` if given), newest first, with their progress."""
     names: dict[str, str] = {}

@@ -340,6 +340,28 @@ def test_bad_paging_v1_is_400(server: ApiServer) -> None:
         assert answer.headers["content-type"] == "application/problem+json"
 
 
+HUGE = 10**20  # above any database integer: was a driver overflow (500) before a bound
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v2/dags", "/api/v2/dags/~/dagRuns", "/api/v2/importErrors", "/api/v2/backfills",
+    "/api/v2/dagTags", "/api/v2/dags/~/dagRuns/~/taskInstances", "/api/v2/assets",
+    "/api/v2/assets/events", "/ui/dags"])
+def test_an_offset_beyond_any_row_is_422_not_500(server: ApiServer, path: str) -> None:
+    answer = server.request("GET", f"{path}?offset={HUGE}", as_user="admin")
+    assert answer.status_code == 422, answer.text
+    assert str(HUGE) in answer.text and "offset" in answer.text
+
+
+@pytest.mark.parametrize("path", ["/api/v1/dags", "/api/v1/dags/~/dagRuns", "/api/v1/importErrors",
+                                  "/api/v1/datasets"])
+def test_an_offset_beyond_any_row_is_400_in_v1(server: ApiServer, path: str) -> None:
+    answer = server.request("GET", f"{path}?offset={HUGE}", as_user="admin", basic=True)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["detail"] == (
+        f"{HUGE} is greater than the maximum of {2**63 - 1} - 'offset'")
+
+
 def test_bad_order_by(server: ApiServer) -> None:
     """Both versions: 400 "Ordering with 'X' is disallowed or the attribute does not exist on
     the model"; v1 sorts only by dag_id."""

@@ -24,7 +24,7 @@ from dagcore.api import dag_runs as api_runs
 from dagcore.api.users import Action
 from dagcore.server.auth import Principal, require
 from dagcore.server.errors import ApiError
-from dagcore.server.paging import fallback_page_limit, maximum_page_limit
+from dagcore.server.paging import check_v1_offset, fallback_page_limit, maximum_page_limit
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v1.dag_run_models import (
     DAGRun,
@@ -94,8 +94,7 @@ def get_dag_runs(
     server: ServerState = Depends(server_state),
 ) -> Any:
     """A page of the DAG's runs (``~``: every DAG's); an unknown DAG has none."""
-    if offset < 0:
-        raise ApiError(400, f"{offset} is less than the minimum of 0 - 'offset'")
+    check_v1_offset(offset)
     name = order_by[1:] if order_by.startswith("-") else order_by
     if name not in _ORDER_BY:
         raise ApiError(400, f"Ordering with '{name}' is disallowed or the attribute does not "

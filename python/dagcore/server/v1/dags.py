@@ -20,7 +20,7 @@ from dagcore.api import dags as api_dags
 from dagcore.api.users import Action
 from dagcore.server.auth import require
 from dagcore.server.errors import ApiError
-from dagcore.server.paging import fallback_page_limit, maximum_page_limit
+from dagcore.server.paging import check_v1_offset, fallback_page_limit, maximum_page_limit
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v1.datamodels import DAG, DAGCollection, dag_v1
 
@@ -50,8 +50,7 @@ def get_dags(
     server: ServerState = Depends(server_state),
 ) -> Any:
     """A page of DAGs and how many match."""
-    if offset < 0:
-        raise ApiError(400, f"{offset} is less than the minimum of 0 - 'offset'")
+    check_v1_offset(offset)
     try:
         listing = api_dags.list_dags(
             server.engine, limit=_limit(limit), offset=offset, tags=tags,

@@ -21,7 +21,7 @@ from dagcore.api import assets as api_assets
 from dagcore.api.users import Action
 from dagcore.server.auth import require
 from dagcore.server.errors import ApiError
-from dagcore.server.paging import fallback_page_limit, maximum_page_limit
+from dagcore.server.paging import check_v1_offset, fallback_page_limit, maximum_page_limit
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v1.dag_runs import _query_datetime
 from dagcore.server.v1.dataset_models import (
@@ -41,7 +41,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["Dataset"])
 
 V1_DEFAULT_LIMIT = 100
-_MAX_OFFSET: Final = 2**63 - 1
 _DATASET_ORDER: Final = ("id", "uri", "created_at", "updated_at")
 _EVENT_ORDER: Final = ("source_dag_id", "source_task_id", "source_run_id", "source_map_index",
                        "timestamp")
@@ -50,10 +49,7 @@ _EVENT_ORDER: Final = ("source_dag_id", "source_task_id", "source_run_id", "sour
 def _paging(limit: int, offset: int) -> tuple[int, int]:
     if limit < 0:
         raise ApiError(400, None, title="Page limit must be a positive integer")
-    if offset < 0:
-        raise ApiError(400, f"{offset} is less than the minimum of 0 - 'offset'")
-    if offset > _MAX_OFFSET:
-        raise ApiError(400, f"{offset} is greater than the maximum of {_MAX_OFFSET} - 'offset'")
+    check_v1_offset(offset)
     return min(limit or fallback_page_limit(), maximum_page_limit()), offset
 
 

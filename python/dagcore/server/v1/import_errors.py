@@ -17,7 +17,7 @@ from dagcore.api import import_errors as api_import_errors
 from dagcore.api.users import Action
 from dagcore.server.auth import require
 from dagcore.server.errors import ApiError
-from dagcore.server.paging import fallback_page_limit, maximum_page_limit
+from dagcore.server.paging import check_v1_offset, fallback_page_limit, maximum_page_limit
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v1.import_error_models import (
     ImportError,
@@ -45,8 +45,7 @@ def get_import_errors(limit: int = Query(V1_DEFAULT_LIMIT), offset: int = Query(
                       order_by: str = Query("import_error_id"),
                       server: ServerState = Depends(server_state)) -> Any:
     """A page of import errors and how many there are."""
-    if offset < 0:
-        raise ApiError(400, f"{offset} is less than the minimum of 0 - 'offset'")
+    check_v1_offset(offset)
     try:
         listing = api_import_errors.list_import_errors(
             server.engine, limit=_limit(limit), offset=offset, order_by=[order_by],

@@ -26,7 +26,7 @@ from dagcore.api.dags import DateRange
 from dagcore.api.users import Action
 from dagcore.server.auth import Principal, require
 from dagcore.server.errors import ApiError
-from dagcore.server.paging import effective_limit
+from dagcore.server.paging import MAX_OFFSET, effective_limit
 from dagcore.server.serializers import rendered_json
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v2.asset_models import (
@@ -52,7 +52,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["Asset"])
 
 # SQL's OFFSET is a 64-bit integer on both backends: a larger one is 422, not a driver error.
-_MAX_OFFSET = 2**63 - 1
 
 
 def _before(value: str | None) -> datetime | None:
@@ -77,7 +76,7 @@ def _dag_ids(values: list[str] | None) -> list[str] | None:
 
 @router.get("/assets", response_model=AssetCollectionResponse,
             dependencies=[Depends(require(Action.READ))])
-def get_assets(limit: int | None = Query(None, ge=0), offset: int = Query(0, ge=0, le=_MAX_OFFSET),
+def get_assets(limit: int | None = Query(None, ge=0), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                name_pattern: str | None = Query(None), uri_pattern: str | None = Query(None),
                dag_ids: list[str] | None = Query(None), only_active: bool = Query(True),
                order_by: list[str] = Query(["id"]),
@@ -97,7 +96,7 @@ def get_assets(limit: int | None = Query(None, ge=0), offset: int = Query(0, ge=
 @router.get("/assets/aliases", response_model=AssetAliasCollectionResponse,
             dependencies=[Depends(require(Action.READ))])
 def get_asset_aliases(limit: int | None = Query(None, ge=0),
-                      offset: int = Query(0, ge=0, le=_MAX_OFFSET),
+                      offset: int = Query(0, ge=0, le=MAX_OFFSET),
                       name_pattern: str | None = Query(None),
                       order_by: list[str] = Query(["id"]),
                       server: ServerState = Depends(server_state)) -> Any:
@@ -126,7 +125,7 @@ def get_asset_alias(asset_alias_id: int = Path(...),
 @router.get("/assets/events", response_model=AssetEventCollectionResponse,
             dependencies=[Depends(require(Action.READ))])
 def get_asset_events(limit: int | None = Query(None, ge=0),
-                     offset: int = Query(0, ge=0, le=_MAX_OFFSET),
+                     offset: int = Query(0, ge=0, le=MAX_OFFSET),
                      order_by: list[str] = Query(["timestamp"]),
                      asset_id: int | None = Query(None),
                      source_dag_id: str | None = Query(None),

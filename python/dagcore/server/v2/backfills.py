@@ -29,7 +29,7 @@ from dagcore.api.users import Action
 from dagcore.backfill import BackfillAction
 from dagcore.server.auth import Principal, require
 from dagcore.server.errors import ApiError
-from dagcore.server.paging import effective_limit
+from dagcore.server.paging import MAX_OFFSET, effective_limit
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v2.backfill_models import (
     BackfillCollectionResponse,
@@ -119,7 +119,7 @@ def _sort_value(backfill: Backfill, field: str) -> tuple[bool, Any, int]:
 @router.get("", response_model=BackfillCollectionResponse,
             dependencies=[Depends(require(Action.READ))])
 def list_backfills(dag_id: str = Query(...), limit: int | None = Query(None, ge=0),
-                   offset: int = Query(0, ge=0), order_by: str = Query("id"),
+                   offset: int = Query(0, ge=0, le=MAX_OFFSET), order_by: str = Query("id"),
                    server: ServerState = Depends(server_state)) -> Any:
     """A page of the DAG's backfills and how many there are."""
     field, descending = _sort_key(order_by)

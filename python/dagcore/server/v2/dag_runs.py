@@ -28,7 +28,7 @@ from dagcore.api import dags as api_dags
 from dagcore.api.users import Action
 from dagcore.server.auth import Principal, require
 from dagcore.server.errors import ApiError
-from dagcore.server.paging import effective_limit
+from dagcore.server.paging import MAX_OFFSET, effective_limit
 from dagcore.server.serializers import rendered_json
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v2.dag_run_models import (
@@ -95,7 +95,7 @@ def _unique_violation() -> ApiError:
 def get_dag_runs(
     dag_id: str = Path(...),
     limit: int | None = Query(None, ge=0),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     run_after: api_dags.DateRange = Depends(date_range("run_after")),
     logical_date: api_dags.DateRange = Depends(date_range("logical_date")),
     start_date: api_dags.DateRange = Depends(date_range("start_date")),

@@ -23,7 +23,7 @@ from dagcore.api.common import DagNotFound
 from dagcore.api.users import Action
 from dagcore.server.auth import require
 from dagcore.server.errors import ApiError
-from dagcore.server.paging import effective_limit
+from dagcore.server.paging import MAX_OFFSET, effective_limit
 from dagcore.server.serializers import V2Model
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v2.dag_run_models import DagVersionResponse
@@ -65,7 +65,8 @@ def _version(row: dict[str, Any], name: str) -> DagVersionResponse:
 @router.get("/dags/{dag_id}/dagVersions", response_model=DAGVersionCollectionResponse,
             dependencies=[Depends(require(Action.READ))])
 def get_dag_versions(dag_id: str = Path(...), limit: int | None = Query(None, ge=0),
-                     offset: int = Query(0, ge=0), order_by: list[str] = Query(["id"]),
+                     offset: int = Query(0, ge=0, le=MAX_OFFSET),
+                     order_by: list[str] = Query(["id"]),
                      server: ServerState = Depends(server_state)) -> Any:
     """A page of the DAG's versions and how many it has."""
     try:
@@ -121,7 +122,7 @@ def get_dag_source(request: Request, dag_id: str = Path(...),
 
 @router.get("/dagTags", response_model=DAGTagCollectionResponse, tags=["DAG"],
             dependencies=[Depends(require(Action.READ))])
-def get_dag_tags(limit: int | None = Query(None, ge=0), offset: int = Query(0, ge=0),
+def get_dag_tags(limit: int | None = Query(None, ge=0), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                  order_by: list[str] = Query(["name"]),
                  tag_name_pattern: str | None = Query(None),
                  server: ServerState = Depends(server_state)) -> Any:

@@ -28,7 +28,7 @@ from dagcore.api import dags as api_dags
 from dagcore.api.users import Action
 from dagcore.server.auth import require
 from dagcore.server.errors import ApiError
-from dagcore.server.paging import effective_limit
+from dagcore.server.paging import MAX_OFFSET, effective_limit
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v2.datamodels import (
     DAGCollectionResponse,
@@ -52,7 +52,7 @@ ONLY_IS_PAUSED = "Only `is_paused` field can be updated through the REST API"
             dependencies=[Depends(require(Action.READ))])
 def get_dags(
     limit: int | None = Query(None, ge=0),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     tags: list[str] = Query([]),
     tags_match_mode: Literal["any", "all"] | None = Query(None),
     owners: list[str] = Query([]),

@@ -17,7 +17,7 @@ from dagcore.api import import_errors as api_import_errors
 from dagcore.api.users import Action
 from dagcore.server.auth import require
 from dagcore.server.errors import ApiError
-from dagcore.server.paging import effective_limit
+from dagcore.server.paging import MAX_OFFSET, effective_limit
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v2.import_error_models import (
     ImportErrorCollectionResponse,
@@ -32,7 +32,8 @@ router = APIRouter(prefix="/importErrors", tags=["Import Error"])
 
 @router.get("", response_model=ImportErrorCollectionResponse,
             dependencies=[Depends(require(Action.READ))])
-def get_import_errors(limit: int | None = Query(None, ge=0), offset: int = Query(0, ge=0),
+def get_import_errors(limit: int | None = Query(None, ge=0),
+                      offset: int = Query(0, ge=0, le=MAX_OFFSET),
                       order_by: list[str] = Query(["id"]),
                       filename_pattern: str | None = Query(None),
                       server: ServerState = Depends(server_state)) -> Any:

@@ -29,7 +29,7 @@ from dagcore.api import task_instances as api_tis
 from dagcore.api.users import Action
 from dagcore.server.auth import require
 from dagcore.server.errors import ApiError
-from dagcore.server.paging import effective_limit
+from dagcore.server.paging import MAX_OFFSET, effective_limit
 from dagcore.server.state import ServerState, server_state
 from dagcore.server.v2.task_instance_models import (
     ClearTaskInstancesBody,
@@ -51,7 +51,8 @@ PAST_FUTURE_WITH_RUN = ("Cannot use include_past or include_future when dag_run_
             response_model=TaskInstanceCollectionResponse,
             dependencies=[Depends(require(Action.READ))])
 def get_task_instances(dag_id: str = Path(...), dag_run_id: str = Path(...),
-                       limit: int | None = Query(None, ge=0), offset: int = Query(0, ge=0),
+                       limit: int | None = Query(None, ge=0),
+                       offset: int = Query(0, ge=0, le=MAX_OFFSET),
                        state: list[str] = Query([]), task_id: str | None = Query(None),
                        order_by: list[str] = Query(["map_index"]),
                        server: ServerState = Depends(server_state)) -> Any:
@@ -76,7 +77,8 @@ def get_task_instances(dag_id: str = Path(...), dag_run_id: str = Path(...),
             dependencies=[Depends(require(Action.READ))])
 def get_mapped_task_instances(dag_id: str = Path(...), dag_run_id: str = Path(...),
                               task_id: str = Path(...), limit: int | None = Query(None, ge=0),
-                              offset: int = Query(0, ge=0), state: list[str] = Query([]),
+                              offset: int = Query(0, ge=0, le=MAX_OFFSET),
+                              state: list[str] = Query([]),
                               order_by: list[str] = Query(["map_index"]),
                               server: ServerState = Depends(server_state)) -> Any:
     """A page of a mapped task's instances in the run (Airflow 3's ``listMapped``): 404 "Task
