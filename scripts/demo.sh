@@ -153,6 +153,16 @@ run_until_idle airflow_trigger_target
 run_until_idle airflow_assets_producer
 dagcore scheduler --num-runs 5 >/dev/null 2>&1  # the consumer's run is created after the producer's
 run_until_idle airflow_assets_consumer
+
+# Assets over REST: the two the producer updated, and an event from outside (a script that loaded
+# orders): the consumer queues it and waits for customers (schedule=orders & customers).
+assets=$(api GET "/api/v2/assets?order_by=name")
+fields id name uri group <<<"$assets"
+orders_id=$("$PY" -c 'import json, sys
+print(next(a["id"] for a in json.load(sys.stdin)["assets"] if a["name"] == "orders"))' <<<"$assets")
+api POST /api/v2/assets/events "{\"asset_id\": $orders_id, \"extra\": {\"rows\": 40}}" |
+  fields id name source_dag_id extra timestamp
+api GET /api/v2/dags/airflow_assets_consumer/assets/queuedEvents | fields dag_id asset_id created_at
 step tasks states-for-dag-run dagcore_greeting demo_greeting
 
 api GET "/api/v2/dags/dagcore_etl/dagRuns?order_by=logical_date" |
@@ -182,6 +192,8 @@ step dags list-runs dagcore_greeting
 step dags list-runs airflow_trigger_controller
 step dags list-runs airflow_trigger_target
 step dags list-runs airflow_assets_consumer
+step assets list
+step assets details --name orders
 # Each DAG version stores its code; the tries of its runs ran that code, not the file on disk now.
 step dags versions airflow_tutorial
 step dags show-version airflow_tutorial 1 --list-files
