@@ -80,6 +80,7 @@ LAYER_OF = {
     "dagcore.dag_parsing": "storage",  # the DAG processor's parsing child processes
     # operations: the Python API over the database (CLI, REST and operators call it)
     "dagcore.api.*": "operations",
+    "dagcore.api.asset_graph": "operations",  # the asset graph and a DAG's assets (UI)
     # runtime: processes that run DAGs
     "dagcore.jobs.*": "runtime",
     "dagcore.executors.*": "runtime",
