@@ -97,6 +97,21 @@ describe("layoutGraph", () => {
     expect(end.x).toBe(placed(layout, "dag:a").x + DEFAULT_LAYOUT.nodeWidth);
   });
 
+  it("cuts a cycle at the edge leading back towards the sources", () => {
+    // dash produces raw again: producer → raw → cleaner → dash → raw. Listed dash first.
+    const layout = layoutGraph({
+      nodes: ["dag:dash", "asset:raw", "dag:cleaner", "dag:producer"].map(node),
+      edges: [
+        { source_id: "dag:dash", target_id: "asset:raw" },
+        { source_id: "asset:raw", target_id: "dag:cleaner" },
+        { source_id: "dag:cleaner", target_id: "dag:dash" },
+        { source_id: "dag:producer", target_id: "asset:raw" },
+      ],
+    });
+    expect(layout.edges.filter((e) => e.back).map((e) => `${e.source}->${e.target}`)).toEqual(["dag:dash->asset:raw"]);
+    expect(layerOf(layout)).toEqual({ "dag:producer": 0, "asset:raw": 1, "dag:cleaner": 2, "dag:dash": 3 });
+  });
+
   it("keeps lone nodes, drops self loops, duplicates and edges to unknown nodes", () => {
     const layout = layoutGraph({
       nodes: [node("dag:alone"), node("dag:a"), node("asset:1"), node("dag:a")],

@@ -1,8 +1,9 @@
 // A small layered ("Sugiyama") layout of the asset dependency graph, left to right: producers
 // on the left, consumers on the right (docs/airflow-rest-api.md D.7). No graph library:
 //
-// 1. cycles are broken by a depth-first search (an edge back to a node on the stack is laid out
-//    reversed and drawn as a back edge);
+// 1. cycles are broken by Eades, Lin and Smyth's greedy ordering (sources first, sinks last, else
+//    the node with the most outgoing edges, fed from upstream); an edge pointing backwards in that order is laid out
+//    reversed and drawn as a back edge;
 // 2. layers: the longest path from a source, then every node moved as far right as its
 //    successors allow (so a lone producer sits next to what it feeds, not in column 0);
 // 3. an edge spanning several layers gets a virtual node in each layer between, so it is routed
@@ -75,33 +76,71 @@ export function layoutGraph(graph: DependencyGraph, options: LayoutOptions = DEF
     edges.push({ source: edge.source_id, target: edge.target_id });
   }
 
-  // 1. Break cycles: depth first from each node in order; an edge to a node on the stack is back.
-  const out = new Map<string, string[]>(ids.map((id) => [id, []]));
-  edges.forEach((edge) => out.get(edge.source)?.push(edge.target));
-  out.forEach((targets) => targets.sort((a, b) => (index.get(a) ?? 0) - (index.get(b) ?? 0)));
-  const back = new Set<string>();
-  const state = new Map<string, 1 | 2>();
-  for (const root of ids) {
-    if (state.has(root)) continue;
-    const stack: { id: string; next: number }[] = [{ id: root, next: 0 }];
-    state.set(root, 1);
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      const targets = out.get(top.id) ?? [];
-      if (top.next >= targets.length) {
-        state.set(top.id, 2);
-        stack.pop();
-        continue;
-      }
-      const target = targets[top.next++];
-      const mark = state.get(target);
-      if (mark === 1) back.add(`${top.id}\u0000${target}`);
-      else if (mark === undefined) {
-        state.set(target, 1);
-        stack.push({ id: target, next: 0 });
+  // 1. Break cycles (Eades, Lin and Smyth's greedy ordering): peel sinks to the back and sources
+  // to the front; when neither is left, put the node with the most (outgoing - incoming) edges
+  // next. Edges that point backwards in that order are the back edges.
+  const remaining = new Set(ids);
+  const inCount = new Map(ids.map((id) => [id, 0]));
+  const outCount = new Map(ids.map((id) => [id, 0]));
+  const outs = new Map<string, string[]>(ids.map((id) => [id, []]));
+  const ins = new Map<string, string[]>(ids.map((id) => [id, []]));
+  for (const edge of edges) {
+    outs.get(edge.source)?.push(edge.target);
+    ins.get(edge.target)?.push(edge.source);
+    outCount.set(edge.source, (outCount.get(edge.source) ?? 0) + 1);
+    inCount.set(edge.target, (inCount.get(edge.target) ?? 0) + 1);
+  }
+  const front: string[] = [];
+  const rear: string[] = [];
+  const take = (id: string) => {
+    remaining.delete(id);
+    for (const target of outs.get(id) ?? []) inCount.set(target, (inCount.get(target) ?? 0) - 1);
+    for (const source of ins.get(id) ?? []) outCount.set(source, (outCount.get(source) ?? 0) - 1);
+  };
+  while (remaining.size) {
+    let changed = true;
+    while (changed) {
+      changed = false;
+      for (const id of ids) {
+        if (!remaining.has(id)) continue;
+        if (outCount.get(id) === 0) {
+          rear.unshift(id);
+          take(id);
+          changed = true;
+        } else if (inCount.get(id) === 0) {
+          front.push(id);
+          take(id);
+          changed = true;
+        }
       }
     }
+    // Ties go to the node fed most by nodes already placed (the cycle's entry from upstream).
+    const placed = new Set(front);
+    const score = (id: string) => [
+      (outCount.get(id) ?? 0) - (inCount.get(id) ?? 0),
+      (ins.get(id) ?? []).filter((source) => placed.has(source)).length,
+    ];
+    let best: string | undefined;
+    let bestScore: number[] = [];
+    for (const id of ids) {
+      if (!remaining.has(id)) continue;
+      const mine = score(id);
+      if (best === undefined || mine[0] > bestScore[0] || (mine[0] === bestScore[0] && mine[1] > bestScore[1])) {
+        best = id;
+        bestScore = mine;
+      }
+    }
+    if (best !== undefined) {
+      front.push(best);
+      take(best);
+    }
   }
+  const rank = new Map([...front, ...rear].map((id, i) => [id, i]));
+  const back = new Set(
+    edges
+      .filter((edge) => (rank.get(edge.source) ?? 0) > (rank.get(edge.target) ?? 0))
+      .map((edge) => `${edge.source}\u0000${edge.target}`),
+  );
   // The acyclic edges used for layering (back edges reversed).
   const dagEdges = edges.map((edge) => {
     const isBack = back.has(`${edge.source}\u0000${edge.target}`);
