@@ -66,6 +66,7 @@ __all__ = [
 
 # Airflow 3's node types of the dependency graph.
 NODE_TYPES: Final = ("dag", "asset", "asset-alias", "asset-name-ref", "asset-uri-ref")
+_MAX_ID: Final = 2**31 - 1  # the asset id column's range (a larger id names nothing)
 _NODE_FORMS: Final = ("dag:<dag_id>, asset:<asset id>, asset-alias:<name>, "
                       "asset-name-ref:<name> or asset-uri-ref:<uri>")
 
@@ -80,7 +81,8 @@ class NodeNotFound(LookupError):
 
 
 def parse_node_id(node_id: str) -> tuple[str, str]:
-    """``(type, key)`` of a node id such as ``dag:etl`` or ``asset:3``.
+    """``(type, key)`` of a node id such as ``dag:etl`` or ``asset:3`` (an asset id written
+    canonically: ``asset:007`` is ``("asset", "7")``).
 
     Raises:
         InvalidNodeId: naming the value.
@@ -92,7 +94,7 @@ def parse_node_id(node_id: str) -> tuple[str, str]:
     if kind == "asset" and not (key.isascii() and key.isdigit()):
         raise InvalidNodeId(f"Invalid asset node_id: `{node_id}`; the asset id must be an "
                             f"integer", name="node_id", value=node_id)
-    return kind, key
+    return kind, (str(int(key)) if kind == "asset" else key)
 
 
 # -- the graph ------------------------------------------------------------------------------------
@@ -177,8 +179,9 @@ def _node_label(conn: Connection, kind: str, key: str, node_id: str) -> str:
         dag_display_name(conn, key)  # raises DagNotFound
         return key
     if kind == "asset":
-        name = conn.execute(sa.select(t.asset.c.name).where(
-            t.asset.c.id == int(key))).scalar_one_or_none()
+        number = int(key)
+        name = None if number > _MAX_ID else conn.execute(sa.select(t.asset.c.name).where(
+            t.asset.c.id == number)).scalar_one_or_none()
         if name is None:
             raise NodeNotFound(f"The Asset with ID: `{key}` was not found")
         return str(name)
@@ -224,6 +227,7 @@ def dependency_graph(engine: Engine, node_id: str | None = None) -> dict[str, li
         edges, labels = _edges(conn)
         if node_id is not None:
             kind, key = parse_node_id(node_id)
+            node_id = f"{kind}:{key}"
             if node_id not in labels:
                 label = _node_label(conn, kind, key, node_id)
                 return {"nodes": [_node(node_id, label)], "edges": []}

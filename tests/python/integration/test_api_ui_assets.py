@@ -159,6 +159,7 @@ def test_connected_part_around_a_dag_or_asset(server: ApiServer,
     assert ("dag:asset_producer", f"asset:{asset_ids['raw']}") in _edges(chain)
     same = _get(server, "/ui/dependencies", node_id=f"asset:{asset_ids['report']}")
     assert same == chain
+    assert _get(server, "/ui/dependencies", node_id=f"asset:00{asset_ids['report']}") == chain
     alias = _get(server, "/ui/dependencies", node_id="dag:alias_consumer")
     assert {n["id"] for n in alias["nodes"]} == {
         "dag:alias_producer", "asset-alias:exports", "dag:alias_consumer",
@@ -178,6 +179,8 @@ def test_dependencies_bad_input(server: ApiServer) -> None:
     assert _get(server, "/ui/dependencies", 404, node_id="dag:nope")["detail"] == (
         "The Dag with ID: `nope` was not found")
     assert "`999999`" in _get(server, "/ui/dependencies", 404, node_id="asset:999999")["detail"]
+    huge = "9" * 30  # past the id column's range: 404, not a database error
+    assert f"`{huge}`" in _get(server, "/ui/dependencies", 404, node_id=f"asset:{huge}")["detail"]
     assert "`nope`" in _get(server, "/ui/dependencies", 404,
                             node_id="asset-alias:nope")["detail"]
     assert "`asset-uri-ref:s3://x`" in _get(server, "/ui/dependencies", 404,
