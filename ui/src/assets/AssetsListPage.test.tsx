@@ -74,6 +74,19 @@ describe("AssetsListPage", () => {
     expect(calls.at(-1)?.url.searchParams.get("offset")).toBe("0");
   });
 
+  it("says 1 Asset and when nothing matches", async () => {
+    mockFetch({
+      "GET /api/v2/assets": (url) =>
+        url.searchParams.get("name_pattern")
+          ? { body: { assets: [], total_entries: 0 } }
+          : { body: { assets: [RAW], total_entries: 1 } },
+    });
+    renderList();
+    expect(await screen.findByRole("heading", { name: "1 Asset" })).toBeTruthy();
+    fireEvent.change(screen.getByRole("searchbox", { name: "Search assets" }), { target: { value: "zzz" } });
+    expect(await screen.findByText("No asset matches “zzz”.")).toBeTruthy();
+  });
+
   it("shows the API's error", async () => {
     mockFetch({ "GET /api/v2/assets": { status: 400, body: { detail: "Ordering with 'name' is disallowed" } } });
     renderList();

@@ -105,7 +105,7 @@ export function AssetsListPage() {
   const lastPage = Math.max(1, Math.ceil(total / ASSETS_PAGE_SIZE));
   return (
     <div className="assets-list">
-      <h1>{data ? `${total.toLocaleString("en-US")} Assets` : "Assets"}</h1>
+      <h1>{data ? `${total.toLocaleString("en-US")} ${total === 1 ? "Asset" : "Assets"}` : "Assets"}</h1>
       <div className="row list-filters" role="search">
         <input
           type="search"
