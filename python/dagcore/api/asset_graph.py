@@ -253,26 +253,48 @@ class DagAssets:
 
 
 class _Lookup:
-    """The stored facts :func:`dag_assets` needs, read in a few queries: asset rows by
-    ``(name, uri)``, by name and by URI, alias resolutions, each asset's newest event and the
-    DAG's queue rows."""
+    """The stored facts :func:`dag_assets` needs, for the leaves it shows only, read in a few
+    queries: the aliases' resolutions, the asset rows the leaves name (by ``(name, uri)``, by
+    name or URI for references, by id for the aliases' assets), the DAG's queue rows, and (by
+    :meth:`load_events`) each shown asset's newest event."""
 
-    def __init__(self, conn: Connection, dag_id: str) -> None:
+    def __init__(self, conn: Connection, dag_id: str, leaves: Iterable[Any]) -> None:
         a, al, link = t.asset, t.asset_alias, t.asset_alias_asset
+        keys: set[tuple[str, str]] = set()
+        names: set[str] = set()
+        uris: set[str] = set()
+        aliases: set[str] = set()
+        for leaf in leaves:
+            if isinstance(leaf, Asset):
+                keys.add((leaf.name, leaf.uri))
+            elif isinstance(leaf, AssetAlias):
+                aliases.add(leaf.name)
+            elif isinstance(leaf, AssetNameRef):
+                names.add(leaf.name)
+            elif isinstance(leaf, AssetUriRef):
+                uris.add(leaf.uri)
+        self.by_alias: dict[str, list[int]] = defaultdict(list)
+        if aliases:
+            for name, asset_id in conn.execute(
+                    sa.select(al.c.name, link.c.asset_id).join(link, link.c.alias_id == al.c.id)
+                    .where(al.c.name.in_(sorted(aliases))).order_by(link.c.asset_id)).all():
+                self.by_alias[name].append(asset_id)
+        alias_assets = sorted({i for ids in self.by_alias.values() for i in ids})
+        wanted = [clause for clause, used in (
+            (sa.tuple_(a.c.name, a.c.uri).in_(sorted(keys)), keys),
+            (a.c.name.in_(sorted(names)), names), (a.c.uri.in_(sorted(uris)), uris),
+            (a.c.id.in_(alias_assets), alias_assets)) if used]
         self.rows: dict[int, Any] = {}
         self.by_key: dict[tuple[str, str], int] = {}
         self.by_name: dict[str, list[int]] = defaultdict(list)
         self.by_uri: dict[str, list[int]] = defaultdict(list)
-        for row in conn.execute(sa.select(a.c.id, a.c.name, a.c.uri, a.c.group)
-                                .order_by(a.c.id)).all():
-            self.rows[row.id] = row
-            self.by_key[(row.name, row.uri)] = row.id
-            self.by_name[row.name].append(row.id)
-            self.by_uri[row.uri].append(row.id)
-        self.by_alias: dict[str, list[int]] = defaultdict(list)
-        for name, asset_id in conn.execute(sa.select(al.c.name, link.c.asset_id).join(
-                link, link.c.alias_id == al.c.id).order_by(link.c.asset_id)).all():
-            self.by_alias[name].append(asset_id)
+        if wanted:
+            for row in conn.execute(sa.select(a.c.id, a.c.name, a.c.uri, a.c.group)
+                                    .where(sa.or_(*wanted)).order_by(a.c.id)).all():
+                self.rows[row.id] = row
+                self.by_key[(row.name, row.uri)] = row.id
+                self.by_name[row.name].append(row.id)
+                self.by_uri[row.uri].append(row.id)
         q = t.asset_dag_run_queue
         self.queued: dict[int, datetime] = dict(conn.execute(
             sa.select(q.c.asset_id, q.c.created_at).where(q.c.target_dag_id == dag_id)).all())
@@ -391,9 +413,11 @@ def dag_assets(engine: Engine, bag: DBDagBag, dag_id: str) -> DagAssets:
     with engine.connect() as conn:
         name = dag_display_name(conn, dag_id)
         dag = bag.get_latest_version_of_dag(dag_id)
-        lookup = _Lookup(conn, dag_id)
         condition = None if dag is None else dag.asset_condition
+        tasks = [] if dag is None else list(dag.task_dict.values())
+        outlets = [o for task in tasks for o in asset_outlets(task.outlets)]
+        lookup = _Lookup(conn, dag_id, [*_leaves(condition), *outlets])
         lookup.load_events(i for leaf in _leaves(condition) for i in _resolved(lookup, leaf))
         tree = None if condition is None else _tree(lookup, condition)
-        produces = [] if dag is None else _produced(lookup, list(dag.task_dict.values()))
+        produces = _produced(lookup, tasks)
     return DagAssets(dag_id=dag_id, dag_display_name=name, condition=tree, produces=produces)
