@@ -245,3 +245,11 @@ def test_dag_without_assets_and_unknown_dag(server: ApiServer) -> None:
     assert _get(server, "/ui/dags/nope/assets", 404)["detail"] == (
         "The Dag with ID: `nope` was not found")
     assert server.request("GET", "/ui/dags/etl_daily/assets").status_code == 401
+
+
+def test_listed_in_openapi(server: ApiServer) -> None:
+    spec = _get(server, "/api/v2/openapi.json")
+    for path in ("/ui/dependencies", "/ui/dags/{dag_id}/assets"):
+        assert spec["paths"][path]["get"]["tags"] == ["UI"], path
+    node = spec["components"]["schemas"]["AssetConditionNode"]
+    assert node["properties"]["children"]["items"]["$ref"].endswith("/AssetConditionNode")
