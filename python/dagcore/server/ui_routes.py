@@ -8,10 +8,16 @@ purpose under ``/ui``, ``core_api/routes/ui``; these are dagcore's shapes):
   import errors there are; two queries for the DAGs, one for all their runs;
 * ``GET /ui/grid/{dag_id}``: the latest version's task tree, a page of runs (newest first) and a
   cell per run and task (:func:`dagcore.api.ui.grid`);
-* ``GET /ui/backfills``: backfills newest first with ``keep_dag_paused`` and their progress.
+* ``GET /ui/backfills``: backfills newest first with ``keep_dag_paused`` and their progress;
+* ``GET /ui/dependencies?node_id=``: the asset dependency graph in Airflow 3's shape (nodes and
+  edges, producer DAG -> asset -> consumer DAG), whole or around one node
+  (:func:`dagcore.api.asset_graph.dependency_graph`; "UI endpoints" 10);
+* ``GET /ui/dags/{dag_id}/assets``: the DAG's schedule condition as a tree (each asset with its
+  last event and queue state) and the assets its tasks produce ("UI endpoints" 11).
 
 Same tokens, errors and datetime format as ``/api/v2`` (the routes use its helpers); unknown
-DAG: 404 "The Dag with ID: `<d>` was not found"; bad query values 400/422 with a ``detail``.
+DAG: 404 "The Dag with ID: `<d>` was not found"; bad query values 400/422 with a ``detail``;
+a malformed ``node_id`` 400 and one naming nothing 404, each naming the value.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from dagcore.api import asset_graph as api_asset_graph
 from dagcore.api import dags as api_dags
 from dagcore.api import ui as api_ui
 from dagcore.api.common import DagNotFound
@@ -232,3 +239,112 @@ def get_ui_backfills(dag_id: str | None = Query(None), limit: int | None = Query
             progress=BackfillProgressResponse(total=item.total, by_state=item.by_state,
                                               done=item.done)))
     return UIBackfillCollectionResponse(backfills=out, total_entries=total)
+
+
+class GraphNode(V2Model):
+    id: str
+    label: str
+    type: Literal["dag", "asset", "asset-alias", "asset-name-ref", "asset-uri-ref"]
+
+
+class GraphEdge(V2Model):
+    source_id: str
+    target_id: str
+
+
+class BaseGraphResponse(V2Model):
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+
+
+class AssetEventSummary(V2Model):
+    id: int
+    timestamp: datetime
+    source_dag_id: str | None
+    source_task_id: str | None
+    source_run_id: str | None
+    source_map_index: int | None
+
+
+class AssetLeaf(V2Model):
+    type: Literal["asset"]
+    id: int | None
+    name: str
+    uri: str
+    group: str
+    last_event: AssetEventSummary | None
+    queued_at: datetime | None
+
+
+class AssetConditionNode(V2Model):
+    """One node of a schedule condition: ``all``/``any`` with ``children``, an ``asset`` (the
+    :class:`AssetLeaf` fields), an ``alias`` or an ``asset_ref`` with the ``assets`` it
+    resolves to and whether any of them is ``queued`` for the DAG."""
+
+    type: Literal["all", "any", "asset", "alias", "asset_ref"]
+    children: list[AssetConditionNode] | None
+    id: int | None
+    name: str | None
+    uri: str | None
+    group: str | None
+    last_event: AssetEventSummary | None
+    queued_at: datetime | None
+    assets: list[AssetLeaf] | None
+    queued: bool | None
+
+
+AssetConditionNode.update_forward_refs()
+
+
+class ProducedAsset(AssetConditionNode):
+    task_ids: list[str]
+
+
+class DagAssetsResponse(V2Model):
+    dag_id: str
+    dag_display_name: str
+    condition: AssetConditionNode | None
+    produces: list[ProducedAsset]
+
+
+def _dates(value: Any) -> Any:
+    """``value`` with every datetime written as v2 does (``...Z``)."""
+    if isinstance(value, datetime):
+        return iso_z(value)
+    if isinstance(value, dict):
+        return {key: _dates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dates(item) for item in value]
+    return value
+
+
+@router.get("/dependencies", response_model=BaseGraphResponse,
+            dependencies=[Depends(require(Action.READ))])
+def get_dependencies(node_id: str | None = Query(None),
+                     server: ServerState = Depends(server_state)) -> Any:
+    """The asset dependency graph (producer DAG -> asset -> consumer DAG), whole or the
+    connected part around ``node_id`` (``dag:<id>``, ``asset:<id>``, ``asset-alias:<name>``,
+    ...)."""
+    try:
+        graph = api_asset_graph.dependency_graph(server.engine, node_id)
+    except api_asset_graph.InvalidNodeId as exc:
+        raise ApiError(400, str(exc)) from None
+    except DagNotFound:
+        raise _not_found((node_id or "").partition(":")[2]) from None
+    except api_asset_graph.NodeNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    return rendered_json(graph)
+
+
+@router.get("/dags/{dag_id}/assets", response_model=DagAssetsResponse,
+            dependencies=[Depends(require(Action.READ))])
+def get_dag_assets(dag_id: str = Path(...), server: ServerState = Depends(server_state)) -> Any:
+    """The DAG's schedule condition (each asset with its last event and whether it is queued
+    for this DAG) and the assets its tasks produce."""
+    try:
+        found = api_asset_graph.dag_assets(server.engine, server.dag_bag, dag_id)
+    except DagNotFound:
+        raise _not_found(dag_id) from None
+    return rendered_json(_dates({"dag_id": found.dag_id,
+                                 "dag_display_name": found.dag_display_name,
+                                 "condition": found.condition, "produces": found.produces}))

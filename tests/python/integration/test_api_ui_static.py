@@ -73,6 +73,18 @@ def test_assets_gzip(built: TestClient) -> None:
     assert "content-encoding" not in small.headers
 
 
+def test_assets_page_is_a_client_route(built: TestClient) -> None:
+    # The UI's asset list is at /assets (docs/airflow-rest-api.md D.7): without a trailing
+    # slash it is not under /assets/, so a browser's visit (or a reload) gets index.html while
+    # the built files stay under /assets/<file>.
+    for path in ("/assets", "/assets?name_pattern=raw"):
+        answer = built.get(path, headers={"Accept": "text/html,application/xhtml+xml"})
+        assert answer.status_code == 200, path
+        assert answer.text == INDEX and answer.headers["cache-control"] == "no-cache"
+    assert built.get("/assets/index-abc123.js").text == SCRIPT
+    assert built.get("/assets", headers={"Accept": "application/json"}).status_code == 404
+
+
 def test_missing_files_and_api_paths_stay_404(built: TestClient) -> None:
     html = {"Accept": "text/html"}
     for path in ("/assets/missing.js", "/assets/%2e%2e/secret.txt", "/assets/..%2F..%2Fsecret.txt",

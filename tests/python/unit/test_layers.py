@@ -81,6 +81,7 @@ LAYER_OF = {
     # operations: the Python API over the database (CLI, REST and operators call it)
     "dagcore.api.*": "operations",
     "dagcore.api.assets": "operations",  # assets for REST and CLI (docs/airflow-rest-api.md B.4)
+    "dagcore.api.asset_graph": "operations",  # the asset graph and a DAG's assets (UI)
     # runtime: processes that run DAGs
     "dagcore.jobs.*": "runtime",
     "dagcore.executors.*": "runtime",

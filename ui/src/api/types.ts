@@ -246,3 +246,98 @@ export interface ImportErrorCollection {
   import_errors: ImportError[];
   total_entries: number;
 }
+
+// -- assets (docs/airflow-rest-api.md "UI endpoints" 10-11, D.7) --------------------------------
+
+/** A node of the asset dependency graph (`GET /ui/dependencies`, Airflow 3's shape). */
+export type GraphNodeType = "dag" | "asset" | "asset-alias" | "asset-name-ref" | "asset-uri-ref";
+
+export interface GraphNode {
+  id: string;
+  label: string;
+  type: GraphNodeType;
+}
+
+export interface GraphEdge {
+  source_id: string;
+  target_id: string;
+}
+
+export interface DependencyGraph {
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+export interface AssetEventSummary {
+  id: number;
+  timestamp: DateString;
+  source_dag_id: string | null;
+  source_task_id: string | null;
+  source_run_id: string | null;
+  source_map_index: number | null;
+}
+
+/** One asset in a DAG's condition (id null: not stored yet, so no event). */
+export interface AssetLeaf {
+  type: "asset";
+  id: number | null;
+  name: string;
+  uri: string;
+  group: string;
+  last_event: AssetEventSummary | null;
+  /** When a queue row for this DAG was last updated (null: not queued for this DAG). */
+  queued_at: DateString | null;
+}
+
+export interface AliasLeaf {
+  type: "alias";
+  name: string;
+  group: string;
+  assets: AssetLeaf[];
+  queued: boolean;
+}
+
+export interface RefLeaf {
+  type: "asset_ref";
+  name: string | null;
+  uri: string | null;
+  assets: AssetLeaf[];
+  queued: boolean;
+}
+
+export interface ConditionGroup {
+  type: "all" | "any";
+  children: ConditionNode[];
+}
+
+export type ConditionLeaf = AssetLeaf | AliasLeaf | RefLeaf;
+export type ConditionNode = ConditionGroup | ConditionLeaf;
+export type ProducedAsset = ConditionLeaf & { task_ids: string[] };
+
+/** `GET /ui/dags/{dag_id}/assets`. */
+export interface DagAssets {
+  dag_id: string;
+  dag_display_name: string;
+  condition: ConditionNode | null;
+  produces: ProducedAsset[];
+}
+
+/** `GET /api/v2/assets` (Airflow 3's AssetResponse, the fields the list shows). */
+export interface AssetResponse {
+  id: number;
+  name: string;
+  uri: string;
+  group: string;
+  extra?: Record<string, unknown> | null;
+  created_at?: DateString;
+  updated_at?: DateString;
+  scheduled_dags: { dag_id: string }[];
+  producing_tasks: { dag_id: string; task_id: string }[];
+  aliases?: { id?: number; name: string; group?: string }[];
+  last_asset_event?: { id: number | null; timestamp: DateString | null } | null;
+}
+
+export interface AssetCollection {
+  assets: AssetResponse[];
+  total_entries: number;
+}

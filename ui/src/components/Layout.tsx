@@ -13,6 +13,7 @@ export function Layout() {
         </Link>
         <nav aria-label="Main">
           <NavLink to="/dags">DAGs</NavLink>
+          <NavLink to="/assets">Assets</NavLink>
         </nav>
         <div className="topbar-user">
           <span className="muted">{getUsername()}</span>

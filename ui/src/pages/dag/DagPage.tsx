@@ -1,5 +1,5 @@
 // One DAG: its header (name, pause toggle, schedule, tags, next run, Trigger and Backfill links,
-// the backfill banner), tabs, and the tab routes. The grid stays on screen for a run's and a task
+// the backfill banner), tabs (grid, assets, code, trigger, backfills), and the tab routes. The grid stays on screen for a run's and a task
 // instance's details (GridView lays them out side by side). Trigger and backfills belong to the
 // "actions" area (ui/src/actions).
 import { Link, NavLink, Route, Routes, useLocation, useParams } from "react-router";
@@ -8,6 +8,7 @@ import type { DagDetails } from "../../api/types";
 import { BackfillBanner } from "../../actions/BackfillBanner";
 import { BackfillsPage } from "../../actions/BackfillsPage";
 import { TriggerPage } from "../../actions/TriggerPage";
+import { DagAssetsTab } from "../../assets/DagAssetsTab";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { formatDate } from "../../format";
 import { usePoll } from "../../hooks/usePoll";
@@ -17,7 +18,7 @@ import { GridView } from "./GridView";
 import { RunDetails } from "./RunDetails";
 import { TaskInstanceDetails } from "./TaskInstanceDetails";
 
-const OTHER_TABS = ["code", "trigger", "backfills"];
+const OTHER_TABS = ["assets", "code", "trigger", "backfills"];
 
 export function DagPage() {
   const { dagId = "" } = useParams();
@@ -83,6 +84,7 @@ export function DagPage() {
         <NavLink to={base} className={onGrid ? "active" : ""} end>
           Grid
         </NavLink>
+        <NavLink to={`${base}/assets`}>Assets</NavLink>
         <NavLink to={`${base}/code`}>Code</NavLink>
         <NavLink to={`${base}/trigger`}>Trigger</NavLink>
         <NavLink to={`${base}/backfills`}>Backfills</NavLink>
@@ -93,6 +95,7 @@ export function DagPage() {
           <Route path="runs/:runId" element={<RunDetails dagId={dagId} />} />
           <Route path="runs/:runId/tasks/:taskId" element={<TaskInstanceDetails dagId={dagId} />} />
         </Route>
+        <Route path="assets" element={<DagAssetsTab dagId={dagId} />} />
         <Route path="code" element={<CodeTab dagId={dagId} />} />
         <Route path="trigger" element={<TriggerPage dagId={dagId} />} />
         <Route path="backfills" element={<BackfillsPage dagId={dagId} />} />
