@@ -182,7 +182,7 @@ elif ! command -v node >/dev/null || [ ! -d ui/node_modules/playwright-core ]; t
 else
   printf '\n\033[1m$ node ui/bench/screenshot.mjs --url %s ...   # headless Chromium\033[0m\n' "$API"
   node ui/bench/screenshot.mjs --url "$API" --user demo --password demo-password \
-    --dag airflow_tutorial --out "$DAGCORE_HOME"
+    --dag airflow_tutorial --assets-dag airflow_assets_consumer --out "$DAGCORE_HOME"
 fi
 printf '\n\033[1m$ kill -TERM %s   # the API server\033[0m\n' "$api_pid"
 stop_api_server

@@ -1,12 +1,13 @@
-// The demo's screenshots (scripts/demo.sh): the DAG list and a DAG's grid, signed in through the
-// login form, in headless Debian Chromium. Prints each file's path.
+// The demo's screenshots (scripts/demo.sh): the DAG list, a DAG's grid and an asset-scheduled
+// DAG's Assets tab, signed in through the login form, in headless Debian Chromium. Prints each
+// file's path.
 //   node ui/bench/screenshot.mjs --url http://127.0.0.1:8080 --user demo --password pw \
-//     --dag airflow_tutorial --out .demo
+//     --dag airflow_tutorial --assets-dag airflow_assets_consumer --out .demo
 import path from "node:path";
 import { mkdirSync } from "node:fs";
 import { launch, options, signIn } from "./browser.mjs";
 
-const opts = options(process.argv.slice(2), { dag: "airflow_tutorial", out: "." });
+const opts = options(process.argv.slice(2), { dag: "airflow_tutorial", "assets-dag": "airflow_assets_consumer", out: "." });
 for (const key of ["url", "user", "password"]) {
   if (!opts[key]) throw new Error(`screenshot.mjs: --${key} is required`);
 }
@@ -18,6 +19,11 @@ try {
   const shots = [
     { name: "ui-dags.png", route: "/dags", ready: '[data-testid="dag-row"]' },
     { name: "ui-grid.png", route: `/dags/${encodeURIComponent(opts.dag)}`, ready: '[data-testid="grid"]' },
+    {
+      name: "ui-assets.png",
+      route: `/dags/${encodeURIComponent(opts["assets-dag"])}/assets`,
+      ready: '[data-testid="asset-graph"]',
+    },
   ];
   for (const shot of shots) {
     await page.goto(shot.route);

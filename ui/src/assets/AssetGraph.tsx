@@ -16,7 +16,7 @@ const KIND: Record<GraphNodeType, string> = {
   "asset-uri-ref": "Asset ref (URI)",
 };
 
-const MAX_LABEL = 24;
+const MAX_LABEL = 24; // at 12.5px bold, 24 characters fit the 200px node with its 10px inset
 
 function shortLabel(label: string): string {
   return label.length > MAX_LABEL ? `${label.slice(0, MAX_LABEL - 1)}…` : label;

@@ -21,7 +21,7 @@ export interface LayoutOptions {
 }
 
 export const DEFAULT_LAYOUT: LayoutOptions = {
-  nodeWidth: 176,
+  nodeWidth: 200,
   nodeHeight: 40,
   columnGap: 64,
   rowGap: 18,
