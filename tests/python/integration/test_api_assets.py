@@ -12,8 +12,7 @@ any test leaves runs behind.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,14 @@ import pytest
 import sqlalchemy as sa
 from api_server_process import ApiServer, home_engine, prepare_home, serve
 from fake_executors import NeverRuns
+from scheduler_loops import run_until
 
 from dagcore.db import transaction
-from dagcore.db_dagbag import DBDagBag
-from dagcore.executors.base import BaseExecutor
-from dagcore.jobs.scheduler import SchedulerJob
 from dagcore.models import tables as t
 
 pytestmark = pytest.mark.integration
 
 V2 = "/api/v2"
-FINISH_TIMEOUT_S = 120.0  # only turns a hang into a failure
 
 ASSET_DAGS = '''
 from datetime import datetime, timezone
@@ -129,26 +125,6 @@ def _runs(db: sa.Engine, dag_id: str) -> list[Any]:
         return conn.execute(sa.select(dr).where(dr.c.dag_id == dag_id).order_by(dr.c.id)).all()
 
 
-def _scheduler(db: sa.Engine, executor: BaseExecutor, until: Callable[[], bool]) -> None:
-    """Scheduler loops (as tests/python/integration/test_asset_scheduling.py runs them) until
-    ``until()`` holds, then one more."""
-    job = SchedulerJob(engine=db, executor=executor,
-                       dag_bag=DBDagBag(engine=db, revalidation_interval=0), idle_sleep=0.01)
-    job.job.register()
-    job.executor.start()
-    deadline = time.monotonic() + FINISH_TIMEOUT_S
-    try:
-        while not until():
-            if time.monotonic() > deadline:
-                pytest.fail(f"not done after {FINISH_TIMEOUT_S} s")
-            job.run_once()
-            job._idle()
-        job.run_once()
-    finally:
-        job._shutdown()
-        job.job.complete("success")
-
-
 # -- events of a real producer run (first: it runs tasks) -----------------------------------------
 
 
@@ -171,8 +147,8 @@ def test_events_after_a_real_producer_run(server: ApiServer, db: sa.Engine, home
         assert "failed" not in states
         return len(states) == 2 and set(states) == {"success"}
 
-    _scheduler(db, LocalExecutor(2, engine_url=db.url.render_as_string(hide_password=False)),
-               done)
+    run_until(db, LocalExecutor(2, engine_url=db.url.render_as_string(hide_password=False)),
+              done)
     raw = _asset_id(server, "raw")
     body = _get(server, "/assets/events", asset_id=raw)
     assert body["total_entries"] == 1
@@ -259,7 +235,7 @@ def test_external_event_queues_the_consumer_and_the_scheduler_runs_it(
             queued["queued_events"]] == [("on_external", external, "on_external")]
     assert _runs(db, "on_external") == []
 
-    _scheduler(db, NeverRuns(), lambda: bool(_runs(db, "on_external")))
+    run_until(db, NeverRuns(), lambda: bool(_runs(db, "on_external")))
     (run,) = _runs(db, "on_external")
     assert (run.run_type, run.triggered_by, run.logical_date) == ("asset_triggered", "asset",
                                                                   None)

@@ -11,7 +11,6 @@ its tasks as ``triggering_asset_events``) and clears its queue; a paused DAG's r
 from __future__ import annotations
 
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,17 +20,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from scheduler_loops import run_until
+
 from dagcore.api.common import trigger_dag
 from dagcore.dag_processing import sync_dags
 from dagcore.db import migrate, transaction
-from dagcore.db_dagbag import DBDagBag
 from dagcore.executors.local import LocalExecutor
-from dagcore.jobs.scheduler import SchedulerJob
 from dagcore.models import tables as t
 
 pytestmark = pytest.mark.integration
 
-FINISH_TIMEOUT_S = 120.0  # only turns a hang into a failure
 
 DAGS = '''
 from datetime import datetime, timezone
@@ -196,24 +194,9 @@ def finished(engine: Engine, *dag_ids: str, count: int = 1,
 
 
 def run_scheduler(engine: Engine, until: Callable[[], bool]) -> None:
-    """A scheduler with the LocalExecutor until ``until()`` holds."""
-    executor = LocalExecutor(2, engine_url=engine.url.render_as_string(hide_password=False))
-    job = SchedulerJob(engine=engine, executor=executor,
-                       dag_bag=DBDagBag(engine=engine, revalidation_interval=0), idle_sleep=0.01)
-    job.job.register()
-    job.executor.start()
-    deadline = time.monotonic() + FINISH_TIMEOUT_S
-    try:
-        while not until():
-            if time.monotonic() > deadline:
-                pytest.fail(f"not done after {FINISH_TIMEOUT_S} s")
-            job.run_once()
-            job._idle()
-        # A last loop: what the finished runs' events queue is created now, if anything.
-        job.run_once()
-    finally:
-        job._shutdown()
-        job.job.complete("success")
+    """A scheduler with the LocalExecutor until ``until()`` holds (then one loop more)."""
+    url = engine.url.render_as_string(hide_password=False)
+    run_until(engine, LocalExecutor(2, engine_url=url), until)
 
 
 def trigger(engine: Engine, dag_id: str) -> str:
