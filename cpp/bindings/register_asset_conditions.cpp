@@ -85,6 +85,35 @@ class array_input {
 
 std::string repr(const py::handle& o) { return py::repr(o).cast<std::string>(); }
 
+/// Whether two dict keys are the same key: the same object, or two exact str objects of equal
+/// content (what a dict lookup would find equal; other types always take the lookup).
+bool same_key(PyObject* a, PyObject* b) {
+  if (a == b) return true;
+  if (!PyUnicode_CheckExact(a) || !PyUnicode_CheckExact(b)) return false;
+  if (PyUnicode_GET_LENGTH(a) != PyUnicode_GET_LENGTH(b) || PyUnicode_KIND(a) != PyUnicode_KIND(b)) {
+    return false;
+  }
+  return std::memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b),
+                     static_cast<std::size_t>(PyUnicode_GET_LENGTH(a)) * PyUnicode_KIND(a)) == 0;
+}
+
+/// The list [keys[i] for i in ready], built without a Python loop.
+py::list keys_of(const std::vector<assets::condition_set::index_type>& ready,
+                 const py::tuple& keys) {
+  const auto n_keys = static_cast<std::size_t>(PyTuple_GET_SIZE(keys.ptr()));
+  py::list out(ready.size());
+  for (std::size_t i = 0; i < ready.size(); ++i) {
+    if (ready[i] >= n_keys) {
+      throw py::index_error("condition index " + std::to_string(ready[i]) + " has no key (" +
+                            std::to_string(n_keys) + " keys)");
+    }
+    PyObject* key = PyTuple_GET_ITEM(keys.ptr(), static_cast<Py_ssize_t>(ready[i]));
+    Py_INCREF(key);
+    PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), key);
+  }
+  return out;
+}
+
 /// The ready DAG keys for a list or tuple of (dag key, asset id) pairs: the keys are looked up
 /// in `index` (key -> condition index) here, so the scheduler's rows need no Python loop.
 py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::dict& index,
@@ -99,6 +128,11 @@ py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::
   PyObject** items = PySequence_Fast_ITEMS(pairs.ptr());
   std::vector<std::int64_t> dags(static_cast<std::size_t>(n));
   std::vector<std::int64_t> assets(static_cast<std::size_t>(n));
+  // The scheduler's rows come sorted by DAG (ORDER BY target_dag_id), each DAG with a few rows,
+  // and a database driver makes a new str object per row: comparing a key with the previous
+  // row's (identity, else length and bytes) is cheaper than hashing it for the dict lookup.
+  PyObject* previous_key = nullptr;
+  std::int64_t previous_index = 0;
   for (Py_ssize_t k = 0; k < n; ++k) {
     PyObject* item = items[k];
     const bool is_pair = (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) ||
@@ -109,12 +143,18 @@ py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::
     }
     PyObject* key = PySequence_Fast_ITEMS(item)[0];
     PyObject* asset = PySequence_Fast_ITEMS(item)[1];
-    PyObject* found = PyDict_GetItemWithError(index.ptr(), key);
-    if (found == nullptr) {
-      if (PyErr_Occurred() != nullptr) throw py::error_already_set();
-      throw py::value_error("queued pair for DAG " + repr(key) + ", which has no asset condition");
+    if (previous_key == nullptr || !same_key(key, previous_key)) {
+      PyObject* found = PyDict_GetItemWithError(index.ptr(), key);
+      if (found == nullptr) {
+        if (PyErr_Occurred() != nullptr) throw py::error_already_set();
+        throw py::value_error("queued pair for DAG " + repr(key) +
+                              ", which has no asset condition");
+      }
+      previous_index = PyLong_AsLongLong(found);
+      if (previous_index == -1 && PyErr_Occurred() != nullptr) throw py::error_already_set();
+      previous_key = key;  // borrowed: `pairs` holds it for the whole loop
     }
-    dags[static_cast<std::size_t>(k)] = PyLong_AsLongLong(found);
+    dags[static_cast<std::size_t>(k)] = previous_index;
     if (!PyLong_Check(asset) || PyBool_Check(asset)) {
       throw py::type_error("queued pair " + repr(item) + ": the asset id must be an int");
     }
@@ -131,9 +171,7 @@ py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::
     py::gil_scoped_release nogil;
     ready = s.ready(dags, assets);
   }
-  py::list out(ready.size());
-  for (std::size_t i = 0; i < ready.size(); ++i) out[i] = keys[ready[i]];
-  return out;
+  return keys_of(ready, keys);
 }
 
 condition_set make_set(const py::handle& kinds, const py::handle& values,

@@ -3,7 +3,8 @@
 // open all/any nodes; leaves refer to a slot in their condition's sorted distinct assets, so an
 // evaluation marks one byte per (DAG, asset) slot from the queued pairs (a binary search in the
 // DAG's few assets) and then runs the postfix programs of the DAGs that got a mark over a value
-// stack sized once for the largest condition.
+// stack sized once for the largest condition. The usual shapes (a leaf, all or any of leaves)
+// are decided from the count of marked assets instead.
 #include "dagcore/asset_conditions.hpp"
 
 #include <algorithm>
@@ -47,6 +48,7 @@ condition_set::condition_set(std::span<const std::uint8_t> kinds,
   m_prog.reserve(kinds.size());
   m_prog_off.reserve(n_conditions + 1);
   m_asset_off.reserve(n_conditions + 1);
+  m_shape.reserve(n_conditions);
 
   struct open_node {
     std::size_t node;
@@ -133,10 +135,21 @@ condition_set::condition_set(std::span<const std::uint8_t> kinds,
     }
     m_prog_off.push_back(m_prog.size());
     m_max_nodes = std::max(m_max_nodes, end - begin);
+    const auto root = static_cast<node_kind>(kinds[begin]);
+    const bool leaves_only = std::all_of(kinds.begin() + static_cast<std::ptrdiff_t>(begin) + 1,
+                                         kinds.begin() + static_cast<std::ptrdiff_t>(end),
+                                         [](std::uint8_t k) { return k == 0; });
+    if (root == node_kind::leaf || (root == node_kind::all && values[begin] > 0 && leaves_only)) {
+      m_shape.push_back(shape::all_leaves);
+    } else if (root == node_kind::any && values[begin] > 0 && leaves_only) {
+      m_shape.push_back(shape::any_leaves);
+    } else {
+      m_shape.push_back(shape::program);
+    }
   }
 }
 
-std::ptrdiff_t condition_set::slot_of(index_type d, std::int64_t asset) const noexcept {
+inline std::ptrdiff_t condition_set::slot_of(index_type d, std::int64_t asset) const noexcept {
   const auto row = assets(d);
   if (row.size() <= 16) {  // the usual few assets: a scan beats a binary search's branches
     for (std::size_t k = 0; k < row.size(); ++k) {
@@ -149,8 +162,8 @@ std::ptrdiff_t condition_set::slot_of(index_type d, std::int64_t asset) const no
   return it - row.begin();
 }
 
-bool condition_set::evaluate(index_type d, const std::uint8_t* marks,
-                             std::uint8_t* stack) const noexcept {
+inline bool condition_set::evaluate(index_type d, const std::uint8_t* marks,
+                                    std::uint8_t* stack) const noexcept {
   std::size_t top = 0;  // values on the stack
   for (std::size_t p = m_prog_off[d]; p < m_prog_off[d + 1]; ++p) {
     const op o = m_prog[p];
@@ -185,7 +198,7 @@ std::vector<condition_set::index_type> condition_set::ready(
   }
   const std::size_t n_dags = size();
   std::vector<std::uint8_t> marks(m_assets.size(), 0);
-  std::vector<std::uint8_t> touched(n_dags, 0);
+  std::vector<index_type> marked(n_dags, 0);  // distinct assets marked per DAG
   for (std::size_t k = 0; k < dags.size(); ++k) {
     const std::int64_t d = dags[k];
     if (d < 0 || static_cast<std::uint64_t>(d) >= n_dags) {
@@ -198,15 +211,27 @@ std::vector<condition_set::index_type> condition_set::ready(
     const auto dag = static_cast<index_type>(d);
     const std::ptrdiff_t slot = slot_of(dag, assets[k]);
     if (slot < 0) continue;
-    marks[m_asset_off[dag] + static_cast<std::size_t>(slot)] = 1;
-    touched[dag] = 1;
+    std::uint8_t& mark = marks[m_asset_off[dag] + static_cast<std::size_t>(slot)];
+    marked[dag] += 1U - mark;
+    mark = 1;
   }
   std::vector<std::uint8_t> stack(m_max_nodes);
   std::vector<index_type> out;
   for (index_type d = 0; d < n_dags; ++d) {
-    if (touched[d] != 0 && evaluate(d, marks.data() + m_asset_off[d], stack.data())) {
-      out.push_back(d);
+    if (marked[d] == 0) continue;
+    bool holds = false;
+    switch (m_shape[d]) {
+      case shape::all_leaves:
+        holds = marked[d] == m_asset_off[d + 1] - m_asset_off[d];
+        break;
+      case shape::any_leaves:
+        holds = true;
+        break;
+      case shape::program:
+        holds = evaluate(d, marks.data() + m_asset_off[d], stack.data());
+        break;
     }
+    if (holds) out.push_back(d);
   }
   return out;
 }

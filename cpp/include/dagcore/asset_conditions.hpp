@@ -23,8 +23,9 @@
 //   given queued assets, sorted ascending.
 // - Complexity: construction O(N log N) for N nodes; ready O(P log L + S + D + T) for P pairs, L
 //   the largest number of distinct assets of one condition, S distinct leaves in all, D DAGs and
-//   T the nodes of the DAGs touched. Nothing is allocated per DAG: one call allocates its work
-//   space (S + D bytes and one value stack) once.
+//   T the nodes of the DAGs touched (a leaf, or an all/any of leaves only, the usual shapes,
+//   costs no program run: all of them marked, or any). Nothing is allocated per DAG: one call
+//   allocates its work space (S bytes, D counters and one value stack) once.
 // - Thread safety: a condition_set is immutable after construction; its const members may be
 //   called concurrently. Exception guarantee: strong.
 #pragma once
@@ -88,10 +89,18 @@ class condition_set {
     index_type arg;
   };
 
+  // How a condition is decided once its marks are set: the usual shapes need no program run.
+  enum class shape : std::uint8_t {
+    program,     // run the postfix program
+    all_leaves,  // a leaf, or all(n > 0) of leaves: true when every distinct asset is marked
+    any_leaves,  // any(n > 0) of leaves: true when an asset is marked
+  };
+
   [[nodiscard]] bool evaluate(index_type d, const std::uint8_t* marks,
                               std::uint8_t* stack) const noexcept;
   [[nodiscard]] std::ptrdiff_t slot_of(index_type d, std::int64_t asset) const noexcept;
 
+  std::vector<shape> m_shape;  // per condition
   std::vector<op> m_prog;
   std::vector<std::size_t> m_prog_off{0};
   std::vector<std::int64_t> m_assets;  // distinct assets per condition, sorted (leaf slots)
