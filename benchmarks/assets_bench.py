@@ -105,6 +105,20 @@ def random_tree(rng: random.Random, leaves: list[dict[str, Any]]) -> dict[str, A
 
 def build_workload() -> tuple[dict[str, dict[str, Any]], list[tuple[str, int]]]:
     """The DAGs' serialized conditions and the deduplicated queued pairs."""
+    conditions, consumers, events = build_events()
+    seen: set[tuple[str, int]] = set()
+    pairs: list[tuple[str, int]] = []
+    for a in events:
+        for key in consumers.get(a, ()):
+            if (key, a) not in seen:
+                seen.add((key, a))
+                pairs.append((key, a))
+    return conditions, pairs
+
+
+def build_events() -> tuple[dict[str, dict[str, Any]], dict[int, list[str]], list[int]]:
+    """The DAGs' serialized conditions, the consumers of each asset and the asset of each of
+    the N_EVENTS events, in event order (``benchmarks/assets_step_bench.py`` stores them)."""
     rng = random.Random(SEED)
     conditions: dict[str, dict[str, Any]] = {}
     consumers: dict[int, list[str]] = {}
@@ -120,14 +134,7 @@ def build_workload() -> tuple[dict[str, dict[str, Any]], list[tuple[str, int]]]:
     rng.shuffle(ranks)  # which asset gets which popularity
     weights = [1.0 / (r + 1) ** ZIPF_S for r in ranks]
     events = rng.choices(range(N_ASSETS), weights=weights, k=N_EVENTS)
-    seen: set[tuple[str, int]] = set()
-    pairs: list[tuple[str, int]] = []
-    for a in events:
-        for key in consumers.get(a, ()):
-            if (key, a) not in seen:
-                seen.add((key, a))
-                pairs.append((key, a))
-    return conditions, pairs
+    return conditions, consumers, events
 
 
 def python_ready(resolved: Mapping[str, ResolvedCondition],

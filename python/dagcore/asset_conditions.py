@@ -382,15 +382,18 @@ class ConditionCache(Generic[K]):
         return dropped
 
     def sync(self, tokens: Mapping[K, Hashable], load: Callable[[K], Any],
-             resolver: Callable[[], Resolver], state: Hashable = None) -> AssetConditions[K]:
+             resolver: Callable[[list[Any]], Resolver], state: Hashable = None
+             ) -> AssetConditions[K]:
         """Bring the DAGs of ``tokens`` up to date and return the compiled set.
 
         Args:
             tokens: DAG key -> its current version token (the DAGs the caller needs now).
             load: DAG key -> its serialized condition, or ``None`` for a DAG without one;
                 called only for a DAG whose token is new or changed.
-            resolver: returns the leaf resolver (see :func:`resolve_condition`); called at
-                most once per sync, only when something has to be resolved.
+            resolver: returns the leaf resolver (see :func:`resolve_condition`) for the
+                serialized conditions it is given (those about to be resolved, so that it may
+                read only their assets); called at most once per sync, only when something has
+                to be resolved.
             state: the resolver state (see the class docstring).
 
         Returns:
@@ -411,14 +414,16 @@ class ConditionCache(Generic[K]):
             return self._compiled
         updates: dict[K, _Compiled] = {}
         if stale:
-            resolve = resolver()
+            todo: list[tuple[K, Hashable, Any]] = []
             for key in stale:
                 entry = self._entries.get(key)
                 token = tokens[key] if key in tokens else entry.token  # type: ignore[union-attr]
                 if entry is not None and entry.token == token:
-                    condition = entry.condition  # resolved again: the state changed
+                    todo.append((key, token, entry.condition))  # the state changed
                 else:
-                    condition = load(key)
+                    todo.append((key, token, load(key)))
+            resolve = resolver([c for _, _, c in todo if c is not None])
+            for key, token, condition in todo:
                 updates[key] = self._compile(key, token, condition, resolve)
         self._entries.update(updates)
         self._state = state
@@ -438,7 +443,7 @@ class ConditionCache(Generic[K]):
             nonlocal volatile
             result = resolver(leaf)
             if isinstance(result, (str, bytes)) or not isinstance(result, Iterable):
-                return result  # type: ignore[no-any-return]  # resolve_condition names it
+                return result  # resolve_condition names the bad result
             ids = list(result)
             if not ids or leaf.get("__type") not in _STABLE_LEAVES:
                 volatile = True

@@ -607,7 +607,7 @@ class SchedulerJob:
         cursor = conn.connection.cursor()
         try:
             cursor.execute(sql)
-            return cursor.fetchall()  # type: ignore[no-any-return]
+            return cursor.fetchall()
         finally:
             cursor.close()
 
@@ -631,7 +631,8 @@ class SchedulerJob:
                 return None
             return encode_asset_condition(dag.asset_condition)
 
-        return self._asset_cache.sync(tokens, load, lambda: leaf_resolver(conn), tuple(state))
+        return self._asset_cache.sync(tokens, load, lambda conditions: leaf_resolver(
+            conn, conditions), tuple(state))
 
     def _read_asset_queue(self, conn: Connection, *, lock: bool
                           ) -> tuple[list[Any], AssetConditions[str] | None,
