@@ -97,6 +97,28 @@ bool same_key(PyObject* a, PyObject* b) {
                      static_cast<std::size_t>(PyUnicode_GET_LENGTH(a)) * PyUnicode_KIND(a)) == 0;
 }
 
+/// Whether `o` is an exact int of at most one internal digit (0 .. 2**30 - 1, every asset id
+/// in practice), read without a call; `value` gets it. Anything else takes PyLong's API.
+bool small_int(PyObject* o, long long& value) noexcept {
+  if (!PyLong_CheckExact(o)) return false;
+#if PY_VERSION_HEX >= 0x030C0000
+  auto* l = reinterpret_cast<PyLongObject*>(o);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+  if (PyUnstable_Long_IsCompact(l) == 0) return false;
+  value = static_cast<long long>(PyUnstable_Long_CompactValue(l));
+  return true;
+#else
+  const Py_ssize_t size = Py_SIZE(o);
+  if (size == 0) {
+    value = 0;
+    return true;
+  }
+  if (size != 1) return false;
+  value = static_cast<long long>(
+      reinterpret_cast<PyLongObject*>(o)->ob_digit[0]);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+  return true;
+#endif
+}
+
 /// The list [keys[i] for i in ready], built without a Python loop.
 py::list keys_of(const std::vector<assets::condition_set::index_type>& ready,
                  const py::tuple& keys) {
@@ -126,23 +148,30 @@ py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::
   }
   const Py_ssize_t n = PySequence_Fast_GET_SIZE(pairs.ptr());
   PyObject** items = PySequence_Fast_ITEMS(pairs.ptr());
-  std::vector<std::int64_t> dags(static_cast<std::size_t>(n));
-  std::vector<std::int64_t> assets(static_cast<std::size_t>(n));
+  const std::size_t n_dags = s.size();
+  // The pairs are marked as they are read (no intermediate arrays); the programs run after,
+  // without the GIL.
+  condition_set::evaluation evaluation(s);
   // The scheduler's rows come sorted by DAG (ORDER BY target_dag_id), each DAG with a few rows,
   // and a database driver makes a new str object per row: comparing a key with the previous
   // row's (identity, else length and bytes) is cheaper than hashing it for the dict lookup.
   PyObject* previous_key = nullptr;
-  std::int64_t previous_index = 0;
+  condition_set::index_type previous_index = 0;
   for (Py_ssize_t k = 0; k < n; ++k) {
     PyObject* item = items[k];
-    const bool is_pair = (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) ||
-                         (PyList_Check(item) && PyList_GET_SIZE(item) == 2);
-    if (!is_pair) {
+    PyObject* key = nullptr;
+    PyObject* asset = nullptr;
+    if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2) {  // a driver's row
+      key = PyTuple_GET_ITEM(item, 0);
+      asset = PyTuple_GET_ITEM(item, 1);
+    } else if ((PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) ||
+               (PyList_Check(item) && PyList_GET_SIZE(item) == 2)) {
+      key = PySequence_Fast_ITEMS(item)[0];
+      asset = PySequence_Fast_ITEMS(item)[1];
+    } else {
       throw py::type_error("queued pairs must be (dag key, asset id) tuples, got " + repr(item) +
                            " at position " + std::to_string(k));
     }
-    PyObject* key = PySequence_Fast_ITEMS(item)[0];
-    PyObject* asset = PySequence_Fast_ITEMS(item)[1];
     if (previous_key == nullptr || !same_key(key, previous_key)) {
       PyObject* found = PyDict_GetItemWithError(index.ptr(), key);
       if (found == nullptr) {
@@ -150,26 +179,37 @@ py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::
         throw py::value_error("queued pair for DAG " + repr(key) +
                               ", which has no asset condition");
       }
-      previous_index = PyLong_AsLongLong(found);
-      if (previous_index == -1 && PyErr_Occurred() != nullptr) throw py::error_already_set();
+      const long long d = PyLong_AsLongLong(found);
+      if (d == -1 && PyErr_Occurred() != nullptr) throw py::error_already_set();
+      if (d < 0 || static_cast<std::uint64_t>(d) >= n_dags) {
+        throw py::value_error("pair " + std::to_string(k) + ": DAG index " + std::to_string(d) +
+                              " is out of range (" + std::to_string(n_dags) + " conditions)");
+      }
+      previous_index = static_cast<condition_set::index_type>(d);
       previous_key = key;  // borrowed: `pairs` holds it for the whole loop
     }
-    dags[static_cast<std::size_t>(k)] = previous_index;
-    if (!PyLong_Check(asset) || PyBool_Check(asset)) {
-      throw py::type_error("queued pair " + repr(item) + ": the asset id must be an int");
+    long long id = 0;
+    if (!small_int(asset, id)) {
+      if (!PyLong_Check(asset) || PyBool_Check(asset)) {
+        throw py::type_error("queued pair " + repr(item) + ": the asset id must be an int");
+      }
+      int overflow = 0;
+      id = PyLong_AsLongLongAndOverflow(asset, &overflow);
+      if (overflow != 0) {
+        throw py::value_error("queued pair " + repr(item) + ": asset id out of range");
+      }
     }
-    int overflow = 0;
-    const long long id = PyLong_AsLongLongAndOverflow(asset, &overflow);
-    if (overflow != 0) {
-      throw py::value_error("queued pair " + repr(item) + ": asset id out of range");
+    if (id < 0) {
+      throw py::value_error("pair " + std::to_string(k) + ": negative asset id " +
+                            std::to_string(id));
     }
-    assets[static_cast<std::size_t>(k)] = id;
+    evaluation.mark(previous_index, id);
   }
   if (PyErr_Occurred() != nullptr) throw py::error_already_set();
   std::vector<condition_set::index_type> ready;
   {
     py::gil_scoped_release nogil;
-    ready = s.ready(dags, assets);
+    ready = evaluation.result();
   }
   return keys_of(ready, keys);
 }

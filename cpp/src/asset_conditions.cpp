@@ -190,6 +190,41 @@ inline bool condition_set::evaluate(index_type d, const std::uint8_t* marks,
   return stack[0] != 0;
 }
 
+condition_set::evaluation::evaluation(const condition_set& set)
+    : m_set(&set), m_marks(set.m_assets.size(), 0), m_marked(set.size(), 0) {}
+
+void condition_set::evaluation::mark(index_type dag, std::int64_t asset) noexcept {
+  const std::ptrdiff_t slot = m_set->slot_of(dag, asset);
+  if (slot < 0) return;
+  std::uint8_t& m = m_marks[m_set->m_asset_off[dag] + static_cast<std::size_t>(slot)];
+  m_marked[dag] += 1U - m;
+  m = 1;
+}
+
+std::vector<condition_set::index_type> condition_set::evaluation::result() const {
+  const condition_set& s = *m_set;
+  std::vector<std::uint8_t> stack(s.m_max_nodes);
+  std::vector<index_type> out;
+  const auto n_dags = static_cast<index_type>(s.size());
+  for (index_type d = 0; d < n_dags; ++d) {
+    if (m_marked[d] == 0) continue;
+    bool holds = false;
+    switch (s.m_shape[d]) {
+      case shape::all_leaves:
+        holds = m_marked[d] == s.m_asset_off[d + 1] - s.m_asset_off[d];
+        break;
+      case shape::any_leaves:
+        holds = true;
+        break;
+      case shape::program:
+        holds = s.evaluate(d, m_marks.data() + s.m_asset_off[d], stack.data());
+        break;
+    }
+    if (holds) out.push_back(d);
+  }
+  return out;
+}
+
 std::vector<condition_set::index_type> condition_set::ready(
     std::span<const std::int64_t> dags, std::span<const std::int64_t> assets) const {
   if (dags.size() != assets.size()) {
@@ -197,8 +232,7 @@ std::vector<condition_set::index_type> condition_set::ready(
          std::to_string(assets.size()) + " asset ids");
   }
   const std::size_t n_dags = size();
-  std::vector<std::uint8_t> marks(m_assets.size(), 0);
-  std::vector<index_type> marked(n_dags, 0);  // distinct assets marked per DAG
+  evaluation e(*this);
   for (std::size_t k = 0; k < dags.size(); ++k) {
     const std::int64_t d = dags[k];
     if (d < 0 || static_cast<std::uint64_t>(d) >= n_dags) {
@@ -208,32 +242,9 @@ std::vector<condition_set::index_type> condition_set::ready(
     if (assets[k] < 0) {
       fail("pair " + std::to_string(k) + ": negative asset id " + std::to_string(assets[k]));
     }
-    const auto dag = static_cast<index_type>(d);
-    const std::ptrdiff_t slot = slot_of(dag, assets[k]);
-    if (slot < 0) continue;
-    std::uint8_t& mark = marks[m_asset_off[dag] + static_cast<std::size_t>(slot)];
-    marked[dag] += 1U - mark;
-    mark = 1;
+    e.mark(static_cast<index_type>(d), assets[k]);
   }
-  std::vector<std::uint8_t> stack(m_max_nodes);
-  std::vector<index_type> out;
-  for (index_type d = 0; d < n_dags; ++d) {
-    if (marked[d] == 0) continue;
-    bool holds = false;
-    switch (m_shape[d]) {
-      case shape::all_leaves:
-        holds = marked[d] == m_asset_off[d + 1] - m_asset_off[d];
-        break;
-      case shape::any_leaves:
-        holds = true;
-        break;
-      case shape::program:
-        holds = evaluate(d, marks.data() + m_asset_off[d], stack.data());
-        break;
-    }
-    if (holds) out.push_back(d);
-  }
-  return out;
+  return e.result();
 }
 
 std::vector<std::int64_t> condition_set::missing(std::int64_t dag,

@@ -77,6 +77,23 @@ class condition_set {
   /// The DAGs whose condition holds for the queued pairs (dags[k], assets[k]), sorted.
   [[nodiscard]] std::vector<index_type> ready(std::span<const std::int64_t> dags,
                                               std::span<const std::int64_t> assets) const;
+
+  /// ready() one pair at a time, for a caller that reads the pairs from somewhere else (the
+  /// binding reads them from Python tuples): mark() each pair, then result(). The arguments are
+  /// not checked: dag < size() and asset >= 0 are the caller's to ensure.
+  class evaluation {
+   public:
+    explicit evaluation(const condition_set& set);
+    /// Marks the asset queued for the DAG (nothing when its condition does not mention it).
+    void mark(index_type dag, std::int64_t asset) noexcept;
+    /// The DAGs whose condition holds for the marked pairs, sorted.
+    [[nodiscard]] std::vector<index_type> result() const;
+
+   private:
+    const condition_set* m_set;
+    std::vector<std::uint8_t> m_marks;    // per (DAG, distinct asset) slot
+    std::vector<index_type> m_marked;     // distinct assets marked, per DAG
+  };
   /// Condition d's leaf assets that are not queued, sorted (std::invalid_argument for a bad d).
   [[nodiscard]] std::vector<std::int64_t> missing(std::int64_t dag,
                                                   std::span<const std::int64_t> queued) const;
