@@ -13,6 +13,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dagcore/asset_conditions.hpp"
@@ -85,17 +86,114 @@ class array_input {
 
 std::string repr(const py::handle& o) { return py::repr(o).cast<std::string>(); }
 
+/// Whether two exact str objects have equal content. Keys are short (DAG ids): an inline
+/// compare of two overlapping 8-byte words beats a call to memcmp.
+bool equal_str(PyObject* a, PyObject* b) noexcept {
+  const Py_ssize_t len = PyUnicode_GET_LENGTH(a);
+  const int kind = PyUnicode_KIND(a);
+  if (len != PyUnicode_GET_LENGTH(b) || kind != PyUnicode_KIND(b)) return false;
+  const std::size_t n = static_cast<std::size_t>(len) * static_cast<std::size_t>(kind);
+  const auto* p = static_cast<const unsigned char*>(PyUnicode_DATA(a));
+  const auto* q = static_cast<const unsigned char*>(PyUnicode_DATA(b));
+  if (n >= 8 && n <= 16) {
+    std::uint64_t p0 = 0;
+    std::uint64_t q0 = 0;
+    std::uint64_t p1 = 0;
+    std::uint64_t q1 = 0;
+    std::memcpy(&p0, p, 8);
+    std::memcpy(&q0, q, 8);
+    std::memcpy(&p1, p + n - 8, 8);
+    std::memcpy(&q1, q + n - 8, 8);
+    return p0 == q0 && p1 == q1;
+  }
+  if (n < 8) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (p[i] != q[i]) return false;
+    }
+    return true;
+  }
+  return std::memcmp(p, q, n) == 0;
+}
+
 /// Whether two dict keys are the same key: the same object, or two exact str objects of equal
 /// content (what a dict lookup would find equal; other types always take the lookup).
-bool same_key(PyObject* a, PyObject* b) {
+bool same_key(PyObject* a, PyObject* b) noexcept {
   if (a == b) return true;
-  if (!PyUnicode_CheckExact(a) || !PyUnicode_CheckExact(b)) return false;
-  if (PyUnicode_GET_LENGTH(a) != PyUnicode_GET_LENGTH(b) || PyUnicode_KIND(a) != PyUnicode_KIND(b)) {
-    return false;
-  }
-  return std::memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b),
-                     static_cast<std::size_t>(PyUnicode_GET_LENGTH(a)) * PyUnicode_KIND(a)) == 0;
+  return PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b) && equal_str(a, b);
 }
+
+/// The str keys of a compiled set (a tuple, index = condition index) in an open-addressing table
+/// hashed by content, a word at a time: a key object a database driver has just made has no cached
+/// hash, and str's SipHash costs more than this lookup. Keys that are not exact str are not in
+/// it; find() then answers -1 and the caller asks the dict.
+class key_table {
+ public:
+  explicit key_table(py::tuple keys) : m_keys(std::move(keys)) {
+    const auto n = static_cast<std::size_t>(PyTuple_GET_SIZE(m_keys.ptr()));
+    std::size_t capacity = 8;
+    while (capacity < 2 * n) capacity *= 2;
+    m_slots.assign(capacity, slot{0, -1});
+    m_mask = capacity - 1;
+    for (std::size_t i = 0; i < n; ++i) {
+      PyObject* key = PyTuple_GET_ITEM(m_keys.ptr(), static_cast<Py_ssize_t>(i));
+      if (!PyUnicode_CheckExact(key)) continue;
+      const std::uint64_t h = hash(key);
+      std::size_t at = h & m_mask;
+      while (m_slots[at].index >= 0) at = (at + 1) & m_mask;
+      m_slots[at] = slot{h, static_cast<std::int64_t>(i)};
+    }
+  }
+
+  /// The condition index of `key`, or -1 (not an exact str, or not a key).
+  [[nodiscard]] std::int64_t find(PyObject* key) const noexcept {
+    if (!PyUnicode_CheckExact(key)) return -1;
+    const std::uint64_t h = hash(key);
+    for (std::size_t at = h & m_mask;; at = (at + 1) & m_mask) {
+      const slot& s = m_slots[at];
+      if (s.index < 0) return -1;
+      if (s.hash == h &&
+          equal_str(key, PyTuple_GET_ITEM(m_keys.ptr(), static_cast<Py_ssize_t>(s.index)))) {
+        return s.index;
+      }
+    }
+  }
+
+  [[nodiscard]] const py::tuple& keys() const noexcept { return m_keys; }
+
+ private:
+  struct slot {
+    std::uint64_t hash;
+    std::int64_t index;  // -1: empty
+  };
+
+  // A word at a time (DAG ids are short): two multiplies for a 13-character id, where a
+  // byte-wise hash is one dependent multiply per character.
+  static std::uint64_t hash(PyObject* key) noexcept {
+    constexpr std::uint64_t mul = 0x9E3779B97F4A7C15ULL;
+    const auto n = static_cast<std::size_t>(PyUnicode_GET_LENGTH(key)) *
+                   static_cast<std::size_t>(PyUnicode_KIND(key));
+    const auto* p = static_cast<const unsigned char*>(PyUnicode_DATA(key));
+    std::uint64_t h = (n * mul) ^ static_cast<std::uint64_t>(PyUnicode_KIND(key));
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t w = 0;
+      std::memcpy(&w, p + i, 8);
+      h = (h ^ w) * mul;
+      h ^= h >> 29U;
+    }
+    if (i < n) {
+      std::uint64_t w = 0;
+      for (std::size_t j = 0; i + j < n; ++j) w |= static_cast<std::uint64_t>(p[i + j]) << (8 * j);
+      h = (h ^ w) * mul;
+      h ^= h >> 29U;
+    }
+    return h;
+  }
+
+  py::tuple m_keys;  // keeps the key objects alive
+  std::vector<slot> m_slots;
+  std::size_t m_mask = 0;
+};
 
 /// Whether `o` is an exact int of at most one internal digit (0 .. 2**30 - 1, every asset id
 /// in practice), read without a call; `value` gets it. Anything else takes PyLong's API.
@@ -139,7 +237,7 @@ py::list keys_of(const std::vector<assets::condition_set::index_type>& ready,
 /// The ready DAG keys for a list or tuple of (dag key, asset id) pairs: the keys are looked up
 /// in `index` (key -> condition index) here, so the scheduler's rows need no Python loop.
 py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::dict& index,
-                     const py::tuple& keys) {
+                     const py::tuple& keys, const key_table* table) {
   if (!PyList_Check(pairs.ptr()) && !PyTuple_Check(pairs.ptr())) {
     throw py::type_error(
         "queued pairs must be a list or tuple of (dag key, asset id) tuples, "
@@ -173,14 +271,17 @@ py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::
                            " at position " + std::to_string(k));
     }
     if (previous_key == nullptr || !same_key(key, previous_key)) {
-      PyObject* found = PyDict_GetItemWithError(index.ptr(), key);
-      if (found == nullptr) {
-        if (PyErr_Occurred() != nullptr) throw py::error_already_set();
-        throw py::value_error("queued pair for DAG " + repr(key) +
-                              ", which has no asset condition");
+      long long d = table != nullptr ? table->find(key) : -1;
+      if (d < 0) {  // not a str key of the table: the dict decides (and names a missing key)
+        PyObject* found = PyDict_GetItemWithError(index.ptr(), key);
+        if (found == nullptr) {
+          if (PyErr_Occurred() != nullptr) throw py::error_already_set();
+          throw py::value_error("queued pair for DAG " + repr(key) +
+                                ", which has no asset condition");
+        }
+        d = PyLong_AsLongLong(found);
+        if (d == -1 && PyErr_Occurred() != nullptr) throw py::error_already_set();
       }
-      const long long d = PyLong_AsLongLong(found);
-      if (d == -1 && PyErr_Occurred() != nullptr) throw py::error_already_set();
       if (d < 0 || static_cast<std::uint64_t>(d) >= n_dags) {
         throw py::value_error("pair " + std::to_string(k) + ": DAG index " + std::to_string(d) +
                               " is out of range (" + std::to_string(n_dags) + " conditions)");
@@ -225,6 +326,13 @@ condition_set make_set(const py::handle& kinds, const py::handle& values,
 }  // namespace
 
 void register_asset_conditions(py::module_& m) {
+  py::class_<key_table>(m, "AssetKeyTable",
+                        "The str keys of a tuple (index = position), looked up by content "
+                        "without str's hash (AssetConditionSet.ready_pairs takes it).")
+      .def(py::init<py::tuple>(), py::arg("keys"))
+      .def(
+          "find", [](const key_table& t, const py::handle& key) { return t.find(key.ptr()); },
+          py::arg("key"), "The position of a str key, or -1.");
   py::class_<condition_set>(m, "AssetConditionSet",
                             "Asset conditions compiled for bulk evaluation "
                             "(dagcore.asset_conditions.AssetConditions wraps it).")
@@ -249,8 +357,10 @@ void register_asset_conditions(py::module_& m) {
           "Indexes (sorted) of the conditions that hold for the queued pairs "
           "(dags[k], assets[k]); int64 buffers or sequences of ints.")
       .def("ready_pairs", &ready_pairs, py::arg("pairs"), py::arg("index"), py::arg("keys"),
+           py::arg("table") = nullptr,
            "The keys (keys[i] for the ready condition indexes i, ascending) for a list or tuple "
-           "of (dag key, asset id) pairs; index maps a key to its condition index.")
+           "of (dag key, asset id) pairs; index maps a key to its condition index; table (an "
+           "AssetKeyTable of the same keys, optional) finds str keys faster.")
       .def(
           "missing",
           [](const condition_set& s, std::int64_t dag, const py::handle& queued) {

@@ -221,7 +221,7 @@ class AssetConditions(Generic[K]):
         TypeError, ValueError: a bad condition or resolver result, naming the DAG and the node.
     """
 
-    __slots__ = ("_index", "_keys", "_resolved", "_set")
+    __slots__ = ("_index", "_key_table", "_keys", "_resolved", "_set")
 
     def __init__(self, conditions: Mapping[K, Any], resolver: Resolver) -> None:
         if not isinstance(conditions, Mapping):
@@ -246,6 +246,7 @@ class AssetConditions(Generic[K]):
         self._index: dict[K, int] = {key: i for i, key in enumerate(keys)}
         self._resolved: tuple[ResolvedCondition, ...] = resolved
         self._set = engine
+        self._key_table = core.AssetKeyTable(keys)  # str keys by content (rows' fresh strs)
 
     @classmethod
     def _from_parts(cls, keys: tuple[K, ...], resolved: tuple[ResolvedCondition, ...],
@@ -295,7 +296,7 @@ class AssetConditions(Generic[K]):
         """
         pairs = queued_pairs if isinstance(queued_pairs, (list, tuple)) else list(queued_pairs)
         # The key lookups happen in C++ too (the pairs are read in place).
-        return self._set.ready_pairs(pairs, self._index, self._keys)
+        return self._set.ready_pairs(pairs, self._index, self._keys, self._key_table)
 
     def ready_indices(self, dags: array[int] | Sequence[int],
                       asset_ids: array[int] | Sequence[int]) -> list[int]:

@@ -625,8 +625,11 @@ class SchedulerJob:
             sa.select(sa.func.count()).select_from(link).scalar_subquery()))[0]
 
         def load(dag_id: str) -> Any:
-            version_id = tokens[dag_id][0]
-            dag = None if version_id is None else self.dag_bag.get_dag(str(version_id), dag_id)
+            version_id, dag_hash = tokens[dag_id]
+            # The hash just read: a version updated in place is not served from the bag's
+            # cache with its old content.
+            dag = None if version_id is None else self.dag_bag.get_dag_of_hash(
+                str(version_id), dag_hash, dag_id)
             if dag is None or dag.asset_condition is None:
                 return None
             return encode_asset_condition(dag.asset_condition)
