@@ -217,3 +217,26 @@ def test_incremental_equals_fresh_compile(operations: list[tuple[str, Any, Any]]
             conditions, world, queued)
         assert set(cache.sync(tokens, conditions.__getitem__, world.resolver,
                               world.state).keys) == set(conditions)
+
+
+def test_rows_as_a_driver_returns_them() -> None:
+    """Keys as new str objects per row (as a database driver makes them), sorted or not, ints
+    past one internal digit, and keys that are not str (found through the dict)."""
+    world = World(assets=set(range(10)))
+    conditions = {"consumer_0001": all_of(asset(1), asset(2)), "é-unicode-Ω": asset(3),
+                  ("tuple", "key"): any_of(asset(4)), 7: asset(5)}
+    engine = AssetConditions(conditions, world.resolve)
+    big = 2 ** 40
+
+    def fresh(key: Any) -> Any:
+        return "".join(list(key)) if isinstance(key, str) else key
+
+    rows = [(fresh("consumer_0001"), 1), (fresh("é-unicode-Ω"), 3), (fresh("consumer_0001"), 2),
+            (("tuple", "key"), 4), (7, 5), (fresh("consumer_0001"), big)]
+    assert all(r[0] is not k for r, k in zip(rows, ["consumer_0001", "é-unicode-Ω"]))
+    assert engine.ready(rows) == list(conditions)
+    assert engine.ready(sorted(rows[:3], key=lambda r: r[0])) == ["consumer_0001", "é-unicode-Ω"]
+    with pytest.raises(ValueError, match="queued pair for DAG 'consumer_0002', which has no "):
+        engine.ready([(fresh("consumer_0002"), 1)])
+    with pytest.raises(ValueError, match="pair 1: negative asset id -3"):
+        engine.ready([(fresh("consumer_0001"), 1), (fresh("consumer_0001"), -3)])
