@@ -149,19 +149,6 @@ condition_set::condition_set(std::span<const std::uint8_t> kinds,
   }
 }
 
-inline std::ptrdiff_t condition_set::slot_of(index_type d, std::int64_t asset) const noexcept {
-  const auto row = assets(d);
-  if (row.size() <= 16) {  // the usual few assets: a scan beats a binary search's branches
-    for (std::size_t k = 0; k < row.size(); ++k) {
-      if (row[k] == asset) return static_cast<std::ptrdiff_t>(k);
-    }
-    return -1;
-  }
-  const auto it = std::lower_bound(row.begin(), row.end(), asset);
-  if (it == row.end() || *it != asset) return -1;
-  return it - row.begin();
-}
-
 inline bool condition_set::evaluate(index_type d, const std::uint8_t* marks,
                                     std::uint8_t* stack) const noexcept {
   std::size_t top = 0;  // values on the stack
@@ -192,14 +179,6 @@ inline bool condition_set::evaluate(index_type d, const std::uint8_t* marks,
 
 condition_set::evaluation::evaluation(const condition_set& set)
     : m_set(&set), m_marks(set.m_assets.size(), 0), m_marked(set.size(), 0) {}
-
-void condition_set::evaluation::mark(index_type dag, std::int64_t asset) noexcept {
-  const std::ptrdiff_t slot = m_set->slot_of(dag, asset);
-  if (slot < 0) return;
-  std::uint8_t& m = m_marks[m_set->m_asset_off[dag] + static_cast<std::size_t>(slot)];
-  m_marked[dag] += 1U - m;
-  m = 1;
-}
 
 std::vector<condition_set::index_type> condition_set::evaluation::result() const {
   const condition_set& s = *m_set;

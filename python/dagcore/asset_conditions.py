@@ -18,6 +18,20 @@ all conditions against the queued ``(dag key, asset id)`` pairs in one call with
 skips the key lookup). Like Airflow's scheduler, which only looks at DAGs with queue rows, a DAG
 with no queued pair for an asset of its condition is never ready, whatever its condition.
 
+The pairs :meth:`AssetConditions.ready` reads are usually a database driver's rows: new str
+objects per row, sorted by DAG. The binding compares each key with the previous row's first
+(same object, else length and bytes), then looks it up in a table of the set's str keys hashed
+by content (``AssetKeyTable``: a fresh str has no cached hash, and SipHash costs more than the
+lookup), and only then in the dict; each pair is marked as it is read, and the conditions run
+without the GIL. A leaf, or an ``all`` / ``any`` of leaves only (the usual schedules), is decided
+from the count of its distinct assets marked, without running its program.
+
+:class:`ConditionCache` keeps each DAG's compiled condition by a version token (the scheduler's:
+latest version id and ``dag_hash``): a loop compiles only the DAGs whose token changed and
+builds the engine from the cached per-DAG descriptions in one C++ construction; a change of the
+stored assets or alias links resolves again only the DAGs whose leaves can resolve differently
+(docs/airflow-behaviour.md 12.7).
+
 The serialized form read (Airflow's ``encode_asset_condition``; the ``__type`` values of
 ``DagAttributeTypes``), field by field:
 

@@ -30,6 +30,7 @@
 //   called concurrently. Exception guarantee: strong.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -124,5 +125,27 @@ class condition_set {
   std::vector<std::size_t> m_asset_off{0};
   std::size_t m_max_nodes = 0;
 };
+
+// Inline: the binding calls mark() once per queued row.
+inline std::ptrdiff_t condition_set::slot_of(index_type d, std::int64_t asset) const noexcept {
+  const auto row = assets(d);
+  if (row.size() <= 16) {  // the usual few assets: a scan beats a binary search's branches
+    for (std::size_t k = 0; k < row.size(); ++k) {
+      if (row[k] == asset) return static_cast<std::ptrdiff_t>(k);
+    }
+    return -1;
+  }
+  const auto* it = std::lower_bound(row.data(), row.data() + row.size(), asset);
+  if (it == row.data() + row.size() || *it != asset) return -1;
+  return it - row.data();
+}
+
+inline void condition_set::evaluation::mark(index_type dag, std::int64_t asset) noexcept {
+  const std::ptrdiff_t slot = m_set->slot_of(dag, asset);
+  if (slot < 0) return;
+  std::uint8_t& m = m_marks[m_set->m_asset_off[dag] + static_cast<std::size_t>(slot)];
+  m_marked[dag] += 1U - m;
+  m = 1;
+}
 
 }  // namespace dagcore::assets

@@ -6,10 +6,12 @@ transaction so a kill at any point loses at most the step in flight:
 1. **executor events**: a task process that ended while its task instance is still ``queued``
    or ``running`` died without recording an outcome; the try fails (or is retried). When
    processes ended, step 5 runs first, so that their slots are filled at once;
-2. **asset-triggered runs** (docs/airflow-behaviour.md 12.4, 12.5): the queued ``(DAG,
-   asset)`` pairs of active DAGs are evaluated against every such DAG's condition in one C++
-   call (:class:`~dagcore.asset_conditions.AssetConditions`, compiled once per set of DAG
-   versions), first without locks; a ready DAG gets a queued ``asset_triggered`` run with the
+2. **asset-triggered runs** (docs/airflow-behaviour.md 12.4, 12.5, 12.7): the queued ``(DAG,
+   asset)`` rows of active DAGs, as the driver's tuples, are evaluated against every such DAG's
+   condition in one C++ call (:class:`~dagcore.asset_conditions.AssetConditions`; each DAG's
+   condition compiled once per version and ``dag_hash``, in a
+   :class:`~dagcore.asset_conditions.ConditionCache`), first without locks; a ready DAG gets a
+   queued ``asset_triggered`` run with the
    events it consumes, and its queue rows up to the run's ``run_after`` are deleted, in one
    transaction. Then **create runs** from each active DAG's timetable
    (``scheduled__<run_after>``), several per DAG per loop while ``max_active_runs``
