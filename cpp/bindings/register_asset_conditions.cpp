@@ -144,9 +144,12 @@ class key_table {
     }
   }
 
-  /// The condition index of `key`, or -1 (not an exact str, or not a key).
+  /// The condition index of `key`, or -1 (not an exact str, a str whose hash is cached, for
+  /// which the dict's lookup is cheaper, or not a key).
   [[nodiscard]] std::int64_t find(PyObject* key) const noexcept {
     if (!PyUnicode_CheckExact(key)) return -1;
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): an exact str
+    if (reinterpret_cast<PyASCIIObject*>(key)->hash != -1) return -1;
     const std::uint64_t h = hash(key);
     for (std::size_t at = h & m_mask;; at = (at + 1) & m_mask) {
       const slot& s = m_slots[at];
@@ -199,8 +202,9 @@ class key_table {
 /// in practice), read without a call; `value` gets it. Anything else takes PyLong's API.
 bool small_int(PyObject* o, long long& value) noexcept {
   if (!PyLong_CheckExact(o)) return false;
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): PyLong_CheckExact above
+  auto* l = reinterpret_cast<PyLongObject*>(o);
 #if PY_VERSION_HEX >= 0x030C0000
-  auto* l = reinterpret_cast<PyLongObject*>(o);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
   if (PyUnstable_Long_IsCompact(l) == 0) return false;
   value = static_cast<long long>(PyUnstable_Long_CompactValue(l));
   return true;
@@ -211,8 +215,7 @@ bool small_int(PyObject* o, long long& value) noexcept {
     return true;
   }
   if (size != 1) return false;
-  value = static_cast<long long>(
-      reinterpret_cast<PyLongObject*>(o)->ob_digit[0]);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+  value = static_cast<long long>(l->ob_digit[0]);
   return true;
 #endif
 }

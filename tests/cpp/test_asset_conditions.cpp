@@ -417,8 +417,7 @@ TEST(AssetConditions, EvaluationMarksPairByPair) {
   EXPECT_EQ(e.result(), std::vector<idx>{0});
   e.mark(1, 1);
   EXPECT_EQ(e.result(), (std::vector<idx>{0, 1}));
-  EXPECT_EQ(ready(set, {{0, 1}, {0, 9}, {1, 2}, {0, 3}, {0, 3}, {1, 1}}),
-            (std::vector<idx>{0, 1}));
+  EXPECT_EQ(ready(set, {{0, 1}, {0, 9}, {1, 2}, {0, 3}, {0, 3}, {1, 1}}), (std::vector<idx>{0, 1}));
   const condition_set none;
   EXPECT_EQ(condition_set::evaluation(none).result(), std::vector<idx>{});
 }

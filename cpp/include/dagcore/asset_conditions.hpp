@@ -92,8 +92,8 @@ class condition_set {
 
    private:
     const condition_set* m_set;
-    std::vector<std::uint8_t> m_marks;    // per (DAG, distinct asset) slot
-    std::vector<index_type> m_marked;     // distinct assets marked, per DAG
+    std::vector<std::uint8_t> m_marks;  // per (DAG, distinct asset) slot
+    std::vector<index_type> m_marked;   // distinct assets marked, per DAG
   };
   /// Condition d's leaf assets that are not queued, sorted (std::invalid_argument for a bad d).
   [[nodiscard]] std::vector<std::int64_t> missing(std::int64_t dag,
