@@ -650,12 +650,14 @@ class SchedulerJob:
         tuples, and the latest version and ``dag_hash`` of each queued DAG (one query), which
         tell the cache which DAGs to compile again."""
         q, d = t.asset_dag_run_queue, t.dag
-        active = sa.and_(d.c.is_paused == sa.false(), d.c.is_stale == sa.false())
+
+        def active() -> Any:  # built with the statements, once per scheduler
+            return sa.and_(d.c.is_paused == sa.false(), d.c.is_stale == sa.false())
 
         def queue_query() -> Any:
             query = (sa.select(q.c.target_dag_id, q.c.asset_id)
                      .select_from(q.join(d, d.c.dag_id == q.c.target_dag_id))
-                     .where(active).order_by(q.c.target_dag_id, q.c.asset_id))
+                     .where(active()).order_by(q.c.target_dag_id, q.c.asset_id))
             return self._lock(query, q) if lock else query
 
         def versions_query() -> Any:
@@ -663,7 +665,7 @@ class SchedulerJob:
             # without a version or serialized row (compiled as never ready).
             dv, sd, dv2 = t.dag_version, t.serialized_dag, t.dag_version.alias("newer")
             queued = (sa.select(q.c.target_dag_id).select_from(
-                q.join(d, d.c.dag_id == q.c.target_dag_id)).where(active).distinct().subquery())
+                q.join(d, d.c.dag_id == q.c.target_dag_id)).where(active()).distinct().subquery())
             latest = (sa.select(sa.func.max(dv2.c.version_number))
                       .where(dv2.c.dag_id == queued.c.target_dag_id).scalar_subquery())
             return (sa.select(queued.c.target_dag_id, dv.c.id, sd.c.dag_hash).select_from(
