@@ -168,3 +168,25 @@ def test_step_queries_use_indexes(job: SchedulerJob) -> None:
         # The latest version of each queued DAG: the (dag_id, version_number) unique index.
         assert "SEARCH dag_version USING" in versions_plan, versions_plan
         assert "SCAN dag_version" not in versions_plan, versions_plan
+
+
+def test_bag_reloads_a_version_updated_in_place_when_its_hash_differs(engine: Engine) -> None:
+    migrate(engine)
+    write(engine, "c1", [A, B])
+    bag = DBDagBag(engine=engine, revalidation_interval=3600.0)  # no revalidation in the test
+    with engine.connect() as conn:
+        version_id, old_hash = conn.execute(
+            sa.select(t.serialized_dag.c.dag_version_id, t.serialized_dag.c.dag_hash)).one()
+    old = bag.get_dag(version_id, "c1")
+    assert old is not None and bag.get_dag_of_hash(version_id, old_hash, "c1") is old
+
+    write(engine, "c1", [C], minutes=1)  # no task instance used the version: updated in place
+    with engine.connect() as conn:
+        same_id, new_hash = conn.execute(
+            sa.select(t.serialized_dag.c.dag_version_id, t.serialized_dag.c.dag_hash)).one()
+    assert same_id == version_id and new_hash != old_hash
+    assert bag.get_dag(version_id, "c1") is old  # within the interval: the cached copy
+    new = bag.get_dag_of_hash(str(version_id), new_hash, "c1")
+    assert new is not None and new is not old
+    assert [a.uri for a in new.asset_condition.iter_assets()] == ["s3://step/c"]
+    assert bag.get_dag(version_id, "c1") is new
