@@ -144,19 +144,16 @@ class key_table {
     }
   }
 
-  /// The condition index of `key`, or -1 (not an exact str, a str whose hash is cached, for
-  /// which the dict's lookup is cheaper, or not a key).
+  /// The condition index of `key`, or -1 (not an exact str, or not a key).
   [[nodiscard]] std::int64_t find(PyObject* key) const noexcept {
     if (!PyUnicode_CheckExact(key)) return -1;
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): an exact str
-    if (reinterpret_cast<PyASCIIObject*>(key)->hash != -1) return -1;
     const std::uint64_t h = hash(key);
     for (std::size_t at = h & m_mask;; at = (at + 1) & m_mask) {
       const slot& s = m_slots[at];
       if (s.index < 0) return -1;
-      if (s.hash == h &&
-          equal_str(key, PyTuple_GET_ITEM(m_keys.ptr(), static_cast<Py_ssize_t>(s.index)))) {
-        return s.index;
+      if (s.hash == h) {
+        PyObject* stored = PyTuple_GET_ITEM(m_keys.ptr(), static_cast<Py_ssize_t>(s.index));
+        if (stored == key || equal_str(key, stored)) return s.index;
       }
     }
   }
