@@ -86,15 +86,9 @@ class array_input {
 
 std::string repr(const py::handle& o) { return py::repr(o).cast<std::string>(); }
 
-/// Whether two exact str objects have equal content. Keys are short (DAG ids): an inline
-/// compare of two overlapping 8-byte words beats a call to memcmp.
-bool equal_str(PyObject* a, PyObject* b) noexcept {
-  const Py_ssize_t len = PyUnicode_GET_LENGTH(a);
-  const int kind = PyUnicode_KIND(a);
-  if (len != PyUnicode_GET_LENGTH(b) || kind != PyUnicode_KIND(b)) return false;
-  const std::size_t n = static_cast<std::size_t>(len) * static_cast<std::size_t>(kind);
-  const auto* p = static_cast<const unsigned char*>(PyUnicode_DATA(a));
-  const auto* q = static_cast<const unsigned char*>(PyUnicode_DATA(b));
+/// Whether n bytes at p and q are equal. Keys are short (DAG ids): an inline compare of two
+/// overlapping 8-byte words beats a call to memcmp.
+bool equal_bytes(const unsigned char* p, const unsigned char* q, std::size_t n) noexcept {
   if (n >= 8 && n <= 16) {
     std::uint64_t p0 = 0;
     std::uint64_t q0 = 0;
@@ -115,6 +109,26 @@ bool equal_str(PyObject* a, PyObject* b) noexcept {
   return std::memcmp(p, q, n) == 0;
 }
 
+/// The code units of an exact str: its data, its size in bytes, its kind (1, 2 or 4).
+struct str_bytes {
+  const unsigned char* data;
+  std::size_t size;
+  int kind;
+};
+
+str_bytes bytes_of(PyObject* s) noexcept {
+  const int kind = PyUnicode_KIND(s);
+  return {static_cast<const unsigned char*>(PyUnicode_DATA(s)),
+          static_cast<std::size_t>(PyUnicode_GET_LENGTH(s)) * static_cast<std::size_t>(kind), kind};
+}
+
+/// Whether two exact str objects have equal content.
+bool equal_str(PyObject* a, PyObject* b) noexcept {
+  const str_bytes x = bytes_of(a);
+  const str_bytes y = bytes_of(b);
+  return x.size == y.size && x.kind == y.kind && equal_bytes(x.data, y.data, x.size);
+}
+
 /// Whether two dict keys are the same key: the same object, or two exact str objects of equal
 /// content (what a dict lookup would find equal; other types always take the lookup).
 bool same_key(PyObject* a, PyObject* b) noexcept {
@@ -132,28 +146,33 @@ class key_table {
     const auto n = static_cast<std::size_t>(PyTuple_GET_SIZE(m_keys.ptr()));
     std::size_t capacity = 8;
     while (capacity < 2 * n) capacity *= 2;
-    m_slots.assign(capacity, slot{0, -1});
+    m_slots.assign(capacity, slot{});
     m_mask = capacity - 1;
     for (std::size_t i = 0; i < n; ++i) {
       PyObject* key = PyTuple_GET_ITEM(m_keys.ptr(), static_cast<Py_ssize_t>(i));
       if (!PyUnicode_CheckExact(key)) continue;
-      const std::uint64_t h = hash(key);
+      const str_bytes b = bytes_of(key);
+      const std::uint64_t h = hash(b);
       std::size_t at = h & m_mask;
       while (m_slots[at].index >= 0) at = (at + 1) & m_mask;
-      m_slots[at] = slot{h, static_cast<std::int64_t>(i)};
+      m_slots[at] = slot{h, static_cast<std::int64_t>(i), m_bytes.size(), b.size, b.kind};
+      m_bytes.insert(m_bytes.end(), b.data, b.data + b.size);
     }
   }
 
-  /// The condition index of `key`, or -1 (not an exact str, or not a key).
+  /// The condition index of `key`, or -1 (not an exact str, or not a key). The keys' bytes
+  /// are compared in the table's own buffer (a few KiB, warm), not in the key objects.
   [[nodiscard]] std::int64_t find(PyObject* key) const noexcept {
     if (!PyUnicode_CheckExact(key)) return -1;
-    const std::uint64_t h = hash(key);
+    const str_bytes b = bytes_of(key);
+    const std::uint64_t h = hash(b);
+    const unsigned char* arena = m_bytes.data();
     for (std::size_t at = h & m_mask;; at = (at + 1) & m_mask) {
       const slot& s = m_slots[at];
       if (s.index < 0) return -1;
-      if (s.hash == h) {
-        PyObject* stored = PyTuple_GET_ITEM(m_keys.ptr(), static_cast<Py_ssize_t>(s.index));
-        if (stored == key || equal_str(key, stored)) return s.index;
+      if (s.hash == h && s.size == b.size && s.kind == b.kind &&
+          equal_bytes(b.data, arena + s.offset, b.size)) {
+        return s.index;
       }
     }
   }
@@ -162,18 +181,20 @@ class key_table {
 
  private:
   struct slot {
-    std::uint64_t hash;
-    std::int64_t index;  // -1: empty
+    std::uint64_t hash = 0;
+    std::int64_t index = -1;  // -1: empty
+    std::size_t offset = 0;   // the key's bytes in m_bytes
+    std::size_t size = 0;
+    int kind = 0;
   };
 
   // A word at a time (DAG ids are short): two multiplies for a 13-character id, where a
   // byte-wise hash is one dependent multiply per character.
-  static std::uint64_t hash(PyObject* key) noexcept {
+  static std::uint64_t hash(const str_bytes& b) noexcept {
     constexpr std::uint64_t mul = 0x9E3779B97F4A7C15ULL;
-    const auto n = static_cast<std::size_t>(PyUnicode_GET_LENGTH(key)) *
-                   static_cast<std::size_t>(PyUnicode_KIND(key));
-    const auto* p = static_cast<const unsigned char*>(PyUnicode_DATA(key));
-    std::uint64_t h = (n * mul) ^ static_cast<std::uint64_t>(PyUnicode_KIND(key));
+    const std::size_t n = b.size;
+    const unsigned char* p = b.data;
+    std::uint64_t h = (n * mul) ^ static_cast<std::uint64_t>(b.kind);
     std::size_t i = 0;
     for (; i + 8 <= n; i += 8) {
       std::uint64_t w = 0;
@@ -192,6 +213,7 @@ class key_table {
 
   py::tuple m_keys;  // keeps the key objects alive
   std::vector<slot> m_slots;
+  std::vector<unsigned char> m_bytes;  // every str key's code units, back to back
   std::size_t m_mask = 0;
 };
 
@@ -217,9 +239,11 @@ bool small_int(PyObject* o, long long& value) noexcept {
 #endif
 }
 
-/// The list [keys[i] for i in ready], built without a Python loop.
-py::list keys_of(const std::vector<assets::condition_set::index_type>& ready,
-                 const py::tuple& keys) {
+/// The list [keys[i] for i in ready], built without a Python loop; `seen[i]`, when set, is an
+/// exact str equal to keys[i] (a row's own key, warm in cache where keys[i] is not), given
+/// instead.
+py::list keys_of(const std::vector<assets::condition_set::index_type>& ready, const py::tuple& keys,
+                 const std::vector<PyObject*>* seen = nullptr) {
   const auto n_keys = static_cast<std::size_t>(PyTuple_GET_SIZE(keys.ptr()));
   py::list out(ready.size());
   for (std::size_t i = 0; i < ready.size(); ++i) {
@@ -227,7 +251,8 @@ py::list keys_of(const std::vector<assets::condition_set::index_type>& ready,
       throw py::index_error("condition index " + std::to_string(ready[i]) + " has no key (" +
                             std::to_string(n_keys) + " keys)");
     }
-    PyObject* key = PyTuple_GET_ITEM(keys.ptr(), static_cast<Py_ssize_t>(ready[i]));
+    PyObject* key = seen != nullptr ? (*seen)[ready[i]] : nullptr;
+    if (key == nullptr) key = PyTuple_GET_ITEM(keys.ptr(), static_cast<Py_ssize_t>(ready[i]));
     Py_INCREF(key);
     PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), key);
   }
@@ -250,6 +275,7 @@ py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::
   // The pairs are marked as they are read (no intermediate arrays); the programs run after,
   // without the GIL.
   condition_set::evaluation evaluation(s);
+  std::vector<PyObject*> row_keys(n_dags, nullptr);  // borrowed: a str row key per DAG
   // The scheduler's rows come sorted by DAG (ORDER BY target_dag_id), each DAG with a few rows,
   // and a database driver makes a new str object per row: comparing a key with the previous
   // row's (identity, else length and bytes) is cheaper than hashing it for the dict lookup.
@@ -288,6 +314,7 @@ py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::
       }
       previous_index = static_cast<condition_set::index_type>(d);
       previous_key = key;  // borrowed: `pairs` holds it for the whole loop
+      if (PyUnicode_CheckExact(key)) row_keys[previous_index] = key;
     }
     long long id = 0;
     if (!small_int(asset, id)) {
@@ -312,7 +339,7 @@ py::list ready_pairs(const condition_set& s, const py::handle& pairs, const py::
     py::gil_scoped_release nogil;
     ready = evaluation.result();
   }
-  return keys_of(ready, keys);
+  return keys_of(ready, keys, &row_keys);
 }
 
 condition_set make_set(const py::handle& kinds, const py::handle& values,
