@@ -6,6 +6,13 @@
 // the node kinds) or as sequences of ints converted here. GIL: every argument is converted or
 // its buffer acquired with the GIL held; the engine runs with it released; the result lists are
 // built afterwards.
+//
+// ready_pairs reads the scheduler's queue rows as the database driver returns them (a list of
+// (dag_id, asset_id) tuples, sorted by DAG, a new str per row; docs/airflow-behaviour.md 12.7):
+// a row's key is compared with the previous row's, else found by content in an AssetKeyTable
+// (built once per compiled set, with its own copy of the keys' bytes), else in the dict; each
+// pair is marked as it is read (condition_set::evaluation) and the conditions run without the
+// GIL.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 

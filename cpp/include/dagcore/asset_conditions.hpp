@@ -19,6 +19,9 @@
 //   as the truth of each leaf. A DAG without such a pair is never ready (Airflow only looks at
 //   DAGs with queue rows). Pairs may repeat and come in any order; a pair for an asset the DAG's
 //   condition does not mention is ignored.
+// - evaluation: ready() one pair at a time (mark() each, then result()), for a caller that
+//   reads the pairs from elsewhere; mark() does not check its arguments (the caller does). One
+//   evaluation belongs to one thread; it refers to its condition_set, which must outlive it.
 // - missing(dag, assets): the distinct asset ids of the DAG's leaves that are not among the
 //   given queued assets, sorted ascending.
 // - Complexity: construction O(N log N) for N nodes; ready O(P log L + S + D + T) for P pairs, L
