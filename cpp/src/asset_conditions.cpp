@@ -3,7 +3,8 @@
 // open all/any nodes; leaves refer to a slot in their condition's sorted distinct assets, so an
 // evaluation marks one byte per (DAG, asset) slot from the queued pairs (a binary search in the
 // DAG's few assets) and then runs the postfix programs of the DAGs that got a mark over a value
-// stack sized once for the largest condition.
+// stack sized once for the largest condition. The usual shapes (a leaf, all or any of leaves)
+// are decided from the count of marked assets instead.
 #include "dagcore/asset_conditions.hpp"
 
 #include <algorithm>
@@ -47,6 +48,7 @@ condition_set::condition_set(std::span<const std::uint8_t> kinds,
   m_prog.reserve(kinds.size());
   m_prog_off.reserve(n_conditions + 1);
   m_asset_off.reserve(n_conditions + 1);
+  m_shape.reserve(n_conditions);
 
   struct open_node {
     std::size_t node;
@@ -133,24 +135,22 @@ condition_set::condition_set(std::span<const std::uint8_t> kinds,
     }
     m_prog_off.push_back(m_prog.size());
     m_max_nodes = std::max(m_max_nodes, end - begin);
-  }
-}
-
-std::ptrdiff_t condition_set::slot_of(index_type d, std::int64_t asset) const noexcept {
-  const auto row = assets(d);
-  if (row.size() <= 16) {  // the usual few assets: a scan beats a binary search's branches
-    for (std::size_t k = 0; k < row.size(); ++k) {
-      if (row[k] == asset) return static_cast<std::ptrdiff_t>(k);
+    const auto root = static_cast<node_kind>(kinds[begin]);
+    const bool leaves_only = std::all_of(kinds.begin() + static_cast<std::ptrdiff_t>(begin) + 1,
+                                         kinds.begin() + static_cast<std::ptrdiff_t>(end),
+                                         [](std::uint8_t k) { return k == 0; });
+    if (root == node_kind::leaf || (root == node_kind::all && values[begin] > 0 && leaves_only)) {
+      m_shape.push_back(shape::all_leaves);
+    } else if (root == node_kind::any && values[begin] > 0 && leaves_only) {
+      m_shape.push_back(shape::any_leaves);
+    } else {
+      m_shape.push_back(shape::program);
     }
-    return -1;
   }
-  const auto it = std::lower_bound(row.begin(), row.end(), asset);
-  if (it == row.end() || *it != asset) return -1;
-  return it - row.begin();
 }
 
-bool condition_set::evaluate(index_type d, const std::uint8_t* marks,
-                             std::uint8_t* stack) const noexcept {
+inline bool condition_set::evaluate(index_type d, const std::uint8_t* marks,
+                                    std::uint8_t* stack) const noexcept {
   std::size_t top = 0;  // values on the stack
   for (std::size_t p = m_prog_off[d]; p < m_prog_off[d + 1]; ++p) {
     const op o = m_prog[p];
@@ -177,6 +177,33 @@ bool condition_set::evaluate(index_type d, const std::uint8_t* marks,
   return stack[0] != 0;
 }
 
+condition_set::evaluation::evaluation(const condition_set& set)
+    : m_set(&set), m_marks(set.m_assets.size(), 0), m_marked(set.size(), 0) {}
+
+std::vector<condition_set::index_type> condition_set::evaluation::result() const {
+  const condition_set& s = *m_set;
+  std::vector<std::uint8_t> stack(s.m_max_nodes);
+  std::vector<index_type> out;
+  const auto n_dags = static_cast<index_type>(s.size());
+  for (index_type d = 0; d < n_dags; ++d) {
+    if (m_marked[d] == 0) continue;
+    bool holds = false;
+    switch (s.m_shape[d]) {
+      case shape::all_leaves:
+        holds = m_marked[d] == s.m_asset_off[d + 1] - s.m_asset_off[d];
+        break;
+      case shape::any_leaves:
+        holds = true;
+        break;
+      case shape::program:
+        holds = s.evaluate(d, m_marks.data() + s.m_asset_off[d], stack.data());
+        break;
+    }
+    if (holds) out.push_back(d);
+  }
+  return out;
+}
+
 std::vector<condition_set::index_type> condition_set::ready(
     std::span<const std::int64_t> dags, std::span<const std::int64_t> assets) const {
   if (dags.size() != assets.size()) {
@@ -184,8 +211,7 @@ std::vector<condition_set::index_type> condition_set::ready(
          std::to_string(assets.size()) + " asset ids");
   }
   const std::size_t n_dags = size();
-  std::vector<std::uint8_t> marks(m_assets.size(), 0);
-  std::vector<std::uint8_t> touched(n_dags, 0);
+  evaluation e(*this);
   for (std::size_t k = 0; k < dags.size(); ++k) {
     const std::int64_t d = dags[k];
     if (d < 0 || static_cast<std::uint64_t>(d) >= n_dags) {
@@ -195,20 +221,9 @@ std::vector<condition_set::index_type> condition_set::ready(
     if (assets[k] < 0) {
       fail("pair " + std::to_string(k) + ": negative asset id " + std::to_string(assets[k]));
     }
-    const auto dag = static_cast<index_type>(d);
-    const std::ptrdiff_t slot = slot_of(dag, assets[k]);
-    if (slot < 0) continue;
-    marks[m_asset_off[dag] + static_cast<std::size_t>(slot)] = 1;
-    touched[dag] = 1;
+    e.mark(static_cast<index_type>(d), assets[k]);
   }
-  std::vector<std::uint8_t> stack(m_max_nodes);
-  std::vector<index_type> out;
-  for (index_type d = 0; d < n_dags; ++d) {
-    if (touched[d] != 0 && evaluate(d, marks.data() + m_asset_off[d], stack.data())) {
-      out.push_back(d);
-    }
-  }
-  return out;
+  return e.result();
 }
 
 std::vector<std::int64_t> condition_set::missing(std::int64_t dag,

@@ -18,6 +18,20 @@ all conditions against the queued ``(dag key, asset id)`` pairs in one call with
 skips the key lookup). Like Airflow's scheduler, which only looks at DAGs with queue rows, a DAG
 with no queued pair for an asset of its condition is never ready, whatever its condition.
 
+The pairs :meth:`AssetConditions.ready` reads are usually a database driver's rows: new str
+objects per row, sorted by DAG. The binding compares each key with the previous row's first
+(same object, else length and bytes), then looks it up in a table of the set's str keys hashed
+by content (``AssetKeyTable``: a fresh str has no cached hash, and SipHash costs more than the
+lookup), and only then in the dict; each pair is marked as it is read, and the conditions run
+without the GIL. A leaf, or an ``all`` / ``any`` of leaves only (the usual schedules), is decided
+from the count of its distinct assets marked, without running its program.
+
+:class:`ConditionCache` keeps each DAG's compiled condition by a version token (the scheduler's:
+latest version id and ``dag_hash``): a loop compiles only the DAGs whose token changed and
+builds the engine from the cached per-DAG descriptions in one C++ construction; a change of the
+stored assets or alias links resolves again only the DAGs whose leaves can resolve differently
+(docs/airflow-behaviour.md 12.7).
+
 The serialized form read (Airflow's ``encode_asset_condition``; the ``__type`` values of
 ``DagAttributeTypes``), field by field:
 
@@ -57,6 +71,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Container, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeAlias, TypeVar, Union
 
 from dagcore._native import core
@@ -66,6 +81,7 @@ __all__ = [
     "KIND_ANY",
     "KIND_LEAF",
     "AssetConditions",
+    "ConditionCache",
     "ResolvedCondition",
     "Resolver",
     "evaluate_python",
@@ -219,7 +235,7 @@ class AssetConditions(Generic[K]):
         TypeError, ValueError: a bad condition or resolver result, naming the DAG and the node.
     """
 
-    __slots__ = ("_index", "_keys", "_resolved", "_set")
+    __slots__ = ("_index", "_key_table", "_keys", "_resolved", "_set")
 
     def __init__(self, conditions: Mapping[K, Any], resolver: Resolver) -> None:
         if not isinstance(conditions, Mapping):
@@ -227,18 +243,40 @@ class AssetConditions(Generic[K]):
                             f"got {type(conditions).__name__}")
         if not callable(resolver):
             raise TypeError(f"resolver must be callable, got {type(resolver).__name__}")
-        self._keys: tuple[K, ...] = tuple(conditions)
-        self._index: dict[K, int] = {key: i for i, key in enumerate(self._keys)}
+        keys = tuple(conditions)
         resolved = [resolve_condition(conditions[key], resolver,
-                                      where=f"condition of DAG {key!r}") for key in self._keys]
-        self._resolved: tuple[ResolvedCondition, ...] = tuple(resolved)
+                                      where=f"condition of DAG {key!r}") for key in keys]
         kinds = bytearray()
         values: array[int] = array("q")
         offsets = [0]
         for node in resolved:
             _emit(node, kinds, values)
             offsets.append(len(kinds))
-        self._set = core.AssetConditionSet(kinds, values, offsets)
+        self._setup(keys, tuple(resolved), core.AssetConditionSet(kinds, values, offsets))
+
+    def _setup(self, keys: tuple[K, ...], resolved: tuple[ResolvedCondition, ...],
+               engine: Any) -> None:
+        self._keys: tuple[K, ...] = keys
+        self._index: dict[K, int] = {key: i for i, key in enumerate(keys)}
+        self._resolved: tuple[ResolvedCondition, ...] = resolved
+        self._set = engine
+        self._key_table = core.AssetKeyTable(keys)  # str keys by content (rows' fresh strs)
+
+    @classmethod
+    def _from_parts(cls, keys: tuple[K, ...], resolved: tuple[ResolvedCondition, ...],
+                    kinds: Sequence[bytes], values: Sequence[bytes]) -> AssetConditions[K]:
+        """The set of already resolved conditions, from each one's prefix description (node
+        kinds, and values as int64 bytes): one C++ construction, no Python walk."""
+        offsets = [0]
+        total = 0
+        for part in kinds:
+            total += len(part)
+            offsets.append(total)
+        all_values: array[int] = array("q")
+        all_values.frombytes(b"".join(values))
+        self = cls.__new__(cls)
+        self._setup(keys, resolved, core.AssetConditionSet(b"".join(kinds), all_values, offsets))
+        return self
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -272,7 +310,7 @@ class AssetConditions(Generic[K]):
         """
         pairs = queued_pairs if isinstance(queued_pairs, (list, tuple)) else list(queued_pairs)
         # The key lookups happen in C++ too (the pairs are read in place).
-        return self._set.ready_pairs(pairs, self._index, self._keys)
+        return self._set.ready_pairs(pairs, self._index, self._keys, self._key_table)
 
     def ready_indices(self, dags: array[int] | Sequence[int],
                       asset_ids: array[int] | Sequence[int]) -> list[int]:
@@ -287,3 +325,150 @@ class AssetConditions(Generic[K]):
         """The asset ids of a DAG's condition that are not among ``queued``, sorted."""
         ids = queued if isinstance(queued, (list, tuple, array)) else list(queued)
         return self._set.missing(self.index(key), ids)
+
+
+# Leaf types whose resolution cannot change once it found an asset: an asset is its (name, uri)
+# row, created once. Aliases gain links and references gain assets later.
+_STABLE_LEAVES = frozenset({"asset", "dataset"})
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    token: Hashable
+    condition: Any  # the serialized condition, kept to resolve it again without loading it
+    resolved: ResolvedCondition
+    kinds: bytes
+    values: bytes  # int64, native byte order
+    volatile: bool  # an alias or reference leaf, or an asset leaf not found (yet)
+
+
+class ConditionCache(Generic[K]):
+    """Compiled conditions cached per DAG by a version token: only what changed is compiled.
+
+    A scheduler loop knows each queued DAG's current version (a *token*: any hashable that
+    changes when the DAG's serialized form may have changed, e.g. ``(version id, dag_hash)``).
+    :meth:`sync` compiles (resolves and turns into the engine's prefix description) only the
+    DAGs whose token is new or differs from the cached one, then builds the C++ engine from the
+    cached descriptions of every cached DAG in one construction (a few hundred microseconds for
+    a thousand DAGs), and returns the previous :class:`AssetConditions` unchanged when nothing
+    changed. A DAG whose ``load`` gives ``None`` (no asset condition, or its version is gone)
+    is compiled as ``any()``: never ready. DAGs are never dropped implicitly (a DAG without
+    queue rows has no pairs, so it is not ready whatever its condition); :meth:`discard` drops
+    them.
+
+    Resolution depends on the stored assets and alias links, summed up by the caller's
+    *resolver state* (a hashable): when it changes, only the *volatile* DAGs are resolved again
+    (those with an alias or reference leaf, or an asset leaf that resolved to no asset), from
+    the serialized condition kept in the cache. An asset leaf that found its asset keeps it
+    (assets are unique by name and URI and are not renamed).
+
+    The result is the same as a fresh :class:`AssetConditions` of the same conditions with the
+    same resolver (the unit tests check it, adding, changing and removing DAGs); only the
+    condition indexes' order may differ (cache order: first seen first).
+    """
+
+    __slots__ = ("_compiled", "_entries", "_state", "compiles")
+
+    def __init__(self) -> None:
+        self._entries: dict[K, _Compiled] = {}
+        self._state: Hashable = None
+        self._compiled: AssetConditions[K] | None = None
+        self.compiles = 0
+        """How many conditions were resolved and compiled since creation (tests read it)."""
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def token(self, key: K) -> Hashable:
+        """The token a DAG was last compiled for (KeyError when it is not cached)."""
+        return self._entries[key].token
+
+    def discard(self, keys: Iterable[K]) -> int:
+        """Drop these DAGs (unknown keys are ignored); returns how many were dropped."""
+        dropped = 0
+        for key in keys:
+            if self._entries.pop(key, None) is not None:
+                dropped += 1
+        if dropped:
+            self._compiled = None
+        return dropped
+
+    def sync(self, tokens: Mapping[K, Hashable], load: Callable[[K], Any],
+             resolver: Callable[[list[Any]], Resolver], state: Hashable = None
+             ) -> AssetConditions[K]:
+        """Bring the DAGs of ``tokens`` up to date and return the compiled set.
+
+        Args:
+            tokens: DAG key -> its current version token (the DAGs the caller needs now).
+            load: DAG key -> its serialized condition, or ``None`` for a DAG without one;
+                called only for a DAG whose token is new or changed.
+            resolver: returns the leaf resolver (see :func:`resolve_condition`) for the
+                serialized conditions it is given (those about to be resolved, so that it may
+                read only their assets); called at most once per sync, only when something has
+                to be resolved.
+            state: the resolver state (see the class docstring).
+
+        Returns:
+            Every cached DAG's condition (a superset of ``tokens``' DAGs), compiled.
+
+        Raises:
+            TypeError, ValueError: a bad condition or resolver result (naming the DAG); the
+                cache keeps what it had before the call.
+        """
+        stale = [key for key, token in tokens.items()
+                 if (entry := self._entries.get(key)) is None or entry.token != token]
+        if state != self._state:  # resolve the volatile DAGs again, queued or not
+            seen = set(stale)
+            stale.extend(key for key, entry in self._entries.items()
+                         if entry.volatile and key not in seen)
+        if not stale and self._compiled is not None:
+            self._state = state
+            return self._compiled
+        updates: dict[K, _Compiled] = {}
+        if stale:
+            todo: list[tuple[K, Hashable, Any]] = []
+            for key in stale:
+                entry = self._entries.get(key)
+                token = tokens[key] if key in tokens else entry.token  # type: ignore[union-attr]
+                if entry is not None and entry.token == token:
+                    todo.append((key, token, entry.condition))  # the state changed
+                else:
+                    todo.append((key, token, load(key)))
+            resolve = resolver([c for _, _, c in todo if c is not None])
+            for key, token, condition in todo:
+                updates[key] = self._compile(key, token, condition, resolve)
+        self._entries.update(updates)
+        self._state = state
+        self.compiles += len(updates)
+        entries = self._entries
+        keys = tuple(entries)
+        self._compiled = AssetConditions._from_parts(
+            keys, tuple(e.resolved for e in entries.values()),
+            [e.kinds for e in entries.values()], [e.values for e in entries.values()])
+        return self._compiled
+
+    @staticmethod
+    def _compile(key: K, token: Hashable, condition: Any, resolver: Resolver) -> _Compiled:
+        volatile = False
+
+        def tracking(leaf: Mapping[str, Any]) -> Iterable[int]:
+            nonlocal volatile
+            result = resolver(leaf)
+            if isinstance(result, (str, bytes)) or not isinstance(result, Iterable):
+                return result  # resolve_condition names the bad result
+            ids = list(result)
+            if not ids or leaf.get("__type") not in _STABLE_LEAVES:
+                volatile = True
+            return ids
+
+        if condition is None:
+            resolved: ResolvedCondition = ("any", ())
+        else:
+            resolved = resolve_condition(condition, tracking, where=f"condition of DAG {key!r}")
+        kinds = bytearray()
+        values: array[int] = array("q")
+        _emit(resolved, kinds, values)
+        return _Compiled(token, condition, resolved, bytes(kinds), values.tobytes(), volatile)

@@ -51,6 +51,7 @@ from dagcore.assets import Asset, AssetAlias, AssetEventRecord
 from dagcore.models import tables as t
 
 __all__ = [
+    "TARGETED_LEAVES",
     "StoredAssetEvent",
     "consume_asset_events",
     "inlet_asset_events",
@@ -333,21 +334,56 @@ def queued_pairs(conn: Connection) -> list[tuple[str, int]]:
         sa.select(q.c.target_dag_id, q.c.asset_id)).all()]
 
 
-def leaf_resolver(conn: Connection) -> Any:
+TARGETED_LEAVES = 200
+"""Up to this many leaves, :func:`leaf_resolver` reads only their assets; above, every asset."""
+
+
+def leaf_resolver(conn: Connection, conditions: Iterable[Any] | None = None) -> Any:
     """A resolver for :class:`dagcore.asset_conditions.AssetConditions` over the stored assets:
     an asset leaf is its ``(name, uri)`` row (none: false), a reference every asset of that
-    name or URI, an alias the assets it has resolved to."""
+    name or URI, an alias the assets it has resolved to.
+
+    With ``conditions`` (the serialized conditions about to be resolved) of at most
+    :data:`TARGETED_LEAVES` leaves, only the assets and aliases they name are read (the
+    scheduler compiling one changed DAG reads a few rows, not every asset); the resolver then
+    answers for those leaves only."""
     a, link, al = t.asset, t.asset_alias_asset, t.asset_alias
+    asset_query = sa.select(a.c.id, a.c.name, a.c.uri)
+    alias_query: Any = sa.select(al.c.name, link.c.asset_id).join(
+        link, link.c.alias_id == al.c.id)
+    leaves = None if conditions is None else [
+        leaf for condition in conditions for leaf in _condition_leaves(condition)]
+    if leaves is not None and len(leaves) <= TARGETED_LEAVES:
+        names: set[str] = set()
+        uris: set[str] = set()
+        aliases: set[str] = set()
+        for leaf in leaves:
+            kind = leaf.get("__type")
+            if kind in _ALIAS_TYPES:
+                aliases.add(str(leaf.get("name")))
+            elif kind in _ASSET_TYPES:
+                try:
+                    name, uri, _, _ = _asset_fields(leaf)
+                except ValueError:
+                    continue  # resolve_condition names the bad leaf before resolving it
+                names.add(name)
+                uris.add(uri)
+            elif "name" in leaf:
+                names.add(str(leaf["name"]))
+            else:
+                uris.add(str(leaf.get("uri")))
+        asset_query = asset_query.where(sa.or_(a.c.name.in_(sorted(names)),
+                                               a.c.uri.in_(sorted(uris))))
+        alias_query = alias_query.where(al.c.name.in_(sorted(aliases))) if aliases else None
     by_key: dict[tuple[str, str], int] = {}
     by_name: dict[str, list[int]] = {}
     by_uri: dict[str, list[int]] = {}
-    for row in conn.execute(sa.select(a.c.id, a.c.name, a.c.uri)).all():
-        by_key[(row.name, row.uri)] = row.id
-        by_name.setdefault(row.name, []).append(row.id)
-        by_uri.setdefault(row.uri, []).append(row.id)
+    for asset_id, name, uri in conn.execute(asset_query).all():
+        by_key[(name, uri)] = asset_id
+        by_name.setdefault(name, []).append(asset_id)
+        by_uri.setdefault(uri, []).append(asset_id)
     by_alias: dict[str, list[int]] = {}
-    for name, asset_id in conn.execute(sa.select(al.c.name, link.c.asset_id).join(
-            link, link.c.alias_id == al.c.id)).all():
+    for name, asset_id in conn.execute(alias_query).all() if alias_query is not None else ():
         by_alias.setdefault(name, []).append(asset_id)
 
     def resolve(leaf: Mapping[str, Any]) -> list[int]:

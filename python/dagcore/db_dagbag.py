@@ -381,6 +381,19 @@ class DBDagBag:
             return entry.dag
         return self._get_dag_slow(version_id, dag_id)
 
+    def get_dag_of_hash(self, version_id: uuid.UUID | str, dag_hash: str | None,
+                        dag_id: str | None = None) -> SerializedDAG | None:
+        """:meth:`get_dag` for a caller that has just read the version's ``dag_hash``: a cached
+        entry built from another hash (the version was updated in place within the
+        revalidation interval) is dropped and the version loaded again, instead of being served
+        until its next revalidation. The scheduler's asset step uses it
+        (docs/airflow-behaviour.md 12.7)."""
+        key = _version_key(version_id)
+        entry = self._cache.peek(key)
+        if entry is not None and entry.dag_hash != dag_hash:
+            self._cache.invalidate(key)
+        return self.get_dag(key, dag_id)
+
     def _get_dag_slow(self, version_id: Any, dag_id: str | None) -> SerializedDAG | None:
         """get_dag for a version that is not cached, or whose revalidation is due."""
         key = _version_key(version_id)

@@ -1,7 +1,8 @@
 // The asset-condition engine: Airflow's outcomes for &, |, nesting, lists and aliases
 // (docs/airflow-behaviour.md section 12), the queue semantics (pairs for other DAGs, duplicates,
-// empty input), missing(), every validation error, and ready() against a recursive reference on
-// random trees.
+// empty input), missing(), every validation error, ready() against a recursive reference on
+// random trees (and on random flat all/any-of-leaves conditions, decided without a program
+// run), and the pair-by-pair evaluation object.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -339,6 +340,86 @@ TEST(AssetConditions, RandomTreesAgreeWithReference) {
     }
     ASSERT_EQ(ready(set, queued), expected) << "round " << round;
   }
+}
+
+// The usual shapes are decided from the count of distinct marked assets (no program run): a
+// leaf, all(leaves) and any(leaves), with repeated leaves and repeated pairs.
+TEST(AssetConditions, FlatShapesCountDistinctAssets) {
+  const condition_set set = compile({
+      all({leaf(1), leaf(1), leaf(2)}),  // 0: needs 1 and 2 (1 twice in the condition)
+      any({leaf(3), leaf(3)}),           // 1: 3
+      leaf(4),                           // 2
+      all({leaf(5), all({})}),           // 3: not flat (a nested empty all): the program
+      any({leaf(6), any({})}),           // 4: not flat either
+  });
+  EXPECT_EQ(ready(set, {{0, 1}, {0, 1}, {0, 1}}), std::vector<idx>{});
+  EXPECT_EQ(ready(set, {{0, 1}, {0, 1}, {0, 2}}), std::vector<idx>{0});
+  EXPECT_EQ(ready(set, {{1, 3}, {1, 3}, {2, 4}, {2, 4}}), (std::vector<idx>{1, 2}));
+  EXPECT_EQ(ready(set, {{0, 2}, {0, 9}, {1, 9}, {2, 5}}), std::vector<idx>{});
+  EXPECT_EQ(ready(set, {{3, 5}, {4, 6}}), (std::vector<idx>{3, 4}));
+}
+
+TEST(AssetConditions, RandomFlatConditionsAgreeWithReference) {
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 300; ++round) {
+    const int n_dags = std::uniform_int_distribution<int>(1, 8)(rng);
+    std::vector<ref_node> refs;
+    std::vector<tree> trees;
+    for (int d = 0; d < n_dags; ++d) {
+      ref_node r;
+      r.kind = std::uniform_int_distribution<int>(0, 1)(rng) == 0 ? node_kind::all : node_kind::any;
+      const int count = std::uniform_int_distribution<int>(1, 6)(rng);
+      for (int k = 0; k < count; ++k) {
+        ref_node l;
+        l.asset = std::uniform_int_distribution<std::int64_t>(0, 5)(rng);  // repeats likely
+        r.children.push_back(l);
+      }
+      refs.push_back(r);
+      trees.push_back(to_tree(r));
+    }
+    const condition_set set = compile(trees);
+    pairs queued;
+    std::vector<std::set<std::int64_t>> per_dag(static_cast<std::size_t>(n_dags));
+    const int n_pairs = std::uniform_int_distribution<int>(0, 20)(rng);
+    for (int k = 0; k < n_pairs; ++k) {
+      const auto d = std::uniform_int_distribution<std::int64_t>(0, n_dags - 1)(rng);
+      const auto a = std::uniform_int_distribution<std::int64_t>(0, 7)(rng);
+      queued.emplace_back(d, a);
+      per_dag[static_cast<std::size_t>(d)].insert(a);
+    }
+    std::vector<idx> expected;
+    for (int d = 0; d < n_dags; ++d) {
+      const auto& q = per_dag[static_cast<std::size_t>(d)];
+      std::set<std::int64_t> mine;
+      collect_assets(refs[static_cast<std::size_t>(d)], mine);
+      const bool has_own =
+          std::any_of(q.begin(), q.end(), [&](std::int64_t a) { return mine.count(a) != 0; });
+      if (has_own && reference(refs[static_cast<std::size_t>(d)], q)) {
+        expected.push_back(static_cast<idx>(d));
+      }
+    }
+    ASSERT_EQ(ready(set, queued), expected) << "round " << round;
+  }
+}
+
+// The evaluation object gives ready()'s answer, pair by pair, and can be used for several sets.
+TEST(AssetConditions, EvaluationMarksPairByPair) {
+  const condition_set set = compile({all({leaf(1), any({leaf(2), leaf(3)})}), any({leaf(1)})});
+  condition_set::evaluation e(set);
+  EXPECT_EQ(e.result(), std::vector<idx>{});
+  e.mark(0, 1);
+  EXPECT_EQ(e.result(), std::vector<idx>{});
+  e.mark(0, 9);  // not in DAG 0's condition: nothing
+  e.mark(1, 2);  // not in DAG 1's condition
+  EXPECT_EQ(e.result(), std::vector<idx>{});
+  e.mark(0, 3);
+  e.mark(0, 3);
+  EXPECT_EQ(e.result(), std::vector<idx>{0});
+  e.mark(1, 1);
+  EXPECT_EQ(e.result(), (std::vector<idx>{0, 1}));
+  EXPECT_EQ(ready(set, {{0, 1}, {0, 9}, {1, 2}, {0, 3}, {0, 3}, {1, 1}}), (std::vector<idx>{0, 1}));
+  const condition_set none;
+  EXPECT_EQ(condition_set::evaluation(none).result(), std::vector<idx>{});
 }
 
 TEST(AssetConditions, RandomDescriptionsCompileOrThrow) {

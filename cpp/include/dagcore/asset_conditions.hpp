@@ -19,16 +19,21 @@
 //   as the truth of each leaf. A DAG without such a pair is never ready (Airflow only looks at
 //   DAGs with queue rows). Pairs may repeat and come in any order; a pair for an asset the DAG's
 //   condition does not mention is ignored.
+// - evaluation: ready() one pair at a time (mark() each, then result()), for a caller that
+//   reads the pairs from elsewhere; mark() does not check its arguments (the caller does). One
+//   evaluation belongs to one thread; it refers to its condition_set, which must outlive it.
 // - missing(dag, assets): the distinct asset ids of the DAG's leaves that are not among the
 //   given queued assets, sorted ascending.
 // - Complexity: construction O(N log N) for N nodes; ready O(P log L + S + D + T) for P pairs, L
 //   the largest number of distinct assets of one condition, S distinct leaves in all, D DAGs and
-//   T the nodes of the DAGs touched. Nothing is allocated per DAG: one call allocates its work
-//   space (S + D bytes and one value stack) once.
+//   T the nodes of the DAGs touched (a leaf, or an all/any of leaves only, the usual shapes,
+//   costs no program run: all of them marked, or any). Nothing is allocated per DAG: one call
+//   allocates its work space (S bytes, D counters and one value stack) once.
 // - Thread safety: a condition_set is immutable after construction; its const members may be
 //   called concurrently. Exception guarantee: strong.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -76,6 +81,23 @@ class condition_set {
   /// The DAGs whose condition holds for the queued pairs (dags[k], assets[k]), sorted.
   [[nodiscard]] std::vector<index_type> ready(std::span<const std::int64_t> dags,
                                               std::span<const std::int64_t> assets) const;
+
+  /// ready() one pair at a time, for a caller that reads the pairs from somewhere else (the
+  /// binding reads them from Python tuples): mark() each pair, then result(). The arguments are
+  /// not checked: dag < size() and asset >= 0 are the caller's to ensure.
+  class evaluation {
+   public:
+    explicit evaluation(const condition_set& set);
+    /// Marks the asset queued for the DAG (nothing when its condition does not mention it).
+    void mark(index_type dag, std::int64_t asset) noexcept;
+    /// The DAGs whose condition holds for the marked pairs, sorted.
+    [[nodiscard]] std::vector<index_type> result() const;
+
+   private:
+    const condition_set* m_set;
+    std::vector<std::uint8_t> m_marks;  // per (DAG, distinct asset) slot
+    std::vector<index_type> m_marked;   // distinct assets marked, per DAG
+  };
   /// Condition d's leaf assets that are not queued, sorted (std::invalid_argument for a bad d).
   [[nodiscard]] std::vector<std::int64_t> missing(std::int64_t dag,
                                                   std::span<const std::int64_t> queued) const;
@@ -88,15 +110,45 @@ class condition_set {
     index_type arg;
   };
 
+  // How a condition is decided once its marks are set: the usual shapes need no program run.
+  enum class shape : std::uint8_t {
+    program,     // run the postfix program
+    all_leaves,  // a leaf, or all(n > 0) of leaves: true when every distinct asset is marked
+    any_leaves,  // any(n > 0) of leaves: true when an asset is marked
+  };
+
   [[nodiscard]] bool evaluate(index_type d, const std::uint8_t* marks,
                               std::uint8_t* stack) const noexcept;
   [[nodiscard]] std::ptrdiff_t slot_of(index_type d, std::int64_t asset) const noexcept;
 
+  std::vector<shape> m_shape;  // per condition
   std::vector<op> m_prog;
   std::vector<std::size_t> m_prog_off{0};
   std::vector<std::int64_t> m_assets;  // distinct assets per condition, sorted (leaf slots)
   std::vector<std::size_t> m_asset_off{0};
   std::size_t m_max_nodes = 0;
 };
+
+// Inline: the binding calls mark() once per queued row.
+inline std::ptrdiff_t condition_set::slot_of(index_type d, std::int64_t asset) const noexcept {
+  const auto row = assets(d);
+  if (row.size() <= 16) {  // the usual few assets: a scan beats a binary search's branches
+    for (std::size_t k = 0; k < row.size(); ++k) {
+      if (row[k] == asset) return static_cast<std::ptrdiff_t>(k);
+    }
+    return -1;
+  }
+  const auto* it = std::lower_bound(row.data(), row.data() + row.size(), asset);
+  if (it == row.data() + row.size() || *it != asset) return -1;
+  return it - row.data();
+}
+
+inline void condition_set::evaluation::mark(index_type dag, std::int64_t asset) noexcept {
+  const std::ptrdiff_t slot = m_set->slot_of(dag, asset);
+  if (slot < 0) return;
+  std::uint8_t& m = m_marks[m_set->m_asset_off[dag] + static_cast<std::size_t>(slot)];
+  m_marked[dag] += 1U - m;
+  m = 1;
+}
 
 }  // namespace dagcore::assets

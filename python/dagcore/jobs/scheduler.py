@@ -6,10 +6,12 @@ transaction so a kill at any point loses at most the step in flight:
 1. **executor events**: a task process that ended while its task instance is still ``queued``
    or ``running`` died without recording an outcome; the try fails (or is retried). When
    processes ended, step 5 runs first, so that their slots are filled at once;
-2. **asset-triggered runs** (docs/airflow-behaviour.md 12.4, 12.5): the queued ``(DAG,
-   asset)`` pairs of active DAGs are evaluated against every such DAG's condition in one C++
-   call (:class:`~dagcore.asset_conditions.AssetConditions`, compiled once per set of DAG
-   versions), first without locks; a ready DAG gets a queued ``asset_triggered`` run with the
+2. **asset-triggered runs** (docs/airflow-behaviour.md 12.4, 12.5, 12.7): the queued ``(DAG,
+   asset)`` rows of active DAGs, as the driver's tuples, are evaluated against every such DAG's
+   condition in one C++ call (:class:`~dagcore.asset_conditions.AssetConditions`; each DAG's
+   condition compiled once per version and ``dag_hash``, in a
+   :class:`~dagcore.asset_conditions.ConditionCache`), first without locks; a ready DAG gets a
+   queued ``asset_triggered`` run with the
    events it consumes, and its queue rows up to the run's ``run_after`` are deleted, in one
    transaction. Then **create runs** from each active DAG's timetable
    (``scheduled__<run_after>``), several per DAG per loop while ``max_active_runs``
@@ -74,7 +76,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from dagcore.asset_conditions import AssetConditions
+from dagcore.asset_conditions import AssetConditions, ConditionCache
 from dagcore.asset_store import consume_asset_events, leaf_resolver
 from dagcore.assets import encode_asset_condition
 from dagcore.configuration import conf
@@ -125,6 +127,11 @@ MAX_EMPTY_ROUNDS = 1000
 # On SQLite, how often last_scheduling_decision is written for runs that changed nothing, when
 # they fit in one batch (see _schedule_dag_runs).
 STAMP_INTERVAL_S = 1.0
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    """A version id as the driver returned it (a UUID, or its string on SQLite) as a UUID."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def _runnable(d: sa.Table, b: sa.Table) -> Any:
@@ -338,7 +345,7 @@ class SchedulerJob:
         self._statements: dict[str, Any] = {}  # see _statement
         self._urgent = False  # the last loop left work for the next one at once (see run)
         self._workloads: dict[str, TaskWorkload] = {}
-        self._asset_cache: tuple[Any, AssetConditions[str], list[Any]] | None = None
+        self._asset_cache: ConditionCache[str] = ConditionCache()
         self._db_file: DatabaseFileWatch | None = None  # set by run()
         self.loops = 0
         self.batch_size = conf.getint("scheduler", "max_dagruns_per_loop_to_schedule")
@@ -590,61 +597,111 @@ class SchedulerJob:
 
     # -- 2a. asset-triggered runs (docs/airflow-behaviour.md 12) ----------------------------------
 
-    def _asset_conditions(self, conn: Connection, versions: Mapping[str, Any]
+    def _fetch_raw(self, conn: Connection, name: str, build: Callable[[], Any]) -> list[Any]:
+        """The rows of a parameterless statement as the driver's plain tuples, on ``conn``'s
+        connection (its transaction, its locks). The SQL is compiled once per scheduler; the
+        rows skip SQLAlchemy's ``Row`` objects and result processing, which for the thousands of
+        queue rows a loop may read cost more than the query and the evaluation together
+        (docs/airflow-behaviour.md 12.7)."""
+        sql = self._statements.get(name)
+        if sql is None:
+            sql = self._statements[name] = str(build().compile(dialect=self.engine.dialect))
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def _asset_conditions(self, conn: Connection, tokens: Mapping[str, tuple[Any, Any]]
                           ) -> AssetConditions[str]:
-        """The compiled conditions of these DAG versions, cached while the DAGs the bag gives
-        for them (a version updated in place is a new object), the assets and the alias links
-        are the same (a new asset or link can resolve a leaf)."""
+        """The compiled conditions of these DAGs (``dag_id -> (version id, dag_hash)``): the
+        per-DAG cache (:class:`~dagcore.asset_conditions.ConditionCache`) compiles only a DAG
+        whose latest version or its hash changed (a version updated in place keeps its id),
+        loading that one version from the bag; when an asset is added or an alias gains a link,
+        only the DAGs with alias or reference leaves (or an asset leaf not found yet) are
+        resolved again (docs/airflow-behaviour.md 12.4, 12.7)."""
         a, link = t.asset, t.asset_alias_asset
-        state = conn.execute(sa.select(
+        state = self._fetch_raw(conn, "asset_resolver_state", lambda: sa.select(
             sa.select(sa.func.max(a.c.id)).scalar_subquery(),
-            sa.select(sa.func.count()).select_from(link).scalar_subquery())).one()
-        dags = {dag_id: self.dag_bag.get_dag(version_id, dag_id)
-                for dag_id, version_id in versions.items()}
-        # The cache holds the DAG objects, so their ids are not reused while it is compared.
-        key = (tuple(sorted((dag_id, id(dag)) for dag_id, dag in dags.items())), tuple(state))
-        cached = self._asset_cache
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        serialized: dict[str, Any] = {}
-        for dag_id, dag in dags.items():
-            if dag is not None and dag.asset_condition is not None:
-                serialized[dag_id] = encode_asset_condition(dag.asset_condition)
-        conditions: AssetConditions[str] = AssetConditions(serialized, leaf_resolver(conn))
-        self._asset_cache = (key, conditions, list(dags.values()))
-        return conditions
+            sa.select(sa.func.count()).select_from(link).scalar_subquery()))[0]
+
+        def load(dag_id: str) -> Any:
+            version_id, dag_hash = tokens[dag_id]
+            # The hash just read: a version updated in place is not served from the bag's
+            # cache with its old content.
+            dag = None if version_id is None else self.dag_bag.get_dag_of_hash(
+                str(version_id), dag_hash, dag_id)
+            if dag is None or dag.asset_condition is None:
+                return None
+            return encode_asset_condition(dag.asset_condition)
+
+        return self._asset_cache.sync(tokens, load, lambda conditions: leaf_resolver(
+            conn, conditions), tuple(state))
+
+    def _read_asset_queue(self, conn: Connection, *, lock: bool
+                          ) -> tuple[list[Any], AssetConditions[str] | None,
+                                     dict[str, tuple[Any, Any]]]:
+        """The queue rows of unpaused, non-stale DAGs as ``(dag_id, asset_id)`` tuples sorted by
+        DAG (locked on PostgreSQL when ``lock``), the compiled conditions (None when no row)
+        and each queued DAG's ``(latest version id, dag_hash)``.
+
+        Two reads per loop (docs/airflow-behaviour.md 12.5, 12.7): the rows, as the driver's
+        tuples, and the latest version and ``dag_hash`` of each queued DAG (one query), which
+        tell the cache which DAGs to compile again."""
+        q, d = t.asset_dag_run_queue, t.dag
+
+        def active() -> Any:  # built with the statements, once per scheduler
+            return sa.and_(d.c.is_paused == sa.false(), d.c.is_stale == sa.false())
+
+        def queue_query() -> Any:
+            query = (sa.select(q.c.target_dag_id, q.c.asset_id)
+                     .select_from(q.join(d, d.c.dag_id == q.c.target_dag_id))
+                     .where(active()).order_by(q.c.target_dag_id, q.c.asset_id))
+            return self._lock(query, q) if lock else query
+
+        def versions_query() -> Any:
+            # Each queued DAG with its latest version and that version's hash; NULLs for a DAG
+            # without a version or serialized row (compiled as never ready).
+            dv, sd, dv2 = t.dag_version, t.serialized_dag, t.dag_version.alias("newer")
+            queued = (sa.select(q.c.target_dag_id).select_from(
+                q.join(d, d.c.dag_id == q.c.target_dag_id)).where(active()).distinct().subquery())
+            latest = (sa.select(sa.func.max(dv2.c.version_number))
+                      .where(dv2.c.dag_id == queued.c.target_dag_id).scalar_subquery())
+            return (sa.select(queued.c.target_dag_id, dv.c.id, sd.c.dag_hash).select_from(
+                queued.outerjoin(dv, sa.and_(dv.c.dag_id == queued.c.target_dag_id,
+                                             dv.c.version_number == latest))
+                .outerjoin(sd, sd.c.dag_version_id == dv.c.id)))
+
+        pairs = self._fetch_raw(conn, "asset_queue_locked" if lock else "asset_queue",
+                                queue_query)
+        if not pairs:
+            return pairs, None, {}
+        tokens = {dag_id: (version_id, dag_hash) for dag_id, version_id, dag_hash in
+                  self._fetch_raw(conn, "asset_versions", versions_query)}
+        return pairs, self._asset_conditions(conn, tokens), tokens
 
     def _ready_for_assets(self, conn: Connection, *, lock: bool
                           ) -> tuple[list[str], dict[str, Any], dict[str, datetime]]:
         """The DAGs whose condition holds over their queue rows (unpaused, non-stale DAGs
-        only), their latest versions and the newest ``created_at`` of their rows."""
-        q, d = t.asset_dag_run_queue, t.dag
-        query = self._statement("asset_queue", lambda: (
-            sa.select(q.c.target_dag_id, q.c.asset_id)
-            .select_from(q.join(d, d.c.dag_id == q.c.target_dag_id))
-            .where(d.c.is_paused == sa.false(), d.c.is_stale == sa.false())
-            .order_by(q.c.target_dag_id, q.c.asset_id)))
-        # Plain tuples: a loop may read thousands of rows, and Row objects cost more than the
-        # evaluation.
-        pairs: list[tuple[str, int]] = [
-            (dag_id, asset_id) for dag_id, asset_id in
-            conn.execute(self._lock(query, q) if lock else query)]
-        if not pairs:
+        only), their latest versions and the newest ``created_at`` of their rows (both for the
+        ready DAGs, and only when ``lock``: the unlocked pass only decides whether to lock):
+        :meth:`_read_asset_queue`, then one C++ call on the rows as read
+        (:meth:`AssetConditions.ready`)."""
+        q = t.asset_dag_run_queue
+        pairs, conditions, tokens = self._read_asset_queue(conn, lock=lock)
+        if conditions is None:
             return [], {}, {}
-        # The latest version of each DAG, in one query (a loop may see a thousand DAGs).
-        dv = t.dag_version
-        newest_number = (sa.select(dv.c.dag_id, sa.func.max(dv.c.version_number).label("n"))
-                         .where(dv.c.dag_id.in_(sorted({dag_id for dag_id, _ in pairs})))
-                         .group_by(dv.c.dag_id).subquery())
-        versions: dict[str, Any] = dict(conn.execute(
-            sa.select(dv.c.dag_id, dv.c.id).join(newest_number, sa.and_(
-                newest_number.c.dag_id == dv.c.dag_id,
-                newest_number.c.n == dv.c.version_number))).all())
-        conditions = self._asset_conditions(conn, versions)
-        known = set(conditions.keys)
-        ready = conditions.ready([p for p in pairs if p[0] in known])
+        try:
+            ready = conditions.ready(pairs)
+        except ValueError:
+            # A DAG queued between the two reads (read committed, or no transaction on the
+            # unlocked read) and never compiled: left to the next loop.
+            ready = conditions.ready([p for p in pairs if p[0] in tokens])
         newest: dict[str, datetime] = {}
-        if ready:
+        versions: dict[str, Any] = {}
+        if ready and lock:
+            versions = {dag_id: _uuid(tokens[dag_id][0]) for dag_id in ready}
             newest = dict(conn.execute(
                 sa.select(q.c.target_dag_id, sa.func.max(q.c.created_at))
                 .where(q.c.target_dag_id.in_(ready)).group_by(q.c.target_dag_id)).all())
