@@ -42,6 +42,8 @@ PACKAGES=(
   python3-statsd
   python3-rich
   python3-yaml
+  python3-dill
+  virtualenv
   python3-pendulum
   python3-jsonschema
   postgresql

@@ -23,7 +23,7 @@ import json
 import os
 import urllib.parse
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -201,6 +201,9 @@ class Asset(BaseAsset):
         group: the asset's group (default ``"asset"``; ``"dataset"`` for :class:`Dataset`).
         extra: JSON-serializable details (not event extra).
         watchers: accepted and kept (no triggerer runs them).
+        allow_producer_teams: the teams whose DAGs may produce events for this asset in Airflow's
+            multi-team mode; kept, with no effect: dagcore has one team, as Airflow with
+            ``[core] multi_team = False``, where every producer is allowed.
 
     Raises:
         TypeError: neither name nor uri.
@@ -211,7 +214,8 @@ class Asset(BaseAsset):
 
     def __init__(self, name: str | None = None, uri: str | os.PathLike[str] | None = None, *,
                  group: str | None = None, extra: Mapping[str, Any] | None = None,
-                 watchers: list[Any] | None = None) -> None:
+                 watchers: list[Any] | None = None,
+                 allow_producer_teams: Sequence[str] | None = None) -> None:
         if name is None and uri is None:
             raise TypeError(f"{type(self).__name__}() requires either 'name' or 'uri'")
         if name is None:
@@ -229,6 +233,7 @@ class Asset(BaseAsset):
                                       empty_ok=True)
         self.extra: dict[str, Any] = _json_extra(kind, extra)
         self.watchers: list[Any] = list(watchers or [])
+        self.allow_producer_teams: list[str] = list(allow_producer_teams or [])
 
     @staticmethod
     def ref(*, name: str = "", uri: str = "") -> AssetRef:

@@ -124,7 +124,7 @@ _VARIABLE: Final = ("dagcore.variables", ("Variable",))
 _CONNECTION: Final = ("dagcore.connections", ("Connection",))
 
 ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
-    "airflow": ((_HERE, ("DAG",)),),
+    "airflow": ((_HERE, ("DAG",)), ("dagcore.decorators", ("XComArg",))),
     "airflow.sdk": _SDK,
     "airflow.decorators": ((_HERE, ("dag",)), ("dagcore.decorators", ("task",)),
                            ("dagcore.task_group", ("task_group",))) + _SETUP_TEARDOWN,
@@ -135,6 +135,9 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.models.param": (("dagcore.params", ("Param", "ParamsDict")),),
     "airflow.operators": (),
     "airflow.operators.empty": _EMPTY,
+    # Airflow 2's deprecated names (removed in Airflow 3).
+    "airflow.operators.dummy": (("dagcore.operators.empty", ("DummyOperator", "EmptyOperator")),),
+    "airflow.operators.dummy_operator": (("dagcore.operators.empty", ("DummyOperator",)),),
     "airflow.operators.python": _PYTHON + _CONTEXT + _VENV + _BRANCHING_PYTHON,
     "airflow.operators.bash": _BASH,
     "airflow.operators.trigger_dagrun": _TRIGGER,

@@ -238,3 +238,17 @@ def test_trigger_dagrun_note_is_stored_on_the_triggered_run(cli_home: CLIHome,
     finally:
         engine.dispose()
     assert [tuple(r) for r in rows] == [("target", "child", "started by the controller")]
+
+
+def test_dill_serializer_in_an_external_python(tmp_path: Path) -> None:
+    # tutorial_taskflow_api_virtualenv (Airflow's example) uses serializer="dill"; Debian's
+    # python3-dill is installed by the bootstrap, so the interpreter sharing it runs the task.
+    def count(words: list[str]) -> dict[str, int]:
+        return {word: len(word) for word in words}
+
+    with DAG("dill", start_date=START, schedule=None) as dag:
+        ExternalPythonOperator(task_id="count", python=sys.executable, python_callable=count,
+                               op_args=[["a", "bcd"]], serializer="dill")
+    result = dag.test(LOGICAL)
+    assert result.task_states == {"count": "success"}
+    assert result.xcom_pull("count") == {"a": 1, "bcd": 3}

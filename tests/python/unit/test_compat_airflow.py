@@ -391,3 +391,40 @@ def test_airflow_2_spellings_from_the_example_dags() -> None:
         context = build_context(op, run_id="r", logical_date=LOGICAL)
         assert context["execution_date"] == LOGICAL
         assert (context["yesterday_ds"], context["tomorrow_ds"]) == ("2024-02-29", "2024-03-02")
+
+
+def test_airflow_2_dummy_operator_and_top_level_xcomarg() -> None:
+    # example_bash_operator / example_skip_dag (airflow.operators.dummy_operator), example_xcom
+    # (`from airflow import DAG, XComArg`) as Airflow 2 wrote them.
+    from dagcore.serialization import serialize_dag
+
+    with compat.enabled():
+        from airflow import XComArg
+        from airflow.operators.dummy import DummyOperator as Dummy
+        from airflow.operators.dummy_operator import DummyOperator
+        from airflow.operators.empty import EmptyOperator
+
+        assert Dummy is DummyOperator and issubclass(DummyOperator, EmptyOperator)
+        from dagcore.decorators import XComArg as DagcoreXComArg
+        assert XComArg is DagcoreXComArg
+        dag = compat.DAG("dummies", start_date=LOGICAL, schedule=None)
+        with pytest.warns(DeprecationWarning, match="Please use `airflow.operators.empty"):
+            DummyOperator(task_id="d", dag=dag)
+    (task,) = serialize_dag(dag)["dag"]["tasks"]
+    assert (task["_is_empty"], task["task_type"]) == (True, "DummyOperator")
+
+
+def test_asset_allow_producer_teams_is_kept_without_effect() -> None:
+    # example_asset_allow_teams (Airflow's multi-team mode; off, every producer is allowed).
+    from dagcore.assets import Asset
+    from dagcore.serialization import serialize_dag
+
+    with compat.enabled():
+        from airflow.sdk import Asset as SdkAsset
+        assert SdkAsset is Asset
+    shared = Asset("shared_data", allow_producer_teams=["team_analytics"])
+    assert shared.allow_producer_teams == ["team_analytics"]
+    assert shared == Asset("shared_data")
+    with_teams = compat.DAG("consumer", start_date=LOGICAL, schedule=[shared])
+    without = compat.DAG("consumer", start_date=LOGICAL, schedule=[Asset("shared_data")])
+    assert serialize_dag(with_teams) == serialize_dag(without)
