@@ -36,6 +36,7 @@ import sys
 import tempfile
 import textwrap
 import types
+import warnings
 from collections.abc import Callable, Collection, Container, Mapping
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,15 @@ class _BaseVirtualenvOperator(PythonOperator):
                  templates_exts: list[str] | None = None, expect_airflow: bool = True,
                  skip_on_exit_code: int | Container[int] | None = None,
                  env_vars: dict[str, str] | None = None, inherit_env: bool = True,
-                 **kwargs: Any) -> None:
+                 use_dill: bool = False, **kwargs: Any) -> None:
+        if use_dill:  # Airflow 2.8-2.10's deprecated spelling of serializer="dill"
+            warnings.warn("`use_dill` is deprecated and will be removed in a future version. "
+                          "Please provide serializer='dill' instead.", DeprecationWarning,
+                          stacklevel=3)
+            if serializer:
+                raise ValueError("Both 'use_dill' and 'serializer' parameters are set. Please "
+                                 "set only one of them")
+            serializer = "dill"
         if (not isinstance(python_callable, types.FunctionType)
                 or python_callable.__name__ == "<lambda>"):
             raise ValueError(f"{type(self).__name__} only supports functions for "

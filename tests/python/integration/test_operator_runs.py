@@ -252,3 +252,17 @@ def test_dill_serializer_in_an_external_python(tmp_path: Path) -> None:
     result = dag.test(LOGICAL)
     assert result.task_states == {"count": "success"}
     assert result.xcom_pull("count") == {"a": 1, "bcd": 3}
+
+
+def test_use_dill_is_airflow_2_s_spelling_of_the_dill_serializer() -> None:
+    def plus_one(n: int) -> int:
+        return n + 1
+
+    with pytest.warns(DeprecationWarning, match="Please provide serializer='dill'"):
+        op = ExternalPythonOperator(task_id="t", python=sys.executable, python_callable=plus_one,
+                                    use_dill=True)
+    assert op.serializer == "dill"
+    with pytest.raises(ValueError, match="Both 'use_dill' and 'serializer' parameters are set"), \
+            pytest.warns(DeprecationWarning):
+        ExternalPythonOperator(task_id="u", python=sys.executable, python_callable=plus_one,
+                               use_dill=True, serializer="pickle")
