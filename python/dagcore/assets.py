@@ -748,14 +748,27 @@ class OutletEventAccessors(Mapping[BaseAsset, OutletEventAccessor]):
         self._outlets = asset_outlets(outlets)
         self._accessors: dict[BaseAsset, OutletEventAccessor] = {}
 
-    def __getitem__(self, key: BaseAsset) -> OutletEventAccessor:
+    def __getitem__(self, key: BaseAsset | str) -> OutletEventAccessor:
         if isinstance(key, str):
-            key = Asset(uri=key)
+            key = self._string_key(key)
         if not isinstance(key, (Asset, AssetAlias, AssetRef)):
             raise KeyError(f"outlet_events are keyed by an Asset or AssetAlias, got {key!r}")
         if key not in self._accessors:
             self._accessors[key] = OutletEventAccessor(key)
         return self._accessors[key]
+
+    def _string_key(self, text: str) -> BaseAsset:
+        """Airflow 2 keys ``outlet_events`` by a string too: the outlet alias of that name (so
+        ``outlet_events["my-alias"].add(...)`` works, as in its example_dataset_alias), else the
+        outlet asset of that URI, then of that name, else the asset of that URI."""
+        for outlet in self._outlets:
+            if isinstance(outlet, AssetAlias) and outlet.name == text:
+                return outlet
+        for attr in ("uri", "name"):
+            for outlet in self._outlets:
+                if isinstance(outlet, Asset) and getattr(outlet, attr) == text:
+                    return outlet
+        return Asset(uri=text)
 
     def __iter__(self) -> Iterator[BaseAsset]:
         return iter(self._accessors)
@@ -808,6 +821,11 @@ class InletEventsAccessors(Mapping[Any, list[Any]]):
                 key = self._inlets[key]
             except IndexError:
                 raise IndexError(f"the task has no inlet at position {key}") from None
+        if isinstance(key, str):  # Airflow 2: an inlet's URI (its templates index by URI)
+            key = next((i for attr in ("uri", "name") for i in self._inlets
+                        if isinstance(i, Asset) and getattr(i, attr) == key), key)
+            if isinstance(key, str):
+                raise KeyError(f"{key!r} is not the URI or name of an inlet of the task")
         if not isinstance(key, (Asset, AssetAlias, AssetRef)):
             raise KeyError(f"inlet_events are keyed by an Asset or AssetAlias, got {key!r}")
         if isinstance(key, (Asset, AssetAlias)) and key not in self._inlets:

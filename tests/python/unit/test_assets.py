@@ -22,6 +22,7 @@ from dagcore.assets import (
     AssetTriggeredTimetable,
     AssetUriRef,
     Dataset,
+    DatasetAlias,
     InletEventsAccessors,
     Metadata,
     OutletEventAccessors,
@@ -527,3 +528,32 @@ def test_airflow_import_paths_serve_the_asset_classes() -> None:
         assert assets_tt.AssetOrTimeSchedule is AssetOrTimeSchedule
         assert datasets_tt.DatasetOrTimeSchedule is AssetOrTimeSchedule
         assert definitions.AssetNameRef is AssetNameRef
+
+
+def test_airflow_2_string_keys_of_outlet_and_inlet_events() -> None:
+    # Airflow 2's example_dataset_alias (`outlet_events["example-alias"].add(...)`) and
+    # example_inlet_event_extra (`{{ inlet_events['s3://output/1.txt'][-1].extra }}`).
+    out = Dataset("s3://output/1.txt")
+    named = Asset(name="report", uri="s3://output/report")
+
+    def produce(*, outlet_events: OutletEventAccessors) -> None:
+        outlet_events["example-alias"].add(Dataset("s3://bucket/my-task"))
+        outlet_events["s3://output/1.txt"].extra = {"by": "uri"}
+        outlet_events["report"].extra = {"by": "name"}
+
+    with DAG("p2", schedule=None, start_date=START):
+        op = PythonOperator(task_id="p", python_callable=produce,
+                            outlets=[DatasetAlias("example-alias"), out, named])
+    context = _context(op)
+    execute_task(op, context)
+    assert context["outlet_events"].events() == [
+        AssetEventRecord(out, {"by": "uri"}), AssetEventRecord(named, {"by": "name"}),
+        AssetEventRecord(Dataset("s3://bucket/my-task"), {}, DatasetAlias("example-alias"))]
+    with pytest.raises(TypeError, match="is not one"):  # a URI that is no outlet alias
+        OutletEventAccessors([out])["s3://elsewhere"].add(Asset("s3://x"))
+
+    inlet = InletEventsAccessors([out, named], lambda kind, value: [(kind, value)])
+    assert inlet["s3://output/1.txt"] == [("asset_key", "s3://output/1.txt\0s3://output/1.txt")]
+    assert inlet["report"] == [("asset_key", "report\0s3://output/report")]
+    with pytest.raises(KeyError, match="'s3://nope' is not the URI or name of an inlet"):
+        inlet["s3://nope"]
