@@ -7,6 +7,7 @@ context keys its signature names, besides ``op_args`` and ``op_kwargs``.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -98,6 +99,11 @@ class PythonOperator(BaseOperator):
         merged = {**context, **self.op_kwargs, "templates_dict": self.templates_dict}
         kwargs = determine_kwargs(self.python_callable, self.op_args, merged)
         result = self.execute_callable(self.op_args, kwargs)
+        # An ``async def`` callable (Airflow 3.1): the coroutine runs to its end in an event
+        # loop of its own; its result is the task's.
+        if inspect.iscoroutine(result) and inspect.iscoroutinefunction(
+                inspect.unwrap(self.python_callable)):
+            result = asyncio.run(result)
         # Asset event extra the function yields or returns as Metadata (docs/airflow-behaviour.md
         # 11): a generator is run to its end, its return value is the task's.
         if inspect.isgenerator(result) and inspect.isgeneratorfunction(

@@ -20,6 +20,7 @@ from dagcore.decorators import XComArg
 from dagcore.exceptions import DagcoreException, DagRunTriggerException
 from dagcore.operators.bash_decorated import DecoratedBashOperator
 from dagcore.operators.empty import EmptyOperator
+from dagcore.operators.python import PythonOperator
 from dagcore.operators.python_virtualenv import (
     DecoratedVirtualenvOperator,
     ExternalPythonOperator,
@@ -590,3 +591,26 @@ def test_context_manager_errors_are_airflows(build: Any, message: str) -> None:
         with pytest.raises(ValueError, match=message):
             with target:
                 pass
+
+
+def test_async_callables_run_to_their_end() -> None:
+    # Airflow 3.1's example_python_operator: PythonOperator(python_callable=<async def>), and
+    # @task on an async function; the awaited result is the task's return value.
+    import asyncio
+
+    async def sleep_then(n: int) -> int:
+        await asyncio.sleep(0.01)
+        return n * 2
+
+    with DAG("async_callables", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule=None) as dag:
+        PythonOperator(task_id="op", python_callable=sleep_then, op_kwargs={"n": 21})
+
+        @task
+        async def decorated() -> str:
+            await asyncio.sleep(0)
+            return "done"
+
+        decorated()
+    result = dag.test(datetime(2024, 1, 2, tzinfo=UTC))
+    assert result.task_states == {"op": "success", "decorated": "success"}
+    assert (result.xcom_pull("op"), result.xcom_pull("decorated")) == (42, "done")
