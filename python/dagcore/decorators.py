@@ -69,14 +69,20 @@ class XComArg(DependencyMixin):
     def resolve(self, context: Mapping[str, Any]) -> Any:
         """The value, pulled from XCom through ``context["ti"]``.
 
+        Nothing pushed under ``return_value`` (the task returned None, or pushes nothing) is
+        None, and so is any key of a ``multiple_outputs`` task, as Airflow's
+        ``PlainXComArg.resolve``.
+
         Raises:
-            LookupError: nothing was pushed (the upstream task did not run or returned None
-                without ``do_xcom_push``); the message names the task and key.
+            LookupError: nothing was pushed under another key; the message names the task and
+                key.
         """
         marker = object()
         value = context["ti"].xcom_pull(task_ids=self.operator.task_id, key=self.key,
                                         default=marker)
         if value is marker:
+            if self.key == XCOM_RETURN_KEY or getattr(self.operator, "multiple_outputs", False):
+                return None
             raise LookupError(f"XComArg result from {self.operator.task_id} at "
                               f"{self.operator.dag_id} with key={self.key!r} is not found!")
         return value

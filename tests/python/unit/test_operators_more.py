@@ -614,3 +614,23 @@ def test_async_callables_run_to_their_end() -> None:
     result = dag.test(datetime(2024, 1, 2, tzinfo=UTC))
     assert result.task_states == {"op": "success", "decorated": "success"}
     assert (result.xcom_pull("op"), result.xcom_pull("decorated")) == (42, "done")
+
+
+def test_an_xcomarg_of_a_task_that_returned_none_resolves_to_none() -> None:
+    # Airflow 2's example_xcomargs: task2 gets task1.output, and task1 returns None (no XCom):
+    # PlainXComArg.resolve gives None for return_value; another key missing is an error.
+    def nothing(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    def receive(dummy: Any = "unset", missing: Any = "unset") -> list[Any]:
+        return [dummy]
+
+    with DAG("xcomargs", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule=None) as dag:
+        task1 = PythonOperator(task_id="task1", python_callable=nothing)
+        PythonOperator(task_id="task2", python_callable=receive,
+                       op_kwargs={"dummy": task1.output})
+        PythonOperator(task_id="task3", python_callable=receive,
+                       op_kwargs={"missing": XComArg(task1, key="other")})
+    result = dag.test(datetime(2024, 1, 2, tzinfo=UTC))
+    assert result.task_states == {"task1": "success", "task2": "success", "task3": "failed"}
+    assert result.xcom_pull("task2") == [None]

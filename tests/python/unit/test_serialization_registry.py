@@ -28,7 +28,7 @@ from dagcore.operators import branch, latest_only, short_circuit, weekday
 from dagcore.operators import datetime as datetime_ops
 from dagcore.operators.base import BaseOperator
 from dagcore.operators.bash import BashOperator
-from dagcore.operators.empty import EmptyOperator
+from dagcore.operators.empty import DummyOperator, EmptyOperator
 from dagcore.operators.python import PythonOperator
 from dagcore.operators.trigger_dagrun import TriggerDagRunOperator
 from dagcore.serialization import DagSerializationError, SerializedDAG, dag_hash, serialize_dag
@@ -40,6 +40,7 @@ STABLE_NAMES = {
     "dagcore.operators.base.BaseOperator": BaseOperator,
     "dagcore.operators.bash.BashOperator": BashOperator,
     "dagcore.operators.empty.EmptyOperator": EmptyOperator,
+    "dagcore.operators.empty.DummyOperator": DummyOperator,
     "dagcore.operators.python.PythonOperator": PythonOperator,
     "dagcore.operators.trigger_dagrun.TriggerDagRunOperator": TriggerDagRunOperator,
     "dagcore.decorators.DecoratedPythonOperator": importlib.import_module(

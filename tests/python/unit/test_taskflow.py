@@ -93,7 +93,9 @@ def test_references_take_part_in_shift_operators() -> None:
     assert the_dag.get_task("end").upstream_task_ids == {"first"}
 
 
-def test_missing_upstream_value_is_named() -> None:
+def test_missing_upstream_value_is_none_or_named() -> None:
+    # Airflow's PlainXComArg.resolve: no return_value is None (the task returned None); a
+    # missing other key is an error naming the task and key.
     with DAG("missing") as the_dag:
         @task
         def nothing() -> None:
@@ -104,10 +106,13 @@ def test_missing_upstream_value_is_named() -> None:
             return x
 
         use(nothing())
+        use.override(task_id="use_key")(XComArg(the_dag.get_task("nothing"), key="other"))
     xcom = InMemoryXComBackend()
     the_dag.run_task("nothing", run_id="r", xcom=xcom)
-    with pytest.raises(LookupError, match="XComArg result from nothing at missing"):
-        the_dag.run_task("use", run_id="r", xcom=xcom)
+    assert the_dag.run_task("use", run_id="r", xcom=xcom) is None
+    with pytest.raises(LookupError, match="XComArg result from nothing at missing with "
+                                          "key='other' is not found"):
+        the_dag.run_task("use_key", run_id="r", xcom=xcom)
 
 
 def test_wrong_call_fails_at_definition() -> None:
