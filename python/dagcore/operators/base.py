@@ -12,6 +12,7 @@ moment the edge that closes it is set, even before the tasks belong to a DAG.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import inspect
@@ -713,8 +714,9 @@ def execute_task(task: BaseOperator, context: dict[str, Any]) -> Any:
     context = dict(context)
     context["task"] = runnable
     runnable.render_template_fields(context)
-    runnable.pre_execute(context)
-    result = runnable.execute(context)
+    with _airflow_imports():
+        runnable.pre_execute(context)
+        result = runnable.execute(context)
     ti = context.get("ti")
     if ti is not None and runnable.do_xcom_push and result is not None:
         if runnable.multiple_outputs:
@@ -732,5 +734,18 @@ def execute_task(task: BaseOperator, context: dict[str, Any]) -> Any:
         from dagcore.mapping import check_mapped_input
 
         check_mapped_input(task, result if runnable.do_xcom_push else None)
-    runnable.post_execute(context, result)
+    with _airflow_imports():
+        runnable.post_execute(context, result)
     return result
+
+
+def _airflow_imports() -> contextlib.AbstractContextManager[Any]:
+    """While a task runs, ``import airflow...`` in its code (``from airflow.operators.python
+    import get_current_context`` inside a callable) resolves as it did when the DAG file was
+    parsed: the compat layer is on with ``[core] dagbag_compat_airflow`` (docs/airflow-
+    behaviour.md 8.13)."""
+    if not conf.getboolean("core", "dagbag_compat_airflow", fallback=True):
+        return contextlib.nullcontext()
+    from dagcore.compat import airflow as compat
+
+    return compat.enabled()

@@ -90,7 +90,7 @@ class VirtualenvError(DagcoreException, ValueError):
 _SCRIPT = '''\
 import {serializer} as _serializer
 import sys
-
+{context_setup}
 {source}
 
 with open(sys.argv[1], "rb") as _file:
@@ -98,7 +98,8 @@ with open(sys.argv[1], "rb") as _file:
 with open(sys.argv[3], "r") as _file:
     virtualenv_string_args = [_line.strip() for _line in _file]
 try:
-    _res = {name}(*_arg_dict["args"], **_arg_dict["kwargs"])
+    with _current_context():
+        _res = {name}(*_arg_dict["args"], **_arg_dict["kwargs"])
 except Exception as _exc:
     with open(sys.argv[4], "w") as _file:
         _file.write(str(_exc))
@@ -108,6 +109,26 @@ with open(sys.argv[2], "wb") as _file:
         _serializer.dump(_res, _file)
 '''
 """Airflow's ``python_virtualenv_script.jinja2``, in substance."""
+
+_NO_CONTEXT = '''\
+import contextlib as _contextlib
+_current_context = _contextlib.nullcontext
+'''
+"""Without ``use_airflow_context``: the function runs with no current context."""
+
+_WITH_CONTEXT = '''\
+import functools as _functools
+sys.path.append({package_root!r})
+from dagcore.compat import airflow as _compat
+from dagcore.context import set_current_context as _set_current_context
+_compat.install()
+with open(sys.argv[5], "rb") as _file:
+    _current_context = _functools.partial(_set_current_context, _serializer.load(_file))
+'''
+"""``use_airflow_context=True`` (Airflow 2.10): dagcore (from the worker's installation, so the
+interpreter must be the worker's Python version) and its Airflow import paths are importable in
+the subprocess, and ``get_current_context()`` there returns the serializable part of the task's
+context (docs/airflow-behaviour.md 8.11)."""
 
 
 def function_source(func: Callable[..., Any]) -> str:
@@ -140,7 +161,8 @@ class _BaseVirtualenvOperator(PythonOperator):
                  templates_exts: list[str] | None = None, expect_airflow: bool = True,
                  skip_on_exit_code: int | Container[int] | None = None,
                  env_vars: dict[str, str] | None = None, inherit_env: bool = True,
-                 use_dill: bool = False, **kwargs: Any) -> None:
+                 use_dill: bool = False, use_airflow_context: bool = False,
+                 **kwargs: Any) -> None:
         if use_dill:  # Airflow 2.8-2.10's deprecated spelling of serializer="dill"
             warnings.warn("`use_dill` is deprecated and will be removed in a future version. "
                           "Please provide serializer='dill' instead.", DeprecationWarning,
@@ -169,6 +191,7 @@ class _BaseVirtualenvOperator(PythonOperator):
         self.serializer = serializer
         self.string_args = list(string_args or [])
         self.expect_airflow = expect_airflow
+        self.use_airflow_context = use_airflow_context
         if skip_on_exit_code is None:
             self.skip_on_exit_code: Container[int] = ()
         elif isinstance(skip_on_exit_code, int):
@@ -208,25 +231,34 @@ class _BaseVirtualenvOperator(PythonOperator):
                              f"{sorted(allowed)} can (docs/airflow-behaviour.md 8.11)")
         merged = {**serializable, **self.op_kwargs, "templates_dict": self.templates_dict}
         kwargs = determine_kwargs(self.python_callable, self.op_args, merged)
-        result = self._run_in_subprocess(list(self.op_args), kwargs)
+        result = self._run_in_subprocess(list(self.op_args), kwargs,
+                                         serializable if self.use_airflow_context else None)
         if self.show_return_value_in_logs:
             log.info("Done. Returned value was: %r", result)
         return result
 
-    def _run_in_subprocess(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    def _run_in_subprocess(self, args: list[Any], kwargs: dict[str, Any],
+                           current_context: dict[str, Any] | None = None) -> Any:
         serializer = importlib.import_module(self.serializer)
         python = self._interpreter()
         with tempfile.TemporaryDirectory(prefix="dagcore-venv-run") as tmp:
             tmp_path = Path(tmp)
             script = tmp_path / "script.py"
             source = function_source(self.python_callable)
+            setup = _NO_CONTEXT if current_context is None else _WITH_CONTEXT.format(
+                package_root=str(Path(__file__).resolve().parents[2]))
             script.write_text(_SCRIPT.format(serializer=self.serializer, source=source,
-                                             name=self.python_callable.__name__))
+                                             name=self.python_callable.__name__,
+                                             context_setup=setup))
             input_path, output_path = tmp_path / "script.in", tmp_path / "script.out"
             string_args_path, error_path = tmp_path / "string_args.txt", tmp_path / "error.txt"
+            context_path = tmp_path / "context.in"
             try:
                 with input_path.open("wb") as file:
                     serializer.dump({"args": args, "kwargs": kwargs}, file)
+                if current_context is not None:
+                    with context_path.open("wb") as file:
+                        serializer.dump(current_context, file)
             except Exception as exc:  # noqa: BLE001 - any pickling error names the task
                 raise ValueError(f"the arguments of task {self.task_id!r} cannot be serialized "
                                  f"with {self.serializer}: {exc}") from None
@@ -235,7 +267,8 @@ class _BaseVirtualenvOperator(PythonOperator):
             env = dict(os.environ) if self.inherit_env else {}
             env.update(self.env_vars or {})
             code = self._run_script([python, str(script), str(input_path), str(output_path),
-                                     str(string_args_path), str(error_path)], env, tmp)
+                                     str(string_args_path), str(error_path),
+                                     str(context_path)], env, tmp)
             if code in self.skip_on_exit_code:
                 raise TaskSkipped(f"Process exited with code {code}. Skipping.")
             if code != 0:
@@ -309,6 +342,11 @@ class PythonVirtualenvOperator(_BaseVirtualenvOperator):
                              "Python major versions for PythonVirtualenvOperator. Please use "
                              "string_args." + f" (task {task_id!r}, python_version "
                              f"{python_version!r})")
+        if (kwargs.get("use_airflow_context") and not kwargs.get("expect_airflow", True)
+                and not system_site_packages):
+            raise ValueError(f"task {task_id!r}: the `use_airflow_context` parameter is set to "
+                             "True, but expect_airflow and system_site_packages are set to "
+                             "False.")
         super().__init__(task_id, python_callable=python_callable, serializer=serializer,
                          op_args=op_args, op_kwargs=op_kwargs, **kwargs)
         if requirements is None:

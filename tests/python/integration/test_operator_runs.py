@@ -266,3 +266,39 @@ def test_use_dill_is_airflow_2_s_spelling_of_the_dill_serializer() -> None:
             pytest.warns(DeprecationWarning):
         ExternalPythonOperator(task_id="u", python=sys.executable, python_callable=plus_one,
                                use_dill=True, serializer="pickle")
+
+
+def test_use_airflow_context_gives_get_current_context_in_the_other_interpreter(
+        tmp_path: Path) -> None:
+    # Airflow 2.10's example_python_context_operator: get_current_context() inside a
+    # PythonVirtualenvOperator / ExternalPythonOperator with use_airflow_context=True.
+    def read_context():  # type: ignore[no-untyped-def]  # runs without this module's imports
+        from airflow.operators.python import get_current_context
+
+        context = get_current_context()
+        return [context["ds"], context["params"], context["task_instance_key_str"]]
+
+    def no_context() -> str:
+        from airflow.operators.python import get_current_context
+
+        return str(get_current_context())
+
+    with DAG("venv_context", start_date=START, schedule=None, params={"p": 1}) as dag:
+        PythonVirtualenvOperator(task_id="venv", python_callable=read_context,
+                                 use_airflow_context=True, venv_cache_path=tmp_path)
+        ExternalPythonOperator(task_id="external", python=sys.executable,
+                               python_callable=read_context, use_airflow_context=True)
+        # Without the flag, the function has no current context: Airflow's error.
+        ExternalPythonOperator(task_id="without", python=sys.executable,
+                               python_callable=no_context)
+    result = dag.test(LOGICAL)
+    assert result.task_states == {"venv": "success", "external": "success", "without": "failed"}
+    expected = ["2024-03-01", {"p": 1}]
+    assert result.xcom_pull("venv")[:2] == expected
+    assert result.xcom_pull("external")[:2] == expected
+    assert result.xcom_pull("external")[2].startswith("venv_context__external__")
+    with pytest.raises(ValueError, match="the `use_airflow_context` parameter is set to True, "
+                                         "but expect_airflow and system_site_packages"):
+        PythonVirtualenvOperator(task_id="bad", python_callable=read_context,
+                                 use_airflow_context=True, expect_airflow=False,
+                                 system_site_packages=False)

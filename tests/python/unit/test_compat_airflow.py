@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -428,3 +429,28 @@ def test_asset_allow_producer_teams_is_kept_without_effect() -> None:
     with_teams = compat.DAG("consumer", start_date=LOGICAL, schedule=[shared])
     without = compat.DAG("consumer", start_date=LOGICAL, schedule=[Asset("shared_data")])
     assert serialize_dag(with_teams) == serialize_dag(without)
+
+
+def test_airflow_imports_inside_a_callable_resolve_while_the_task_runs(tmp_path: Path) -> None:
+    # Airflow 2.10's example_python_context_operator: the function imports airflow when it runs.
+    (tmp_path / "lazy.py").write_text(textwrap.dedent("""\
+        import pendulum
+        from airflow import DAG
+        from airflow.operators.python import PythonOperator
+
+        def print_context():
+            from airflow.operators.python import get_current_context
+            return get_current_context()["ds"]
+
+        with DAG("lazy", schedule=None, start_date=pendulum.datetime(2021, 1, 1, tz="UTC")):
+            PythonOperator(task_id="print_the_context", python_callable=print_context)
+        """))
+    bag = DagBag(tmp_path)
+    assert bag.import_errors == {} and not compat.is_installed()
+    result = bag.get_dag("lazy").test(LOGICAL)
+    assert result.task_states == {"print_the_context": "success"}
+    assert result.xcom_pull("print_the_context") == "2024-03-01"
+    assert airflow_modules() == [] and not compat.is_installed()  # off again after the task
+    with conf_vars({("core", "dagbag_compat_airflow"): "false"}):
+        result = bag.get_dag("lazy").test(LOGICAL)
+    assert result.task_states == {"print_the_context": "failed"}
