@@ -138,6 +138,18 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         # $DAGCORE_HOME/jwt_secret (dagcore.api.tokens).
         "jwt_expiration_time": "86400",
     },
+    "smtp": {
+        # Airflow's SMTP options, used by EmailOperator (dagcore.operators.email,
+        # docs/airflow-behaviour.md 8.12). smtp_user / smtp_password (no default) authenticate
+        # when both are set; a connection named by the operator's conn_id overrides them.
+        "smtp_host": "localhost",
+        "smtp_starttls": "True",
+        "smtp_ssl": "False",
+        "smtp_port": "25",
+        "smtp_mail_from": "airflow@example.com",
+        "smtp_timeout": "30",
+        "smtp_retry_limit": "5",
+    },
     "operators": {
         # The queue of a task that names none (Airflow's option): the CeleryExecutor sends its
         # tries there, and `dagcore celery worker` listens there without --queues.

@@ -148,6 +148,7 @@ def _builtin_classes() -> dict[str, type]:
     from dagcore.operators import branch, latest_only, short_circuit, weekday
     from dagcore.operators import datetime as datetime_ops
     from dagcore.operators.bash import BashOperator
+    from dagcore.operators.email import EmailOperator
     from dagcore.operators.empty import DummyOperator, EmptyOperator
     from dagcore.operators.python import PythonOperator
     from dagcore.operators.trigger_dagrun import TriggerDagRunOperator
@@ -159,6 +160,7 @@ def _builtin_classes() -> dict[str, type]:
     return {
         "dagcore.operators.base.BaseOperator": BaseOperator,
         "dagcore.operators.bash.BashOperator": BashOperator,
+        "dagcore.operators.email.EmailOperator": EmailOperator,
         "dagcore.operators.empty.EmptyOperator": EmptyOperator,
         "dagcore.operators.empty.DummyOperator": DummyOperator,
         "dagcore.operators.python.PythonOperator": PythonOperator,

@@ -121,6 +121,7 @@ _SENSOR_WEEKDAY: Final = ("dagcore.sensors.weekday", ("DayOfWeekSensor",))
 _SENSOR_EXTERNAL: Final = ("dagcore.sensors.external_task", ("ExternalTaskSensor",
                                                              "ExternalTaskMarker"))
 _VARIABLE: Final = ("dagcore.variables", ("Variable",))
+_EMAIL: Final = (("dagcore.operators.email", ("EmailOperator",)),)
 _CONNECTION: Final = ("dagcore.connections", ("Connection",))
 
 ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
@@ -141,6 +142,7 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.operators.python": _PYTHON + _CONTEXT + _VENV + _BRANCHING_PYTHON,
     "airflow.operators.bash": _BASH,
     "airflow.operators.trigger_dagrun": _TRIGGER,
+    "airflow.operators.email": _EMAIL,
     "airflow.providers": (),
     "airflow.providers.standard": (),
     "airflow.providers.standard.operators": (),
@@ -148,6 +150,10 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.providers.standard.operators.python": _PYTHON + _CONTEXT + _VENV + _BRANCHING_PYTHON,
     "airflow.providers.standard.operators.bash": _BASH,
     "airflow.providers.standard.operators.trigger_dagrun": _TRIGGER,
+    # Airflow 3 moved EmailOperator to the SMTP provider (the SMTP server stays external).
+    "airflow.providers.smtp": (),
+    "airflow.providers.smtp.operators": (),
+    "airflow.providers.smtp.operators.smtp": _EMAIL,
     "airflow.utils": (),
     "airflow.utils.trigger_rule": (("dagcore.trigger_rule", ("TriggerRule",)),),
     "airflow.utils.state": (("dagcore.state", ("TaskInstanceState", "DagRunState")),
@@ -155,6 +161,7 @@ ALIASES: Final[Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     "airflow.utils.dates": ((_HERE, ("days_ago",)),),
     "airflow.utils.helpers": _HELPERS,
     "airflow.utils.task_group": (("dagcore.task_group", ("TaskGroup",)),),
+    "airflow.utils.email": (("dagcore.operators.email", ("send_email",)),),
     "airflow.timetables": (),
     "airflow.timetables.base": (("dagcore.timetables", ("DataInterval", "DagRunInfo",
                                                         "TimeRestriction", "Timetable")),),
