@@ -46,11 +46,9 @@ Usage: ``python benchmarks/celery_bench.py [--quick] [--keep]`` (``make bench``)
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import platform
-import pwd
 import shutil
 import signal
 import socket
@@ -66,7 +64,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import fmt, format_table, missing_dagcore, ratio, rounded
+from common import Postgres, fmt, format_table, free_port, missing_dagcore, ratio, rounded
 
 try:
     import sqlalchemy as sa
@@ -122,73 +120,6 @@ with DAG("bench_empty", start_date=datetime(2025, 1, 1, tzinfo=UTC), schedule=No
 
 
 # =========================================================================== servers
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Postgres:
-    """A throw-away PostgreSQL server (see the module docstring); None from :meth:`start`
-    without binaries."""
-
-    def __init__(self, bindir: Path, root: Path, run_as: str | None) -> None:
-        self.bindir, self.root, self.run_as = bindir, root, run_as
-        self.port = free_port()
-        self.databases = 0
-
-    @classmethod
-    def start(cls, root: Path) -> Postgres | None:
-        found = shutil.which("initdb")
-        candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                            key=lambda p: int(p.split("/")[4]))
-        if found:
-            bindir = Path(found).resolve().parent
-        elif candidates:
-            bindir = Path(candidates[-1]).parent
-        else:
-            return None
-        run_as = "nobody" if os.geteuid() == 0 else None
-        root.mkdir(parents=True)
-        if run_as is not None:
-            account = pwd.getpwnam(run_as)
-            os.chown(root, account.pw_uid, account.pw_gid)
-        server = cls(bindir, root, run_as)
-        server._run(["initdb", "-D", str(root / "data"), "-U", "bench", "-A", "trust", "-E",
-                     "UTF8", "--locale=C", "--no-sync"])
-        options = (f"-c listen_addresses=127.0.0.1 -p {server.port} "
-                   f"-c unix_socket_directories={root} -c fsync=off -c synchronous_commit=off "
-                   "-c full_page_writes=off -c max_connections=100")
-        server._run(["pg_ctl", "start", "-D", str(root / "data"), "-w", "-t", "60", "-l",
-                     str(root / "server.log"), "-o", options])
-        return server
-
-    def _run(self, cmd: list[str]) -> None:
-        cmd = [str(self.bindir / cmd[0]), *cmd[1:]]
-        if self.run_as is not None:
-            cmd = ["runuser", "-u", self.run_as, "--", *cmd]
-        result = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, timeout=120,
-                                check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed: {result.stdout}{result.stderr}")
-
-    def new_database(self) -> str:
-        self.databases += 1
-        name = f"bench_{self.databases}"
-        admin = sa.create_engine(f"postgresql+psycopg2://bench@127.0.0.1:{self.port}/postgres",
-                                 isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        admin.dispose()
-        return f"postgresql+psycopg2://bench@127.0.0.1:{self.port}/{name}"
-
-    def stop(self) -> None:
-        try:
-            self._run(["pg_ctl", "stop", "-D", str(self.root / "data"), "-m", "fast", "-w"])
-        except (RuntimeError, subprocess.TimeoutExpired):
-            self._run(["pg_ctl", "stop", "-D", str(self.root / "data"), "-m", "immediate"])
 
 
 class Redis:

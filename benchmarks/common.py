@@ -105,8 +105,8 @@ class Postgres:
     """A throw-away PostgreSQL server for a benchmark: ``initdb`` in a temporary directory,
     ``pg_ctl start`` on a free loopback port (trust authentication, no fsync), stopped by
     :meth:`stop`; run as ``nobody`` under root (PostgreSQL refuses root). :meth:`start` returns
-    None when no server binaries are found (the benchmark then says so). The same server as
-    ``celery_bench.py``'s."""
+    None when no server binaries are found (the benchmark then says so). Used by
+    ``celery_bench.py`` and ``assets_step_bench.py``."""
 
     def __init__(self, bindir: Path, root: Path, run_as: str | None) -> None:
         self.bindir, self.root, self.run_as = bindir, root, run_as
