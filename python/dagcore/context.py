@@ -18,11 +18,45 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypedDict
 
 from dagcore.exceptions import DagcoreException
 
-__all__ = ["get_current_context", "set_current_context"]
+__all__ = ["Context", "get_current_context", "set_current_context"]
+
+
+class Context(TypedDict, total=False):
+    """The task context's type, for annotations (Airflow 3's ``airflow.sdk.Context``, a
+    ``TypedDict`` too; Airflow 2's ``airflow.utils.context.Context``). A task receives a plain
+    dict with these keys among others (:func:`dagcore.templating.build_context`)."""
+
+    conf: Any
+    dag: Any
+    dag_run: Any
+    data_interval_end: Any
+    data_interval_start: Any
+    ds: str
+    ds_nodash: str
+    inlet_events: Any
+    inlets: list[Any]
+    logical_date: Any
+    macros: Any
+    map_index_template: str | None
+    outlet_events: Any
+    outlets: list[Any]
+    params: dict[str, Any]
+    run_id: str
+    task: Any
+    task_instance: Any
+    task_instance_key_str: str
+    test_mode: bool
+    ti: Any
+    triggering_asset_events: Any
+    ts: str
+    ts_nodash: str
+    ts_nodash_with_tz: str
+    var: Any
+
 
 _local = threading.local()
 

@@ -454,3 +454,15 @@ def test_airflow_imports_inside_a_callable_resolve_while_the_task_runs(tmp_path:
     with conf_vars({("core", "dagbag_compat_airflow"): "false"}):
         result = bag.get_dag("lazy").test(LOGICAL)
     assert result.task_states == {"print_the_context": "failed"}
+
+
+def test_context_type_at_airflow_s_paths() -> None:
+    # `from airflow.utils.context import Context` (Airflow 2's example_dag_decorator, custom
+    # operators' annotations) and `from airflow.sdk import Context` (Airflow 3).
+    from dagcore.context import Context
+
+    with compat.enabled():
+        from airflow.sdk import Context as SdkContext
+        from airflow.utils.context import Context as Airflow2Context
+    assert SdkContext is Context and Airflow2Context is Context
+    assert "ds" in Context.__annotations__ and "ti" in Context.__annotations__
