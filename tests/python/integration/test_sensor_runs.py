@@ -79,8 +79,10 @@ def test_reschedule_sensor_goes_up_for_reschedule_then_succeeds_at_the_same_try(
     # next poke is the same try (try_number does not advance).
     poke = Countdown(3)
     with DAG("resched", schedule=None, start_date=START) as dag:
+        # 0.2 s: the reschedule date (poke time + interval) must stay after the try's end date
+        # even on a loaded machine (with 0.01 s a busy CI run once recorded the end later).
         PythonSensor(task_id="wait", python_callable=poke, mode="reschedule",
-                     poke_interval=0.01, timeout=60) >> EmptyOperator(task_id="after")
+                     poke_interval=0.2, timeout=60) >> EmptyOperator(task_id="after")
     db_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     result = dag.test(LOGICAL, db_url=db_url, timeout=FINISH_TIMEOUT_S)
     assert result.state == "success"
