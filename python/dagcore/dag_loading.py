@@ -149,9 +149,9 @@ def _parse_stored(root: Path, code_path: str) -> ParsedDagFile:
 
 def load_dag_version(engine: Engine, version_id: Any, dag_id: str, fileloc: str | None = None
                      ) -> DAG:
-    """The DAG ``dag_id`` as the code stored with DAG version ``version_id`` defines it (docs/
-    airflow-behaviour.md 1.8); when the version has no stored code (or ``version_id`` is
-    None), as the file ``fileloc`` defines it now (:func:`load_dag`).
+    """The DAG ``dag_id`` as the code stored with DAG version ``version_id`` defines it
+    (docs/airflow-behaviour.md 1.8); when the version has no stored code (or ``version_id``
+    is None), as the file ``fileloc`` defines it now (:func:`load_dag`).
 
     The DAG's ``fileloc`` is ``fileloc`` (where the file lives in the DAG folder), so templates
     found next to the DAG file are read from there.

@@ -1027,8 +1027,8 @@ def run_dag_callback(request: DagCallbackRequest, dag: DAG | None = None, *,
     (``dag``, ``run_id``, ``reason``, ``dag_run``); False if the DAG could not be loaded or a
     callback raised (logged with its traceback; the others are still called, as Airflow's
     ``DAG.handle_callback`` does). ``dag`` is the DAG object to use (``dag.test()``); default
-    the DAG as the code of the run's version defines it when ``engine`` is given (docs/
-    airflow-behaviour.md 1.8), else as ``request.fileloc`` defines it."""
+    the DAG as the code of the run's version defines it when ``engine`` is given
+    (docs/airflow-behaviour.md 1.8), else as ``request.fileloc`` defines it."""
     from dagcore.templating import DagRunContext
 
     if dag is None:

@@ -742,8 +742,8 @@ def execute_task(task: BaseOperator, context: dict[str, Any]) -> Any:
 def _airflow_imports() -> contextlib.AbstractContextManager[Any]:
     """While a task runs, ``import airflow...`` in its code (``from airflow.operators.python
     import get_current_context`` inside a callable) resolves as it did when the DAG file was
-    parsed: the compat layer is on with ``[core] dagbag_compat_airflow`` (docs/airflow-
-    behaviour.md 8.13)."""
+    parsed: the compat layer is on with ``[core] dagbag_compat_airflow``
+    (docs/airflow-behaviour.md 8.13)."""
     if not conf.getboolean("core", "dagbag_compat_airflow", fallback=True):
         return contextlib.nullcontext()
     from dagcore.compat import airflow as compat
