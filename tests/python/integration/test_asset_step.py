@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fake_executors import NeverRuns
 from sqlalchemy.engine import Engine
 
 from dagcore import DAG
@@ -22,7 +22,6 @@ from dagcore.assets import Asset, BaseAsset
 from dagcore.dag_processing import write_dag
 from dagcore.db import migrate, transaction
 from dagcore.db_dagbag import DBDagBag
-from dagcore.executors.base import BaseExecutor, ExecutorEvent, TaskWorkload
 from dagcore.jobs.scheduler import SchedulerJob
 from dagcore.models import tables as t
 from dagcore.operators.empty import EmptyOperator
@@ -31,29 +30,6 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 A, B, C = Asset("s3://step/a"), Asset("s3://step/b"), Asset("s3://step/c")
-
-
-class _NoExecutor(BaseExecutor):
-    """The asset step starts nothing."""
-
-    def start(self) -> None:
-        pass
-
-    def queue_workload(self, workload: TaskWorkload) -> None:
-        raise AssertionError("the asset step queues no task")
-
-    @property
-    def running(self) -> set[Any]:
-        return set()
-
-    def heartbeat(self) -> list[ExecutorEvent]:
-        return []
-
-    def end(self, timeout: float | None = None) -> list[ExecutorEvent]:
-        return []
-
-    def terminate(self) -> None:
-        pass
 
 
 def write(engine: Engine, dag_id: str, schedule: BaseAsset | list[BaseAsset],
@@ -78,13 +54,14 @@ def job(engine: Engine) -> Iterator[SchedulerJob]:
     write(engine, "c1", [A, B])
     write(engine, "c2", A | C)
     write(engine, "c3", [C])
-    scheduler = SchedulerJob(engine=engine, executor=_NoExecutor(4),
-                             dag_bag=DBDagBag(engine=engine))
+    executor = NeverRuns(4)
+    scheduler = SchedulerJob(engine=engine, executor=executor, dag_bag=DBDagBag(engine=engine))
     scheduler.job.register()
     try:
         yield scheduler
     finally:
         scheduler.job.complete("success")
+    assert executor.queued == []  # the asset step queues no task
 
 
 def ready(job: SchedulerJob) -> set[str]:
