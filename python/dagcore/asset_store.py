@@ -56,7 +56,6 @@ __all__ = [
     "consume_asset_events",
     "inlet_asset_events",
     "leaf_resolver",
-    "queued_pairs",
     "record_asset_events",
     "record_external_asset_event",
     "sync_dag_assets",
@@ -325,13 +324,6 @@ def _queue_consumers(conn: Connection, recorded: Sequence[tuple[int, str, str, i
             set_={"created_at": stmt.excluded.created_at},
             where=q.c.created_at < stmt.excluded.created_at),
         rows)
-
-
-def queued_pairs(conn: Connection) -> list[tuple[str, int]]:
-    """The queue as ``(target dag id, asset id)`` pairs."""
-    q = t.asset_dag_run_queue
-    return [(dag, asset) for dag, asset in conn.execute(
-        sa.select(q.c.target_dag_id, q.c.asset_id)).all()]
 
 
 TARGETED_LEAVES = 200
