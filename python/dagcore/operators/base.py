@@ -714,27 +714,26 @@ def execute_task(task: BaseOperator, context: dict[str, Any]) -> Any:
     context = dict(context)
     context["task"] = runnable
     runnable.render_template_fields(context)
-    with _airflow_imports():
+    with _airflow_imports():  # one install for this try's hooks and execute
         runnable.pre_execute(context)
         result = runnable.execute(context)
-    ti = context.get("ti")
-    if ti is not None and runnable.do_xcom_push and result is not None:
-        if runnable.multiple_outputs:
-            if not isinstance(result, dict):
-                raise TypeError(f"Returned output was type {type(result).__name__} expected "
-                                f"dictionary for multiple_outputs (task {task.task_id!r})")
-            for key, value in result.items():
-                if not isinstance(key, str):
-                    raise TypeError(f"Returned dictionary keys must be strings when using "
-                                    f"multiple_outputs, found {key!r} ({type(key).__name__}) "
-                                    f"instead (task {task.task_id!r})")
-                ti.xcom_push(key, value)
-        ti.xcom_push(XCOM_RETURN_KEY, result)
-    if ti is not None and task.dag is not None:
-        from dagcore.mapping import check_mapped_input
+        ti = context.get("ti")
+        if ti is not None and runnable.do_xcom_push and result is not None:
+            if runnable.multiple_outputs:
+                if not isinstance(result, dict):
+                    raise TypeError(f"Returned output was type {type(result).__name__} expected "
+                                    f"dictionary for multiple_outputs (task {task.task_id!r})")
+                for key, value in result.items():
+                    if not isinstance(key, str):
+                        raise TypeError(f"Returned dictionary keys must be strings when using "
+                                        f"multiple_outputs, found {key!r} ({type(key).__name__}) "
+                                        f"instead (task {task.task_id!r})")
+                    ti.xcom_push(key, value)
+            ti.xcom_push(XCOM_RETURN_KEY, result)
+        if ti is not None and task.dag is not None:
+            from dagcore.mapping import check_mapped_input
 
-        check_mapped_input(task, result if runnable.do_xcom_push else None)
-    with _airflow_imports():
+            check_mapped_input(task, result if runnable.do_xcom_push else None)
         runnable.post_execute(context, result)
     return result
 
