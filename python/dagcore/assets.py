@@ -710,6 +710,16 @@ class Metadata:
         return f"Metadata({self.asset!r}, extra={self.extra!r}, alias={self.alias!r})"
 
 
+def _asset_by_text(objects: Sequence[Any], text: str) -> Asset | None:
+    """The first asset among ``objects`` whose URI is ``text``, else the first whose name is
+    (how Airflow 2's string keys of ``outlet_events`` and ``inlet_events`` name an asset)."""
+    for attr in ("uri", "name"):
+        for obj in objects:
+            if isinstance(obj, Asset) and getattr(obj, attr) == text:
+                return obj
+    return None
+
+
 class OutletEventAccessor:
     """``outlet_events[key]``: set ``extra`` for an asset's event; ``add`` an event through an
     alias."""
@@ -764,11 +774,8 @@ class OutletEventAccessors(Mapping[BaseAsset, OutletEventAccessor]):
         for outlet in self._outlets:
             if isinstance(outlet, AssetAlias) and outlet.name == text:
                 return outlet
-        for attr in ("uri", "name"):
-            for outlet in self._outlets:
-                if isinstance(outlet, Asset) and getattr(outlet, attr) == text:
-                    return outlet
-        return Asset(uri=text)
+        found = _asset_by_text(self._outlets, text)
+        return Asset(uri=text) if found is None else found
 
     def __iter__(self) -> Iterator[BaseAsset]:
         return iter(self._accessors)
@@ -822,10 +829,10 @@ class InletEventsAccessors(Mapping[Any, list[Any]]):
             except IndexError:
                 raise IndexError(f"the task has no inlet at position {key}") from None
         if isinstance(key, str):  # Airflow 2: an inlet's URI (its templates index by URI)
-            key = next((i for attr in ("uri", "name") for i in self._inlets
-                        if isinstance(i, Asset) and getattr(i, attr) == key), key)
-            if isinstance(key, str):
+            found = _asset_by_text(self._inlets, key)
+            if found is None:
                 raise KeyError(f"{key!r} is not the URI or name of an inlet of the task")
+            key = found
         if not isinstance(key, (Asset, AssetAlias, AssetRef)):
             raise KeyError(f"inlet_events are keyed by an Asset or AssetAlias, got {key!r}")
         if isinstance(key, (Asset, AssetAlias)) and key not in self._inlets:
