@@ -34,9 +34,9 @@ void register_cron(py::module_& m) {
            py::arg("hash_key") = py::none())
       .def_property_readonly("resolved",
                              [](const cron_schedule& s) { return s.expression().resolved(); })
-      .def_property_readonly("fires_at_least_hourly", [](const cron_schedule& s) {
-        return s.expression().fires_at_least_hourly();
-      })
+      .def_property_readonly(
+          "fires_at_least_hourly",
+          [](const cron_schedule& s) { return s.expression().fires_at_least_hourly(); })
       .def_property_readonly("timezone", [](const cron_schedule& s) { return s.zone().name(); })
       .def(
           "next",
@@ -69,6 +69,21 @@ void register_cron(py::module_& m) {
           py::arg("start"), py::arg("end"), py::arg("max_runs") = 1'000'000,
           "Every fire in [start, end] as aware UTC datetimes.")
       .def(
+          "between_per_date",
+          [](const cron_schedule& s, py::handle start, py::handle end, std::uint64_t max_runs) {
+            const instant a = to_instant(start, "start");
+            const instant b = to_instant(end, "end");
+            std::vector<instant> fires;
+            {
+              py::gil_scoped_release nogil;
+              fires = s.between_per_date(a, b, max_runs);
+            }
+            return to_datetime_list(fires.data(), fires.size());
+          },
+          py::arg("start"), py::arg("end"), py::arg("max_runs") = 1'000'000,
+          "between() through the per-date path (next() of each fire, each a zone-aware search): "
+          "the reference tests compare the bulk walk with.")
+      .def(
           "count_between",
           [](const cron_schedule& s, py::handle start, py::handle end) {
             const instant a = to_instant(start, "start");
@@ -89,7 +104,6 @@ void register_cron(py::module_& m) {
           py::arg("start"), py::arg("end"), py::arg("max_runs") = 100'000'000,
           "Generates every fire in [start, end] as C++ instants and returns how many: the "
           "engine alone, without Python objects (for benchmarks).");
-
 }
 
 }  // namespace dagcore::bindings

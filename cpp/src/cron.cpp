@@ -40,9 +40,11 @@ struct field_spec {
   int high;
 };
 
-constexpr field_spec field_specs[5] = {
-    {"minute", 0, 59}, {"hour", 0, 23}, {"day-of-month", 1, 31}, {"month", 1, 12},
-    {"day-of-week", 0, 7}};
+constexpr field_spec field_specs[5] = {{"minute", 0, 59},
+                                       {"hour", 0, 23},
+                                       {"day-of-month", 1, 31},
+                                       {"month", 1, 12},
+                                       {"day-of-week", 0, 7}};
 
 constexpr std::string_view month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
                                             "jul", "aug", "sep", "oct", "nov", "dec"};
@@ -111,15 +113,6 @@ constexpr std::uint64_t mix(std::uint64_t x) noexcept {
   return x ^ (x >> 31);
 }
 
-int days_in_month(std::int64_t year, int month) noexcept {
-  static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (month == 2) {
-    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return leap ? 29 : 28;
-  }
-  return days[month - 1];
-}
-
 int weekday_of(const civil_day& d) noexcept {  // 0 = Sunday
   switch (cctz::get_weekday(d)) {
     case cctz::weekday::sunday:
@@ -140,20 +133,16 @@ int weekday_of(const civil_day& d) noexcept {  // 0 = Sunday
   return 0;
 }
 
-/// The lowest set bit at or above `from`, or -1.
-template <class Mask>
-int next_bit(Mask mask, int from) noexcept {
-  if (from >= std::numeric_limits<Mask>::digits) return -1;
-  const Mask shifted = static_cast<Mask>(mask >> from);
-  return shifted == 0 ? -1 : from + std::countr_zero(shifted);
-}
+using detail::days_in_month;
+using detail::next_bit;
 
 /// The highest set bit at or below `from`, or -1.
 template <class Mask>
 int prev_bit(Mask mask, int from) noexcept {
   if (from < 0) return -1;
   constexpr int digits = std::numeric_limits<Mask>::digits;
-  const Mask kept = from >= digits - 1 ? mask : static_cast<Mask>(mask & ((Mask{1} << (from + 1)) - 1));
+  const Mask kept =
+      from >= digits - 1 ? mask : static_cast<Mask>(mask & ((Mask{1} << (from + 1)) - 1));
   return kept == 0 ? -1 : digits - 1 - std::countl_zero(kept);
 }
 
@@ -246,7 +235,8 @@ class parser {
         if (ec != std::errc() || ptr != nth_text.data() + nth_text.size() || nth < 1 || nth > 5) {
           fail("invalid day-of-week value '" + std::string(item) + "' (# takes 1-5)");
         }
-        out.nth_weekdays[static_cast<std::size_t>(day)] |= static_cast<std::uint8_t>(1U << (nth - 1));
+        out.nth_weekdays[static_cast<std::size_t>(day)] |=
+            static_cast<std::uint8_t>(1U << (nth - 1));
         return std::string(item);
       }
       if (lowered.size() > 1 && lowered.back() == 'l') {
@@ -315,7 +305,8 @@ class parser {
       check_range(low, field);
       check_range(high, field);
       if (field == 4 && high == 0 && low > 0) high = 7;  // "FRI-SUN": Sunday as 7
-      if (low > high) fail("range " + std::string(range) + " is backwards in the " + spec.name + " field");
+      if (low > high)
+        fail("range " + std::string(range) + " is backwards in the " + spec.name + " field");
     } else {
       low = parse_number(range, field);
       check_range(low, field);
@@ -443,10 +434,12 @@ cron_expression::cron_expression(std::string_view expr, std::string_view hash_ke
 }
 
 bool cron_expression::day_matches(const civil_day& day) const noexcept {
-  const int d = day.day();
-  const int dim = days_in_month(day.year(), day.month());
-  const int wd = weekday_of(day);
-  const bool dom_ok = ((m_fields.days_of_month >> d) & 1U) || (m_fields.last_day_of_month && d == dim);
+  return day_matches(day.day(), days_in_month(day.year(), day.month()), weekday_of(day));
+}
+
+bool cron_expression::day_matches(int d, int dim, int wd) const noexcept {
+  const bool dom_ok =
+      ((m_fields.days_of_month >> d) & 1U) || (m_fields.last_day_of_month && d == dim);
   const bool dow_ok = ((m_fields.days_of_week >> wd) & 1U) ||
                       (((m_fields.last_weekdays >> wd) & 1U) && d + 7 > dim) ||
                       ((m_fields.nth_weekdays[static_cast<std::size_t>(wd)] >> ((d - 1) / 7)) & 1U);
@@ -480,7 +473,8 @@ std::optional<civil_second> cron_expression::next_general(const local_time& wall
     const int hour = m.hour();
     if (!((m_fields.hours >> hour) & 1U)) {
       const int nh = next_bit(m_fields.hours, hour + 1);
-      m = nh >= 0 ? civil_minute(m.year(), m.month(), m.day(), nh, 0) : civil_minute(civil_day(m) + 1);
+      m = nh >= 0 ? civil_minute(m.year(), m.month(), m.day(), nh, 0)
+                  : civil_minute(civil_day(m) + 1);
       continue;
     }
     const int minute = m.minute();
@@ -515,7 +509,8 @@ std::optional<civil_second> cron_expression::prev_general(const local_time& wall
     const int hour = m.hour();
     if (!((m_fields.hours >> hour) & 1U)) {
       const int ph = prev_bit(m_fields.hours, hour - 1);
-      m = ph >= 0 ? civil_minute(m.year(), m.month(), m.day(), ph, 59) : civil_minute(civil_day(m)) - 1;
+      m = ph >= 0 ? civil_minute(m.year(), m.month(), m.day(), ph, 59)
+                  : civil_minute(civil_day(m)) - 1;
       continue;
     }
     const int minute = m.minute();
@@ -558,7 +553,9 @@ std::optional<civil_second> cron_expression::next(const local_time& wall) const 
     }
     case cron_shape::monthly: {
       civil_minute c(start.year(), start.month(), m_day, m_hour, m_minute);
-      if (c < start) c = civil_minute(civil_day(civil_month(start) + 1) + (m_day - 1)) + (m_hour * 60 + m_minute);
+      if (c < start)
+        c = civil_minute(civil_day(civil_month(start) + 1) + (m_day - 1)) +
+            (m_hour * 60 + m_minute);
       return civil_second(c);
     }
   }
@@ -594,7 +591,8 @@ std::optional<civil_second> cron_expression::prev(const local_time& wall) const 
     }
     case cron_shape::monthly: {
       civil_minute c(end.year(), end.month(), m_day, m_hour, m_minute);
-      if (c > end) c = civil_minute(civil_day(civil_month(end) - 1) + (m_day - 1)) + (m_hour * 60 + m_minute);
+      if (c > end)
+        c = civil_minute(civil_day(civil_month(end) - 1) + (m_day - 1)) + (m_hour * 60 + m_minute);
       return civil_second(c);
     }
   }
@@ -666,7 +664,7 @@ std::optional<instant> last_wall_before(const cron_expression& expr, instant to)
 }  // namespace
 
 std::optional<instant> cron_schedule::next_in_segment(const zone_segment& seg, instant t,
-                                                     bool& exhausted) const {
+                                                      bool& exhausted) const {
   const bool every_wall = m_expr.fires_at_least_hourly();
   std::optional<instant> best;
   const instant lower = std::max(t + 1, seg.start);  // instants considered: [lower, seg.end)
@@ -691,7 +689,7 @@ std::optional<instant> cron_schedule::next_in_segment(const zone_segment& seg, i
 }
 
 std::optional<instant> cron_schedule::prev_in_segment(const zone_segment& seg, instant t,
-                                                     bool& exhausted) const {
+                                                      bool& exhausted) const {
   const bool every_wall = m_expr.fires_at_least_hourly();
   std::optional<instant> best;
   const instant upper = std::min(t, seg.end);  // instants considered: [seg.start, upper)
@@ -753,6 +751,32 @@ std::optional<instant> cron_schedule::align_to_prev(instant t) const {
   return prev(t);
 }
 
+namespace {
+
+/// The instants of `seg` where next() is "the next matching wall time minus the offset": all of
+/// it for fires-at-least-hourly crons; for the others, without the instants a gap's shifted
+/// wall times can land on (the first `offset - offset_before` of a segment that starts with a
+/// gap) and the instants whose wall times repeat in the next segment (the last
+/// `offset - offset_after` of a segment that ends with a fold). See segment_edges.
+struct segment_interior {
+  instant lo;
+  instant hi;
+};
+
+segment_interior interior_of(const zone_segment& seg, bool every_wall) {
+  segment_interior in{seg.start, seg.end};
+  if (every_wall) return in;
+  if (seg.start > instant_min && seg.offset_before < seg.offset) {
+    in.lo += seg.offset - seg.offset_before;
+  }
+  if (seg.end < instant_max && seg.offset_after < seg.offset) {
+    in.hi -= seg.offset - seg.offset_after;
+  }
+  return in;
+}
+
+}  // namespace
+
 template <class Sink>
 void cron_schedule::for_each_between(instant start, instant end, Sink&& sink) const {
   std::optional<instant> t = align_to_next(start);
@@ -760,11 +784,31 @@ void cron_schedule::for_each_between(instant start, instant end, Sink&& sink) co
     for (instant v = t ? *t : end + 1; v <= end; v += m_stride) sink(v);
     return;
   }
+  if (!t || *t > end) return;
+  // The walk is Airflow's iteration (next() of each fire), with next() inside a segment's
+  // interior replaced by the wall-time walk it reduces to there: if t is in the interior (or
+  // just before it), next_in_segment finds no gap fire and no excluded fold wall, so next(t) is
+  // the first matching wall w >= t + 1 + offset, as w - offset, as long as that is < hi.
+  // Everything else (the edges of a segment, the step into the next one) is next_from itself.
   // One segment lookup per offset change, not per fire.
-  zone_segment seg = m_zone.segment_at(t ? *t : end);
-  while (t && *t <= end) {
-    sink(*t);
-    t = next_from(seg, *t);
+  const bool every_wall = m_expr.fires_at_least_hourly();
+  zone_segment seg = m_zone.segment_at(*t);
+  instant cur = *t;
+  sink(cur);
+  for (;;) {
+    const segment_interior in = interior_of(seg, every_wall);
+    if (cur >= in.lo - 1 && cur < in.hi) {
+      const instant stop = end < in.hi ? end + 1 : in.hi;  // instants [cur + 1, stop)
+      const std::int64_t offset = seg.offset;
+      m_expr.for_each_wall(cur + 1 + offset, stop + offset, [&](instant w) {
+        cur = w - offset;
+        sink(cur);
+      });
+    }
+    t = next_from(seg, cur);
+    if (!t || *t > end) return;
+    cur = *t;
+    sink(cur);
   }
 }
 
@@ -780,15 +824,45 @@ std::uint64_t cron_schedule::count_between(instant start, instant end) const {
   return n;
 }
 
-std::vector<instant> cron_schedule::between(instant start, instant end, std::uint64_t max_runs) const {
-  const std::uint64_t n = count_between(start, end);
-  if (n > max_runs) {
-    throw std::length_error("the range holds " + std::to_string(n) + " runs, more than max_runs=" +
-                            std::to_string(max_runs));
-  }
+namespace {
+
+[[noreturn]] void too_many_runs(std::uint64_t n, std::uint64_t max_runs) {
+  throw std::length_error("the range holds " + std::to_string(n) +
+                          " runs, more than max_runs=" + std::to_string(max_runs));
+}
+
+}  // namespace
+
+std::vector<instant> cron_schedule::between(instant start, instant end,
+                                            std::uint64_t max_runs) const {
   std::vector<instant> out;
-  out.reserve(n);
-  for_each_between(start, end, [&](instant v) { out.push_back(v); });
+  if (m_stride > 0) {  // a closed-form count: exact allocation up front
+    const std::uint64_t n = count_between(start, end);
+    if (n > max_runs) too_many_runs(n, max_runs);
+    out.reserve(n);
+    for_each_between(start, end, [&](instant v) { out.push_back(v); });
+    return out;
+  }
+  // One walk: keep at most max_runs fires, count the rest for the error message.
+  std::uint64_t n = 0;
+  for_each_between(start, end, [&](instant v) {
+    if (++n <= max_runs) out.push_back(v);
+  });
+  if (n > max_runs) too_many_runs(n, max_runs);
+  return out;
+}
+
+std::vector<instant> cron_schedule::between_per_date(instant start, instant end,
+                                                     std::uint64_t max_runs) const {
+  std::vector<instant> out;
+  std::uint64_t n = 0;
+  std::optional<instant> t = align_to_next(start);
+  zone_segment seg = m_zone.segment_at(t ? *t : end);
+  while (t && *t <= end) {
+    if (++n <= max_runs) out.push_back(*t);
+    t = next_from(seg, *t);
+  }
+  if (n > max_runs) too_many_runs(n, max_runs);
   return out;
 }
 

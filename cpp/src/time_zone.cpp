@@ -9,39 +9,11 @@ namespace {
 
 using seconds_point = cctz::time_point<cctz::seconds>;
 
-// Days from 1970-01-01 to y-m-d and back (proleptic Gregorian; Howard Hinnant's algorithms).
-constexpr std::int64_t days_from_civil(std::int64_t y, std::int64_t m, std::int64_t d) noexcept {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const std::int64_t yoe = y - era * 400;
-  const std::int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-constexpr void civil_from_days(std::int64_t z, std::int64_t& y, int& m, int& d) noexcept {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const std::int64_t doe = z - era * 146097;
-  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const std::int64_t mp = (5 * doy + 2) / 153;
-  d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  y = yoe + era * 400 + (m <= 2);
-}
-
-constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
-  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
-
 seconds_point to_seconds_point(std::int64_t seconds) {
   return seconds_point(cctz::seconds(seconds));
 }
 
-std::int64_t seconds_of(const seconds_point& tp) noexcept {
-  return tp.time_since_epoch().count();
-}
+std::int64_t seconds_of(const seconds_point& tp) noexcept { return tp.time_since_epoch().count(); }
 
 instant clamp_instant(std::int64_t seconds) noexcept {
   constexpr std::int64_t limit = instant_max / micros_per_second;

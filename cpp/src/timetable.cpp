@@ -18,10 +18,6 @@
 namespace dagcore {
 namespace {
 
-constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
-  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
-
 instant checked_add(instant t, std::int64_t micros) {
   instant out = 0;
   if (__builtin_add_overflow(t, micros, &out)) {

@@ -8,12 +8,12 @@
 // Thread safety: a time_zone is an immutable value; copies share cctz's cached rules.
 #pragma once
 
+#include <cctz/civil_time.h>
+#include <cctz/time_zone.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <cctz/civil_time.h>
-#include <cctz/time_zone.h>
 
 namespace dagcore {
 
@@ -80,6 +80,39 @@ class time_zone {
   bool m_fixed = true;
   std::int64_t m_offset = 0;
 };
+
+/// floor(a / b) for b > 0 (C++ division truncates toward zero).
+constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+/// Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's algorithm).
+constexpr std::int64_t days_from_civil(std::int64_t y, std::int64_t m, std::int64_t d) noexcept {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const std::int64_t yoe = y - era * 400;
+  const std::int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/// The civil date `z` days after 1970-01-01 (the inverse of days_from_civil).
+constexpr void civil_from_days(std::int64_t z, std::int64_t& y, int& m, int& d) noexcept {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  y = yoe + era * 400 + (m <= 2);
+}
+
+/// The weekday of the day `z` days after 1970-01-01 (a Thursday), 0 = Sunday.
+constexpr int weekday_from_days(std::int64_t z) noexcept {
+  return static_cast<int>((z % 7 + 11) % 7);
+}
 
 /// UTC civil time of an instant (fast path without cctz).
 local_time utc_local(instant t) noexcept;
