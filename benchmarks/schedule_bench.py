@@ -43,6 +43,17 @@ Contestants:
 6. For reference, ``_core.CronSchedule.count_between``: the count without generating the fires;
    for a fixed-offset zone with an every-N-minutes or hourly cron it is a closed form, so its
    figure per date can be far below 1 ns.
+7. The C++ per-date path: ``count_generated(..., per_date=True)``, every fire found by its own
+   zone-aware ``next()`` search (``align_to_next(start)`` then ``next()`` of each fire, the
+   engine before the segment walk of issue 18). Its dates are compared with the bulk walk's.
+8. The floor of a zone with DST, C++: the same cron generated in UTC over a range of the same
+   length (``count_generated``), where no offset ever changes. Only for the zones with DST.
+
+Zones with DST (issue 18): ``between`` walks the zone one segment of constant offset at a time,
+generating a segment's wall times in one pass over the days and converting them with the
+segment's offset; only the instants next to a transition take the per-date search
+(docs/performance.md section 1). Targets there: the C++ engine <= 50 ns per date and the
+timetable (aware datetimes) <= 150 ns per date, and the same dates as the per-date path.
 
 Sampling: the anchors take ~15-100 us per date, so they are timed on the first ``sample`` dates of
 each range (20,000; 2,000 with ``--quick``), or the whole range if shorter; dagcore always runs
@@ -105,6 +116,8 @@ RANGE_START = (2025, 1, 1)  # wall time in each workload's zone
 TARGET_VS_CRONITER = 50.0  # dagcore timetable+datetimes >= 50x faster per date than croniter
 TARGET_VS_AIRFLOW = 200.0  # ... and >= 200x faster than the Airflow-style loop
 TARGET_CPP_NS_HOURLY_UTC = 100.0  # C++ engine alone <= 100 ns per date, hourly UTC
+TARGET_CPP_NS_DST = 50.0  # issue 18: C++ engine alone <= 50 ns per date in zones with DST
+TARGET_TIMETABLE_NS_DST = 150.0  # ... and the timetable's aware datetimes <= 150 ns per date
 
 CONTESTANTS: dict[str, str] = {
     "croniter": "croniter loop",
@@ -113,6 +126,8 @@ CONTESTANTS: dict[str, str] = {
     "dagcore_between": "dagcore between",
     "cpp_generate": "C++ engine alone",
     "cpp_count": "C++ count_between",
+    "cpp_per_date": "C++ per-date path",
+    "cpp_utc_floor": "C++ same cron in UTC",
 }
 LEGEND = """\
    croniter loop: one croniter, get_next(datetime) per date. Airflow-style loop: _cron.py's
@@ -120,7 +135,9 @@ LEGEND = """\
    CronTriggerTimetable.iter_dagrun_infos_between(...).logical_dates (aware datetimes). dagcore
    between: CronExpression.between. C++ engine alone: every fire generated in C++, only the count
    returned. C++ count_between: the count without generating (a closed form for fixed-offset
-   zones with hourly/every-N-minutes crons)."""
+   zones with hourly/every-N-minutes crons). C++ per-date path: every fire by its own zone-aware
+   next() (the engine before the segment walk). C++ same cron in UTC: the floor of a zone with
+   DST, the same cron over a range as long in UTC (n/a for UTC workloads)."""
 ANCHORS = ("croniter", "airflow_style")
 
 
@@ -270,6 +287,7 @@ class Result:
     mismatch_examples: dict[str, list[str]]
     between_equal: bool = False  # timetable logical dates == CronExpression.between
     count_equal: bool = False  # count_between == number of dates
+    per_date_equal: bool = False  # the per-date path generates the same dates (count and list)
 
 
 def to_utc(dates: Sequence[datetime]) -> list[datetime]:
@@ -304,6 +322,10 @@ def bench_workload(cfg: Settings, w: Workload, notes: list[str]) -> Result:
     """Time every contestant on one workload and check dagcore against the anchors."""
     start, end = w.bounds()
     schedule = core.CronSchedule(w.expr, w.tz, None)
+    # The floor of a zone with DST: the same cron over as long a range in UTC.
+    utc_schedule = core.CronSchedule(w.expr, "UTC", None) if w.tz != "UTC" else None
+    utc_start = datetime(*RANGE_START, tzinfo=UTC)
+    utc_end = utc_start + (end - start)
     count_generated = getattr(schedule, "count_generated", None)
     if count_generated is None:  # an older binding: the closest thing is the closed-form count
         count_generated = schedule.count_between
@@ -327,6 +349,11 @@ def bench_workload(cfg: Settings, w: Workload, notes: list[str]) -> Result:
             record("cpp_generate", ns, n)
             ns, n = timed(lambda: schedule.count_between(start, end))
             record("cpp_count", ns, n)
+            ns, n = timed(lambda: count_generated(start, end, per_date=True))
+            record("cpp_per_date", ns, n)
+            if utc_schedule is not None:
+                ns, n = timed(lambda: utc_schedule.count_generated(utc_start, utc_end))
+                record("cpp_utc_floor", ns, n)
             outputs["dagcore_timetable"], outputs["dagcore_between"] = tt_dates, bw_dates
             del tt_dates, bw_dates
     if croniter is not None:
@@ -348,6 +375,8 @@ def bench_workload(cfg: Settings, w: Workload, notes: list[str]) -> Result:
         mismatch_examples={},
         between_equal=reference == to_utc(outputs["dagcore_between"]),
         count_equal=counts["cpp_count"] == len(reference) == counts["cpp_generate"],
+        per_date_equal=(counts["cpp_per_date"] == len(reference)
+                        and reference == to_utc(schedule.between_per_date(start, end))),
     )
     for name in ANCHORS:
         if name not in outputs:
@@ -361,6 +390,8 @@ def bench_workload(cfg: Settings, w: Workload, notes: list[str]) -> Result:
     if not result.between_equal:
         notes.append(f"{w.key}: CronTriggerTimetable logical dates differ from "
                      "CronExpression.between")
+    if not result.per_date_equal:
+        notes.append(f"{w.key}: the bulk walk and the per-date path list different dates")
     if not result.count_equal:
         notes.append(f"{w.key}: count_between = {counts['cpp_count']:,} and count_generated = "
                      f"{counts['cpp_generate']:,} but the timetable lists {len(reference):,} dates")
@@ -427,6 +458,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         fig[f"cpp_ns_per_date_{w.key}"] = None if cpp is None else round(cpp, 3)
         fig[f"timetable_equals_between_{w.key}"] = r.between_equal
         fig[f"count_equals_dates_{w.key}"] = r.count_equal
+        fig[f"per_date_equals_bulk_{w.key}"] = r.per_date_equal
+        per_date = r.ns_per_date["cpp_per_date"]
+        s = ratio(per_date, cpp)
+        fig[f"cpp_speedup_vs_per_date_{w.key}"] = None if s is None else round(s, 1)
+        s = ratio(cpp, r.ns_per_date["cpp_utc_floor"])
+        fig[f"cpp_over_utc_floor_{w.key}"] = None if s is None else round(s, 2)
     fig["cpp_ns_per_date_hourly_utc"] = fig["cpp_ns_per_date_hourly_10y"]
 
     targets: dict[str, tuple[str, str, bool]] = {}
@@ -441,6 +478,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"C++ engine <= {TARGET_CPP_NS_HOURLY_UTC:.0f} ns/date, hourly UTC",
         "n/a" if cpp is None else f"{cpp:.2f} ns",
         cpp is not None and cpp <= TARGET_CPP_NS_HOURLY_UTC)
+    for w in WORKLOADS:
+        if w.tz == "UTC":
+            continue
+        cpp = fig[f"cpp_ns_per_date_{w.key}"]
+        targets[f"cpp_ns_per_date_dst_{w.key}"] = (
+            f"C++ engine <= {TARGET_CPP_NS_DST:.0f} ns/date, {w.key}",
+            "n/a" if cpp is None else f"{cpp:.2f} ns",
+            cpp is not None and cpp <= TARGET_CPP_NS_DST)
+        tt = fig[f"{w.key}_ns_per_date_dagcore_timetable"]
+        targets[f"timetable_ns_per_date_dst_{w.key}"] = (
+            f"timetable, aware datetimes <= {TARGET_TIMETABLE_NS_DST:.0f} ns/date, {w.key}",
+            "n/a" if tt is None else f"{tt:.1f} ns",
+            tt is not None and tt <= TARGET_TIMETABLE_NS_DST)
+        same = fig[f"per_date_equals_bulk_{w.key}"] and fig[
+            f"mismatches_airflow_style_{w.key}"] in (0, None)
+        targets[f"same_dates_dst_{w.key}"] = (
+            f"same dates as the per-date path and the Airflow-style loop, {w.key}",
+            "yes" if same else "NO", bool(same))
     fig["targets_met"] = {key: met for key, (_, _, met) in targets.items()}
     fig["all_targets_met"] = all(fig["targets_met"].values())
     fig["mismatches_total_airflow_style"] = sum(
@@ -482,12 +537,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append([w.key,
                      *("n/a" if r.mismatches[n] is None else str(r.mismatches[n])
                        for n in ANCHORS),
-                     "yes" if r.between_equal else "NO", "yes" if r.count_equal else "NO"])
+                     "yes" if r.between_equal else "NO", "yes" if r.count_equal else "NO",
+                     "yes" if r.per_date_equal else "NO"])
     out.append(format_table(
         "3. Same dates? Mismatches = dates only one side lists, on each anchor's sample "
         "(must be 0 against the Airflow-style loop)",
         ["workload", "vs croniter", "vs Airflow-style", "timetable == between",
-         "count == dates"], rows))
+         "count == dates", "bulk == per-date path"], rows))
+    rows = []
+    for w in WORKLOADS:
+        if w.tz == "UTC":
+            continue
+        r = results[w.key]
+        speedup = fig[f"cpp_speedup_vs_per_date_{w.key}"]
+        over = fig[f"cpp_over_utc_floor_{w.key}"]
+        rows.append([w.key, fmt_ns(r.ns_per_date["cpp_per_date"]),
+                     fmt_ns(r.ns_per_date["cpp_generate"]),
+                     fmt_ns(r.ns_per_date["cpp_utc_floor"]),
+                     "n/a" if speedup is None else f"{speedup:,.1f}x",
+                     "n/a" if over is None else f"{over:.2f}x",
+                     fmt_ns(r.ns_per_date["dagcore_timetable"])])
+    out.append(format_table(
+        "4. Zones with DST, ns per date: the C++ engine (segment walk) against the per-date path "
+        "and against its floor, the same cron in UTC",
+        ["workload", "C++ per-date path", "C++ engine", "C++ same cron in UTC",
+         "engine vs per-date", "engine / UTC floor", "timetable (aware datetimes)"], rows))
     out.append(format_table("Targets", ["target", "measured", "result"],
                             [[desc, measured, "PASS" if met else "MISS"]
                              for desc, measured, met in targets.values()]))

@@ -95,15 +95,19 @@ void register_cron(py::module_& m) {
           "How many fires [start, end] holds (may use a closed form; nothing is materialized).")
       .def(
           "count_generated",
-          [](const cron_schedule& s, py::handle start, py::handle end, std::uint64_t max_runs) {
+          [](const cron_schedule& s, py::handle start, py::handle end, std::uint64_t max_runs,
+             bool per_date) {
             const instant a = to_instant(start, "start");
             const instant b = to_instant(end, "end");
             py::gil_scoped_release nogil;
-            return s.between(a, b, max_runs).size();
+            return per_date ? s.between_per_date(a, b, max_runs).size()
+                            : s.between(a, b, max_runs).size();
           },
           py::arg("start"), py::arg("end"), py::arg("max_runs") = 100'000'000,
+          py::arg("per_date") = false,
           "Generates every fire in [start, end] as C++ instants and returns how many: the "
-          "engine alone, without Python objects (for benchmarks).");
+          "engine alone, without Python objects (for benchmarks). per_date=True generates them "
+          "as between_per_date does.");
 }
 
 }  // namespace dagcore::bindings

@@ -12,7 +12,10 @@
 //   occurrence (so the pre-fold segment leaves the repeated range to the next segment), in a
 //   gap the wall time shifted forward by the gap (those instants belong to the post-gap
 //   segment, computed with the pre-gap offset).
-// next/prev search the segment containing t, then walk segment by segment.
+// next/prev search the segment containing t, then walk segment by segment. between() walks the
+// same way but generates the fires inside a segment's interior (away from the gap and fold
+// ranges above) with cron_expression::for_each_wall, the wall times minus the segment's offset,
+// and takes next() only at the edges (docs/performance.md section 1).
 #include "dagcore/cron.hpp"
 
 #include <algorithm>

@@ -6,6 +6,12 @@ Airflow's DST rules: a cron whose hour field is ``*`` steps in absolute time (a 
 fires twice, a skipped one not at all); any other cron is computed in wall time, an ambiguous
 wall time takes its second occurrence and a skipped one moves forward by the gap.
 
+Design note: :meth:`CronExpression.between` is one C++ call. In a zone with DST it walks the zone
+one segment of constant offset at a time: inside a segment the fires are the cron's wall times
+minus the segment's offset, generated without a search per fire; only the instants next to a
+transition take the per-date ``next()`` search, so the dates are exactly those of repeated
+``next()`` calls (docs/performance.md section 1; tests/python/unit/test_cron_bulk_dst.py).
+
 Example:
     >>> from datetime import datetime, timezone
     >>> c = CronExpression("0 2 * * *", timezone="Europe/Zurich")

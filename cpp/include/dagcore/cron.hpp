@@ -128,8 +128,9 @@ class cron_expression {
 
  private:
   [[nodiscard]] bool day_matches(const cctz::civil_day& day) const noexcept;
-  /// day_matches on the parts of a day: day of month, days in its month, weekday (0 = Sunday).
-  [[nodiscard]] bool day_matches(int day, int days_in_month, int weekday) const noexcept;
+  /// day_matches on the parts of a day: day of month `d`, days in its month `dim`, weekday `wd`
+  /// (0 = Sunday).
+  [[nodiscard]] bool day_matches(int d, int dim, int wd) const noexcept;
 
   std::string m_expression;
   std::string m_resolved;

@@ -132,5 +132,6 @@ def test_per_date_path_checks_max_runs_like_between() -> None:
     # Absolute-time steps (hour `*`): every half hour of the 48 UTC hours, both ends included.
     assert n == len(schedule.between_per_date(start, end)) == 97
     for run in (schedule.between, schedule.between_per_date):
-        with pytest.raises(ValueError, match=f"^the range holds {n} runs, more than max_runs={n - 1}$"):
+        message = f"^the range holds {n} runs, more than max_runs={n - 1}$"
+        with pytest.raises(ValueError, match=message):
             run(start, end, max_runs=n - 1)
