@@ -794,7 +794,11 @@ random_case make_random_case(std::mt19937_64& rng) {
                                       "Asia/Kolkata",
                                       "Australia/Lord_Howe",
                                       "Europe/Zurich",
-                                      "America/Sao_Paulo"};
+                                      "America/Sao_Paulo",
+                                      "America/Havana",
+                                      "Asia/Beirut",
+                                      "America/Santiago",
+                                      "Pacific/Apia"};
   static const char* const crons[] = {
       "0 0 * * *",   "*/15 * * * *", "0 * * * *",   "30 2 * * *",     "0 2 * * *",
       "30 1 * * *",  "0 0 1 * *",    "0 0 * * 0",   "0 9-17 * * 1-5", "5 4 * * sun",
@@ -847,15 +851,20 @@ random_case make_random_case(std::mt19937_64& rng) {
 TEST(InfosBetween, EqualsRepeatedNextDagrunInfoOnRandomSchedules) {
   std::mt19937_64 rng(20260505);
   // Ranges start near DST transitions of the zones above (and anywhere) and last up to ~40
-  // days, so hourly and sub-hourly crons cross a fold or a gap in most cases.
+  // days, so hourly and sub-hourly crons cross a fold or a gap in most cases. The bulk cron
+  // kinds take cron_schedule::between's segment walk; this compares them with the generic
+  // driver, whose next() calls are the per-date path.
   const std::vector<instant> anchors{
-      utc(2026, 3, 29, 0),  utc(2026, 10, 25, 0), utc(2026, 3, 8, 6),  utc(2026, 11, 1, 5),
-      utc(2026, 4, 4, 14),  utc(2026, 10, 3, 15), utc(2023, 3, 26, 0), utc(2023, 10, 29, 0),
-      utc(2024, 2, 28, 12), utc(2018, 11, 4, 3),  utc(2019, 2, 17, 2), utc(2000, 1, 1),
-      utc(1969, 12, 25)};
+      utc(2026, 3, 29, 0), utc(2026, 10, 25, 0), utc(2026, 3, 8, 6), utc(2026, 11, 1, 5),
+      utc(2026, 4, 4, 14), utc(2026, 10, 3, 15), utc(2023, 3, 26, 0), utc(2023, 10, 29, 0),
+      utc(2024, 2, 28, 12), utc(2018, 11, 4, 3), utc(2019, 2, 17, 2), utc(2000, 1, 1),
+      utc(1969, 12, 25),
+      // Midnight transitions (Havana, Beirut, Santiago both ways) and Apia's skipped day.
+      utc(2026, 3, 8, 5), utc(2026, 3, 28, 22), utc(2026, 9, 6, 4), utc(2026, 4, 5, 3),
+      utc(2011, 12, 30, 10)};
   int compared = 0;
   std::size_t runs = 0;
-  for (int i = 0; i < 400; ++i) {
+  for (int i = 0; i < 600; ++i) {
     random_case c = make_random_case(rng);
     const instant anchor = anchors[rng() % anchors.size()];
     const instant earliest =
@@ -871,7 +880,7 @@ TEST(InfosBetween, EqualsRepeatedNextDagrunInfoOnRandomSchedules) {
     ++compared;
     runs += expected.size();
   }
-  EXPECT_EQ(compared, 400);
+  EXPECT_EQ(compared, 600);
   EXPECT_GT(runs, 10'000U);  // the comparison covered real volume, not empty ranges
 }
 
