@@ -104,18 +104,21 @@ def _versions(conn: Connection, ids: Iterable[Any]) -> dict[Any, dict[str, Any]]
     return found
 
 
-def _infos(conn: Connection, rows: Iterable[TaskInstanceRow], runs: Mapping[str, Any]
-           ) -> list[TaskInstanceInfo]:
-    """``rows`` with their runs' dates (``runs`` by run id) and versions."""
+def _infos(conn: Connection, rows: Iterable[TaskInstanceRow], runs: Mapping[Any, Any], *,
+           by_dag: bool = False) -> list[TaskInstanceInfo]:
+    """``rows`` with their runs' dates (``runs`` by run id, or by ``(dag_id, run_id)`` with
+    ``by_dag``: rows of several DAGs) and versions."""
     rows = list(rows)
 
+    def run_of(row: TaskInstanceRow) -> Any:
+        return runs.get((row.dag_id, row.run_id) if by_dag else row.run_id)
+
     def version_id(row: TaskInstanceRow) -> Any:
-        run = runs.get(row.run_id)
-        return row.dag_version_id or getattr(run, "created_dag_version_id", None)
+        return row.dag_version_id or getattr(run_of(row), "created_dag_version_id", None)
 
     versions = _versions(conn, (version_id(row) for row in rows))
-    return [TaskInstanceInfo(row, getattr(runs.get(row.run_id), "logical_date", None),
-                             getattr(runs.get(row.run_id), "run_after", None),
+    return [TaskInstanceInfo(row, getattr(run_of(row), "logical_date", None),
+                             getattr(run_of(row), "run_after", None),
                              versions.get(version_id(row))) for row in rows]
 
 
@@ -158,21 +161,35 @@ def _state_condition(states: Sequence[str]) -> Any:
     return sa.or_(*conditions)
 
 
-def list_task_instances(engine: Engine, dag_id: str, run_id: str, *, limit: int,
-                        offset: int = 0, states: Sequence[str] = (),
+def list_task_instances(engine: Engine, dag_id: str | None, run_id: str | None, *,
+                        limit: int, offset: int = 0, states: Sequence[str] = (),
                         task_id: str | None = None,
                         order_by: Sequence[str] = ("map_index",),
                         mapped_only: bool = False) -> TaskInstanceListing:
     """A page of the run's task instances and how many match (``mapped_only``: the instances
     of mapped tasks, map index 0 and up).
 
+    ``dag_id`` and/or ``run_id`` None (Airflow 3's ``~``) lists the instances of every DAG /
+    every run (docs/airflow-rest-api.md B.2); such a page is ordered by ``order_by`` then by
+    the primary key (Airflow's ``SortParam`` tiebreaker, which the ``(map_index, id)`` index
+    serves for the default order: docs/performance.md section 5), a page of one run by
+    ``order_by`` then task id and map index.
+
     Raises:
         DagRunNotFound: no such run (Airflow 3's 404 text).
+        DagNotFound: ``run_id`` None and no such DAG.
         InvalidTaskInstanceOrder, InvalidTaskInstanceState: a bad ``order_by`` or ``state``.
     """
     ordering = _ordering(order_by)
     ti = t.task_instance
-    conditions = [ti.c.dag_id == dag_id, ti.c.run_id == run_id]
+    one_run = dag_id is not None and run_id is not None
+    if not one_run:
+        ordering = ordering[:-2] + [ti.c.id.asc()]
+    conditions = []
+    if dag_id is not None:
+        conditions.append(ti.c.dag_id == dag_id)
+    if run_id is not None:
+        conditions.append(ti.c.run_id == run_id)
     if states:
         conditions.append(_state_condition(states))
     if task_id is not None:
@@ -180,13 +197,51 @@ def list_task_instances(engine: Engine, dag_id: str, run_id: str, *, limit: int,
     if mapped_only:
         conditions.append(ti.c.map_index >= 0)
     with engine.connect() as conn:
-        run = _run(conn, dag_id, run_id)
+        if one_run:
+            assert dag_id is not None and run_id is not None
+            runs: dict[Any, Any] = {run_id: _run(conn, dag_id, run_id)}
+        else:
+            _check_exists(conn, dag_id, run_id)
         total = conn.execute(sa.select(sa.func.count()).select_from(ti)
                              .where(*conditions)).scalar_one()
-        rows = conn.execute(sa.select(ti).where(*conditions).order_by(*ordering)
-                            .limit(limit).offset(offset)).all()
-        return TaskInstanceListing(
-            _infos(conn, (TaskInstanceRow.from_row(row) for row in rows), {run_id: run}), total)
+        rows = [TaskInstanceRow.from_row(row) for row in conn.execute(
+            sa.select(ti).where(*conditions).order_by(*ordering).limit(limit).offset(offset))]
+        if one_run:
+            return TaskInstanceListing(_infos(conn, rows, runs), total)
+        return TaskInstanceListing(_infos(conn, rows, _runs_of(conn, rows), by_dag=True),
+                                   total)
+
+
+def _check_exists(conn: Connection, dag_id: str | None, run_id: str | None) -> None:
+    """Airflow 3's 404s of a listing across DAGs or runs: the named run (of any DAG when
+    ``dag_id`` is None), the named DAG."""
+    dr = t.dag_run
+    if run_id is not None:
+        found = sa.select(dr.c.id).where(dr.c.run_id == run_id)
+        if dag_id is not None:
+            found = found.where(dr.c.dag_id == dag_id)
+        if conn.execute(found.limit(1)).first() is None:
+            raise DagRunNotFound(f"DagRun with run_id: `{run_id}` was not found")
+    elif dag_id is not None and conn.execute(
+            sa.select(t.dag.c.dag_id).where(t.dag.c.dag_id == dag_id)).first() is None:
+        raise DagNotFound(f"DAG with dag_id: `{dag_id}` was not found")
+
+
+def _runs_of(conn: Connection, rows: Sequence[TaskInstanceRow]) -> dict[tuple[str, str], Any]:
+    """The dates and creating version of the rows' runs, by ``(dag_id, run_id)``: one query per
+    DAG of the page (its run ids in :func:`in_chunks` slices)."""
+    dr = t.dag_run
+    wanted: dict[str, set[str]] = {}
+    for row in rows:
+        wanted.setdefault(row.dag_id, set()).add(row.run_id)
+    found: dict[tuple[str, str], Any] = {}
+    for dag_id, run_ids in sorted(wanted.items()):
+        for part in in_chunks(sorted(run_ids)):
+            for run in conn.execute(sa.select(dr.c.run_id, dr.c.logical_date, dr.c.run_after,
+                                              dr.c.created_dag_version_id)
+                                    .where(dr.c.dag_id == dag_id, dr.c.run_id.in_(part))):
+                found[(dag_id, run.run_id)] = run
+    return found
 
 
 def get_task_instance(engine: Engine, dag_id: str, run_id: str, task_id: str,

@@ -56,19 +56,25 @@ def get_task_instances(dag_id: str = Path(...), dag_run_id: str = Path(...),
                        state: list[str] = Query([]), task_id: str | None = Query(None),
                        order_by: list[str] = Query(["map_index"]),
                        server: ServerState = Depends(server_state)) -> Any:
-    """A page of the run's task instances and how many match."""
+    """A page of the run's task instances and how many match; ``~`` for the DAG and/or the
+    run lists every DAG's / run's (Airflow 3)."""
     try:
         listing = api_tis.list_task_instances(
-            server.engine, dag_id, dag_run_id, limit=effective_limit(limit), offset=offset,
-            states=[s for item in state for s in item.split(",") if s], task_id=task_id,
-            order_by=order_by)
-    except api_common.DagRunNotFound as exc:
+            server.engine, None if dag_id == "~" else dag_id,
+            None if dag_run_id == "~" else dag_run_id, limit=effective_limit(limit),
+            offset=offset, states=[s for item in state for s in item.split(",") if s],
+            task_id=task_id, order_by=order_by)
+    except (api_common.DagRunNotFound, api_common.DagNotFound) as exc:
         raise ApiError(404, str(exc)) from None
     except (api_tis.InvalidTaskInstanceOrder, api_tis.InvalidTaskInstanceState) as exc:
         raise ApiError(400, str(exc)) from None
-    name = server.display_name(dag_id)
+    names: dict[str, str] = {}
+    for info in listing.task_instances:
+        if info.ti.dag_id not in names:
+            names[info.ti.dag_id] = server.display_name(info.ti.dag_id)
     return TaskInstanceCollectionResponse(
-        task_instances=[task_instance_response(i, name) for i in listing.task_instances],
+        task_instances=[task_instance_response(i, names[i.ti.dag_id])
+                        for i in listing.task_instances],
         total_entries=listing.total)
 
 
