@@ -298,6 +298,9 @@ dag_run = sa.Table(
     sa.Index(None, "dag_id", "state"),
     sa.Index(None, "state", "run_after"),
     sa.Index(None, "backfill_id"),
+    # A DAG's runs by id and newest first (docs/performance.md section 5).
+    sa.Index(None, "dag_id", "id"),
+    sa.Index(None, "dag_id", "run_after", "id"),
 )
 
 backfill_dag_run = sa.Table(
@@ -375,6 +378,8 @@ task_instance = sa.Table(
     sa.Index(None, "state"),
     sa.Index(None, "dag_version_id"),
     sa.Index(None, "pool", "state", "priority_weight"),
+    # The default order of every DAG's task instances (docs/performance.md section 5).
+    sa.Index(None, "map_index", "id"),
 )
 
 # A copy of a try, archived when the TI is cleared or retried (docs/airflow-behaviour.md 3.8).
