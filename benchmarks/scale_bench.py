@@ -238,8 +238,10 @@ def _copy_rows(conn: Any, size: Size) -> dict[int, list[Any]]:
     return version_ids
 
 
-def _runs(size: Size, version_ids: dict[int, list[Any]]) -> tuple[list[dict[str, Any]],
-                                                                   list[dict[str, Any]]]:
+Rows = list[dict[str, Any]]
+
+
+def _runs(size: Size, version_ids: dict[int, list[Any]]) -> tuple[Rows, Rows]:
     """The dag_run rows (ids given) and the backfill's backfill_dag_run rows."""
     runs: list[dict[str, Any]] = []
     bdr: list[dict[str, Any]] = []

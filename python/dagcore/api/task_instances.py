@@ -229,18 +229,17 @@ def _check_exists(conn: Connection, dag_id: str | None, run_id: str | None) -> N
 
 def _runs_of(conn: Connection, rows: Sequence[TaskInstanceRow]) -> dict[tuple[str, str], Any]:
     """The dates and creating version of the rows' runs, by ``(dag_id, run_id)``: one query per
-    DAG of the page (its run ids in :func:`in_chunks` slices)."""
+    :func:`in_chunks` slice of the pairs, an ``OR`` of ``dag_id = ? AND run_id = ?`` (each an
+    index lookup; SQLite scans an index for a row-value ``IN``)."""
     dr = t.dag_run
-    wanted: dict[str, set[str]] = {}
-    for row in rows:
-        wanted.setdefault(row.dag_id, set()).add(row.run_id)
+    pairs = sorted({(row.dag_id, row.run_id) for row in rows})
     found: dict[tuple[str, str], Any] = {}
-    for dag_id, run_ids in sorted(wanted.items()):
-        for part in in_chunks(sorted(run_ids)):
-            for run in conn.execute(sa.select(dr.c.run_id, dr.c.logical_date, dr.c.run_after,
-                                              dr.c.created_dag_version_id)
-                                    .where(dr.c.dag_id == dag_id, dr.c.run_id.in_(part))):
-                found[(dag_id, run.run_id)] = run
+    for part in in_chunks(pairs, 200):
+        for run in conn.execute(sa.select(dr.c.dag_id, dr.c.run_id, dr.c.logical_date,
+                                          dr.c.run_after, dr.c.created_dag_version_id)
+                                .where(sa.or_(*(sa.and_(dr.c.dag_id == d, dr.c.run_id == r)
+                                                for d, r in part)))):
+            found[(run.dag_id, run.run_id)] = run
     return found
 
 

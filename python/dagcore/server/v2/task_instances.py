@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from dagcore.api import common as api_common
+from dagcore.api import dags as api_dags
 from dagcore.api import task_instances as api_tis
 from dagcore.api.users import Action
 from dagcore.server.auth import require
@@ -68,10 +69,9 @@ def get_task_instances(dag_id: str = Path(...), dag_run_id: str = Path(...),
         raise ApiError(404, str(exc)) from None
     except (api_tis.InvalidTaskInstanceOrder, api_tis.InvalidTaskInstanceState) as exc:
         raise ApiError(400, str(exc)) from None
-    names: dict[str, str] = {}
-    for info in listing.task_instances:
-        if info.ti.dag_id not in names:
-            names[info.ti.dag_id] = server.display_name(info.ti.dag_id)
+    dag_ids = sorted({info.ti.dag_id for info in listing.task_instances})
+    names = (api_dags.display_names(server.engine, dag_ids) if len(dag_ids) > 1 else
+             {dag_id: server.display_name(dag_id) for dag_id in dag_ids})
     return TaskInstanceCollectionResponse(
         task_instances=[task_instance_response(i, names[i.ti.dag_id])
                         for i in listing.task_instances],
