@@ -318,7 +318,7 @@ def _insert_task_instances(conn: Any, dialect: str) -> None:
         uid = _SQLITE_UUID
         duration = "(julianday(dr.end_date) - julianday(dr.start_date)) * 86400.0"
         src = "(SELECT *, hex(randomblob(16)) AS h FROM dag_run) dr"
-    conn.exec_driver_sql(f"""
+    insert = f"""
 INSERT INTO task_instance (id, task_id, dag_id, run_id, map_index, state, try_number, max_tries,
   start_date, end_date, duration, hostname, unixname, pool, pool_slots, queue, priority_weight,
   operator, custom_operator_name, queued_dttm, scheduled_dttm, executor, updated_at,
@@ -332,7 +332,9 @@ SELECT {uid}, st.task_id, dr.dag_id, dr.run_id, -1, {_TI_STATE},
   'default', st.weight, 'PythonOperator', 'PythonOperator', dr.queued_at, dr.queued_at,
   'LocalExecutor', COALESCE(dr.end_date, dr.start_date), dr.created_dag_version_id
 FROM {src} JOIN seed_dag sd ON sd.dag_id = dr.dag_id JOIN seed_task st ON st.shape = sd.shape
-""")
+"""
+    # psycopg2 reads % as a parameter marker.
+    conn.exec_driver_sql(insert.replace("%", "%%") if dialect == "postgresql" else insert)
     conn.exec_driver_sql("DROP TABLE seed_task")
     conn.exec_driver_sql("DROP TABLE seed_dag")
 
