@@ -4,9 +4,9 @@ latest runs, the runs x tasks grid, and backfills with their progress.
 Design note. Every function answers a whole page in a fixed number of queries, whatever the
 page's size (docs/airflow-rest-api.md, "UI endpoints"):
 
-* :func:`latest_runs`: the newest ``n`` runs of every DAG of a page in ONE query, a window
-  function ``row_number() over (partition by dag_id order by run_after desc, id desc)`` (SQLite
-  3.25+ and PostgreSQL both have it);
+* :func:`latest_runs`: the newest ``n`` runs of every DAG of a page in ONE query, a
+  ``UNION ALL`` of one ``LIMIT n`` walk of the ``(dag_id, run_after, id)`` index per DAG (a
+  window function ranked every run of the page's DAGs: docs/performance.md section 5);
 * :func:`grid`: one query for the page of runs (with their version number), one grouped query
   ``GROUP BY run_id, task_id, state`` for their task instances; a mapped task's cell is the
   instances' aggregate state (:data:`GRID_STATE_PRIORITY`, Airflow's grid order) with counts

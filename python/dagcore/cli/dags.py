@@ -87,22 +87,23 @@ def _render_listing(args: argparse.Namespace, query: Any, order: Sequence[Any],
     from dagcore.cli.output import render
 
     ends = _ends(args)
+    total: int | None = None
     with migrated_engine() as engine:
         with engine.connect() as conn:
             if check is not None:
                 check(conn)
             if ends is None:
                 rows = conn.execute(query.order_by(*order)).all()
-                total = None
             else:
                 rows = conn.execute(query.order_by(*order).limit(ends + 1)).all()
-                total = len(rows)
-                if total > ends:
-                    total = conn.execute(sa.select(sa.func.count()).select_from(
+                counted = len(rows)
+                if counted > ends:
+                    counted = conn.execute(sa.select(sa.func.count()).select_from(
                         query.subquery())).scalar_one()
                     tail = conn.execute(query.order_by(*(_reversed(c) for c in order))
-                                        .limit(min(ends, total - ends))).all()
+                                        .limit(min(ends, counted - ends))).all()
                     rows = rows[:ends] + tail[::-1]
+                total = counted
     render((row._mapping for row in rows), columns, args.output, ends=ends,
            more_hint=MORE_HINT, total=total)
 
