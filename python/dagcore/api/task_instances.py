@@ -171,9 +171,8 @@ def list_task_instances(engine: Engine, dag_id: str | None, run_id: str | None, 
 
     ``dag_id`` and/or ``run_id`` None (Airflow 3's ``~``) lists the instances of every DAG /
     every run (docs/airflow-rest-api.md B.2); such a page is ordered by ``order_by`` then by
-    the primary key (Airflow's ``SortParam`` tiebreaker, which the ``(map_index, id)`` index
-    serves for the default order: docs/performance.md section 5), a page of one run by
-    ``order_by`` then task id and map index.
+    the primary key (Airflow's ``SortParam`` tiebreaker; the default order through
+    :func:`_by_map_index`), a page of one run by ``order_by`` then task id and map index.
 
     Raises:
         DagRunNotFound: no such run (Airflow 3's 404 text).
@@ -204,12 +203,44 @@ def list_task_instances(engine: Engine, dag_id: str | None, run_id: str | None, 
             _check_exists(conn, dag_id, run_id)
         total = conn.execute(sa.select(sa.func.count()).select_from(ti)
                              .where(*conditions)).scalar_one()
-        rows = [TaskInstanceRow.from_row(row) for row in conn.execute(
-            sa.select(ti).where(*conditions).order_by(*ordering).limit(limit).offset(offset))]
+        if not one_run and list(order_by) == ["map_index"]:
+            found = _by_map_index(conn, conditions, limit, offset)
+        else:
+            found = conn.execute(sa.select(ti).where(*conditions).order_by(*ordering)
+                                 .limit(limit).offset(offset)).all()
+        rows = [TaskInstanceRow.from_row(row) for row in found]
         if one_run:
             return TaskInstanceListing(_infos(conn, rows, runs), total)
         return TaskInstanceListing(_infos(conn, rows, _runs_of(conn, rows), by_dag=True),
                                    total)
+
+
+def _by_map_index(conn: Connection, conditions: Sequence[Any], limit: int, offset: int
+                  ) -> list[Any]:
+    """The page ``ORDER BY map_index, id LIMIT limit OFFSET offset`` of the task instances
+    matching ``conditions``, without an index on ``map_index`` (docs/performance.md section 5).
+
+    A map index is -1 (an unmapped task) or 0 and up, so the order is the unmapped instances by
+    id, then the mapped ones by (map_index, id). The unmapped part is a walk of the primary key
+    that stops after the page (nearly every instance is unmapped); the mapped part is read only
+    when the page reaches past the unmapped instances. An index leading with ``map_index``
+    would serve the order directly, but the scheduler's ``map_index = -1`` lookups of a batch
+    of runs' instances would take it on SQLite (no statistics): every instance of the table.
+    """
+    ti = t.task_instance
+    unmapped = conn.execute(sa.select(ti).where(*conditions, ti.c.map_index == -1)
+                            .order_by(ti.c.id).limit(limit).offset(offset)).all()
+    if len(unmapped) >= limit:
+        return list(unmapped)
+    if unmapped:
+        before = offset + len(unmapped)  # every unmapped instance is at or before this page
+    else:
+        before = conn.execute(sa.select(sa.func.count()).select_from(ti)
+                              .where(*conditions, ti.c.map_index == -1)).scalar_one()
+    mapped = conn.execute(sa.select(ti).where(*conditions, ti.c.map_index != -1)
+                          .order_by(ti.c.map_index, ti.c.id).limit(limit - len(unmapped))
+                          .offset(max(0, offset - before))).all()
+    return [*unmapped, *mapped]
 
 
 def _check_exists(conn: Connection, dag_id: str | None, run_id: str | None) -> None:

@@ -378,8 +378,6 @@ task_instance = sa.Table(
     sa.Index(None, "state"),
     sa.Index(None, "dag_version_id"),
     sa.Index(None, "pool", "state", "priority_weight"),
-    # The default order of every DAG's task instances (docs/performance.md section 5).
-    sa.Index(None, "map_index", "id"),
 )
 
 # A copy of a try, archived when the TI is cleared or retried (docs/airflow-behaviour.md 3.8).

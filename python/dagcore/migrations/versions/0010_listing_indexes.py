@@ -1,7 +1,6 @@
 """Indexes the listings need at scale (issue 18; docs/performance.md section 5): a DAG's runs in
-id order (``GET /dags/{dag_id}/dagRuns``) and newest first (``dagcore dags list-runs``, the
-latest runs of ``/ui/dags``), and every task instance in the default order of
-``GET /dags/~/dagRuns/~/taskInstances`` (map index, then id).
+id order (``GET /dags/{dag_id}/dagRuns``, the DAG's newest started run) and newest first
+(``dagcore dags list-runs``, the latest runs of ``/ui/dags``).
 
 Revision ID: 0010_listing_indexes
 Revises: 0009_assets
@@ -25,10 +24,8 @@ def upgrade() -> None:
     op.create_index(op.f("ix_dag_run_dag_id_id"), "dag_run", ["dag_id", "id"])
     op.create_index(op.f("ix_dag_run_dag_id_run_after_id"), "dag_run",
                     ["dag_id", "run_after", "id"])
-    op.create_index(op.f("ix_task_instance_map_index_id"), "task_instance", ["map_index", "id"])
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_task_instance_map_index_id"), table_name="task_instance")
     op.drop_index(op.f("ix_dag_run_dag_id_run_after_id"), table_name="dag_run")
     op.drop_index(op.f("ix_dag_run_dag_id_id"), table_name="dag_run")
