@@ -340,6 +340,8 @@ ORDER BY dr.id, st.idx
 """
     # The secondary indexes are built once after the rows are in (a sort each) rather than
     # grown row by row, as a bulk load does; psycopg2 reads % as a parameter marker.
+    if dialect == "postgresql":  # the deferred version FK: checked now, no pending events
+        conn.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")
     for index in t.task_instance.indexes:
         index.drop(conn)
     conn.exec_driver_sql(insert.replace("%", "%%") if dialect == "postgresql" else insert)

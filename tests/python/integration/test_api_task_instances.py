@@ -102,8 +102,8 @@ def test_v2_list_across_dags_and_runs(server: ApiServer, db: sa.Engine) -> None:
     """``~`` for the DAG and/or the run lists every DAG's / run's task instances (Airflow 3),
     ordered by map index then id, each with its own run's dates and DAG; a named run or DAG
     that does not exist is a 404."""
-    first = _run(db, 11, "success")
-    second = _run(db, 12, "failed", dag_id="ml_train")
+    first = _run(db, 25, "success")
+    second = _run(db, 26, "failed", dag_id="ml_train")
     with db.connect() as conn:
         expected = conn.execute(sa.select(t.task_instance.c.id, t.task_instance.c.dag_id)
                                 .order_by(t.task_instance.c.map_index,
@@ -116,9 +116,9 @@ def test_v2_list_across_dags_and_runs(server: ApiServer, db: sa.Engine) -> None:
     assert [(ti["id"], ti["dag_id"]) for ti in body["task_instances"]] == [
         (str(i), d) for i, d in expected]
     by_run = {ti["dag_run_id"]: ti for ti in body["task_instances"]}
-    assert by_run[first]["logical_date"].startswith("2024-05-11")
+    assert by_run[first]["logical_date"].startswith("2024-05-25")
     assert by_run[second]["dag_id"] == "ml_train"
-    assert by_run[second]["logical_date"].startswith("2024-05-12")
+    assert by_run[second]["logical_date"].startswith("2024-05-26")
     paged = server.request("GET", "/api/v2/dags/~/dagRuns/~/taskInstances?limit=1&offset=1",
                            as_user="viewer").json()
     assert [ti["id"] for ti in paged["task_instances"]] == [str(expected[1][0])]
