@@ -104,18 +104,21 @@ def _versions(conn: Connection, ids: Iterable[Any]) -> dict[Any, dict[str, Any]]
     return found
 
 
-def _infos(conn: Connection, rows: Iterable[TaskInstanceRow], runs: Mapping[str, Any]
-           ) -> list[TaskInstanceInfo]:
-    """``rows`` with their runs' dates (``runs`` by run id) and versions."""
+def _infos(conn: Connection, rows: Iterable[TaskInstanceRow], runs: Mapping[Any, Any], *,
+           by_dag: bool = False) -> list[TaskInstanceInfo]:
+    """``rows`` with their runs' dates (``runs`` by run id, or by ``(dag_id, run_id)`` with
+    ``by_dag``: rows of several DAGs) and versions."""
     rows = list(rows)
 
+    def run_of(row: TaskInstanceRow) -> Any:
+        return runs.get((row.dag_id, row.run_id) if by_dag else row.run_id)
+
     def version_id(row: TaskInstanceRow) -> Any:
-        run = runs.get(row.run_id)
-        return row.dag_version_id or getattr(run, "created_dag_version_id", None)
+        return row.dag_version_id or getattr(run_of(row), "created_dag_version_id", None)
 
     versions = _versions(conn, (version_id(row) for row in rows))
-    return [TaskInstanceInfo(row, getattr(runs.get(row.run_id), "logical_date", None),
-                             getattr(runs.get(row.run_id), "run_after", None),
+    return [TaskInstanceInfo(row, getattr(run_of(row), "logical_date", None),
+                             getattr(run_of(row), "run_after", None),
                              versions.get(version_id(row))) for row in rows]
 
 
@@ -158,21 +161,34 @@ def _state_condition(states: Sequence[str]) -> Any:
     return sa.or_(*conditions)
 
 
-def list_task_instances(engine: Engine, dag_id: str, run_id: str, *, limit: int,
-                        offset: int = 0, states: Sequence[str] = (),
+def list_task_instances(engine: Engine, dag_id: str | None, run_id: str | None, *,
+                        limit: int, offset: int = 0, states: Sequence[str] = (),
                         task_id: str | None = None,
                         order_by: Sequence[str] = ("map_index",),
                         mapped_only: bool = False) -> TaskInstanceListing:
     """A page of the run's task instances and how many match (``mapped_only``: the instances
     of mapped tasks, map index 0 and up).
 
+    ``dag_id`` and/or ``run_id`` None (Airflow 3's ``~``) lists the instances of every DAG /
+    every run (docs/airflow-rest-api.md B.2); such a page is ordered by ``order_by`` then by
+    the primary key (Airflow's ``SortParam`` tiebreaker; the default order through
+    :func:`_by_map_index`), a page of one run by ``order_by`` then task id and map index.
+
     Raises:
         DagRunNotFound: no such run (Airflow 3's 404 text).
+        DagNotFound: ``run_id`` None and no such DAG.
         InvalidTaskInstanceOrder, InvalidTaskInstanceState: a bad ``order_by`` or ``state``.
     """
     ordering = _ordering(order_by)
     ti = t.task_instance
-    conditions = [ti.c.dag_id == dag_id, ti.c.run_id == run_id]
+    one_run = dag_id is not None and run_id is not None
+    if not one_run:
+        ordering = ordering[:-2] + [ti.c.id.asc()]
+    conditions = []
+    if dag_id is not None:
+        conditions.append(ti.c.dag_id == dag_id)
+    if run_id is not None:
+        conditions.append(ti.c.run_id == run_id)
     if states:
         conditions.append(_state_condition(states))
     if task_id is not None:
@@ -180,13 +196,82 @@ def list_task_instances(engine: Engine, dag_id: str, run_id: str, *, limit: int,
     if mapped_only:
         conditions.append(ti.c.map_index >= 0)
     with engine.connect() as conn:
-        run = _run(conn, dag_id, run_id)
+        if one_run:
+            assert dag_id is not None and run_id is not None
+            runs: dict[Any, Any] = {run_id: _run(conn, dag_id, run_id)}
+        else:
+            _check_exists(conn, dag_id, run_id)
         total = conn.execute(sa.select(sa.func.count()).select_from(ti)
                              .where(*conditions)).scalar_one()
-        rows = conn.execute(sa.select(ti).where(*conditions).order_by(*ordering)
-                            .limit(limit).offset(offset)).all()
-        return TaskInstanceListing(
-            _infos(conn, (TaskInstanceRow.from_row(row) for row in rows), {run_id: run}), total)
+        if not one_run and list(order_by) == ["map_index"]:
+            found = _by_map_index(conn, conditions, limit, offset)
+        else:
+            found = conn.execute(sa.select(ti).where(*conditions).order_by(*ordering)
+                                 .limit(limit).offset(offset)).all()
+        rows = [TaskInstanceRow.from_row(row) for row in found]
+        if one_run:
+            return TaskInstanceListing(_infos(conn, rows, runs), total)
+        return TaskInstanceListing(_infos(conn, rows, _runs_of(conn, rows), by_dag=True),
+                                   total)
+
+
+def _by_map_index(conn: Connection, conditions: Sequence[Any], limit: int, offset: int
+                  ) -> list[Any]:
+    """The page ``ORDER BY map_index, id LIMIT limit OFFSET offset`` of the task instances
+    matching ``conditions``, without an index on ``map_index`` (docs/performance.md section 5).
+
+    A map index is -1 (an unmapped task) or 0 and up, so the order is the unmapped instances by
+    id, then the mapped ones by (map_index, id). The unmapped part is a walk of the primary key
+    that stops after the page (nearly every instance is unmapped); the mapped part is read only
+    when the page reaches past the unmapped instances. An index leading with ``map_index``
+    would serve the order directly, but the scheduler's ``map_index = -1`` lookups of a batch
+    of runs' instances would take it on SQLite (no statistics): every instance of the table.
+    """
+    ti = t.task_instance
+    unmapped = conn.execute(sa.select(ti).where(*conditions, ti.c.map_index == -1)
+                            .order_by(ti.c.id).limit(limit).offset(offset)).all()
+    if len(unmapped) >= limit:
+        return list(unmapped)
+    if unmapped:
+        before = offset + len(unmapped)  # every unmapped instance is at or before this page
+    else:
+        before = conn.execute(sa.select(sa.func.count()).select_from(ti)
+                              .where(*conditions, ti.c.map_index == -1)).scalar_one()
+    mapped = conn.execute(sa.select(ti).where(*conditions, ti.c.map_index != -1)
+                          .order_by(ti.c.map_index, ti.c.id).limit(limit - len(unmapped))
+                          .offset(max(0, offset - before))).all()
+    return [*unmapped, *mapped]
+
+
+def _check_exists(conn: Connection, dag_id: str | None, run_id: str | None) -> None:
+    """Airflow 3's 404s of a listing across DAGs or runs: the named run (of any DAG when
+    ``dag_id`` is None), the named DAG."""
+    dr = t.dag_run
+    if run_id is not None:
+        found = sa.select(dr.c.id).where(dr.c.run_id == run_id)
+        if dag_id is not None:
+            found = found.where(dr.c.dag_id == dag_id)
+        if conn.execute(found.limit(1)).first() is None:
+            raise DagRunNotFound(f"DagRun with run_id: `{run_id}` was not found")
+    elif dag_id is not None and conn.execute(
+            sa.select(t.dag.c.dag_id).where(t.dag.c.dag_id == dag_id)).first() is None:
+        raise DagNotFound(f"DAG with dag_id: `{dag_id}` was not found")
+
+
+def _runs_of(conn: Connection, rows: Sequence[TaskInstanceRow]) -> dict[tuple[str, str], Any]:
+    """The dates and creating version of the rows' runs, by ``(dag_id, run_id)``: one query per
+    :func:`in_chunks` slice of the pairs, an ``OR`` of ``dag_id = ? AND run_id = ?`` (each an
+    index lookup; SQLite scans an index for a row-value ``IN``)."""
+    dr = t.dag_run
+    pairs = sorted({(row.dag_id, row.run_id) for row in rows})
+    found: dict[tuple[str, str], Any] = {}
+    for part in in_chunks(pairs, 200):
+        for run in conn.execute(sa.select(dr.c.dag_id, dr.c.run_id, dr.c.logical_date,
+                                          dr.c.run_after, dr.c.created_dag_version_id)
+                                .where(sa.or_(*(sa.and_(dr.c.dag_id == d, dr.c.run_id == r)
+                                                for d, r in part)))):
+            found[(run.dag_id, run.run_id)] = run
+    return found
 
 
 def get_task_instance(engine: Engine, dag_id: str, run_id: str, task_id: str,

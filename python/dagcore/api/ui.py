@@ -4,9 +4,10 @@ latest runs, the runs x tasks grid, and backfills with their progress.
 Design note. Every function answers a whole page in a fixed number of queries, whatever the
 page's size (docs/airflow-rest-api.md, "UI endpoints"):
 
-* :func:`latest_runs`: the newest ``n`` runs of every DAG of a page in ONE query, a window
-  function ``row_number() over (partition by dag_id order by run_after desc, id desc)`` (SQLite
-  3.25+ and PostgreSQL both have it);
+* :func:`latest_runs`: the newest ``n`` runs of every DAG of a page in ONE query, one ``LIMIT
+  n`` walk of the ``(dag_id, run_after, id)`` index per DAG (a ``UNION ALL`` on SQLite, a
+  ``LATERAL`` join on PostgreSQL; a window function ranked every run of the page's DAGs:
+  docs/performance.md section 5);
 * :func:`grid`: one query for the page of runs (with their version number), one grouped query
   ``GROUP BY run_id, task_id, state`` for their task instances; a mapped task's cell is the
   instances' aggregate state (:data:`GRID_STATE_PRIORITY`, Airflow's grid order) with counts
@@ -183,24 +184,45 @@ _RUN_SUMMARY: Final = (t.dag_run.c.run_id, t.dag_run.c.dag_id, t.dag_run.c.state
                        t.dag_run.c.start_date, t.dag_run.c.end_date)
 
 
+# DAGs per latest-runs statement: each is one member of a UNION ALL (SQLite allows 500).
+LATEST_RUNS_CHUNK: Final = 100
+
+
 def latest_runs(engine: Engine, dag_ids: Sequence[str], n: int) -> dict[str, list[dict[str, Any]]]:
-    """The newest ``n`` runs (by ``run_after``, then id) of each of ``dag_ids``, newest first:
-    one windowed query per :func:`~dagcore.api.common.in_chunks` slice of the ids (one for a
-    page of the DAG list)."""
+    """The newest ``n`` runs (by ``run_after``, then id) of each of ``dag_ids``, newest first.
+
+    One statement per :data:`LATEST_RUNS_CHUNK` DAGs: one ``ORDER BY run_after DESC, id DESC
+    LIMIT n`` per DAG, each a walk of the ``(dag_id, run_after, id)`` index that stops after
+    ``n`` rows (SQLite: a ``UNION ALL`` of them; PostgreSQL: a ``LATERAL`` join to a ``VALUES``
+    list of the ids, whose plan is one node whatever the number of DAGs); a window over every
+    run of the page's DAGs (100,000 runs in scale_bench) ranked them all (docs/performance.md
+    section 5)."""
     found: dict[str, list[dict[str, Any]]] = {dag_id: [] for dag_id in dag_ids}
     if n <= 0 or not dag_ids:
         return found
     dr = t.dag_run
+    newest_first = (dr.c.run_after.desc(), dr.c.id.desc())
     with engine.connect() as conn:
-        for part in in_chunks(list(dag_ids)):
-            ranked = sa.select(*_RUN_SUMMARY, sa.func.row_number().over(
-                partition_by=dr.c.dag_id, order_by=(dr.c.run_after.desc(), dr.c.id.desc())
-            ).label("rank")).where(dr.c.dag_id.in_(list(part))).subquery("ranked")
-            rows = conn.execute(sa.select(ranked).where(ranked.c.rank <= n)
-                                .order_by(ranked.c.dag_id, ranked.c.rank)).all()
-            for row in rows:
-                run = dict(row._mapping)
-                del run["rank"]
+        for part in in_chunks(list(found), LATEST_RUNS_CHUNK):
+            if engine.dialect.name == "postgresql":
+                # One LATERAL walk per DAG of a VALUES list: planning a UNION of 50 members
+                # took longer than running it.
+                wanted = sa.values(sa.column("dag_id", sa.String), name="wanted").data(
+                    [(dag_id,) for dag_id in part])
+                walk = (sa.select(*_RUN_SUMMARY, dr.c.id.label("pk"))
+                        .where(dr.c.dag_id == wanted.c.dag_id).order_by(*newest_first)
+                        .limit(n).lateral("newest"))
+                query: Any = sa.select(walk).select_from(wanted.join(walk, sa.true()))
+            else:
+                newest = [sa.select(*_RUN_SUMMARY, dr.c.id.label("pk"))
+                          .where(dr.c.dag_id == dag_id).order_by(*newest_first).limit(n)
+                          .subquery(f"r{k}") for k, dag_id in enumerate(part)]
+                query = (sa.union_all(*(sa.select(sub) for sub in newest)) if len(newest) > 1
+                         else sa.select(newest[0]))
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+            rows.sort(key=lambda run: (run["run_after"], run["pk"]), reverse=True)
+            for run in rows:
+                del run["pk"]
                 found[run["dag_id"]].append(run)
     return found
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Sequence
 from typing import Any, Final
 
 from dagcore.cli.common import (
@@ -30,6 +31,10 @@ IMPORT_ERROR_COLUMNS: Final = ("filename", "bundle_name", "timestamp", "error")
 WARNING_COLUMNS: Final = ("filename", "bundle_name", "timestamp", "message")
 VERSION_COLUMNS: Final = ("version", "created_at", "dag_hash", "code_hash", "files", "runs",
                           "task_instances")
+# A table (rich lays it out whole: ~1 ms a row) shows this many rows at each end of a long
+# listing unless --all; json, yaml and plain print every row (docs/performance.md section 5).
+TABLE_ENDS: Final = 20
+MORE_HINT: Final = " (--all shows every row)"
 TEST_STATE_COLUMNS: Final = ("dag_id", "run_id", "task_id", "map_index", "state", "try_number",
                              "start_date", "end_date")
 
@@ -55,43 +60,80 @@ def _cmd_dags_reserialize(args: argparse.Namespace) -> int:
 def _cmd_dags_list(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
-    from dagcore.cli.output import render
     from dagcore.models import tables as t
 
     dv = t.dag_version
-    latest = (sa.select(dv.c.dag_id, sa.func.max(dv.c.version_number).label("latest_version"))
-              .group_by(dv.c.dag_id).subquery())
-    query = (sa.select(t.dag.c.dag_id, t.dag.c.fileloc, t.dag.c.is_paused, t.dag.c.is_stale,
-                       t.dag.c.has_import_errors, latest.c.latest_version)
-             .select_from(t.dag.outerjoin(latest, latest.c.dag_id == t.dag.c.dag_id))
-             .order_by(t.dag.c.dag_id))
+    # Per DAG row, its latest version through the (dag_id, version_number) unique index: a
+    # page of the table reads only its own DAGs' versions.
+    latest = (sa.select(sa.func.max(dv.c.version_number)).where(dv.c.dag_id == t.dag.c.dag_id)
+              .scalar_subquery().label("latest_version"))
+    query = sa.select(t.dag.c.dag_id, t.dag.c.fileloc, t.dag.c.is_paused, t.dag.c.is_stale,
+                      t.dag.c.has_import_errors, latest)
+    _render_listing(args, query, (t.dag.c.dag_id,), DAG_COLUMNS)
+    return 0
+
+
+def _ends(args: argparse.Namespace) -> int | None:
+    return None if args.all or args.output != "table" else TABLE_ENDS
+
+
+def _render_listing(args: argparse.Namespace, query: Any, order: Sequence[Any],
+                    columns: Sequence[str], check: Any = None) -> None:
+    """Print ``query``'s rows in ``order`` (columns with ``.desc()`` where descending; a
+    unique order). A table of a long listing reads only its two ends: the first ``TABLE_ENDS``
+    rows, the last ones (the reversed order), and the count between them."""
+    import sqlalchemy as sa
+
+    from dagcore.cli.output import render
+
+    ends = _ends(args)
+    total: int | None = None
     with migrated_engine() as engine:
         with engine.connect() as conn:
-            rows = [dict(row._mapping) for row in conn.execute(query)]
-    render(rows, DAG_COLUMNS, args.output)
-    return 0
+            if check is not None:
+                check(conn)
+            if ends is None:
+                rows = conn.execute(query.order_by(*order)).all()
+            else:
+                rows = conn.execute(query.order_by(*order).limit(ends + 1)).all()
+                counted = len(rows)
+                if counted > ends:
+                    counted = conn.execute(sa.select(sa.func.count()).select_from(
+                        query.subquery())).scalar_one()
+                    tail = conn.execute(query.order_by(*(_reversed(c) for c in order))
+                                        .limit(min(ends, counted - ends))).all()
+                    rows = rows[:ends] + tail[::-1]
+                total = counted
+    render((row._mapping for row in rows), columns, args.output, ends=ends,
+           more_hint=MORE_HINT, total=total)
+
+
+def _reversed(clause: Any) -> Any:
+    """``column.desc()`` for ``column`` and the other way round."""
+    from sqlalchemy.sql.elements import UnaryExpression
+    from sqlalchemy.sql.operators import desc_op
+
+    if isinstance(clause, UnaryExpression) and clause.modifier is desc_op:
+        return clause.element.asc()
+    return clause.desc()
 
 
 def _cmd_dags_list_runs(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
     from dagcore.api.user_input import parse_choice
-    from dagcore.cli.output import render
     from dagcore.models import tables as t
     from dagcore.state import DagRunState
 
     if args.state is not None:
         parse_choice(args.state, [s.value for s in DagRunState], "--state", "a DAG run state")
     dr = t.dag_run
-    query = sa.select(dr).where(dr.c.dag_id == args.dag_id)
+    query = sa.select(*(dr.c[c] for c in RUN_COLUMNS)).where(dr.c.dag_id == args.dag_id)
     if args.state is not None:
         query = query.where(dr.c.state == args.state)
-    with migrated_engine() as engine:
-        with engine.connect() as conn:
-            require_dag(conn, args.dag_id)
-            rows = [dict(row._mapping) for row in
-                    conn.execute(query.order_by(dr.c.run_after.desc(), dr.c.id.desc()))]
-    render(rows, RUN_COLUMNS, args.output)
+    # Newest first: the (dag_id, run_after, id) index gives this order (docs/performance.md 5).
+    _render_listing(args, query, (dr.c.run_after.desc(), dr.c.id.desc()), RUN_COLUMNS,
+                    check=lambda conn: require_dag(conn, args.dag_id))
     return 0
 
 
@@ -283,6 +325,12 @@ def _cmd_dags_test(args: argparse.Namespace) -> int:
     return 0 if result.state == "success" else 1
 
 
+def _add_all_argument(parser: Any) -> None:
+    parser.add_argument("--all", action="store_true",
+                        help=f"Show every row in a table (default: the first and last "
+                        f"{TABLE_ENDS} of a longer listing; other formats show every row)")
+
+
 def add_dags_commands(commands: Any) -> None:
     """``dagcore dags reserialize|list|list-runs|list-import-errors|trigger|pause|unpause|
     delete|test``."""
@@ -303,6 +351,7 @@ def add_dags_commands(commands: Any) -> None:
 
     listing = sub.add_parser("list", help="List the DAGs in the database")
     add_output_argument(listing)
+    _add_all_argument(listing)
     listing.set_defaults(func=_cmd_dags_list)
 
     runs = sub.add_parser("list-runs", help="List a DAG's runs, newest first")
@@ -310,6 +359,7 @@ def add_dags_commands(commands: Any) -> None:
     runs.add_argument("--state", default=None, help="Only runs in this state (queued, "
                       "running, success, failed)")
     add_output_argument(runs)
+    _add_all_argument(runs)
     runs.set_defaults(func=_cmd_dags_list_runs)
 
     errors = sub.add_parser("list-import-errors", help="List the DAG files that fail to import")

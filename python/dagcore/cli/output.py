@@ -77,7 +77,7 @@ def _text(value: Any) -> str:
 
 def render(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], output: str,
            *, file: TextIO | None = None, title: str | None = None, ends: int | None = None,
-           more_hint: str = "") -> None:
+           more_hint: str = "", total: int | None = None) -> None:
     """Print ``rows`` (only ``columns``, in that order) to ``file`` (default stdout).
 
     Args:
@@ -85,6 +85,9 @@ def render(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], output: st
         ends: for a table, show only the first and last ``ends`` rows, and when rows were
             left out between them a "…" row and a caption with the counts (None: every row).
         more_hint: appended to that caption, e.g. how to show every row.
+        total: for a table with ``ends``, the caller read only the ends: ``rows`` are the first
+            ``ends`` rows then the last ones, and ``total`` how many rows there are in all
+            (the same table as from every row).
 
     Raises:
         ValueError: ``output`` is not one of :data:`OUTPUT_FORMATS`.
@@ -102,7 +105,7 @@ def render(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], output: st
         for row in rows:
             out.write("\t".join(_text(row.get(c)) for c in columns) + "\n")
     elif output == "table":
-        _write_table(rows, columns, out, title, ends, more_hint)
+        _write_table(rows, columns, out, title, ends, more_hint, total)
     else:
         raise ValueError(f"unknown output format {output!r}: use one of "
                          f"{', '.join(OUTPUT_FORMATS)}")
@@ -120,7 +123,8 @@ def _write_json(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: 
 
 
 def _write_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: TextIO,
-                 title: str | None, ends: int | None, more_hint: str) -> None:
+                 title: str | None, ends: int | None, more_hint: str,
+                 total_rows: int | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -135,6 +139,8 @@ def _write_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out:
             head.append(row)
         else:
             tail.append(row)
+    if total_rows is not None:
+        total = total_rows
     left_out = total - len(head) - len(tail)
     isatty = getattr(out, "isatty", lambda: False)()
     console = Console(file=out, width=None if isatty else _OFF_TERMINAL_WIDTH,

@@ -298,6 +298,9 @@ dag_run = sa.Table(
     sa.Index(None, "dag_id", "state"),
     sa.Index(None, "state", "run_after"),
     sa.Index(None, "backfill_id"),
+    # A DAG's runs by id and newest first (docs/performance.md section 5).
+    sa.Index(None, "dag_id", "id"),
+    sa.Index(None, "dag_id", "run_after", "id"),
 )
 
 backfill_dag_run = sa.Table(

@@ -98,6 +98,50 @@ def test_v2_list_and_get(server: ApiServer, db: sa.Engine) -> None:
     assert bad_order.status_code == 400
 
 
+def test_v2_list_across_dags_and_runs(server: ApiServer, db: sa.Engine) -> None:
+    """``~`` for the DAG and/or the run lists every DAG's / run's task instances (Airflow 3),
+    ordered by map index then id, each with its own run's dates and DAG; a named run or DAG
+    that does not exist is a 404."""
+    first = _run(db, 25, "success")
+    second = _run(db, 26, "failed", dag_id="ml_train")
+    with db.connect() as conn:
+        expected = conn.execute(sa.select(t.task_instance.c.id, t.task_instance.c.dag_id)
+                                .order_by(t.task_instance.c.map_index,
+                                          t.task_instance.c.id)).all()
+    listed = server.request("GET", "/api/v2/dags/~/dagRuns/~/taskInstances?limit=1000",
+                            as_user="viewer")
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["total_entries"] == len(expected)
+    assert [(ti["id"], ti["dag_id"]) for ti in body["task_instances"]] == [
+        (str(i), d) for i, d in expected]
+    by_run = {ti["dag_run_id"]: ti for ti in body["task_instances"]}
+    assert by_run[first]["logical_date"].startswith("2024-05-25")
+    assert by_run[second]["dag_id"] == "ml_train"
+    assert by_run[second]["logical_date"].startswith("2024-05-26")
+    paged = server.request("GET", "/api/v2/dags/~/dagRuns/~/taskInstances?limit=1&offset=1",
+                           as_user="viewer").json()
+    assert [ti["id"] for ti in paged["task_instances"]] == [str(expected[1][0])]
+    of_dag = server.request("GET", "/api/v2/dags/ml_train/dagRuns/~/taskInstances",
+                            as_user="viewer").json()
+    assert {ti["dag_id"] for ti in of_dag["task_instances"]} == {"ml_train"}
+    assert of_dag["total_entries"] == sum(1 for _, d in expected if d == "ml_train")
+    of_run = server.request("GET", f"/api/v2/dags/~/dagRuns/{second}/taskInstances",
+                            as_user="viewer").json()
+    assert [ti["dag_run_id"] for ti in of_run["task_instances"]] == [second]
+    missing_run = server.request("GET", "/api/v2/dags/~/dagRuns/nope/taskInstances",
+                                 as_user="viewer")
+    assert missing_run.status_code == 404
+    assert "nope" in missing_run.json()["detail"]
+    missing_dag = server.request("GET", "/api/v2/dags/nope/dagRuns/~/taskInstances",
+                                 as_user="viewer")
+    assert missing_dag.status_code == 404
+    assert "nope" in missing_dag.json()["detail"]
+    bad = server.request("GET", "/api/v2/dags/~/dagRuns/~/taskInstances?order_by=bogus",
+                         as_user="viewer")
+    assert bad.status_code == 400
+
+
 def test_v2_clear_dry_run_then_clear(server: ApiServer, db: sa.Engine) -> None:
     """ClearTaskInstancesBody defaults: dry_run true, only_failed true, reset_dag_runs true.
     A dry run lists the failed task instance and changes nothing; the real clear gives it no

@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from dagcore.api import common as api_common
+from dagcore.api import dags as api_dags
 from dagcore.api import task_instances as api_tis
 from dagcore.api.users import Action
 from dagcore.server.auth import require
@@ -56,19 +57,24 @@ def get_task_instances(dag_id: str = Path(...), dag_run_id: str = Path(...),
                        state: list[str] = Query([]), task_id: str | None = Query(None),
                        order_by: list[str] = Query(["map_index"]),
                        server: ServerState = Depends(server_state)) -> Any:
-    """A page of the run's task instances and how many match."""
+    """A page of the run's task instances and how many match; ``~`` for the DAG and/or the
+    run lists every DAG's / run's (Airflow 3)."""
     try:
         listing = api_tis.list_task_instances(
-            server.engine, dag_id, dag_run_id, limit=effective_limit(limit), offset=offset,
-            states=[s for item in state for s in item.split(",") if s], task_id=task_id,
-            order_by=order_by)
-    except api_common.DagRunNotFound as exc:
+            server.engine, None if dag_id == "~" else dag_id,
+            None if dag_run_id == "~" else dag_run_id, limit=effective_limit(limit),
+            offset=offset, states=[s for item in state for s in item.split(",") if s],
+            task_id=task_id, order_by=order_by)
+    except (api_common.DagRunNotFound, api_common.DagNotFound) as exc:
         raise ApiError(404, str(exc)) from None
     except (api_tis.InvalidTaskInstanceOrder, api_tis.InvalidTaskInstanceState) as exc:
         raise ApiError(400, str(exc)) from None
-    name = server.display_name(dag_id)
+    dag_ids = sorted({info.ti.dag_id for info in listing.task_instances})
+    names = (api_dags.display_names(server.engine, dag_ids) if len(dag_ids) > 1 else
+             {dag_id: server.display_name(dag_id) for dag_id in dag_ids})
     return TaskInstanceCollectionResponse(
-        task_instances=[task_instance_response(i, name) for i in listing.task_instances],
+        task_instances=[task_instance_response(i, names[i.ti.dag_id])
+                        for i in listing.task_instances],
         total_entries=listing.total)
 
 
