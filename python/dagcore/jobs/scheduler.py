@@ -336,6 +336,8 @@ class SchedulerJob:
         self.create_runs = create_runs
         self.job = Job(self.engine, self.job_type, executor_class=type(executor).__name__)
         self._stop = threading.Event()
+        self._auto_success: weakref.WeakKeyDictionary[SerializedDAG, bytes | None] = (
+            weakref.WeakKeyDictionary())
         self._weights: weakref.WeakKeyDictionary[SerializedDAG, dict[str, int]] = (
             weakref.WeakKeyDictionary())
         self._no_next_run: dict[str, Any] = {}  # dag_id -> last_parsed_time checked
@@ -972,6 +974,18 @@ class SchedulerJob:
             "executor_config": dict(task.executor_config), "updated_at": now,
         }
 
+    def _auto_success_of(self, dag: SerializedDAG) -> bytes | None:
+        """The empty tasks of ``dag`` as :meth:`RunGraph.flags` (what the loop sets success
+        without running); None when one of them ``depends_on_past`` (the rounds then run in
+        Python, which checks the past run first)."""
+        cached = self._auto_success.get(dag, False)
+        if cached is False:
+            empty = [task for task in dag.task_dict.values() if _is_empty(task)]
+            cached = None if any(task.depends_on_past for task in empty) else (
+                dag.run_graph().flags(task.task_id for task in empty))
+            self._auto_success[dag] = cached
+        return cached
+
     def _weights_of(self, dag: SerializedDAG) -> dict[str, int]:
         weights = self._weights.get(dag)
         if weights is None:
@@ -1133,11 +1147,76 @@ class SchedulerJob:
         if dag.has_mapped_tasks:
             return self._decide_mapped(conn, dag, group, now)
         graph = dag.run_graph()
-        pending = group
         to_schedule: dict[int, list[str]] = defaultdict(list)  # batch index -> task ids
         decisions: dict[int, Any] = {}
-        index = {id(b): i for i, b in enumerate(group)}
         empties: dict[int, set[str]] = defaultdict(set)
+        flags = self._auto_success_of(dag)
+        if flags is not None:
+            # The rounds below in one C++ call (RunGraph.decide_many_cascade): an empty task
+            # that becomes schedulable without state is set success and its run decided again,
+            # exactly as the loop below does (tests/python/unit/test_scheduler_cascade.py).
+            started = time.perf_counter()
+            results, done, made = graph.decide_many_cascade(
+                [b.decision_states() for b in group], flags, MAX_EMPTY_ROUNDS)
+            self.decide_seconds += time.perf_counter() - started
+            self.decide_runs += made
+            for i, (batch, decision, succeeded) in enumerate(zip(group, results, done)):
+                decisions[i] = decision
+                states = batch.states
+                for task_id, state in decision.changed.items():
+                    states[task_id] = state.value
+                to_schedule[i] = list(decision.schedulable)
+                if succeeded:
+                    empties[i] = set(succeeded)
+                    for task_id in succeeded:
+                        states[task_id] = SUCCESS
+        else:
+            self._decide_rounds(conn, dag, graph, group, to_schedule, decisions, empties)
+        # Plan the writes: empties -> success, propagated states, then scheduled.
+        plan = _Plan()
+        done_rows, state_rows = plan.done_rows, plan.state_rows
+        sched_rows, retry_rows, finished = plan.sched_rows, plan.retry_rows, plan.finished
+        for i, batch in enumerate(group):
+            written = len(done_rows) + len(state_rows) + len(sched_rows) + len(retry_rows)
+            for task_id in empties[i]:
+                row = batch.rows[task_id]
+                done_rows.append({"_id": row.id, "_try": row.try_number + 1})
+            for task_id, ti_state in batch.states.items():
+                row = batch.rows[task_id]
+                if task_id in empties[i] or ti_state == row.state:
+                    continue
+                state_rows.append({"_id": row.id, "_state": ti_state, "_old": row.state})
+            for task_id in to_schedule.get(i, ()):
+                row = batch.rows[task_id]
+                task = dag.task_dict[task_id]
+                if row.state == UP_FOR_RETRY:
+                    if not self._retry_due(row, task, batch.run, now):
+                        continue
+                    retry_rows.append(row)
+                    continue
+                if row.state == UP_FOR_RESCHEDULE and self._still_running(row):
+                    continue
+                if task.depends_on_past and not self._past_done(conn, batch.run, task, dag):
+                    continue
+                sched_rows.append({"_id": row.id, "_old": row.state,
+                                   "_try": row.try_number + (row.state != UP_FOR_RESCHEDULE)})
+            run_decision = decisions.get(i)
+            if run_decision is not None and run_decision.state.value in (RUN_SUCCESS, RUN_FAILED):
+                finished.append((batch.run, dag, run_decision.state.value,
+                                 run_decision.reason or run_decision.state.value))
+                plan.changed += 1
+            elif len(done_rows) + len(state_rows) + len(sched_rows) + len(retry_rows) > written:
+                plan.changed += 1
+        return plan
+
+    def _decide_rounds(self, conn: Connection, dag: SerializedDAG, graph: Any,
+                       group: list[_Batch], to_schedule: dict[int, list[str]],
+                       decisions: dict[int, Any], empties: dict[int, set[str]]) -> None:
+        """The rounds of :meth:`_decide` in Python, one :meth:`RunGraph.decide_many` per round:
+        for a DAG with an empty task that ``depends_on_past`` (set success only once the past
+        run is checked in the database)."""
+        pending = group
+        index = {id(b): i for i, b in enumerate(group)}
         for _ in range(MAX_EMPTY_ROUNDS):
             started = time.perf_counter()
             results = graph.decide_many([b.decision_states() for b in pending])
@@ -1175,42 +1254,6 @@ class SchedulerJob:
             if not again:
                 break
             pending = again
-        # Plan the writes: empties -> success, propagated states, then scheduled.
-        plan = _Plan()
-        done_rows, state_rows = plan.done_rows, plan.state_rows
-        sched_rows, retry_rows, finished = plan.sched_rows, plan.retry_rows, plan.finished
-        for i, batch in enumerate(group):
-            written = len(done_rows) + len(state_rows) + len(sched_rows) + len(retry_rows)
-            for task_id in empties[i]:
-                row = batch.rows[task_id]
-                done_rows.append({"_id": row.id, "_try": row.try_number + 1})
-            for task_id, ti_state in batch.states.items():
-                row = batch.rows[task_id]
-                if task_id in empties[i] or ti_state == row.state:
-                    continue
-                state_rows.append({"_id": row.id, "_state": ti_state, "_old": row.state})
-            for task_id in to_schedule.get(i, ()):
-                row = batch.rows[task_id]
-                task = dag.task_dict[task_id]
-                if row.state == UP_FOR_RETRY:
-                    if not self._retry_due(row, task, batch.run, now):
-                        continue
-                    retry_rows.append(row)
-                    continue
-                if row.state == UP_FOR_RESCHEDULE and self._still_running(row):
-                    continue
-                if task.depends_on_past and not self._past_done(conn, batch.run, task, dag):
-                    continue
-                sched_rows.append({"_id": row.id, "_old": row.state,
-                                   "_try": row.try_number + (row.state != UP_FOR_RESCHEDULE)})
-            run_decision = decisions.get(i)
-            if run_decision is not None and run_decision.state.value in (RUN_SUCCESS, RUN_FAILED):
-                finished.append((batch.run, dag, run_decision.state.value,
-                                 run_decision.reason or run_decision.state.value))
-                plan.changed += 1
-            elif len(done_rows) + len(state_rows) + len(sched_rows) + len(retry_rows) > written:
-                plan.changed += 1
-        return plan
 
     def _decide_mapped(self, conn: Connection, dag: SerializedDAG, group: list[_Batch],
                        now: datetime) -> _Plan:
