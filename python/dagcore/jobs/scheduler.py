@@ -81,6 +81,7 @@ from dagcore.asset_store import consume_asset_events, leaf_resolver
 from dagcore.assets import encode_asset_condition
 from dagcore.configuration import conf
 from dagcore.db import create_engine, transaction
+from dagcore.db.engine import _SQLITE_BEGIN_OPTION
 from dagcore.db.sqlite_file import (
     DatabaseFileGone,
     DatabaseFileWatch,
@@ -173,6 +174,15 @@ def _waiting_sensors_count() -> Any:
             .where(ti.c.dag_id == dr.c.dag_id, ti.c.run_id == dr.c.run_id,
                    ti.c.map_index == -1, _not_yet_due())
             .scalar_subquery().label("waiting_sensors"))
+
+
+def _data_version(conn: Connection) -> tuple[Any, int]:
+    """SQLite's ``PRAGMA data_version`` of ``conn``'s database connection, with that
+    connection: two equal values from the same connection mean that no other connection
+    committed anything in between (a connection's own commits do not count; the unlocked
+    examination commits nothing)."""
+    raw = conn.connection.dbapi_connection
+    return raw, raw.execute("PRAGMA data_version").fetchone()[0]
 
 
 def _is_empty(task: SerializedTask) -> bool:
@@ -354,6 +364,7 @@ class SchedulerJob:
         self.create_per_loop = conf.getint("scheduler", "max_dagruns_to_create_per_loop")
         self.max_tis = conf.getint("scheduler", "max_tis_per_query")
         self.zombie_interval = conf.getfloat("scheduler", "zombie_detection_interval")
+        self.reused_examinations = 0  # SQLite: locked re-examinations skipped (data_version)
         self.decide_seconds = 0.0  # time inside RunGraph.decide_many (the benchmark reads it)
         self.decide_runs = 0  # run decisions made by those calls
 
@@ -997,31 +1008,55 @@ class SchedulerJob:
     def _schedule_dag_runs(self) -> int:
         """Decide the running runs (one batch); returns how many changed (see run_once)."""
         now = timezone.utcnow()
-        if not self.is_postgres:
-            # SQLite has one writer (see _nothing_on_sqlite): decide without the lock first.
-            # While tasks run, most loops change nothing but the runs' last_scheduling_decision,
-            # a write that does not depend on what was read; only a loop with changes decides
-            # again under the lock.
-            with self.engine.connect() as conn:
-                seen = self._examine(conn, now)
+        if self.is_postgres:
+            with transaction(self.engine) as conn:
+                seen = self._examine(conn, now, self._lock)
+                if seen is None:
+                    return 0
+                finished = self._write_decided(conn, seen, now)
+            return self._decided(seen, finished)
+        # SQLite has one writer (see _nothing_on_sqlite): decide without the lock first.
+        # While tasks run, most loops change nothing but the runs' last_scheduling_decision,
+        # a write that does not depend on what was read; only a loop with changes takes the
+        # lock, on the same connection, and decides again only if another connection
+        # committed something since the read (PRAGMA data_version, taken before it, differs
+        # once the lock is held); else what it decided is what deciding again would decide.
+        with self.engine.connect() as conn:
+            version = _data_version(conn)
+            seen = self._examine(conn, now)
             if seen is None:
                 return 0
-            if not seen.writes:
-                # last_scheduling_decision orders the runs only when more than a batch are
-                # running: stamp a full batch every loop, a smaller one every STAMP_INTERVAL_S,
-                # instead of taking the write lock on every loop while tasks run.
-                mono = time.monotonic()
-                if len(seen.runs) >= self.batch_size or mono - self._stamped >= STAMP_INTERVAL_S:
-                    with transaction(self.engine) as conn:
-                        self._stamp(conn, seen.runs, now)
-                    self._stamped = mono
-                return 0
-        with transaction(self.engine) as conn:
-            seen = self._examine(conn, now, self._lock)
-            if seen is None:
-                return 0
-            finished = self._write_examined(conn, seen, now)
-            self._stamp(conn, seen.runs, now)
+            if seen.writes:
+                conn.rollback()  # the read transaction ends; the write transaction begins
+                conn.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+                with conn.begin():
+                    if _data_version(conn) != version:
+                        seen = self._examine(conn, now, self._lock)
+                        if seen is None:
+                            return 0
+                    else:
+                        self.reused_examinations += 1
+                    finished = self._write_decided(conn, seen, now)
+                return self._decided(seen, finished)
+        # last_scheduling_decision orders the runs only when more than a batch are running:
+        # stamp a full batch every loop, a smaller one every STAMP_INTERVAL_S, instead of
+        # taking the write lock on every loop while tasks run.
+        mono = time.monotonic()
+        if len(seen.runs) >= self.batch_size or mono - self._stamped >= STAMP_INTERVAL_S:
+            with transaction(self.engine) as conn:
+                self._stamp(conn, seen.runs, now)
+            self._stamped = mono
+        return 0
+
+    def _write_decided(self, conn: Connection, seen: _Examined, now: datetime
+                       ) -> list[tuple[Any, SerializedDAG, str, str]]:
+        finished = self._write_examined(conn, seen, now)
+        self._stamp(conn, seen.runs, now)
+        return finished
+
+    def _decided(self, seen: _Examined, finished: list[tuple[Any, SerializedDAG, str, str]]
+                 ) -> int:
+        """After the commit: the finished runs' hooks; the work done (see run_once)."""
         for run, dag, state, reason in finished:
             self._run_finished(run, dag, state, reason)
         # Work done: runs whose decision changed something. A run examined without change is
