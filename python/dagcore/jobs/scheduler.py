@@ -989,13 +989,13 @@ class SchedulerJob:
         """The empty tasks of ``dag`` as :meth:`RunGraph.flags` (what the loop sets success
         without running); None when one of them ``depends_on_past`` (the rounds then run in
         Python, which checks the past run first)."""
-        cached = self._auto_success.get(dag, False)
-        if cached is False:
-            empty = [task for task in dag.task_dict.values() if _is_empty(task)]
-            cached = None if any(task.depends_on_past for task in empty) else (
-                dag.run_graph().flags(task.task_id for task in empty))
-            self._auto_success[dag] = cached
-        return cached
+        if dag in self._auto_success:
+            return self._auto_success[dag]
+        empty = [task for task in dag.task_dict.values() if _is_empty(task)]
+        flags = None if any(task.depends_on_past for task in empty) else (
+            dag.run_graph().flags(task.task_id for task in empty))
+        self._auto_success[dag] = flags
+        return flags
 
     def _weights_of(self, dag: SerializedDAG) -> dict[str, int]:
         weights = self._weights.get(dag)

@@ -102,7 +102,8 @@ def _dags() -> list[DAG]:
         root = PythonOperator(task_id="root", python_callable=lambda: None)
         skip_me = EmptyOperator(task_id="skip_me", trigger_rule=TriggerRule.ALL_FAILED)
         below = EmptyOperator(task_id="below")
-        joined = EmptyOperator(task_id="joined", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+        joined = EmptyOperator(task_id="joined",
+                               trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
         root >> skip_me >> below >> joined
         root >> joined
     return [levels, mixed, branches]
