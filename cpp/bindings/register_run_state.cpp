@@ -496,9 +496,8 @@ void register_run_state(py::module_& m) {
                                       " flags (one per task), got " + std::to_string(mask.size()));
               }
               py::gil_scoped_release nogil;
-              batch = g.graph.decide_many_cascade(block, n_runs, mask,
-                                                  static_cast<std::size_t>(max_rounds), done,
-                                                  rounds);
+              batch = g.graph.decide_many_cascade(
+                  block, n_runs, mask, static_cast<std::size_t>(max_rounds), done, rounds);
             }
             py::list decisions(n_runs);
             py::list marked(n_runs);

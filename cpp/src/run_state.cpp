@@ -540,9 +540,8 @@ decision_batch run_graph::decide_many(std::span<const std::uint8_t> codes,
     // thread writing a bytearray) cannot put an unchecked code into the kernel.
     if (n != 0) std::memcpy(row.data(), codes.data() + r * n, n);
     check_row(row, r);
-    const outcome o =
-        decide_row(row.data(), out.m_changed.data() + r * n, out.m_schedulable.data() + r * n,
-                   scratch);
+    const outcome o = decide_row(row.data(), out.m_changed.data() + r * n,
+                                 out.m_schedulable.data() + r * n, scratch);
     out.m_states[r] = static_cast<std::uint8_t>(o.state);
     out.m_reasons[r] = static_cast<std::uint8_t>(o.reason);
   }
@@ -762,7 +761,8 @@ decision_batch run_graph::decide_counts(std::span<const std::uint32_t> counts,
   std::vector<std::uint32_t> row(width);
   decide_scratch scratch(n);
   for (std::size_t r = 0; r < n_runs; ++r) {
-    if (width != 0) std::memcpy(row.data(), counts.data() + r * width, width * sizeof(std::uint32_t));
+    if (width != 0)
+      std::memcpy(row.data(), counts.data() + r * width, width * sizeof(std::uint32_t));
     for (std::size_t i = 0; i < n; ++i) {
       // Sums of instance counts must not wrap: a task has at most 2^31 instances in all.
       std::uint64_t sum = 0;

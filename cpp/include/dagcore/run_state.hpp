@@ -297,8 +297,8 @@ class run_graph {
   /// states: in/out (changes applied); changed and schedulable: zeroed rows, set where they apply.
   [[nodiscard]] evaluation_code evaluate_counts(index_type i, const std::uint32_t* counts,
                                                 bool flag_upstream_failed) const noexcept;
-  outcome decide_counts_row(std::uint32_t* counts, std::uint8_t* changed,
-                            std::uint8_t* schedulable, decide_scratch& scratch) const noexcept;
+  outcome decide_counts_row(std::uint32_t* counts, std::uint8_t* changed, std::uint8_t* schedulable,
+                            decide_scratch& scratch) const noexcept;
   outcome decide_row(std::uint8_t* states, std::uint8_t* changed, std::uint8_t* schedulable,
                      decide_scratch& scratch) const noexcept;
   /// decide_row's rounds over the tasks flagged dirty in scratch (clears the flags).
