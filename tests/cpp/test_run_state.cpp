@@ -842,7 +842,8 @@ TEST(Cascade, EndsAChainOfFlaggedTasksInOneCall) {
   const decision_batch capped = g.decide_many_cascade(row, 1, flags, 2, done, rounds);
   EXPECT_TRUE(capped[0].schedulable.empty());
   EXPECT_EQ(done, (std::vector<std::uint8_t>{1, 1, 0, 0}));
-  EXPECT_THROW((void)g.decide_many_cascade(row, 1, {1, 1}, 10, done, rounds),
+  const std::vector<std::uint8_t> short_flags{1, 1};
+  EXPECT_THROW((void)g.decide_many_cascade(row, 1, short_flags, 10, done, rounds),
                std::invalid_argument);
   EXPECT_THROW((void)g.decide_many_cascade(row, 1, flags, 0, done, rounds), std::invalid_argument);
 }
