@@ -5,9 +5,10 @@ SchedulerJob loop, and the loop's decide step against a straightforward Python d
 Why this benchmark exists: Airflow's scheduler decides every running run on every loop in Python
 (trigger rules per task instance, run state from the leaves) and its LocalExecutor starts an
 interpreter per task (``airflow tasks run``), so short tasks are dominated by the machinery
-around them. dagcore's loop decides many runs in one C++ call (``RunGraph.decide_many``), marks
-``EmptyOperator`` tasks successful without running them (re-deciding in memory, so a whole DAG of
-empty tasks ends in one loop), and its LocalExecutor runs tasks in reused workers forked from a
+around them. dagcore's loop decides many runs in one C++ call
+(``RunGraph.decide_many_cascade``), which also marks ``EmptyOperator`` tasks successful without
+running them (re-deciding in memory, so a whole DAG of empty tasks ends in one loop), and its
+LocalExecutor runs tasks in reused workers forked from a
 fork server that has dagcore imported.
 
 Everything runs in a temporary ``DAGCORE_HOME`` (set in ``os.environ``, so task logs go there),
@@ -699,7 +700,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ["dagcore, in the loop (decide_seconds)", fmt(fig["decide_runs_in_loop"], ",d"),
          fmt(fig["decide_ms_in_loop"], ",.2f"), fmt(loop_us, ",.2f"),
          fmt(fig["decide_speedup"], ",.1f", "x")],
-        ["dagcore, replayed snapshots (decide_many)", fmt(fig["decide_recorded_runs"], ",d"),
+        ["dagcore, replayed snapshots (cascade)", fmt(fig["decide_recorded_runs"], ",d"),
          fmt(None if dec is None or dec.replay_ns is None else dec.replay_ns / 1e6, ",.2f"),
          fmt(replay_us, ",.2f"), fmt(fig["decide_replay_speedup"], ",.1f", "x")],
         ["Python reference, replayed snapshots", fmt(fig["decide_recorded_runs"], ",d"),
@@ -708,7 +709,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     out.append(format_table(
         f"3. Decide step of the empty-task workload ({fig['decide_recorded_calls'] or 0:,} "
-        f"decide_many calls recorded; replays best of {cfg.decide_repeats})",
+        f"decide_many_cascade calls recorded; replays best of {cfg.decide_repeats})",
         ["contestant", "run decisions", "total ms", "us per run", "Python / this"], rows))
     if dec is not None and dec.outcomes:
         out.append(format_table("4. The recorded runs' final decisions, after their rounds "
