@@ -221,3 +221,25 @@ def test_a_commit_between_the_read_and_the_lock_is_decided_again(
         states = dict(conn.execute(sa.select(ti.c.task_id, ti.c.state)
                                    .where(ti.c.run_id == run.run_id)).all())
     assert states == {"a": "success", "b": "queued"}
+
+
+def test_batched_ids_have_uuid7s_layout() -> None:
+    import time as time_module
+
+    from dagcore.jobs.scheduler import uuid7_many
+    from dagcore.models.types import uuid7
+
+    before = time_module.time_ns() // 1_000_000
+    ids = uuid7_many(2_000)
+    after = time_module.time_ns() // 1_000_000
+    assert len(set(ids)) == 2_000 and uuid7_many(0) == []
+    single = uuid7()
+    for new in ids:
+        assert (new.version, new.variant) == (single.version, single.variant) == (
+            7, "specified in RFC 4122")
+        assert before <= new.int >> 80 <= after
+    # The random bits are random: every bit position of the 74 takes both values.
+    ones = 0
+    for new in ids:
+        ones |= new.int & ((0xFFF << 64) | ((1 << 62) - 1))
+    assert ones == (0xFFF << 64) | ((1 << 62) - 1)
