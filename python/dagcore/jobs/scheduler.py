@@ -79,6 +79,7 @@ from sqlalchemy.engine import Connection, Engine
 from dagcore.asset_conditions import AssetConditions, ConditionCache
 from dagcore.asset_store import consume_asset_events, leaf_resolver
 from dagcore.assets import encode_asset_condition
+from dagcore._native import core
 from dagcore.configuration import conf
 from dagcore.db import create_engine, transaction
 from dagcore.db.engine import _SQLITE_BEGIN_OPTION
@@ -191,6 +192,13 @@ def uuid7_many(n: int) -> list[uuid.UUID]:
         out.append(uuid.UUID(int=head | rand_a << 64 | rand_b))
     return out
 
+
+# A C++ core built before RunGraph.decide_many_cascade existed (rebuild it: the rounds then run
+# in Python, one decide_many per round, with the same results).
+_HAS_CASCADE = hasattr(core.RunGraph, "decide_many_cascade")
+if not _HAS_CASCADE:  # pragma: no cover - depends on the build
+    log.warning("dagcore's C++ core has no RunGraph.decide_many_cascade: rebuild it "
+                "(the scheduler's empty-task rounds run in Python meanwhile)")
 
 # Ids bound in one IN list (SQLite allows 32,766 variables since 3.32, 999 before).
 _IDS_PER_STATEMENT = 900
@@ -1014,8 +1022,9 @@ class SchedulerJob:
         if dag in self._auto_success:
             return self._auto_success[dag]
         empty = [task for task in dag.task_dict.values() if _is_empty(task)]
-        flags = None if any(task.depends_on_past for task in empty) else (
-            dag.run_graph().flags(task.task_id for task in empty))
+        graph = dag.run_graph()
+        flags = None if any(task.depends_on_past for task in empty) or not _HAS_CASCADE else (
+            graph.flags(task.task_id for task in empty))
         self._auto_success[dag] = flags
         return flags
 
