@@ -632,8 +632,9 @@ std::uint32_t unfinished(const std::uint32_t* task_counts) noexcept {
 }
 }  // namespace
 
-evaluation_code run_graph::evaluate_counts(index_type i, const std::uint32_t* counts,
-                                           bool flag_upstream_failed) const noexcept {
+// inline for the reason given at evaluate_task.
+inline evaluation_code run_graph::evaluate_counts(index_type i, const std::uint32_t* counts,
+                                                  bool flag_upstream_failed) const noexcept {
   const index_type ub = m_up_off[i];
   const index_type ue = m_up_off[i + 1];
   if (ub == ue) return {true, ti_state::none, trigger_reason::no_upstream};
