@@ -475,6 +475,53 @@ void register_run_state(py::module_& m) {
           "A RunDecision per run; runs are bytes (compact form), lists or tuples of states in "
           "graph order, or anything `encode` turns into bytes.")
       .def(
+          "decide_many_cascade",
+          [](const py_run_graph& g, const py::handle& runs, const py::handle& encode,
+             const py::handle& auto_success, py::ssize_t max_rounds) {
+            if (max_rounds < 1)
+              throw py::value_error("max_rounds must be >= 1, got " + std::to_string(max_rounds));
+            const std::vector<std::uint8_t> block = gather_runs(g, runs, encode);
+            const std::size_t n = g.graph.size();
+            const std::size_t n_runs =
+                n == 0 ? static_cast<std::size_t>(py::len(runs)) : block.size() / n;
+            decision_batch batch;
+            std::vector<std::uint8_t> done;
+            std::vector<std::uint32_t> rounds;
+            {
+              const byte_view flags(auto_success, "auto_success");
+              const auto bytes = flags.bytes();
+              const std::vector<std::uint8_t> mask(bytes.begin(), bytes.end());
+              if (mask.size() != n) {
+                throw py::value_error("auto_success must hold " + std::to_string(n) +
+                                      " flags (one per task), got " + std::to_string(mask.size()));
+              }
+              py::gil_scoped_release nogil;
+              batch = g.graph.decide_many_cascade(
+                  block, n_runs, mask, static_cast<std::size_t>(max_rounds), done, rounds);
+            }
+            py::list decisions(n_runs);
+            py::list marked(n_runs);
+            std::size_t total = 0;
+            for (std::size_t r = 0; r < n_runs; ++r) {
+              decisions[r] = g.decision(batch.state_codes()[r], batch.reason_codes()[r],
+                                        batch.changed(r).data(), batch.schedulable(r).data());
+              std::size_t k = 0;
+              for (std::size_t i = 0; i < n; ++i) k += done[r * n + i];
+              py::tuple ids(k);
+              k = 0;
+              for (std::size_t i = 0; i < n; ++i) {
+                if (done[r * n + i] != 0) ids[k++] = g.task_ids[i];
+              }
+              marked[r] = std::move(ids);
+              total += rounds[r];
+            }
+            return py::make_tuple(std::move(decisions), std::move(marked), total);
+          },
+          py::arg("runs"), py::arg("encode"), py::arg("auto_success"), py::arg("max_rounds"),
+          "(RunDecision per run, task ids set success per run, decisions made in all): "
+          "decide_many with the scheduler's rounds for auto-success tasks "
+          "(run_graph::decide_many_cascade).")
+      .def(
           "encode_many",
           [](const py_run_graph& g, const py::handle& runs, const py::handle& encode) {
             const std::vector<std::uint8_t> block = gather_runs(g, runs, encode);

@@ -337,8 +337,11 @@ std::optional<index_type> run_graph::find(std::string_view task_id) const noexce
 // -------------------------------------------------------------------------------------------
 // decisions
 
-evaluation_code run_graph::evaluate_task(index_type i, const std::uint8_t* states,
-                                         bool flag_upstream_failed) const noexcept {
+// inline (only this file calls it): in the position-independent shared library a plain member
+// function may be interposed, so every call went through the PLT and none was inlined into the
+// rounds' loops; inlined, a decision of the scheduler benchmark's 50-task DAG costs a third.
+inline evaluation_code run_graph::evaluate_task(index_type i, const std::uint8_t* states,
+                                                bool flag_upstream_failed) const noexcept {
   const index_type ub = m_up_off[i];
   const index_type ue = m_up_off[i + 1];
   if (ub == ue) return {true, ti_state::none, trigger_reason::no_upstream};
@@ -408,6 +411,13 @@ evaluation_code run_graph::evaluate_task(index_type i, const std::uint8_t* state
 run_graph::outcome run_graph::decide_row(std::uint8_t* states, std::uint8_t* changed,
                                          std::uint8_t* schedulable_out,
                                          decide_scratch& scratch) const noexcept {
+  std::fill(scratch.dirty.begin(), scratch.dirty.end(), std::uint8_t{1});
+  propagate(states, changed, schedulable_out, scratch);
+  return run_outcome(states, schedulable_out);
+}
+
+void run_graph::propagate(std::uint8_t* states, std::uint8_t* changed,
+                          std::uint8_t* schedulable_out, decide_scratch& scratch) const noexcept {
   const auto n = static_cast<index_type>(size());
   // Rounds, as Airflow's scheduler loops: every candidate of a round is evaluated against the
   // states at the start of the round, and the round's changes are applied together. A later
@@ -415,7 +425,6 @@ run_graph::outcome run_graph::decide_row(std::uint8_t* states, std::uint8_t* cha
   // read a changed setup through the setup constraint); any other task would decide the same.
   std::uint8_t* dirty = scratch.dirty.data();
   index_type* pending = scratch.pending.data();
-  std::fill(dirty, dirty + n, std::uint8_t{1});
   for (;;) {
     index_type n_pending = 0;
     for (index_type i = 0; i < n; ++i) {
@@ -439,6 +448,11 @@ run_graph::outcome run_graph::decide_row(std::uint8_t* states, std::uint8_t* cha
       for (const index_type u : row(m_isetup_users_off, m_isetup_users, i)) dirty[u] = 1;
     }
   }
+}
+
+run_graph::outcome run_graph::run_outcome(const std::uint8_t* states,
+                                          const std::uint8_t* schedulable_out) const noexcept {
+  const auto n = static_cast<index_type>(size());
   bool any_schedulable = false;
   bool any_unfinished = false;
   bool blocked = false;  // Airflow's should_schedule is false: no deadlock detection
@@ -529,9 +543,66 @@ decision_batch run_graph::decide_many(std::span<const std::uint8_t> codes,
     // thread writing a bytearray) cannot put an unchecked code into the kernel.
     if (n != 0) std::memcpy(row.data(), codes.data() + r * n, n);
     check_row(row, r);
-    const outcome o =
-        decide_row(row.data(), out.m_changed.data() + r * n, out.m_schedulable.data() + r * n,
-                   scratch);
+    const outcome o = decide_row(row.data(), out.m_changed.data() + r * n,
+                                 out.m_schedulable.data() + r * n, scratch);
+    out.m_states[r] = static_cast<std::uint8_t>(o.state);
+    out.m_reasons[r] = static_cast<std::uint8_t>(o.reason);
+  }
+  return out;
+}
+
+decision_batch run_graph::decide_many_cascade(std::span<const std::uint8_t> codes,
+                                              std::size_t n_runs,
+                                              std::span<const std::uint8_t> auto_success,
+                                              std::size_t max_rounds,
+                                              std::vector<std::uint8_t>& done,
+                                              std::vector<std::uint32_t>& rounds) const {
+  check_size(codes.size(), n_runs);
+  const std::size_t n = size();
+  if (auto_success.size() != n) {
+    throw std::invalid_argument("expected " + std::to_string(n) +
+                                " auto-success flags (one per task), got " +
+                                std::to_string(auto_success.size()));
+  }
+  if (max_rounds == 0) throw std::invalid_argument("max_rounds must be >= 1");
+  decision_batch out(n_runs, n);
+  done.assign(n_runs * n, 0);
+  rounds.assign(n_runs, 0);
+  std::vector<std::uint8_t> work(n);
+  std::vector<index_type> ready(n);
+  decide_scratch scratch(n);
+  for (std::size_t r = 0; r < n_runs; ++r) {
+    if (n != 0) std::memcpy(work.data(), codes.data() + r * n, n);
+    check_row(work, r);
+    std::uint8_t* states = work.data();
+    std::uint8_t* changed = out.m_changed.data() + r * n;
+    std::uint8_t* sched = out.m_schedulable.data() + r * n;
+    std::uint8_t* marked = done.data() + r * n;
+    std::fill(scratch.dirty.begin(), scratch.dirty.end(), std::uint8_t{1});
+    outcome o{dagrun_state::running, run_reason::none};
+    for (std::size_t round = 1;; ++round) {
+      propagate(states, changed, sched, scratch);
+      std::size_t n_ready = 0;
+      for (index_type i = 0; i < static_cast<index_type>(n); ++i) {
+        if (sched[i] != 0 && auto_success[i] != 0 && states[i] == 0) ready[n_ready++] = i;
+      }
+      const bool last = n_ready == 0 || round >= max_rounds;
+      if (last) o = run_outcome(states, sched);
+      // Set success, as the scheduler does between its rounds; the tasks they feed are
+      // evaluated again in the next round (a task set success is no candidate any more).
+      for (std::size_t k = 0; k < n_ready; ++k) {
+        const index_type i = ready[k];
+        states[i] = success_code;
+        marked[i] = 1;
+        sched[i] = 0;
+        for (const index_type d : downstream(i)) scratch.dirty[d] = 1;
+        for (const index_type u : row(m_isetup_users_off, m_isetup_users, i)) scratch.dirty[u] = 1;
+      }
+      if (last) {
+        rounds[r] = static_cast<std::uint32_t>(round);
+        break;
+      }
+    }
     out.m_states[r] = static_cast<std::uint8_t>(o.state);
     out.m_reasons[r] = static_cast<std::uint8_t>(o.reason);
   }
@@ -561,8 +632,9 @@ std::uint32_t unfinished(const std::uint32_t* task_counts) noexcept {
 }
 }  // namespace
 
-evaluation_code run_graph::evaluate_counts(index_type i, const std::uint32_t* counts,
-                                           bool flag_upstream_failed) const noexcept {
+// inline for the reason given at evaluate_task.
+inline evaluation_code run_graph::evaluate_counts(index_type i, const std::uint32_t* counts,
+                                                  bool flag_upstream_failed) const noexcept {
   const index_type ub = m_up_off[i];
   const index_type ue = m_up_off[i + 1];
   if (ub == ue) return {true, ti_state::none, trigger_reason::no_upstream};
@@ -693,7 +765,8 @@ decision_batch run_graph::decide_counts(std::span<const std::uint32_t> counts,
   std::vector<std::uint32_t> row(width);
   decide_scratch scratch(n);
   for (std::size_t r = 0; r < n_runs; ++r) {
-    if (width != 0) std::memcpy(row.data(), counts.data() + r * width, width * sizeof(std::uint32_t));
+    if (width != 0)
+      std::memcpy(row.data(), counts.data() + r * width, width * sizeof(std::uint32_t));
     for (std::size_t i = 0; i < n; ++i) {
       // Sums of instance counts must not wrap: a task has at most 2^31 instances in all.
       std::uint64_t sum = 0;

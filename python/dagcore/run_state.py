@@ -515,6 +515,59 @@ class RunGraph:
             runs = list(runs)
         return self._core.decide_many(runs, self._encode_run)
 
+    def flags(self, task_ids: Iterable[str]) -> bytes:
+        """One byte per task in graph order, 1 for the tasks of ``task_ids``, else 0 (the
+        ``auto_success`` argument of :meth:`decide_many_cascade`).
+
+        Raises:
+            TypeError: ``task_ids`` is one string, or holds something else than str.
+            ValueError: an unknown task id (the message names it).
+        """
+        if isinstance(task_ids, (str, bytes)):
+            raise TypeError(f"task_ids must be a collection of task ids, got "
+                            f"{type(task_ids).__name__}")
+        out = bytearray(len(self._task_ids))
+        for task_id in task_ids:
+            out[self._task_index(task_id)] = 1
+        return bytes(out)
+
+    def decide_many_cascade(self, runs: Iterable[RunStates], auto_success: bytes,
+                            max_rounds: int) -> tuple[list[RunDecision], list[tuple[str, ...]],
+                                                      int]:
+        """:meth:`decide_many` with the scheduler's rounds for tasks that finish without running
+        (its ``EmptyOperator`` tasks), in one C++ call.
+
+        After a run's decision, every schedulable task flagged in ``auto_success`` that has no
+        state is set ``success`` and the run is decided again, until a decision makes none
+        ready or ``max_rounds`` decisions were made (the tasks the last one made ready are still
+        set success; the run's state is that decision's). Each later decision is the decision
+        of the whole run with those tasks successful (only the tasks they feed are evaluated
+        again, any other would decide the same), so the result equals calling :meth:`decide`
+        round after round as the scheduler did (the tests compare the two).
+
+        Args:
+            runs: each run's states, in any form :meth:`decide_many` accepts.
+            auto_success: one flag per task in graph order (:meth:`flags`).
+            max_rounds: at most this many decisions per run (>= 1).
+
+        Returns:
+            Per run the decision (``changed`` holds every state the rounds assigned, the
+            successes of flagged tasks excluded; ``schedulable`` the last decision's tasks less
+            those set success), per run the ids of the tasks set success in graph order, and the
+            number of decisions made in all.
+
+        Raises:
+            TypeError, ValueError: as :meth:`decide_many`; ``auto_success`` is not one flag per
+                task; ``max_rounds`` is not an int >= 1.
+        """
+        if isinstance(max_rounds, bool) or not isinstance(max_rounds, int):
+            raise TypeError(f"max_rounds must be an int, got {type(max_rounds).__name__}")
+        if not isinstance(runs, (list, tuple)):
+            runs = list(runs)
+        decisions, done, total = self._core.decide_many_cascade(runs, self._encode_run,
+                                                                auto_success, max_rounds)
+        return decisions, done, total
+
     def decide_many_compact(self, buffer: bytes | bytearray | memoryview,
                             n_runs: int | None = None) -> RunDecisionBatch:
         """Decides many runs given as one block of state codes, returning compact columns.

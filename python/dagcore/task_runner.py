@@ -345,7 +345,13 @@ class _Interrupts:
 
 
 class _Heartbeat:
-    """A daemon thread stamping ``last_heartbeat_at`` while the try is ``running``."""
+    """Stamps ``last_heartbeat_at`` every ``interval_s`` while the try is ``running``.
+
+    The beats come from one daemon thread per process (:class:`_Beater`), reused by the tries a
+    process runs one after another (a LocalExecutor worker runs up to ``[core]
+    worker_max_tasks``): a thread started and joined per try cost each try two thread switches
+    on a busy machine. :meth:`stop` returns once no beat of this try runs or will run.
+    """
 
     def __init__(self, engine: Engine, ti_id: uuid.UUID, interval_s: float,
                  on_lost: Callable[[str], None]) -> None:
@@ -353,37 +359,122 @@ class _Heartbeat:
         self.ti_id = ti_id
         self.interval_s = interval_s
         self.on_lost = on_lost
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"ti-heartbeat-{ti_id}",
-                                        daemon=True)
+        self.next_at = 0.0  # time.monotonic() of the next beat
+        self.stopped = False
 
     def start(self) -> None:
-        self._thread.start()
+        self.next_at = time.monotonic() + self.interval_s
+        _beater().attach(self)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(_HEARTBEAT_JOIN_S)
-        if self._thread.is_alive():
-            log.warning("the heartbeat thread of task instance %s did not stop", self.ti_id)
+        self.stopped = True
+        if not _beater().detach(self, _HEARTBEAT_JOIN_S):
+            log.warning("the heartbeat of task instance %s did not stop", self.ti_id)
+
+    def beat(self) -> bool:
+        """One beat; False when the try is no longer running (``on_lost`` was called)."""
+        ti = t.task_instance
+        try:
+            with transaction(self.engine) as conn:
+                beat = conn.execute(ti.update()
+                                    .where(ti.c.id == self.ti_id, ti.c.state == _RUNNING)
+                                    .values(last_heartbeat_at=timezone.utcnow())).rowcount
+        except Exception:  # noqa: BLE001 - a DB hiccup: try again at the next beat
+            log.warning("heartbeat of task instance %s failed; trying again in %ss",
+                        self.ti_id, self.interval_s, exc_info=True)
+            return True
+        if beat == 0 and not self.stopped:
+            reason = (f"task instance {self.ti_id} is no longer running in the database "
+                      f"(cleared, or its state was set elsewhere)")
+            log.error("Heartbeat: %s; stopping the task", reason)
+            self.on_lost(reason)
+            return False
+        return True
+
+
+class _Beater:
+    """The process's heartbeat thread: beats the attached :class:`_Heartbeat` when due.
+
+    Attaching and detaching take a lock and wake nobody: the thread never sleeps longer than
+    the last interval it saw, so it looks at a newly attached heartbeat (whose first beat is
+    one interval away) in time; it is woken only when it starts, or when a heartbeat asks for
+    a beat before the thread would wake. A try's end so costs no thread switch.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._job: _Heartbeat | None = None  # attached
+        self._busy: _Heartbeat | None = None  # beating now
+        self._thread: threading.Thread | None = None
+        self._idle_s = 5.0  # how long the thread sleeps without a heartbeat attached
+        self._wakes_at = 0.0  # time.monotonic() when the sleeping thread wakes
+
+    def attach(self, job: _Heartbeat) -> None:
+        with self._cond:
+            self._job = job
+            self._idle_s = job.interval_s
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="ti-heartbeat",
+                                                daemon=True)
+                self._thread.start()
+            elif job.next_at < self._wakes_at:
+                self._cond.notify_all()
+
+    def detach(self, job: _Heartbeat, timeout: float) -> bool:
+        """Detach ``job`` and wait (at most ``timeout`` s) for its beat in flight; False if it
+        did not end in time."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            if self._job is job:
+                self._job = None
+            while self._busy is job:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
 
     def _run(self) -> None:
-        ti = t.task_instance
-        while not self._stop.wait(self.interval_s):
-            try:
-                with transaction(self.engine) as conn:
-                    beat = conn.execute(ti.update()
-                                        .where(ti.c.id == self.ti_id, ti.c.state == _RUNNING)
-                                        .values(last_heartbeat_at=timezone.utcnow())).rowcount
-            except Exception:  # noqa: BLE001 - a DB hiccup: try again at the next beat
-                log.warning("heartbeat of task instance %s failed; trying again in %ss",
-                            self.ti_id, self.interval_s, exc_info=True)
-                continue
-            if beat == 0 and not self._stop.is_set():
-                reason = (f"task instance {self.ti_id} is no longer running in the database "
-                          f"(cleared, or its state was set elsewhere)")
-                log.error("Heartbeat: %s; stopping the task", reason)
-                self.on_lost(reason)
-                return
+        with self._cond:
+            while True:
+                job = self._job
+                now = time.monotonic()
+                if job is None or job.next_at > now:
+                    wait = self._idle_s if job is None else job.next_at - now
+                    self._wakes_at = now + wait
+                    self._cond.wait(wait)
+                    continue
+                self._busy = job
+                self._cond.release()
+                keep = True
+                try:
+                    keep = job.beat()
+                finally:
+                    self._cond.acquire()
+                    self._busy = None
+                    job.next_at = time.monotonic() + job.interval_s
+                    if not keep and self._job is job:
+                        self._job = None
+                    self._cond.notify_all()
+
+
+_the_beater: _Beater | None = None
+
+
+def _beater() -> _Beater:
+    global _the_beater
+    if _the_beater is None:
+        _the_beater = _Beater()
+    return _the_beater
+
+
+def _forget_beater() -> None:
+    """In a forked child: the parent's heartbeat thread (and the lock it may hold) is not ours."""
+    global _the_beater
+    _the_beater = None
+
+
+os.register_at_fork(after_in_child=_forget_beater)
 
 
 def _heartbeat_interval() -> float:

@@ -794,5 +794,106 @@ TEST(ClearClosure, IsMonotone) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// decide_many_cascade: the scheduler's rounds for auto-success (empty) tasks
+
+/// The rounds as the scheduler made them with decide_codes: set the ready flagged tasks success
+/// and decide the whole row again, at most max_rounds decisions.
+struct rounds_result {
+  run_decision last;
+  std::vector<std::uint8_t> states;
+  std::vector<std::uint8_t> done;
+  std::uint32_t rounds = 0;
+};
+
+rounds_result by_rounds(const run_graph& g, std::vector<std::uint8_t> row,
+                        const std::vector<std::uint8_t>& flags, std::size_t max_rounds) {
+  rounds_result r;
+  r.done.assign(g.size(), 0);
+  for (std::size_t k = 0; k < max_rounds; ++k) {
+    r.last = g.decide_codes(row);
+    ++r.rounds;
+    for (const state_change& c : r.last.changed) row[c.task] = static_cast<std::uint8_t>(c.state);
+    bool any = false;
+    for (const auto i : r.last.schedulable) {
+      if (flags[i] != 0 && row[i] == 0) {
+        row[i] = static_cast<std::uint8_t>(S::success);
+        r.done[i] = 1;
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+  r.states = row;
+  return r;
+}
+
+TEST(Cascade, EndsAChainOfFlaggedTasksInOneCall) {
+  const run_graph g({task("a"), task("b", {"a"}), task("c", {"b"}), task("d", {"c"})});
+  const std::vector<std::uint8_t> flags{1, 1, 1, 0};
+  std::vector<std::uint8_t> done;
+  std::vector<std::uint32_t> rounds;
+  const std::vector<std::uint8_t> row(4, 0);
+  const decision_batch b = g.decide_many_cascade(row, 1, flags, 1000, done, rounds);
+  EXPECT_EQ(b.state(0), dagrun_state::running);
+  EXPECT_EQ(ids(g, b[0].schedulable), (std::vector<std::string>{"d"}));
+  EXPECT_EQ(done, (std::vector<std::uint8_t>{1, 1, 1, 0}));
+  EXPECT_EQ(rounds, (std::vector<std::uint32_t>{4}));
+  const decision_batch capped = g.decide_many_cascade(row, 1, flags, 2, done, rounds);
+  EXPECT_TRUE(capped[0].schedulable.empty());
+  EXPECT_EQ(done, (std::vector<std::uint8_t>{1, 1, 0, 0}));
+  const std::vector<std::uint8_t> short_flags{1, 1};
+  EXPECT_THROW((void)g.decide_many_cascade(row, 1, short_flags, 10, done, rounds),
+               std::invalid_argument);
+  EXPECT_THROW((void)g.decide_many_cascade(row, 1, flags, 0, done, rounds), std::invalid_argument);
+}
+
+TEST(Cascade, EqualsTheRoundsOnRandomGraphs) {
+  std::mt19937 rng(20261207);
+  const std::vector<TR> rules{TR::all_success, TR::all_failed,  TR::all_done,     TR::one_success,
+                              TR::one_failed,  TR::none_failed, TR::none_skipped, TR::always};
+  for (int trial = 0; trial < 400; ++trial) {
+    const std::size_t n = 1 + rng() % 12;
+    std::vector<task_spec> specs;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::vector<std::string> ups;
+      for (std::size_t u = 0; u < i; ++u) {
+        if (rng() % 3 == 0) ups.push_back("t" + std::to_string(u));
+      }
+      specs.push_back(task("t" + std::to_string(i), ups, rules[rng() % rules.size()]));
+    }
+    const run_graph g(specs);
+    std::vector<std::uint8_t> flags(n);
+    for (auto& f : flags) f = rng() % 2;
+    const std::size_t runs = 1 + rng() % 3;
+    std::vector<std::uint8_t> codes(runs * n);
+    for (auto& c : codes)
+      c = rng() % 3 == 0 ? static_cast<std::uint8_t>(rng() % ti_state_count) : 0;
+    const std::size_t max_rounds = (rng() % 2 == 0) ? 1000 : 1 + rng() % 3;
+    std::vector<std::uint8_t> done;
+    std::vector<std::uint32_t> rounds;
+    const decision_batch b = g.decide_many_cascade(codes, runs, flags, max_rounds, done, rounds);
+    for (std::size_t r = 0; r < runs; ++r) {
+      const std::vector<std::uint8_t> row(codes.begin() + r * n, codes.begin() + (r + 1) * n);
+      const rounds_result want = by_rounds(g, row, flags, max_rounds);
+      const run_decision got = b[r];
+      EXPECT_EQ(got.state, want.last.state) << "trial " << trial;
+      EXPECT_EQ(got.reason, want.last.reason) << "trial " << trial;
+      std::vector<std::uint32_t> sched;
+      for (const auto i : want.last.schedulable) {
+        if (want.done[i] == 0) sched.push_back(i);
+      }
+      EXPECT_EQ(got.schedulable, sched) << "trial " << trial;
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t expect_changed =
+            (want.states[i] != row[i] && want.done[i] == 0) ? want.states[i] : 0;
+        EXPECT_EQ(b.changed(r)[i], expect_changed) << "trial " << trial << " task " << i;
+        EXPECT_EQ(done[r * n + i], want.done[i]) << "trial " << trial << " task " << i;
+      }
+      EXPECT_EQ(rounds[r], want.rounds) << "trial " << trial;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dagcore

@@ -219,6 +219,24 @@ class run_graph {
   /// Every run of a contiguous block of codes (n_runs * size() bytes).
   [[nodiscard]] decision_batch decide_many(std::span<const std::uint8_t> codes,
                                            std::size_t n_runs) const;
+  /// decide_many with the scheduler's rounds for tasks that finish without running (its
+  /// EmptyOperator tasks): after a run's decision, every schedulable task flagged in
+  /// `auto_success` (one byte per task, non-zero = flagged) that has no state is set success
+  /// and the run decided again, until a decision makes none ready or max_rounds decisions were
+  /// made (the tasks the last one made ready are still set success; the run's state is that
+  /// decision's). Each later decision equals a decision of the whole row with those tasks
+  /// success; only the tasks whose inputs changed are evaluated again. The batch's changed
+  /// rows hold every state the rounds assigned (success of the flagged tasks excluded) and the
+  /// schedulable rows the last decision's tasks less those set success. `done` (n_runs *
+  /// size(), resized here) is 1 where a task was set success; `rounds` (n_runs, resized here)
+  /// the decisions made per run. std::invalid_argument as decide_many, or when auto_success
+  /// does not hold size() flags or max_rounds is 0.
+  [[nodiscard]] decision_batch decide_many_cascade(std::span<const std::uint8_t> codes,
+                                                   std::size_t n_runs,
+                                                   std::span<const std::uint8_t> auto_success,
+                                                   std::size_t max_rounds,
+                                                   std::vector<std::uint8_t>& done,
+                                                   std::vector<std::uint32_t>& rounds) const;
 
   /// The tasks to clear with `tasks` (docs/airflow-behaviour.md 3.8, partial_subset), sorted.
   /// std::out_of_range for an index >= size().
@@ -279,10 +297,16 @@ class run_graph {
   /// states: in/out (changes applied); changed and schedulable: zeroed rows, set where they apply.
   [[nodiscard]] evaluation_code evaluate_counts(index_type i, const std::uint32_t* counts,
                                                 bool flag_upstream_failed) const noexcept;
-  outcome decide_counts_row(std::uint32_t* counts, std::uint8_t* changed,
-                            std::uint8_t* schedulable, decide_scratch& scratch) const noexcept;
+  outcome decide_counts_row(std::uint32_t* counts, std::uint8_t* changed, std::uint8_t* schedulable,
+                            decide_scratch& scratch) const noexcept;
   outcome decide_row(std::uint8_t* states, std::uint8_t* changed, std::uint8_t* schedulable,
                      decide_scratch& scratch) const noexcept;
+  /// decide_row's rounds over the tasks flagged dirty in scratch (clears the flags).
+  void propagate(std::uint8_t* states, std::uint8_t* changed, std::uint8_t* schedulable,
+                 decide_scratch& scratch) const noexcept;
+  /// The run's state from its states after propagation and the schedulable flags.
+  [[nodiscard]] outcome run_outcome(const std::uint8_t* states,
+                                    const std::uint8_t* schedulable) const noexcept;
 
   std::vector<std::string> m_ids;
   std::unordered_map<std::string, index_type, string_hash, std::equal_to<>> m_index;

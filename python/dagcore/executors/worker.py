@@ -16,7 +16,8 @@ DAG file of a try itself (:func:`dagcore.task_runner.run_workload` through
 a DAG file that crashes or hangs takes this worker with it, never the scheduler.
 
 The worker opens its own database connections (the engine it inherits from the fork server has
-an empty pool, and :meth:`~sqlalchemy.engine.Engine.dispose` gives it one of its own).
+an empty pool, and :meth:`~sqlalchemy.engine.Engine.dispose` gives it one of its own), and keeps
+the Airflow-imports compat layer on between its tries (:func:`_hold_airflow_imports`).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def worker_main(
                 engine = create_engine(engine_url)
             else:
                 engine.dispose(close=False)  # a pool of our own (the inherited one is empty)
+            _hold_airflow_imports()
         for _ in range(max_tasks):
             header = _read_exactly(commands, 4)
             if not header:
@@ -92,6 +94,22 @@ def worker_main(
     finally:
         flush_std_streams()
         os._exit(status)
+
+
+def _hold_airflow_imports() -> None:
+    """Keep the Airflow-imports compat layer on for the worker's life when tries turn it on
+    (``[core] dagbag_compat_airflow``, read when the worker starts): each try installs it around
+    its DAG import and its task (docs/airflow-behaviour.md 8.13), and the first install of a
+    process looks for a real Airflow on ``sys.path`` and the last uninstall walks
+    ``sys.modules``, a millisecond per try; held here, a try's install and uninstall only count.
+    A try sees the same aliases either way (a real Airflow on ``sys.path`` is never shadowed:
+    then nothing is held)."""
+    from dagcore.configuration import conf
+
+    if conf.getboolean("core", "dagbag_compat_airflow", fallback=True):
+        from dagcore.compat import airflow as compat
+
+        compat.install()
 
 
 def _run_one(command: TaskWorkload | DagCallbackRequest,

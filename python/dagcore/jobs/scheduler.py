@@ -79,8 +79,10 @@ from sqlalchemy.engine import Connection, Engine
 from dagcore.asset_conditions import AssetConditions, ConditionCache
 from dagcore.asset_store import consume_asset_events, leaf_resolver
 from dagcore.assets import encode_asset_condition
+from dagcore._native import core
 from dagcore.configuration import conf
 from dagcore.db import create_engine, transaction
+from dagcore.db.engine import _SQLITE_BEGIN_OPTION
 from dagcore.db.sqlite_file import (
     DatabaseFileGone,
     DatabaseFileWatch,
@@ -173,6 +175,42 @@ def _waiting_sensors_count() -> Any:
             .where(ti.c.dag_id == dr.c.dag_id, ti.c.run_id == dr.c.run_id,
                    ti.c.map_index == -1, _not_yet_due())
             .scalar_subquery().label("waiting_sensors"))
+
+
+def uuid7_many(n: int) -> list[uuid.UUID]:
+    """``n`` new ids as :func:`dagcore.models.types.uuid7` makes them (48 bits of Unix
+    milliseconds, version 7, 12 random bits, variant, 62 random bits), from one read of
+    ``os.urandom`` instead of two per id (the task instances of a loop's new runs)."""
+    millis = (time.time_ns() // 1_000_000) & ((1 << 48) - 1)
+    head = millis << 80 | 0x7 << 76 | 0b10 << 62
+    rand = os.urandom(10 * n)
+    low = (1 << 62) - 1
+    out = []
+    for k in range(0, 10 * n, 10):
+        rand_a = int.from_bytes(rand[k:k + 2], "big") & 0xFFF
+        rand_b = int.from_bytes(rand[k + 2:k + 10], "big") & low
+        out.append(uuid.UUID(int=head | rand_a << 64 | rand_b))
+    return out
+
+
+# A C++ core built before RunGraph.decide_many_cascade existed (rebuild it: the rounds then run
+# in Python, one decide_many per round, with the same results).
+_HAS_CASCADE = hasattr(core.RunGraph, "decide_many_cascade")
+if not _HAS_CASCADE:  # pragma: no cover - depends on the build
+    log.warning("dagcore's C++ core has no RunGraph.decide_many_cascade: rebuild it "
+                "(the scheduler's empty-task rounds run in Python meanwhile)")
+
+# Ids bound in one IN list (SQLite allows 32,766 variables since 3.32, 999 before).
+_IDS_PER_STATEMENT = 900
+
+
+def _data_version(conn: Connection) -> tuple[Any, int]:
+    """SQLite's ``PRAGMA data_version`` of ``conn``'s database connection, with that
+    connection: two equal values from the same connection mean that no other connection
+    committed anything in between (a connection's own commits do not count; the unlocked
+    examination commits nothing)."""
+    raw = conn.connection.dbapi_connection
+    return raw, raw.execute("PRAGMA data_version").fetchone()[0]
 
 
 def _is_empty(task: SerializedTask) -> bool:
@@ -336,6 +374,8 @@ class SchedulerJob:
         self.create_runs = create_runs
         self.job = Job(self.engine, self.job_type, executor_class=type(executor).__name__)
         self._stop = threading.Event()
+        self._auto_success: weakref.WeakKeyDictionary[SerializedDAG, bytes | None] = (
+            weakref.WeakKeyDictionary())
         self._weights: weakref.WeakKeyDictionary[SerializedDAG, dict[str, int]] = (
             weakref.WeakKeyDictionary())
         self._no_next_run: dict[str, Any] = {}  # dag_id -> last_parsed_time checked
@@ -352,6 +392,7 @@ class SchedulerJob:
         self.create_per_loop = conf.getint("scheduler", "max_dagruns_to_create_per_loop")
         self.max_tis = conf.getint("scheduler", "max_tis_per_query")
         self.zombie_interval = conf.getfloat("scheduler", "zombie_detection_interval")
+        self.reused_examinations = 0  # SQLite: locked re-examinations skipped (data_version)
         self.decide_seconds = 0.0  # time inside RunGraph.decide_many (the benchmark reads it)
         self.decide_runs = 0  # run decisions made by those calls
 
@@ -958,19 +999,34 @@ class SchedulerJob:
                     continue
                 rows.append(self._new_ti(run, task, weights[task.task_id], version_id, now))
         if rows:
+            for row, new_id in zip(rows, uuid7_many(len(rows))):
+                row["id"] = new_id
             conn.execute(ti.insert(), rows)
 
     @staticmethod
     def _new_ti(run: Any, task: SerializedTask, weight: int, version_id: Any,
                 now: datetime) -> dict[str, Any]:
         return {
-            "id": uuid7(), "task_id": task.task_id, "dag_id": run.dag_id, "run_id": run.run_id,
+            "id": None, "task_id": task.task_id, "dag_id": run.dag_id, "run_id": run.run_id,
             "map_index": -1, "state": None, "try_number": 0, "max_tries": task.retries,
             "pool": task.pool, "pool_slots": task.pool_slots, "queue": task.queue,
             "priority_weight": weight, "operator": task.task_type,
             "task_display_name": task.task_display_name, "dag_version_id": version_id,
             "executor_config": dict(task.executor_config), "updated_at": now,
         }
+
+    def _auto_success_of(self, dag: SerializedDAG) -> bytes | None:
+        """The empty tasks of ``dag`` as :meth:`RunGraph.flags` (what the loop sets success
+        without running); None when one of them ``depends_on_past`` (the rounds then run in
+        Python, which checks the past run first)."""
+        if dag in self._auto_success:
+            return self._auto_success[dag]
+        empty = [task for task in dag.task_dict.values() if _is_empty(task)]
+        graph = dag.run_graph()
+        flags = None if any(task.depends_on_past for task in empty) or not _HAS_CASCADE else (
+            graph.flags(task.task_id for task in empty))
+        self._auto_success[dag] = flags
+        return flags
 
     def _weights_of(self, dag: SerializedDAG) -> dict[str, int]:
         weights = self._weights.get(dag)
@@ -983,31 +1039,55 @@ class SchedulerJob:
     def _schedule_dag_runs(self) -> int:
         """Decide the running runs (one batch); returns how many changed (see run_once)."""
         now = timezone.utcnow()
-        if not self.is_postgres:
-            # SQLite has one writer (see _nothing_on_sqlite): decide without the lock first.
-            # While tasks run, most loops change nothing but the runs' last_scheduling_decision,
-            # a write that does not depend on what was read; only a loop with changes decides
-            # again under the lock.
-            with self.engine.connect() as conn:
-                seen = self._examine(conn, now)
+        if self.is_postgres:
+            with transaction(self.engine) as conn:
+                seen = self._examine(conn, now, self._lock)
+                if seen is None:
+                    return 0
+                finished = self._write_decided(conn, seen, now)
+            return self._decided(seen, finished)
+        # SQLite has one writer (see _nothing_on_sqlite): decide without the lock first.
+        # While tasks run, most loops change nothing but the runs' last_scheduling_decision,
+        # a write that does not depend on what was read; only a loop with changes takes the
+        # lock, on the same connection, and decides again only if another connection
+        # committed something since the read (PRAGMA data_version, taken before it, differs
+        # once the lock is held); else what it decided is what deciding again would decide.
+        with self.engine.connect() as conn:
+            version = _data_version(conn)
+            seen = self._examine(conn, now)
             if seen is None:
                 return 0
-            if not seen.writes:
-                # last_scheduling_decision orders the runs only when more than a batch are
-                # running: stamp a full batch every loop, a smaller one every STAMP_INTERVAL_S,
-                # instead of taking the write lock on every loop while tasks run.
-                mono = time.monotonic()
-                if len(seen.runs) >= self.batch_size or mono - self._stamped >= STAMP_INTERVAL_S:
-                    with transaction(self.engine) as conn:
-                        self._stamp(conn, seen.runs, now)
-                    self._stamped = mono
-                return 0
-        with transaction(self.engine) as conn:
-            seen = self._examine(conn, now, self._lock)
-            if seen is None:
-                return 0
-            finished = self._write_examined(conn, seen, now)
-            self._stamp(conn, seen.runs, now)
+            if seen.writes:
+                conn.rollback()  # the read transaction ends; the write transaction begins
+                conn.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+                with conn.begin():
+                    if _data_version(conn) != version:
+                        seen = self._examine(conn, now, self._lock)
+                        if seen is None:
+                            return 0
+                    else:
+                        self.reused_examinations += 1
+                    finished = self._write_decided(conn, seen, now)
+                return self._decided(seen, finished)
+        # last_scheduling_decision orders the runs only when more than a batch are running:
+        # stamp a full batch every loop, a smaller one every STAMP_INTERVAL_S, instead of
+        # taking the write lock on every loop while tasks run.
+        mono = time.monotonic()
+        if len(seen.runs) >= self.batch_size or mono - self._stamped >= STAMP_INTERVAL_S:
+            with transaction(self.engine) as conn:
+                self._stamp(conn, seen.runs, now)
+            self._stamped = mono
+        return 0
+
+    def _write_decided(self, conn: Connection, seen: _Examined, now: datetime
+                       ) -> list[tuple[Any, SerializedDAG, str, str]]:
+        finished = self._write_examined(conn, seen, now)
+        self._stamp(conn, seen.runs, now)
+        return finished
+
+    def _decided(self, seen: _Examined, finished: list[tuple[Any, SerializedDAG, str, str]]
+                 ) -> int:
+        """After the commit: the finished runs' hooks; the work done (see run_once)."""
         for run, dag, state, reason in finished:
             self._run_finished(run, dag, state, reason)
         # Work done: runs whose decision changed something. A run examined without change is
@@ -1133,11 +1213,76 @@ class SchedulerJob:
         if dag.has_mapped_tasks:
             return self._decide_mapped(conn, dag, group, now)
         graph = dag.run_graph()
-        pending = group
         to_schedule: dict[int, list[str]] = defaultdict(list)  # batch index -> task ids
         decisions: dict[int, Any] = {}
-        index = {id(b): i for i, b in enumerate(group)}
         empties: dict[int, set[str]] = defaultdict(set)
+        flags = self._auto_success_of(dag)
+        if flags is not None:
+            # The rounds below in one C++ call (RunGraph.decide_many_cascade): an empty task
+            # that becomes schedulable without state is set success and its run decided again,
+            # exactly as the loop below does (tests/python/unit/test_scheduler_cascade.py).
+            started = time.perf_counter()
+            results, done, made = graph.decide_many_cascade(
+                [b.decision_states() for b in group], flags, MAX_EMPTY_ROUNDS)
+            self.decide_seconds += time.perf_counter() - started
+            self.decide_runs += made
+            for i, (batch, decision, succeeded) in enumerate(zip(group, results, done)):
+                decisions[i] = decision
+                states = batch.states
+                for task_id, state in decision.changed.items():
+                    states[task_id] = state.value
+                to_schedule[i] = list(decision.schedulable)
+                if succeeded:
+                    empties[i] = set(succeeded)
+                    for task_id in succeeded:
+                        states[task_id] = SUCCESS
+        else:
+            self._decide_rounds(conn, dag, graph, group, to_schedule, decisions, empties)
+        # Plan the writes: empties -> success, propagated states, then scheduled.
+        plan = _Plan()
+        done_rows, state_rows = plan.done_rows, plan.state_rows
+        sched_rows, retry_rows, finished = plan.sched_rows, plan.retry_rows, plan.finished
+        for i, batch in enumerate(group):
+            written = len(done_rows) + len(state_rows) + len(sched_rows) + len(retry_rows)
+            for task_id in empties[i]:
+                row = batch.rows[task_id]
+                done_rows.append({"_id": row.id, "_try": row.try_number + 1})
+            for task_id, ti_state in batch.states.items():
+                row = batch.rows[task_id]
+                if task_id in empties[i] or ti_state == row.state:
+                    continue
+                state_rows.append({"_id": row.id, "_state": ti_state, "_old": row.state})
+            for task_id in to_schedule.get(i, ()):
+                row = batch.rows[task_id]
+                task = dag.task_dict[task_id]
+                if row.state == UP_FOR_RETRY:
+                    if not self._retry_due(row, task, batch.run, now):
+                        continue
+                    retry_rows.append(row)
+                    continue
+                if row.state == UP_FOR_RESCHEDULE and self._still_running(row):
+                    continue
+                if task.depends_on_past and not self._past_done(conn, batch.run, task, dag):
+                    continue
+                sched_rows.append({"_id": row.id, "_old": row.state,
+                                   "_try": row.try_number + (row.state != UP_FOR_RESCHEDULE)})
+            run_decision = decisions.get(i)
+            if run_decision is not None and run_decision.state.value in (RUN_SUCCESS, RUN_FAILED):
+                finished.append((batch.run, dag, run_decision.state.value,
+                                 run_decision.reason or run_decision.state.value))
+                plan.changed += 1
+            elif len(done_rows) + len(state_rows) + len(sched_rows) + len(retry_rows) > written:
+                plan.changed += 1
+        return plan
+
+    def _decide_rounds(self, conn: Connection, dag: SerializedDAG, graph: Any,
+                       group: list[_Batch], to_schedule: dict[int, list[str]],
+                       decisions: dict[int, Any], empties: dict[int, set[str]]) -> None:
+        """The rounds of :meth:`_decide` in Python, one :meth:`RunGraph.decide_many` per round:
+        for a DAG with an empty task that ``depends_on_past`` (set success only once the past
+        run is checked in the database)."""
+        pending = group
+        index = {id(b): i for i, b in enumerate(group)}
         for _ in range(MAX_EMPTY_ROUNDS):
             started = time.perf_counter()
             results = graph.decide_many([b.decision_states() for b in pending])
@@ -1175,42 +1320,6 @@ class SchedulerJob:
             if not again:
                 break
             pending = again
-        # Plan the writes: empties -> success, propagated states, then scheduled.
-        plan = _Plan()
-        done_rows, state_rows = plan.done_rows, plan.state_rows
-        sched_rows, retry_rows, finished = plan.sched_rows, plan.retry_rows, plan.finished
-        for i, batch in enumerate(group):
-            written = len(done_rows) + len(state_rows) + len(sched_rows) + len(retry_rows)
-            for task_id in empties[i]:
-                row = batch.rows[task_id]
-                done_rows.append({"_id": row.id, "_try": row.try_number + 1})
-            for task_id, ti_state in batch.states.items():
-                row = batch.rows[task_id]
-                if task_id in empties[i] or ti_state == row.state:
-                    continue
-                state_rows.append({"_id": row.id, "_state": ti_state, "_old": row.state})
-            for task_id in to_schedule.get(i, ()):
-                row = batch.rows[task_id]
-                task = dag.task_dict[task_id]
-                if row.state == UP_FOR_RETRY:
-                    if not self._retry_due(row, task, batch.run, now):
-                        continue
-                    retry_rows.append(row)
-                    continue
-                if row.state == UP_FOR_RESCHEDULE and self._still_running(row):
-                    continue
-                if task.depends_on_past and not self._past_done(conn, batch.run, task, dag):
-                    continue
-                sched_rows.append({"_id": row.id, "_old": row.state,
-                                   "_try": row.try_number + (row.state != UP_FOR_RESCHEDULE)})
-            run_decision = decisions.get(i)
-            if run_decision is not None and run_decision.state.value in (RUN_SUCCESS, RUN_FAILED):
-                finished.append((batch.run, dag, run_decision.state.value,
-                                 run_decision.reason or run_decision.state.value))
-                plan.changed += 1
-            elif len(done_rows) + len(state_rows) + len(sched_rows) + len(retry_rows) > written:
-                plan.changed += 1
-        return plan
 
     def _decide_mapped(self, conn: Connection, dag: SerializedDAG, group: list[_Batch],
                        now: datetime) -> _Plan:
@@ -1435,10 +1544,17 @@ class SchedulerJob:
         done_rows, state_rows = plan.done_rows, plan.state_rows
         sched_rows, retry_rows, finished = plan.sched_rows, plan.retry_rows, plan.finished
         if done_rows:
-            conn.execute(ti.update().where(ti.c.id == sa.bindparam("_id"),
-                                           ti.c.state.is_(None))
-                         .values(state=SUCCESS, try_number=sa.bindparam("_try"), start_date=now,
-                                 end_date=now, duration=0.0, updated_at=now), done_rows)
+            # One statement per chunk of ids instead of one per row: the try number each row
+            # gets is its own plus one, as _decide planned it from the rows it read in this
+            # transaction (the state guard is the same).
+            done = self._statement("empty_done", lambda: ti.update().where(
+                ti.c.id.in_(sa.bindparam("_ids", expanding=True)), ti.c.state.is_(None))
+                .values(state=SUCCESS, try_number=ti.c.try_number + 1,
+                        start_date=sa.bindparam("_now"), end_date=sa.bindparam("_now"),
+                        duration=0.0, updated_at=sa.bindparam("_now")))
+            ids = [r["_id"] for r in done_rows]
+            for k in range(0, len(ids), _IDS_PER_STATEMENT):
+                conn.execute(done, {"_ids": ids[k:k + _IDS_PER_STATEMENT], "_now": now})
         if state_rows:
             conn.execute(self._statement("propagate", lambda: _unchanged(ti.update()).values(
                 state=sa.bindparam("_state"), end_date=sa.bindparam("_now"),

@@ -598,6 +598,38 @@ def test_heartbeat_stamps_while_running(h: Harness, monkeypatch: pytest.MonkeyPa
     assert beats == [later]
 
 
+def test_one_heartbeat_thread_beats_for_the_tries_of_a_process(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process running tries one after another (a LocalExecutor worker) beats for each from
+    one thread; a try that ended is never stamped again."""
+    later = NOW + timedelta(minutes=5)
+
+    def body_for(task_id: str) -> Callable[[dict[str, Any]], None]:
+        def body(context: dict[str, Any]) -> None:
+            stamp = later + timedelta(seconds=len(task_id))
+            monkeypatch.setattr(tz_seam, "utcnow", lambda: stamp)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if h.ti("etl", task_id).last_heartbeat_at == stamp:
+                    return
+                time.sleep(0.02)
+            raise AssertionError(f"{task_id} was not stamped")
+        return body
+
+    dag = make_dag("etl", lambda: SleepOperator("one", seconds=0, before=body_for("one")),
+                   lambda: SleepOperator("three", seconds=0, before=body_for("three")))
+    with conf_vars({("scheduler", "task_instance_heartbeat_sec"): "0.05"}):
+        assert h.run(h.queue(dag, "one"), dag) == "success"
+        first = h.ti("etl", "one").last_heartbeat_at
+        assert h.run(h.queue(dag, "three"), dag) == "success"
+        time.sleep(0.2)  # beats of "one" would have come by now
+    assert first == later + timedelta(seconds=3)
+    assert h.ti("etl", "one").last_heartbeat_at == first
+    assert h.ti("etl", "three").last_heartbeat_at == later + timedelta(seconds=5)
+    beaters = [th for th in threading.enumerate() if th.name == "ti-heartbeat"]
+    assert len(beaters) == 1
+
+
 def test_sigterm_stops_the_task(h: Harness) -> None:
     def body(context: dict[str, Any]) -> None:
         threading.Timer(0.1, os.kill, (os.getpid(), 15)).start()
