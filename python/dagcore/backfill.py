@@ -308,6 +308,21 @@ class BackfillPlan(Sequence[BackfillPlanEntry]):
         """Every entry's skip reason (None for create and clear)."""
         return list(map(_REASONS.__getitem__, self._plan.reason_codes()))
 
+    def action_codes(self) -> bytes:
+        """Every entry's action as one byte: 0 create, 1 clear, 2 skip (the order of
+        :class:`BackfillAction`); no object per entry."""
+        return bytes(self._plan.action_codes())
+
+    def reason_codes(self) -> bytes:
+        """Every entry's skip reason as one byte: 0 none, 1 in flight, 2 already exists."""
+        return bytes(self._plan.reason_codes())
+
+    def date_columns(self) -> tuple[list[datetime], list[datetime], list[datetime]]:
+        """(logical dates, run_afters, data interval ends): three lists of aware UTC
+        datetimes in plan order, each built in one C++ call."""
+        return (self._plan.logical_dates(), self._plan.run_afters(),
+                self._plan.data_interval_ends())
+
     def count(self, value: object) -> int:
         """How many entries have the action ``value`` (a :class:`BackfillAction` or its value);
         an entry counts its occurrences, as ``Sequence.count``."""
