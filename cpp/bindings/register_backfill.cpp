@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -306,6 +307,78 @@ py::list entries(const backfill_plan& plan, py::ssize_t start, py::ssize_t stop,
   return out;
 }
 
+// `t` (UTC, years 1..9999) appended as "YYYY-MM-DD<sep>HH:MM:SS", then ".ffffff" when
+// `always_micros` or the microseconds are not 0, then "+00:00" when `offset`: with 'T', no
+// forced micros and the offset, Python's isoformat() of an aware UTC datetime; with ' ', forced
+// micros and no offset, SQLAlchemy's SQLite DATETIME text.
+void append_utc(std::string& out, instant t, char sep, bool always_micros, bool offset) {
+  std::int64_t days = (t >= 0 ? t : t - micros_per_day + 1) / micros_per_day;
+  const std::int64_t rest = t - days * micros_per_day;
+  days += 719468;  // civil_from_days (proleptic Gregorian), days since 0000-03-01
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const std::int64_t doe = days - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const std::int64_t secs = rest / micros_per_second;
+  const std::int64_t micros = rest % micros_per_second;
+  char buf[48];
+  int n = std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld%c%02lld:%02lld:%02lld",
+                        static_cast<long long>(year), static_cast<long long>(month),
+                        static_cast<long long>(day), sep, static_cast<long long>(secs / 3600),
+                        static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
+  if (always_micros || micros != 0) {
+    n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), ".%06lld",
+                       static_cast<long long>(micros));
+  }
+  out.append(buf, static_cast<std::size_t>(n));
+  if (offset) out += "+00:00";
+}
+
+py::list text_column(const backfill_plan& plan, const std::string& column, const std::string& style,
+                     const std::string& prefix, int action) {
+  const run_info_batch& infos = plan.infos();
+  const std::vector<instant>* values = nullptr;
+  if (column == "logical_date") {
+    values = &infos.starts();
+  } else if (column == "run_after") {
+    values = &infos.run_afters();
+  } else if (column == "data_interval_end") {
+    values = &infos.ends();
+  } else {
+    throw py::value_error(
+        "column must be one of logical_date, run_after, data_interval_end, "
+        "got '" +
+        column + "'");
+  }
+  const bool sqlite = style == "sqlite";
+  if (!sqlite && style != "iso") {
+    throw py::value_error("style must be 'sqlite' or 'iso', got '" + style + "'");
+  }
+  if (action < -1 || action >= static_cast<int>(backfill_action_count)) {
+    throw py::value_error("action must be -1 (every entry) or an action code, got " +
+                          std::to_string(action));
+  }
+  std::vector<std::size_t> rows;
+  rows.reserve(values->size());
+  for (std::size_t i = 0; i < values->size(); ++i) {
+    if (action < 0 || static_cast<int>(plan.actions()[i]) == action) rows.push_back(i);
+  }
+  py::list out(rows.size());
+  std::string text;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    text.assign(prefix);
+    append_utc(text, (*values)[rows[k]], sqlite ? ' ' : 'T', sqlite, !sqlite);
+    PyObject* str = PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+    if (!str) throw py::error_already_set();
+    PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(k), str);
+  }
+  return out;
+}
+
 template <class Enum>
 py::bytes codes(const std::vector<Enum>& column) {
   static_assert(sizeof(Enum) == 1, "one byte per code");
@@ -373,6 +446,12 @@ void register_backfill(py::module_& m) {
             return to_datetime_list(v.data(), v.size());
           },
           "Every data interval end, aware UTC.")
+      .def("text_column", &text_column, py::arg("column"), py::arg("style"), py::arg("prefix") = "",
+           py::arg("action") = -1,
+           "One column ('logical_date', 'run_after', 'data_interval_end') as text, in plan "
+           "order: style 'sqlite' is SQLAlchemy's SQLite DATETIME text (YYYY-MM-DD "
+           "HH:MM:SS.ffffff), 'iso' is isoformat() of the aware UTC datetime; each value "
+           "after `prefix`; only the entries whose action code is `action` unless it is -1.")
       .def(
           "action_codes", [](const backfill_plan& p) { return codes(p.actions()); },
           "One byte per entry: 0 create, 1 clear, 2 skip.")

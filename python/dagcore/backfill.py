@@ -317,11 +317,23 @@ class BackfillPlan(Sequence[BackfillPlanEntry]):
         """Every entry's skip reason as one byte: 0 none, 1 in flight, 2 already exists."""
         return bytes(self._plan.reason_codes())
 
-    def date_columns(self) -> tuple[list[datetime], list[datetime], list[datetime]]:
-        """(logical dates, run_afters, data interval ends): three lists of aware UTC
-        datetimes in plan order, each built in one C++ call."""
-        return (self._plan.logical_dates(), self._plan.run_afters(),
-                self._plan.data_interval_ends())
+    def text_column(self, column: str, style: str, *, prefix: str = "",
+                    action: BackfillAction | None = None) -> list[str]:
+        """One date column as text, made in C++ (no datetime per entry).
+
+        Args:
+            column: ``"logical_date"``, ``"run_after"`` or ``"data_interval_end"``.
+            style: ``"iso"``: ``isoformat()`` of the aware UTC datetime
+                (``2025-01-01T00:00:00+00:00``); ``"sqlite"``: SQLAlchemy's SQLite ``DATETIME``
+                text (``2025-01-01 00:00:00.000000``).
+            prefix: put before every value (``"backfill__"`` makes the new runs' ids).
+            action: only the entries with this action (default: every entry).
+
+        Raises:
+            ValueError: an unknown column or style.
+        """
+        code = -1 if action is None else _ACTIONS.index(BackfillAction(action))
+        return self._plan.text_column(column, style, prefix, code)
 
     def count(self, value: object) -> int:
         """How many entries have the action ``value`` (a :class:`BackfillAction` or its value);

@@ -564,33 +564,30 @@ def _write_bulk(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, plan: B
                 conf: dict[str, Any] | None, user: str | None, now: datetime,
                 latest_version: bool) -> None:
     """The runs and links of a backfill, as :func:`_write_portable` writes them, from the
-    plan's columns: no object per date but the three datetime columns the C++ plan builds, the
-    new runs' ids computed here (see the module's design note), one driver-level executemany
-    (SQLite) or ``COPY`` (PostgreSQL) per table."""
+    plan's columns: no object per date (the dates and run ids come as text columns made in C++,
+    the new runs' ids are reserved up front: see the module's design note), one driver-level
+    executemany (SQLite) or ``COPY`` (PostgreSQL) per table."""
     dag_id = dag.dag_id
     dr, bdr = t.dag_run, t.backfill_dag_run
     codes = plan.action_codes()
     n = len(codes)
     created = [i for i, code in enumerate(codes) if code == _CREATE_CODE]
-    cleared = [i for i, code in enumerate(codes) if code == _CLEAR_CODE]
-    starts, run_afters, ends = plan.date_columns()
-    sqlite = conn.dialect.name == "sqlite"
-    as_text = _sqlite_datetimes if sqlite else _pg_datetimes
-    starts_text = as_text(starts)
-    # The columns are equal for many timetables (trigger timetables: all three): format once.
-    afters_text = starts_text if run_afters == starts else as_text(run_afters)
-    ends_text = starts_text if ends == starts else as_text(ends)
+    style = "sqlite" if conn.dialect.name == "sqlite" else "iso"
+    starts_text = plan.text_column("logical_date", style)
     run_pks: list[int | None] = [None] * n
     if created:
-        new_run_ids = generate_run_ids("backfill", [run_afters[i] for i in created])
+        create = BackfillAction.CREATE
         ids = _reserve_ids(conn, dr, len(created))
         for i, pk in zip(created, ids):
             run_pks[i] = pk
+        logical = plan.text_column("logical_date", style, action=create)
         columns = {
-            "id": ids, "run_id": new_run_ids, "logical_date": [starts_text[i] for i in created],
-            "run_after": [afters_text[i] for i in created],
-            "data_interval_start": [starts_text[i] for i in created],
-            "data_interval_end": [ends_text[i] for i in created]}
+            "id": ids,
+            "run_id": plan.text_column("run_after", "iso", prefix="backfill__", action=create),
+            "logical_date": logical,
+            "run_after": plan.text_column("run_after", style, action=create),
+            "data_interval_start": logical,
+            "data_interval_end": plan.text_column("data_interval_end", style, action=create)}
         constants = {
             "dag_id": dag_id, "queued_at": now, "state": DagRunState.QUEUED.value,
             "run_type": "backfill", "triggered_by": "backfill", "triggering_user_name": user,
@@ -600,12 +597,15 @@ def _write_bulk(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, plan: B
         _check_values({**{name: values[0] for name, values in columns.items()
                           if name != "id"}, **constants})
         _bulk_insert(conn, dr, columns, constants)
+    cleared = [i for i, code in enumerate(codes) if code == _CLEAR_CODE]
     if cleared:
-        cleared_ids = _clear_runs(conn, dag_bag, dag, [starts[i] for i in cleared], backfill_id,
-                                  conf, now, latest=(version_id, bundle_version)
-                                  if latest_version else None)
-        for i in cleared:
-            run_pks[i] = cleared_ids[starts[i]]
+        dates = list(map(datetime.fromisoformat, plan.text_column(
+            "logical_date", "iso", action=BackfillAction.CLEAR)))
+        cleared_ids = _clear_runs(conn, dag_bag, dag, dates, backfill_id, conf, now,
+                                  latest=(version_id, bundle_version) if latest_version
+                                  else None)
+        for i, date in zip(cleared, dates):
+            run_pks[i] = cleared_ids[date]
     texts = (None, "in flight", "already exists")
     _bulk_insert(conn, bdr, {
         "logical_date": starts_text, "sort_ordinal": range(1, n + 1), "dag_run_id": run_pks,
@@ -614,18 +614,6 @@ def _write_bulk(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, plan: B
 
 
 _CREATE_CODE, _CLEAR_CODE = 0, 1  # BackfillPlan.action_codes()
-
-
-def _sqlite_datetimes(values: Sequence[datetime]) -> list[str]:
-    """Aware UTC datetimes as SQLAlchemy's SQLite ``DATETIME`` stores them
-    (``YYYY-MM-DD HH:MM:SS.ffffff``), by C-level ``isoformat``: the first 26 characters of
-    ``isoformat(" ", "microseconds")`` (years have 4 digits)."""
-    return [value.isoformat(" ", "microseconds")[:26] for value in values]
-
-
-def _pg_datetimes(values: Sequence[datetime]) -> list[str]:
-    """Aware datetimes as ``COPY`` text for ``timestamp with time zone``."""
-    return [value.isoformat() for value in values]
 
 
 def _reserve_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
@@ -645,7 +633,7 @@ def _reserve_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
 def _bulk_insert(conn: Connection, table: sa.Table, columns: Mapping[str, Sequence[Any]],
                  constants: Mapping[str, Any]) -> None:
     """Insert one row per position of ``columns`` (values already as the driver takes them:
-    dates as :func:`_sqlite_datetimes` / :func:`_pg_datetimes` text, ids and numbers as
+    dates as :meth:`~dagcore.backfill.BackfillPlan.text_column` makes them, ids and numbers as
     they are, None for NULL; no tab, newline or backslash in text) with ``constants``
     (converted here by their column's type, once) in every row."""
     if conn.dialect.name == "sqlite":
