@@ -11,6 +11,16 @@ them when a run starts. A crash mid-way leaves nothing; a concurrent writer taki
 dates (a scheduled run at the same logical date) makes the insert fail on the unique constraint,
 and the whole creation is planned and written again.
 
+The writes go through the bulk writer (docs/performance.md 2): the plan's dates and run ids
+come as text columns made in C++, the new runs' ids are reserved before the insert (SQLite:
+``max(id) + 1`` onwards under the write lock, which is what SQLite would give them; PostgreSQL:
+``nextval`` of the sequence in row order) so that the links need no read-back, and each table
+gets one driver-level executemany of tuples (SQLite) or one ``COPY`` (PostgreSQL); cleared runs
+are re-queued with set-based updates and their task instances reset with one executemany by
+rowid (SQLite) or ``UPDATE ... FROM (VALUES ...)`` pages (PostgreSQL). The portable writer
+(SQLAlchemy executemany throughout, ``_BULK_WRITES = False``) is kept as the reference that
+tests/python/integration/test_backfill_bulk.py compares every row with.
+
 Where dagcore does what Airflow's users asked for and did not get
 (docs/airflow-behaviour.md 2.2, 6):
 
@@ -248,16 +258,41 @@ def _plan_in_range(conn: Connection, dag: SerializedDAG, *, from_date: datetime,
                    to_date: datetime, reprocess_behavior: Any, run_backwards: bool,
                    now: datetime) -> BackfillPlan:
     dr = t.dag_run
-    existing = conn.execute(sa.select(dr.c.logical_date, dr.c.state).where(
+    existing: Any = _driver_rows(conn, sa.select(dr.c.logical_date, dr.c.state).where(
         dr.c.dag_id == dag.dag_id, dr.c.logical_date.is_not(None),
         dr.c.logical_date >= _shifted(from_date, -1),
-        dr.c.logical_date <= _shifted(to_date, 1))).all()
+        dr.c.logical_date <= _shifted(to_date, 1)))
     depends_on_past = any(task.depends_on_past for task in dag.task_dict.values())
     return plan_backfill_batch(dag.timetable, from_date=from_date, to_date=to_date,
-                               existing_runs=[(r.logical_date, r.state) for r in existing],
+                               existing_runs=existing,
                                reprocess_behavior=reprocess_behavior,
                                run_backwards=run_backwards, depends_on_past=depends_on_past,
                                now=now, dag_id=dag.dag_id)
+
+
+def _driver_rows(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
+    """``conn.execute(query).all()`` as plain tuples: the driver's rows with each column's
+    result processor applied, without a SQLAlchemy Row per row (a ten-year range holds up to
+    ~10^5 existing runs)."""
+    dialect = conn.dialect
+    compiled = query.compile(dialect=dialect)
+    params = compiled.construct_params()
+    processors = compiled._bind_processors
+    values = {name: processors[name](value) if name in processors else value
+              for name, value in params.items()}
+    args: Any = (tuple(values[name] for name in compiled.positiontup) if dialect.positional
+                 else values)
+    result = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+              for column in query.selected_columns]
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(compiled.string, args)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not any(result):
+        return [tuple(row) for row in rows]
+    return [tuple(v if p is None else p(v) for p, v in zip(result, row)) for row in rows]
 
 
 def dry_run_backfill(dag_id: str, *, from_date: datetime, to_date: datetime,
@@ -581,7 +616,7 @@ def _write_bulk(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, plan: B
         for i, pk in zip(created, ids):
             run_pks[i] = pk
         logical = plan.text_column("logical_date", style, action=create)
-        columns = {
+        columns: dict[str, Sequence[Any]] = {
             "id": ids,
             "run_id": plan.text_column("run_after", "iso", prefix="backfill__", action=create),
             "logical_date": logical,
