@@ -660,9 +660,10 @@ def _reserve_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
         top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar()
         first = 1 if top is None else top + 1
         return list(range(first, first + n))
-    return sorted(conn.exec_driver_sql(
-        f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-        f"FROM generate_series(1, {int(n)})").scalars())
+    with conn.connection.dbapi_connection.cursor() as cursor:  # plain tuples, no Row each
+        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                       f"FROM generate_series(1, {int(n)})")
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def _bulk_insert(conn: Connection, table: sa.Table, columns: Mapping[str, Sequence[Any]],
