@@ -18,7 +18,9 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -306,6 +308,119 @@ py::list entries(const backfill_plan& plan, py::ssize_t start, py::ssize_t stop,
   return out;
 }
 
+// Two decimal digits of `v` (0..99) at `p`.
+inline void two_digits(char* p, std::int64_t v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+}
+
+// Formats instants (UTC, years 1..9999) as "YYYY-MM-DD<sep>HH:MM:SS", then ".ffffff" when
+// `always_micros` or the microseconds are not 0, then "+00:00" when `offset`: with 'T', no
+// forced micros and the offset, Python's isoformat() of an aware UTC datetime; with ' ', forced
+// micros and no offset, SQLAlchemy's SQLite DATETIME text. The date part is computed once per
+// day (consecutive instants mostly share it).
+class utc_text {
+ public:
+  utc_text(char sep, bool always_micros, bool offset)
+      : sep_(sep), always_micros_(always_micros), offset_(offset) {}
+
+  void append(std::string& out, instant t) {
+    const std::int64_t day = (t >= 0 ? t : t - micros_per_day + 1) / micros_per_day;
+    const std::int64_t rest = t - day * micros_per_day;
+    if (day != day_) set_day(day);
+    char buf[32];
+    std::memcpy(buf, date_, 10);
+    buf[10] = sep_;
+    const std::int64_t secs = rest / micros_per_second;
+    two_digits(buf + 11, secs / 3600);
+    buf[13] = ':';
+    two_digits(buf + 14, secs / 60 % 60);
+    buf[16] = ':';
+    two_digits(buf + 17, secs % 60);
+    std::size_t n = 19;
+    const std::int64_t micros = rest % micros_per_second;
+    if (always_micros_ || micros != 0) {
+      buf[n++] = '.';
+      std::int64_t m = micros;
+      for (std::size_t k = 6; k-- > 0;) {
+        buf[n + k] = static_cast<char>('0' + m % 10);
+        m /= 10;
+      }
+      n += 6;
+    }
+    out.append(buf, n);
+    if (offset_) out += "+00:00";
+  }
+
+ private:
+  void set_day(std::int64_t day) {
+    day_ = day;
+    std::int64_t z = day + 719468;  // civil_from_days (proleptic Gregorian)
+    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const std::int64_t doe = z - era * 146097;
+    const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const std::int64_t mp = (5 * doy + 2) / 153;
+    const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    two_digits(date_, y / 100);
+    two_digits(date_ + 2, y % 100);
+    date_[4] = '-';
+    two_digits(date_ + 5, m);
+    date_[7] = '-';
+    two_digits(date_ + 8, d);
+  }
+
+  char sep_;
+  bool always_micros_;
+  bool offset_;
+  std::int64_t day_ = std::numeric_limits<std::int64_t>::min();
+  char date_[10] = {};
+};
+
+py::list text_column(const backfill_plan& plan, const std::string& column, const std::string& style,
+                     const std::string& prefix, int action) {
+  const run_info_batch& infos = plan.infos();
+  const std::vector<instant>* values = nullptr;
+  if (column == "logical_date") {
+    values = &infos.starts();
+  } else if (column == "run_after") {
+    values = &infos.run_afters();
+  } else if (column == "data_interval_end") {
+    values = &infos.ends();
+  } else {
+    throw py::value_error(
+        "column must be one of logical_date, run_after, data_interval_end, "
+        "got '" +
+        column + "'");
+  }
+  const bool sqlite = style == "sqlite";
+  if (!sqlite && style != "iso") {
+    throw py::value_error("style must be 'sqlite' or 'iso', got '" + style + "'");
+  }
+  if (action < -1 || action >= static_cast<int>(backfill_action_count)) {
+    throw py::value_error("action must be -1 (every entry) or an action code, got " +
+                          std::to_string(action));
+  }
+  std::vector<std::size_t> rows;
+  rows.reserve(values->size());
+  for (std::size_t i = 0; i < values->size(); ++i) {
+    if (action < 0 || static_cast<int>(plan.actions()[i]) == action) rows.push_back(i);
+  }
+  py::list out(rows.size());
+  std::string text;
+  utc_text format(sqlite ? ' ' : 'T', sqlite, !sqlite);
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    text.assign(prefix);
+    format.append(text, (*values)[rows[k]]);
+    PyObject* str = PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+    if (!str) throw py::error_already_set();
+    PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(k), str);
+  }
+  return out;
+}
+
 template <class Enum>
 py::bytes codes(const std::vector<Enum>& column) {
   static_assert(sizeof(Enum) == 1, "one byte per code");
@@ -373,6 +488,12 @@ void register_backfill(py::module_& m) {
             return to_datetime_list(v.data(), v.size());
           },
           "Every data interval end, aware UTC.")
+      .def("text_column", &text_column, py::arg("column"), py::arg("style"), py::arg("prefix") = "",
+           py::arg("action") = -1,
+           "One column ('logical_date', 'run_after', 'data_interval_end') as text, in plan "
+           "order: style 'sqlite' is SQLAlchemy's SQLite DATETIME text (YYYY-MM-DD "
+           "HH:MM:SS.ffffff), 'iso' is isoformat() of the aware UTC datetime; each value "
+           "after `prefix`; only the entries whose action code is `action` unless it is -1.")
       .def(
           "action_codes", [](const backfill_plan& p) { return codes(p.actions()); },
           "One byte per entry: 0 create, 1 clear, 2 skip.")

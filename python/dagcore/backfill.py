@@ -308,6 +308,33 @@ class BackfillPlan(Sequence[BackfillPlanEntry]):
         """Every entry's skip reason (None for create and clear)."""
         return list(map(_REASONS.__getitem__, self._plan.reason_codes()))
 
+    def action_codes(self) -> bytes:
+        """Every entry's action as one byte: 0 create, 1 clear, 2 skip (the order of
+        :class:`BackfillAction`); no object per entry."""
+        return bytes(self._plan.action_codes())
+
+    def reason_codes(self) -> bytes:
+        """Every entry's skip reason as one byte: 0 none, 1 in flight, 2 already exists."""
+        return bytes(self._plan.reason_codes())
+
+    def text_column(self, column: str, style: str, *, prefix: str = "",
+                    action: BackfillAction | None = None) -> list[str]:
+        """One date column as text, made in C++ (no datetime per entry).
+
+        Args:
+            column: ``"logical_date"``, ``"run_after"`` or ``"data_interval_end"``.
+            style: ``"iso"``: ``isoformat()`` of the aware UTC datetime
+                (``2025-01-01T00:00:00+00:00``); ``"sqlite"``: SQLAlchemy's SQLite ``DATETIME``
+                text (``2025-01-01 00:00:00.000000``).
+            prefix: put before every value (``"backfill__"`` makes the new runs' ids).
+            action: only the entries with this action (default: every entry).
+
+        Raises:
+            ValueError: an unknown column or style.
+        """
+        code = -1 if action is None else _ACTIONS.index(BackfillAction(action))
+        return self._plan.text_column(column, style, prefix, code)
+
     def count(self, value: object) -> int:
         """How many entries have the action ``value`` (a :class:`BackfillAction` or its value);
         an entry counts its occurrences, as ``Sequence.count``."""

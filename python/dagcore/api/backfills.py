@@ -11,6 +11,17 @@ them when a run starts. A crash mid-way leaves nothing; a concurrent writer taki
 dates (a scheduled run at the same logical date) makes the insert fail on the unique constraint,
 and the whole creation is planned and written again.
 
+The writes go through the bulk writer (docs/performance.md 2): the plan's dates and run ids
+come as text columns made in C++, the new runs' ids are reserved before the insert (SQLite:
+``max(id) + 1`` onwards under the write lock, which is what SQLite would give them; PostgreSQL:
+``nextval`` of the sequence in row order) so that the links need no read-back, and each table
+gets one driver-level executemany of tuples (SQLite) or one ``COPY`` (PostgreSQL); cleared runs
+are re-queued with set-based updates and their task instances reset with one ``UPDATE ...
+FROM`` a temporary table of the new values (SQLite) or ``UPDATE ... FROM (VALUES ...)`` pages
+(PostgreSQL). The portable writer
+(SQLAlchemy executemany throughout, ``_BULK_WRITES = False``) is kept as the reference that
+tests/python/integration/test_backfill_bulk.py compares every row with.
+
 Where dagcore does what Airflow's users asked for and did not get
 (docs/airflow-behaviour.md 2.2, 6):
 
@@ -30,10 +41,12 @@ Where dagcore does what Airflow's users asked for and did not get
 from __future__ import annotations
 
 import getpass
+import io
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,13 +64,14 @@ from dagcore.db import create_engine, transaction
 from dagcore.db_dagbag import DBDagBag, latest_version_id
 from dagcore.models import tables as t
 from dagcore.models.dagrun import (
+    _check_values,
     generate_run_ids,
     insert_columns,
     insert_dag_runs,
     move_to_version,
 )
 from dagcore.models.taskinstance import archive_tries
-from dagcore.models.types import uuid7
+from dagcore.models.types import uuid7, uuid7_strings
 from dagcore.serialization import SerializedDAG
 from dagcore.state import DagRunState, TaskInstanceState
 from dagcore.utils import timezone
@@ -83,6 +97,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _CREATE_ATTEMPTS = 3
+# The bulk writer (_write_bulk); False selects the portable one, kept as the reference the
+# equivalence tests compare it with (tests/python/integration/test_backfill_bulk.py).
+_BULK_WRITES = True
 _FINISHED_TI = frozenset(s.value for s in TaskInstanceState.finished)
 # backfill.max_active_runs is an INTEGER column: 32 bits on PostgreSQL (as Airflow's model).
 _MAX_ACTIVE_RUNS_LIMIT = 2**31 - 1
@@ -242,16 +259,41 @@ def _plan_in_range(conn: Connection, dag: SerializedDAG, *, from_date: datetime,
                    to_date: datetime, reprocess_behavior: Any, run_backwards: bool,
                    now: datetime) -> BackfillPlan:
     dr = t.dag_run
-    existing = conn.execute(sa.select(dr.c.logical_date, dr.c.state).where(
+    existing: Any = _driver_rows(conn, sa.select(dr.c.logical_date, dr.c.state).where(
         dr.c.dag_id == dag.dag_id, dr.c.logical_date.is_not(None),
         dr.c.logical_date >= _shifted(from_date, -1),
-        dr.c.logical_date <= _shifted(to_date, 1))).all()
+        dr.c.logical_date <= _shifted(to_date, 1)))
     depends_on_past = any(task.depends_on_past for task in dag.task_dict.values())
     return plan_backfill_batch(dag.timetable, from_date=from_date, to_date=to_date,
-                               existing_runs=[(r.logical_date, r.state) for r in existing],
+                               existing_runs=existing,
                                reprocess_behavior=reprocess_behavior,
                                run_backwards=run_backwards, depends_on_past=depends_on_past,
                                now=now, dag_id=dag.dag_id)
+
+
+def _driver_rows(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
+    """``conn.execute(query).all()`` as plain tuples: the driver's rows with each column's
+    result processor applied, without a SQLAlchemy Row per row (a ten-year range holds up to
+    ~10^5 existing runs)."""
+    dialect = conn.dialect
+    compiled = query.compile(dialect=dialect)
+    params = compiled.construct_params()
+    processors = compiled._bind_processors
+    values = {name: processors[name](value) if name in processors else value
+              for name, value in params.items()}
+    args: Any = (tuple(values[name] for name in compiled.positiontup) if dialect.positional
+                 else values)
+    result = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+              for column in query.selected_columns]
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(compiled.string, args)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not any(result):
+        return [tuple(row) for row in rows]
+    return [tuple(v if p is None else p(v) for p, v in zip(result, row)) for row in rows]
 
 
 def dry_run_backfill(dag_id: str, *, from_date: datetime, to_date: datetime,
@@ -358,7 +400,7 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
             to_date: datetime, reprocess_behavior: Any, max_active_runs: int,
             run_backwards: bool, dag_run_conf: Mapping[str, Any] | None, latest_version: bool,
             keep_dag_paused: bool, unpause: bool, user: str | None) -> Backfill:
-    b, dr, bdr = t.backfill, t.dag_run, t.backfill_dag_run
+    b = t.backfill
     now = timezone.utcnow()
     dag_row, version_id, dag = _latest(conn, dag_bag, dag_id)
     plan = _plan(conn, dag, from_date=from_date, to_date=to_date,
@@ -385,8 +427,34 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
         keep_dag_paused=keep_dag_paused, run_on_latest_version=latest_version)
     ).inserted_primary_key[0]
 
-    # Column lists straight from the plan (no per-date objects): a 10-year hourly backfill is
-    # ~10^5 rows, where per-row Python work is most of the time (benchmarks/backfill_bench.py).
+    if _BULK_WRITES:
+        _write_bulk(conn, dag_bag, dag, plan, backfill_id=backfill_id, version_id=version_id,
+                    bundle_version=dag_row.bundle_version, conf=conf, user=user, now=now,
+                    latest_version=latest_version)
+    else:
+        _write_portable(conn, dag_bag, dag, plan, backfill_id=backfill_id,
+                        version_id=version_id, bundle_version=dag_row.bundle_version, conf=conf,
+                        user=user, now=now, latest_version=latest_version)
+    if unpause:
+        conn.execute(t.dag.update().where(t.dag.c.dag_id == dag_id).values(is_paused=False))
+    row = conn.execute(sa.select(b).where(b.c.id == backfill_id)).one()
+    counts = plan.counts()
+    log.info("Backfill %s of Dag %s: %d run(s) created, %d cleared, %d date(s) skipped",
+             backfill_id, dag_id, counts[BackfillAction.CREATE], counts[BackfillAction.CLEAR],
+             counts[BackfillAction.SKIP])
+    return Backfill.from_row(row, created=counts[BackfillAction.CREATE],
+                             cleared=counts[BackfillAction.CLEAR],
+                             skipped=counts[BackfillAction.SKIP])
+
+
+def _write_portable(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, plan: BackfillPlan,
+                    *, backfill_id: int, version_id: Any, bundle_version: str | None,
+                    conf: dict[str, Any] | None, user: str | None, now: datetime,
+                    latest_version: bool) -> None:
+    """The runs and links of a backfill through SQLAlchemy's executemany (the reference
+    :func:`_write_bulk` is compared with; see the module's design note)."""
+    dag_id = dag.dag_id
+    dr, bdr = t.dag_run, t.backfill_dag_run
     actions = plan.actions
     infos = plan.infos
     logical_dates = infos.logical_dates  # = the data interval starts
@@ -404,13 +472,13 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
             "dag_id": dag_id, "queued_at": now, "state": DagRunState.QUEUED.value,
             "run_type": "backfill", "triggered_by": "backfill", "triggering_user_name": user,
             "conf": conf or {}, "created_dag_version_id": version_id,
-            "bundle_version": dag_row.bundle_version, "backfill_id": backfill_id,
+            "bundle_version": bundle_version, "backfill_id": backfill_id,
             "clear_number": 0, "updated_at": now}, memo)
     cleared = [i for i, a in enumerate(actions) if a is BackfillAction.CLEAR]
     cleared_ids = (_clear_runs(conn, dag_bag, dag, [logical_dates[i] for i in cleared],
                                backfill_id, conf, now,
-                               latest=(version_id, dag_row.bundle_version) if latest_version
-                               else None) if cleared else {})
+                               latest=(version_id, bundle_version) if latest_version
+                               else None, bulk=False) if cleared else {})
     run_pks: list[int | None] = [None] * len(actions)
     if created:
         created_ids = dict(conn.execute(sa.select(dr.c.run_id, dr.c.id).where(
@@ -425,21 +493,12 @@ def _create(conn: Connection, dag_bag: DBDagBag, dag_id: str, *, from_date: date
         "logical_date": logical_dates, "sort_ordinal": range(1, len(actions) + 1),
         "dag_run_id": run_pks, "exception_reason": [texts[r] for r in reasons]},
         {"backfill_id": backfill_id}, memo)
-    if unpause:
-        conn.execute(t.dag.update().where(t.dag.c.dag_id == dag_id).values(is_paused=False))
-    row = conn.execute(sa.select(b).where(b.c.id == backfill_id)).one()
-    counts = Counter(actions)
-    log.info("Backfill %s of Dag %s: %d run(s) created, %d cleared, %d date(s) skipped",
-             backfill_id, dag_id, counts[BackfillAction.CREATE], counts[BackfillAction.CLEAR],
-             counts[BackfillAction.SKIP])
-    return Backfill.from_row(row, created=counts[BackfillAction.CREATE],
-                             cleared=counts[BackfillAction.CLEAR],
-                             skipped=counts[BackfillAction.SKIP])
 
 
 def _clear_runs(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, dates: list[datetime],
                 backfill_id: int, conf: dict[str, Any] | None, now: datetime,
-                latest: tuple[Any, str | None] | None) -> dict[datetime, int]:
+                latest: tuple[Any, str | None] | None, *, bulk: bool = True
+                ) -> dict[datetime, int]:
     """Reuse finished runs: archive and reset their task instances, re-queue the runs.
 
     Airflow's ``_handle_clear_run`` (docs/airflow-behaviour.md 2.5, 3.8): ``dag.clear(run_id,
@@ -447,6 +506,9 @@ def _clear_runs(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, dates: 
     latest version id and the DAG's bundle version: ``run_on_latest_version``), each run moves
     to that version (:func:`~dagcore.models.dagrun.move_to_version`) and its tasks' retries come
     from it; else a run keeps its own version (the latest when it has none) and its retries.
+    ``bulk`` writes the task instances' new ids and the runs' new state with one statement per
+    table and chunk (see the module's design note); without it, one SQLAlchemy executemany
+    each, the reference the bulk path is compared with.
 
     Returns:
         The runs' ids by logical date.
@@ -460,7 +522,10 @@ def _clear_runs(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, dates: 
     dags = {r.run_id: dag if latest is not None or r.created_dag_version_id is None
             else dag_bag.get_dag(r.created_dag_version_id, dag_id) or dag for r in runs}
     for part in in_chunks([r.run_id for r in runs]):
-        _reset_task_instances(conn, dag_id, part, dags, now)
+        if bulk:
+            _reset_task_instances_bulk(conn, dag_id, part, dags, now)
+        else:
+            _reset_task_instances(conn, dag_id, part, dags, now)
         if latest is not None:
             version_id, bundle_version = latest
             move_to_version(conn, dag_id=dag_id, run_ids=part, version_id=version_id,
@@ -469,11 +534,19 @@ def _clear_runs(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, dates: 
     values: dict[str, Any] = dict(
         state=DagRunState.QUEUED.value, queued_at=now, start_date=None, end_date=None,
         last_scheduling_decision=None, backfill_id=backfill_id, run_type="backfill",
-        triggered_by="backfill", clear_number=sa.bindparam("_clear"), updated_at=now)
+        triggered_by="backfill", updated_at=now)
     if conf is not None:
         values["conf"] = conf
-    conn.execute(dr.update().where(dr.c.id == sa.bindparam("_id")).values(**values),
-                 [{"_id": r.id, "_clear": r.clear_number + 1} for r in runs])
+    if bulk:
+        # clear_number + 1 in the database: nothing above changes it, so each run gets the
+        # value the per-run executemany computes from the row read above.
+        for part in in_chunks([r.id for r in runs]):
+            conn.execute(dr.update().where(dr.c.id.in_(part)).values(
+                clear_number=dr.c.clear_number + 1, **values))
+    else:
+        conn.execute(dr.update().where(dr.c.id == sa.bindparam("_id")).values(
+            clear_number=sa.bindparam("_clear"), **values),
+            [{"_id": r.id, "_clear": r.clear_number + 1} for r in runs])
     return {r.logical_date: r.id for r in runs}
 
 
@@ -492,6 +565,232 @@ def _reset_task_instances(conn: Connection, dag_id: str, run_ids: Sequence[str],
             external_executor_id=None, next_method=None, next_kwargs=None, updated_at=now),
             [{"_id": row.id, "_new": uuid7(), "_max": _max_tries(row, dags[row.run_id])}
              for row in rows])
+
+
+def _reset_task_instances_bulk(conn: Connection, dag_id: str, run_ids: Sequence[str],
+                               dags: dict[str, SerializedDAG], now: datetime) -> None:
+    """:func:`_reset_task_instances` with the per-row values sent as driver tuples: on SQLite
+    one UPDATE ... FROM a temporary table of them, on PostgreSQL one UPDATE ... FROM (VALUES
+    ...) per page (``execute_values``), instead of one execution (and round trip) per row."""
+    ti = t.task_instance
+    in_runs = sa.and_(ti.c.dag_id == dag_id, ti.c.run_id.in_(run_ids))
+    archive_tries(conn, sa.and_(in_runs, ti.c.try_number > 0), now=now)
+    sqlite = conn.dialect.name == "sqlite"
+    key = sa.literal_column("task_instance.rowid") if sqlite else ti.c.id
+    rows = conn.execute(sa.select(key.label("key"), ti.c.run_id, ti.c.task_id, ti.c.try_number,
+                                  ti.c.max_tries).where(in_runs)).all()
+    if not rows:
+        return
+    new_ids = uuid7_strings(len(rows))
+    max_tries = [_max_tries(row, dags[row.run_id]) for row in rows]
+    keys = [row.key for row in rows]
+    stmt = ti.update().values(
+        id=sa.bindparam("_new"), state=None, max_tries=sa.bindparam("_max"),
+        external_executor_id=None, next_method=None, next_kwargs=None, updated_at=now)
+    if sqlite:
+        _sqlite_update_from_rows(conn, stmt, {"_new": new_ids, "_max": max_tries}, keys)
+    else:
+        _pg_update_from_values(conn, stmt, ti.c.id, {"_new": new_ids, "_max": max_tries},
+                               keys)
+
+
+def _write_bulk(conn: Connection, dag_bag: DBDagBag, dag: SerializedDAG, plan: BackfillPlan,
+                *, backfill_id: int, version_id: Any, bundle_version: str | None,
+                conf: dict[str, Any] | None, user: str | None, now: datetime,
+                latest_version: bool) -> None:
+    """The runs and links of a backfill, as :func:`_write_portable` writes them, from the
+    plan's columns: no object per date (the dates and run ids come as text columns made in C++,
+    the new runs' ids are reserved up front: see the module's design note), one driver-level
+    executemany (SQLite) or ``COPY`` (PostgreSQL) per table."""
+    dag_id = dag.dag_id
+    dr, bdr = t.dag_run, t.backfill_dag_run
+    codes = plan.action_codes()
+    n = len(codes)
+    created = [i for i, code in enumerate(codes) if code == _CREATE_CODE]
+    style = "sqlite" if conn.dialect.name == "sqlite" else "iso"
+    starts_text = plan.text_column("logical_date", style)
+    run_pks: list[int | None] = [None] * n
+    if created:
+        create = BackfillAction.CREATE
+        ids = _reserve_ids(conn, dr, len(created))
+        for i, pk in zip(created, ids):
+            run_pks[i] = pk
+        logical = plan.text_column("logical_date", style, action=create)
+        columns: dict[str, Sequence[Any]] = {
+            "id": ids,
+            "run_id": plan.text_column("run_after", "iso", prefix="backfill__", action=create),
+            "logical_date": logical,
+            "run_after": plan.text_column("run_after", style, action=create),
+            "data_interval_start": logical,
+            "data_interval_end": plan.text_column("data_interval_end", style, action=create)}
+        constants = {
+            "dag_id": dag_id, "queued_at": now, "state": DagRunState.QUEUED.value,
+            "run_type": "backfill", "triggered_by": "backfill", "triggering_user_name": user,
+            "conf": conf or {}, "created_dag_version_id": version_id,
+            "bundle_version": bundle_version, "backfill_id": backfill_id, "clear_number": 0,
+            "updated_at": now}
+        _check_values({**{name: values[0] for name, values in columns.items()
+                          if name != "id"}, **constants})
+        _bulk_insert(conn, dr, columns, constants)
+    cleared = [i for i, code in enumerate(codes) if code == _CLEAR_CODE]
+    if cleared:
+        dates = list(map(datetime.fromisoformat, plan.text_column(
+            "logical_date", "iso", action=BackfillAction.CLEAR)))
+        cleared_ids = _clear_runs(conn, dag_bag, dag, dates, backfill_id, conf, now,
+                                  latest=(version_id, bundle_version) if latest_version
+                                  else None)
+        for i, date in zip(cleared, dates):
+            run_pks[i] = cleared_ids[date]
+    texts = (None, "in flight", "already exists")
+    _bulk_insert(conn, bdr, {
+        "logical_date": starts_text, "sort_ordinal": range(1, n + 1), "dag_run_id": run_pks,
+        "exception_reason": [texts[code] for code in plan.reason_codes()]},
+        {"backfill_id": backfill_id})
+
+
+_CREATE_CODE, _CLEAR_CODE = 0, 1  # BackfillPlan.action_codes()
+
+
+def _reserve_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
+    """The ids the database would give ``n`` rows inserted now, one after the other, taken
+    up front so that rows can link to them without reading them back: on SQLite
+    ``max(rowid) + 1`` onwards (the transaction holds the write lock: BEGIN IMMEDIATE), on
+    PostgreSQL ``n`` values of the id's sequence."""
+    if conn.dialect.name == "sqlite":
+        top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar()
+        first = 1 if top is None else top + 1
+        return list(range(first, first + n))
+    with conn.connection.dbapi_connection.cursor() as cursor:  # plain tuples, no Row each
+        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                       f"FROM generate_series(1, {int(n)})")
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _bulk_insert(conn: Connection, table: sa.Table, columns: Mapping[str, Sequence[Any]],
+                 constants: Mapping[str, Any]) -> None:
+    """Insert one row per position of ``columns`` (values already as the driver takes them:
+    dates as :meth:`~dagcore.backfill.BackfillPlan.text_column` makes them, ids and numbers as
+    they are, None for NULL; no tab, newline or backslash in text) with ``constants``
+    (converted here by their column's type, once) in every row."""
+    if conn.dialect.name == "sqlite":
+        stmt = table.insert().values({**{name: sa.bindparam(name) for name in columns},
+                                      **constants})
+        _sqlite_executemany(conn, stmt, columns)
+    else:
+        _pg_copy(conn, table, columns, constants)
+
+
+def _processed(conn: Connection, stmt: Any, given: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``stmt`` compiled for the connection's dialect and its constant parameters as
+    SQLAlchemy sends them (through their types' bind processors); ``given`` names the
+    per-row parameters."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    params = compiled.construct_params({name: None for name in given})
+    processors = compiled._bind_processors
+    return compiled, {name: processors[name](value) if name in processors else value
+                      for name, value in params.items() if name not in given}
+
+
+def _sqlite_executemany(conn: Connection, stmt: Any,
+                        per_row: Mapping[str, Sequence[Any]]) -> None:
+    """Run ``stmt`` once per position of ``per_row`` (its bind parameters by name) with one
+    driver executemany of tuples; the statement's other parameters are constants, converted
+    once by their types."""
+    compiled, fixed = _processed(conn, stmt, per_row)
+    params = [per_row[name] if name in per_row else repeat(fixed[name])
+              for name in compiled.positiontup]
+    conn.exec_driver_sql(compiled.string, list(zip(*params)))
+
+
+def _copy_text(value: Any) -> str:
+    """One value of a ``COPY ... FROM STDIN`` text row."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return (str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
+
+
+def _pg_copy(conn: Connection, table: sa.Table, columns: Mapping[str, Sequence[Any]],
+             constants: Mapping[str, Any]) -> None:
+    """``COPY table (columns) FROM STDIN`` of the rows, in order (serial ids are drawn in row
+    order, as an INSERT's); a unique violation is raised as SQLAlchemy's IntegrityError."""
+    _, fixed = _processed(conn, table.insert().values(**constants), {})
+    tail = "".join("\t" + _copy_text(fixed[name]) for name in constants)
+    body = "".join([
+        "\t".join(["\\N" if v is None else str(v) for v in row]) + tail + "\n"
+        for row in zip(*columns.values())])
+    names = ", ".join(f'"{name}"' for name in (*columns, *constants))
+    raw = conn.connection.dbapi_connection
+    dbapi = conn.dialect.dbapi
+    with raw.cursor() as cursor:
+        try:
+            cursor.copy_expert(f'COPY "{table.name}" ({names}) FROM STDIN', io.StringIO(body))
+        except dbapi.IntegrityError as exc:
+            raise sa.exc.IntegrityError(f"COPY {table.name}", None, exc) from exc
+
+
+def _sqlite_update_from_rows(conn: Connection, stmt: Any, per_row: Mapping[str, Sequence[Any]],
+                             rowids: Sequence[int]) -> None:
+    """``stmt`` (an UPDATE whose per-row values are bind parameters named as ``per_row``'s
+    keys) for the rows ``rowids``, as one ``UPDATE ... FROM`` a temporary table holding the
+    per-row values (filled by one executemany, dropped after): one statement instead of one
+    execution per row, several times faster for a primary-key change whose ``ON UPDATE
+    CASCADE`` program runs per row. The temporary table lives in the caller's transaction."""
+    _, fixed = _processed(conn, stmt, per_row)  # the constants are named as their columns
+    table = stmt.table
+    sets, args = [], []
+    for column, bind in stmt._values.items():
+        name = column if isinstance(column, str) else column.name
+        param = getattr(bind, "key", None)
+        if param in per_row:
+            sets.append(f'"{name}" = m."{param}"')
+        else:
+            sets.append(f'"{name}" = ?')
+            args.append(fixed[name])
+    names = ", ".join(f'"{p}"' for p in per_row)
+    conn.exec_driver_sql(f'CREATE TEMP TABLE _dagcore_update_rows (rid INTEGER PRIMARY KEY, '
+                         f'{names})')
+    try:
+        conn.exec_driver_sql(
+            f'INSERT INTO temp._dagcore_update_rows (rid, {names}) VALUES '
+            f'(?{", ?" * len(per_row)})', list(zip(rowids, *per_row.values())))
+        conn.exec_driver_sql(
+            f'UPDATE "{table.name}" SET {", ".join(sets)} FROM temp._dagcore_update_rows AS m '
+            f'WHERE "{table.name}".rowid = m.rid', tuple(args))
+    finally:
+        conn.exec_driver_sql("DROP TABLE temp._dagcore_update_rows")
+
+
+def _pg_update_from_values(conn: Connection, stmt: Any, key: sa.Column,
+                           per_row: Mapping[str, Sequence[Any]], keys: Sequence[Any]) -> None:
+    """``stmt`` (an UPDATE whose per-row values are bind parameters named as ``per_row``'s
+    keys) for the rows whose ``key`` is in ``keys``, as ``UPDATE ... FROM (VALUES ...)`` pages
+    (``psycopg2.extras.execute_values``) instead of one round trip per row."""
+    from psycopg2.extras import execute_values
+
+    _, fixed = _processed(conn, stmt, per_row)  # the constants are named as their columns
+    table = key.table
+    raw = conn.connection.dbapi_connection
+    with raw.cursor() as cursor:
+        sets = []
+        for column, bind in stmt._values.items():
+            name = column if isinstance(column, str) else column.name
+            param = getattr(bind, "key", None)
+            if param in per_row:
+                cast = table.c[name].type.compile(dialect=conn.dialect)
+                sets.append(f'"{name}" = v."{param}"::{cast}')
+            else:
+                sets.append(f'"{name}" = ' + cursor.mogrify("%s", (fixed[name],)).decode())
+        key_cast = key.type.compile(dialect=conn.dialect)
+        names = ", ".join(f'"{p}"' for p in ("_key", *per_row))
+        sql = (f'UPDATE "{table.name}" SET {", ".join(sets)} FROM (VALUES %s) AS v({names}) '
+               f'WHERE "{table.name}"."{key.name}" = v."_key"::{key_cast}')
+        rows = list(zip([str(k) for k in keys], *per_row.values()))
+        execute_values(cursor, sql, rows, page_size=1000)
 
 
 def _max_tries(row: Any, dag: SerializedDAG) -> int:

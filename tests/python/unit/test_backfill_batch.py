@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dagcore.utils.timezone
 from dagcore.backfill import (
@@ -138,3 +140,51 @@ def test_entries_share_equal_datetimes() -> None:
                               to_date=START + timedelta(days=2), existing_runs={})
     assert intervals[0].data_interval.end is intervals[1].logical_date
     assert intervals[0].run_after is intervals[0].data_interval.end
+
+
+# -- text columns (the bulk writer's dates and run ids, made in C++) ----------------------------
+
+
+def _plan_of(run_afters: list[datetime], starts: list[datetime],
+             ends: list[datetime], existing: dict[datetime, str]) -> BackfillPlan:
+    from dagcore._native import core
+
+    batch = core.RunInfoBatch.from_columns(run_afters, starts, ends)
+    return BackfillPlan(core.plan_backfill_infos(
+        batch, datetime.max.replace(tzinfo=timezone.utc), existing, "failed", False))
+
+
+_UTC_DATES = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23),
+                          timezones=st.just(timezone.utc))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_UTC_DATES, st.sampled_from([None, "failed", "success"])),
+                min_size=1, max_size=20, unique_by=lambda x: x[0]))
+def test_text_columns_are_pythons_formatting_of_the_dates(
+        entries: list[tuple[datetime, str | None]]) -> None:
+    starts = [d for d, _ in entries]
+    afters = [d + timedelta(microseconds=7) if d.year < 9999 else d for d in starts]
+    ends = [d + timedelta(hours=1) if d.year < 9999 else d for d in starts]
+    existing = {d: s for d, s in entries if s is not None}
+    plan = _plan_of(afters, starts, ends, existing)
+    for name, values in (("logical_date", plan.logical_dates), ("run_after", plan.run_afters),
+                         ("data_interval_end", [i.data_interval.end for i in plan.infos])):
+        assert plan.text_column(name, "iso") == [v.isoformat() for v in values]
+        assert plan.text_column(name, "sqlite") == [
+            f"{v:%Y-%m-%d %H:%M:%S}.{v.microsecond:06d}".rjust(26, "0") for v in values]
+    for action in BackfillAction:
+        chosen = [v for v, a in zip(plan.run_afters, plan.actions) if a is action]
+        assert plan.text_column("run_after", "iso", prefix="backfill__", action=action) == [
+            f"backfill__{v.isoformat()}" for v in chosen]
+
+
+def test_text_column_refuses_unknown_columns_and_styles() -> None:
+    day = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    plan = _plan_of([day], [day], [day], {})
+    with pytest.raises(ValueError, match="column must be one of .*got 'start'"):
+        plan.text_column("start", "iso")
+    with pytest.raises(ValueError, match="style must be 'sqlite' or 'iso', got 'csv'"):
+        plan.text_column("logical_date", "csv")
+    with pytest.raises(ValueError, match="'explode' is not a valid BackfillAction"):
+        plan.text_column("logical_date", "iso", action="explode")  # type: ignore[arg-type]
