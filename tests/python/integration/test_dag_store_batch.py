@@ -283,3 +283,59 @@ def test_a_bad_batch_size_argument_names_it(sqlite_engine: Engine, value: Any) -
     migrate(sqlite_engine)
     with pytest.raises(ValueError, match=f"batch_size must be .* got {value!r}"):
         sync_parsed(sqlite_engine, [], {}, batch_size=value)
+
+
+# -- parsing in parallel children + the batch store, against one child + the per-DAG store -------
+
+GOOD_FILE = """\
+from datetime import UTC, datetime
+from dagcore import DAG
+from dagcore.operators.empty import EmptyOperator
+
+with DAG("{dag_id}", start_date=datetime(2024, 1, 1, tzinfo=UTC), schedule=None,
+         tags=["{dag_id}"]):
+    EmptyOperator(task_id="a") >> EmptyOperator(task_id="b")
+"""
+HEADER = "# a dagcore DAG file\n"
+HOSTILE_FILES = {
+    "c_syntax.py": HEADER + "def broken(:\n",
+    "d_hangs.py": HEADER + "import collections, itertools\n"
+                           "collections.deque(itertools.count(), maxlen=0)\n",
+    "e_exits.py": HEADER + "import os\nos._exit(1)\n",
+    "f_segfault.py": HEADER + "import ctypes\nctypes.string_at(0)\n",
+    "g_duplicate.py": GOOD_FILE.format(dag_id="good_03"),
+}
+
+
+def test_parallel_parsing_and_batches_store_what_one_child_and_the_per_dag_store_do(
+        two_databases: tuple[Engine, Engine], tmp_path: Path) -> None:
+    from dagcore.dag_parsing import DagFileParserPool
+    from dagcore.dag_processing import sync_dags
+
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    for i in range(12):
+        prefix = "a" if i < 6 else "h"
+        (folder / f"{prefix}_good_{i:02d}.py").write_text(GOOD_FILE.format(dag_id=f"good_{i:02d}"))
+    for name, text in HOSTILE_FILES.items():
+        (folder / name).write_text(text)
+    serial_db, parallel_db = two_databases
+    results = []
+    for engine, processes, batch_size in ((serial_db, 1, 1), (parallel_db, 3, 4)):
+        with DagFileParserPool(processes=processes, timeout=5) as pool:
+            results.append(sync_dags(folder, engine=engine, now=T0, pool=pool,
+                                     min_update_interval=timedelta(0), batch_size=batch_size))
+    serial, parallel = results
+    assert parallel == serial
+    assert set(serial.import_errors) == {"c_syntax.py", "d_hangs.py", "e_exits.py",
+                                         "f_segfault.py", "g_duplicate.py"}
+    assert "did not finish within 5 s" in serial.import_errors["d_hangs.py"]
+    assert "exited with status 1" in serial.import_errors["e_exits.py"]
+    assert "SIGSEGV" in serial.import_errors["f_segfault.py"]
+    assert len(serial.written) == 12
+    want, have = dump(serial_db), dump(parallel_db)
+    for name in want:
+        if name == "import_error":  # ids: the rows are compared without them
+            want[name] = [row[1:] for row in want[name]]
+            have[name] = [row[1:] for row in have[name]]
+        assert have[name] == want[name], name
