@@ -111,7 +111,7 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         # dagcore's: a sync writes the parsed DAGs this many per transaction, with one
         # multi-row INSERT per table (docs/performance.md 4); a batch that fails is written again
         # DAG by DAG, so one bad DAG costs only itself. 1: one transaction per DAG.
-        "store_batch_size": "100",
+        "store_batch_size": "50",
     },
     "logging": {
         "base_log_folder": "{DAGCORE_HOME}/logs",

@@ -86,7 +86,7 @@ _POLL_SECONDS: Final = 0.1
 _EXIT_GRACE_SECONDS: Final = 2.0
 """How long an idle child has to exit once its channel is closed, before it is SIGKILLed."""
 
-_FILES_PER_CHILD: Final = 2
+_FILES_PER_CHILD: Final = 4
 """Files sent to a child at once: it starts the next one while the parent reads or stores the
 result of the first."""
 

@@ -186,7 +186,8 @@ def apply(engine: Engine, plan: list[Round], folder: Path, batch_size: int) -> l
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def two_databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engine, Engine]]:
+def two_databases(request: pytest.FixtureRequest,
+                  tmp_path: Path) -> Iterator[tuple[Engine, Engine]]:
     """Two migrated, empty databases on one backend: the per-DAG store's and the batch's."""
     if request.param == "sqlite":
         engines = [create_engine(f"sqlite:///{tmp_path / name}") for name in ("a.db", "b.db")]
