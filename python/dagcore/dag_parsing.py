@@ -8,15 +8,19 @@ process and SIGKILLs one that runs longer than ``dag_file_processor_timeout``, c
 import error (docs/airflow-behaviour.md 1.6). dagcore does the same with a
 :class:`DagFileParserPool`:
 
-* ``[dag_processor] parsing_processes`` children (Airflow's option and default, 2) are forked
-  once and reused, file after file and pass after pass (Airflow forks one per file; a
-  long-lived child saves the fork and the imports). A child never opens a database connection:
-  it ignores what it inherited (the parent's connections, sockets) and leaves through
-  ``os._exit``, so no inherited object is finalized and nothing is sent on the parent's sockets.
-  It restores the default handlers of the signals the parent handles (SIGINT is ignored: a
-  Ctrl-C is the parent's to act on; the parent then stops its children), and asks the kernel
-  to SIGKILL it when the parent dies (``PR_SET_PDEATHSIG``) so that no child outlives its
-  command, not even one stuck in C code.
+* ``[dag_processor] parsing_processes`` children (Airflow's option and default, 2) are forked once
+  and reused, file after file and pass after pass (Airflow forks one per file; a long-lived child
+  saves the fork and the imports). Before its first fork the parent imports what a child would
+  import on its first file (the operator classes, Jinja), and forks with its objects frozen
+  (``gc.freeze``), so a new child starts warm and its collector never walks (and copies) the
+  parent's heap. Each child is sent up to four files ahead, so it keeps parsing while the parent
+  stores a batch (docs/performance.md 4). A child never opens a database connection: it ignores
+  what it inherited (the parent's connections, sockets) and leaves through ``os._exit``, so no
+  inherited object is finalized and nothing is sent on the parent's sockets. It restores the
+  default handlers of the signals the parent handles (SIGINT is ignored: a Ctrl-C is the parent's
+  to act on; the parent then stops its children), and asks the kernel to SIGKILL it when the
+  parent dies (``PR_SET_PDEATHSIG``) so that no child outlives its command, not even one stuck in
+  C code.
 * Each child imports one file at a time with a :class:`dagcore.dagbag.DagBag` (the SIGALRM
   import timeout still gives its usual message), serializes the file's DAGs there and sends back
   a :class:`ParsedFile`: per DAG the serialized data, its hash and what the ``dag`` row needs
