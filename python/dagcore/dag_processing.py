@@ -49,6 +49,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -694,6 +695,10 @@ class _Writes:
             self._record(entry.dag_id, changed)
 
 
+_FLUSH_WHEN_WAITING_S: Final = 1.0
+"""A sync that has waited this long for the next file stores the DAGs it holds meanwhile."""
+
+
 class _Batcher:
     """Collects the entries of a sync and stores them ``size`` at a time (a batch never holds
     one DAG id twice: the second starts a new batch, so the later entry is written after the
@@ -702,10 +707,12 @@ class _Batcher:
     def __init__(self, engine: Engine, writes: _Writes, size: int, **options: Any) -> None:
         self.engine, self.writes, self.size, self.options = engine, writes, size, options
         self.pending: list[SerializedDagEntry] = []
+        self.last_added = 0.0  # time.monotonic() of the latest add
         self._ids: set[str] = set()
 
     def add(self, entry: SerializedDagEntry) -> None:
         """Queue ``entry``; store the batch once it is full."""
+        self.last_added = time.monotonic()
         if self.size == 1:
             self.writes.store(self.engine, entry, **self.options)
             return
@@ -814,15 +821,23 @@ def sync_dags(dag_folder: str | Path | None = None, *, engine: Engine | None = N
     own_engine = engine is None
     engine = engine if engine is not None else create_engine()
     try:
+        merge = FolderMerge()
+        writes = _Writes()
+        batcher = _Batcher(engine, writes, size, bundle_name=bundle_name, bundle_version=None,
+                           min_update_interval=min_update_interval or None, now=now)
+
+        def poll() -> bool:
+            # Polled while the next file is awaited: a batch is not held back behind a slow
+            # (or hanging) file for more than _FLUSH_WHEN_WAITING_S.
+            if (batcher.pending
+                    and time.monotonic() - batcher.last_added >= _FLUSH_WHEN_WAITING_S):
+                batcher.flush()
+            return should_stop() if should_stop is not None else False
+
         with parser_pool(pool) as parsers, contextlib.closing(
-                parsers.iter_folder(str(folder), should_stop=should_stop)) as files:
+                parsers.iter_folder(str(folder), should_stop=poll)) as files:
             # The files' DAGs are stored a batch at a time as they come in (in file order),
             # while the children parse the next files.
-            merge = FolderMerge()
-            writes = _Writes()
-            batcher = _Batcher(engine, writes, size, bundle_name=bundle_name,
-                               bundle_version=None,
-                               min_update_interval=min_update_interval or None, now=now)
             for parsed in files:
                 for entry in merge.add(parsed):
                     batcher.add(entry)

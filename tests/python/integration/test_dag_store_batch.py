@@ -340,3 +340,48 @@ def test_parallel_parsing_and_batches_store_what_one_child_and_the_per_dag_store
             want[name] = [row[1:] for row in want[name]]
             have[name] = [row[1:] for row in have[name]]
         assert have[name] == want[name], name
+
+
+def test_a_batch_is_not_held_back_behind_a_hanging_file(sqlite_engine: Engine,
+                                                        tmp_path: Path) -> None:
+    """The DAGs parsed before a file that hangs are stored while its child hangs (the sync
+    stores what it holds once it has waited a moment for the next file), not only after the
+    timeout; stopping the pass keeps them."""
+    import threading
+    import time
+
+    from dagcore.dag_parsing import DagFileParserPool, ParsingInterrupted
+    from dagcore.dag_processing import sync_dags
+
+    migrate(sqlite_engine)
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "a_first.py").write_text(GOOD_FILE.format(dag_id="first"))
+    (folder / "b_hangs.py").write_text(HOSTILE_FILES["d_hangs.py"])
+    stop = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            with DagFileParserPool(processes=1, timeout=3600) as pool:
+                sync_dags(folder, engine=sqlite_engine, now=T0, pool=pool, batch_size=50,
+                          should_stop=stop.is_set)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120  # turns a failure into a failed test, not a hang
+        stored: set[str] = set()
+        while not stored and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.2)
+            with sqlite_engine.connect() as conn:
+                stored = set(conn.execute(sa.select(t.dag_version.c.dag_id)).scalars())
+        assert stored == {"first"}
+    finally:
+        stop.set()
+        thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], ParsingInterrupted)
