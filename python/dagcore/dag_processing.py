@@ -20,7 +20,8 @@ themselves (``tests/python/integration/test_dag_store_batch.py`` compares every 
 backends). A batch that fails for any reason (a DAG whose code cannot be stored, a row another
 writer inserted meanwhile) is rolled back and its DAGs are written one transaction each, so a
 bad DAG still costs only itself and raises as before; ``store_batch_size = 1`` is the per-DAG
-path.
+path. :func:`sync_dags` stores the DAGs it holds once it has waited a second for the next file,
+so a file that hangs until its timeout does not hold back those parsed before it.
 
 Versioning follows Airflow's ``SerializedDagModel.write_dag`` (docs/airflow-behaviour.md 1.3):
 throttled by ``min_update_interval``; no write when the hash and bundle are unchanged; an in-place
