@@ -18,7 +18,14 @@ Everything runs in a temporary ``DAGCORE_HOME`` with one SQLite file (WAL) creat
    Bash, Python and ``@task`` operators, six trigger rules): ``DagBag(folder)`` then
    ``sync_parsed`` (one transaction per DAG: ``dag`` row, ``serialize_dag``, ``dag_hash``,
    ``dag_version`` + ``serialized_dag`` + ``dag_code`` rows). Seconds per phase and files/s for
-   the whole pipeline; serialize and hash are also timed alone to split the store phase.
+   the whole pipeline; serialize and hash are also timed alone to split the store phase. That
+   serial path (``sync_parsed(batch_size=1)``) is the anchor. Then the DAG processor's pipeline,
+   ``sync_dags`` (files parsed, serialized and hashed in ``DagFileParserPool`` children, DAGs
+   stored ``[dag_processor] store_batch_size`` per transaction with multi-row inserts), with one
+   child and with one per CPU, and with one per CPU storing per DAG (info), each into a fresh
+   database; and the store alone (entries serialized beforehand) per DAG and batched (info).
+   Every database is checked to hold the anchor's versions, hashes, code, tags and pause flags.
+   Target (issue 18): parse + store >= 200 files/s (docs/performance.md 4).
 2. ``get_dag`` hit (every stored version resident, revalidation not due, zero queries checked;
    targets >= 2x the Airflow shape with a str id, >= 1.5x with a ``uuid.UUID``):
    ``DBDagBag.for_api_server()`` (tinylfu) and an LRU bag, against an Airflow-shaped path doing
@@ -56,8 +63,8 @@ Output: plain-text tables, the targets marked PASS/MISS, then as the last line o
 object with every figure. A benchmark reports; it never asserts: the exit status is 0 whether or
 not a target is met (and a section that fails is reported as a note).
 
-Usage: ``python benchmarks/dagbag_bench.py [--quick] [--keep]`` (``--keep`` leaves the temporary
-DAGCORE_HOME in place and prints its path).
+Usage: ``python benchmarks/dagbag_bench.py [--quick] [--keep] [--parse-only]`` (``--keep`` leaves
+the temporary DAGCORE_HOME in place and prints its path; ``--parse-only`` runs section 1 only).
 """
 
 from __future__ import annotations
