@@ -15,6 +15,9 @@ added and removed, code edits, a DAG id given twice, a throttle interval, compre
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +34,13 @@ from sqlalchemy.engine import Engine
 from dagcore import DAG
 from dagcore.assets import Asset
 from dagcore.configuration import ConfigError, conf_vars
-from dagcore.dag_processing import store_batch_size, sync_parsed
+from dagcore.dag_parsing import DagFileParserPool, ParsingInterrupted, serialize_dags
+from dagcore.dag_processing import (
+    store_batch_size,
+    sync_dags,
+    sync_parsed,
+    sync_serialized,
+)
 from dagcore.db import create_engine, migrate, transaction
 from dagcore.models import tables as t
 from dagcore.models.types import UUIDType
@@ -254,10 +263,6 @@ def test_a_fixed_history_is_stored_alike(two_databases: tuple[Engine, Engine],
 def test_a_batch_that_fails_is_stored_dag_by_dag(sqlite_engine: Engine, tmp_path: Path) -> None:
     """A DAG whose code path is refused fails the batch; the batch is then written DAG by DAG,
     so the DAGs before it are stored and its error surfaces as on the per-DAG path."""
-    from dagcore.dag_parsing import serialize_dags
-    import dataclasses
-    from dagcore.dag_processing import sync_serialized
-
     migrate(sqlite_engine)
     specs_ = [Spec(dag_id, 1, frozenset(), None, None, None, None, 0, f"{dag_id}.py")
               for dag_id in DAG_IDS[:3]]
@@ -310,9 +315,6 @@ HOSTILE_FILES = {
 
 def test_parallel_parsing_and_batches_store_what_one_child_and_the_per_dag_store_do(
         two_databases: tuple[Engine, Engine], tmp_path: Path) -> None:
-    from dagcore.dag_parsing import DagFileParserPool
-    from dagcore.dag_processing import sync_dags
-
     folder = tmp_path / "dags"
     folder.mkdir()
     for i in range(12):
@@ -347,12 +349,6 @@ def test_a_batch_is_not_held_back_behind_a_hanging_file(sqlite_engine: Engine,
     """The DAGs parsed before a file that hangs are stored while its child hangs (the sync
     stores what it holds once it has waited a moment for the next file), not only after the
     timeout; stopping the pass keeps them."""
-    import threading
-    import time
-
-    from dagcore.dag_parsing import DagFileParserPool, ParsingInterrupted
-    from dagcore.dag_processing import sync_dags
-
     migrate(sqlite_engine)
     folder = tmp_path / "dags"
     folder.mkdir()
