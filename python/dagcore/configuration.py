@@ -108,6 +108,10 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = {
         # Airflow 2's name, wins when set.
         "parsing_processes": "2",
         "dag_file_processor_timeout": "50",
+        # dagcore's: a sync writes the parsed DAGs this many per transaction, with one
+        # multi-row INSERT per table (docs/performance.md 4); a batch that fails is written again
+        # DAG by DAG, so one bad DAG costs only itself. 1: one transaction per DAG.
+        "store_batch_size": "50",
     },
     "logging": {
         "base_log_folder": "{DAGCORE_HOME}/logs",

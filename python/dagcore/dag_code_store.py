@@ -47,10 +47,12 @@ from dagcore.configuration import conf
 from dagcore.models import tables as t
 
 __all__ = [
+    "CodeRows",
     "StoredCode",
     "code_cache_folder",
     "code_files_of",
     "code_hash",
+    "code_rows",
     "delete_unused_blobs",
     "materialize",
     "read_code",
@@ -142,6 +144,40 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     return dialect.insert(table)
 
 
+@dataclass(frozen=True, slots=True)
+class CodeRows:
+    """The rows that store a version's code: ``dag_code_blob`` rows (inserted unless the content
+    is stored already), ``dag_version_file`` rows, and the version's code hash."""
+
+    blobs: list[dict[str, Any]]
+    version_files: list[dict[str, Any]]
+    code_hash: str
+
+
+def code_rows(version_id: Any, files: Mapping[str, bytes], code_path: str,
+              now: datetime) -> CodeRows:
+    """The rows :func:`store_code` writes for ``files`` as version ``version_id``'s code (the
+    DAG processor's batch store inserts the rows of many versions at once).
+
+    Raises:
+        ValueError: a path is not relative, or ``code_path`` is not among ``files``.
+    """
+    files = {_check_path(path): content for path, content in files.items()}
+    code_path = _check_path(code_path)
+    if code_path not in files:
+        raise ValueError(f"the DAG file {code_path!r} is not among the code files "
+                         f"{sorted(files)}")
+    hashes = {path: _sha256(content) for path, content in files.items()}
+    paths = {h: path for path, h in hashes.items()}
+    return CodeRows(
+        blobs=[{"content_hash": h, "size": len(files[path]),
+                "content": zlib.compress(files[path]), "created_at": now}
+               for h, path in sorted(paths.items())],
+        version_files=[{"dag_version_id": version_id, "path": path, "content_hash": h}
+                       for path, h in sorted(hashes.items())],
+        code_hash=code_hash(files))
+
+
 def store_code(conn: Connection, version_id: Any, files: Mapping[str, bytes], code_path: str,
                now: datetime, *, new_version: bool = False) -> str:
     """Make ``files`` the code of version ``version_id``, storing each content not stored yet;
@@ -152,23 +188,14 @@ def store_code(conn: Connection, version_id: Any, files: Mapping[str, bytes], co
     Raises:
         ValueError: a path is not relative, or ``code_path`` is not among ``files``.
     """
-    files = {_check_path(path): content for path, content in files.items()}
-    code_path = _check_path(code_path)
-    if code_path not in files:
-        raise ValueError(f"the DAG file {code_path!r} is not among the code files "
-                         f"{sorted(files)}")
+    rows = code_rows(version_id, files, code_path, now)
     blob, vf = t.dag_code_blob, t.dag_version_file
-    hashes = {path: _sha256(content) for path, content in files.items()}
-    paths = {h: path for path, h in hashes.items()}
     conn.execute(_insert(conn, blob).on_conflict_do_nothing(index_elements=["content_hash"]),
-                 [{"content_hash": h, "size": len(files[path]),
-                   "content": zlib.compress(files[path]), "created_at": now}
-                  for h, path in sorted(paths.items())])
+                 rows.blobs)
     if not new_version:
         conn.execute(vf.delete().where(vf.c.dag_version_id == version_id))
-    conn.execute(vf.insert(), [{"dag_version_id": version_id, "path": path, "content_hash": h}
-                               for path, h in sorted(hashes.items())])
-    digest = code_hash(files)
+    conn.execute(vf.insert(), rows.version_files)
+    digest = rows.code_hash
     if not new_version:
         conn.execute(t.dag_version.update().where(t.dag_version.c.id == version_id).values(
             code_hash=digest, code_path=code_path))

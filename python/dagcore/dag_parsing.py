@@ -8,15 +8,19 @@ process and SIGKILLs one that runs longer than ``dag_file_processor_timeout``, c
 import error (docs/airflow-behaviour.md 1.6). dagcore does the same with a
 :class:`DagFileParserPool`:
 
-* ``[dag_processor] parsing_processes`` children (Airflow's option and default, 2) are forked
-  once and reused, file after file and pass after pass (Airflow forks one per file; a
-  long-lived child saves the fork and the imports). A child never opens a database connection:
-  it ignores what it inherited (the parent's connections, sockets) and leaves through
-  ``os._exit``, so no inherited object is finalized and nothing is sent on the parent's sockets.
-  It restores the default handlers of the signals the parent handles (SIGINT is ignored: a
-  Ctrl-C is the parent's to act on; the parent then stops its children), and asks the kernel
-  to SIGKILL it when the parent dies (``PR_SET_PDEATHSIG``) so that no child outlives its
-  command, not even one stuck in C code.
+* ``[dag_processor] parsing_processes`` children (Airflow's option and default, 2) are forked once
+  and reused, file after file and pass after pass (Airflow forks one per file; a long-lived child
+  saves the fork and the imports). Before its first fork the parent imports what a child would
+  import on its first file (the operator classes, Jinja), and forks with its objects frozen
+  (``gc.freeze``), so a new child starts warm and its collector never walks (and copies) the
+  parent's heap. Each child is sent up to four files ahead, so it keeps parsing while the parent
+  stores a batch (docs/performance.md 4). A child never opens a database connection: it ignores
+  what it inherited (the parent's connections, sockets) and leaves through ``os._exit``, so no
+  inherited object is finalized and nothing is sent on the parent's sockets. It restores the
+  default handlers of the signals the parent handles (SIGINT is ignored: a Ctrl-C is the parent's
+  to act on; the parent then stops its children), and asks the kernel to SIGKILL it when the
+  parent dies (``PR_SET_PDEATHSIG``) so that no child outlives its command, not even one stuck in
+  C code.
 * Each child imports one file at a time with a :class:`dagcore.dagbag.DagBag` (the SIGALRM
   import timeout still gives its usual message), serializes the file's DAGs there and sends back
   a :class:`ParsedFile`: per DAG the serialized data, its hash and what the ``dag`` row needs
@@ -38,6 +42,7 @@ default 50 s).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import pickle
@@ -85,7 +90,7 @@ _POLL_SECONDS: Final = 0.1
 _EXIT_GRACE_SECONDS: Final = 2.0
 """How long an idle child has to exit once its channel is closed, before it is SIGKILLed."""
 
-_FILES_PER_CHILD: Final = 2
+_FILES_PER_CHILD: Final = 4
 """Files sent to a child at once: it starts the next one while the parent reads or stores the
 result of the first."""
 
@@ -466,6 +471,30 @@ def _child_main(channel: Connection, parent_pid: int) -> NoReturn:
 # -- the pool -----------------------------------------------------------------------------------
 
 
+_warm = False
+
+
+def _warm_up() -> None:
+    """Import, once in the parent before it forks, the modules every child imports on its first
+    file (the operator classes of the serialization registry, Jinja, the Airflow-imports
+    compatibility module; about 0.2 s of imports and byte-compiling), so that each child, and
+    each child started in place of one that died, inherits them instead of importing them itself
+    within its first file's timeout. Importing them changes nothing else: the compatibility
+    layer is installed only around a file's import."""
+    global _warm
+    if _warm:
+        return
+    _warm = True
+    import ctypes  # noqa: F401 - imported for its side effect: loaded before the fork
+    import jinja2  # noqa: F401
+    import jinja2.nativetypes  # noqa: F401
+
+    import dagcore.compat.airflow  # noqa: F401
+    from dagcore.serialization_registry import registry
+
+    registry()
+
+
 @dataclass(slots=True, eq=False)
 class _Child:
     pid: int
@@ -714,10 +743,19 @@ class DagFileParserPool:
     # -- children -------------------------------------------------------------------------------
 
     def _start(self) -> _Child:
+        _warm_up()
         parent_end, child_end = Pipe(duplex=True)
         parent_pid = os.getpid()
         _flush_stdio()  # else the child would write the parent's buffered output again
-        pid = os.fork()
+        # The objects alive now are the parent's: frozen, the child's garbage collector never
+        # walks them (a walk would touch, and so copy, every page of the parent's heap); the
+        # parent unfreezes its own at once.
+        gc.freeze()
+        try:
+            pid = os.fork()
+        finally:
+            if os.getpid() == parent_pid:
+                gc.unfreeze()
         if pid == 0:  # the child
             try:
                 parent_end.close()

@@ -127,7 +127,8 @@ def add_dag_processor_command(commands: Any) -> None:
         "import errors to the metadata database, every --interval seconds until SIGTERM or "
         "SIGINT (or once with --once). Files are imported by [dag_processor] "
         "parsing_processes child processes; a file whose process dies, or runs past "
-        "dag_file_processor_timeout and is killed, gets an import error.")
+        "dag_file_processor_timeout and is killed, gets an import error; the parsed DAGs are "
+        "stored [dag_processor] store_batch_size per transaction.")
     parser.add_argument("--once", action="store_true",
                         help="Do one pass, print a summary and exit")
     parser.add_argument("--interval", type=float, metavar="SECONDS", default=None,

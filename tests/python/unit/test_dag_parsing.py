@@ -199,3 +199,23 @@ def test_bad_settings_are_config_errors_naming_the_value(section: str, key: str,
 def test_bad_arguments_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError, match=str(next(iter(kwargs.values())))):
         DagFileParserPool(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_parent_forks_warm_and_keeps_its_objects_collectable(tmp_path: Path) -> None:
+    """Before forking, the parent imports what a child imports on its first file (so the
+    children inherit it) and freezes its objects for the fork only: afterwards none of its own
+    objects stays frozen (its collector still frees them)."""
+    import gc
+    import sys
+
+    import dagcore.dag_parsing as dag_parsing
+
+    paths = [write(tmp_path, f"d{i}.py", GOOD.format(dag_id=f"d{i}")) for i in range(3)]
+    assert gc.get_freeze_count() == 0
+    with DagFileParserPool(processes=2, timeout=60) as pool:
+        results = pool.parse(paths, dag_folder=str(tmp_path))
+        assert len(pool.pids) == 2
+    assert [entry.dag_id for r in results for entry in r.dags] == ["d0", "d1", "d2"]
+    assert gc.get_freeze_count() == 0
+    assert dag_parsing._warm
+    assert {"jinja2", "dagcore.compat.airflow", "dagcore.operators.bash"} <= set(sys.modules)
