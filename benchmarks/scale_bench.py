@@ -75,7 +75,7 @@ try:
     from dagcore.dag_processing import _data_columns, write_dag
     from dagcore.db import create_engine, migrate, transaction
     from dagcore.db_dagbag import DBDagBag
-    from dagcore.executors.base import BaseExecutor, ExecutorEvent, TaskWorkload
+    from idle_executor import IdleExecutor
     from dagcore.jobs.scheduler import SchedulerJob
     from dagcore.models import tables as t
     from dagcore.models.types import uuid7
@@ -105,33 +105,6 @@ class Size:
     @property
     def backfill_runs(self) -> int:
         return self.big_runs // 2
-
-
-class _Idle(BaseExecutor):
-    """Accepts workloads and never runs them (what runs is not what is measured here)."""
-
-    def __init__(self) -> None:
-        super().__init__(64)
-        self.queued: list[TaskWorkload] = []
-
-    def start(self) -> None:
-        pass
-
-    def queue_workload(self, workload: TaskWorkload) -> None:
-        self.queued.append(workload)
-
-    @property
-    def running(self) -> set[Any]:
-        return {w.key for w in self.queued}
-
-    def heartbeat(self) -> list[ExecutorEvent]:
-        return []
-
-    def end(self, timeout: float | None = None) -> list[ExecutorEvent]:
-        return []
-
-    def terminate(self) -> None:
-        pass
 
 
 def _noop() -> None:
@@ -429,7 +402,7 @@ def timed(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
 
 
 def time_scheduler(engine: Any, repeats: int) -> dict[str, Any]:
-    job = SchedulerJob(engine=engine, executor=_Idle(), dag_bag=DBDagBag.for_scheduler(
+    job = SchedulerJob(engine=engine, executor=IdleExecutor(), dag_bag=DBDagBag.for_scheduler(
         engine=engine), idle_sleep=0.0, single=False)
     job.job.register()
     try:

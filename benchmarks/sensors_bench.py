@@ -56,7 +56,7 @@ try:
     from dagcore.dag_processing import write_dag
     from dagcore.db import create_engine, migrate, transaction
     from dagcore.db_dagbag import DBDagBag
-    from dagcore.executors.base import BaseExecutor, ExecutorEvent, TaskWorkload
+    from idle_executor import IdleExecutor
     from dagcore.jobs.scheduler import SchedulerJob
     from dagcore.models import tables as t
     from dagcore.operators.python import PythonOperator
@@ -68,33 +68,6 @@ SENSORS = 200
 TASKS = 10
 TARGET_RATIO = 2.0
 START = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-class _Idle(BaseExecutor):
-    """Accepts workloads and never runs them (what runs is not what is measured here)."""
-
-    def __init__(self) -> None:
-        super().__init__(64)
-        self.queued: list[TaskWorkload] = []
-
-    def start(self) -> None:
-        pass
-
-    def queue_workload(self, workload: TaskWorkload) -> None:
-        self.queued.append(workload)
-
-    @property
-    def running(self) -> set[Any]:
-        return {w.key for w in self.queued}
-
-    def heartbeat(self) -> list[ExecutorEvent]:
-        return []
-
-    def end(self, timeout: float | None = None) -> list[ExecutorEvent]:
-        return []
-
-    def terminate(self) -> None:
-        pass
 
 
 def _noop() -> bool:
@@ -140,7 +113,7 @@ def _measure(home: Path, name: str, sensors: int, tasks: int, loops: int,
     write_dag(engine, dag)
     with transaction(engine) as conn:
         conn.execute(t.dag.update().values(is_paused=False))
-    job = SchedulerJob(engine=engine, executor=_Idle(),
+    job = SchedulerJob(engine=engine, executor=IdleExecutor(),
                        dag_bag=DBDagBag.for_scheduler(engine=engine),
                        idle_sleep=0.0, dags={name: dag}, single=False, create_runs=False)
     job.job.register()

@@ -29,6 +29,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from fake_executors import NeverRuns
+
 from dagcore import DAG
 from dagcore.api import assets as api_assets
 from dagcore.api import backfills as api_backfills
@@ -245,30 +247,9 @@ def test_cli_listings_use_indexes(db: Engine, monkeypatch: pytest.MonkeyPatch,
 
 def test_scheduler_loop_uses_indexes(db: Engine) -> None:
     from dagcore.db_dagbag import DBDagBag
-    from dagcore.executors.base import BaseExecutor, ExecutorEvent, TaskWorkload
     from dagcore.jobs.scheduler import SchedulerJob
 
-    class Idle(BaseExecutor):
-        def start(self) -> None:
-            pass
-
-        def queue_workload(self, workload: TaskWorkload) -> None:
-            pass
-
-        @property
-        def running(self) -> set[Any]:
-            return set()
-
-        def heartbeat(self) -> list[ExecutorEvent]:
-            return []
-
-        def end(self, timeout: float | None = None) -> list[ExecutorEvent]:
-            return []
-
-        def terminate(self) -> None:
-            pass
-
-    job = SchedulerJob(engine=db, executor=Idle(8), dag_bag=DBDagBag.for_scheduler(engine=db),
+    job = SchedulerJob(engine=db, executor=NeverRuns(8), dag_bag=DBDagBag.for_scheduler(engine=db),
                        idle_sleep=0.0, single=False, create_runs=True)
     job.job.register()
     try:
