@@ -62,8 +62,21 @@ def _alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+# The newest revision in ``dagcore/migrations/versions``, written here so that a command checking
+# the database does not read every script (alembic imports each one to find the head: about 10 ms
+# of a CLI command's 100 ms budget at scale, docs/performance.md 5). A new migration updates it;
+# tests/python/integration/test_db.py checks it against alembic's own answer.
+HEAD_REVISION = "0010_listing_indexes"
+
+
 def head_revision() -> str:
     """The newest revision shipped in ``dagcore/migrations/versions``."""
+    return HEAD_REVISION
+
+
+def scripts_head_revision() -> str:
+    """The head as alembic finds it, reading every migration script (what
+    :data:`HEAD_REVISION` must equal)."""
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships the initial revision
         raise RuntimeError(f"no migration scripts found in {MIGRATIONS_DIR}")

@@ -72,6 +72,14 @@ def test_migrate_creates_every_table_at_head(engine: Engine) -> None:
     assert status.current == status.head == head_revision() and status.up_to_date
 
 
+def test_the_written_head_is_the_newest_migration_script() -> None:
+    # head_revision() is a constant so that checking a database reads no script; a migration
+    # added without updating it fails here.
+    from dagcore.db.migrate import scripts_head_revision
+
+    assert head_revision() == scripts_head_revision()
+
+
 def test_migrated_schema_matches_the_table_definitions(db: Engine) -> None:
     # The migration is frozen history; tables.py is the current schema. They must not drift.
     with db.connect() as conn:
