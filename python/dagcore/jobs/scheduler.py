@@ -82,6 +82,7 @@ from dagcore.assets import encode_asset_condition
 from dagcore._native import core
 from dagcore.configuration import conf
 from dagcore.db import create_engine, transaction
+from dagcore.db.bulk import insert_rows
 from dagcore.db.engine import _SQLITE_BEGIN_OPTION
 from dagcore.db.sqlite_file import (
     DatabaseFileGone,
@@ -1001,7 +1002,7 @@ class SchedulerJob:
         if rows:
             for row, new_id in zip(rows, uuid7_many(len(rows))):
                 row["id"] = new_id
-            conn.execute(ti.insert(), rows)
+            insert_rows(conn, ti, rows)
 
     @staticmethod
     def _new_ti(run: Any, task: SerializedTask, weight: int, version_id: Any,
