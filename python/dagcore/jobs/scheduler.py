@@ -104,7 +104,7 @@ from dagcore.jobs import expansion
 from dagcore.jobs.job import Job, SchedulerAlreadyRunning
 from dagcore.models import tables as t
 from dagcore.models.dagrun import generate_run_id, insert_dag_run
-from dagcore.models.types import uuid7
+from dagcore.models.types import uuid7, uuid7_many
 from dagcore.serialization import SerializedDAG, SerializedTask
 from dagcore.state import DagRunState, TaskInstanceState
 from dagcore.timetables import DataInterval, TimeRestriction
@@ -176,22 +176,6 @@ def _waiting_sensors_count() -> Any:
             .where(ti.c.dag_id == dr.c.dag_id, ti.c.run_id == dr.c.run_id,
                    ti.c.map_index == -1, _not_yet_due())
             .scalar_subquery().label("waiting_sensors"))
-
-
-def uuid7_many(n: int) -> list[uuid.UUID]:
-    """``n`` new ids as :func:`dagcore.models.types.uuid7` makes them (48 bits of Unix
-    milliseconds, version 7, 12 random bits, variant, 62 random bits), from one read of
-    ``os.urandom`` instead of two per id (the task instances of a loop's new runs)."""
-    millis = (time.time_ns() // 1_000_000) & ((1 << 48) - 1)
-    head = millis << 80 | 0x7 << 76 | 0b10 << 62
-    rand = os.urandom(10 * n)
-    low = (1 << 62) - 1
-    out = []
-    for k in range(0, 10 * n, 10):
-        rand_a = int.from_bytes(rand[k:k + 2], "big") & 0xFFF
-        rand_b = int.from_bytes(rand[k + 2:k + 10], "big") & low
-        out.append(uuid.UUID(int=head | rand_a << 64 | rand_b))
-    return out
 
 
 # A C++ core built before RunGraph.decide_many_cascade existed (rebuild it: the rounds then run

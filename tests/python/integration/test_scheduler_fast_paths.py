@@ -226,8 +226,7 @@ def test_a_commit_between_the_read_and_the_lock_is_decided_again(
 def test_batched_ids_have_uuid7s_layout() -> None:
     import time as time_module
 
-    from dagcore.jobs.scheduler import uuid7_many
-    from dagcore.models.types import uuid7
+    from dagcore.models.types import uuid7, uuid7_many
 
     before = time_module.time_ns() // 1_000_000
     ids = uuid7_many(2_000)
