@@ -22,6 +22,22 @@ cron_schedule make_schedule(const std::string& expression, const std::string& ti
   return {cron_expression(expression, hash_key.value_or("")), std::move(zone)};
 }
 
+// The fires of [start, end] by one of the schedule's listing paths (between or
+// between_per_date), computed without the GIL, as aware UTC datetimes.
+using listing = std::vector<instant> (cron_schedule::*)(instant, instant, std::uint64_t) const;
+
+py::list fires_between(const cron_schedule& s, py::handle start, py::handle end,
+                       std::uint64_t max_runs, listing path) {
+  const instant a = to_instant(start, "start");
+  const instant b = to_instant(end, "end");
+  std::vector<instant> fires;
+  {
+    py::gil_scoped_release nogil;
+    fires = (s.*path)(a, b, max_runs);
+  }
+  return to_datetime_list(fires.data(), fires.size());
+}
+
 }  // namespace
 
 void register_cron(py::module_& m) {
@@ -57,28 +73,14 @@ void register_cron(py::module_& m) {
       .def(
           "between",
           [](const cron_schedule& s, py::handle start, py::handle end, std::uint64_t max_runs) {
-            const instant a = to_instant(start, "start");
-            const instant b = to_instant(end, "end");
-            std::vector<instant> fires;
-            {
-              py::gil_scoped_release nogil;
-              fires = s.between(a, b, max_runs);
-            }
-            return to_datetime_list(fires.data(), fires.size());
+            return fires_between(s, start, end, max_runs, &cron_schedule::between);
           },
           py::arg("start"), py::arg("end"), py::arg("max_runs") = 1'000'000,
           "Every fire in [start, end] as aware UTC datetimes.")
       .def(
           "between_per_date",
           [](const cron_schedule& s, py::handle start, py::handle end, std::uint64_t max_runs) {
-            const instant a = to_instant(start, "start");
-            const instant b = to_instant(end, "end");
-            std::vector<instant> fires;
-            {
-              py::gil_scoped_release nogil;
-              fires = s.between_per_date(a, b, max_runs);
-            }
-            return to_datetime_list(fires.data(), fires.size());
+            return fires_between(s, start, end, max_runs, &cron_schedule::between_per_date);
           },
           py::arg("start"), py::arg("end"), py::arg("max_runs") = 1'000'000,
           "between() through the per-date path (next() of each fire, each a zone-aware search): "
