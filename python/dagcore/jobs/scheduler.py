@@ -79,7 +79,6 @@ from sqlalchemy.engine import Connection, Engine
 from dagcore.asset_conditions import AssetConditions, ConditionCache
 from dagcore.asset_store import consume_asset_events, leaf_resolver
 from dagcore.assets import encode_asset_condition
-from dagcore._native import core
 from dagcore.configuration import conf
 from dagcore.db import create_engine, transaction
 from dagcore.db.bulk import insert_rows
@@ -177,13 +176,6 @@ def _waiting_sensors_count() -> Any:
                    ti.c.map_index == -1, _not_yet_due())
             .scalar_subquery().label("waiting_sensors"))
 
-
-# A C++ core built before RunGraph.decide_many_cascade existed (rebuild it: the rounds then run
-# in Python, one decide_many per round, with the same results).
-_HAS_CASCADE = hasattr(core.RunGraph, "decide_many_cascade")
-if not _HAS_CASCADE:  # pragma: no cover - depends on the build
-    log.warning("dagcore's C++ core has no RunGraph.decide_many_cascade: rebuild it "
-                "(the scheduler's empty-task rounds run in Python meanwhile)")
 
 # Ids bound in one IN list (SQLite allows 32,766 variables since 3.32, 999 before).
 _IDS_PER_STATEMENT = 900
@@ -1008,7 +1000,7 @@ class SchedulerJob:
             return self._auto_success[dag]
         empty = [task for task in dag.task_dict.values() if _is_empty(task)]
         graph = dag.run_graph()
-        flags = None if any(task.depends_on_past for task in empty) or not _HAS_CASCADE else (
+        flags = None if any(task.depends_on_past for task in empty) else (
             graph.flags(task.task_id for task in empty))
         self._auto_success[dag] = flags
         return flags
@@ -1203,9 +1195,9 @@ class SchedulerJob:
         empties: dict[int, set[str]] = defaultdict(set)
         flags = self._auto_success_of(dag)
         if flags is not None:
-            # The rounds below in one C++ call (RunGraph.decide_many_cascade): an empty task
+            # The rounds in one C++ call (RunGraph.decide_many_cascade): an empty task
             # that becomes schedulable without state is set success and its run decided again,
-            # exactly as the loop below does (tests/python/unit/test_scheduler_cascade.py).
+            # exactly as _decide_rounds does (tests/python/unit/test_run_state_cascade.py).
             started = time.perf_counter()
             results, done, made = graph.decide_many_cascade(
                 [b.decision_states() for b in group], flags, MAX_EMPTY_ROUNDS)
