@@ -264,11 +264,7 @@ def _write_version(conn: Connection, entry: SerializedDagEntry, *, bundle_name: 
     source = _source_code(entry.fileloc) if entry.source_code is None else entry.source_code
     fileloc = entry.fileloc
     if latest is not None and latest.dag_hash is not None:
-        used = conn.execute(sa.select(
-            sa.exists().where(t.task_instance.c.dag_version_id == latest.id)
-            | sa.exists().where(t.task_instance_history.c.dag_version_id == latest.id)
-        )).scalar()
-        if not used:
+        if not _used_versions(conn, [latest.id]):
             _update_in_place(conn, entry, latest, bundle_name=bundle_name,
                              bundle_version=bundle_version, source=source, now=now)
             return "updated"
@@ -354,16 +350,20 @@ def store_batch_size() -> int:
         ConfigError: not a whole number of at least 1 (the message names the value).
     """
     value = conf.getint("dag_processor", "store_batch_size")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not _is_batch_size(value):
         raise ConfigError(f"[dag_processor] store_batch_size must be a whole number of at "
                           f"least 1, got {value!r}")
     return value
 
 
+def _is_batch_size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def _checked_batch_size(value: int | None) -> int:
     if value is None:
         return store_batch_size()
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not _is_batch_size(value):
         raise ValueError(f"batch_size must be a whole number of at least 1, got {value!r}")
     return value
 
