@@ -129,11 +129,19 @@ MAX_EMPTY_ROUNDS = 1000
 # On SQLite, how often last_scheduling_decision is written for runs that changed nothing, when
 # they fit in one batch (see _schedule_dag_runs).
 STAMP_INTERVAL_S = 1.0
+# How long loops woken by ended tasks may look at those tasks' runs only (see run_once).
+FOCUS_INTERVAL_S = 1.0
 
 
 def _uuid(value: Any) -> uuid.UUID:
     """A version id as the driver returned it (a UUID, or its string on SQLite) as a UUID."""
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _as_text(column: Any) -> Any:
+    """A UUID column read as the driver returns it (a string on SQLite, on PostgreSQL a
+    string or a UUID), without the UUID type's result processing."""
+    return sa.type_coerce(column, sa.String).label(column.name)
 
 
 def _runnable(d: sa.Table, b: sa.Table) -> Any:
@@ -361,10 +369,14 @@ class SchedulerJob:
         self._stamped = 0.0  # monotonic time of the last stamp of a batch that changed nothing
         self._statements: dict[str, Any] = {}  # see _statement
         self._urgent = False  # the last loop left work for the next one at once (see run)
+        self._last_full = 0.0  # monotonic time of the last loop that looked at every run
+        self._full_due = True  # the next loop must look at every run (see run_once)
+        self._focus: set[tuple[str, str]] = set()  # runs of events not yet decided again
         self._workloads: dict[str, TaskWorkload] = {}
         self._asset_cache: ConditionCache[str] = ConditionCache()
         self._db_file: DatabaseFileWatch | None = None  # set by run()
         self.loops = 0
+        self.focused_loops = 0  # loops that decided only the runs of ended tries (_focused)
         self.batch_size = conf.getint("scheduler", "max_dagruns_per_loop_to_schedule")
         self.create_per_loop = conf.getint("scheduler", "max_dagruns_to_create_per_loop")
         self.max_tis = conf.getint("scheduler", "max_tis_per_query")
@@ -512,12 +524,17 @@ class SchedulerJob:
             did += self._enqueue_task_instances()
             events += self.executor.heartbeat()
         did += self._process_events(events)
+        focus = self._focused(time.monotonic())
         # What the next loop has to look at at once; the rest (events already decided above,
         # task instances queued) only waits for tasks to end (see run()).
-        urgent = self._create_asset_triggered_runs() if self.create_runs else 0
-        urgent += self._create_dag_runs() if self.create_runs else 0
-        urgent += self._start_queued_dagruns()
-        urgent += self._schedule_dag_runs()
+        if focus is None:
+            urgent = self._create_asset_triggered_runs() if self.create_runs else 0
+            urgent += self._create_dag_runs() if self.create_runs else 0
+            urgent += self._start_queued_dagruns()
+            self._full_due = urgent > 0  # runs created or started: the next loop sees them
+            urgent += self._schedule_dag_runs()
+        else:
+            urgent = self._schedule_dag_runs(focus)
         did += urgent + self._enqueue_task_instances()
         ended = self._process_events(self.executor.heartbeat())
         urgent += ended
@@ -530,11 +547,38 @@ class SchedulerJob:
             failed = self.fail_zombies() + self.fail_stuck_in_queued()
             urgent += failed
             did += failed
+            self._full_due = self._full_due or failed > 0
         self._urgent = urgent > 0
         if now_mono - self._last_backfill_check >= 1.0:
             self._last_backfill_check = now_mono
             self._mark_backfills_complete()
         return did
+
+    def _focused(self, now_mono: float) -> set[tuple[str, str]] | None:
+        """The runs this loop decides: ``(dag_id, run_id)`` of the tries whose processes ended
+        since they were last decided, or None for every running run (and the steps that create
+        and start runs).
+
+        While tasks run, nearly every loop is woken by a task's process ending, and most of a
+        loop's time went to reading every task instance of every running run again. A run can
+        only change through its own tries ending (the executor's events), through this
+        scheduler's steps, through time (retry delays, timeouts, reschedules) or through
+        another program (the API, the CLI, another scheduler). So a loop woken by ended tasks
+        decides only those tasks' runs, unless the last loop created, started or finished runs,
+        created task instances, or failed zombies, or no loop has looked at every run for
+        ``FOCUS_INTERVAL_S``: the other changes are seen within that second, as an idle
+        scheduler sees them within ``scheduler_idle_sleep_time``. A loop with no ended task
+        looks at every run, as before. What a focused loop decides is read fresh from the
+        database, as in a full loop: it decides fewer runs, never from older data.
+        """
+        if (self._focus and not self._full_due
+                and now_mono - self._last_full < FOCUS_INTERVAL_S):
+            focus, self._focus = self._focus, set()
+            self.focused_loops += 1
+            return focus
+        self._focus = set()
+        self._last_full = now_mono
+        return None
 
     def _lock(self, query: Any, *of: Any) -> Any:
         """``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite has one writer: nothing to do)."""
@@ -577,6 +621,7 @@ class SchedulerJob:
         ti = t.task_instance
         for event in events:
             self._workloads.pop(event.ti_id, None)
+            self._focus.add((event.key.dag_id, event.key.run_id))
         # Nearly every process recorded its own outcome: read the states in one query, without
         # a lock, and take a transaction only for the tries that need the scheduler.
         query = self._statement("event_states", lambda: sa.select(ti.c.id, ti.c.state).where(
@@ -1013,12 +1058,13 @@ class SchedulerJob:
 
     # -- 4. decide running runs -----------------------------------------------------------------
 
-    def _schedule_dag_runs(self) -> int:
-        """Decide the running runs (one batch); returns how many changed (see run_once)."""
+    def _schedule_dag_runs(self, focus: set[tuple[str, str]] | None = None) -> int:
+        """Decide the running runs (one batch; only the runs in ``focus`` when given, see
+        :meth:`_focused`); returns how many changed (see run_once)."""
         now = timezone.utcnow()
         if self.is_postgres:
             with transaction(self.engine) as conn:
-                seen = self._examine(conn, now, self._lock)
+                seen = self._examine(conn, now, self._lock, focus)
                 if seen is None:
                     return 0
                 finished = self._write_decided(conn, seen, now)
@@ -1031,7 +1077,7 @@ class SchedulerJob:
         # once the lock is held); else what it decided is what deciding again would decide.
         with self.engine.connect() as conn:
             version = _data_version(conn)
-            seen = self._examine(conn, now)
+            seen = self._examine(conn, now, focus=focus)
             if seen is None:
                 return 0
             if seen.writes:
@@ -1039,7 +1085,7 @@ class SchedulerJob:
                 conn.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
                 with conn.begin():
                     if _data_version(conn) != version:
-                        seen = self._examine(conn, now, self._lock)
+                        seen = self._examine(conn, now, self._lock, focus)
                         if seen is None:
                             return 0
                     else:
@@ -1067,15 +1113,19 @@ class SchedulerJob:
         """After the commit: the finished runs' hooks; the work done (see run_once)."""
         for run, dag, state, reason in finished:
             self._run_finished(run, dag, state, reason)
+        if seen.new_tis or finished:
+            # Task instances just created are decided by the next loop; a finished run may let
+            # a queued one start.
+            self._full_due = True
         # Work done: runs whose decision changed something. A run examined without change is
         # not work, so that the loop can sleep while tasks run (see run()).
         return (sum(plan.changed for plan in seen.plans) + len(seen.removed)
                 + len(seen.new_tis) + len(seen.timed_out))
 
-    def _examine(self, conn: Connection, now: datetime, lock: Callable[..., Any] | None = None
-                 ) -> _Examined | None:
-        """Read a batch of running runs and their task instances and decide them (no writes);
-        None when no run is running."""
+    def _examine(self, conn: Connection, now: datetime, lock: Callable[..., Any] | None = None,
+                 focus: set[tuple[str, str]] | None = None) -> _Examined | None:
+        """Read a batch of running runs (those in ``focus`` only, when given) and their task
+        instances and decide them (no writes); None when no run is running."""
         dr, d, ti, b = t.dag_run, t.dag, t.task_instance, t.backfill
 
         def runs_to_decide() -> Any:
@@ -1087,10 +1137,19 @@ class SchedulerJob:
                      .order_by(dr.c.last_scheduling_decision.is_(None).desc(),
                                dr.c.last_scheduling_decision, dr.c.run_after, dr.c.id)
                      .limit(self.batch_size))
+            if focus is not None:
+                query = query.where(dr.c.dag_id.in_(sa.bindparam("dag_ids", expanding=True)),
+                                    dr.c.run_id.in_(sa.bindparam("run_ids", expanding=True)))
             return query if lock is None else lock(query, dr)
 
-        runs = conn.execute(self._statement(f"runs_to_decide/{lock is not None}", runs_to_decide),
-                            {"now": now}).all()
+        params: dict[str, Any] = {"now": now}
+        if focus is not None:
+            params["dag_ids"] = sorted({dag_id for dag_id, _ in focus})
+            params["run_ids"] = sorted({run_id for _, run_id in focus})
+        name = f"runs_to_decide/{lock is not None}/{focus is not None}"
+        runs = conn.execute(self._statement(name, runs_to_decide), params).all()
+        if focus is not None:
+            runs = [run for run in runs if (run.dag_id, run.run_id) in focus]
         if not runs:
             return None
         ti_rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
@@ -1715,9 +1774,13 @@ class SchedulerJob:
         rows = min(self.max_tis, max(slots * 4, 32))
 
         def tis_to_queue() -> Any:
-            query = (sa.select(ti.c.id, ti.c.dag_id, ti.c.run_id, ti.c.task_id, ti.c.map_index,
-                               ti.c.try_number, ti.c.dag_version_id, ti.c.queue,
-                               dr.c.created_dag_version_id, dr.c.bundle_version,
+            # Ids as the database gives them (strings on SQLite): a loop reads up to `rows`
+            # candidates for one free slot, and making UUIDs of three columns per row was most
+            # of this step's time; the workload wants strings, the update and the bag take both.
+            query = (sa.select(_as_text(ti.c.id), ti.c.dag_id, ti.c.run_id, ti.c.task_id,
+                               ti.c.map_index, ti.c.try_number, _as_text(ti.c.dag_version_id),
+                               ti.c.queue, _as_text(dr.c.created_dag_version_id),
+                               dr.c.bundle_version,
                                d.c.max_active_tasks, d.c.fileloc, _pinned_if_backfill(b))
                      .select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
                                                       dr.c.run_id == ti.c.run_id))

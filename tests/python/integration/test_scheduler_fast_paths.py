@@ -6,6 +6,9 @@
   the same DAGs and runs, loop after loop, compared row by row.
 - On SQLite the decision made before taking the write lock is reused under the lock when
   nothing was committed in between (``PRAGMA data_version``), and made again when something was.
+- A loop woken by ended tries decides only their runs (``SchedulerJob._focused``): the same
+  DAGs run to the same end as with every loop deciding every run, and a change made by another
+  program to another run is seen by the next loop that looks at every run.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from dagcore.api.common import trigger_dag
 from dagcore.dag_processing import write_dag
 from dagcore.db import migrate, transaction
 from dagcore.db_dagbag import DBDagBag
-from dagcore.executors.base import BaseExecutor
+from dagcore.executors.base import BaseExecutor, ExecutorEvent, TaskWorkload
+from dagcore.jobs import scheduler as scheduler_module
 from dagcore.executors.inprocess import InProcessExecutor
 from dagcore.jobs.scheduler import SchedulerJob
 from dagcore.models import tables as t
@@ -198,8 +202,8 @@ def test_a_commit_between_the_read_and_the_lock_is_decided_again(
 
         armed = False
 
-        def _examine(self, conn: Any, now: Any, lock: Any = None) -> Any:
-            seen = super()._examine(conn, now, lock)
+        def _examine(self, conn: Any, now: Any, lock: Any = None, focus: Any = None) -> Any:
+            seen = super()._examine(conn, now, lock, focus)
             if lock is None and self.armed:
                 self.armed = False
                 with transaction(self.engine) as other:
@@ -242,3 +246,112 @@ def test_batched_ids_have_uuid7s_layout() -> None:
     for new in ids:
         ones |= new.int & ((0xFFF << 64) | ((1 << 62) - 1))
     assert ones == (0xFFF << 64) | ((1 << 62) - 1)
+
+
+# -- focused loops: only the runs of ended tries --------------------------------------------
+
+
+def _run_to_the_end(engine: Engine, *, focus: bool, monkeypatch: pytest.MonkeyPatch
+                    ) -> tuple[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]], int]:
+    dags = _dags()
+    _store(engine, *dags)
+    for dag in dags:
+        for i in range(4):
+            trigger_dag(dag.dag_id, run_id=f"r{i}", logical_date=START + timedelta(hours=i),
+                        replace_microseconds=False, engine=engine)
+    if not focus:
+        monkeypatch.setattr(scheduler_module, "FOCUS_INTERVAL_S", -1.0)
+    job = _job(engine, *dags)
+    for _ in range(200):
+        job.run_once()
+        if all(state in ("success", "failed") for *_, state in _snapshot(engine)[1]):
+            break
+    monkeypatch.undo()
+    return _snapshot(engine), job.focused_loops
+
+
+def test_focused_loops_end_where_full_loops_end(
+        engine: Engine, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DAGCORE_HOME", str(tmp_path / "focused"))
+    migrate(engine)
+    focused, made = _run_to_the_end(engine, focus=True, monkeypatch=monkeypatch)
+    with transaction(engine) as conn:
+        for table in (t.task_instance, t.dag_run):
+            conn.execute(table.delete())
+    monkeypatch.setenv("DAGCORE_HOME", str(tmp_path / "full"))
+    full, none = _run_to_the_end(engine, focus=False, monkeypatch=monkeypatch)
+    assert made > 0 and none == 0  # the in-process executor's events focus loops
+    assert focused == full
+    tis, runs = focused
+    assert len(runs) == 12 and {state for *_, state in runs} == {"success", "failed"}
+    assert all(state is not None for *_, state, _ in tis)
+
+
+class Scripted(NeverRuns):
+    """NeverRuns, whose next heartbeat reports the events a test puts in ``ended``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended: list[ExecutorEvent] = []
+
+    def heartbeat(self) -> list[ExecutorEvent]:
+        ended, self.ended = self.ended, []
+        return ended
+
+
+def test_a_loop_woken_by_ended_tries_decides_their_runs_and_a_full_loop_the_rest(
+        db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    dag = _two_step()
+    _store(db, dag)
+    for i, run_id in enumerate(("r0", "r1")):
+        trigger_dag("two", run_id=run_id, logical_date=START + timedelta(hours=i), engine=db)
+    executor = Scripted()
+    job = _job(db, dag, executor=executor)
+    ti = t.task_instance
+
+    def states() -> dict[tuple[str, str], str | None]:
+        with db.connect() as conn:
+            return {(r, k): s for r, k, s in conn.execute(
+                sa.select(ti.c.run_id, ti.c.task_id, ti.c.state))}
+
+    for _ in range(3):
+        job.run_once()
+    assert states() == {("r0", "a"): "queued", ("r0", "b"): None,
+                        ("r1", "a"): "queued", ("r1", "b"): None}
+    # r0's try ends (its process recorded success) and the API marks r1's a successful.
+    with transaction(db) as conn:
+        conn.execute(ti.update().where(ti.c.task_id == "a").values(state="success"))
+    workload: TaskWorkload = next(w for w in executor.queued if w.key.run_id == "r0")
+    executor.ended = [ExecutorEvent(key=workload.key, ti_id=workload.ti_id, state="success")]
+    focused = job.focused_loops
+    job.run_once()
+    assert job.focused_loops == focused + 1
+    assert states()[("r0", "b")] == "queued" and states()[("r1", "b")] is None
+    # The next loop without ended tries looks at every run.
+    job.run_once()
+    assert job.focused_loops == focused + 1
+    assert states()[("r1", "b")] == "queued"
+
+
+def test_ended_tries_do_not_focus_a_loop_once_the_interval_is_over(
+        db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    dag = _two_step()
+    _store(db, dag)
+    for i, run_id in enumerate(("r0", "r1")):
+        trigger_dag("two", run_id=run_id, logical_date=START + timedelta(hours=i), engine=db)
+    executor = Scripted()
+    job = _job(db, dag, executor=executor)
+    ti = t.task_instance
+    for _ in range(3):
+        job.run_once()
+    with transaction(db) as conn:
+        conn.execute(ti.update().where(ti.c.task_id == "a").values(state="success"))
+    workload = next(w for w in executor.queued if w.key.run_id == "r0")
+    executor.ended = [ExecutorEvent(key=workload.key, ti_id=workload.ti_id, state="success")]
+    monkeypatch.setattr(scheduler_module, "FOCUS_INTERVAL_S", 0.0)
+    job.run_once()
+    assert job.focused_loops == 0
+    with db.connect() as conn:
+        assert dict(conn.execute(sa.select(ti.c.run_id, ti.c.state)
+                                 .where(ti.c.task_id == "b")).all()) == {
+            "r0": "queued", "r1": "queued"}
