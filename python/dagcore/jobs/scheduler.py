@@ -44,8 +44,10 @@ running (the stamp only orders the runs when they do not fit in one batch).
 
 While tasks run, :meth:`SchedulerJob.run` sleeps after a loop that did nothing, or only
 handled ended processes and queued task instances; an executor with ``wait`` (the
-LocalExecutor) wakes it as soon as a task's process ends. Statements a loop runs every time are
-built once per scheduler, with what changes as bound parameters.
+LocalExecutor) wakes it as soon as a task's process ends. A loop woken by ended tries decides
+only their runs (steps 2 and 3 wait too), with a loop over every run at least once a second
+(:meth:`SchedulerJob._focused`). Statements a loop runs every time are built once per
+scheduler, with what changes as bound parameters.
 
 A restarted scheduler resets the ``queued`` task instances of dead schedulers to ``scheduled``
 (they were never started, or their process will find its row changed and not run); ``running``
