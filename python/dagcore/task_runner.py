@@ -194,6 +194,9 @@ class _CappedFileHandler(logging.FileHandler):
         super().emit(record)
 
 
+_FORMATTER: Final = logging.Formatter(LOG_FORMAT)  # holds no state of a try: shared by all
+
+
 @contextlib.contextmanager
 def _task_log(log_path: str) -> Iterator[None]:
     """Send log records to ``log_path`` (appended; folders created) for the block.
@@ -207,8 +210,12 @@ def _task_log(log_path: str) -> Iterator[None]:
     handler: logging.FileHandler | None = None
     try:
         path = Path(log_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = _CappedFileHandler(path, _log_max_bytes())
+        max_bytes = _log_max_bytes()
+        try:  # the folder exists on every try but a folder's first (the worker made it)
+            handler = _CappedFileHandler(path, max_bytes)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = _CappedFileHandler(path, max_bytes)
     except OSError as exc:
         log.error("cannot open the task log %s (%s); the try logs elsewhere only", log_path, exc)
     previous_level = root.level
@@ -218,7 +225,7 @@ def _task_log(log_path: str) -> Iterator[None]:
         detached = [h for h in root.handlers if mine is not None and _file_identity(h) == mine]
         for other in detached:
             root.removeHandler(other)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setFormatter(_FORMATTER)
         handler.setLevel(level)
         root.addHandler(handler)
     if root.getEffectiveLevel() > level:
@@ -239,11 +246,27 @@ def _hostname() -> str:
     return socket.getfqdn()
 
 
+# The variables getpass.getuser() reads, in its order, before the password database.
+_USER_VARS: Final = ("LOGNAME", "USER", "LNAME", "USERNAME")
+_unixnames: dict[tuple[Any, ...], str] = {}
+
+
 def _unixname() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        return str(os.getuid())
+    """``getpass.getuser()`` (the uid when it has no passwd entry), remembered per value of the
+    variables it reads and the uid: without those variables it reads ``/etc/passwd``, twice a
+    try otherwise."""
+    environ = os.environ
+    key = (os.getuid(), *(environ.get(name) for name in _USER_VARS))
+    name = _unixnames.get(key)
+    if name is None:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry (containers)
+            name = str(os.getuid())
+        if len(_unixnames) > 64:
+            _unixnames.clear()
+        _unixnames[key] = name
+    return name
 
 
 # -- signals and timeout -------------------------------------------------------------------------
@@ -616,6 +639,8 @@ def warm_up(engine: Engine) -> None:
     every child would compile them again. Each statement names a task instance that cannot
     exist (the nil UUID, empty ids), and the transaction is rolled back.
     """
+    from dagcore.dag_code_store import materialize
+
     nil = uuid.UUID(int=0)
     key = TaskInstanceKey("", "", "", 0)
     now = timezone.utcnow()
@@ -627,6 +652,7 @@ def warm_up(engine: Engine) -> None:
         _select_locked_ti(conn, "running", {"b_id": nil})
         _select_locked_ti(conn, "key", _key_params(key))
         end_try(conn, _NilRow(nil, now), TaskInstanceState.SUCCESS, now=now)
+        materialize(conn, nil)  # the stored-code lookup of a worker's first try: no such version
         txn.rollback()
 
 

@@ -970,3 +970,28 @@ def test_a_return_value_that_is_not_json_fails_the_try(h: Harness) -> None:
     workload = h.queue(dag, "a")
     assert h.run(workload, dag) == "failed"
     assert "key 'return_value' is not JSON serializable" in log_text(workload)
+
+
+def test_unixname_follows_the_variables_getuser_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The remembered user name is getpass.getuser()'s for the current variables, whatever they
+    were at the previous call (the password database answers when none is set)."""
+    import getpass
+
+    from dagcore.task_runner import _unixname
+
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    steps = [("USER", "alice"), ("LOGNAME", "bob"), ("LOGNAME", None), ("USER", None),
+             ("USERNAME", "carol"), ("LNAME", "dave"), ("USERNAME", None), ("LNAME", None),
+             ("USER", "alice"), ("USER", "")]
+    for name, value in steps:
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+        try:
+            expected = getpass.getuser()
+        except (KeyError, OSError):
+            expected = str(os.getuid())
+        assert _unixname() == expected
+        assert _unixname() == expected  # remembered: the same answer
