@@ -47,6 +47,7 @@ notice, once the file reaches ``[logging] task_log_max_bytes`` (100 MB; 0: no ca
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import getpass
@@ -191,6 +192,16 @@ class _CappedFileHandler(logging.FileHandler):
                                   f"***{self.terminator}")
                 self.flush()
                 return
+            # StreamHandler.emit with the line formatted above (formatting is a function of the
+            # record: a second format would write the same line).
+            try:
+                self.stream.write(message)
+                self.flush()
+            except RecursionError:
+                raise
+            except Exception:  # noqa: BLE001 - logging's own convention: report, do not raise
+                self.handleError(record)
+            return
         super().emit(record)
 
 
@@ -579,10 +590,15 @@ def _claim_sql() -> Any:
              updated_at=sa.bindparam("b_now"))
 
 
-@functools.cache
-def _ti_sql() -> Any:
+# The task_instance columns a try reads (its claim, its outcome, a reschedule, the log lines
+# saying why a workload did not run): a whole row is 38 columns, each converted from SQL.
+_TRY_COLUMNS: Final = ("id", "dag_id", "task_id", "run_id", "map_index", "state", "try_number",
+                       "max_tries", "start_date")
+
+
+def _try_columns() -> list[Any]:
     ti = t.task_instance
-    return sa.select(ti).where(ti.c.id == sa.bindparam("b_id"))
+    return [ti.c[name] for name in _TRY_COLUMNS]
 
 
 @functools.cache
@@ -594,11 +610,37 @@ def _xcom_clear_sql() -> Any:
                              xc.c.map_index == sa.bindparam("b_map"))
 
 
+_RUN_PREFIX: Final = "dr__"
+
+
 @functools.cache
-def _run_sql() -> Any:
-    dr = t.dag_run
-    return sa.select(dr).where(dr.c.dag_id == sa.bindparam("b_dag"),
-                               dr.c.run_id == sa.bindparam("b_run"))
+def _run_row_type() -> Any:
+    """The type of the run's row :func:`_claim` returns: the ``dag_run`` columns by name."""
+    return collections.namedtuple("DagRunRow", [c.name for c in t.dag_run.c])
+
+
+@functools.cache
+def _claimed_sql() -> Any:
+    """The claimed task instance (its :data:`_TRY_COLUMNS`, by id) and the run of the
+    workload's ``(dag_id, run_id)`` in one statement: the run's columns are named ``dr__`` +
+    name, NULL when there is no such run."""
+    ti, dr = t.task_instance, t.dag_run
+    run = sa.and_(dr.c.dag_id == sa.bindparam("b_dag"), dr.c.run_id == sa.bindparam("b_run"))
+    return sa.select(*_try_columns(), *[c.label(_RUN_PREFIX + c.name) for c in dr.c]).select_from(
+        ti.outerjoin(dr, run)).where(ti.c.id == sa.bindparam("b_id"))
+
+
+def _split_claimed(row: Any) -> tuple[Any, Any]:
+    """The task instance's part of a :func:`_claimed_sql` row (by its column names) and the
+    run's row, or None when there is no run."""
+    if row is None:
+        return None, None
+    values = tuple(row)
+    count = len(_TRY_COLUMNS)
+    run = values[count:]
+    if run[0] is None:  # dag_run.id, never NULL in a row: the outer join found no run
+        return row, None
+    return row, _run_row_type()._make(run)
 
 
 @functools.cache
@@ -612,7 +654,7 @@ def _locked_ti_sql(by: str, for_update: bool) -> Any:
     else:
         where = (ti.c.dag_id == sa.bindparam("b_dag"), ti.c.run_id == sa.bindparam("b_run"),
                  ti.c.task_id == sa.bindparam("b_task"), ti.c.map_index == sa.bindparam("b_map"))
-    query = sa.select(ti).where(*where)
+    query = sa.select(*_try_columns()).where(*where)
     return query.with_for_update() if for_update else query
 
 
@@ -646,9 +688,8 @@ def warm_up(engine: Engine) -> None:
     now = timezone.utcnow()
     with engine.connect() as conn, conn.begin() as txn:
         conn.execute(_claim_sql(), _claim_params(nil, key, now))
-        conn.execute(_ti_sql(), {"b_id": nil}).one_or_none()
+        conn.execute(_claimed_sql(), {"b_id": nil, **_key_params(key)}).one_or_none()
         conn.execute(_xcom_clear_sql(), _key_params(key))
-        conn.execute(_run_sql(), _key_params(key)).one_or_none()
         _select_locked_ti(conn, "running", {"b_id": nil})
         _select_locked_ti(conn, "key", _key_params(key))
         end_try(conn, _NilRow(nil, now), TaskInstanceState.SUCCESS, now=now)
@@ -691,11 +732,13 @@ def _claim(engine: Engine, ti_id: uuid.UUID, key: TaskInstanceKey) -> tuple[Any,
     """
     with transaction(engine) as conn:
         claimed = conn.execute(_claim_sql(), _claim_params(ti_id, key, timezone.utcnow()))
-        row = conn.execute(_ti_sql(), {"b_id": ti_id}).one_or_none()
+        # The row and the run in one statement (docs/performance.md 3).
+        row, run = _split_claimed(conn.execute(
+            _claimed_sql(), {"b_id": ti_id, **_key_params(key)}).one_or_none())
         if claimed.rowcount == 1:
             # As Airflow: a try starts without the XComs of the tries before it.
             conn.execute(_xcom_clear_sql(), _key_params(key))
-            return row, conn.execute(_run_sql(), _key_params(key)).one_or_none()
+            return row, run
     if row is None:
         why = "no task instance has this id (it was cleared or retried since it was queued)"
     elif (row.dag_id, row.task_id, row.run_id, row.map_index) != (
