@@ -301,10 +301,10 @@ def serve(fd: int) -> NoReturn:
 
 
 def _preload() -> None:
-    """Import, once here, what a worker's first try imports besides the task runner: the loader
-    of a version's stored code and :class:`~dagcore.dagbag.DagBag`, the Airflow-imports
-    compatibility module, mapping, Jinja's extensions and the operator classes of the
-    serialization registry; each worker inherits them instead of importing them within its
+    """Import, once here, what a worker's first try imports besides the task runner: the worker's
+    loop, the loader of a version's stored code and :class:`~dagcore.dagbag.DagBag`, the
+    Airflow-imports compatibility module, mapping, Jinja's extensions and the operator classes
+    of the serialization registry; each worker inherits them instead of importing them within its
     first try (tens of milliseconds of each worker's CPU, docs/performance.md 3). Importing
     them changes nothing else: the compatibility layer is still installed by the worker
     (:func:`dagcore.executors.worker.worker_main`), and looking for a real Airflow here only
@@ -314,6 +314,7 @@ def _preload() -> None:
 
     import dagcore.dag_code_store  # noqa: F401
     import dagcore.dagbag  # noqa: F401
+    import dagcore.executors.worker  # noqa: F401 - the worker's own loop
     import dagcore.mapping  # noqa: F401
     from dagcore.compat import airflow as compat
     from dagcore.serialization_registry import registry
