@@ -16,10 +16,10 @@ raise :class:`ConfigError` (a ``ValueError``) naming section, key and value when
 convert.
 
 Lookups are cheap (a LocalExecutor worker makes several per try, docs/performance.md 3): the home
-``Path`` is cached keyed on the raw values of ``DAGCORE_HOME`` and ``HOME`` (all that
-``expanduser`` reads besides the password database), so it is rebuilt only when one of them
-changes, and the file costs one ``os.stat`` of a cached path string per lookup: a changed
-variable or file is still seen by the very next lookup.
+``Path`` is cached keyed on the raw values of ``DAGCORE_HOME`` and ``HOME`` (and the uid when
+``HOME`` is unset: all that ``expanduser`` reads besides the password database), so it is
+rebuilt only when one of them changes, and the file costs one ``os.stat`` of a cached path
+string per lookup: a changed variable or file is still seen by the very next lookup.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ class _Home:
 
     __slots__ = ("key", "home", "home_str", "cfg", "cfg_str")
 
-    def __init__(self, key: tuple[str | None, str | None]) -> None:
+    def __init__(self, key: tuple[str | None, str | None, int | None]) -> None:
         self.key = key
         self.home = Path(key[0] or "~/dagcore").expanduser()
         self.home_str = str(self.home)
@@ -253,12 +253,13 @@ _home_cache: _Home | None = None
 
 
 def _home() -> _Home:
-    """The cached :class:`_Home` for the current ``DAGCORE_HOME`` and ``HOME``, rebuilt when
-    either changed (a reassignment of the module global is atomic, so threads may race here
-    harmlessly)."""
+    """The cached :class:`_Home` for the current ``DAGCORE_HOME`` and ``HOME`` (and uid, which
+    ``expanduser`` reads without ``HOME``), rebuilt when one changed (a reassignment of the
+    module global is atomic, so threads may race here harmlessly)."""
     global _home_cache
     environ = os.environ
-    key = (environ.get(HOME_ENV_VAR), environ.get("HOME"))
+    user_home = environ.get("HOME")
+    key = (environ.get(HOME_ENV_VAR), user_home, os.getuid() if user_home is None else None)
     cached = _home_cache
     if cached is None or cached.key != key:
         cached = _home_cache = _Home(key)
