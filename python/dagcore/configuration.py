@@ -10,9 +10,16 @@ Design note. Options are looked up in this order, first hit wins (as Airflow's
 
 ``DAGCORE_HOME`` (default ``~/dagcore``) and the file are read at lookup time, not at import, so
 a process (or a test) that changes ``DAGCORE_HOME`` sees the new home at once; the file is parsed
-again only when its path or modification time changes. Section and key names are
-case-insensitive. Values are strings; the typed getters convert and raise :class:`ConfigError`
-(a ``ValueError``) naming section, key and value when a value does not convert.
+again only when its path or its ``os.stat`` identity (modification time, size, inode) changes.
+Section and key names are case-insensitive. Values are strings; the typed getters convert and
+raise :class:`ConfigError` (a ``ValueError``) naming section, key and value when a value does not
+convert.
+
+Lookups are cheap (a LocalExecutor worker makes several per try, docs/performance.md 3): the home
+``Path`` is cached keyed on the raw values of ``DAGCORE_HOME`` and ``HOME`` (and the uid when
+``HOME`` is unset: all that ``expanduser`` reads besides the password database), so it is
+rebuilt only when one of them changes, and the file costs one ``os.stat`` of a cached path
+string per lookup: a changed variable or file is still seen by the very next lookup.
 """
 
 from __future__ import annotations
@@ -228,18 +235,49 @@ class ConfigOptionNotFound(ConfigError, LookupError):
 _NOT_SET: Final[Any] = object()
 
 
+class _Home:
+    """:func:`dagcore_home` and the paths derived from it, for one value of the variables they
+    depend on (``Path`` objects are immutable, so they are shared)."""
+
+    __slots__ = ("key", "home", "home_str", "cfg", "cfg_str")
+
+    def __init__(self, key: tuple[str | None, str | None, int | None]) -> None:
+        self.key = key
+        self.home = Path(key[0] or "~/dagcore").expanduser()
+        self.home_str = str(self.home)
+        self.cfg = self.home / CONFIG_FILE_NAME
+        self.cfg_str = str(self.cfg)
+
+
+_home_cache: _Home | None = None
+
+
+def _home() -> _Home:
+    """The cached :class:`_Home` for the current ``DAGCORE_HOME`` and ``HOME`` (and uid, which
+    ``expanduser`` reads without ``HOME``), rebuilt when one changed (a reassignment of the
+    module global is atomic, so threads may race here harmlessly)."""
+    global _home_cache
+    environ = os.environ
+    user_home = environ.get("HOME")
+    key = (environ.get(HOME_ENV_VAR), user_home, os.getuid() if user_home is None else None)
+    cached = _home_cache
+    if cached is None or cached.key != key:
+        cached = _home_cache = _Home(key)
+    return cached
+
+
 def dagcore_home() -> Path:
     """The directory that holds ``dagcore.cfg``, the SQLite database and ``dags/``.
 
     Returns:
         ``$DAGCORE_HOME`` with ``~`` expanded, or ``~/dagcore`` when the variable is unset or empty.
     """
-    return Path(os.environ.get(HOME_ENV_VAR) or "~/dagcore").expanduser()
+    return _home().home
 
 
 def config_file() -> Path:
     """The path of ``dagcore.cfg`` in :func:`dagcore_home` (which need not exist)."""
-    return dagcore_home() / CONFIG_FILE_NAME
+    return _home().cfg
 
 
 def env_var_name(section: str, key: str) -> str:
@@ -265,20 +303,25 @@ class DagcoreConfigParser:
                           for s, opts in defaults.items()}
         self._overrides: dict[tuple[str, str], str | None] = {}
         self._lock = threading.Lock()
-        self._file_key: tuple[Path, int] | None = None
+        self._file_key: tuple[str, int, int, int, int] | None = None
         self._file_values: dict[str, dict[str, str]] = {}
 
     # -- layers ------------------------------------------------------------------------------
 
     def _file(self) -> dict[str, dict[str, str]]:
-        """The parsed ``dagcore.cfg`` (empty if absent), re-read when path or mtime changes."""
-        path = config_file()
+        """The parsed ``dagcore.cfg`` (empty if absent), re-read when its path or its stat
+        identity (mtime, size, device, inode) changes."""
+        home = _home()
         try:
-            mtime = path.stat().st_mtime_ns
+            stat = os.stat(home.cfg_str)
         except FileNotFoundError:
             return {}
+        file_key = (home.cfg_str, stat.st_mtime_ns, stat.st_size, stat.st_dev, stat.st_ino)
+        if self._file_key == file_key:  # one tuple read: atomic under the GIL
+            return self._file_values
+        path = home.cfg
         with self._lock:
-            if self._file_key == (path, mtime):
+            if self._file_key == file_key:
                 return self._file_values
             parser = configparser.ConfigParser(interpolation=None)
             try:
@@ -286,7 +329,9 @@ class DagcoreConfigParser:
             except configparser.Error as exc:
                 raise ConfigError(f"cannot parse configuration file {path}: {exc}") from exc
             values = {s.lower(): dict(parser.items(s, raw=True)) for s in parser.sections()}
-            self._file_key, self._file_values = (path, mtime), values
+            # The values first: a thread that sees the new key outside the lock must find them.
+            self._file_values = values
+            self._file_key = file_key
             return values
 
     def _lookup(self, section: str, key: str) -> str | None:
@@ -309,7 +354,9 @@ class DagcoreConfigParser:
         default = self._defaults.get(section, {}).get(key)
         if default is None:
             return None
-        return default.replace("{DAGCORE_HOME}", str(dagcore_home()))
+        if "{" not in default:
+            return default
+        return default.replace("{DAGCORE_HOME}", _home().home_str)
 
     # -- getters -----------------------------------------------------------------------------
 

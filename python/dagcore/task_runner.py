@@ -47,6 +47,7 @@ notice, once the file reaches ``[logging] task_log_max_bytes`` (100 MB; 0: no ca
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import getpass
@@ -191,7 +192,20 @@ class _CappedFileHandler(logging.FileHandler):
                                   f"***{self.terminator}")
                 self.flush()
                 return
+            # StreamHandler.emit with the line formatted above (formatting is a function of the
+            # record: a second format would write the same line).
+            try:
+                self.stream.write(message)
+                self.flush()
+            except RecursionError:
+                raise
+            except Exception:  # noqa: BLE001 - logging's own convention: report, do not raise
+                self.handleError(record)
+            return
         super().emit(record)
+
+
+_FORMATTER: Final = logging.Formatter(LOG_FORMAT)  # holds no state of a try: shared by all
 
 
 @contextlib.contextmanager
@@ -207,8 +221,12 @@ def _task_log(log_path: str) -> Iterator[None]:
     handler: logging.FileHandler | None = None
     try:
         path = Path(log_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = _CappedFileHandler(path, _log_max_bytes())
+        max_bytes = _log_max_bytes()
+        try:  # the folder exists on every try but a folder's first (the worker made it)
+            handler = _CappedFileHandler(path, max_bytes)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = _CappedFileHandler(path, max_bytes)
     except OSError as exc:
         log.error("cannot open the task log %s (%s); the try logs elsewhere only", log_path, exc)
     previous_level = root.level
@@ -218,7 +236,7 @@ def _task_log(log_path: str) -> Iterator[None]:
         detached = [h for h in root.handlers if mine is not None and _file_identity(h) == mine]
         for other in detached:
             root.removeHandler(other)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setFormatter(_FORMATTER)
         handler.setLevel(level)
         root.addHandler(handler)
     if root.getEffectiveLevel() > level:
@@ -239,11 +257,27 @@ def _hostname() -> str:
     return socket.getfqdn()
 
 
+# The variables getpass.getuser() reads, in its order, before the password database.
+_USER_VARS: Final = ("LOGNAME", "USER", "LNAME", "USERNAME")
+_unixnames: dict[tuple[Any, ...], str] = {}
+
+
 def _unixname() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        return str(os.getuid())
+    """``getpass.getuser()`` (the uid when it has no passwd entry), remembered per value of the
+    variables it reads and the uid: without those variables it reads ``/etc/passwd``, twice a
+    try otherwise."""
+    environ = os.environ
+    key = (os.getuid(), *(environ.get(name) for name in _USER_VARS))
+    name = _unixnames.get(key)
+    if name is None:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry (containers)
+            name = str(os.getuid())
+        if len(_unixnames) > 64:
+            _unixnames.clear()
+        _unixnames[key] = name
+    return name
 
 
 # -- signals and timeout -------------------------------------------------------------------------
@@ -556,10 +590,15 @@ def _claim_sql() -> Any:
              updated_at=sa.bindparam("b_now"))
 
 
-@functools.cache
-def _ti_sql() -> Any:
+# The task_instance columns a try reads (its claim, its outcome, a reschedule, the log lines
+# saying why a workload did not run): a whole row is 38 columns, each converted from SQL.
+_TRY_COLUMNS: Final = ("id", "dag_id", "task_id", "run_id", "map_index", "state", "try_number",
+                       "max_tries", "start_date")
+
+
+def _try_columns() -> list[Any]:
     ti = t.task_instance
-    return sa.select(ti).where(ti.c.id == sa.bindparam("b_id"))
+    return [ti.c[name] for name in _TRY_COLUMNS]
 
 
 @functools.cache
@@ -571,11 +610,37 @@ def _xcom_clear_sql() -> Any:
                              xc.c.map_index == sa.bindparam("b_map"))
 
 
+_RUN_PREFIX: Final = "dr__"
+
+
 @functools.cache
-def _run_sql() -> Any:
-    dr = t.dag_run
-    return sa.select(dr).where(dr.c.dag_id == sa.bindparam("b_dag"),
-                               dr.c.run_id == sa.bindparam("b_run"))
+def _run_row_type() -> Any:
+    """The type of the run's row :func:`_claim` returns: the ``dag_run`` columns by name."""
+    return collections.namedtuple("DagRunRow", [c.name for c in t.dag_run.c])
+
+
+@functools.cache
+def _claimed_sql() -> Any:
+    """The claimed task instance (its :data:`_TRY_COLUMNS`, by id) and the run of the
+    workload's ``(dag_id, run_id)`` in one statement: the run's columns are named ``dr__`` +
+    name, NULL when there is no such run."""
+    ti, dr = t.task_instance, t.dag_run
+    run = sa.and_(dr.c.dag_id == sa.bindparam("b_dag"), dr.c.run_id == sa.bindparam("b_run"))
+    return sa.select(*_try_columns(), *[c.label(_RUN_PREFIX + c.name) for c in dr.c]).select_from(
+        ti.outerjoin(dr, run)).where(ti.c.id == sa.bindparam("b_id"))
+
+
+def _split_claimed(row: Any) -> tuple[Any, Any]:
+    """The task instance's part of a :func:`_claimed_sql` row (by its column names) and the
+    run's row, or None when there is no run."""
+    if row is None:
+        return None, None
+    values = tuple(row)
+    count = len(_TRY_COLUMNS)
+    run = values[count:]
+    if run[0] is None:  # dag_run.id, never NULL in a row: the outer join found no run
+        return row, None
+    return row, _run_row_type()._make(run)
 
 
 @functools.cache
@@ -589,7 +654,7 @@ def _locked_ti_sql(by: str, for_update: bool) -> Any:
     else:
         where = (ti.c.dag_id == sa.bindparam("b_dag"), ti.c.run_id == sa.bindparam("b_run"),
                  ti.c.task_id == sa.bindparam("b_task"), ti.c.map_index == sa.bindparam("b_map"))
-    query = sa.select(ti).where(*where)
+    query = sa.select(*_try_columns()).where(*where)
     return query.with_for_update() if for_update else query
 
 
@@ -616,17 +681,19 @@ def warm_up(engine: Engine) -> None:
     every child would compile them again. Each statement names a task instance that cannot
     exist (the nil UUID, empty ids), and the transaction is rolled back.
     """
+    from dagcore.dag_code_store import materialize
+
     nil = uuid.UUID(int=0)
     key = TaskInstanceKey("", "", "", 0)
     now = timezone.utcnow()
     with engine.connect() as conn, conn.begin() as txn:
         conn.execute(_claim_sql(), _claim_params(nil, key, now))
-        conn.execute(_ti_sql(), {"b_id": nil}).one_or_none()
+        conn.execute(_claimed_sql(), {"b_id": nil, **_key_params(key)}).one_or_none()
         conn.execute(_xcom_clear_sql(), _key_params(key))
-        conn.execute(_run_sql(), _key_params(key)).one_or_none()
         _select_locked_ti(conn, "running", {"b_id": nil})
         _select_locked_ti(conn, "key", _key_params(key))
         end_try(conn, _NilRow(nil, now), TaskInstanceState.SUCCESS, now=now)
+        materialize(conn, nil)  # the stored-code lookup of a worker's first try: no such version
         txn.rollback()
 
 
@@ -665,11 +732,13 @@ def _claim(engine: Engine, ti_id: uuid.UUID, key: TaskInstanceKey) -> tuple[Any,
     """
     with transaction(engine) as conn:
         claimed = conn.execute(_claim_sql(), _claim_params(ti_id, key, timezone.utcnow()))
-        row = conn.execute(_ti_sql(), {"b_id": ti_id}).one_or_none()
+        # The row and the run in one statement (docs/performance.md 3).
+        row, run = _split_claimed(conn.execute(
+            _claimed_sql(), {"b_id": ti_id, **_key_params(key)}).one_or_none())
         if claimed.rowcount == 1:
             # As Airflow: a try starts without the XComs of the tries before it.
             conn.execute(_xcom_clear_sql(), _key_params(key))
-            return row, conn.execute(_run_sql(), _key_params(key)).one_or_none()
+            return row, run
     if row is None:
         why = "no task instance has this id (it was cleared or retried since it was queued)"
     elif (row.dag_id, row.task_id, row.run_id, row.map_index) != (

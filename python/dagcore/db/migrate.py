@@ -17,15 +17,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from dagcore.db.engine import create_engine
 from dagcore.models.tables import metadata
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (with Mako and Pygments, about 0.15 s of CPU) is imported by the functions that use
+# it, not with this module: every process imports dagcore.db, and most never migrate (a
+# LocalExecutor's fork server, docs/performance.md 3).
 
 __all__ = ["MigrationStatus", "check", "head_revision", "migrate", "reset"]
 
@@ -56,6 +61,8 @@ class MigrationStatus:
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -77,6 +84,8 @@ def head_revision() -> str:
 def scripts_head_revision() -> str:
     """The head as alembic finds it, reading every migration script (what
     :data:`HEAD_REVISION` must equal)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships the initial revision
         raise RuntimeError(f"no migration scripts found in {MIGRATIONS_DIR}")
@@ -109,12 +118,16 @@ def _migration_connection(engine: Engine | None) -> Iterator[Connection]:
 
 
 def _current(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
 def _upgrade(connection: Connection) -> str:
     before = _current(connection)
     connection.commit()  # alembic's env begins its own transaction
+    from alembic import command
+
     command.upgrade(_alembic_config(connection), "head")
     connection.commit()
     after = _current(connection)

@@ -15,9 +15,11 @@ So workers are forked from a process that has never opened the metadata database
 imports a DAG file: this one, a fresh interpreter (``sys.executable``) started when the executor
 starts, before it could have inherited anything. It imports dagcore's task runner and its
 dependencies once (what made forking fast), compiles the statements of a try into an engine and
-closes its pool again (:func:`dagcore.task_runner.warm_up`), then forks a worker whenever the
-executor asks. Each worker opens its own connections, so SQLite's locks are its own, and imports
-the DAG file of its first try itself (kept for the next tries of the same file).
+closes its pool again (:func:`dagcore.task_runner.warm_up`), imports what a worker's first try
+would import besides (the DAG loader, the operator classes, Jinja's extensions:
+:func:`_preload`), then forks a worker whenever the executor asks. Each worker opens its own
+connections, so SQLite's locks are its own, and imports the DAG file of its first try itself
+(kept for the next tries of the same file).
 
 Protocol, over a ``SOCK_SEQPACKET`` socket pair (one pickled tuple per message, no framing):
 
@@ -298,6 +300,29 @@ def serve(fd: int) -> NoReturn:
         os._exit(status)
 
 
+def _preload() -> None:
+    """Import, once here, what a worker's first try imports besides the task runner: the worker's
+    loop, the loader of a version's stored code and :class:`~dagcore.dagbag.DagBag`, the
+    Airflow-imports compatibility module, mapping, Jinja's extensions and the operator classes
+    of the serialization registry; each worker inherits them instead of importing them within its
+    first try (tens of milliseconds of each worker's CPU, docs/performance.md 3). Importing
+    them changes nothing else: the compatibility layer is still installed by the worker
+    (:func:`dagcore.executors.worker.worker_main`), and looking for a real Airflow here only
+    fills the import system's directory caches for ``sys.path`` (the worker looks again)."""
+    import jinja2.ext  # noqa: F401 - imported for the workers
+    import jinja2.nativetypes  # noqa: F401
+
+    import dagcore.dag_code_store  # noqa: F401
+    import dagcore.dagbag  # noqa: F401
+    import dagcore.executors.worker  # noqa: F401 - the worker's own loop
+    import dagcore.mapping  # noqa: F401
+    from dagcore.compat import airflow as compat
+    from dagcore.serialization_registry import registry
+
+    registry()
+    compat.real_airflow_available()
+
+
 class _Server:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -372,6 +397,7 @@ class _Server:
         finally:
             engine.dispose()  # no connection stays open here: see the design note
         self.engine = engine
+        _preload()
 
     def _fork(self, fds: list[int], settings: WorkerSettings) -> int:
         if len(fds) != 2:

@@ -168,9 +168,12 @@ def redirect_stdio(log_path: str) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    path = Path(log_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    try:  # the folder exists on every try but a folder's first: no mkdir then
+        fd = os.open(log_path, flags, 0o666)
+    except FileNotFoundError:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(log_path, flags, 0o666)
     os.dup2(fd, 1)  # dup2 makes them inheritable: a task's subprocesses log there too
     os.dup2(fd, 2)
     os.close(fd)

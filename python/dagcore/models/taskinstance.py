@@ -18,6 +18,7 @@ REST API state filters), so that ``None`` can keep meaning "nothing was changed"
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -292,12 +293,27 @@ def end_try(conn: Connection, row: Any, state: TaskInstanceState | None, *,
     Returns:
         The state's value, :data:`NO_STATE` for ``None``.
     """
-    ti = t.task_instance
     duration = None if row.start_date is None else (now - row.start_date).total_seconds()
-    conn.execute(ti.update().where(ti.c.id == row.id, ti.c.state == row.state).values(
-        state=None if state is None else state.value, end_date=now, duration=duration,
-        updated_at=now))
+    value = None if state is None else state.value
+    if row.state is not None:  # every caller's case: the one statement, built and keyed once
+        conn.execute(_end_try_sql(), {"b_id": row.id, "b_state": row.state, "b_new": value,
+                                      "b_now": now, "b_duration": duration})
+    else:  # `state IS NULL`, which a bound parameter cannot say
+        ti = t.task_instance
+        conn.execute(ti.update().where(ti.c.id == row.id, ti.c.state.is_(None)).values(
+            state=value, end_date=now, duration=duration, updated_at=now))
     return NO_STATE if state is None else state.value
+
+
+@functools.cache
+def _end_try_sql() -> Any:
+    """:func:`end_try`'s update with bound parameters: built once, so a try's end costs no
+    statement construction nor cache-key computation (docs/performance.md 3)."""
+    ti = t.task_instance
+    return ti.update().where(
+        ti.c.id == sa.bindparam("b_id"), ti.c.state == sa.bindparam("b_state"),
+    ).values(state=sa.bindparam("b_new"), end_date=sa.bindparam("b_now"),
+             duration=sa.bindparam("b_duration"), updated_at=sa.bindparam("b_now"))
 
 
 def fail_task_instance(conn: Connection, *, ti_id: Any, error: str | None, now: datetime,

@@ -418,3 +418,18 @@ def test_0005_fills_dag_tag_from_each_dags_latest_version(engine: Engine) -> Non
                             .order_by(t.dag_tag.c.dag_id, t.dag_tag.c.name)).all()
     assert [tuple(row) for row in rows] == [("etl", "etl"), ("etl", "prod"), ("ml", "ml")]
     assert "note" in {c["name"] for c in sa.inspect(engine).get_columns("task_instance")}
+
+
+def test_alembic_is_imported_only_to_migrate() -> None:
+    """Importing dagcore.db (as the task runner, and so a LocalExecutor's fork server, does)
+    leaves Alembic unimported; migrating imports it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, dagcore.task_runner, dagcore.db; "
+            "print('alembic' in sys.modules, 'mako' in sys.modules); "
+            "dagcore.db.migrate(dagcore.db.create_engine('sqlite://')); "
+            "print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False", "True"]

@@ -95,6 +95,21 @@ def record_environment(workload: TaskWorkload) -> None:
     }))
 
 
+# What the fork server imports for its workers (dagcore.executors.forkserver._preload).
+PRELOADED = ("dagcore.dag_code_store", "dagcore.dagbag", "dagcore.mapping",
+             "dagcore.compat.airflow", "dagcore.operators.python", "dagcore.operators.bash",
+             "jinja2.ext", "jinja2.nativetypes")
+
+
+def record_modules(workload: TaskWorkload) -> None:
+    from dagcore.compat import airflow as compat
+
+    _write_atomic(_out() / "modules.json", json.dumps({
+        "loaded": sorted(name for name in PRELOADED if name in sys.modules),
+        "compat_installed": compat.is_installed(),
+    }))
+
+
 def record_interval(workload: TaskWorkload) -> None:
     _append("intervals", f"start {workload.key.task_id}")
     time.sleep(0.05)  # widens the overlap window; correctness does not depend on it
@@ -422,3 +437,15 @@ def test_a_worker_killed_mid_try_fails_that_try_and_the_next_gets_a_new_worker(
     (after,) = drain(executor)
     assert after.state == "success"
     assert (home / "out" / "after.done").exists()
+
+
+def test_a_worker_inherits_what_a_first_try_imports(
+    executors: Callable[..., LocalExecutor], home: Path,
+) -> None:
+    """The fork server imported the DAG loader, DagBag, the operator classes and Jinja's
+    extensions before forking: the worker's first try finds them loaded. Loading them installs
+    nothing: the Airflow-imports compatibility layer is off in a worker that does not run the
+    task runner (the worker turns it on itself for the task runner's tries)."""
+    run_one(executors, record_modules, workload("t"))
+    seen = json.loads((home / "out" / "modules.json").read_text())
+    assert seen == {"loaded": sorted(PRELOADED), "compat_installed": False}

@@ -7,6 +7,7 @@ thread so that SIGTERM and ``execution_timeout`` are handled as in an executor's
 
 from __future__ import annotations
 
+import itertools
 import os
 import textwrap
 import threading
@@ -20,6 +21,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 import dagcore.utils.timezone as tz_seam
@@ -970,3 +973,80 @@ def test_a_return_value_that_is_not_json_fails_the_try(h: Harness) -> None:
     workload = h.queue(dag, "a")
     assert h.run(workload, dag) == "failed"
     assert "key 'return_value' is not JSON serializable" in log_text(workload)
+
+
+def test_unixname_follows_the_variables_getuser_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The remembered user name is getpass.getuser()'s for the current variables, whatever they
+    were at the previous call (the password database answers when none is set)."""
+    import getpass
+
+    from dagcore.task_runner import _unixname
+
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    steps = [("USER", "alice"), ("LOGNAME", "bob"), ("LOGNAME", None), ("USER", None),
+             ("USERNAME", "carol"), ("LNAME", "dave"), ("USERNAME", None), ("LNAME", None),
+             ("USER", "alice"), ("USER", "")]
+    for name, value in steps:
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+        try:
+            expected = getpass.getuser()
+        except (KeyError, OSError):
+            expected = str(os.getuid())
+        assert _unixname() == expected
+        assert _unixname() == expected  # remembered: the same answer
+
+
+_claim_examples = itertools.count()
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=st.sampled_from([None, "queued", "scheduled", "running", "success"]),
+       try_shift=st.sampled_from([0, 0, 1, -1]), other_task=st.booleans(),
+       other_run=st.sampled_from([None, "existing", "missing"]), known_id=st.booleans(),
+       xcom=st.booleans())
+def test_a_claim_reads_the_row_and_run_the_separate_selects_read(
+        h: Harness, state: str | None, try_shift: int, other_task: bool, other_run: str | None,
+        known_id: bool, xcom: bool) -> None:
+    """The claim reads the task instance and the run in one joined statement: what it returns
+    (claimed or not, the row's columns, the run's row by the workload's key, None without one)
+    and what it changes equal what the claim followed by a select of each gives."""
+    from dagcore.task_runner import _TRY_COLUMNS, _claim
+
+    dag = make_dag("claim_ref", py("a", lambda: None), py("b", lambda: None))
+    n = next(_claim_examples)
+    run_id, spare = f"run{n}", f"spare{n}"
+    h.start_run(dag, run_id, logical_date=START + timedelta(days=2 * n))
+    if other_run == "existing":
+        h.start_run(dag, spare, logical_date=START + timedelta(days=2 * n + 1))
+    queued = h.queue(dag, "a", run_id, try_number=2, state=state, start_run=False)
+    if xcom:
+        with transaction(h.engine) as conn:
+            conn.execute(t.xcom.insert().values(
+                dag_run_id=h.dag_run("claim_ref", run_id).id, dag_id="claim_ref",
+                run_id=run_id, task_id="a", map_index=-1, key="k", value="1", timestamp=NOW))
+    key = TaskInstanceKey("claim_ref", "b" if other_task else "a",
+                          run_id if other_run is None else spare, 2 + try_shift)
+    ti_id = uuid.UUID(queued.ti_id) if known_id else uuid7()
+    got = _claim(h.engine, ti_id, key)
+
+    expect_claimed = (known_id and state == "queued" and try_shift == 0 and not other_task
+                      and other_run is None)
+    assert (got is not None) == expect_claimed
+    ti = t.task_instance
+    with h.engine.connect() as conn:
+        row = conn.execute(sa.select(ti).where(ti.c.id == ti_id)).one_or_none()
+    run = h.dag_run(key.dag_id, key.run_id)
+    if got is None:
+        return
+    claimed_row, claimed_run = got
+    assert row is not None and row.state == "running"
+    assert {name: getattr(claimed_row, name) for name in _TRY_COLUMNS} == {
+        name: getattr(row, name) for name in _TRY_COLUMNS}
+    assert claimed_run is not None and run is not None
+    assert claimed_run._asdict() == dict(run._mapping)
+    assert h.xcoms("claim_ref", run_id) == {}

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dagcore.configuration import (
     ConfigError,
@@ -101,6 +104,108 @@ def test_config_file_is_reread_when_it_changes(parser: DagcoreConfigParser, home
     assert parser.getboolean("core", "load_examples") is False
     cfg.unlink()
     assert parser.getboolean("core", "load_examples") is False  # the default again
+
+
+def test_a_rewritten_file_with_the_same_mtime_is_reread_when_its_size_changes(
+    parser: DagcoreConfigParser, home: Path
+) -> None:
+    """The cache is keyed on the file's stat identity, not only its mtime: a rewrite within the
+    filesystem's timestamp granularity is still seen by the next lookup."""
+    cfg = home / "dagcore.cfg"
+    cfg.write_text("[core]\nparallelism = 7\n")
+    stamp = cfg.stat().st_mtime_ns
+    assert parser.getint("core", "parallelism") == 7
+    cfg.write_text("[core]\nparallelism = 12345\n")
+    os.utime(cfg, ns=(stamp, stamp))
+    assert parser.getint("core", "parallelism") == 12345
+
+
+def test_a_file_replaced_by_another_is_reread(parser: DagcoreConfigParser, home: Path) -> None:
+    """Same size, same mtime, another inode (an editor's write-and-rename): reread."""
+    cfg = home / "dagcore.cfg"
+    cfg.write_text("[core]\nparallelism = 7\n")
+    stamp = cfg.stat().st_mtime_ns
+    assert parser.getint("core", "parallelism") == 7
+    other = home / "dagcore.cfg.new"
+    other.write_text("[core]\nparallelism = 8\n")
+    os.utime(other, ns=(stamp, stamp))
+    keep = home / "keep"  # hold the old inode so that the new file cannot reuse its number
+    os.link(cfg, keep)
+    os.replace(other, cfg)
+    assert parser.getint("core", "parallelism") == 8
+
+
+def test_every_lookup_sees_the_current_home_and_file(
+    home: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cached home and file follow DAGCORE_HOME, HOME and the file, lookup by lookup, in
+    any order of changes (the module-wide conf as well as a parser of its own)."""
+    other = tmp_path_factory.mktemp("other_home")
+    (other / "dagcore.cfg").write_text("[core]\nparallelism = 3\n")
+    for parser in (DagcoreConfigParser(), conf):
+        assert parser.get("core", "dags_folder") == f"{home}/dags"
+        assert parser.getint("core", "parallelism") == 32
+        monkeypatch.setenv("DAGCORE_HOME", str(other))
+        assert dagcore_home() == other
+        assert parser.get("core", "dags_folder") == f"{other}/dags"
+        assert parser.getint("core", "parallelism") == 3
+        monkeypatch.setenv("DAGCORE_HOME", str(home))
+        assert parser.getint("core", "parallelism") == 32
+        (home / "dagcore.cfg").write_text("[core]\nparallelism = 4\n")
+        assert parser.getint("core", "parallelism") == 4
+        (home / "dagcore.cfg").unlink()
+        assert parser.getint("core", "parallelism") == 32
+        monkeypatch.delenv("DAGCORE_HOME")
+        monkeypatch.setenv("HOME", str(other))  # ~ follows HOME
+        assert dagcore_home() == other / "dagcore"
+        assert parser.get("core", "dags_folder") == f"{other}/dagcore/dags"
+        monkeypatch.setenv("HOME", str(home))
+        assert dagcore_home() == home / "dagcore"
+        monkeypatch.setenv("DAGCORE_HOME", str(home))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from(["home", "write", "delete", "env"]),
+                                st.integers(0, 2), st.integers(0, 99)), max_size=12))
+def test_cached_lookups_match_an_uncached_parse(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, int, int]]
+) -> None:
+    """After any sequence of changes (home switched, file written or deleted, variable set),
+    every lookup equals what a fresh parser, with no cache, answers."""
+    homes = [tmp_path_factory.mktemp("h") for _ in range(3)]
+    cached = DagcoreConfigParser()
+    saved = {name: os.environ.get(name) for name in ("DAGCORE_HOME", "DAGCORE__CORE__PARALLELISM")}
+    try:
+        os.environ["DAGCORE_HOME"] = str(homes[0])
+        os.environ.pop("DAGCORE__CORE__PARALLELISM", None)
+        stamp = time.time_ns()
+        for action, which, value in steps:
+            if action == "home":
+                os.environ["DAGCORE_HOME"] = str(homes[which])
+            elif action == "write":
+                cfg = homes[which] / "dagcore.cfg"
+                cfg.write_text(f"[core]\nparallelism = {value}\nmax_map_length = {value * 7}\n")
+                # Distinct mtimes, as a filesystem with fine timestamps gives (a same-size
+                # rewrite within one timestamp tick is the one change a stat cannot see).
+                stamp += 1000
+                os.utime(cfg, ns=(stamp, stamp))
+            elif action == "delete":
+                (homes[which] / "dagcore.cfg").unlink(missing_ok=True)
+            elif value % 2:
+                os.environ["DAGCORE__CORE__PARALLELISM"] = str(value)
+            else:
+                os.environ.pop("DAGCORE__CORE__PARALLELISM", None)
+            fresh = DagcoreConfigParser()
+            for key in ("parallelism", "max_map_length", "dags_folder"):
+                assert cached.get("core", key) == fresh.get("core", key)
+            assert cached.get("core", "dags_folder") == f"{os.environ['DAGCORE_HOME']}/dags"
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def test_unparsable_config_file_is_a_config_error(parser: DagcoreConfigParser, home: Path) -> None:

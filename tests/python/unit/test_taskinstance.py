@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import math
+import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from hypothesis import given
+import sqlalchemy as sa
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dagcore.configuration import conf_vars
 from dagcore.models import tables as t
 from dagcore.models.taskinstance import (
     HISTORY_FIELDS,
+    NO_STATE,
+    end_try,
     failure_state,
     next_retry_datetime,
 )
@@ -227,3 +233,54 @@ def test_history_fields_are_the_shared_columns() -> None:
     tih_columns = {c.name for c in t.task_instance_history.columns}
     assert set(HISTORY_FIELDS) == ti_columns - {"id"}
     assert set(HISTORY_FIELDS) == tih_columns - {"id", "task_instance_id"}
+
+
+# -- end_try: the cached statement against the statement built per call --------------------------
+
+_STATES = [None, "queued", "running", "restarting", "success", "up_for_retry"]
+
+
+def _reference_end_try(conn: sa.engine.Connection, row: Any, state: TaskInstanceState | None,
+                       now: datetime) -> None:
+    """end_try as it was written before its statement was cached (built on every call)."""
+    ti = t.task_instance
+    duration = None if row.start_date is None else (now - row.start_date).total_seconds()
+    conn.execute(ti.update().where(ti.c.id == row.id, ti.c.state == row.state).values(
+        state=None if state is None else state.value, end_date=now, duration=duration,
+        updated_at=now))
+
+
+@settings(max_examples=80, deadline=None)
+@given(seen=st.sampled_from(_STATES), actual=st.sampled_from(_STATES),
+       new=st.sampled_from([None, *TaskInstanceState]),
+       started=st.one_of(st.none(), st.integers(0, 10**7)),
+       ended=st.integers(0, 10**7))
+def test_end_try_writes_what_the_per_call_statement_writes(
+        seen: str | None, actual: str | None, new: TaskInstanceState | None,
+        started: int | None, ended: int) -> None:
+    """Whatever state the caller saw and the row is in now (the guard matches or not, NULL
+    included), end_try changes the row exactly as the statement built per call did."""
+    engine = sa.create_engine("sqlite://", future=True)
+    ti = t.task_instance
+    with engine.begin() as conn:
+        ti.create(conn)
+        start = None if started is None else END - timedelta(seconds=started / 1000)
+        ids = [uuid.uuid4(), uuid.uuid4()]
+        for ti_id in ids:
+            conn.execute(ti.insert().values(id=ti_id, dag_id="d", task_id="t", run_id=str(ti_id),
+                                            map_index=-1, try_number=1, state=actual,
+                                            start_date=start))
+        now = END + timedelta(microseconds=ended)
+        fast = SimpleNamespace(id=ids[0], state=seen, start_date=start)
+        slow = SimpleNamespace(id=ids[1], state=seen, start_date=start)
+        assert end_try(conn, fast, new, now=now) == (NO_STATE if new is None else new.value)
+        _reference_end_try(conn, slow, new, now)
+        got = [conn.execute(sa.select(ti).where(ti.c.id == ti_id)).one()._asdict()
+               for ti_id in ids]
+    for row in got:
+        row.pop("id")
+        row.pop("run_id")
+    assert got[0] == got[1]
+    if seen == actual:
+        assert got[0]["state"] == (None if new is None else new.value)
+        assert got[0]["end_date"] == now
