@@ -12,7 +12,10 @@ a read-then-write "transaction" read outside it. The driver's own transaction ha
 therefore switched off and SQLAlchemy's ``begin`` emits ``BEGIN`` itself (the recipe in
 SQLAlchemy's SQLite documentation). :func:`transaction` emits ``BEGIN IMMEDIATE``: it takes the
 write lock up front, so two writers queue on ``busy_timeout`` instead of one failing later when
-it upgrades a read lock (SQLite cannot wait on that upgrade).
+it upgrades a read lock (SQLite cannot wait on that upgrade). The first 50 ms of that wait poll
+the lock every 50-200 us instead of sleeping in SQLite's busy handler, whose sleeps (1, 2, 5 ms
+and longer) are long next to the sub-millisecond transactions of the scheduler and the task
+processes (:func:`_poll_write_lock`, docs/performance.md 3).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,9 +104,77 @@ def _create_sqlite_engine(url: sa.engine.URL, **kwargs: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+        if mode != "IMMEDIATE":
+            connection.exec_driver_sql("BEGIN")
+            return
+        dbapi_connection = connection.connection.dbapi_connection
+        left_ms = _poll_write_lock(dbapi_connection, busy_timeout_ms)
+        if left_ms is None:
+            return  # taken while polling
+        try:
+            _set_busy_timeout(dbapi_connection, left_ms)
+            # SQLAlchemy's statement: a failure is raised as before (wrapped; "database is
+            # locked" once the busy timeout is over).
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            _set_busy_timeout(dbapi_connection, busy_timeout_ms)
 
     return engine
+
+
+# Waiting for SQLite's write lock: polls this far apart (seconds), the first ones closer, for at
+# most _LOCK_POLL_S before SQLite's own busy handler waits for the rest of the busy timeout.
+_LOCK_POLL_S = 0.05
+_LOCK_POLL_FIRST_S = 0.005
+_LOCK_POLL_PAUSES_S = (0.00005, 0.0002)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
+
+
+def _set_busy_timeout(dbapi_connection: Any, ms: int) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={max(0, ms)}")
+    finally:
+        cursor.close()
+
+
+def _poll_write_lock(dbapi_connection: Any, busy_timeout_ms: int) -> int | None:
+    """Try ``BEGIN IMMEDIATE`` on a pysqlite connection without SQLite's busy handler while
+    another connection holds the write lock: None once it succeeded, else the milliseconds of
+    the busy timeout left for SQLite's handler to wait (the busy timeout is set back first).
+
+    SQLite's busy handler sleeps 1, 2, 5, 10, 15, 20 ms... between its tries, while the
+    scheduler and the task processes hold the lock for well under a millisecond each: most of
+    a writer's wait was sleeping after the lock had been released (about 1.3 s of the 3 s the
+    scheduler benchmark's 500 Python tasks took). So the first tries are made here, with the
+    busy timeout at 0: every 50 us for the first 5 ms of waiting, then every 200 us, for at
+    most 50 ms. Any error but "busy" ends the polling too; the caller's own ``BEGIN
+    IMMEDIATE`` then raises it as before.
+    """
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=0")
+        started = time.monotonic()
+        polls_end = started + min(_LOCK_POLL_S, busy_timeout_ms / 1000)
+        while True:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return None
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    break
+            now = time.monotonic()
+            if now >= polls_end:
+                break
+            time.sleep(_LOCK_POLL_PAUSES_S[now - started >= _LOCK_POLL_FIRST_S])
+        return busy_timeout_ms - int((time.monotonic() - started) * 1000)
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.close()
 
 
 @contextlib.contextmanager

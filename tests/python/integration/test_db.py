@@ -6,6 +6,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -433,3 +434,71 @@ def test_alembic_is_imported_only_to_migrate() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False", "True"]
+
+
+# -- waiting for SQLite's write lock (db.engine._begin_immediate) -------------------------------
+
+
+def _holder(path: Path) -> Any:
+    """Another connection to ``path`` (as another process would be) holding the write lock."""
+    import sqlite3
+
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def _busy_timeout(conn: Connection) -> int:
+    return int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+
+
+def test_a_writer_gets_the_lock_released_while_it_polls_and_keeps_its_busy_timeout(
+        tmp_path: Path) -> None:
+    path = tmp_path / "dagcore.db"
+    with configuration.conf_vars({("database", "sqlite_busy_timeout"): "5"}):
+        engine = create_engine(f"sqlite:///{path}")
+    try:
+        migrate(engine)
+        other = _holder(path)
+        released = threading.Timer(0.02, other.rollback)  # within the polling's 50 ms
+        released.start()
+        with transaction(engine) as conn:
+            assert _busy_timeout(conn) == 5000  # set back once the lock was taken
+            conn.execute(t.job.insert().values(
+                job_type="SchedulerJob", state="running", hostname="h", pid=1,
+                start_date=NOW, latest_heartbeat=NOW))
+        released.join()
+        later = threading.Timer(0.2, other.rollback)  # after the polling: SQLite's handler
+        other.execute("BEGIN IMMEDIATE")
+        later.start()
+        with transaction(engine) as conn:
+            assert _busy_timeout(conn) == 5000
+            conn.execute(t.job.update().values(state="success"))
+        later.join()
+        other.close()
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(t.job.c.state)).scalars().all() == ["success"]
+    finally:
+        engine.dispose()
+
+
+def test_a_lock_held_past_the_busy_timeout_still_fails_and_the_timeout_is_kept(
+        tmp_path: Path) -> None:
+    from dagcore.db.sqlite_file import is_lock_error
+
+    path = tmp_path / "dagcore.db"
+    with configuration.conf_vars({("database", "sqlite_busy_timeout"): "0.2"}):
+        engine = create_engine(f"sqlite:///{path}")
+    try:
+        migrate(engine)
+        other = _holder(path)
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            with transaction(engine):
+                pass
+        assert is_lock_error(raised.value)
+        other.rollback()
+        other.close()
+        with engine.connect() as conn:  # the same pooled connection, its timeout set back
+            assert _busy_timeout(conn) == 200
+    finally:
+        engine.dispose()
