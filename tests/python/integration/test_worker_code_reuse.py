@@ -14,7 +14,7 @@ from __future__ import annotations
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +99,13 @@ def test_a_worker_keeps_a_versions_module_and_imports_a_new_versions_code(
     job.job.register()
     job.executor.start()
     try:
-        trigger_dag("reuse", run_id="one", engine=engine)
+        # Logical dates of their own: two triggers within one second would share "now".
+        trigger_dag("reuse", run_id="one", logical_date=datetime(2025, 1, 1, tzinfo=UTC),
+                    engine=engine)
         first = _until_done(engine, job, "one")
         _sync(engine, folder, "v2")  # a new version: the file changed after its tries ran
-        trigger_dag("reuse", run_id="two", engine=engine)
+        trigger_dag("reuse", run_id="two", logical_date=datetime(2025, 1, 2, tzinfo=UTC),
+                    engine=engine)
         second = _until_done(engine, job, "two")
     finally:
         job._shutdown()
