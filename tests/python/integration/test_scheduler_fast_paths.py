@@ -299,59 +299,54 @@ class Scripted(NeverRuns):
         return ended
 
 
-def test_a_loop_woken_by_ended_tries_decides_their_runs_and_a_full_loop_the_rest(
-        db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    dag = _two_step()
-    _store(db, dag)
-    for i, run_id in enumerate(("r0", "r1")):
-        trigger_dag("two", run_id=run_id, logical_date=START + timedelta(hours=i), engine=db)
-    executor = Scripted()
-    job = _job(db, dag, executor=executor)
+def _b_states(engine: Engine) -> dict[str, str | None]:
     ti = t.task_instance
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(ti.c.run_id, ti.c.state)
+                                 .where(ti.c.task_id == "b")).all())
 
-    def states() -> dict[tuple[str, str], str | None]:
-        with db.connect() as conn:
-            return {(r, k): s for r, k, s in conn.execute(
-                sa.select(ti.c.run_id, ti.c.task_id, ti.c.state))}
 
+def _r0_ended_and_r1_marked(engine: Engine) -> SchedulerJob:
+    """Two runs of a >> b with both a queued; then r0's try of a ends (its process recorded
+    success, and the executor reports it) and the API marks r1's a successful."""
+    dag = _two_step()
+    _store(engine, dag)
+    for i, run_id in enumerate(("r0", "r1")):
+        trigger_dag("two", run_id=run_id, logical_date=START + timedelta(hours=i),
+                    engine=engine)
+    executor = Scripted()
+    job = _job(engine, dag, executor=executor)
     for _ in range(3):
         job.run_once()
-    assert states() == {("r0", "a"): "queued", ("r0", "b"): None,
-                        ("r1", "a"): "queued", ("r1", "b"): None}
-    # r0's try ends (its process recorded success) and the API marks r1's a successful.
-    with transaction(db) as conn:
+    ti = t.task_instance
+    with engine.connect() as conn:
+        assert dict(conn.execute(sa.select(ti.c.run_id, ti.c.state)
+                                 .where(ti.c.task_id == "a")).all()) == {
+            "r0": "queued", "r1": "queued"}
+    assert _b_states(engine) == {"r0": None, "r1": None}
+    with transaction(engine) as conn:
         conn.execute(ti.update().where(ti.c.task_id == "a").values(state="success"))
     workload: TaskWorkload = next(w for w in executor.queued if w.key.run_id == "r0")
     executor.ended = [ExecutorEvent(key=workload.key, ti_id=workload.ti_id, state="success")]
-    focused = job.focused_loops
+    return job
+
+
+def test_a_loop_woken_by_ended_tries_decides_their_runs_and_a_full_loop_the_rest(
+        db: Engine) -> None:
+    job = _r0_ended_and_r1_marked(db)
     job.run_once()
-    assert job.focused_loops == focused + 1
-    assert states()[("r0", "b")] == "queued" and states()[("r1", "b")] is None
+    assert job.focused_loops == 1
+    assert _b_states(db) == {"r0": "queued", "r1": None}
     # The next loop without ended tries looks at every run.
     job.run_once()
-    assert job.focused_loops == focused + 1
-    assert states()[("r1", "b")] == "queued"
+    assert job.focused_loops == 1
+    assert _b_states(db) == {"r0": "queued", "r1": "queued"}
 
 
 def test_ended_tries_do_not_focus_a_loop_once_the_interval_is_over(
         db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    dag = _two_step()
-    _store(db, dag)
-    for i, run_id in enumerate(("r0", "r1")):
-        trigger_dag("two", run_id=run_id, logical_date=START + timedelta(hours=i), engine=db)
-    executor = Scripted()
-    job = _job(db, dag, executor=executor)
-    ti = t.task_instance
-    for _ in range(3):
-        job.run_once()
-    with transaction(db) as conn:
-        conn.execute(ti.update().where(ti.c.task_id == "a").values(state="success"))
-    workload = next(w for w in executor.queued if w.key.run_id == "r0")
-    executor.ended = [ExecutorEvent(key=workload.key, ti_id=workload.ti_id, state="success")]
+    job = _r0_ended_and_r1_marked(db)
     monkeypatch.setattr(scheduler_module, "FOCUS_INTERVAL_S", 0.0)
     job.run_once()
     assert job.focused_loops == 0
-    with db.connect() as conn:
-        assert dict(conn.execute(sa.select(ti.c.run_id, ti.c.state)
-                                 .where(ti.c.task_id == "b")).all()) == {
-            "r0": "queued", "r1": "queued"}
+    assert _b_states(db) == {"r0": "queued", "r1": "queued"}
