@@ -113,14 +113,20 @@ def _dags() -> list[DAG]:
     return [levels, mixed, branches]
 
 
-def _run_all(engine: Engine, *, fast: bool, monkeypatch: pytest.MonkeyPatch
-             ) -> list[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+def _stored_with_runs(engine: Engine, runs: int) -> list[DAG]:
+    """The DAGs of :func:`_dags`, stored and unpaused, each with ``runs`` queued runs."""
     dags = _dags()
     _store(engine, *dags)
     for dag in dags:
-        for i in range(3):
+        for i in range(runs):
             trigger_dag(dag.dag_id, run_id=f"r{i}", logical_date=START + timedelta(hours=i),
                         replace_microseconds=False, engine=engine)
+    return dags
+
+
+def _run_all(engine: Engine, *, fast: bool, monkeypatch: pytest.MonkeyPatch
+             ) -> list[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+    dags = _stored_with_runs(engine, 3)
     job = _job(engine, *dags)
     if not fast:
         monkeypatch.setattr(SchedulerJob, "_auto_success_of", lambda self, dag: None)
@@ -253,12 +259,7 @@ def test_batched_ids_have_uuid7s_layout() -> None:
 
 def _run_to_the_end(engine: Engine, *, focus: bool, monkeypatch: pytest.MonkeyPatch
                     ) -> tuple[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]], int]:
-    dags = _dags()
-    _store(engine, *dags)
-    for dag in dags:
-        for i in range(4):
-            trigger_dag(dag.dag_id, run_id=f"r{i}", logical_date=START + timedelta(hours=i),
-                        replace_microseconds=False, engine=engine)
+    dags = _stored_with_runs(engine, 4)
     if not focus:
         monkeypatch.setattr(scheduler_module, "FOCUS_INTERVAL_S", -1.0)
     job = _job(engine, *dags)
