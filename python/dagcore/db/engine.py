@@ -129,9 +129,10 @@ _LOCK_POLL_FIRST_S = 0.005
 _LOCK_POLL_PAUSES_S = (0.00005, 0.0002)
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
+def _is_busy(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
+    return (isinstance(exc, sqlite3.OperationalError) and code is not None
+            and code & 0xFF == sqlite3.SQLITE_BUSY)
 
 
 def _set_busy_timeout(dbapi_connection: Any, ms: int) -> None:
@@ -164,9 +165,9 @@ def _poll_write_lock(dbapi_connection: Any, busy_timeout_ms: int) -> int | None:
             try:
                 cursor.execute("BEGIN IMMEDIATE")
                 return None
-            except sqlite3.OperationalError as exc:
+            except sqlite3.Error as exc:
                 if not _is_busy(exc):
-                    break
+                    break  # raised again, through SQLAlchemy, by the caller's BEGIN IMMEDIATE
             now = time.monotonic()
             if now >= polls_end:
                 break
