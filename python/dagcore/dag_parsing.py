@@ -722,6 +722,18 @@ class DagFileParserPool:
         """``child`` is gone (``how`` None: it ended by itself) or is to be killed (``how``
         says why): the file it was parsing gets the import error, the files queued behind it
         go back to the queue, and the child is reaped and forgotten."""
+        # Answers the child sent before it died (or was found dead by a send) are still in the
+        # pipe: they are its files' results, and the file it died on is the first after them.
+        while child.jobs:
+            try:
+                if not child.channel.poll():
+                    break
+                result: ParsedFile = child.channel.recv()
+            except (EOFError, OSError):
+                break
+            index, _ = child.jobs.popleft()
+            results[index] = result
+            child.started = time.monotonic()
         elapsed = time.monotonic() - child.started
         status = self._discard(child, grace=0.0 if how is not None else _EXIT_GRACE_SECONDS)
         if not child.jobs:

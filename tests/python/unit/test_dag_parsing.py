@@ -219,3 +219,24 @@ def test_the_parent_forks_warm_and_keeps_its_objects_collectable(tmp_path: Path)
     assert gc.get_freeze_count() == 0
     assert dag_parsing._warm
     assert {"jinja2", "dagcore.compat.airflow", "dagcore.operators.bash"} <= set(sys.modules)
+
+
+def test_a_child_found_dead_keeps_the_answers_it_sent_before_dying(tmp_path: Path) -> None:
+    """The pool may find a child dead while its answer for an earlier file is still unread in
+    the pipe (a send of the next file fails first): that file keeps its answer and the import
+    error goes to the file the child died on."""
+    from collections import deque
+
+    good = write(tmp_path, "good.py", GOOD.format(dag_id="good"))
+    bad = write(tmp_path, "bad.py", SEGFAULTS)
+    with DagFileParserPool(processes=1, timeout=30) as pool:
+        child = pool._start()
+        for index, path in enumerate((good, bad)):
+            child.channel.send((path, str(tmp_path), True, pool._passes))
+            child.jobs.append((index, path))
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # dead, not reaped
+        results: dict = {}
+        pool._died(child, deque(), str(tmp_path), results)
+    assert [e.dag_id for e in results[0].dags] == ["good"] and not results[0].import_errors
+    assert results[1].import_errors == {
+        "bad.py": "Broken DAG file bad.py: the process parsing it was killed by signal SIGSEGV."}
