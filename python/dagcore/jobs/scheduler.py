@@ -1161,7 +1161,7 @@ class SchedulerJob:
         # columns a decision reads, the id as the database gives it (a UUID's string on SQLite;
         # the updates take either form), the end date only where a retry delay needs it.
         tis_query = self._statement("tis_to_decide", lambda: (
-            sa.select(sa.type_coerce(ti.c.id, sa.String).label("id"), ti.c.dag_id,
+            sa.select(_as_text(ti.c.id), ti.c.dag_id,
                       ti.c.run_id, ti.c.task_id, ti.c.state, ti.c.try_number,
                       sa.case((ti.c.state == UP_FOR_RETRY, ti.c.end_date)).label("end_date"))
             .select_from(ti.join(dr, sa.and_(dr.c.dag_id == ti.c.dag_id,
